@@ -1,0 +1,66 @@
+// Reads TIDINGS_* environment variables into one checked configuration object.
+import { resolve } from 'node:path';
+
+export interface Config {
+  stateDir: string;
+  httpHost: string;
+  httpPort: number;
+  smtpHost: string;
+  smtpPort: number;
+  /** Public base URL of the site; https here turns on Secure/__Host- cookies. */
+  publicUrl: string;
+  displayTimeZone: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.variable = variable;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function port(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new ConfigError(name, `must be a TCP port 0-65535, got "${raw}"`);
+  return Number(raw);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const httpPort = port(env, 'TIDINGS_HTTP_PORT', 8080);
+  const httpHost = env.TIDINGS_HTTP_HOST || '127.0.0.1';
+  const publicUrl = env.TIDINGS_PUBLIC_URL || `http://localhost:${httpPort}`;
+  try {
+    const u = new URL(publicUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError('TIDINGS_PUBLIC_URL', `must be an http(s) URL, got "${publicUrl}"`);
+  }
+  const tz = env.TIDINGS_DISPLAY_TZ || 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+  } catch {
+    throw new ConfigError('TIDINGS_DISPLAY_TZ', `must be an IANA time zone such as Europe/Berlin, got "${tz}"`);
+  }
+  return {
+    stateDir: resolve(cwd, env.TIDINGS_STATE_DIR || 'state'),
+    httpHost,
+    httpPort,
+    smtpHost: env.TIDINGS_SMTP_HOST || '127.0.0.1',
+    smtpPort: port(env, 'TIDINGS_SMTP_PORT', 2525),
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    displayTimeZone: tz,
+    logLevel: oneOf(env, 'TIDINGS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+  };
+}

@@ -1,0 +1,31 @@
+// Composition root of the backend process: config, store, logger, HTTP listener.
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { loadConfig, ConfigError } from '#data/config.ts';
+import { openBackendStore } from './store/open.ts';
+import { createApp } from './app.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) {
+    console.error(`tidings: configuration error: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}
+const log = pino({ level: config.logLevel });
+const clock = () => new Date();
+const db = openBackendStore(config.stateDir, clock);
+const app = createApp({ db, config, clock, log });
+const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, (info) => {
+  log.info(`tidings: http://${config.httpHost}:${info.port}/ (state in ${config.stateDir})`);
+});
+
+function shutdown() {
+  server.close(() => { db.close(); process.exit(0); });
+  setTimeout(() => process.exit(0), 5000).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
