@@ -18,7 +18,7 @@ try {
 const log = pino({ level: config.logLevel });
 const clock = () => new Date();
 const db = openBackendStore(config.stateDir, clock);
-const app = createApp({ db, config, clock, log });
+const app = createApp({ db, config, clock, log, changes: createChangeCounter() });
 const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, (info) => {
   log.info(`tidings: http://${config.httpHost}:${info.port}/ (state in ${config.stateDir})`);
 });
