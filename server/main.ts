@@ -4,6 +4,7 @@ import pino from 'pino';
 import { loadConfig, ConfigError } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
 import { createApp } from './app.ts';
+import { createChangeCounter } from './deps.ts';
 
 let config;
 try {
