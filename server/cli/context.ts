@@ -1,0 +1,13 @@
+// What every CLI command receives: the opened store, config, clock and the three standard streams.
+import type { Readable, Writable } from 'node:stream';
+import type { DB } from '#data/db.ts';
+import type { Config } from '#data/config.ts';
+
+export interface CliContext {
+  db: DB;
+  config: Config;
+  clock: () => Date;
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+}
