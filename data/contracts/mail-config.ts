@@ -1,0 +1,75 @@
+// Shapes and syntax rules of the mail configuration (domains, mailboxes, aliases), shared by API, CLI, nodes and site.
+import { z } from 'zod';
+
+export const MIGRATION_MODES = ['legacy', 'shadow', 'active'] as const;
+export const MigrationMode = z.enum(MIGRATION_MODES);
+export type MigrationMode = z.infer<typeof MigrationMode>;
+
+export const DELIVERY_KINDS = ['maildir', 'lmtp'] as const;
+export const DeliveryKind = z.enum(DELIVERY_KINDS);
+export type DeliveryKind = z.infer<typeof DeliveryKind>;
+
+// LDH labels, at least two of them; IDNs arrive as A-labels (xn--), which this pattern already admits.
+const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// Dot-atom local parts only: quoted local parts are legal but nobody hosts mailboxes under them.
+const LOCAL_RE = /^(?=.{1,64}$)[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
+export const DomainName = z.string().trim().toLowerCase().regex(DOMAIN_RE, 'must be a domain name such as example.com');
+export const Address = z
+  .string()
+  .trim()
+  .max(254)
+  .refine((s) => {
+    const at = s.lastIndexOf('@');
+    return at > 0 && LOCAL_RE.test(s.slice(0, at).toLowerCase()) && DOMAIN_RE.test(s.slice(at + 1).toLowerCase());
+  }, 'must be an address such as user@example.com')
+  .transform(canonicalAddress);
+
+/** Domains are case-insensitive and so, by our choice, are local parts: one canonical spelling for lookups. */
+export function canonicalAddress(address: string): string {
+  return address.trim().toLowerCase();
+}
+
+export function splitAddress(address: string): { local: string; domain: string } | null {
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || at === address.length - 1) return null;
+  return { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+export const Port = z.number().int().min(1).max(65535);
+export const HostName = z.string().trim().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address');
+
+export const DomainInput = z.strictObject({
+  name: DomainName,
+  mode: MigrationMode.default('active'),
+  legacyHost: HostName.nullable().default(null),
+  legacyPort: Port.nullable().default(null),
+  catchAll: Address.nullable().default(null),
+}).refine((d) => d.mode === 'active' || d.legacyHost !== null, { message: 'legacy and shadow modes need a legacyHost', path: ['legacyHost'] });
+export type DomainInput = z.output<typeof DomainInput>;
+
+export const DomainPatch = z.strictObject({
+  mode: MigrationMode.optional(),
+  legacyHost: HostName.nullable().optional(),
+  legacyPort: Port.nullable().optional(),
+  catchAll: Address.nullable().optional(),
+});
+export type DomainPatch = z.output<typeof DomainPatch>;
+
+export const MailboxInput = z.strictObject({
+  address: Address,
+  delivery: DeliveryKind.default('maildir'),
+  lmtpHost: HostName.nullable().default(null),
+  lmtpPort: Port.nullable().default(null),
+}).refine((m) => m.delivery === 'maildir' ? m.lmtpHost === null && m.lmtpPort === null : m.lmtpHost !== null && m.lmtpPort !== null, {
+  message: 'lmtp delivery needs lmtpHost and lmtpPort; maildir delivery takes neither',
+  path: ['delivery'],
+});
+export type MailboxInput = z.output<typeof MailboxInput>;
+
+export const AliasInput = z.strictObject({
+  address: Address,
+  targets: z.array(Address).min(1).max(100).transform((t) => [...new Set(t)]),
+  keepLocalCopy: z.boolean().default(false),
+});
+export type AliasInput = z.output<typeof AliasInput>;

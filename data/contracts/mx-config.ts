@@ -1,0 +1,57 @@
+// The payload of GET /api/v1/mx/config?since=<version>: the configuration changes an MX node has not applied yet.
+import { z } from 'zod';
+import { MigrationMode, DeliveryKind } from './mail-config.ts';
+
+export const DomainRecord = z.object({
+  name: z.string(),
+  mode: MigrationMode,
+  legacyHost: z.string().nullable(),
+  legacyPort: z.number().int().nullable(),
+  catchAll: z.string().nullable(),
+});
+export type DomainRecord = z.infer<typeof DomainRecord>;
+
+export const MailboxRecord = z.object({
+  address: z.string(),
+  domain: z.string(),
+  delivery: DeliveryKind,
+  lmtpHost: z.string().nullable(),
+  lmtpPort: z.number().int().nullable(),
+});
+export type MailboxRecord = z.infer<typeof MailboxRecord>;
+
+export const AliasRecord = z.object({
+  address: z.string(),
+  domain: z.string(),
+  targets: z.array(z.string()).min(1),
+  keepLocalCopy: z.boolean(),
+});
+export type AliasRecord = z.infer<typeof AliasRecord>;
+
+export const CONFIG_ENTITIES = ['domain', 'mailbox', 'alias'] as const;
+export type ConfigEntity = (typeof CONFIG_ENTITIES)[number];
+
+const version = z.number().int().positive();
+
+/** An upsert carries the whole record, so replaying the log from 0 rebuilds the configuration. */
+export const ConfigChange = z.discriminatedUnion('op', [
+  z.discriminatedUnion('entity', [
+    z.object({ version, op: z.literal('upsert'), entity: z.literal('domain'), key: z.string(), record: DomainRecord }),
+    z.object({ version, op: z.literal('upsert'), entity: z.literal('mailbox'), key: z.string(), record: MailboxRecord }),
+    z.object({ version, op: z.literal('upsert'), entity: z.literal('alias'), key: z.string(), record: AliasRecord }),
+  ]),
+  z.object({ version, op: z.literal('delete'), entity: z.enum(CONFIG_ENTITIES), key: z.string() }),
+]);
+export type ConfigChange = z.infer<typeof ConfigChange>;
+
+export const MxConfigPayload = z.object({
+  since: z.number().int().nonnegative(),
+  /** The version the node is at after applying `changes`. */
+  version: z.number().int().nonnegative(),
+  /** True when more changes are waiting: ask again with since=version. */
+  more: z.boolean(),
+  changes: z.array(ConfigChange),
+});
+export type MxConfigPayload = z.infer<typeof MxConfigPayload>;
+
+export const MX_CONFIG_PAGE = 500;
