@@ -50,6 +50,8 @@ export const MxConfigPayload = z.object({
   version: z.number().int().nonnegative(),
   /** True when more changes are waiting: ask again with since=version. */
   more: z.boolean(),
+  /** True when the node's version is newer than the backend's log (a restored backend): drop the replica and replay. */
+  reset: z.boolean().default(false),
   changes: z.array(ConfigChange),
 });
 export type MxConfigPayload = z.infer<typeof MxConfigPayload>;

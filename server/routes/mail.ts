@@ -1,7 +1,83 @@
-// /api/v1/mail (staff mail configuration) and /api/v1/mx (MX node config and telemetry): placeholder.
-import { Hono } from 'hono';
+// /api/v1/mail/* (staff manage domains, mailboxes, aliases) and /api/v1/mx/config (MX nodes fetch config changes).
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
+import type { Actor, ServiceContext } from '../services/context.ts';
+import { DomainInput, DomainPatch, MailboxInput, AliasInput, DomainName, Address } from '#data/contracts/mail-config.ts';
+import { unauthorized } from '../http/problem.ts';
+import { readJson, parseWith, parseQuery, requireFound } from '../http/validate.ts';
+import { listDomains, findDomain, listMailboxes, findMailbox, listAliases, findAlias, currentConfigVersion, type MxNode } from '../store/mail.ts';
+import { addDomain } from '../services/mail/addDomain.ts';
+import { updateDomain } from '../services/mail/updateDomain.ts';
+import { removeDomain } from '../services/mail/removeDomain.ts';
+import { addMailbox } from '../services/mail/addMailbox.ts';
+import { removeMailbox } from '../services/mail/removeMailbox.ts';
+import { addAlias } from '../services/mail/addAlias.ts';
+import { removeAlias } from '../services/mail/removeAlias.ts';
+import { authenticateNode, configChanges } from '../services/mail/configChanges.ts';
+import { staffGuards, actorOf } from './mail-guards.ts';
 
-export function mailRoutes(_deps: ServerDeps): Hono {
-  return new Hono();
+const DomainFilter = z.strictObject({ domain: DomainName.optional() });
+const SinceQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, 'must be a whole number').default('0').transform(Number) });
+
+export function mailRoutes(deps: ServerDeps): Hono {
+  const app = new Hono();
+  const ctx: ServiceContext = { db: deps.db, clock: deps.clock, changes: deps.changes };
+  const guards = staffGuards();
+  app.use('/mail/*', guards.read);
+  app.on(['POST', 'PATCH', 'PUT', 'DELETE'], '/mail/*', guards.write);
+  const domainParam = (c: Context) => parseWith(DomainName, c.req.param('name'), 'domain name');
+  const addressParam = (c: Context) => parseWith(Address, c.req.param('address'), 'address');
+  const actor = (c: Context): Actor => actorOf(c);
+
+  app.get('/mail/domains', (c) => c.json({ domains: listDomains(deps.db), version: currentConfigVersion(deps.db) }));
+  app.get('/mail/domains/:name', (c) => {
+    const name = domainParam(c);
+    return c.json(requireFound(findDomain(deps.db, name), `The domain ${name} is not hosted.`));
+  });
+  app.post('/mail/domains', async (c) => c.json(addDomain({ ctx, actor: actor(c), input: await readJson(c, DomainInput) }), 201));
+  app.patch('/mail/domains/:name', async (c) =>
+    c.json(updateDomain({ ctx, actor: actor(c), name: domainParam(c), patch: await readJson(c, DomainPatch) })));
+  app.delete('/mail/domains/:name', (c) => c.json({ removed: removeDomain({ ctx, actor: actor(c), name: domainParam(c) }) }));
+
+  app.get('/mail/mailboxes', (c) => c.json({ mailboxes: listMailboxes(deps.db, parseQuery(c, DomainFilter).domain) }));
+  app.get('/mail/mailboxes/:address', (c) => {
+    const address = addressParam(c);
+    return c.json(requireFound(findMailbox(deps.db, address), `There is no mailbox ${address}.`));
+  });
+  app.post('/mail/mailboxes', async (c) => c.json(addMailbox({ ctx, actor: actor(c), input: await readJson(c, MailboxInput) }), 201));
+  app.delete('/mail/mailboxes/:address', (c) => {
+    removeMailbox({ ctx, actor: actor(c), address: addressParam(c) });
+    return c.body(null, 204);
+  });
+
+  app.get('/mail/aliases', (c) => c.json({ aliases: listAliases(deps.db, parseQuery(c, DomainFilter).domain) }));
+  app.get('/mail/aliases/:address', (c) => {
+    const address = addressParam(c);
+    return c.json(requireFound(findAlias(deps.db, address), `There is no alias ${address}.`));
+  });
+  app.post('/mail/aliases', async (c) => c.json(addAlias({ ctx, actor: actor(c), input: await readJson(c, AliasInput) }), 201));
+  app.delete('/mail/aliases/:address', (c) => {
+    removeAlias({ ctx, actor: actor(c), address: addressParam(c) });
+    return c.body(null, 204);
+  });
+
+  app.get('/mx/config', async (c) => {
+    const node = authenticate(deps, c);
+    const { since } = parseQuery(c, SinceQuery);
+    const payload = deps.db.transaction(() => configChanges({ db: deps.db, node, since, now: deps.clock().toISOString() }))();
+    return c.json(payload, 200, { 'cache-control': 'no-store' });
+  });
+  return app;
+}
+
+/** Bearer node token → the node; the same answer for a missing and a wrong token, so tokens cannot be probed. */
+function authenticate(deps: ServerDeps, c: Context): MxNode {
+  const m = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+  const node = m ? authenticateNode(deps.db, m[1]) : undefined;
+  if (!node) {
+    c.header('www-authenticate', 'Bearer realm="tidings-mx"');
+    throw unauthorized('Send a valid MX node token as "Authorization: Bearer <token>".');
+  }
+  return node;
 }

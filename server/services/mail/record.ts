@@ -1,0 +1,16 @@
+// Every mail configuration write leaves two traces in its own transaction: a change-log entry for the nodes and an audit row.
+import type { ConfigEntity } from '#data/contracts/mx-config.ts';
+import type { ServiceContext, Actor } from '../context.ts';
+import { appendChange, audit } from '../../store/mail.ts';
+
+export function recordChange(
+  ctx: ServiceContext,
+  actor: Actor,
+  change: { entity: ConfigEntity; key: string; op: 'upsert' | 'delete'; record?: object },
+  action: string,
+  now: string,
+): number {
+  const version = appendChange(ctx.db, change, now);
+  audit(ctx.db, actor, action, change.key, { version, ...(change.record ? { record: change.record } : {}) }, now);
+  return version;
+}

@@ -1,0 +1,132 @@
+// Mail configuration API: CRUD, an audit row per change, problem details for bad input, and the node config feed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { loadConfig } from '#data/config.ts';
+import { MxConfigPayload } from '#data/contracts/mx-config.ts';
+import { openBackendStore } from '#server/store/open.ts';
+import { createApp } from '#server/app.ts';
+import { createChangeCounter, type ServerDeps } from '#server/deps.ts';
+import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+
+function setup() {
+  const db = openBackendStore(':memory:');
+  const deps: ServerDeps = { db, config: loadConfig({}), clock: () => new Date('2026-11-30T10:00:00Z'), log: pino({ level: 'silent' }), changes: createChangeCounter() };
+  const app = createApp(deps);
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await app.request(path, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : null };
+  };
+  const auditRows = () => db.prepare("SELECT action, target FROM audit_log WHERE action LIKE 'mail.%' ORDER BY id").all() as { action: string; target: string }[];
+  return { db, deps, call, auditRows };
+}
+
+test('domains, mailboxes and aliases: create, list, remove, each audited', async () => {
+  const { call, auditRows } = setup();
+  let r = await call('POST', '/api/v1/mail/domains', { name: 'Example.COM' });
+  assert.equal(r.status, 201);
+  assert.equal(r.body.name, 'example.com');
+  assert.equal(r.body.mode, 'active');
+  r = await call('POST', '/api/v1/mail/mailboxes', { address: 'Anna@example.com' });
+  assert.equal(r.status, 201);
+  assert.equal(r.body.address, 'anna@example.com');
+  assert.equal(r.body.delivery, 'maildir');
+  r = await call('POST', '/api/v1/mail/mailboxes', { address: 'bob@example.com', delivery: 'lmtp', lmtpHost: '127.0.0.1', lmtpPort: 24 });
+  assert.equal(r.status, 201);
+  r = await call('POST', '/api/v1/mail/aliases', { address: 'anna@example.com', targets: ['anna@gmail.test', 'bob@example.com'], keepLocalCopy: true });
+  assert.equal(r.status, 201);
+  assert.deepEqual(r.body.targets, ['anna@gmail.test', 'bob@example.com']);
+
+  r = await call('GET', '/api/v1/mail/mailboxes?domain=example.com');
+  assert.deepEqual(r.body.mailboxes.map((m: { address: string }) => m.address), ['anna@example.com', 'bob@example.com']);
+  r = await call('GET', '/api/v1/mail/aliases');
+  assert.equal(r.body.aliases.length, 1);
+  assert.equal(r.body.aliases[0].keepLocalCopy, true);
+
+  r = await call('PATCH', '/api/v1/mail/domains/example.com', { mode: 'shadow', legacyHost: '127.0.0.1', legacyPort: 2526 });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.mode, 'shadow');
+
+  r = await call('DELETE', '/api/v1/mail/aliases/anna@example.com');
+  assert.equal(r.status, 204);
+  r = await call('DELETE', '/api/v1/mail/domains/example.com');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.removed, { mailboxes: 2, aliases: 0 });
+  r = await call('GET', '/api/v1/mail/mailboxes');
+  assert.deepEqual(r.body.mailboxes, []);
+
+  assert.deepEqual(auditRows().map((a) => `${a.action} ${a.target}`), [
+    'mail.domain.add example.com',
+    'mail.mailbox.add anna@example.com',
+    'mail.mailbox.add bob@example.com',
+    'mail.alias.add anna@example.com',
+    'mail.domain.update example.com',
+    'mail.alias.remove anna@example.com',
+    'mail.mailbox.remove anna@example.com',
+    'mail.mailbox.remove bob@example.com',
+    'mail.domain.remove example.com',
+  ]);
+});
+
+test('bad input is a problem+json naming the field, and nothing is written', async () => {
+  const { call, auditRows, db } = setup();
+  const cases: [string, string, unknown, number, string][] = [
+    ['POST', '/api/v1/mail/domains', { name: 'not a domain' }, 400, 'name'],
+    ['POST', '/api/v1/mail/domains', { name: 'x.test', mode: 'legacy' }, 400, 'legacyHost'],
+    ['POST', '/api/v1/mail/domains', { name: 'x.test', extra: 1 }, 400, 'extra'],
+    ['POST', '/api/v1/mail/mailboxes', { address: 'nobody@unhosted.test' }, 400, 'address'],
+    ['POST', '/api/v1/mail/mailboxes', { address: 'no-at-sign' }, 400, 'address'],
+    ['POST', '/api/v1/mail/mailboxes', { address: 'a@x.test', delivery: 'lmtp' }, 400, 'delivery'],
+    ['POST', '/api/v1/mail/aliases', { address: 'a@x.test', targets: [] }, 400, 'targets'],
+  ];
+  for (const [method, path, body, status, field] of cases) {
+    const r = await call(method, path, body);
+    assert.equal(r.status, status, `${JSON.stringify(body)} → ${r.status}`);
+    assert.match(r.type, /application\/problem\+json/);
+    assert.ok(r.body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(body)} names ${field}: ${JSON.stringify(r.body.errors)}`);
+  }
+  assert.equal((await call('POST', '/api/v1/mail/domains', { name: 'x.test' })).status, 201);
+  const dup = await call('POST', '/api/v1/mail/domains', { name: 'X.test' });
+  assert.equal(dup.status, 409);
+  assert.equal((await call('DELETE', '/api/v1/mail/mailboxes/ghost@x.test')).status, 404);
+  const keep = await call('POST', '/api/v1/mail/aliases', { address: 'a@x.test', targets: ['b@y.test'], keepLocalCopy: true });
+  assert.equal(keep.status, 400);
+  assert.equal(auditRows().length, 1);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM mail_config_changes').get() as { n: number }).n, 1);
+});
+
+test('/mx/config: token required, only changes since the given version, deletes included', async () => {
+  const { call, deps } = setup();
+  const token = issueNodeToken({ ctx: { db: deps.db, clock: deps.clock, changes: deps.changes }, actor: { userId: null, name: 'cli' }, name: 'mx1' });
+  assert.equal((await call('GET', '/api/v1/mx/config')).status, 401);
+  const wrong = await call('GET', '/api/v1/mx/config', undefined, { authorization: 'Bearer mxn_wrong' });
+  assert.equal(wrong.status, 401);
+  assert.match(wrong.type, /problem\+json/);
+  const auth = { authorization: `Bearer ${token}` };
+
+  await call('POST', '/api/v1/mail/domains', { name: 'example.com' });
+  await call('POST', '/api/v1/mail/mailboxes', { address: 'anna@example.com' });
+  let r = await call('GET', '/api/v1/mx/config?since=0', undefined, auth);
+  assert.equal(r.status, 200);
+  const first = MxConfigPayload.parse(r.body);
+  assert.deepEqual(first.changes.map((c) => `${c.op} ${c.entity} ${c.key}`), ['upsert domain example.com', 'upsert mailbox anna@example.com']);
+  assert.equal(first.version, 2);
+  assert.equal(first.more, false);
+
+  await call('DELETE', '/api/v1/mail/mailboxes/anna@example.com');
+  r = await call('GET', `/api/v1/mx/config?since=${first.version}`, undefined, auth);
+  const second = MxConfigPayload.parse(r.body);
+  assert.deepEqual(second.changes.map((c) => `${c.version} ${c.op} ${c.entity} ${c.key}`), ['3 delete mailbox anna@example.com']);
+
+  r = await call('GET', '/api/v1/mx/config?since=3', undefined, auth);
+  assert.deepEqual(r.body.changes, []);
+  assert.equal(r.body.version, 3);
+  assert.equal((await call('GET', '/api/v1/mx/config?since=-1', undefined, auth)).status, 400);
+  const seen = deps.db.prepare("SELECT last_version FROM mx_nodes WHERE name = 'mx1'").get() as { last_version: number };
+  assert.equal(seen.last_version, 3);
+});
