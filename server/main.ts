@@ -5,6 +5,7 @@ import { loadConfig, ConfigError } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
 import { createApp } from './app.ts';
 import { createChangeCounter } from './deps.ts';
+import { startJobs } from './jobs/schedule.ts';
 
 let config;
 try {
@@ -19,12 +20,16 @@ try {
 const log = pino({ level: config.logLevel });
 const clock = () => new Date();
 const db = openBackendStore(config.stateDir, clock);
-const app = createApp({ db, config, clock, log, changes: createChangeCounter() });
+const changes = createChangeCounter();
+const app = createApp({ db, config, clock, log, changes });
+const jobs = startJobs({ db, clock, log, changes });
+jobs.runNow(); // catch up on plan transitions at start-up instead of waiting for the first minute
 const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, (info) => {
   log.info(`tidings: http://${config.httpHost}:${info.port}/ (state in ${config.stateDir})`);
 });
 
 function shutdown() {
+  void jobs.stop();
   server.close(() => { db.close(); process.exit(0); });
   setTimeout(() => process.exit(0), 5000).unref();
 }
