@@ -1,0 +1,52 @@
+// /api/v1/auth: log in (rate-limited, rotates the session), log out, and "who am I" with the CSRF token.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { ServerDeps } from '../deps.ts';
+import { requireStaff, currentStaff, resolveAuth, type AuthEnv } from '../http/auth.ts';
+import { Problem, problemResponse } from '../http/problem.ts';
+import { parseWith, readJson } from '../http/validate.ts';
+import { clearSessionCookie, clientIp, readSessionSecret, setSessionCookie } from '../http/session.ts';
+import { login } from '../services/auth/login.ts';
+import { logout } from '../services/auth/logout.ts';
+
+const LoginInput = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+});
+
+export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
+
+  app.post('/auth/login', async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    const input = /^application\/x-www-form-urlencoded/i.test(type)
+      ? parseWith(LoginInput, await c.req.parseBody(), 'login form')
+      : await readJson(c, LoginInput);
+    const result = await login({ ctx, input: { ...input, ip: clientIp(c), previousSecret: readSessionSecret(c, deps.config) } });
+    if (result.kind === 'limited') {
+      const res = problemResponse(c, new Problem(429, 'Too Many Requests', `Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`));
+      res.headers.set('Retry-After', String(result.retryAfterSeconds));
+      return res;
+    }
+    if (result.kind === 'invalid') throw new Problem(401, 'Unauthorized', 'Wrong username or password.');
+    setSessionCookie(c, deps.config, result.secret, result.expiresAt);
+    return c.json({ user: result.user, csrfToken: result.csrfToken, expiresAt: result.expiresAt.toISOString() });
+  });
+
+  app.post('/auth/logout', requireStaff(deps), (c) => {
+    const auth = currentStaff(c);
+    logout({ ctx, actor: { userId: auth.user.id, name: auth.user.username }, sessionHash: auth.sessionHash });
+    clearSessionCookie(c, deps.config);
+    return c.body(null, 204);
+  });
+
+  app.get('/auth/session', (c) => {
+    const auth = resolveAuth(c, deps);
+    c.header('Cache-Control', 'no-store');
+    if (!auth) return c.json({ user: null, csrfToken: null, expiresAt: null });
+    return c.json({ user: auth.user, csrfToken: auth.csrfToken, expiresAt: auth.expiresAt });
+  });
+
+  return app;
+}

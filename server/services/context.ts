@@ -1,0 +1,15 @@
+// What every service verb receives: the store, the clock, the change counter and who is acting.
+import type { DB } from '#data/db.ts';
+import type { ChangeCounter } from '../deps.ts';
+
+export interface ServiceContext {
+  db: DB;
+  clock: () => Date;
+  changes: ChangeCounter;
+}
+
+/** userId is null only for the CLI and the system; tasks always need a real user. */
+export interface Actor {
+  userId: number | null;
+  name: string;
+}

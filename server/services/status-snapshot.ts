@@ -1,0 +1,149 @@
+// Keeps the public status snapshot in memory and rebuilds it only when data changed or a phase boundary passed.
+import { createHash } from 'node:crypto';
+import type { DB } from '#data/db.ts';
+import { STATE_LEGEND } from '#data/contracts/states.ts';
+import type { StatusSnapshot, TaskView, SectionView, StatusJson } from '#data/contracts/status.ts';
+import type { ChangeCounter } from '../deps.ts';
+import { readPublicRows, type PublicRows } from '../store/public-read.ts';
+import {
+  phaseState, taskStage, sectionState, sectionLastUpdated, dailyHistory, nextBoundary,
+  type TaskFacts, type StateOverride, type TelemetryVerdict,
+} from '../domain/section-state.ts';
+
+export const HISTORY_DAYS = 90;
+
+/** Later issues plug staff overrides and telemetry verdicts in here; both are optional. */
+export interface SectionSignals {
+  override?: (slug: string, now: Date) => StateOverride | null;
+  telemetry?: (slug: string, now: Date) => TelemetryVerdict | null;
+}
+
+export interface BuiltSnapshot {
+  /** Increases with every rebuild; caches of rendered pages key on it. */
+  generation: number;
+  snapshot: StatusSnapshot;
+  /** GET /status.json body, serialized once per build. */
+  statusJson: string;
+  statusJsonEtag: string;
+  nextBoundary: Date;
+}
+
+export interface SnapshotOptions {
+  db: DB;
+  clock: () => Date;
+  changes: ChangeCounter;
+  displayTimeZone: string;
+  publicUrl: string;
+  signals?: SectionSignals;
+}
+
+export interface StatusSnapshots {
+  current(): BuiltSnapshot;
+}
+
+export function createStatusSnapshots(opts: SnapshotOptions): StatusSnapshots {
+  let built: BuiltSnapshot | null = null;
+  let builtAtVersion = -1;
+  let generation = 0;
+  return {
+    current() {
+      const now = opts.clock();
+      const version = opts.changes.version();
+      if (built && version === builtAtVersion && now < built.nextBoundary) return built;
+      builtAtVersion = version;
+      built = buildSnapshot(readPublicRows(opts.db), now, ++generation, opts);
+      return built;
+    },
+  };
+}
+
+function categoryPath(rows: PublicRows['categories']): (id: number) => string[] {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return (id) => {
+    const path: string[] = [];
+    const seen = new Set<number>();
+    for (let c = byId.get(id); c && !seen.has(c.id); c = c.parent_id === null ? undefined : byId.get(c.parent_id)) {
+      seen.add(c.id);
+      path.unshift(c.name);
+    }
+    return path;
+  };
+}
+
+export function buildSnapshot(rows: PublicRows, now: Date, generation: number, opts: Pick<SnapshotOptions, 'displayTimeZone' | 'publicUrl' | 'signals'>): BuiltSnapshot {
+  const pathOf = categoryPath(rows.categories);
+  const sectionById = new Map(rows.sections.map((s) => [s.id, s]));
+  const commentsByTask = groupBy(rows.comments, (c) => c.task_id);
+  const phasesByTask = groupBy(rows.phases, (p) => p.task_id);
+
+  const facts: TaskFacts[] = [];
+  const tasks: TaskView[] = rows.tasks.map((t) => {
+    const phases = phasesByTask.get(t.id) ?? [];
+    const f: TaskFacts = {
+      id: t.id, summary: t.summary, type: t.type, isClosed: t.is_closed === 1, openedAt: t.opened_at,
+      closedAt: t.closed_at, lastEditedAt: t.last_edited_at,
+      phases: phases.map((p) => ({ startsAt: p.starts_at, endsAt: p.ends_at })),
+    };
+    facts.push(f);
+    const section = t.section_id === null ? undefined : sectionById.get(t.section_id);
+    return {
+      id: t.id, summary: t.summary, detailsHtml: t.details_html, type: t.type,
+      categoryPath: pathOf(t.category_id), section: section ? { slug: section.slug, name: section.name } : null,
+      status: t.status, isClosed: f.isClosed, percent: t.percent, openedBy: t.opened_by, openedAt: t.opened_at,
+      closedBy: t.closed_by, closedAt: t.closed_at, closeReason: t.close_reason, lastEditedAt: t.last_edited_at,
+      stage: taskStage(f, now),
+      phases: phases.map((p) => ({
+        title: p.title, startsAt: p.starts_at, endsAt: p.ends_at, note: p.note,
+        state: phaseState({ startsAt: p.starts_at, endsAt: p.ends_at }, now, f.isClosed),
+      })),
+      comments: (commentsByTask.get(t.id) ?? []).map((c) => ({ id: c.id, at: c.created_at, author: c.author, bodyHtml: c.body_html })),
+    };
+  });
+
+  const overrides: StateOverride[] = [];
+  const sections: SectionView[] = rows.sections.map((s) => {
+    const own = facts.filter((_, i) => rows.tasks[i].section_id === s.id);
+    const override = opts.signals?.override?.(s.slug, now) ?? null;
+    const telemetry = opts.signals?.telemetry?.(s.slug, now) ?? null;
+    if (override) overrides.push(override);
+    const input = { tasks: own, now, override, telemetry };
+    const verdict = sectionState(input);
+    return {
+      slug: s.slug, name: s.name, description: s.description, state: verdict.state, reason: verdict.reason,
+      lastUpdated: sectionLastUpdated(input), history: dailyHistory(own, now, HISTORY_DAYS),
+    };
+  });
+
+  const snapshot: StatusSnapshot = {
+    generatedAt: now.toISOString(), displayTimeZone: opts.displayTimeZone, sections, tasks,
+    taskTypes: rows.taskTypes, statuses: rows.statuses,
+  };
+  const statusJson = JSON.stringify(toStatusJson(snapshot, opts.publicUrl));
+  return {
+    generation, snapshot, statusJson,
+    statusJsonEtag: `"${createHash('sha256').update(statusJson).digest('base64url').slice(0, 22)}"`,
+    nextBoundary: nextBoundary(facts, now, overrides),
+  };
+}
+
+export function toStatusJson(s: StatusSnapshot, publicUrl: string): StatusJson {
+  return {
+    generatedAt: s.generatedAt,
+    sections: s.sections.map(({ history: _history, ...rest }) => ({
+      ...rest, legend: STATE_LEGEND[rest.state], url: `${publicUrl}/section/${rest.slug}`,
+    })),
+    openTasks: s.tasks.filter((t) => !t.isClosed).map(({ comments: _c, detailsHtml: _d, ...rest }) => ({
+      ...rest, url: `${publicUrl}/task/${rest.id}`,
+    })),
+  };
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => number): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item); else out.set(k, [item]);
+  }
+  return out;
+}

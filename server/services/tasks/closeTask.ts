@@ -1,0 +1,33 @@
+// Closes a task with a reason: percent goes to 100, closed by/at are set, each change is a history row.
+import type { CloseTaskInput } from '#data/contracts/tasks.ts';
+import { taskRef } from '#data/contracts/tasks.ts';
+import type { ServiceContext, Actor } from '../context.ts';
+import { badRequest, conflict, notFound } from '../../http/problem.ts';
+import { isInFuture, laterInstant, PERCENT_WHEN_CLOSED, type FieldChange } from '../../domain/task-rules.ts';
+import { displayOf } from '../../store/lists.ts';
+import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
+import { assertReferencesExist } from './references.ts';
+
+export function closeTask({ ctx, actor, taskId, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number; input: CloseTaskInput }): void {
+  const now = ctx.clock();
+  const at = input.at ?? now.toISOString();
+  if (isInFuture(at, now)) throw badRequest('A task cannot be closed in the future.', [{ field: 'at', message: 'must not be in the future' }]);
+  ctx.db.transaction(() => {
+    const task = taskRow(ctx.db, taskId);
+    if (!task) throw notFound(`${taskRef(taskId)} does not exist.`);
+    if (task.is_closed) throw conflict(`${taskRef(taskId)} is already closed.`);
+    if (at < task.opened_at) throw badRequest('A task cannot close before it opened.', [{ field: 'at', message: `must not be before ${task.opened_at}` }]);
+    assertReferencesExist(ctx.db, [{ field: 'reasonId', kind: 'close-reasons', id: input.reasonId }]);
+    updateTask(ctx.db, taskId, {
+      is_closed: 1, close_reason_id: input.reasonId, closed_by: actor.userId, closed_at: at,
+      percent: PERCENT_WHEN_CLOSED, version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at),
+    });
+    const changes: FieldChange[] = [
+      { field: 'closed', oldValue: 'open', newValue: 'closed' },
+      { field: 'close_reason', oldValue: null, newValue: displayOf(ctx.db, 'close-reasons', input.reasonId) },
+    ];
+    if (task.percent !== PERCENT_WHEN_CLOSED) changes.push({ field: 'percent', oldValue: String(task.percent), newValue: String(PERCENT_WHEN_CLOSED) });
+    insertHistory(ctx.db, taskId, actor.userId, at, changes);
+  }).immediate();
+  ctx.changes.bump();
+}

@@ -1,0 +1,42 @@
+// Opens a task (optionally keeping an imported id and opening date), with its "opened" history row.
+import type { CreateTaskInput } from '#data/contracts/tasks.ts';
+import { taskRef } from '#data/contracts/tasks.ts';
+import type { ServiceContext, Actor } from '../context.ts';
+import { renderMarkdown } from '../../domain/markdown.ts';
+import { badRequest, conflict } from '../../http/problem.ts';
+import { isInFuture } from '../../domain/task-rules.ts';
+import { insertTask, insertHistory, taskRow } from '../../store/tasks.ts';
+import { assertReferencesExist } from './references.ts';
+
+export function createTask({ ctx, actor, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; input: CreateTaskInput }): number {
+  const now = ctx.clock();
+  const openedAt = input.openedAt ?? now.toISOString();
+  if (isInFuture(openedAt, now)) throw badRequest('A task cannot be opened in the future.', [{ field: 'openedAt', message: 'must not be in the future' }]);
+  const id = ctx.db.transaction(() => {
+    assertReferencesExist(ctx.db, [
+      { field: 'typeId', kind: 'task-types', id: input.typeId },
+      { field: 'categoryId', kind: 'categories', id: input.categoryId },
+      { field: 'sectionId', kind: 'sections', id: input.sectionId },
+      { field: 'statusId', kind: 'statuses', id: input.statusId },
+    ]);
+    if (input.id !== undefined && taskRow(ctx.db, input.id)) throw conflict(`${taskRef(input.id)} already exists.`);
+    const newId = insertTask(ctx.db, {
+      id: input.id,
+      summary: input.summary,
+      details_md: input.details,
+      details_html: renderMarkdown(input.details),
+      type_id: input.typeId,
+      category_id: input.categoryId,
+      section_id: input.sectionId,
+      status_id: input.statusId,
+      percent: input.percent,
+      opened_by: actor.userId,
+      opened_at: openedAt,
+      last_edited_at: openedAt,
+    });
+    insertHistory(ctx.db, newId, actor.userId, openedAt, [{ field: 'task', oldValue: null, newValue: 'opened' }]);
+    return newId;
+  }).immediate();
+  ctx.changes.bump();
+  return id;
+}

@@ -1,0 +1,65 @@
+// Partial edit of a task: each changed field becomes one history row in the same transaction.
+import type { UpdateTaskInput } from '#data/contracts/tasks.ts';
+import { taskRef } from '#data/contracts/tasks.ts';
+import type { DB } from '#data/db.ts';
+import type { ServiceContext, Actor } from '../context.ts';
+import { renderMarkdown } from '../../domain/markdown.ts';
+import { conflict, notFound } from '../../http/problem.ts';
+import { diffFields, laterInstant } from '../../domain/task-rules.ts';
+import { displayOf } from '../../store/lists.ts';
+import { taskRow, updateTask as writeTask, insertHistory, type TaskRow } from '../../store/tasks.ts';
+import { assertReferencesExist } from './references.ts';
+
+type Editable = Pick<TaskRow, 'summary' | 'details_md' | 'type_id' | 'category_id' | 'section_id' | 'status_id' | 'percent'>;
+
+/** What a history row shows for each editable field: names and paths, not ids. */
+function display(db: DB, t: Editable): Record<string, string | null> {
+  return {
+    summary: t.summary,
+    details: t.details_md,
+    type: displayOf(db, 'task-types', t.type_id),
+    category: displayOf(db, 'categories', t.category_id),
+    section: displayOf(db, 'sections', t.section_id),
+    status: displayOf(db, 'statuses', t.status_id),
+    percent: String(t.percent),
+  };
+}
+
+export function updateTask({ ctx, actor, id, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; id: number; input: UpdateTaskInput }): { changed: number } {
+  const db = ctx.db;
+  const at = ctx.clock().toISOString();
+  const changed = db.transaction(() => {
+    const before = taskRow(db, id);
+    if (!before) throw notFound(`${taskRef(id)} does not exist.`);
+    if (input.version !== undefined && input.version !== before.version) {
+      throw conflict(`${taskRef(id)} was changed by someone else (now version ${before.version}, you sent ${input.version}); reload and try again.`);
+    }
+    assertReferencesExist(db, [
+      { field: 'typeId', kind: 'task-types', id: input.typeId },
+      { field: 'categoryId', kind: 'categories', id: input.categoryId },
+      { field: 'sectionId', kind: 'sections', id: input.sectionId },
+      { field: 'statusId', kind: 'statuses', id: input.statusId },
+    ]);
+    const after: Editable = {
+      summary: input.summary ?? before.summary,
+      details_md: input.details ?? before.details_md,
+      type_id: input.typeId ?? before.type_id,
+      category_id: input.categoryId ?? before.category_id,
+      section_id: input.sectionId === undefined ? before.section_id : input.sectionId,
+      status_id: input.statusId ?? before.status_id,
+      percent: input.percent ?? before.percent,
+    };
+    const changes = diffFields(display(db, before), display(db, after));
+    if (changes.length === 0) return 0;
+    writeTask(db, id, {
+      ...after,
+      details_html: after.details_md === before.details_md ? before.details_html : renderMarkdown(after.details_md),
+      version: before.version + 1,
+      last_edited_at: laterInstant(before.last_edited_at, at),
+    });
+    insertHistory(db, id, actor.userId, at, changes);
+    return changes.length;
+  }).immediate();
+  if (changed) ctx.changes.bump();
+  return { changed };
+}
