@@ -5,6 +5,8 @@ import { Problem, problemResponse } from './http/problem.ts';
 import { apiRoutes } from './routes/api.ts';
 import { mailRoutes } from './routes/mail.ts';
 import { siteRoutes } from './routes/site.ts';
+import { overrideRoutes } from './routes/overrides.ts';
+import { auditRoutes } from './routes/audit.ts';
 
 export function createApp(deps: ServerDeps): Hono {
   const app = new Hono();
@@ -15,6 +17,8 @@ export function createApp(deps: ServerDeps): Hono {
   });
   app.route('/api/v1', mailRoutes(deps));
   app.route('/api/v1', apiRoutes(deps));
+  app.route('/api/v1', overrideRoutes(deps));
+  app.route('/api/v1', auditRoutes(deps));
   app.route('/', siteRoutes(deps));
   app.notFound((c) => problemResponse(c, new Problem(404, 'Not Found', `Nothing at ${c.req.path}.`)));
   return app;
