@@ -1,7 +1,122 @@
-// The public site: placeholder until the Astro site lands.
-import { Hono } from 'hono';
+// The public site: hashed assets, live pages rendered by Astro from the in-memory snapshot, /status.json and feeds.
+import { Hono, type Context } from 'hono';
+import { join } from 'node:path';
 import type { ServerDeps } from '../deps.ts';
+import { Problem } from '../http/problem.ts';
+import { createStatusSnapshots, type SectionSignals, type StatusSnapshots } from '../services/status-snapshot.ts';
+import { lazyAstroRenderer, SiteNotBuilt, type RenderPage } from '../site/astro-renderer.ts';
+import { loadStaticAssets, type StaticAsset } from '../site/static-assets.ts';
+import { buildFeeds, type Feeds } from '../site/feeds.ts';
+import { SITE_OUT } from '../site/build.ts';
 
-export function siteRoutes(_deps: ServerDeps): Hono {
-  return new Hono();
+export interface SiteOptions {
+  /** Folder of the Astro build (server/ and client/); the repository's dist/site by default. */
+  outDir?: string;
+  signals?: SectionSignals;
+  /** How long a rendered page is reused while the snapshot stays the same (the "now" marker moves meanwhile). */
+  pageTtlMs?: number;
+  snapshots?: StatusSnapshots;
+}
+
+const PAGE_CACHE_MAX = 1000;
+const CACHE = {
+  assetImmutable: 'public, max-age=31536000, immutable',
+  asset: 'public, max-age=3600',
+  page: 'public, max-age=15, stale-while-revalidate=60',
+  // A CDN may hold the snapshot briefly and keep serving it if this origin goes down.
+  statusJson: 'public, max-age=15, s-maxage=15, stale-while-revalidate=60, stale-if-error=86400',
+  feed: 'public, max-age=60, stale-while-revalidate=300',
+} as const;
+
+interface CachedPage { generation: number; at: number; status: number; body: string }
+
+export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
+  const outDir = opts.outDir ?? SITE_OUT;
+  const snapshots = opts.snapshots ?? createStatusSnapshots({
+    db: deps.db, clock: deps.clock, changes: deps.changes, displayTimeZone: deps.config.displayTimeZone,
+    publicUrl: deps.config.publicUrl, signals: opts.signals,
+  });
+  const pageTtl = opts.pageTtlMs ?? 30_000;
+  const renderer = lazyAstroRenderer(outDir);
+  let assets: Map<string, StaticAsset> | null = null;
+  const pages = new Map<string, CachedPage>();
+  const feedCache = new Map<string, { generation: number; feeds: Feeds | null }>();
+
+  const app = new Hono();
+
+  app.get('/status.json', (c) => {
+    const built = snapshots.current();
+    const headers = {
+      'content-type': 'application/json; charset=utf-8', 'cache-control': CACHE.statusJson, etag: built.statusJsonEtag,
+      'access-control-allow-origin': '*', vary: 'accept-encoding',
+    };
+    if (c.req.header('if-none-match') === built.statusJsonEtag) return c.body(null, 304, headers);
+    return c.body(built.statusJson, 200, headers);
+  });
+
+  const feed = (c: Context, slug: string | undefined, kind: 'atom' | 'rss') => {
+    const built = snapshots.current();
+    const key = slug ?? '';
+    let hit = feedCache.get(key);
+    if (!hit || hit.generation !== built.generation) {
+      if (feedCache.size > 100) feedCache.clear();
+      hit = { generation: built.generation, feeds: buildFeeds(built.snapshot, deps.config.publicUrl, slug) };
+      feedCache.set(key, hit);
+    }
+    if (!hit.feeds) return renderPage(c);
+    return c.body(kind === 'atom' ? hit.feeds.atom : hit.feeds.rss, 200, {
+      'content-type': kind === 'atom' ? 'application/atom+xml; charset=utf-8' : 'application/rss+xml; charset=utf-8',
+      'cache-control': CACHE.feed,
+    });
+  };
+  app.get('/feed.atom', (c) => feed(c, undefined, 'atom'));
+  app.get('/feed.rss', (c) => feed(c, undefined, 'rss'));
+  app.get('/section/:slug/feed.atom', (c) => feed(c, c.req.param('slug'), 'atom'));
+  app.get('/section/:slug/feed.rss', (c) => feed(c, c.req.param('slug'), 'rss'));
+
+  // Flyspray's short task URL.
+  app.get('/:fs{FS[0-9]{1,15}}', (c) => c.redirect(`/task/${c.req.param('fs').slice(2)}`, 301));
+
+  async function renderPage(c: Context): Promise<Response> {
+    const built = snapshots.current();
+    const url = new URL(c.req.url);
+    const key = url.pathname + url.search;
+    const now = deps.clock();
+    let page = pages.get(key);
+    if (!page || page.generation !== built.generation || now.getTime() - page.at >= pageTtl) {
+      let render: RenderPage;
+      try {
+        render = await renderer();
+      } catch (err) {
+        if (err instanceof SiteNotBuilt) throw new Problem(503, 'Service Unavailable', 'The status site has not been built yet.');
+        throw err;
+      }
+      const res = await render(new Request(new URL(key, 'http://tidings.local')), { snapshot: built.snapshot, now: now.toISOString() });
+      page = { generation: built.generation, at: now.getTime(), status: res.status, body: await res.text() };
+      if (res.status >= 500) throw new Error(`site page ${url.pathname} rendered ${res.status}`);
+      if (pages.size >= PAGE_CACHE_MAX) pages.clear();
+      pages.set(key, page);
+    }
+    return c.body(page.body, page.status as 200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': CACHE.page,
+      'x-content-type-options': 'nosniff',
+    });
+  }
+
+  app.get('*', (c) => {
+    const path = c.req.path;
+    // The API answers its own 404s as problem JSON.
+    if (path === '/api' || path.startsWith('/api/')) return c.notFound();
+    assets ??= loadStaticAssets(join(outDir, 'client'));
+    const asset = assets.get(path);
+    if (asset) {
+      const headers = { 'content-type': asset.type, 'cache-control': asset.immutable ? CACHE.assetImmutable : CACHE.asset, etag: asset.etag };
+      if (c.req.header('if-none-match') === asset.etag) return c.body(null, 304, headers);
+      return c.body(asset.body, 200, headers);
+    }
+    return renderPage(c);
+  });
+
+  return app;
 }

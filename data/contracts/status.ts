@@ -1,0 +1,99 @@
+// The public status snapshot: what the site renders, what /status.json publishes, in one checked shape.
+import { z } from 'zod';
+import { ServiceState } from './states.ts';
+
+/** UTC instant as ISO-8601 text ending in Z, as the database stores it. */
+const Instant = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+
+export const PHASE_STATES = ['done', 'running', 'upcoming'] as const;
+export const PhaseState = z.enum(PHASE_STATES);
+export type PhaseState = z.infer<typeof PhaseState>;
+
+export const PhaseView = z.object({
+  title: z.string(),
+  startsAt: Instant.nullable(),
+  endsAt: Instant.nullable(),
+  note: z.string(),
+  state: PhaseState,
+});
+export type PhaseView = z.infer<typeof PhaseView>;
+
+export const CommentView = z.object({
+  id: z.number().int(),
+  at: Instant,
+  author: z.string(),
+  /** Sanitized when saved (server/domain/markdown.ts): safe to insert as HTML. */
+  bodyHtml: z.string(),
+});
+export type CommentView = z.infer<typeof CommentView>;
+
+export const SectionRef = z.object({ slug: z.string(), name: z.string() });
+export type SectionRef = z.infer<typeof SectionRef>;
+
+/** Where a task stands for the public: drives the overview's grouping. */
+export const TASK_STAGES = ['issue', 'running', 'upcoming', 'open', 'closed'] as const;
+export const TaskStage = z.enum(TASK_STAGES);
+export type TaskStage = z.infer<typeof TaskStage>;
+
+export const TaskView = z.object({
+  id: z.number().int(),
+  summary: z.string(),
+  /** Sanitized when saved: safe to insert as HTML. */
+  detailsHtml: z.string(),
+  type: z.string(),
+  categoryPath: z.array(z.string()),
+  section: SectionRef.nullable(),
+  status: z.string(),
+  isClosed: z.boolean(),
+  percent: z.number().int().min(0).max(100),
+  openedBy: z.string(),
+  openedAt: Instant,
+  closedBy: z.string().nullable(),
+  closedAt: Instant.nullable(),
+  closeReason: z.string().nullable(),
+  lastEditedAt: Instant,
+  stage: TaskStage,
+  phases: z.array(PhaseView),
+  comments: z.array(CommentView),
+});
+export type TaskView = z.infer<typeof TaskView>;
+
+export const DayState = z.object({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/), state: ServiceState });
+export type DayState = z.infer<typeof DayState>;
+
+export const SectionView = z.object({
+  slug: z.string(),
+  name: z.string(),
+  description: z.string(),
+  state: ServiceState,
+  /** Why the section has its state, in words ("FS#12 Mail delay", "no open tasks"). */
+  reason: z.string(),
+  /** Latest change that bears on the state; null when nothing ever happened in the section. */
+  lastUpdated: Instant.nullable(),
+  /** Oldest first, one entry per UTC day, ending today. */
+  history: z.array(DayState),
+});
+export type SectionView = z.infer<typeof SectionView>;
+
+export const StatusSnapshot = z.object({
+  generatedAt: Instant,
+  displayTimeZone: z.string(),
+  sections: z.array(SectionView),
+  /** Every public task, newest edit first. */
+  tasks: z.array(TaskView),
+  /** Distinct values for the task list's filters, in the staff-defined order. */
+  taskTypes: z.array(z.string()),
+  statuses: z.array(z.string()),
+});
+export type StatusSnapshot = z.infer<typeof StatusSnapshot>;
+
+/** GET /status.json: sections and the tasks that are not closed, without comments (kept small for CDNs). */
+export const PublicTaskSummary = TaskView.omit({ comments: true, detailsHtml: true }).extend({ url: z.string() });
+export type PublicTaskSummary = z.infer<typeof PublicTaskSummary>;
+
+export const StatusJson = z.object({
+  generatedAt: Instant,
+  sections: z.array(SectionView.omit({ history: true }).extend({ legend: z.string(), url: z.string() })),
+  openTasks: z.array(PublicTaskSummary),
+});
+export type StatusJson = z.infer<typeof StatusJson>;

@@ -1,0 +1,145 @@
+// Pure rules: a phase's, a task's and a section's public state at an instant, and the next instant any of them changes.
+import type { ServiceState } from '#data/contracts/states.ts';
+import type { PhaseState, TaskStage, DayState } from '#data/contracts/status.ts';
+
+/** Task types that mean "something is broken now". */
+export const ISSUE_TYPES: ReadonlySet<string> = new Set(['Incident']);
+/** Task types that announce planned work: running or upcoming ones turn the light to "announcement". */
+export const ANNOUNCING_TYPES: ReadonlySet<string> = new Set(['Upgrade', 'Maintenance', 'Announcement']);
+
+export interface PhaseTimes { startsAt: string | null; endsAt: string | null }
+
+export interface TaskFacts {
+  id: number;
+  summary: string;
+  type: string;
+  isClosed: boolean;
+  openedAt: string;
+  closedAt: string | null;
+  lastEditedAt: string;
+  phases: readonly PhaseTimes[];
+}
+
+/** A staff decision that beats every rule until it expires (issue: staff override with an expiry). */
+export interface StateOverride { state: ServiceState; reason: string; setAt: string; expiresAt: string | null }
+/** What the telemetry rules concluded for a section (Email: stale → unknown, thresholds → issues). */
+export interface TelemetryVerdict { state: ServiceState; reason: string; at: string }
+
+export interface SectionInputs {
+  tasks: readonly TaskFacts[];
+  now: Date;
+  override?: StateOverride | null;
+  telemetry?: TelemetryVerdict | null;
+}
+
+const ms = (iso: string) => Date.parse(iso);
+
+/** Ends are inclusive (the seed's "until 12.10.2021" includes the 12th), so a phase is done only after its end. */
+export function phaseState(phase: PhaseTimes, now: Date, taskClosed: boolean): PhaseState {
+  const t = now.getTime();
+  if (phase.endsAt !== null && t > ms(phase.endsAt)) return 'done';
+  if (phase.startsAt !== null && t < ms(phase.startsAt)) return 'upcoming';
+  // An undated phase of a closed task cannot still be running.
+  if (taskClosed) return 'done';
+  return 'running';
+}
+
+export function taskStage(task: TaskFacts, now: Date): TaskStage {
+  if (task.isClosed) return 'closed';
+  if (ISSUE_TYPES.has(task.type)) return 'issue';
+  if (task.phases.length > 0) {
+    const states = task.phases.map((p) => phaseState(p, now, false));
+    if (states.includes('running')) return 'running';
+    if (states.every((s) => s === 'upcoming')) return 'upcoming';
+    // Between two phases the plan is still under way.
+    if (states.includes('upcoming')) return 'running';
+    return 'open';
+  }
+  // Announced work without a dated plan counts as running until someone closes it.
+  return ANNOUNCING_TYPES.has(task.type) ? 'running' : 'open';
+}
+
+const SEVERITY: Record<ServiceState, number> = { operational: 0, announcement: 1, unknown: 2, issues: 3 };
+
+export interface SectionVerdict { state: ServiceState; reason: string }
+
+export function sectionState(input: SectionInputs): SectionVerdict {
+  const { now } = input;
+  const o = input.override;
+  if (o && (o.expiresAt === null || ms(o.expiresAt) > now.getTime())) return { state: o.state, reason: o.reason };
+
+  let verdict: SectionVerdict = { state: 'operational', reason: 'no open incidents or announced work' };
+  const issues = input.tasks.filter((t) => taskStage(t, now) === 'issue');
+  const announcing = input.tasks.filter((t) => {
+    const stage = taskStage(t, now);
+    return ANNOUNCING_TYPES.has(t.type) && (stage === 'running' || stage === 'upcoming');
+  });
+  if (issues.length > 0) verdict = { state: 'issues', reason: issues.map(label).join('; ') };
+  else if (announcing.length > 0) verdict = { state: 'announcement', reason: announcing.map(label).join('; ') };
+
+  const tv = input.telemetry;
+  if (tv && SEVERITY[tv.state] > SEVERITY[verdict.state]) verdict = { state: tv.state, reason: tv.reason };
+  return verdict;
+}
+
+function label(t: TaskFacts): string {
+  return `FS#${t.id} ${t.summary}`;
+}
+
+/** The latest instant that bears on the section's state, or null when nothing ever happened there. */
+export function sectionLastUpdated(input: SectionInputs): string | null {
+  const candidates = input.tasks.map((t) => t.lastEditedAt);
+  if (input.override) candidates.push(input.override.setAt);
+  if (input.telemetry) candidates.push(input.telemetry.at);
+  if (candidates.length === 0) return null;
+  return candidates.reduce((a, b) => (ms(a) >= ms(b) ? a : b));
+}
+
+/** The window a task colours the history bar: incidents while open, announced work from announcement to its last phase. */
+function activeWindow(t: TaskFacts, now: Date): [number, number] | null {
+  const open = ms(t.openedAt);
+  const close = t.closedAt ? ms(t.closedAt) : now.getTime();
+  if (ISSUE_TYPES.has(t.type)) return [open, close];
+  if (!ANNOUNCING_TYPES.has(t.type)) return null;
+  const ends = t.phases.map((p) => p.endsAt).filter((e): e is string => e !== null).map(ms);
+  const end = ends.length > 0 && ends.length === t.phases.length ? Math.min(Math.max(...ends), close) : close;
+  return [open, end];
+}
+
+const DAY = 86_400_000;
+
+/** One state per UTC day for the `days` days ending with today, oldest first. */
+export function dailyHistory(tasks: readonly TaskFacts[], now: Date, days: number): DayState[] {
+  const today = Math.floor(now.getTime() / DAY) * DAY;
+  const windows = tasks.map((t) => ({ issue: ISSUE_TYPES.has(t.type), w: activeWindow(t, now) }));
+  const out: DayState[] = [];
+  for (let i = days - 1; i >= 0; i--) {
+    const start = today - i * DAY;
+    const end = start + DAY;
+    let state: ServiceState = 'operational';
+    for (const { issue, w } of windows) {
+      if (!w || w[0] >= end || w[1] < start) continue;
+      if (issue) { state = 'issues'; break; }
+      state = 'announcement';
+    }
+    out.push({ day: new Date(start).toISOString().slice(0, 10), state });
+  }
+  return out;
+}
+
+/** The next instant after `now` at which a phase starts or ends, an override expires, or the day rolls over. */
+export function nextBoundary(tasks: readonly TaskFacts[], now: Date, overrides: readonly StateOverride[] = []): Date {
+  const t = now.getTime();
+  let next = Math.floor(t / DAY) * DAY + DAY;
+  const consider = (x: number) => { if (x > t && x < next) next = x; };
+  for (const task of tasks) {
+    if (task.isClosed) continue;
+    for (const p of task.phases) {
+      if (p.startsAt) consider(ms(p.startsAt));
+      // A phase turns done one millisecond after its inclusive end.
+      if (p.endsAt) consider(ms(p.endsAt) + 1);
+    }
+  }
+  for (const o of overrides) if (o.expiresAt) consider(ms(o.expiresAt));
+  return new Date(next);
+}

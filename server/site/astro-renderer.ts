@@ -1,0 +1,26 @@
+// Loads the built Astro app and renders a page for a request, handing it the snapshot through `locals`.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { StatusSnapshot } from '#data/contracts/status.ts';
+import { SITE_OUT } from './build.ts';
+
+export interface PageLocals { snapshot: StatusSnapshot; now: string }
+export type RenderPage = (request: Request, locals: PageLocals) => Promise<Response>;
+
+export class SiteNotBuilt extends Error {}
+
+/** The import happens once, on first use; a missing build is reported, never half-served. */
+export function lazyAstroRenderer(outDir = SITE_OUT): () => Promise<RenderPage> {
+  let loading: Promise<RenderPage> | null = null;
+  return () => {
+    loading ??= (async () => {
+      const entry = join(outDir, 'server', 'entry.mjs');
+      if (!existsSync(entry)) throw new SiteNotBuilt(`no site build at ${entry}; run npm start (it builds) or npx astro build`);
+      const mod = (await import(pathToFileURL(entry).href)) as { renderPage: RenderPage };
+      return mod.renderPage;
+    })();
+    loading.catch(() => { loading = null; });
+    return loading;
+  };
+}
