@@ -1,0 +1,129 @@
+// The node's Directory: resolves recipients from the replica tables (aliases, plus-addressing, catch-all, postmaster, SRS bounces).
+import type { DB } from '#data/db.ts';
+import type { Directory, Resolution, Route } from './directory.ts';
+import type { Srs } from '../srs/srs.ts';
+
+export interface ReplicaDirectoryOptions {
+  db: DB;
+  clock: () => Date;
+  /** When set, bounces to this SRS domain are reversed to the original sender. */
+  srs?: Srs;
+  /** Where postmaster@ of a domain goes when the domain has no postmaster mailbox or alias. Default: a built-in Maildir mailbox per domain. */
+  postmaster?: string;
+  /** Alias chains longer than this are cut: a configuration loop must not hang RCPT. */
+  maxDepth?: number;
+}
+
+interface DomainRow { name: string; mode: 'legacy' | 'shadow' | 'active'; legacy_host: string | null; legacy_port: number | null; catch_all: string | null }
+interface MailboxRow { address: string; delivery: 'maildir' | 'lmtp'; lmtp_host: string | null; lmtp_port: number | null }
+interface AliasRow { address: string; targets: string; keep_local_copy: number }
+
+function split(address: string): { local: string; domain: string } | null {
+  const at = address.lastIndexOf('@');
+  return at <= 0 || at === address.length - 1 ? null : { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory {
+  const { db, srs } = opts;
+  const maxDepth = opts.maxDepth ?? 8;
+  const domainStmt = db.prepare('SELECT name, mode, legacy_host, legacy_port, catch_all FROM replica_domains WHERE name = ?');
+  const mailboxStmt = db.prepare('SELECT address, delivery, lmtp_host, lmtp_port FROM replica_mailboxes WHERE address = ?');
+  const aliasStmt = db.prepare('SELECT address, targets, keep_local_copy FROM replica_aliases WHERE address = ?');
+  const domainRow = (name: string) => domainStmt.get(name) as DomainRow | undefined;
+
+  const mailboxRoute = (m: MailboxRow): Route => m.delivery === 'lmtp'
+    ? { kind: 'lmtp', mailbox: m.address, host: m.lmtp_host!, port: m.lmtp_port! }
+    : { kind: 'maildir', mailbox: m.address };
+  const legacyRoute = (d: DomainRow): Route => ({ kind: 'legacy', host: d.legacy_host!, port: d.legacy_port ?? 25 });
+
+  /** Routes for one address, or null when a hosted address does not exist. `seen` cuts alias loops. */
+  function expand(address: string, depth: number, seen: Set<string>, viaCatchAll: boolean): { routes: Route[]; matched: string } | null {
+    if (depth > maxDepth || seen.has(address)) return { routes: [], matched: address };
+    seen.add(address);
+    const parts = split(address);
+    if (!parts) return null;
+    const dom = domainRow(parts.domain);
+    if (!dom) return { routes: [{ kind: 'forward', to: address }], matched: address };
+    if (dom.mode !== 'active') return { routes: [legacyRoute(dom)], matched: address };
+
+    let matched = address;
+    let alias = aliasStmt.get(address) as AliasRow | undefined;
+    let mailbox = mailboxStmt.get(address) as MailboxRow | undefined;
+    const plus = parts.local.indexOf('+');
+    if (!alias && !mailbox && plus > 0) {
+      matched = `${parts.local.slice(0, plus)}@${parts.domain}`;
+      alias = aliasStmt.get(matched) as AliasRow | undefined;
+      mailbox = mailboxStmt.get(matched) as MailboxRow | undefined;
+    }
+    if (!alias && !mailbox) {
+      if (dom.catch_all && !viaCatchAll) {
+        const r = expand(dom.catch_all, depth + 1, seen, true);
+        return r && { routes: r.routes, matched: address };
+      }
+      return null;
+    }
+    const routes: Route[] = [];
+    if (alias) {
+      for (const target of JSON.parse(alias.targets) as string[]) {
+        const r = expand(target, depth + 1, seen, false);
+        if (r) routes.push(...r.routes); // an internal target that no longer exists is skipped, not fatal
+      }
+      if (alias.keep_local_copy === 1 && mailbox) routes.push(mailboxRoute(mailbox));
+    } else if (mailbox) {
+      routes.push(mailboxRoute(mailbox));
+    }
+    return { routes, matched };
+  }
+
+  function finish(address: string, r: { routes: Route[]; matched: string } | null): Resolution {
+    if (!r) return { status: 'unknown-user' };
+    const unique = [...new Map(r.routes.map((route) => [JSON.stringify(route), route])).values()];
+    return unique.length ? { status: 'ok', address: r.matched, routes: unique } : { status: 'unknown-user' };
+  }
+
+  function resolveSrs(original: string): Resolution {
+    const back = srs!.reverse(original, opts.clock());
+    if (!back.ok) return { status: 'unknown-user' };
+    const target = back.address.toLowerCase();
+    const parts = split(target);
+    if (parts && domainRow(parts.domain)) return finish(target, expand(target, 0, new Set(), false));
+    // Keep the original sender's spelling: local parts may be case-sensitive at their home.
+    return { status: 'ok', address: original.toLowerCase(), routes: [{ kind: 'forward', to: back.address }] };
+  }
+
+  function resolvePostmaster(address: string, domain: string): Resolution {
+    if (opts.postmaster && opts.postmaster.toLowerCase() !== address) {
+      const r = finish(opts.postmaster.toLowerCase(), expand(opts.postmaster.toLowerCase(), 0, new Set(), false));
+      if (r.status === 'ok') return { ...r, address };
+    }
+    return { status: 'ok', address, routes: [{ kind: 'maildir', mailbox: `postmaster@${domain}` }] };
+  }
+
+  function resolve(raw: string): Resolution {
+    const address = raw.trim().toLowerCase();
+    const parts = split(address);
+    if (!parts) return { status: 'not-hosted' };
+    if (srs && parts.domain === srs.domain && srs.isSrsAddress(raw.trim())) return resolveSrs(raw.trim());
+    const dom = domainRow(parts.domain);
+    if (!dom) {
+      if (srs && parts.domain === srs.domain) return parts.local === 'postmaster' ? resolvePostmaster(address, parts.domain) : { status: 'unknown-user' };
+      return { status: 'not-hosted' };
+    }
+    const r = finish(address, expand(address, 0, new Set(), false));
+    if (r.status === 'unknown-user' && parts.local === 'postmaster') return resolvePostmaster(address, parts.domain);
+    return r;
+  }
+
+  return {
+    resolve,
+    isHostedDomain: (domain) => {
+      const d = domain.trim().toLowerCase();
+      return (srs !== undefined && d === srs.domain) || domainRow(d) !== undefined;
+    },
+  };
+}
+
+/** The backend change-log version the replica reflects (0: never synced). */
+export function replicaVersion(db: DB): number {
+  return (db.prepare('SELECT version FROM replica_state WHERE id = 1').get() as { version: number }).version;
+}

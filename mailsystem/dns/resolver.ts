@@ -1,0 +1,23 @@
+// The DNS questions the mail system asks, as an interface: production uses node:dns, tests a zone map.
+
+export interface MxRecord { exchange: string; priority: number }
+
+/**
+ * Errors carry node:dns codes: ENOTFOUND (NXDOMAIN) and ENODATA (no records of that type) are answers;
+ * anything else (ESERVFAIL, ETIMEOUT, ECONNREFUSED…) is a temporary failure.
+ */
+export interface Resolver {
+  resolveMx(name: string): Promise<MxRecord[]>;
+  resolve4(name: string): Promise<string[]>;
+  resolve6(name: string): Promise<string[]>;
+}
+
+export function dnsErrorCode(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'EUNKNOWN';
+}
+
+/** True when the DNS gave a definite "nothing here" (as opposed to "could not ask"). */
+export function isNoData(err: unknown): boolean {
+  const code = dnsErrorCode(err);
+  return code === 'ENOTFOUND' || code === 'ENODATA';
+}
