@@ -6,6 +6,7 @@ import { openBackendStore } from './store/open.ts';
 import { createApp } from './app.ts';
 import { createChangeCounter } from './deps.ts';
 import { startJobs } from './jobs/schedule.ts';
+import { ensureSiteBuilt } from './site/build.ts';
 
 let config;
 try {
@@ -18,6 +19,8 @@ try {
   throw e;
 }
 const log = pino({ level: config.logLevel });
+// The public site is an Astro build: make it (or refresh it) here so `npm start` is the only command.
+await ensureSiteBuilt(log);
 const clock = () => new Date();
 const db = openBackendStore(config.stateDir, clock);
 const changes = createChangeCounter();
