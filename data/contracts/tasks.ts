@@ -142,7 +142,8 @@ export const UpdateTaskInput = z.strictObject({
 export type UpdateTaskInput = z.infer<typeof UpdateTaskInput>;
 
 export const AddCommentInput = z.strictObject({
-  body: z.string().trim().min(1).max(100_000),
+  /** Kept verbatim (no trimming): the source is what staff typed. */
+  body: z.string().max(100_000).refine((s) => s.trim().length > 0, 'must not be empty'),
   /** Back-dating (rebuilding FS#2733 from its record); defaults to now. */
   at: InstantInput.optional(),
 });
