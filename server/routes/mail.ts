@@ -15,20 +15,22 @@ import { removeMailbox } from '../services/mail/removeMailbox.ts';
 import { addAlias } from '../services/mail/addAlias.ts';
 import { removeAlias } from '../services/mail/removeAlias.ts';
 import { authenticateNode, configChanges } from '../services/mail/configChanges.ts';
-import { staffGuards, actorOf } from './mail-guards.ts';
+import { requireStaff, currentStaff, type AuthEnv } from '../http/auth.ts';
 
 const DomainFilter = z.strictObject({ domain: DomainName.optional() });
 const SinceQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, 'must be a whole number').default('0').transform(Number) });
 
-export function mailRoutes(deps: ServerDeps): Hono {
-  const app = new Hono();
+export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
   const ctx: ServiceContext = { db: deps.db, clock: deps.clock, changes: deps.changes };
-  const guards = staffGuards();
-  app.use('/mail/*', guards.read);
-  app.on(['POST', 'PATCH', 'PUT', 'DELETE'], '/mail/*', guards.write);
+  // Staff only; requireStaff also checks the CSRF token on writes.
+  app.use('/mail/*', requireStaff(deps));
   const domainParam = (c: Context) => parseWith(DomainName, c.req.param('name'), 'domain name');
   const addressParam = (c: Context) => parseWith(Address, c.req.param('address'), 'address');
-  const actor = (c: Context): Actor => actorOf(c);
+  const actor = (c: Context): Actor => {
+    const { user } = currentStaff(c);
+    return { userId: user.id, name: user.username };
+  };
 
   app.get('/mail/domains', (c) => c.json({ domains: listDomains(deps.db), version: currentConfigVersion(deps.db) }));
   app.get('/mail/domains/:name', (c) => {

@@ -1,33 +1,26 @@
 // Mail configuration API: CRUD, an audit row per change, problem details for bad input, and the node config feed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
-import { loadConfig } from '#data/config.ts';
 import { MxConfigPayload } from '#data/contracts/mx-config.ts';
-import { openBackendStore } from '#server/store/open.ts';
-import { createApp } from '#server/app.ts';
-import { createChangeCounter, type ServerDeps } from '#server/deps.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { makeHarness, type Session } from './api-harness.ts';
 
-function setup() {
-  const db = openBackendStore(':memory:');
-  const deps: ServerDeps = { db, config: loadConfig({}), clock: () => new Date('2026-11-30T10:00:00Z'), log: pino({ level: 'silent' }), changes: createChangeCounter() };
-  const app = createApp(deps);
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await app.request(path, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+async function setup() {
+  const h = makeHarness();
+  const session: Session = await h.admin();
+  const db = h.db;
+  const deps = { db, clock: h.ctx.clock, changes: h.changes };
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}, as: Session | null = session) => {
+    const res = await h.request(method, path, { body, headers, session: as ?? undefined });
     const text = await res.text();
     return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : null };
   };
-  const auditRows = () => db.prepare("SELECT action, target FROM audit_log WHERE action LIKE 'mail.%' ORDER BY id").all() as { action: string; target: string }[];
-  return { db, deps, call, auditRows };
+  const auditRows = () => db.prepare("SELECT action, target, actor FROM audit_log WHERE action LIKE 'mail.%' ORDER BY id").all() as { action: string; target: string; actor: string }[];
+  return { db, deps, call, auditRows, h, session };
 }
 
 test('domains, mailboxes and aliases: create, list, remove, each audited', async () => {
-  const { call, auditRows } = setup();
+  const { call, auditRows } = await setup();
   let r = await call('POST', '/api/v1/mail/domains', { name: 'Example.COM' });
   assert.equal(r.status, 201);
   assert.equal(r.body.name, 'example.com');
@@ -71,10 +64,22 @@ test('domains, mailboxes and aliases: create, list, remove, each audited', async
     'mail.mailbox.remove bob@example.com',
     'mail.domain.remove example.com',
   ]);
+  assert.ok(auditRows().every((a) => a.actor === 'alice'), 'audit names the staff member');
+});
+
+test('only logged-in staff, with the CSRF token on writes', async () => {
+  const { call, h, session } = await setup();
+  const anon = await call('GET', '/api/v1/mail/domains', undefined, {}, null);
+  assert.equal(anon.status, 401);
+  assert.match(anon.type, /problem\+json/);
+  assert.equal((await call('POST', '/api/v1/mail/domains', { name: 'x.test' }, {}, null)).status, 401);
+  const noCsrf = await h.request('POST', '/api/v1/mail/domains', { body: { name: 'x.test' }, session, csrf: false });
+  assert.equal(noCsrf.status, 403);
+  assert.equal((await call('GET', '/api/v1/mail/domains')).body.domains.length, 0);
 });
 
 test('bad input is a problem+json naming the field, and nothing is written', async () => {
-  const { call, auditRows, db } = setup();
+  const { call, auditRows, db } = await setup();
   const cases: [string, string, unknown, number, string][] = [
     ['POST', '/api/v1/mail/domains', { name: 'not a domain' }, 400, 'name'],
     ['POST', '/api/v1/mail/domains', { name: 'x.test', mode: 'legacy' }, 400, 'legacyHost'],
@@ -101,17 +106,18 @@ test('bad input is a problem+json naming the field, and nothing is written', asy
 });
 
 test('/mx/config: token required, only changes since the given version, deletes included', async () => {
-  const { call, deps } = setup();
-  const token = issueNodeToken({ ctx: { db: deps.db, clock: deps.clock, changes: deps.changes }, actor: { userId: null, name: 'cli' }, name: 'mx1' });
-  assert.equal((await call('GET', '/api/v1/mx/config')).status, 401);
-  const wrong = await call('GET', '/api/v1/mx/config', undefined, { authorization: 'Bearer mxn_wrong' });
+  const { call, deps } = await setup();
+  const token = issueNodeToken({ ctx: deps, actor: { userId: null, name: 'cli' }, name: 'mx1' });
+  assert.equal((await call('GET', '/api/v1/mx/config', undefined, {}, null)).status, 401);
+  const wrong = await call('GET', '/api/v1/mx/config', undefined, { authorization: 'Bearer mxn_wrong' }, null);
   assert.equal(wrong.status, 401);
   assert.match(wrong.type, /problem\+json/);
   const auth = { authorization: `Bearer ${token}` };
+  const node = (path: string) => call('GET', path, undefined, auth, null);
 
   await call('POST', '/api/v1/mail/domains', { name: 'example.com' });
   await call('POST', '/api/v1/mail/mailboxes', { address: 'anna@example.com' });
-  let r = await call('GET', '/api/v1/mx/config?since=0', undefined, auth);
+  let r = await node('/api/v1/mx/config?since=0');
   assert.equal(r.status, 200);
   const first = MxConfigPayload.parse(r.body);
   assert.deepEqual(first.changes.map((c) => `${c.op} ${c.entity} ${c.key}`), ['upsert domain example.com', 'upsert mailbox anna@example.com']);
@@ -119,14 +125,14 @@ test('/mx/config: token required, only changes since the given version, deletes 
   assert.equal(first.more, false);
 
   await call('DELETE', '/api/v1/mail/mailboxes/anna@example.com');
-  r = await call('GET', `/api/v1/mx/config?since=${first.version}`, undefined, auth);
+  r = await node(`/api/v1/mx/config?since=${first.version}`);
   const second = MxConfigPayload.parse(r.body);
   assert.deepEqual(second.changes.map((c) => `${c.version} ${c.op} ${c.entity} ${c.key}`), ['3 delete mailbox anna@example.com']);
 
-  r = await call('GET', '/api/v1/mx/config?since=3', undefined, auth);
+  r = await node('/api/v1/mx/config?since=3');
   assert.deepEqual(r.body.changes, []);
   assert.equal(r.body.version, 3);
-  assert.equal((await call('GET', '/api/v1/mx/config?since=-1', undefined, auth)).status, 400);
+  assert.equal((await node('/api/v1/mx/config?since=-1')).status, 400);
   const seen = deps.db.prepare("SELECT last_version FROM mx_nodes WHERE name = 'mx1'").get() as { last_version: number };
   assert.equal(seen.last_version, 3);
 });

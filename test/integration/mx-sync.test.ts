@@ -9,6 +9,7 @@ import { openDatabase, MIGRATIONS } from '#data/db.ts';
 import { openBackendStore } from '#server/store/open.ts';
 import { createApp } from '#server/app.ts';
 import { createChangeCounter, type ServerDeps } from '#server/deps.ts';
+import { addStaff } from '#server/services/users/addStaff.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { createConfigSync } from '#mailsystem/config/sync.ts';
 import { createReplicaDirectory, replicaVersion } from '#mailsystem/config/replica.ts';
@@ -25,11 +26,17 @@ async function startBackend() {
   });
   servers.push(server);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ctx = { db, clock: deps.clock, changes: deps.changes };
+  await addStaff({ ctx, actor: { userId: null, name: 'test' }, input: { username: 'ops', role: 'staff', password: 'correct horse battery', displayName: 'Ops' } });
+  const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ops', password: 'correct horse battery' }) });
+  assert.equal(login.status, 200);
+  const session = { cookie: login.headers.get('set-cookie')!.split(';')[0], csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
   const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const headers = { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf };
+    const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     assert.ok(res.ok, `${method} ${path} → ${res.status} ${await res.clone().text()}`);
   };
-  const token = issueNodeToken({ ctx: { db, clock: deps.clock, changes: deps.changes }, actor: { userId: null, name: 'test' }, name: 'mx-test' });
+  const token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name: 'mx-test' });
   return { db, server, url, api, token };
 }
 
@@ -64,7 +71,6 @@ test('node syncs incrementally, applies without restart, and serves from the rep
   assert.deepEqual(r, { ok: true, applied: 0, version: 4 });
 
   await new Promise<void>((resolve) => backend.server.close(() => resolve()));
-  backend.server.closeAllConnections?.();
   r = await sync.syncOnce();
   assert.equal(r.ok, false);
   assert.equal(r.version, 4);
