@@ -1,0 +1,44 @@
+// Starts the real backend app with the built site on a loopback port, over an in-memory store with a settable clock.
+import pino from 'pino';
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '#data/config.ts';
+import type { DB } from '#data/db.ts';
+import { openBackendStore } from '#server/store/open.ts';
+import { createApp } from '#server/app.ts';
+import { createChangeCounter, type ChangeCounter } from '#server/deps.ts';
+import { ensureSiteBuilt } from '#server/site/build.ts';
+
+export interface SiteServer {
+  url: string;
+  db: DB;
+  changes: ChangeCounter;
+  setNow(iso: string): void;
+  get(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startSiteServer(opts: { now?: string; tz?: string; db?: DB } = {}): Promise<SiteServer> {
+  await ensureSiteBuilt({ info: () => {} });
+  let now = new Date(opts.now ?? '2026-01-15T12:00:00.000Z');
+  const clock = () => new Date(now.getTime());
+  const db = opts.db ?? openBackendStore(':memory:', clock);
+  const config = loadConfig({
+    TIDINGS_PUBLIC_URL: 'http://status.example.test', TIDINGS_STATE_DIR: '/nonexistent', TIDINGS_DISPLAY_TZ: opts.tz ?? 'UTC',
+  }, '/');
+  const changes = createChangeCounter();
+  const app = createApp({ db, config, clock, log: pino({ level: 'silent' }), changes });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url, db, changes,
+    setNow: (iso) => { now = new Date(iso); },
+    get: (path, init) => fetch(url + path, { redirect: 'manual', ...init }),
+    close: () => new Promise<void>((resolve) => {
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      server.close(() => { db.close(); resolve(); });
+    }),
+  };
+}
