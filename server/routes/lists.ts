@@ -4,12 +4,11 @@ import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
 import { requireStaff, currentStaff, type AuthEnv } from '../http/auth.ts';
 import { parseId, readJson, requireFound } from '../http/validate.ts';
-import { LIST_INFO, isListKind, type ListKind } from '../domain/lists.ts';
+import { LIST_INFO, LIST_KINDS, type ListKind } from '../domain/lists.ts';
 import { listEntries, entryById } from '../store/lists.ts';
 import { createListEntry } from '../services/lists/createListEntry.ts';
 import { updateListEntry } from '../services/lists/updateListEntry.ts';
 import { deleteListEntry } from '../services/lists/deleteListEntry.ts';
-import { notFound } from '../http/problem.ts';
 
 const Name = z.string().trim().min(1).max(100);
 const Position = z.int().min(0).max(1_000_000);
@@ -37,12 +36,6 @@ const UPDATE: Record<ListKind, z.ZodType<Record<string, unknown>>> = {
   categories: z.strictObject({ name: Name.optional(), parentId: Id.nullable().optional(), position: Position.optional() }),
 };
 
-function kindOf(c: Context): ListKind {
-  const kind = c.req.param('kind') ?? '';
-  if (!isListKind(kind)) throw notFound(`Nothing at ${c.req.path}.`);
-  return kind;
-}
-
 export function listRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
@@ -51,37 +44,36 @@ export function listRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const { user } = currentStaff(c);
     return { userId: user.id, name: user.username };
   };
-  const path = '/:kind{sections|task-types|statuses|close-reasons|categories}';
+  // One set of routes per list, so an unknown list name is a plain 404 and ids never match a list name.
+  for (const kind of LIST_KINDS) {
+    const path = `/${kind}`;
+    const label = LIST_INFO[kind].label;
 
-  app.get(path, (c) => c.json({ items: listEntries(deps.db, kindOf(c)) }));
+    app.get(path, (c) => c.json({ items: listEntries(deps.db, kind) }));
 
-  app.get(`${path}/:id`, (c) => {
-    const kind = kindOf(c);
-    const id = parseId(c.req.param('id'));
-    return c.json(requireFound(entryById(deps.db, kind, id), `${LIST_INFO[kind].label} ${id} does not exist.`));
-  });
+    app.get(`${path}/:id`, (c) => {
+      const id = parseId(c.req.param('id'));
+      return c.json(requireFound(entryById(deps.db, kind, id), `${label} ${id} does not exist.`));
+    });
 
-  app.post(path, staff, async (c) => {
-    const kind = kindOf(c);
-    const values = await readJson(c, CREATE[kind]);
-    const entry = createListEntry({ ctx, actor: actorOf(c), kind, values });
-    c.header('Location', `/api/v1/${kind}/${entry.id}`);
-    return c.json(entry, 201);
-  });
+    app.post(path, staff, async (c) => {
+      const values = await readJson(c, CREATE[kind]);
+      const entry = createListEntry({ ctx, actor: actorOf(c), kind, values });
+      c.header('Location', `/api/v1/${kind}/${entry.id}`);
+      return c.json(entry, 201);
+    });
 
-  app.patch(`${path}/:id`, staff, async (c) => {
-    const kind = kindOf(c);
-    const id = parseId(c.req.param('id'));
-    const values = await readJson(c, UPDATE[kind]);
-    return c.json(updateListEntry({ ctx, actor: actorOf(c), kind, id, values }));
-  });
+    app.patch(`${path}/:id`, staff, async (c) => {
+      const id = parseId(c.req.param('id'));
+      const values = await readJson(c, UPDATE[kind]);
+      return c.json(updateListEntry({ ctx, actor: actorOf(c), kind, id, values }));
+    });
 
-  app.delete(`${path}/:id`, staff, (c) => {
-    const kind = kindOf(c);
-    const id = parseId(c.req.param('id'));
-    deleteListEntry({ ctx, actor: actorOf(c), kind, id });
-    return c.body(null, 204);
-  });
+    app.delete(`${path}/:id`, staff, (c) => {
+      deleteListEntry({ ctx, actor: actorOf(c), kind, id: parseId(c.req.param('id')) });
+      return c.body(null, 204);
+    });
+  }
 
   return app;
 }
