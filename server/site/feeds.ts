@@ -49,7 +49,8 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
   for (const u of updates) {
     const link = `${publicUrl}/task/${u.task.id}`;
     feed.addItem({
-      title: u.title, id: `${link}#${u.id}`, guid: `${link}#${u.id}`, link, date: new Date(u.at),
+      // Atom marks titles type="html" and readers render RSS titles as HTML too: the text must arrive escaped.
+      title: escapeHtml(u.title), id: `${link}#${u.id}`, guid: `${link}#${u.id}`, link, date: new Date(u.at),
       content: u.html, description: u.html, author: u.author ? [{ name: u.author }] : undefined,
       category: u.task.section ? [{ name: u.task.section.name }] : undefined,
     });
