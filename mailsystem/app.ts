@@ -1,0 +1,109 @@
+// Composition root of an MX node: ingress, group-committed queue and delivery worker over injected parts.
+import { hostname } from 'node:os';
+import type { DB } from '#data/db.ts';
+import type { Directory, Route } from './config/directory.ts';
+import { MaildirTransport } from './delivery/maildir.ts';
+import type { Transports } from './delivery/transport.ts';
+import { DeliveryWorker, type DsnRequest } from './delivery/worker.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from './queue/backoff.ts';
+import type { Clock, Log } from './queue/deps.ts';
+import { GroupCommitter } from './queue/group-commit.ts';
+import { newQueueId } from './queue/ids.ts';
+import { QueueStore } from './queue/store.ts';
+import { Ingress, type IngressOptions } from './smtp/ingress.ts';
+
+export interface MailSystemOptions {
+  smtpHost: string;
+  smtpPort: number;
+  /** Root of the built-in Maildir store. */
+  maildirRoot: string;
+  serverName?: string;
+  ingress?: Partial<Omit<IngressOptions, 'serverName'>>;
+  retry?: Partial<RetryPolicy>;
+  worker?: { concurrency?: number; leaseMs?: number; idlePollMs?: number };
+  /** How long sessions in flight may finish after SIGTERM before they get 421 4.3.2. */
+  shutdownDeadlineMs?: number;
+}
+
+export interface MailSystemDeps {
+  db: DB;
+  directory: Directory;
+  clock: Clock;
+  log: Log;
+  /** Route kinds other than maildir (LMTP, forward, legacy) come from their own modules. */
+  transports?: Transports;
+  buildDsn: (req: DsnRequest) => Buffer;
+}
+
+export interface MailSystem {
+  readonly ingress: Ingress;
+  readonly worker: DeliveryWorker;
+  readonly store: QueueStore;
+  readonly committer: GroupCommitter;
+  /** Starts delivering and listening; resolves with the bound SMTP port. */
+  start(): Promise<number>;
+  /** Graceful stop: drain sessions, finish deliveries in hand, commit what is pending. */
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_INGRESS: Omit<IngressOptions, 'serverName'> = {
+  maxMessageBytes: 25 * 1024 * 1024,
+  maxLineLength: 64 * 1024,
+  maxRecipients: 100,
+  maxConnectionsPerIp: 20,
+  maxClients: 10_000,
+  socketTimeoutMs: 5 * 60_000,     // RFC 5321 §4.5.3.2 command and data-block timeouts
+  dataTimeoutMs: 10 * 60_000,      // the "DATA termination" timeout
+};
+
+export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
+  const serverName = opts.serverName ?? hostname();
+  const store = new QueueStore(deps.db);
+  const committer = new GroupCommitter(deps.db);
+  const newId = (now: number): string => newQueueId(now);
+
+  const routesForSender = (address: string): Route[] => {
+    const r = deps.directory.resolve(address);
+    if (r.status === 'ok') return r.routes;
+    return r.status === 'not-hosted' ? [{ kind: 'forward', to: address }] : [];
+  };
+  const worker = new DeliveryWorker({
+    owner: `${serverName}:${process.pid}`,
+    leaseMs: opts.worker?.leaseMs ?? 10 * 60_000,
+    concurrency: opts.worker?.concurrency ?? 16,
+    idlePollMs: opts.worker?.idlePollMs ?? 5_000,
+    retry: { ...DEFAULT_RETRY, ...opts.retry },
+    reportingMta: serverName,
+  }, {
+    store, committer, clock: deps.clock, log: deps.log, buildDsn: deps.buildDsn, routesForSender, newId,
+    transports: { maildir: new MaildirTransport({ root: opts.maildirRoot }), ...deps.transports },
+  });
+
+  const ingress = new Ingress({ ...DEFAULT_INGRESS, ...opts.ingress, serverName }, {
+    directory: deps.directory, clock: deps.clock, log: deps.log, newId,
+    enqueue: async (message) => {
+      await committer.submit(() => store.insertAccepted(message));
+      worker.kick();
+    },
+    recordRejected: (event) => {
+      committer.submit(() => store.insertRejected(event)).catch((err: unknown) => deps.log.warn({ err }, 'could not record a rejection'));
+    },
+  });
+
+  return {
+    ingress, worker, store, committer,
+    async start() {
+      const released = store.releaseAllLeases();
+      if (released > 0) deps.log.info({ released }, 'released leases of a previous run');
+      worker.start();
+      const port = await ingress.listen(opts.smtpPort, opts.smtpHost);
+      deps.log.info({ port, host: opts.smtpHost }, 'smtp ingress listening');
+      return port;
+    },
+    async stop() {
+      await ingress.drain(opts.shutdownDeadlineMs ?? 10_000);
+      await worker.stop();
+      committer.close();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+// Built-in mailbox store: Dovecot-compatible Maildir, written crash-safe and idempotently.
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
+
+export interface MaildirOptions {
+  /** <root>/<domain>/<localpart>/Maildir/{tmp,new,cur}, as Dovecot's maildir:%d/%n/Maildir. */
+  root: string;
+}
+
+/** Maps a mailbox address to its Maildir folder, or null when it cannot be a safe path. */
+export function maildirPath(root: string, mailbox: string): string | null {
+  const at = mailbox.lastIndexOf('@');
+  if (at <= 0) return null;
+  const local = mailbox.slice(0, at).toLowerCase();
+  const domain = mailbox.slice(at + 1).toLowerCase();
+  const safe = (s: string): boolean => s.length > 0 && s !== '.' && s !== '..' && !/[/\\\0]/.test(s);
+  if (!safe(local) || !safe(domain)) return null;
+  return join(root, domain, local, 'Maildir');
+}
+
+/**
+ * The same queue id and mailbox always give the same name, so a redelivery after a crash
+ * (file written, outcome not yet committed) finds the file instead of adding a second copy.
+ */
+export function maildirFileName(queueId: string, mailbox: string, size: number): string {
+  const tag = createHash('sha256').update(mailbox.toLowerCase()).digest('hex').slice(0, 16);
+  return `${queueId}.${tag}.tidings,S=${size}`;
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try { await stat(path); return true; } catch { return false; }
+}
+
+export class MaildirTransport implements Transport {
+  private readonly root: string;
+  private readonly prepared = new Set<string>();
+
+  constructor(opts: MaildirOptions) {
+    this.root = opts.root;
+  }
+
+  async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
+    if (job.route.kind !== 'maildir') return { kind: 'failed', response: '5.3.5 route is not a maildir route' };
+    const dir = maildirPath(this.root, job.route.mailbox);
+    if (!dir) return { kind: 'failed', response: '5.1.3 mailbox name cannot be stored' };
+    const name = maildirFileName(job.queueId, job.route.mailbox, job.message.length);
+    try {
+      await this.prepare(dir);
+      if (await this.alreadyDelivered(dir, name, job.attempt)) return { kind: 'delivered', response: `2.0.0 already in Maildir as ${name}` };
+      const tmp = join(dir, 'tmp', name);
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(job.message);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(dir, 'new', name));
+      await fsyncPath(join(dir, 'new'));
+      return { kind: 'delivered', response: `2.0.0 stored in Maildir as ${name}` };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      return { kind: 'deferred', response: `4.3.0 Maildir write failed (${code})` };
+    }
+  }
+
+  private async alreadyDelivered(dir: string, name: string, attempt: number): Promise<boolean> {
+    if (await exists(join(dir, 'new', name))) return true;
+    // Only a retry can find its file already read by the user (moved to cur/ with flags).
+    if (attempt <= 1) return false;
+    const cur = await readdir(join(dir, 'cur'));
+    return cur.some((f) => f === name || f.startsWith(`${name}:`));
+  }
+
+  private async prepare(dir: string): Promise<void> {
+    if (this.prepared.has(dir)) return;
+    const created = await mkdir(dir, { recursive: true });
+    for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(dir, sub), { recursive: true });
+    if (created) {
+      // New directories are durable only once their parents are synced, up to the store root.
+      await fsyncPath(dir);
+      for (let p = dir; p.length > this.root.length; p = join(p, '..')) await fsyncPath(join(p, '..'));
+    }
+    this.prepared.add(dir);
+  }
+}

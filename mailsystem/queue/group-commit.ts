@@ -1,0 +1,77 @@
+// Group commit: every write submitted while the event loop is busy shares one transaction (one fsync).
+import type { DB } from '#data/db.ts';
+
+interface Pending {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface GroupCommitStats {
+  batches: number;
+  items: number;
+}
+
+/**
+ * better-sqlite3 commits synchronously, so "a commit in flight" blocks the loop; the sockets
+ * read meanwhile submit into the next batch, which runs on the following setImmediate. Each
+ * item runs in its own savepoint: one bad item fails alone, a failed COMMIT fails the batch.
+ * A promise resolves only after COMMIT returned, i.e. after the fsync of synchronous=FULL.
+ */
+export class GroupCommitter {
+  readonly stats: GroupCommitStats = { batches: 0, items: 0 };
+  private readonly db: DB;
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private closed = false;
+
+  constructor(db: DB) {
+    this.db = db;
+  }
+
+  submit<T>(work: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('queue is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits what is pending now; later submissions are refused. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const item of batch) {
+          try {
+            results.push({ ok: true, value: this.db.transaction(item.work)() });
+          } catch (err) {
+            // SQLite rolls the whole transaction back on some errors (disk full, I/O): then the
+            // rest must not run in autocommit mode, so the batch fails as a whole.
+            if (!this.db.inTransaction) throw err;
+            results.push({ ok: false, value: err });
+          }
+        }
+      }).immediate();
+    } catch (err) {
+      // COMMIT (or BEGIN) failed: SQLite rolled everything back, so nobody may see success.
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.items += batch.length;
+    batch.forEach((item, i) => (results[i].ok ? item.resolve(results[i].value) : item.reject(results[i].value)));
+  }
+}

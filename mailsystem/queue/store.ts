@@ -1,0 +1,160 @@
+// SQL for the node queue: accepted messages, delivery rows with leases, and the event log.
+import type { DB } from '#data/db.ts';
+import type { Route } from '#mailsystem/config/directory.ts';
+
+export interface AcceptedMessage {
+  id: string;
+  receivedAt: number;
+  envelopeFrom: string;
+  clientIp: string;
+  helo: string;
+  body: Buffer;
+  isSpam?: boolean;
+  deliveries: { recipient: string; route: Route }[];
+  /** Why this message exists when ingress did not accept it from a client (e.g. 'dsn'). */
+  origin?: string;
+}
+
+export interface ClaimedDelivery {
+  id: number;
+  messageId: string;
+  recipient: string;
+  route: Route;
+  attempts: number;
+  createdAt: number;
+  envelopeFrom: string;
+  isSpam: boolean;
+  delayedDsnAt: number | null;
+}
+
+export interface RejectedEvent {
+  at: number;
+  reason: string;
+  recipient?: string;
+  detail?: Record<string, unknown>;
+}
+
+export type EventType = 'accepted' | 'rejected' | 'delivered' | 'deferred' | 'bounced';
+
+interface ClaimRow {
+  id: number; message_id: string; recipient: string; route: string; attempts: number;
+  created_at: number; envelope_from: string; is_spam: number; delayed_dsn_at: number | null;
+}
+
+/** Prepared statements; every method is synchronous and meant to run inside a group commit. */
+export class QueueStore {
+  private readonly db: DB;
+  private readonly s;
+
+  constructor(db: DB) {
+    this.db = db;
+    this.s = {
+      message: db.prepare(`INSERT INTO messages (id, received_at, envelope_from, client_ip, helo, size, is_spam, body)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      delivery: db.prepare(`INSERT INTO deliveries (message_id, recipient, route_kind, route, created_at, next_attempt_at)
+                            VALUES (?, ?, ?, ?, ?, ?)`),
+      event: db.prepare(`INSERT INTO events (at, type, message_id, delivery_id, recipient, route_kind, latency_ms, reason, detail)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      claim: db.prepare(`UPDATE deliveries SET lease_owner = @owner, lease_until = @until, attempts = attempts + 1,
+                           first_attempt_at = coalesce(first_attempt_at, @now), last_attempt_at = @now
+                         WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND next_attempt_at <= @now
+                                        AND (lease_until IS NULL OR lease_until <= @now)
+                                      ORDER BY next_attempt_at LIMIT @limit)
+                         RETURNING id`),
+      claimed: db.prepare(`SELECT d.id, d.message_id, d.recipient, d.route, d.attempts, d.created_at, d.delayed_dsn_at,
+                                  m.envelope_from, m.is_spam
+                           FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`),
+      body: db.prepare(`SELECT body FROM messages WHERE id = ?`).pluck(),
+      delivered: db.prepare(`UPDATE deliveries SET state = 'delivered', done_at = @now, last_response = @response,
+                               lease_owner = NULL, lease_until = NULL WHERE id = @id AND state = 'queued'`),
+      deferred: db.prepare(`UPDATE deliveries SET next_attempt_at = @next, last_response = @response,
+                              lease_owner = NULL, lease_until = NULL WHERE id = @id AND state = 'queued'`),
+      bounced: db.prepare(`UPDATE deliveries SET state = 'bounced', done_at = @now, last_response = @response,
+                             lease_owner = NULL, lease_until = NULL WHERE id = @id AND state = 'queued'`),
+      delayedDsn: db.prepare(`UPDATE deliveries SET delayed_dsn_at = ? WHERE id = ?`),
+      openCount: db.prepare(`SELECT count(*) FROM deliveries WHERE message_id = ? AND state = 'queued'`).pluck(),
+      dropBody: db.prepare(`UPDATE messages SET body = x'' WHERE id = ?`),
+      release: db.prepare(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+                           WHERE state = 'queued' AND lease_owner IS NOT NULL`),
+      nextDue: db.prepare(`SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM deliveries WHERE state = 'queued'`).pluck(),
+    };
+  }
+
+  insertAccepted(m: AcceptedMessage): void {
+    this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, m.body);
+    for (const d of m.deliveries) {
+      this.s.delivery.run(m.id, d.recipient, d.route.kind, JSON.stringify(d.route), m.receivedAt, m.receivedAt);
+    }
+    const detail = JSON.stringify({ size: m.body.length, deliveries: m.deliveries.length, origin: m.origin ?? 'smtp' });
+    this.event(m.receivedAt, 'accepted', m.id, null, null, null, null, null, detail);
+  }
+
+  insertRejected(e: RejectedEvent): void {
+    this.event(e.at, 'rejected', null, null, e.recipient ?? null, null, null, e.reason, e.detail ? JSON.stringify(e.detail) : null);
+  }
+
+  /** The node database belongs to one mailsystem process, so at start-up no lease can be live. */
+  releaseAllLeases(): number {
+    return this.s.release.run().changes;
+  }
+
+  claimDue(owner: string, now: number, leaseMs: number, limit: number): ClaimedDelivery[] {
+    return this.db.transaction(() => {
+      const ids = this.s.claim.all({ owner, until: now + leaseMs, now, limit }) as { id: number }[];
+      return ids.map(({ id }) => {
+        const r = this.s.claimed.get(id) as ClaimRow;
+        return {
+          id: r.id, messageId: r.message_id, recipient: r.recipient, route: JSON.parse(r.route) as Route,
+          attempts: r.attempts, createdAt: r.created_at, envelopeFrom: r.envelope_from,
+          isSpam: r.is_spam === 1, delayedDsnAt: r.delayed_dsn_at,
+        };
+      });
+    }).immediate();
+  }
+
+  messageBody(messageId: string): Buffer {
+    return this.s.body.get(messageId) as Buffer;
+  }
+
+  /** Each record* returns false when the row was no longer ours to change (already final). */
+  recordDelivered(d: ClaimedDelivery, now: number, response: string): boolean {
+    if (this.s.delivered.run({ id: d.id, now, response }).changes === 0) return false;
+    this.event(now, 'delivered', d.messageId, d.id, d.recipient, d.route.kind, now - d.createdAt, null, null);
+    this.dropBodyWhenDone(d.messageId);
+    return true;
+  }
+
+  recordDeferred(d: ClaimedDelivery, now: number, next: number, response: string): boolean {
+    if (this.s.deferred.run({ id: d.id, next, response }).changes === 0) return false;
+    this.event(now, 'deferred', d.messageId, d.id, d.recipient, d.route.kind, null, 'tempfail',
+      JSON.stringify({ response, attempt: d.attempts, nextAttemptAt: next }));
+    return true;
+  }
+
+  recordBounced(d: ClaimedDelivery, now: number, response: string, reason: 'permanent' | 'expired'): boolean {
+    if (this.s.bounced.run({ id: d.id, now, response }).changes === 0) return false;
+    this.event(now, 'bounced', d.messageId, d.id, d.recipient, d.route.kind, null, reason,
+      JSON.stringify({ response, attempts: d.attempts }));
+    this.dropBodyWhenDone(d.messageId);
+    return true;
+  }
+
+  markDelayedDsn(deliveryId: number, now: number): void {
+    this.s.delayedDsn.run(now, deliveryId);
+  }
+
+  /** When the worker should look again: the earliest retry or lease expiry; null when idle. */
+  nextDueAt(): number | null {
+    return (this.s.nextDue.get() as number | null) ?? null;
+  }
+
+  private dropBodyWhenDone(messageId: string): void {
+    // The body is kept until its last delivery is final; afterwards only the record remains.
+    if (this.s.openCount.get(messageId) === 0) this.s.dropBody.run(messageId);
+  }
+
+  private event(at: number, type: EventType, messageId: string | null, deliveryId: number | null, recipient: string | null,
+    routeKind: string | null, latencyMs: number | null, reason: string | null, detail: string | null): void {
+    this.s.event.run(at, type, messageId, deliveryId, recipient, routeKind, latencyMs, reason, detail);
+  }
+}

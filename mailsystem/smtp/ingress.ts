@@ -1,0 +1,214 @@
+// SMTP ingress: thin smtp-server hooks onto the recipient decision, the DATA guard and the queue.
+import type { AddressInfo } from 'node:net';
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { Directory, Route } from '#mailsystem/config/directory.ts';
+import type { Clock, Log } from '#mailsystem/queue/deps.ts';
+import type { AcceptedMessage, RejectedEvent } from '#mailsystem/queue/store.ts';
+import { DataGuard, type DataVerdict } from './data-guard.ts';
+import { MxSmtpServer } from './mx-server.ts';
+import { receivedHeader } from './received.ts';
+import { decideRecipient, routeKey } from './recipients.ts';
+import { REPLIES, acceptedText, replyError, type Reply } from './replies.ts';
+import { ConnectionLimiter } from './connection-limits.ts';
+
+export interface IngressOptions {
+  serverName: string;
+  maxMessageBytes: number;
+  maxLineLength: number;
+  maxRecipients: number;
+  maxConnectionsPerIp: number;
+  maxClients: number;
+  /** Idle time allowed between bytes, in commands and in DATA alike. */
+  socketTimeoutMs: number;
+  /** Total time allowed for one DATA transfer, against clients that trickle bytes. */
+  dataTimeoutMs: number;
+  tls?: { key: Buffer | string; cert: Buffer | string };
+  /** Implicit TLS on connect (a submissions-style port) instead of STARTTLS. */
+  implicitTls?: boolean;
+}
+
+export interface IngressDeps {
+  directory: Directory;
+  clock: Clock;
+  log: Log;
+  newId: (now: number) => string;
+  /** Resolves once the message and its deliveries are committed to disk. */
+  enqueue: (message: AcceptedMessage) => Promise<void>;
+  /** Records a refusal for telemetry; never throws into the session. */
+  recordRejected: (event: RejectedEvent) => void;
+}
+
+interface Transaction {
+  deliveries: Map<string, { recipient: string; route: Route }>;
+}
+
+const DATA_REPLY: Record<Exclude<DataVerdict, 'ok'>, Reply> = {
+  'bare-newline': REPLIES.bareNewline,
+  'line-too-long': REPLIES.lineTooLong,
+  'too-big': REPLIES.tooBig,
+};
+
+export class Ingress {
+  readonly server: MxSmtpServer;
+  private readonly opts: IngressOptions;
+  private readonly deps: IngressDeps;
+  private readonly transactions = new WeakMap<SMTPServerSession, Transaction>();
+  private readonly limiter: ConnectionLimiter;
+  private readonly committing = new Set<string>();
+  private draining = false;
+
+  constructor(opts: IngressOptions, deps: IngressDeps) {
+    this.opts = opts;
+    this.deps = deps;
+    this.limiter = new ConnectionLimiter(opts.maxConnectionsPerIp);
+    this.server = new MxSmtpServer({
+      name: opts.serverName,
+      banner: 'Tidings MX',
+      logger: false,
+      disableReverseLookup: true,           // never block a greeting on DNS; the IP goes into Received
+      disabledCommands: ['AUTH'],           // an MX never relays, so there is nothing to log in to
+      hideSTARTTLS: !opts.tls,
+      hideENHANCEDSTATUSCODES: false,
+      hideSize: false,
+      size: opts.maxMessageBytes,
+      maxRecipients: opts.maxRecipients,
+      maxClients: opts.maxClients,
+      socketTimeout: opts.socketTimeoutMs,
+      closeTimeout: 1000,
+      maxCommandLength: 4096,
+      secure: !!opts.implicitTls,
+      ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : {}),
+      onConnect: (session, cb) => this.onConnect(session, cb),
+      onClose: (session) => this.limiter.release(session.id),
+      onMailFrom: (_address, session, cb) => this.onMailFrom(session, cb),
+      onRcptTo: (address, session, cb) => this.onRcptTo(address, session, cb),
+      onData: (stream, session, cb) => this.onData(stream, session, cb),
+    });
+    this.server.on('error', (err) => this.deps.log.warn({ err: err.message }, 'smtp connection error'));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.server.address() as AddressInfo).port));
+    });
+  }
+
+  private onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+    if (this.draining) return cb(replyError(REPLIES.shuttingDown));
+    if (!this.limiter.admit(session.id, session.remoteAddress)) {
+      this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'per-ip-connection-cap', detail: { ip: session.remoteAddress } });
+      return cb(replyError(REPLIES.tooManyConnections));
+    }
+    cb();
+  }
+
+  private onMailFrom(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+    if (this.draining) return cb(replyError(REPLIES.shuttingDown));
+    this.transactions.set(session, { deliveries: new Map() });
+    cb();
+  }
+
+  private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+    try {
+      const decision = decideRecipient(this.deps.directory, address.address);
+      if (!decision.accept) {
+        this.deps.recordRejected({ at: this.deps.clock.now(), reason: decision.reason, recipient: address.address });
+        return cb(replyError(decision.reply));
+      }
+      const txn = this.transactions.get(session) ?? { deliveries: new Map() };
+      this.transactions.set(session, txn);
+      for (const route of decision.routes) {
+        const key = routeKey(address.address, route);
+        if (!txn.deliveries.has(key)) txn.deliveries.set(key, { recipient: address.address, route });
+      }
+      cb();
+    } catch (err) {
+      this.deps.log.error({ err }, 'recipient lookup failed');
+      cb(replyError(REPLIES.storageFailed));
+    }
+  }
+
+  private onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
+    const guard = new DataGuard({ maxBytes: this.opts.maxMessageBytes, maxLineLength: this.opts.maxLineLength });
+    const timer = setTimeout(() => this.abortData(session), this.opts.dataTimeoutMs);
+    stream.on('data', (chunk: Buffer) => guard.feed(chunk));
+    stream.once('end', () => {
+      clearTimeout(timer);
+      try {
+        this.finishData(guard, session, cb);
+      } catch (err) {
+        this.deps.log.error({ err }, 'finishing DATA failed');
+        cb(replyError(REPLIES.storageFailed));
+      }
+    });
+  }
+
+  private finishData(guard: DataGuard, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
+    const verdict = guard.finish();
+    if (verdict !== 'ok') {
+      this.deps.recordRejected({ at: this.deps.clock.now(), reason: verdict, detail: { ip: session.remoteAddress, bytes: guard.size } });
+      return cb(replyError(DATA_REPLY[verdict]));
+    }
+    const txn = this.transactions.get(session);
+    this.transactions.delete(session);
+    if (!txn || txn.deliveries.size === 0) return cb(replyError(REPLIES.storageFailed));
+    const now = this.deps.clock.now();
+    const id = this.deps.newId(now);
+    const envelope = session.envelope;
+    const header = receivedHeader({
+      helo: session.hostNameAppearsAs, clientIp: session.remoteAddress, clientHostname: session.clientHostname,
+      serverName: this.opts.serverName, queueId: id, tls: !!session.secure, utf8: !!envelope.smtpUtf8,
+      recipients: envelope.rcptTo.map((r) => r.address), at: new Date(now),
+    });
+    const message: AcceptedMessage = {
+      id, receivedAt: now, envelopeFrom: envelope.mailFrom ? envelope.mailFrom.address : '',
+      clientIp: session.remoteAddress, helo: session.hostNameAppearsAs || '',
+      body: Buffer.concat([header, guard.body()]), deliveries: [...txn.deliveries.values()],
+    };
+    this.committing.add(session.id);
+    this.deps.enqueue(message).then(
+      () => cb(null, acceptedText(id)),
+      (err: unknown) => {
+        this.deps.log.error({ err, queueId: id }, 'queue commit failed; answering 451');
+        cb(replyError(REPLIES.storageFailed));
+      },
+    ).finally(() => this.committing.delete(session.id));
+  }
+
+  private abortData(session: SMTPServerSession): void {
+    const connection = this.server.bySession.get(session.id);
+    if (connection) this.server.replyAndClose(connection, REPLIES.dataTimeout);
+  }
+
+  /**
+   * Graceful stop: no new connections, sessions may finish the transaction they are in until
+   * the deadline; idle sessions and, after the deadline, everyone get 421 4.3.2. A session
+   * whose message is being committed always gets its 250 or 451 first.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.server.close(() => resolve()));
+    const deadline = this.deps.clock.now() + deadlineMs;
+    const told = new Map<string, number>(); // session id → when its 421 was sent
+    for (;;) {
+      const now = this.deps.clock.now();
+      const late = now >= deadline;
+      for (const connection of this.server.bySession.values()) {
+        const session = connection.session;
+        if (told.has(session.id) || this.committing.has(session.id)) continue;
+        const inTransaction = !!session.envelope?.mailFrom || !!connection._dataStream;
+        if (late || !inTransaction) {
+          this.server.replyAndClose(connection, REPLIES.shuttingDown);
+          told.set(session.id, now);
+        }
+      }
+      // Clients usually hang up after a 421; give the reply a moment to flush before forcing it.
+      const lingering = [...this.server.bySession.values()].filter((c) => !(now - (told.get(c.session.id) ?? now) >= 500));
+      if (lingering.length === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const connection of this.server.bySession.values()) connection._socket.destroy();
+    await closed;
+  }
+}

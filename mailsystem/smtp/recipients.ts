@@ -1,0 +1,40 @@
+// RCPT decision: the Directory's resolution becomes either routes to record or a public reply.
+import type { Directory, Route } from '#mailsystem/config/directory.ts';
+import { REPLIES, type Reply } from './replies.ts';
+
+export type RecipientDecision =
+  | { accept: true; routes: Route[] }
+  | { accept: false; reply: Reply; reason: 'unknown-user' | 'not-hosted' | 'bad-address' };
+
+function splitAddress(address: string): { local: string; domain: string } | null {
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || at === address.length - 1) return null;
+  return { local: address.slice(0, at), domain: address.slice(at + 1).toLowerCase() };
+}
+
+export function decideRecipient(directory: Directory, address: string): RecipientDecision {
+  const parts = splitAddress(address);
+  if (!parts) return { accept: false, reply: REPLIES.badRecipient, reason: 'bad-address' };
+  const resolution = directory.resolve(address);
+  if (resolution.status === 'ok' && resolution.routes.length > 0) return { accept: true, routes: resolution.routes };
+  if (resolution.status === 'not-hosted') return { accept: false, reply: REPLIES.relayDenied, reason: 'not-hosted' };
+  // RFC 5321 §4.5.1: postmaster of every hosted domain must be reachable even when nobody
+  // configured it; such mail lands in the built-in store under that domain.
+  if (parts.local.toLowerCase() === 'postmaster' && directory.isHostedDomain(parts.domain)) {
+    return { accept: true, routes: [{ kind: 'maildir', mailbox: `postmaster@${parts.domain}` }] };
+  }
+  return { accept: false, reply: REPLIES.unknownUser, reason: 'unknown-user' };
+}
+
+/**
+ * A stable key so two recipients that resolve to the same target get one delivery. The legacy
+ * relay takes each envelope recipient as-is, so there the recipient is part of the target.
+ */
+export function routeKey(recipient: string, route: Route): string {
+  switch (route.kind) {
+    case 'maildir': return `maildir:${route.mailbox.toLowerCase()}`;
+    case 'lmtp': return `lmtp:${route.host}:${route.port}:${route.mailbox.toLowerCase()}`;
+    case 'forward': return `forward:${route.to.toLowerCase()}`;
+    case 'legacy': return `legacy:${route.host}:${route.port}:${recipient.toLowerCase()}`;
+  }
+}

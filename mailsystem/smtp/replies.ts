@@ -1,0 +1,43 @@
+// The public SMTP replies of the ingress: one catalogue, generic texts, never internal error detail.
+
+export interface Reply {
+  code: number;
+  /** RFC 3463 enhanced status code, written into the text so the server never guesses it. */
+  status: string;
+  text: string;
+}
+
+export const REPLIES = {
+  unknownUser: { code: 550, status: '5.1.1', text: 'Recipient address rejected: no such user here' },
+  relayDenied: { code: 550, status: '5.7.1', text: 'Relaying denied: domain is not hosted here' },
+  badRecipient: { code: 553, status: '5.1.3', text: 'Recipient address is not valid' },
+  tooBig: { code: 552, status: '5.3.4', text: 'Message exceeds the fixed maximum message size' },
+  bareNewline: { code: 550, status: '5.6.0', text: 'Bare LF/CR in message: SMTP smuggling protection' },
+  lineTooLong: { code: 550, status: '5.6.0', text: 'Message line too long' },
+  storageFailed: { code: 451, status: '4.3.0', text: 'Local error in processing, try again later' },
+  tooManyConnections: { code: 421, status: '4.7.0', text: 'Too many connections from your address, try again later' },
+  shuttingDown: { code: 421, status: '4.3.2', text: 'Service shutting down, try again later' },
+  dataTimeout: { code: 421, status: '4.4.2', text: 'Timeout while receiving the message' },
+} as const satisfies Record<string, Reply>;
+
+export type ReplyName = keyof typeof REPLIES;
+
+/** The error shape smtp-server turns into a reply; `responseCode` is the reply code. */
+export interface SmtpReplyError extends Error {
+  responseCode: number;
+}
+
+export function replyError(reply: Reply): SmtpReplyError {
+  const err = new Error(`${reply.status} ${reply.text}`) as SmtpReplyError;
+  err.responseCode = reply.code;
+  return err;
+}
+
+export function acceptedText(queueId: string): string {
+  return `Ok: queued as ${queueId}`;
+}
+
+/** True when a reply text already begins with an enhanced status code (x.y.z). */
+export function hasEnhancedStatus(text: string): boolean {
+  return /^[245]\.\d{1,3}\.\d{1,3} /.test(text);
+}

@@ -1,0 +1,64 @@
+// Starts the mail system in-process on a free loopback port with a temp state dir, for ingress tests.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, MIGRATIONS, type DB } from '#data/db.ts';
+import { createMailSystem, type MailSystem, type MailSystemOptions } from '#mailsystem/app.ts';
+import type { DsnRequest } from '#mailsystem/delivery/worker.ts';
+import { systemClock, silentLog } from '#mailsystem/queue/deps.ts';
+import { fakeDirectory, type FakeDirectoryData } from './fake-directory.ts';
+
+export interface Harness {
+  port: number;
+  dir: string;
+  maildirRoot: string;
+  db: DB;
+  mx: MailSystem;
+  stop(): Promise<void>;
+}
+
+/** A minimal DSN body, enough for tests to see who was told what. */
+export function testDsn(req: DsnRequest): Buffer {
+  return Buffer.from(`From: MAILER-DAEMON@${req.reportingMta}\r\nTo: <${req.envelopeFrom}>\r\n` +
+    `Subject: Delivery Status Notification (${req.action})\r\n\r\n${req.recipient}: ${req.response}\r\n`);
+}
+
+export async function startHarness(data: FakeDirectoryData, opts: Partial<MailSystemOptions> = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-mx-'));
+  const db = openDatabase(join(dir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
+  const maildirRoot = join(dir, 'mail');
+  const mx = createMailSystem({ smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot, serverName: 'mx.test', ...opts }, {
+    db, directory: fakeDirectory(data), clock: systemClock, log: silentLog, buildDsn: testDsn,
+  });
+  const port = await mx.start();
+  return {
+    port, dir, maildirRoot, db, mx,
+    async stop() {
+      await mx.stop();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every message file in a mailbox (new/ and cur/), as bytes. */
+export function mailboxMessages(maildirRoot: string, mailbox: string): Buffer[] {
+  const [local, domain] = mailbox.toLowerCase().split('@');
+  const base = join(maildirRoot, domain, local, 'Maildir');
+  const out: Buffer[] = [];
+  for (const sub of ['new', 'cur']) {
+    const d = join(base, sub);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d)) out.push(readFileSync(join(d, f)));
+  }
+  return out;
+}
+
+/** Waits until check() is true, polling; throws with the label after the timeout. */
+export async function waitFor(check: () => boolean, label: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
