@@ -1,0 +1,52 @@
+// Forwarding to external providers: MX lookup through the injected resolver, SRS envelope sender, loop guard, opportunistic TLS.
+import type { Resolver } from '../dns/resolver.ts';
+import type { Srs } from '../srs/srs.ts';
+import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
+import { sendMessage } from './smtp-client.ts';
+import { lookupMx } from './mx-hosts.ts';
+import { checkForwardLoop } from './loop-guard.ts';
+
+export interface ForwardOptions {
+  resolver: Resolver;
+  srs: Srs;
+  clock: () => Date;
+  heloName: string;
+  /** Port of remote MX hosts: 25 in production; tests point it at their loopback provider. */
+  port?: number;
+  /** More Received headers than this is taken as a loop (Postfix's hopcount_limit is 50). */
+  maxHops?: number;
+  timeoutMs?: number;
+}
+
+export function createForwardTransport(opts: ForwardOptions): Transport {
+  const port = opts.port ?? 25;
+  const maxHops = opts.maxHops ?? 30;
+  return {
+    async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
+      if (job.route.kind !== 'forward') return { kind: 'failed', response: '5.3.5 not a forward route' };
+      const to = job.route.to;
+      const loop = checkForwardLoop(job.message, job.recipient, maxHops);
+      if (loop.loop) return { kind: 'failed', response: loop.response };
+      const domain = to.slice(to.lastIndexOf('@') + 1);
+      const mx = await lookupMx(opts.resolver, domain);
+      if (mx.kind === 'permanent') return { kind: 'failed', response: mx.response };
+      if (mx.kind === 'temporary') return { kind: 'deferred', response: mx.response };
+
+      // SRS keeps SPF passing at the provider and brings bounces back to us; a bounce (null sender) stays null.
+      const from = job.envelopeFrom === '' ? '' : opts.srs.forward(job.envelopeFrom, opts.clock());
+      // Delivered-To marks that this address forwarded the message; seeing it again means a loop.
+      const message = Buffer.concat([Buffer.from(`Delivered-To: ${job.recipient}\r\n`, 'latin1'), job.message]);
+      let last: DeliveryOutcome = { kind: 'deferred', response: `4.4.1 no mail host of ${domain} answered` };
+      for (const host of mx.hosts) {
+        for (const address of host.addresses) {
+          const results = await sendMessage({ host: address, port, servername: host.name, heloName: opts.heloName, from, to: [to], message, timeoutMs: opts.timeoutMs });
+          const outcome = results.get(to) ?? [...results.values()][0];
+          // A permanent answer from a responsible MX is final; a temporary one lets us try the next host.
+          if (outcome.kind !== 'deferred') return outcome;
+          last = outcome;
+        }
+      }
+      return last;
+    },
+  };
+}

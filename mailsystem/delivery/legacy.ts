@@ -1,0 +1,39 @@
+// Relay to the old MX during a domain's migration (legacy and shadow modes): envelope and bytes exactly as received.
+import { isIP } from 'node:net';
+import { isNoData, type Resolver } from '../dns/resolver.ts';
+import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
+import { sendMessage } from './smtp-client.ts';
+
+export interface LegacyOptions {
+  resolver: Resolver;
+  heloName: string;
+  timeoutMs?: number;
+}
+
+/** The legacy host is named in our configuration: resolved as a host name, never through the recipient's MX. */
+async function addressOf(resolver: Resolver, host: string): Promise<string | null> {
+  if (isIP(host)) return host;
+  for (const lookup of [resolver.resolve4, resolver.resolve6]) {
+    try {
+      const a = await lookup(host);
+      if (a.length) return a[0];
+    } catch (err) {
+      if (!isNoData(err)) return null;
+    }
+  }
+  return null;
+}
+
+export function createLegacyTransport(opts: LegacyOptions): Transport {
+  return {
+    async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
+      if (job.route.kind !== 'legacy') return { kind: 'failed', response: '5.3.5 not a legacy route' };
+      const { host, port } = job.route;
+      const address = await addressOf(opts.resolver, host);
+      // A misconfigured old MX is our problem, not the sender's: keep the mail queued rather than bounce it.
+      if (!address) return { kind: 'deferred', response: `4.4.3 legacy host ${host} has no address` };
+      const results = await sendMessage({ host: address, port, servername: host, heloName: opts.heloName, from: job.envelopeFrom, to: [job.recipient], message: job.message, timeoutMs: opts.timeoutMs });
+      return results.get(job.recipient) ?? [...results.values()][0];
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// LMTP transport against a real Dovecot: the message lands in Dovecot's Maildir; refusals and a dead server map to the right outcome.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
+import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
+import { startDovecot, freePort, type Dovecot } from '../support/dovecot.ts';
+
+let dovecot: Dovecot;
+before(async () => { dovecot = await startDovecot(); });
+after(async () => { await dovecot?.stop(); });
+
+const message = (subject: string) => Buffer.from(
+  `Received: from client.test by mx.tidings.test; Mon, 30 Nov 2026 10:00:00 +0000\r\n` +
+  `From: sender@origin.test\r\nTo: anna@example.com\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@origin.test>\r\n\r\n` +
+  `Hello over LMTP.\r\n.leading dot survives\r\n8-bit: \xe4\xf6\xfc\r\n`, 'latin1');
+
+function job(subject: string, port: number, mailbox = 'anna@example.com'): DeliveryJob {
+  return { queueId: `q-${subject}`, deliveryId: 1, envelopeFrom: 'sender@origin.test', recipient: mailbox, route: { kind: 'lmtp', mailbox, host: '127.0.0.1', port }, message: message(subject), attempt: 1 };
+}
+
+test('a message delivered over LMTP is in the Dovecot Maildir, bytes intact', async () => {
+  const lmtp = createLmtpTransport({ heloName: 'mx.tidings.test', timeoutMs: 5000 });
+  const outcome = await lmtp.deliver(job('first', dovecot.port));
+  assert.equal(outcome.kind, 'delivered', outcome.response);
+  const files = dovecot.delivered('anna@example.com');
+  assert.equal(files.length, 1);
+  const text = files[0].toString('latin1');
+  assert.match(text, /Subject: first/);
+  assert.match(text, /\r?\n\.leading dot survives\r?\n/, 'dot-stuffing undone by the server');
+  assert.ok(files[0].includes(Buffer.from('\xe4\xf6\xfc', 'latin1')), '8-bit bytes unchanged');
+  assert.match(text, /^Return-Path: <sender@origin\.test>/m);
+});
+
+test('the null sender is delivered as <>', async () => {
+  const lmtp = createLmtpTransport({ heloName: 'mx.tidings.test', timeoutMs: 5000 });
+  const outcome = await lmtp.deliver({ ...job('bounce', dovecot.port, 'bob@example.com'), envelopeFrom: '' });
+  assert.equal(outcome.kind, 'delivered', outcome.response);
+  assert.match(dovecot.delivered('bob@example.com')[0].toString('latin1'), /^Return-Path: <>/m);
+});
+
+test('no LMTP server listening → deferred (retried later), never failed', async () => {
+  const lmtp = createLmtpTransport({ heloName: 'mx.tidings.test', timeoutMs: 2000 });
+  const outcome = await lmtp.deliver(job('nobody-home', await freePort()));
+  assert.equal(outcome.kind, 'deferred');
+  assert.match(outcome.response, /^4\./);
+});

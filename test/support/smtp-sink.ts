@@ -1,0 +1,68 @@
+// A loopback SMTP server (smtp-server) standing in for an external provider or the old MX: records every message it accepts.
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+
+export interface SinkMessage {
+  from: string;          // '' for the null sender
+  to: string[];
+  data: Buffer;
+  secure: boolean;       // true when the session ran over TLS (STARTTLS)
+  heloName: string;
+}
+
+export interface SmtpSink {
+  port: number;
+  messages: SinkMessage[];
+  /** Resolves once at least n messages arrived; rejects after timeoutMs. */
+  waitFor(n: number, timeoutMs?: number): Promise<SinkMessage[]>;
+  close(): Promise<void>;
+}
+
+export interface SinkOptions {
+  /** Reply to RCPT TO: return [code, text] to refuse that recipient. */
+  refuseRcpt?: (address: string) => [number, string] | null;
+  /** Offer STARTTLS (smtp-server's built-in self-signed certificate). Default true. */
+  starttls?: boolean;
+}
+
+export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
+  const messages: SinkMessage[] = [];
+  const waiters: (() => void)[] = [];
+  const options: SMTPServerOptions = {
+    logger: false,
+    disabledCommands: opts.starttls === false ? ['AUTH', 'STARTTLS'] : ['AUTH'],
+    authOptional: true,
+    onRcptTo(address, _session, cb) {
+      const refusal = opts.refuseRcpt?.(address.address);
+      if (refusal) return cb(Object.assign(new Error(refusal[1]), { responseCode: refusal[0] }));
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        messages.push({ from, to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks), secure: session.secure, heloName: session.hostNameAppearsAs });
+        for (const w of waiters.splice(0)) w();
+        cb();
+      });
+    },
+  };
+  const server = new SMTPServer(options);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    messages,
+    async waitFor(n, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < n) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`smtp sink: expected ${n} messages, got ${messages.length}`);
+        await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, left).unref(); });
+      }
+      return messages;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
