@@ -1,0 +1,105 @@
+// `cli staff ...`: add, list, disable, enable and reset-password for staff accounts, through the same services as the API.
+import { parseArgs } from 'node:util';
+import type { Readable } from 'node:stream';
+import type { CliContext } from './context.ts';
+import { createChangeCounter } from '../deps.ts';
+import { Problem } from '../http/problem.ts';
+import { AddStaffInput, Password, staffView } from '../domain/staff.ts';
+import { allUsers, userByName } from '../store/users.ts';
+import { addStaff } from '../services/users/addStaff.ts';
+import { resetPassword } from '../services/users/resetPassword.ts';
+import { setStaffDisabled } from '../services/users/setStaffDisabled.ts';
+
+export const STAFF_HELP = `  staff add <name> [--admin] [--display-name NAME] [--password-stdin]
+                                    create an account; prints a one-time password unless
+                                    --password-stdin reads one from standard input
+  staff list                        list accounts and whether they can log in
+  staff disable <name>              stop an account from logging in; ends its sessions now
+  staff enable <name>               allow a disabled account again
+  staff reset-password <name> [--password-stdin]
+                                    set a new password (printed, or read from stdin); ends its sessions`;
+
+const ACTOR = { userId: null, name: 'cli' } as const;
+
+async function readPassword(stdin: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
+  // One trailing newline is how `echo` and editors end the line; it is not part of the password.
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const ok = Password.safeParse(password);
+  if (!ok.success) throw new Problem(400, 'Bad Request', `password from stdin: ${ok.error.issues[0].message}`);
+  return password;
+}
+
+function userOrFail(ctx: CliContext, name: string | undefined) {
+  if (!name) throw new Problem(400, 'Bad Request', 'name the account, e.g. `staff disable alice`');
+  const user = userByName(ctx.db, name);
+  if (!user) throw new Problem(404, 'Not Found', `no account named "${name}"`);
+  return user;
+}
+
+export async function staffCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const services = { db: ctx.db, clock: ctx.clock, changes: createChangeCounter() };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: { admin: { type: 'boolean' }, 'display-name': { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    });
+  } catch (e) {
+    ctx.stderr.write(`${(e as Error).message}\n\n${STAFF_HELP}\n`);
+    return 2;
+  }
+  const [verb, name, ...extra] = parsed.positionals;
+  const opts = parsed.values;
+  try {
+    if (extra.length) throw new Problem(400, 'Bad Request', `unexpected argument "${extra[0]}"`);
+    switch (verb) {
+      case 'add': {
+        const input = AddStaffInput.safeParse({
+          username: name, displayName: opts['display-name'], role: opts.admin ? 'admin' : 'staff',
+          password: opts['password-stdin'] ? await readPassword(ctx.stdin) : undefined,
+        });
+        if (!input.success) throw new Problem(400, 'Bad Request', input.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+        const { user, generatedPassword } = await addStaff({ ctx: services, actor: ACTOR, input: input.data });
+        ctx.stdout.write(`Added ${user.role} "${user.username}" (${user.displayName}).\n`);
+        if (generatedPassword) ctx.stdout.write(`One-time password (shown once):\n${generatedPassword}\n`);
+        return 0;
+      }
+      case 'list': {
+        const rows = allUsers(ctx.db).map(staffView);
+        const width = Math.max(8, ...rows.map((u) => u.username.length));
+        ctx.stdout.write(`${'USERNAME'.padEnd(width)}  ROLE   STATE     DISPLAY NAME\n`);
+        for (const u of rows) {
+          const state = u.disabled ? 'disabled' : u.canLogIn ? 'active' : 'no-login';
+          ctx.stdout.write(`${u.username.padEnd(width)}  ${u.role.padEnd(5)}  ${state.padEnd(8)}  ${u.displayName}\n`);
+        }
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        const user = userOrFail(ctx, name);
+        setStaffDisabled({ ctx: services, actor: ACTOR, userId: user.id, disabled: verb === 'disable' });
+        ctx.stdout.write(`${verb === 'disable' ? 'Disabled' : 'Enabled'} "${user.username}".\n`);
+        return 0;
+      }
+      case 'reset-password': {
+        const user = userOrFail(ctx, name);
+        const password = opts['password-stdin'] ? await readPassword(ctx.stdin) : undefined;
+        const { generatedPassword } = await resetPassword({ ctx: services, actor: ACTOR, userId: user.id, password });
+        ctx.stdout.write(`New password set for "${user.username}"; their sessions have ended.\n`);
+        if (generatedPassword) ctx.stdout.write(`One-time password (shown once):\n${generatedPassword}\n`);
+        return 0;
+      }
+      default:
+        ctx.stderr.write(`unknown staff command "${verb ?? ''}"\n\n${STAFF_HELP}\n`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof Problem) {
+      ctx.stderr.write(`error: ${e.detail}\n`);
+      return e.status === 400 ? 2 : 1;
+    }
+    throw e;
+  }
+}
