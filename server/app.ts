@@ -7,6 +7,7 @@ import { mailRoutes } from './routes/mail.ts';
 import { siteRoutes } from './routes/site.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { staffRoutes } from './routes/staff/index.ts';
 
 export function createApp(deps: ServerDeps): Hono {
   const app = new Hono();
@@ -19,6 +20,7 @@ export function createApp(deps: ServerDeps): Hono {
   app.route('/api/v1', apiRoutes(deps));
   app.route('/api/v1', overrideRoutes(deps));
   app.route('/api/v1', auditRoutes(deps));
+  app.route('/staff', staffRoutes(deps));
   app.route('/', siteRoutes(deps));
   app.notFound((c) => problemResponse(c, new Problem(404, 'Not Found', `Nothing at ${c.req.path}.`)));
   return app;

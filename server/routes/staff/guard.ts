@@ -1,0 +1,49 @@
+// Access to staff pages: anonymous visitors get the login page, staff the pages, admins the admin pages; CSRF on every POST.
+import type { Context, MiddlewareHandler } from 'hono';
+import type { ServerDeps } from '../../deps.ts';
+import { resolveAuth, requireCsrf, type StaffAuth } from '../../http/auth.ts';
+import { Problem } from '../../http/problem.ts';
+import { page, send, html } from './layout.ts';
+
+type GuardDeps = Pick<ServerDeps, 'db' | 'config' | 'clock'>;
+
+/** Only local staff paths are followed after login, so the login form cannot be used as an open redirect. */
+export function safeNext(raw: string | undefined): string {
+  return raw && /^\/staff(?:[/?#]|$)/.test(raw) && !raw.includes('\\') && !raw.startsWith('//') ? raw : '/staff';
+}
+
+export function staffOnly(deps: GuardDeps, role: 'staff' | 'admin' = 'staff'): MiddlewareHandler {
+  const csrf = requireCsrf(deps);
+  return async (c, next) => {
+    const auth = resolveAuth(c, deps);
+    if (!auth) {
+      if (c.req.method === 'GET' || c.req.method === 'HEAD') {
+        return c.redirect(`/staff/login?next=${encodeURIComponent(safeNext(c.req.path))}`, 303);
+      }
+      throw new Problem(401, 'Unauthorized', 'Your session has ended; log in again.');
+    }
+    if (role === 'admin' && auth.user.role !== 'admin') throw new Problem(403, 'Forbidden', 'Only admins may open this page.');
+    return csrf(c, next);
+  };
+}
+
+/** The logged-in user on a guarded page. */
+export function authOf(c: Context): StaffAuth {
+  const auth = c.get('auth') as StaffAuth | null | undefined;
+  if (!auth) throw new Problem(401, 'Unauthorized', 'Log in first.');
+  return auth;
+}
+
+export function actorOf(c: Context): { userId: number; name: string } {
+  const { user } = authOf(c);
+  return { userId: user.id, name: user.username };
+}
+
+/** Problems on staff pages read as pages, not JSON; a lapsed session offers the login link. */
+export function problemPage(c: Context, p: Problem): Response | Promise<Response> {
+  const auth = (c.get('auth') as StaffAuth | null | undefined) ?? null;
+  const body = p.status === 401
+    ? html`<p><a href="/staff/login">Log in</a></p>`
+    : html`<p><a href="/staff">Back to the dashboard</a></p>`;
+  return send(c, page({ title: p.title, auth, errors: [p.detail, ...p.errors], body }), p.status);
+}

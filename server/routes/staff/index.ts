@@ -1,0 +1,34 @@
+// /staff: the staff UI as server-rendered, escaped HTML forms (works without JavaScript), over the same services as the API.
+import { Hono } from 'hono';
+import type { ServerDeps } from '../../deps.ts';
+import type { AuthEnv } from '../../http/auth.ts';
+import { Problem } from '../../http/problem.ts';
+import { staffOnly, problemPage } from './guard.ts';
+import { loginRoutes } from './login.ts';
+import { dashboardRoutes } from './dashboard.ts';
+import { taskPageRoutes } from './tasks.ts';
+
+export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  app.onError((err, c) => {
+    if (err instanceof Problem) return problemPage(c, err);
+    deps.log.error({ err, path: c.req.path }, 'staff page failed');
+    return problemPage(c, new Problem(500, 'Internal Server Error', 'Something went wrong on our side; it has been logged.'));
+  });
+  app.route('/', loginRoutes(deps));
+  const staff = staffOnly(deps);
+  const admin = staffOnly(deps, 'admin');
+  app.use('/', staff);
+  app.use('/tasks/*', staff);
+  app.use('/lists', staff);
+  app.use('/lists/*', staff);
+  app.use('/overrides', staff);
+  app.use('/overrides/*', staff);
+  app.use('/audit', admin);
+  app.use('/audit/*', admin);
+  app.use('/users', admin);
+  app.use('/users/*', admin);
+  app.route('/', dashboardRoutes(deps));
+  app.route('/', taskPageRoutes(deps));
+  return app;
+}

@@ -1,0 +1,56 @@
+// /staff/login and /staff/logout as plain forms: the same login service, rate limit and audit as the API.
+import { Hono } from 'hono';
+import type { ServerDeps } from '../../deps.ts';
+import { resolveAuth, type AuthEnv } from '../../http/auth.ts';
+import { clearSessionCookie, clientIp, readSessionSecret, setSessionCookie } from '../../http/session.ts';
+import { login } from '../../services/auth/login.ts';
+import { logout } from '../../services/auth/logout.ts';
+import { page, send, html, noticeOf } from './layout.ts';
+import { readForm } from './forms.ts';
+import { safeNext, staffOnly, authOf, actorOf } from './guard.ts';
+
+function loginForm(next: string, username = ''): ReturnType<typeof html> {
+  return html`<form method="post" action="/staff/login">
+    <input type="hidden" name="next" value="${next}">
+    <label for="username">Username</label><input type="text" id="username" name="username" value="${username}" autocomplete="username" required autofocus>
+    <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
+    <p><button type="submit">Log in</button></p></form>`;
+}
+
+export function loginRoutes(deps: ServerDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
+
+  app.get('/login', (c) => {
+    const next = safeNext(c.req.query('next'));
+    if (resolveAuth(c, deps)) return c.redirect(next, 303);
+    return send(c, page({ title: 'Log in', auth: null, notice: noticeOf(c), body: loginForm(next) }));
+  });
+
+  app.post('/login', async (c) => {
+    const form = await readForm(c);
+    const next = safeNext(form.next);
+    const username = (form.username ?? '').trim().slice(0, 64);
+    const password = (form.password ?? '').slice(0, 1024);
+    if (!username || !password) {
+      return send(c, page({ title: 'Log in', auth: null, errors: ['Enter your username and password.'], body: loginForm(next, username) }), 400);
+    }
+    const result = await login({ ctx, input: { username, password, ip: clientIp(c), previousSecret: readSessionSecret(c, deps.config) } });
+    if (result.kind === 'limited') {
+      c.header('Retry-After', String(result.retryAfterSeconds));
+      return send(c, page({ title: 'Log in', auth: null, errors: [`Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`], body: loginForm(next, username) }), 429);
+    }
+    if (result.kind === 'invalid') {
+      return send(c, page({ title: 'Log in', auth: null, errors: ['Wrong username or password.'], body: loginForm(next, username) }), 401);
+    }
+    setSessionCookie(c, deps.config, result.secret, result.expiresAt);
+    return c.redirect(next, 303);
+  });
+
+  app.post('/logout', staffOnly(deps), (c) => {
+    logout({ ctx, actor: actorOf(c), sessionHash: authOf(c).sessionHash });
+    clearSessionCookie(c, deps.config);
+    return c.redirect('/staff/login?done=loggedout', 303);
+  });
+  return app;
+}
