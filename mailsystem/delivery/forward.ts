@@ -43,7 +43,8 @@ export function createForwardTransport(opts: ForwardOptions): Transport {
           const outcome = results.get(to) ?? [...results.values()][0];
           // A permanent answer from a responsible MX is final; a temporary one lets us try the next host.
           if (outcome.kind !== 'deferred') return outcome;
-          last = outcome;
+          // Report a host's own words ("451 try later") over a later host's silence.
+          if (/^\d{3}\b/.test(outcome.response) || !/^\d{3}\b/.test(last.response)) last = outcome;
         }
       }
       return last;
