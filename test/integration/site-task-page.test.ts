@@ -69,7 +69,7 @@ test('a running plan marks its phases done / running / upcoming and shows "now" 
   const html = await (await site.get(`/task/${id}`)).text();
   const states = [...html.matchAll(/<li class="phase p-\w+" data-state="(\w+)"/g)].map((m) => m[1]);
   assert.deepEqual(states, ['done', 'running', 'upcoming']);
-  assert.match(html, /data-now><span style="--at:(\d+(\.\d+)?)%">now · Thursday, 15 January 2026, 12:00 GMT<\/span>/);
+  assert.match(html, /data-now><span class="tick" style="--at:(\d+(\.\d+)?)%" aria-hidden="true"><\/span><span class="now-label">now · Thursday, 15 January 2026, 12:00 GMT<\/span>/);
   const at = Number(/--at:([\d.]+)%/.exec(html)?.[1]);
   assert.ok(at > 30 && at < 70, `now sits inside the migrate phase (${at}%)`);
 });

@@ -1,0 +1,140 @@
+// Chromium (Debian, via playwright-core) loads the overview, the task list and FS#2733 at desktop and phone widths.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedBrowser } from '../support/chromium.ts';
+import { startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { insertTask } from '../support/task-rows.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'site');
+const WIDTHS = [1280, 375] as const;
+let site: SiteServer;
+let chrome: LaunchedBrowser;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  site = await startSiteServer({ now: '2026-01-15T12:00:00.000Z' });
+  insertTask(site.db, {
+    summary: 'PHP 8.4 rollout', type: 'Upgrade', section: 'webhosting', percent: 40, openedAt: '2026-01-05T08:00:00.000Z',
+    phases: [
+      { title: 'canary hosts', startsAt: null, endsAt: '2026-01-11T23:59:59.999Z' },
+      { title: 'all hosts', startsAt: '2026-01-12T00:00:00.000Z', endsAt: '2026-01-20T23:59:59.999Z' },
+    ],
+  });
+  insertTask(site.db, { summary: 'Webmail login fails', type: 'Incident', section: 'email', percent: 10, openedAt: '2026-01-15T10:00:00.000Z' });
+  insertTask(site.db, { summary: 'Zone transfer check', type: 'Maintenance', section: 'dns', percent: 0, openedAt: '2026-01-14T10:00:00.000Z', closed: { at: '2026-01-14T12:00:00.000Z' } });
+  site.changes.bump();
+  chrome = await launchChromium();
+});
+after(async () => {
+  await chrome?.close();
+  await site?.close();
+});
+
+async function open(path: string, width: number): Promise<Page> {
+  const page = await chrome.context.newPage();
+  await page.setViewportSize({ width, height: 900 });
+  const res = await page.goto(site.url + path);
+  assert.equal(res?.status(), 200, path);
+  return page;
+}
+
+async function noHorizontalScroll(page: Page, what: string) {
+  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  assert.ok(scroll <= client + 1, `${what}: page scrolls sideways (${scroll} > ${client})`);
+}
+
+test('the overview shows every section light and the incident first, at 1280 and 375 px', async () => {
+  for (const width of WIDTHS) {
+    const page = await open('/', width);
+    assert.equal(await page.locator('.sections > li').count(), 5);
+    assert.equal(await page.locator('[data-section="email"] .state > span').innerText(), 'active issues or failures');
+    assert.equal(await page.locator('[data-section="dns"] .state > span').innerText(), 'normal work for all services');
+    // The icon's shape differs per state, so the light reads without colour.
+    assert.equal(await page.locator('[data-section="email"] .icon').innerText(), '✖');
+    assert.equal(await page.locator('[data-section="webhosting"] .icon').innerText(), '▲');
+    const groups = await page.locator('main h2').allInnerTexts();
+    assert.deepEqual(groups.slice(0, 6), ['Services', 'Current issues', 'Running work', 'Upcoming work', 'Recently closed', 'Legend']);
+    assert.equal(await page.locator('script').count(), 0);
+    // CSS applied: the state icon is coloured, not the default text colour.
+    const iconColor = await page.locator('[data-section="email"] .icon').evaluate((el) => getComputedStyle(el).color);
+    const textColor = await page.locator('[data-section="email"] .state span').evaluate((el) => getComputedStyle(el).color);
+    assert.notEqual(iconColor, textColor);
+    await noHorizontalScroll(page, `/ at ${width}`);
+    await page.screenshot({ path: join(ARTIFACTS, `overview-${width}.png`), fullPage: true });
+    await page.close();
+  }
+});
+
+test('the overview is keyboard usable: the skip link comes first and lands on main', async () => {
+  const page = await open('/', 1280);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => location.hash), '#main');
+  await page.close();
+});
+
+test('/tasks sorts by a column header and filters with the form, without JavaScript', async () => {
+  for (const width of WIDTHS) {
+    const page = await open('/tasks', width);
+    assert.equal(await page.locator('tbody tr').count(), 4);
+    await page.locator('th[data-col="summary"] a').click();
+    await page.waitForURL(/sort=summary&dir=asc/);
+    const asc = await page.locator('tbody tr td:nth-child(4)').allInnerTexts();
+    assert.deepEqual(asc, [...asc].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
+    await page.locator('th[data-col="summary"] a').click();
+    await page.waitForURL(/sort=summary&dir=desc/);
+    assert.deepEqual(await page.locator('tbody tr td:nth-child(4)').allInnerTexts(), [...asc].reverse());
+    assert.equal(await page.locator('th[data-col="summary"]').getAttribute('title'), 'A short summary of the task.');
+
+    await page.selectOption('select[name="section"]', 'email');
+    await page.selectOption('select[name="show"]', 'open');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/section=email/);
+    assert.deepEqual(await page.locator('tbody tr td:nth-child(4)').allInnerTexts(), ['Webmail login fails']);
+    await page.fill('input[name="q"]', 'inbound');
+    await page.selectOption('select[name="show"]', 'all');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/q=inbound/);
+    assert.deepEqual(await page.locator('tbody tr td:nth-child(4)').allInnerTexts(), ['Reworking / Scaling mailsystem inbound']);
+    await noHorizontalScroll(page, `/tasks at ${width}`);
+    await page.screenshot({ path: join(ARTIFACTS, `tasks-${width}.png`), fullPage: true });
+    await page.close();
+  }
+});
+
+test('/task/2733 draws the deployment plan with three phases, all marked done', async () => {
+  for (const width of WIDTHS) {
+    const page = await open('/task/2733', width);
+    assert.equal(await page.locator('h1').innerText(), 'FS#2733 - Reworking / Scaling mailsystem inbound');
+    const phases = page.locator('.plan .phase');
+    assert.equal(await phases.count(), 3);
+    assert.deepEqual(await phases.evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))), ['done', 'done', 'done']);
+    assert.deepEqual(await page.locator('.plan .phase .mark').allInnerTexts(), ['✓ done', '✓ done', '✓ done']);
+    // The bars sit left to right on one axis and are visible (drawn by CSS alone).
+    const boxes = await page.locator('.plan .bar').evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, w: r.width })));
+    assert.ok(boxes.every((b) => b.w > 0), 'each bar has a width');
+    assert.ok(boxes[0].x < boxes[1].x && boxes[1].x < boxes[2].x, 'phases in time order');
+    assert.equal(await page.locator('.plan [data-now]').count(), 0, 'no "now" marker on a finished plan');
+    assert.equal(await page.locator('.comment').count(), 3);
+    await noHorizontalScroll(page, `/task/2733 at ${width}`);
+    await page.screenshot({ path: join(ARTIFACTS, `task-2733-${width}.png`), fullPage: true });
+    await page.close();
+  }
+});
+
+test('dark mode follows prefers-color-scheme', async () => {
+  const page = await chrome.context.newPage();
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(`${site.url}/task/2733`);
+  const dark = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  await page.emulateMedia({ colorScheme: 'light' });
+  const light = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  assert.equal(light, 'rgb(255, 255, 255)');
+  assert.equal(dark, 'rgb(13, 17, 23)');
+  await page.screenshot({ path: join(ARTIFACTS, 'task-2733-light-1280.png') });
+  await page.close();
+});
