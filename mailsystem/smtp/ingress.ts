@@ -80,8 +80,11 @@ export class Ingress {
       ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : {}),
       onConnect: (session, cb) => this.onConnect(session, cb),
       onClose: (session) => this.limiter.release(session.id),
-      onMailFrom: (_address, session, cb) => this.onMailFrom(session, cb),
-      onRcptTo: (address, session, cb) => this.onRcptTo(address, session, cb),
+      // smtp-server drops commands pipelined after a second DATA when these hooks answer
+      // synchronously (a QUIT after two pipelined messages went unanswered), so answer on the
+      // next turn of the loop as its own default hooks do.
+      onMailFrom: (_address, session, cb) => this.onMailFrom(session, (err) => setImmediate(cb, err)),
+      onRcptTo: (address, session, cb) => this.onRcptTo(address, session, (err) => setImmediate(cb, err)),
       onData: (stream, session, cb) => this.onData(stream, session, cb),
     });
     this.server.on('error', (err) => this.deps.log.warn({ err: err.message }, 'smtp connection error'));
