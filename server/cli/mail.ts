@@ -1,7 +1,165 @@
-// `cli mail ...`: placeholder until the mail system's commands land (the mail engineer replaces this file).
+// `cli mail ...`: domains, mailboxes, aliases and MX node tokens, through the same services (and audit) as the API.
+import { parseArgs } from 'node:util';
+import type { z } from 'zod';
 import type { CliContext } from './context.ts';
+import { createChangeCounter } from '../deps.ts';
+import { Problem } from '../http/problem.ts';
+import { DomainInput, DomainName, DomainPatch, MailboxInput, AliasInput, Address } from '#data/contracts/mail-config.ts';
+import { listDomains, listMailboxes, listAliases } from '../store/mail.ts';
+import { addDomain } from '../services/mail/addDomain.ts';
+import { updateDomain } from '../services/mail/updateDomain.ts';
+import { removeDomain } from '../services/mail/removeDomain.ts';
+import { addMailbox } from '../services/mail/addMailbox.ts';
+import { removeMailbox } from '../services/mail/removeMailbox.ts';
+import { addAlias } from '../services/mail/addAlias.ts';
+import { removeAlias } from '../services/mail/removeAlias.ts';
+import { issueNodeToken } from '../services/mail/issueNodeToken.ts';
 
-export async function mailCommand(_argv: string[], ctx: CliContext): Promise<number> {
-  ctx.stderr.write('mail commands: not available yet\n');
-  return 2;
+export const MAIL_HELP = `Mail configuration (every change is audited and reaches the MX nodes on their next sync):
+  mail domain add <domain> [--mode active|shadow|legacy] [--legacy-host HOST] [--legacy-port PORT] [--catch-all ADDRESS]
+  mail domain set <domain> [--mode ...] [--legacy-host HOST|none] [--legacy-port PORT|none] [--catch-all ADDRESS|none]
+  mail domain list
+  mail domain remove <domain>          also removes its mailboxes and aliases
+  mail mailbox add <address> [--lmtp HOST:PORT]    built-in Maildir unless --lmtp (e.g. Dovecot)
+  mail mailbox list [--domain DOMAIN]
+  mail mailbox remove <address>
+  mail alias add <address> <target>... [--keep-local-copy]
+  mail alias list [--domain DOMAIN]
+  mail alias remove <address>
+  mail node-token <node-name>          prints a new token for that MX node (replaces its old one)`;
+
+const ACTOR = { userId: null, name: 'cli' } as const;
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new Problem(400, 'Bad Request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+function portOption(raw: string | undefined, name: string): number | null | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'none') return null;
+  if (!/^\d{1,5}$/.test(raw)) throw new Problem(400, 'Bad Request', `--${name}: must be a port number`);
+  return Number(raw);
+}
+
+const orNone = (raw: string | undefined) => (raw === 'none' ? null : raw);
+
+function table(ctx: CliContext, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  ctx.stdout.write(`${line(header)}\n`);
+  for (const r of rows) ctx.stdout.write(`${line(r)}\n`);
+}
+
+export async function mailCommand(argv: string[], ctx: CliContext): Promise<number> {
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+    ctx.stdout.write(`${MAIL_HELP}\n`);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const services = { db: ctx.db, clock: ctx.clock, changes: createChangeCounter() };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        mode: { type: 'string' }, 'legacy-host': { type: 'string' }, 'legacy-port': { type: 'string' }, 'catch-all': { type: 'string' },
+        lmtp: { type: 'string' }, domain: { type: 'string' }, 'keep-local-copy': { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    ctx.stderr.write(`${(e as Error).message}\n\n${MAIL_HELP}\n`);
+    return 2;
+  }
+  const [noun, verb, ...args] = parsed.positionals;
+  const o = parsed.values;
+  const want = (n: number, what: string) => {
+    if (args.length < n) throw new Problem(400, 'Bad Request', `name the ${what}, e.g. \`mail ${noun} ${verb} ${what === 'domain' ? 'example.com' : 'user@example.com'}\``);
+  };
+  try {
+    switch (`${noun} ${verb ?? ''}`.trim()) {
+      case 'domain add': {
+        want(1, 'domain');
+        const d = addDomain({ ctx: services, actor: ACTOR, input: parse(DomainInput, {
+          name: args[0], mode: o.mode, legacyHost: o['legacy-host'], legacyPort: portOption(o['legacy-port'], 'legacy-port') ?? undefined, catchAll: o['catch-all'],
+        }) });
+        ctx.stdout.write(`Added domain ${d.name} (mode ${d.mode}).\n`);
+        return 0;
+      }
+      case 'domain set': {
+        want(1, 'domain');
+        const d = updateDomain({ ctx: services, actor: ACTOR, name: parse(DomainName, args[0]), patch: parse(DomainPatch, {
+          mode: o.mode, legacyHost: orNone(o['legacy-host']), legacyPort: portOption(o['legacy-port'], 'legacy-port'), catchAll: orNone(o['catch-all']),
+        }) });
+        ctx.stdout.write(`Updated domain ${d.name} (mode ${d.mode}).\n`);
+        return 0;
+      }
+      case 'domain list':
+        table(ctx, ['DOMAIN', 'MODE', 'LEGACY HOST', 'CATCH-ALL'], listDomains(ctx.db).map((d) => [
+          d.name, d.mode, d.legacyHost ? `${d.legacyHost}:${d.legacyPort ?? 25}` : '-', d.catchAll ?? '-',
+        ]));
+        return 0;
+      case 'domain remove': {
+        want(1, 'domain');
+        const r = removeDomain({ ctx: services, actor: ACTOR, name: parse(DomainName, args[0]) });
+        ctx.stdout.write(`Removed domain ${args[0].toLowerCase()} with ${r.mailboxes} mailbox(es) and ${r.aliases} alias(es).\n`);
+        return 0;
+      }
+      case 'mailbox add': {
+        want(1, 'address');
+        let lmtp: { host: string; port: number } | undefined;
+        if (o.lmtp !== undefined) {
+          const m = /^(.+):(\d{1,5})$/.exec(o.lmtp);
+          if (!m) throw new Problem(400, 'Bad Request', '--lmtp: give HOST:PORT, e.g. 127.0.0.1:24');
+          lmtp = { host: m[1], port: Number(m[2]) };
+        }
+        const m = addMailbox({ ctx: services, actor: ACTOR, input: parse(MailboxInput, {
+          address: args[0], delivery: lmtp ? 'lmtp' : 'maildir', lmtpHost: lmtp?.host ?? null, lmtpPort: lmtp?.port ?? null,
+        }) });
+        ctx.stdout.write(`Added mailbox ${m.address} (${m.delivery === 'lmtp' ? `LMTP ${m.lmtpHost}:${m.lmtpPort}` : 'Maildir'}).\n`);
+        return 0;
+      }
+      case 'mailbox list':
+        table(ctx, ['MAILBOX', 'DELIVERY'], listMailboxes(ctx.db, o.domain === undefined ? undefined : parse(DomainName, o.domain)).map((m) => [
+          m.address, m.delivery === 'lmtp' ? `lmtp ${m.lmtpHost}:${m.lmtpPort}` : 'maildir',
+        ]));
+        return 0;
+      case 'mailbox remove':
+        want(1, 'address');
+        removeMailbox({ ctx: services, actor: ACTOR, address: parse(Address, args[0]) });
+        ctx.stdout.write(`Removed mailbox ${args[0].toLowerCase()}.\n`);
+        return 0;
+      case 'alias add': {
+        if (args.length < 2) throw new Problem(400, 'Bad Request', 'give the alias and at least one target, e.g. `mail alias add info@example.com anna@example.com`');
+        const a = addAlias({ ctx: services, actor: ACTOR, input: parse(AliasInput, { address: args[0], targets: args.slice(1), keepLocalCopy: o['keep-local-copy'] ?? false }) });
+        ctx.stdout.write(`Added alias ${a.address} → ${a.targets.join(', ')}${a.keepLocalCopy ? ' (keeping a local copy)' : ''}.\n`);
+        return 0;
+      }
+      case 'alias list':
+        table(ctx, ['ALIAS', 'LOCAL COPY', 'TARGETS'], listAliases(ctx.db, o.domain === undefined ? undefined : parse(DomainName, o.domain)).map((a) => [
+          a.address, a.keepLocalCopy ? 'yes' : 'no', a.targets.join(', '),
+        ]));
+        return 0;
+      case 'alias remove':
+        want(1, 'address');
+        removeAlias({ ctx: services, actor: ACTOR, address: parse(Address, args[0]) });
+        ctx.stdout.write(`Removed alias ${args[0].toLowerCase()}.\n`);
+        return 0;
+      default:
+        if (noun === 'node-token' && verb) {
+          const token = issueNodeToken({ ctx: services, actor: ACTOR, name: verb });
+          ctx.stdout.write(`${token}\n`);
+          ctx.stderr.write(`New token for MX node "${verb}" (shown once; any earlier token of this node stops working).\n`);
+          return 0;
+        }
+        ctx.stderr.write(`unknown mail command "${[noun, verb].filter(Boolean).join(' ')}"\n\n${MAIL_HELP}\n`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof Problem) {
+      ctx.stderr.write(`error: ${e.detail}${e.errors.length ? ` (${e.errors.map((f) => `${f.field}: ${f.message}`).join('; ')})` : ''}\n`);
+      return e.status === 400 ? 2 : 1;
+    }
+    throw e;
+  }
 }
