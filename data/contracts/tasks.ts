@@ -150,8 +150,12 @@ export const AddCommentInput = z.strictObject({
 export type AddCommentInput = z.infer<typeof AddCommentInput>;
 
 export const CloseTaskInput = z.strictObject({
-  reasonId: Id,
+  reasonId: Id.optional(),
+  /** The reason by name ("Finished"), as an alternative to reasonId. */
+  reason: z.string().trim().min(1).max(100).optional(),
   at: InstantInput.optional(),
+}).refine((v) => (v.reasonId === undefined) !== (v.reason === undefined), {
+  message: 'give the reason for closing, as reasonId or as reason (its name), not both', path: ['reasonId'],
 });
 export type CloseTaskInput = z.infer<typeof CloseTaskInput>;
 

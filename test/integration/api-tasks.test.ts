@@ -158,6 +158,10 @@ test('close sets percent 100, closed by/at and reason; reopen clears them; both 
   assert.deepEqual(rows.map((r) => [r.field, r.oldValue, r.newValue]), [['closed', 'closed', 'open'], ['close_reason', 'Finished', null]]);
   assert.equal((await h.request('POST', `/api/v1/tasks/${t.id}/reopen`, { session: s })).status, 409);
   assert.equal((await h.request('POST', `/api/v1/tasks/${t.id}/close`, { session: s, body: { reasonId: 999 } })).status, 400);
+  assert.equal((await h.request('POST', `/api/v1/tasks/${t.id}/close`, { session: s, body: { reason: 'Bored' } })).status, 400);
+  assert.equal((await h.request('POST', `/api/v1/tasks/${t.id}/close`, { session: s, body: { reason: 'Finished', reasonId: finished } })).status, 400);
+  const byName = await json<Task>(await h.request('POST', `/api/v1/tasks/${t.id}/close`, { session: s, body: { reason: "won't fix" } }));
+  assert.equal(byName.closeReason?.name, "Won't fix", 'the reason may be given by name');
 });
 
 test('phases: PUT replaces the ordered plan, one history row, no row when unchanged', async () => {

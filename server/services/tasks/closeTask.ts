@@ -4,7 +4,7 @@ import { taskRef } from '#data/contracts/tasks.ts';
 import type { ServiceContext, Actor } from '../context.ts';
 import { badRequest, conflict, notFound } from '../../http/problem.ts';
 import { isInFuture, laterInstant, PERCENT_WHEN_CLOSED, type FieldChange } from '../../domain/task-rules.ts';
-import { displayOf } from '../../store/lists.ts';
+import { displayOf, entryByKey } from '../../store/lists.ts';
 import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
 import { assertReferencesExist } from './references.ts';
 
@@ -17,14 +17,16 @@ export function closeTask({ ctx, actor, taskId, input }: { ctx: ServiceContext; 
     if (!task) throw notFound(`${taskRef(taskId)} does not exist.`);
     if (task.is_closed) throw conflict(`${taskRef(taskId)} is already closed.`);
     if (at < task.opened_at) throw badRequest('A task cannot close before it opened.', [{ field: 'at', message: `must not be before ${task.opened_at}` }]);
-    assertReferencesExist(ctx.db, [{ field: 'reasonId', kind: 'close-reasons', id: input.reasonId }]);
+    const reasonId = input.reasonId ?? entryByKey(ctx.db, 'close-reasons', input.reason ?? '')?.id;
+    if (reasonId === undefined) throw badRequest(`unknown close reason "${input.reason}"`, [{ field: 'reason', message: `unknown close reason "${input.reason}"` }]);
+    assertReferencesExist(ctx.db, [{ field: 'reasonId', kind: 'close-reasons', id: reasonId }]);
     updateTask(ctx.db, taskId, {
-      is_closed: 1, close_reason_id: input.reasonId, closed_by: actor.userId, closed_at: at,
+      is_closed: 1, close_reason_id: reasonId, closed_by: actor.userId, closed_at: at,
       percent: PERCENT_WHEN_CLOSED, version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at),
     });
     const changes: FieldChange[] = [
       { field: 'closed', oldValue: 'open', newValue: 'closed' },
-      { field: 'close_reason', oldValue: null, newValue: displayOf(ctx.db, 'close-reasons', input.reasonId) },
+      { field: 'close_reason', oldValue: null, newValue: displayOf(ctx.db, 'close-reasons', reasonId) },
     ];
     if (task.percent !== PERCENT_WHEN_CLOSED) changes.push({ field: 'percent', oldValue: String(task.percent), newValue: String(PERCENT_WHEN_CLOSED) });
     insertHistory(ctx.db, taskId, actor.userId, at, changes);
