@@ -7,6 +7,10 @@ import { staffOnly, problemPage } from './guard.ts';
 import { loginRoutes } from './login.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { taskPageRoutes } from './tasks.ts';
+import { listPageRoutes } from './lists.ts';
+import { overridePageRoutes } from './overrides.ts';
+import { auditPageRoutes } from './audit.ts';
+import { userPageRoutes } from './users.ts';
 
 export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -30,5 +34,9 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.use('/users/*', admin);
   app.route('/', dashboardRoutes(deps));
   app.route('/', taskPageRoutes(deps));
+  app.route('/', listPageRoutes(deps));
+  app.route('/', overridePageRoutes(deps));
+  app.route('/', auditPageRoutes(deps));
+  app.route('/', userPageRoutes(deps));
   return app;
 }
