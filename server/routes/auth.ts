@@ -1,4 +1,4 @@
-// /api/v1/auth: log in (rate-limited, rotates the session), log out, and "who am I" with the CSRF token.
+// /api/v1/auth: log in (rate-limited, rotates the session), log out, change one's password, and "who am I" with the CSRF token.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
@@ -8,6 +8,8 @@ import { parseWith, readJson } from '../http/validate.ts';
 import { clearSessionCookie, clientIp, readSessionSecret, setSessionCookie } from '../http/session.ts';
 import { login } from '../services/auth/login.ts';
 import { logout } from '../services/auth/logout.ts';
+import { changeOwnPassword } from '../services/auth/changeOwnPassword.ts';
+import { Password } from '../domain/staff.ts';
 
 const LoginInput = z.strictObject({
   username: z.string().min(1).max(64),
@@ -38,6 +40,16 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const auth = currentStaff(c);
     logout({ ctx, actor: { userId: auth.user.id, name: auth.user.username }, sessionHash: auth.sessionHash });
     clearSessionCookie(c, deps.config);
+    return c.body(null, 204);
+  });
+
+  app.post('/auth/password', requireStaff(deps), async (c) => {
+    const auth = currentStaff(c);
+    const input = await readJson(c, z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: Password }));
+    await changeOwnPassword({
+      ctx, actor: { userId: auth.user.id, name: auth.user.username },
+      input: { ...input, sessionHash: auth.sessionHash, ip: clientIp(c) },
+    });
     return c.body(null, 204);
   });
 

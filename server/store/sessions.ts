@@ -32,6 +32,11 @@ export function deleteUserSessions(db: DB, userId: number): number {
   return db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
 }
 
+/** Ends every session of a user except the one in use (after a password change). */
+export function deleteOtherSessions(db: DB, userId: number, keepIdHash: string): number {
+  return db.prepare('DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?').run(userId, keepIdHash).changes;
+}
+
 export function deleteExpiredSessions(db: DB, now: string): void {
   db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
 }

@@ -73,3 +73,21 @@ test('the last admin who can log in cannot be disabled', async () => {
   assert.equal((await h.request('POST', `/api/v1/users/${admin.userId}/disable`, { session: admin })).status, 200);
   assert.equal((await h.request('GET', '/api/v1/users', { session: admin })).status, 401, 'disabling yourself ends your own session');
 });
+
+test('a user changes their own password: needs the current one, other sessions end, this one stays', async () => {
+  const h = makeHarness();
+  await h.addUser('sam', 'staff');
+  const here = await h.login('sam');
+  const elsewhere = await h.login('sam');
+  const change = (currentPassword: string, newPassword: string) =>
+    h.request('POST', '/api/v1/auth/password', { session: here, body: { currentPassword, newPassword } });
+  assert.equal((await change('wrong guess', 'a brand new passphrase')).status, 403);
+  assert.equal((await change('correct horse battery', 'short')).status, 400);
+  assert.equal((await h.request('POST', '/api/v1/auth/password', { session: here, csrf: false, body: { currentPassword: 'correct horse battery', newPassword: 'a brand new passphrase' } })).status, 403);
+  assert.equal((await change('correct horse battery', 'a brand new passphrase')).status, 204);
+  assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: here, body: { percent: 7 } })).status, 200, 'this session stays');
+  assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: elsewhere, body: { percent: 8 } })).status, 401, 'the other one ended');
+  assert.equal((await h.request('POST', '/api/v1/auth/login', { body: { username: 'sam', password: 'correct horse battery' } })).status, 401);
+  await h.login('sam', 'a brand new passphrase');
+  assert.ok(recentAudit(h.db).some((a) => a.action === 'password.change' && a.actor === 'sam'));
+});
