@@ -11,15 +11,15 @@ export interface ForwardOptions {
   srs: Srs;
   clock: () => Date;
   heloName: string;
-  /** Port of remote MX hosts: 25 in production; tests point it at their loopback provider. */
-  port?: number;
+  /** Port of remote MX hosts: 25 in production; tests point it (per MX host name) at their loopback servers. */
+  port?: number | ((mxHost: string) => number);
   /** More Received headers than this is taken as a loop (Postfix's hopcount_limit is 50). */
   maxHops?: number;
   timeoutMs?: number;
 }
 
 export function createForwardTransport(opts: ForwardOptions): Transport {
-  const port = opts.port ?? 25;
+  const portOf = typeof opts.port === 'function' ? opts.port : () => (opts.port as number | undefined) ?? 25;
   const maxHops = opts.maxHops ?? 30;
   return {
     async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
@@ -39,7 +39,7 @@ export function createForwardTransport(opts: ForwardOptions): Transport {
       let last: DeliveryOutcome = { kind: 'deferred', response: `4.4.1 no mail host of ${domain} answered` };
       for (const host of mx.hosts) {
         for (const address of host.addresses) {
-          const results = await sendMessage({ host: address, port, servername: host.name, heloName: opts.heloName, from, to: [to], message, timeoutMs: opts.timeoutMs });
+          const results = await sendMessage({ host: address, port: portOf(host.name), servername: host.name, heloName: opts.heloName, from, to: [to], message, timeoutMs: opts.timeoutMs });
           const outcome = results.get(to) ?? [...results.values()][0];
           // A permanent answer from a responsible MX is final; a temporary one lets us try the next host.
           if (outcome.kind !== 'deferred') return outcome;
