@@ -8,6 +8,8 @@ import { siteRoutes } from './routes/site.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { staffRoutes } from './routes/staff/index.ts';
+import { overrideSignal } from './services/overrides/active.ts';
+import { allOverrides } from './store/overrides.ts';
 
 export function createApp(deps: ServerDeps): Hono {
   const app = new Hono();
@@ -21,7 +23,8 @@ export function createApp(deps: ServerDeps): Hono {
   app.route('/api/v1', overrideRoutes(deps));
   app.route('/api/v1', auditRoutes(deps));
   app.route('/staff', staffRoutes(deps));
-  app.route('/', siteRoutes(deps));
+  // Staff overrides reach the public snapshot; it reads them only when it rebuilds (writes, or an expiry passing).
+  app.route('/', siteRoutes(deps, { signals: { override: overrideSignal(() => allOverrides(deps.db)) } }));
   app.notFound((c) => problemResponse(c, new Problem(404, 'Not Found', `Nothing at ${c.req.path}.`)));
   return app;
 }
