@@ -1,7 +1,7 @@
 // Edge validation: turns ids, query strings and JSON bodies into typed input, or a 400 problem naming each field.
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { badRequest, notFound, type FieldError } from './problem.ts';
+import { Problem, badRequest, notFound, type FieldError } from './problem.ts';
 
 const MAX_ID = 2_147_483_647;
 const MAX_BODY_BYTES = 1_000_000;
@@ -42,6 +42,8 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
     throw badRequest('Send the body as JSON (Content-Type: application/json).', [{ field: '(body)', message: 'expected application/json' }]);
   }
+  const declared = Number(c.req.header('content-length') ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new Problem(413, 'Content Too Large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
   const text = await c.req.text();
   if (text.length > MAX_BODY_BYTES) throw badRequest('The body is too large.', [{ field: '(body)', message: `at most ${MAX_BODY_BYTES} bytes` }]);
   let value: unknown;

@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { makeHarness, json, cookieOf } from './api-harness.ts';
+import { Hono } from 'hono';
 import { recentAudit } from '#server/store/audit.ts';
+import { requireCsrf, requireAdmin, currentStaff } from '#server/http/auth.ts';
+import { Problem, problemResponse } from '#server/http/problem.ts';
 
 const login = (h: ReturnType<typeof makeHarness>, username: string, password: string, o: { ip?: string; cookie?: string } = {}) =>
   h.request('POST', '/api/v1/auth/login', { body: { username, password }, ip: o.ip, headers: o.cookie ? { cookie: o.cookie } : {} });
@@ -147,4 +150,34 @@ test('logout ends the session and clears the cookie; sessions expire', async () 
   assert.equal(await whoAmI(h, t.cookie), 'alice');
   h.advance(2 * 3_600_000);
   assert.equal(await whoAmI(h, t.cookie), null, 'expired after 12 hours');
+});
+
+test('the exported middleware guards any router: requireCsrf lets anonymous writes through, requireAdmin checks role and token', async () => {
+  const h = makeHarness();
+  const admin = await h.admin();
+  await h.addUser('sam', 'staff');
+  const staff = await h.login('sam');
+  const deps = { db: h.db, config: h.config, clock: h.now };
+  const other = new Hono();
+  other.onError((err, c) => (err instanceof Problem ? problemResponse(c, err) : c.text('boom', 500)));
+  other.post('/feedback', requireCsrf(deps), (c) => c.text('thanks'));
+  other.post('/danger', requireAdmin(deps), (c) => c.text(`ok ${currentStaff(c).user.username}`));
+  other.get('/danger', requireAdmin(deps), (c) => c.text('read ok'));
+  const send = (method: string, path: string, headers: Record<string, string>) => other.request(path, { method, headers });
+
+  assert.equal((await send('POST', '/feedback', {})).status, 200, 'no session: nothing to forge');
+  assert.equal((await send('POST', '/feedback', { cookie: staff.cookie })).status, 403);
+  assert.equal((await send('POST', '/feedback', { cookie: staff.cookie, 'x-csrf-token': staff.csrf })).status, 200);
+  assert.equal((await send('POST', '/danger', {})).status, 401);
+  assert.equal((await send('POST', '/danger', { cookie: staff.cookie, 'x-csrf-token': staff.csrf })).status, 403);
+  assert.equal((await send('POST', '/danger', { cookie: admin.cookie })).status, 403, 'admin without token');
+  assert.equal(await (await send('POST', '/danger', { cookie: admin.cookie, 'x-csrf-token': admin.csrf })).text(), 'ok alice');
+  assert.equal((await send('GET', '/danger', { cookie: admin.cookie })).status, 200, 'reads need no token');
+});
+
+test('an oversized body is refused before it is read', async () => {
+  const h = makeHarness();
+  const s = await h.admin();
+  const res = await h.request('PATCH', '/api/v1/tasks/2733', { session: s, raw: JSON.stringify({ details: 'x'.repeat(1_100_000) }), headers: { 'content-length': '1100020' } });
+  assert.equal(res.status, 413);
 });
