@@ -3,7 +3,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
 import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
+import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { startDovecot, freePort, type Dovecot } from '../support/dovecot.ts';
+import { startSmtpSink } from '../support/smtp-sink.ts';
 
 let dovecot: Dovecot;
 before(async () => { dovecot = await startDovecot(); });
@@ -43,4 +45,26 @@ test('no LMTP server listening → deferred (retried later), never failed', asyn
   const outcome = await lmtp.deliver(job('nobody-home', await freePort()));
   assert.equal(outcome.kind, 'deferred');
   assert.match(outcome.response, /^4\./);
+});
+
+test('per-recipient LMTP replies: one session, each recipient its own outcome', async () => {
+  const server = await startSmtpSink({
+    lmtp: true,
+    starttls: false,
+    refuseRcpt: (a) => (a.startsWith('gone@') ? [550, '5.1.1 unknown user'] : null),
+    lmtpDataReply: (a) => (a.startsWith('full@') ? [452, '4.2.2 mailbox full'] : null),
+  });
+  try {
+    const results = await sendMessage({
+      host: '127.0.0.1', port: server.port, lmtp: true, heloName: 'mx.tidings.test', from: 'sender@origin.test',
+      to: ['ok@example.com', 'gone@example.com', 'full@example.com'], message: message('multi'), timeoutMs: 5000,
+    });
+    assert.equal(results.get('ok@example.com')?.kind, 'delivered');
+    assert.equal(results.get('gone@example.com')?.kind, 'failed');
+    assert.match(results.get('gone@example.com')!.response, /^550 5\.1\.1/);
+    assert.equal(results.get('full@example.com')?.kind, 'deferred');
+    assert.match(results.get('full@example.com')!.response, /^452 4\.2\.2 mailbox full/);
+  } finally {
+    await server.close();
+  }
 });

@@ -21,6 +21,10 @@ export interface SmtpSink {
 export interface SinkOptions {
   /** Reply to RCPT TO: return [code, text] to refuse that recipient. */
   refuseRcpt?: (address: string) => [number, string] | null;
+  /** Speak LMTP instead of SMTP. */
+  lmtp?: boolean;
+  /** LMTP: the reply after DATA for each accepted recipient ([code, text] refuses it). */
+  lmtpDataReply?: (address: string) => [number, string] | null;
   /** Offer STARTTLS (smtp-server's built-in self-signed certificate). Default true. */
   starttls?: boolean;
 }
@@ -30,6 +34,7 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
   const waiters: (() => void)[] = [];
   const options: SMTPServerOptions = {
     logger: false,
+    lmtp: opts.lmtp ?? false,
     disabledCommands: opts.starttls === false ? ['AUTH', 'STARTTLS'] : ['AUTH'],
     authOptional: true,
     onRcptTo(address, _session, cb) {
@@ -44,7 +49,12 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         messages.push({ from, to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks), secure: session.secure, heloName: session.hostNameAppearsAs });
         for (const w of waiters.splice(0)) w();
-        cb();
+        if (!opts.lmtpDataReply) return cb();
+        const replies = session.envelope.rcptTo.map((r) => {
+          const refusal = opts.lmtpDataReply!(r.address);
+          return refusal ? Object.assign(new Error(refusal[1]), { responseCode: refusal[0] }) : `2.0.0 <${r.address}> saved`;
+        });
+        (cb as (err: Error | null, replies: (string | Error)[]) => void)(null, replies);
       });
     },
   };
