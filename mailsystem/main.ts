@@ -1,0 +1,89 @@
+// Process entry of an MX node: configuration, node database, replica directory, transports, signals.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '#data/config.ts';
+import { MIGRATIONS, openDatabase } from '#data/db.ts';
+import { createMailSystem } from './app.ts';
+import { createReplicaDirectory } from './config/replica.ts';
+import { createConfigSync } from './config/sync.ts';
+import { buildDsn } from './delivery/dsn.ts';
+import { createForwardTransport } from './delivery/forward.ts';
+import { createLegacyTransport } from './delivery/legacy.ts';
+import { createLmtpTransport } from './delivery/lmtp.ts';
+import { createSystemResolver } from './dns/system.ts';
+import { systemClock } from './queue/deps.ts';
+import { ensureSelfSignedCert } from './smtp/self-signed.ts';
+import { createSrs } from './srs/srs.ts';
+
+/** The SRS secret must survive restarts (bounces arrive days later), so it lives in the state dir. */
+function srsSecrets(dir: string, env: NodeJS.ProcessEnv): { secret: string; oldSecrets: string[] } {
+  const fromEnv = (env.TIDINGS_SRS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (fromEnv.length > 0) return { secret: fromEnv[0], oldSecrets: fromEnv.slice(1) };
+  const file = join(dir, 'srs-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  return { secret: readFileSync(file, 'utf8').trim(), oldSecrets: [] };
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const config = loadConfig(env);
+  const log = pino({ level: config.logLevel, base: { component: 'mailsystem' } });
+  const mxDir = join(config.stateDir, 'mx');
+  mkdirSync(mxDir, { recursive: true });
+  const serverName = env.TIDINGS_MX_HOSTNAME || hostname();
+  const db = openDatabase(join(mxDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
+  const clockDate = (): Date => new Date();
+  const srs = createSrs({ domain: env.TIDINGS_SRS_DOMAIN || serverName, ...srsSecrets(mxDir, env) });
+  const directory = createReplicaDirectory({ db, clock: clockDate, srs });
+  const resolver = createSystemResolver();
+  const tls = ensureSelfSignedCert(mxDir, serverName);
+
+  const mx = createMailSystem({
+    smtpHost: config.smtpHost,
+    smtpPort: config.smtpPort,
+    maildirRoot: env.TIDINGS_MAILDIR_ROOT || join(mxDir, 'mail'),
+    serverName,
+    ingress: { tls },
+  }, {
+    db, directory, clock: systemClock, log, buildDsn,
+    transports: {
+      lmtp: createLmtpTransport({ heloName: serverName }),
+      forward: createForwardTransport({ resolver, srs, clock: clockDate, heloName: serverName }),
+      legacy: createLegacyTransport({ resolver, heloName: serverName }),
+    },
+  });
+
+  // The replica keeps serving when the backend is away; without a backend it serves what it has.
+  const sync = env.TIDINGS_MX_BACKEND_URL && env.TIDINGS_MX_TOKEN
+    ? createConfigSync({ db, backendUrl: env.TIDINGS_MX_BACKEND_URL, token: env.TIDINGS_MX_TOKEN, clock: clockDate, log })
+    : null;
+  if (sync) sync.start();
+  else log.warn('TIDINGS_MX_BACKEND_URL/TIDINGS_MX_TOKEN not set: serving the local replica only');
+
+  await mx.start();
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining sessions and deliveries');
+    sync?.stop();
+    mx.stop().then(() => {
+      db.close();
+      process.exit(0);
+    }, (err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

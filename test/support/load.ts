@@ -1,0 +1,94 @@
+// Concurrent SMTP sessions for process tests: sends uniquely tagged messages and tracks every answer.
+import { RawSmtp, codeOf } from './smtp-client.ts';
+
+export interface LoadOptions {
+  port: number;
+  sessions: number;
+  perSession: number;
+  recipientFor: (messageIndex: number) => string;
+  bodyBytes?: number;
+  /** Stop early (used to end a test cleanly); messages not yet sent are simply not sent. */
+  shouldStop?: () => boolean;
+}
+
+export interface LoadResult {
+  /** Message ids answered 250 after DATA. */
+  acked: Map<string, string>;
+  /** Sent in full, then the connection died before any reply: stored at most once. */
+  uncertain: Set<string>;
+  /** Every reply to MAIL/RCPT/DATA/end-of-data, by code. */
+  codes: Map<number, number>;
+  /** Replies no session should ever see (anything but 250/354/421 at those steps). */
+  unexpected: string[];
+  /** Connections that died without an answer at any step (no reply at all). */
+  silentDrops: number;
+}
+
+export const testIdOf = (message: Buffer): string | null => /\r\nX-Test-Id: (\S+)\r\n/.exec(message.toString('latin1'))?.[1] ?? null;
+
+function messageFor(id: string, rcpt: string, bodyBytes: number): string {
+  const head = `From: <load@remote.test>\r\nTo: <${rcpt}>\r\nSubject: load ${id}\r\nMessage-ID: <${id}@remote.test>\r\nX-Test-Id: ${id}\r\n\r\n`;
+  const line = 'The quick brown fox jumps over the lazy dog, again and again and again.\r\n';
+  return head + line.repeat(Math.max(1, Math.ceil(bodyBytes / line.length)));
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const result: LoadResult = { acked: new Map(), uncertain: new Set(), codes: new Map(), unexpected: [], silentDrops: 0 };
+  const note = (step: string, reply: string | null): number => {
+    const code = codeOf(reply);
+    if (reply === null) result.silentDrops++;
+    else result.codes.set(code, (result.codes.get(code) ?? 0) + 1);
+    if (reply !== null && ![250, 354, 421].includes(code)) result.unexpected.push(`${step}: ${reply}`);
+    return code;
+  };
+
+  async function connect(): Promise<RawSmtp> {
+    for (;;) {
+      try {
+        const c = await RawSmtp.connect(opts.port);
+        const greeting = await c.read(10_000);
+        if (codeOf(greeting) === 220 && codeOf(await c.cmd('EHLO load.test')) === 250) return c;
+        c.close();
+      } catch { /* not listening (restarting): try again */ }
+      await pause(20);
+    }
+  }
+
+  async function session(s: number): Promise<void> {
+    let c: RawSmtp | null = null;
+    for (let k = 0; k < opts.perSession && !opts.shouldStop?.(); k++) {
+      const index = s * opts.perSession + k;
+      const id = `m${index}`;
+      const rcpt = opts.recipientFor(index);
+      for (;;) {
+        c ??= await connect();
+        const steps: [string, string][] = [['MAIL', 'MAIL FROM:<load@remote.test>\r\n'], ['RCPT', `RCPT TO:<${rcpt}>\r\n`], ['DATA', 'DATA\r\n']];
+        let ok = true;
+        for (const [step, line] of steps) {
+          c.write(line);
+          const code = note(step, await c.read(10_000).catch(() => null));
+          if (code !== 250 && code !== 354) { ok = false; break; }
+        }
+        if (!ok) {  // nothing was stored: a new connection, the same message again
+          c.close();
+          c = null;
+          continue;
+        }
+        c.write(`${messageFor(id, rcpt, opts.bodyBytes ?? 1024)}.\r\n`);
+        const reply = await c.read(10_000).catch(() => null);
+        const code = note('end-of-data', reply);
+        if (code === 250) result.acked.set(id, rcpt);
+        else if (reply === null) result.uncertain.add(id);
+        else if (code === 421 || code === 451) { c.close(); c = null; continue; }
+        if (reply === null) { c.close(); c = null; }
+        break;
+      }
+    }
+    c?.close();
+  }
+
+  await Promise.all(Array.from({ length: opts.sessions }, (_, s) => session(s)));
+  return result;
+}

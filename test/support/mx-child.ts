@@ -1,0 +1,54 @@
+// Starts and stops the mail system as a child process (test/support/mx-process.ts) by pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import type { FakeDirectoryData } from './fake-directory.ts';
+
+const NODE = join(process.cwd(), 'node_modules', '.bin', 'node');
+const ENTRY = join(process.cwd(), 'test', 'support', 'mx-process.ts');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export class MxChild {
+  proc: ChildProcess | null = null;
+  private readonly configFile: string;
+
+  constructor(stateDir: string, port: number, directory: FakeDirectoryData, shutdownDeadlineMs = 2000) {
+    this.configFile = join(stateDir, 'mx-process.json');
+    writeFileSync(this.configFile, JSON.stringify({ stateDir, port, directory, shutdownDeadlineMs }));
+  }
+
+  /** Spawns the process and resolves once it listens. */
+  start(): Promise<void> {
+    const proc = spawn(NODE, [ENTRY, this.configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.proc = proc;
+    return new Promise((resolve, reject) => {
+      let out = '';
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('READY')) resolve();
+      });
+      proc.once('exit', (code, signal) => reject(new Error(`mx process exited before READY (${code ?? signal})`)));
+    });
+  }
+
+  /** Resolves with the exit code (null when killed by a signal). */
+  stop(signal: NodeJS.Signals): Promise<number | null> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc?.exitCode ?? null);
+    return new Promise((resolve) => {
+      proc.once('exit', (code) => resolve(code));
+      process.kill(proc.pid!, signal);
+    });
+  }
+}
