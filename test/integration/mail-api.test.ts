@@ -133,6 +133,11 @@ test('/mx/config: token required, only changes since the given version, deletes 
   assert.deepEqual(r.body.changes, []);
   assert.equal(r.body.version, 3);
   assert.equal((await node('/api/v1/mx/config?since=-1')).status, 400);
+  // A node ahead of the log (the backend was restored from an older backup) is told to start over.
+  r = await node('/api/v1/mx/config?since=99');
+  assert.equal(r.body.reset, true);
+  assert.equal(r.body.since, 0);
+  assert.equal(r.body.changes.length, 3);
   const seen = deps.db.prepare("SELECT last_version FROM mx_nodes WHERE name = 'mx1'").get() as { last_version: number };
   assert.equal(seen.last_version, 3);
 });

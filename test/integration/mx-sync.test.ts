@@ -10,6 +10,8 @@ import { openBackendStore } from '#server/store/open.ts';
 import { createApp } from '#server/app.ts';
 import { createChangeCounter, type ServerDeps } from '#server/deps.ts';
 import { addStaff } from '#server/services/users/addStaff.ts';
+import { addMailbox } from '#server/services/mail/addMailbox.ts';
+import { MX_CONFIG_PAGE } from '#data/contracts/mx-config.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { createConfigSync } from '#mailsystem/config/sync.ts';
 import { createReplicaDirectory, replicaVersion } from '#mailsystem/config/replica.ts';
@@ -105,4 +107,22 @@ test('a wrong token changes nothing; a page fetched twice is applied once', asyn
   assert.deepEqual(await sync.syncOnce(), { ok: true, applied: 1, version: 1 });
   assert.deepEqual(await sync.syncOnce(), { ok: true, applied: 0, version: 1 });
   assert.equal(calls, 2);
+});
+
+test('more changes than one page: the node keeps asking until it has them all', async () => {
+  const backend = await startBackend();
+  await backend.api('POST', '/api/v1/mail/domains', { name: 'bulk.test' });
+  const ctx = { db: backend.db, clock: () => new Date(), changes: { bump() {}, version: () => 0 } };
+  for (let i = 0; i < MX_CONFIG_PAGE + 20; i++) addMailbox({ ctx, actor: { userId: null, name: 'test' }, input: { address: `user${i}@bulk.test`, delivery: 'maildir', lmtpHost: null, lmtpPort: null } });
+  const nodeDb = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
+  const requested: string[] = [];
+  const sync = createConfigSync({
+    db: nodeDb, backendUrl: backend.url, token: backend.token, clock: () => new Date(), log: { info: () => {}, warn: () => {} },
+    fetch: (input, init) => { requested.push(new URL(String(input)).search); return fetch(input, init); },
+  });
+  const r = await sync.syncOnce();
+  assert.deepEqual(r, { ok: true, applied: MX_CONFIG_PAGE + 21, version: MX_CONFIG_PAGE + 21 });
+  assert.deepEqual(requested, ['?since=0', `?since=${MX_CONFIG_PAGE}`]);
+  const dir = createReplicaDirectory({ db: nodeDb, clock: () => new Date() });
+  assert.equal(dir.resolve(`user${MX_CONFIG_PAGE + 19}@bulk.test`).status, 'ok');
 });

@@ -128,3 +128,15 @@ test('changes apply without a restart: the same Directory sees deletes and new e
   assert.deepEqual(dir.resolve('anna@example.com'), { status: 'unknown-user' });
   assert.equal(dir.resolve('bert@example.com').status, 'ok');
 });
+
+test('a reset payload replaces the whole replica', () => {
+  const { db, dir } = setup([domain('example.com'), mailbox('anna@example.com'), domain('gone.test')]);
+  applyConfigChanges(db, { since: 0, version: 2, more: false, reset: true, changes: [
+    { version: 1, op: 'upsert', entity: 'domain', key: 'example.com', record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } },
+    { version: 2, op: 'upsert', entity: 'mailbox', key: 'bert@example.com', record: { address: 'bert@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null } },
+  ] }, now);
+  assert.deepEqual(dir.resolve('anna@example.com'), { status: 'unknown-user' });
+  assert.equal(dir.resolve('bert@example.com').status, 'ok');
+  assert.equal(dir.isHostedDomain('gone.test'), false);
+  assert.equal((db.prepare('SELECT version FROM replica_state').get() as { version: number }).version, 2);
+});
