@@ -22,6 +22,8 @@ export interface LoadResult {
   unexpected: string[];
   /** Connections that died without an answer at any step (no reply at all). */
   silentDrops: number;
+  /** The distinct texts of 421 replies seen. */
+  texts421: Set<string>;
 }
 
 export const testIdOf = (message: Buffer): string | null => /\r\nX-Test-Id: (\S+)\r\n/.exec(message.toString('latin1'))?.[1] ?? null;
@@ -35,11 +37,12 @@ function messageFor(id: string, rcpt: string, bodyBytes: number): string {
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const result: LoadResult = { acked: new Map(), uncertain: new Set(), codes: new Map(), unexpected: [], silentDrops: 0 };
+  const result: LoadResult = { acked: new Map(), uncertain: new Set(), codes: new Map(), unexpected: [], silentDrops: 0, texts421: new Set() };
   const note = (step: string, reply: string | null): number => {
     const code = codeOf(reply);
     if (reply === null) result.silentDrops++;
     else result.codes.set(code, (result.codes.get(code) ?? 0) + 1);
+    if (code === 421) result.texts421.add(reply!.slice(4));
     if (reply !== null && ![250, 354, 421].includes(code)) result.unexpected.push(`${step}: ${reply}`);
     return code;
   };
