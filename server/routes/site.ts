@@ -28,7 +28,10 @@ const CACHE = {
   feed: 'public, max-age=60, stale-while-revalidate=300',
 } as const;
 
-interface CachedPage { generation: number; at: number; status: number; body: string }
+/** Bodies are kept encoded: writing a cached Buffer costs far less than re-encoding a 30 KB string per view. */
+const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': CACHE.page, 'x-content-type-options': 'nosniff' } as const;
+
+interface CachedPage { generation: number; at: number; status: number; body: Uint8Array<ArrayBuffer> }
 
 export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
   const outDir = opts.outDir ?? SITE_OUT;
@@ -79,8 +82,9 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
 
   async function renderPage(c: Context): Promise<Response> {
     const built = snapshots.current();
-    const url = new URL(c.req.url);
-    const key = url.pathname + url.search;
+    // Path and query straight from the absolute URL: parsing a URL object per view costs measurable throughput.
+    const raw = c.req.url;
+    const key = raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
     const now = deps.clock();
     let page = pages.get(key);
     if (!page || page.generation !== built.generation || now.getTime() - page.at >= pageTtl) {
@@ -92,16 +96,12 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
         throw err;
       }
       const res = await render(new Request(new URL(key, 'http://tidings.local')), { snapshot: built.snapshot, now: now.toISOString() });
-      page = { generation: built.generation, at: now.getTime(), status: res.status, body: await res.text() };
-      if (res.status >= 500) throw new Error(`site page ${url.pathname} rendered ${res.status}`);
+      page = { generation: built.generation, at: now.getTime(), status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
+      if (res.status >= 500) throw new Error(`site page ${c.req.path} rendered ${res.status}`);
       if (pages.size >= PAGE_CACHE_MAX) pages.clear();
       pages.set(key, page);
     }
-    return c.body(page.body, page.status as 200, {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': CACHE.page,
-      'x-content-type-options': 'nosniff',
-    });
+    return c.body(page.body, page.status as 200, PAGE_HEADERS);
   }
 
   app.get('*', (c) => {

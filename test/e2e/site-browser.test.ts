@@ -1,4 +1,5 @@
 // Chromium (Debian, via playwright-core) loads the overview, the task list and FS#2733 at desktop and phone widths.
+/// <reference lib="dom" />
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
