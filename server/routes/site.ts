@@ -8,10 +8,13 @@ import { lazyAstroRenderer, SiteNotBuilt, type RenderPage } from '../site/astro-
 import { loadStaticAssets, type StaticAsset } from '../site/static-assets.ts';
 import { buildFeeds, type Feeds } from '../site/feeds.ts';
 import { SITE_OUT } from '../site/build.ts';
+import { overrideSignal } from '../services/overrides/active.ts';
+import { allOverrides } from '../store/overrides.ts';
 
 export interface SiteOptions {
   /** Folder of the Astro build (server/ and client/); the repository's dist/site by default. */
   outDir?: string;
+  /** Defaults to the staff overrides in the database; telemetry verdicts arrive with the telemetry issue. */
   signals?: SectionSignals;
   /** How long a rendered page is reused while the snapshot stays the same (the "now" marker moves meanwhile). */
   pageTtlMs?: number;
@@ -37,7 +40,9 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
   const outDir = opts.outDir ?? SITE_OUT;
   const snapshots = opts.snapshots ?? createStatusSnapshots({
     db: deps.db, clock: deps.clock, changes: deps.changes, displayTimeZone: deps.config.displayTimeZone,
-    publicUrl: deps.config.publicUrl, signals: opts.signals,
+    publicUrl: deps.config.publicUrl,
+    // Read only when the snapshot rebuilds; overrides bump the change counter and their expiry is a boundary.
+    signals: opts.signals ?? { override: overrideSignal(() => allOverrides(deps.db)) },
   });
   const pageTtl = opts.pageTtlMs ?? 30_000;
   const renderer = lazyAstroRenderer(outDir);

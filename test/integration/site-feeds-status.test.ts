@@ -111,3 +111,20 @@ test('Atom and RSS feeds are valid XML with the task updates, newest first, for 
   assert.equal(dns.feed.entry, undefined, 'the DNS feed has none of the Email updates');
   assert.equal((await site.get('/section/nope/feed.atom')).status, 404);
 });
+
+test('a staff override sets the section light until it expires, then the task rules apply again', async () => {
+  site.setNow('2026-02-01T10:00:00.000Z');
+  const dns = (site.db.prepare("SELECT id FROM sections WHERE slug = 'dns'").get() as { id: number }).id;
+  site.db.prepare('INSERT INTO section_overrides (section_id, state, note, set_by, set_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?)')
+    .run(dns, 'issues', 'Resolver upgrade under way', '2026-02-01T09:00:00.000Z', '2026-02-01T11:00:00.000Z');
+  site.changes.bump();
+  let body = StatusJson.parse(await (await site.get('/status.json')).json());
+  let state = body.sections.find((s) => s.slug === 'dns')!;
+  assert.deepEqual([state.state, state.reason, state.lastUpdated], ['issues', 'Resolver upgrade under way', '2026-02-01T09:00:00.000Z']);
+  const html = await (await site.get('/')).text();
+  assert.match(html, /<li data-section="dns">[\s\S]*?data-state="issues"[\s\S]*?Resolver upgrade under way/);
+  site.setNow('2026-02-01T11:00:00.000Z');
+  body = StatusJson.parse(await (await site.get('/status.json')).json());
+  state = body.sections.find((s) => s.slug === 'dns')!;
+  assert.equal(state.state, 'operational', 'the expiry is a boundary: no write needed');
+});
