@@ -1,0 +1,62 @@
+// Maildir transport: Dovecot layout, atomic tmp→new, and no duplicate on redelivery.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MaildirTransport, maildirFileName, maildirPath } from '#mailsystem/delivery/maildir.ts';
+import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'tidings-maildir-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const job = (queueId: string, mailbox: string, attempt = 1, message = Buffer.from('Subject: x\r\n\r\n\x00\xff\r\n', 'latin1')): DeliveryJob => ({
+  queueId, deliveryId: 1, envelopeFrom: 's@r.test', recipient: mailbox, route: { kind: 'maildir', mailbox }, message, attempt,
+});
+
+describe('Maildir transport', () => {
+  const t = new MaildirTransport({ root });
+
+  it('writes <root>/<domain>/<localpart>/Maildir/new/<name> byte-exact, leaving tmp/ empty', async () => {
+    const j = job('Q1', 'Alice@Example.TEST');
+    assert.equal((await t.deliver(j)).kind, 'delivered');
+    const dir = join(root, 'example.test', 'alice', 'Maildir');
+    assert.deepEqual(readdirSync(dir).sort(), ['cur', 'new', 'tmp']);
+    assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+    const files = readdirSync(join(dir, 'new'));
+    assert.deepEqual(files, [maildirFileName('Q1', 'Alice@Example.TEST', j.message.length)]);
+    assert.ok(readFileSync(join(dir, 'new', files[0])).equals(j.message));
+    assert.match(files[0], /,S=\d+$/, 'Dovecot reads the size from the name');
+  });
+
+  it('does not duplicate on redelivery, even after the user moved the message to cur/', async () => {
+    const dir = join(root, 'example.test', 'bob', 'Maildir');
+    await t.deliver(job('Q2', 'bob@example.test'));
+    const out = await t.deliver(job('Q2', 'bob@example.test', 2));
+    assert.equal(out.kind, 'delivered');
+    assert.equal(readdirSync(join(dir, 'new')).length, 1);
+    const name = readdirSync(join(dir, 'new'))[0];
+    renameSync(join(dir, 'new', name), join(dir, 'cur', `${name}:2,S`));
+    await t.deliver(job('Q2', 'bob@example.test', 3));
+    assert.equal(readdirSync(join(dir, 'new')).length + readdirSync(join(dir, 'cur')).length, 1);
+    // A different message to the same mailbox is a new file.
+    await t.deliver(job('Q3', 'bob@example.test'));
+    assert.equal(readdirSync(join(dir, 'new')).length, 1);
+  });
+
+  it('overwrites a torn tmp/ file left by a crash', async () => {
+    const j = job('Q4', 'carol@example.test');
+    const dir = join(root, 'example.test', 'carol', 'Maildir');
+    await t.deliver(job('Q0', 'carol@example.test'));
+    writeFileSync(join(dir, 'tmp', maildirFileName('Q4', 'carol@example.test', j.message.length)), 'torn');
+    await t.deliver(j);
+    const name = maildirFileName('Q4', 'carol@example.test', j.message.length);
+    assert.ok(readFileSync(join(dir, 'new', name)).equals(j.message));
+  });
+
+  it('refuses mailbox names that would escape the store', async () => {
+    assert.equal(maildirPath(root, '../../etc@example.test'), null);
+    assert.equal(maildirPath(root, 'a@..'), null);
+    assert.equal((await t.deliver(job('Q5', '..@example.test'))).kind, 'failed');
+  });
+});
