@@ -11,6 +11,7 @@ import { listPageRoutes } from './lists.ts';
 import { overridePageRoutes } from './overrides.ts';
 import { auditPageRoutes } from './audit.ts';
 import { userPageRoutes } from './users.ts';
+import { mailPageRoutes } from './mail.ts';
 
 export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -28,6 +29,8 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.use('/lists/*', staff);
   app.use('/overrides', staff);
   app.use('/overrides/*', staff);
+  app.use('/mail', staff);
+  app.use('/mail/*', staff);
   app.use('/audit', admin);
   app.use('/audit/*', admin);
   app.use('/users', admin);
@@ -38,5 +41,6 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', overridePageRoutes(deps));
   app.route('/', auditPageRoutes(deps));
   app.route('/', userPageRoutes(deps));
+  app.route('/', mailPageRoutes(deps));
   return app;
 }

@@ -44,7 +44,7 @@ export interface PageOptions {
 export function page(o: PageOptions): Html {
   const nav = o.auth ? html`<nav aria-label="Staff">
       <a href="/staff">Dashboard</a><a href="/staff/tasks/new">New task</a><a href="/staff/lists">Sections &amp; lists</a>
-      <a href="/staff/overrides">Overrides</a>
+      <a href="/staff/overrides">Overrides</a><a href="/staff/mail">Mail</a>
       ${o.auth.user.role === 'admin' ? html`<a href="/staff/audit">Audit log</a><a href="/staff/users">Users</a>` : ''}
       <a href="/">Public site</a>
     </nav>
