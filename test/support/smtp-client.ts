@@ -24,6 +24,18 @@ export class RawSmtp {
     socket.on('error', () => {});
   }
 
+  /** Speaks over an already connected socket, e.g. the TLS socket after STARTTLS. */
+  static over(socket: net.Socket): RawSmtp {
+    return new RawSmtp(socket);
+  }
+
+  /** Hands the socket over (for a TLS upgrade): this reader stops listening to it. */
+  detach(): net.Socket {
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('close');
+    return this.socket;
+  }
+
   static connect(port: number, host = '127.0.0.1'): Promise<RawSmtp> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host }, () => resolve(new RawSmtp(socket)));
