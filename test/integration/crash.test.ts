@@ -35,7 +35,7 @@ describe('crash safety under SIGKILL', () => {
     let kills = 0;
     const killer = (async () => {
       while (!loadDone) {
-        await new Promise((r) => setTimeout(r, 200 + Math.random() * 700));
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
         if (loadDone) break;
         await mx.stop('SIGKILL');
         kills++;
