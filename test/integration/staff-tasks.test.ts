@@ -101,6 +101,8 @@ test('plan editor: add, reorder, edit and remove phases; times in the display zo
     { title: 'switch', sdate: '2021-10-31', stime: '02:30', edate: '2021-10-31', etime: '03:30', pos: '2' },
   ]), move: 'save' });
   assert.equal(r.status, 303, r.text.slice(0, 800));
+  assert.equal(r.location, '/staff/tasks/2733?done=phases&tz=repeated#h-plan');
+  assert.match((await b.get(r.location!)).text, /happened twice on that day \(the clocks went back\); the earlier one was used/);
   assert.deepEqual(phasesOf(), [
     { title: 'prepare', s: null, e: '2021-10-12T21:59:59.999Z' },
     // 02:30 happened twice in Berlin that night: the first one (CEST) is taken.
@@ -138,6 +140,12 @@ test('comment with an explicit time, Markdown preview through the sanitizer, clo
 
   const posted = await b.post('/staff/tasks/2733/comments', { body: 'The new mailsystem is now active.', at: '2021-10-13T16:40', action: 'save' });
   assert.equal(posted.status, 303);
+  assert.equal(posted.location, '/staff/tasks/2733?done=commented#h-comments', 'an ordinary time carries no daylight-saving note');
+  const skipped = await b.post('/staff/tasks/2733/comments', { body: 'In the gap.', at: '2022-03-27T02:30', action: 'save' });
+  assert.match(skipped.location ?? '', /tz=skipped/);
+  assert.match((await b.get(skipped.location!)).text, /does not exist on that day/);
+  assert.ok(h.db.prepare(`SELECT 1 FROM comments WHERE body_md = 'In the gap.' AND created_at = '2022-03-27T01:30:00.000Z'`).get());
+  h.db.prepare(`DELETE FROM comments WHERE body_md = 'In the gap.'`).run();
   const last = h.db.prepare('SELECT created_at, body_md FROM comments WHERE task_id = 2733 ORDER BY id DESC LIMIT 1').get();
   assert.deepEqual(last, { created_at: '2021-10-13T14:40:00.000Z', body_md: 'The new mailsystem is now active.' });
   assert.equal((h.db.prepare('SELECT count(*) AS n FROM comments WHERE task_id = 2733').get() as { n: number }).n, before + 1);

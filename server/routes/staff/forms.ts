@@ -16,6 +16,8 @@ export async function readForm(c: Context): Promise<Form> {
 export class FormReader {
   readonly form: Form;
   readonly errors: FieldError[] = [];
+  /** Set when a time fell into a daylight-saving gap or overlap, so the page can say how it was read. */
+  dst: 'skipped' | 'repeated' | null = null;
   readonly timeZone: string;
   constructor(form: Form, timeZone: string) {
     this.form = form;
@@ -44,12 +46,23 @@ export class FormReader {
     return Number(raw);
   }
 
+  private convert(wall: string): string {
+    const r = wallTimeToUtc(wall, this.timeZone);
+    if (r.kind !== 'ok') this.dst = r.kind;
+    return r.instant;
+  }
+
+  /** The query suffix that carries the DST note across the redirect after a save. */
+  dstQuery(): string {
+    return this.dst ? `&tz=${this.dst}` : '';
+  }
+
   /** "YYYY-MM-DDTHH:mm" in the display zone → UTC instant; empty → undefined. */
   instant(name: string, label: string): string | undefined {
     const raw = (this.form[name] ?? '').trim();
     if (raw === '') return undefined;
     try {
-      return wallTimeToUtc(raw, this.timeZone).instant;
+      return this.convert(raw);
     } catch {
       this.errors.push({ field: label, message: `a date and time like 2021-10-12T10:40 (${this.timeZone})` });
       return undefined;
@@ -69,7 +82,7 @@ export class FormReader {
       return undefined;
     }
     try {
-      if (time !== '') return wallTimeToUtc(`${date}T${time}`, this.timeZone).instant;
+      if (time !== '') return this.convert(`${date}T${time}`);
       if (bound === 'start') return wallTimeToUtc(`${date}T00:00`, this.timeZone).instant;
       const next = new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
       return new Date(Date.parse(wallTimeToUtc(`${next}T00:00`, this.timeZone).instant) - 1).toISOString();

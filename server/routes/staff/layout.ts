@@ -70,9 +70,16 @@ export function csrfField(auth: StaffAuth): Html {
   return html`<input type="hidden" name="_csrf" value="${auth.csrfToken}">`;
 }
 
+const DST_NOTES: Record<string, string> = {
+  skipped: 'Note: a time you entered does not exist on that day (the clocks jumped forward over it); it was read as the same time after the jump. Check the saved time.',
+  repeated: 'Note: a time you entered happened twice on that day (the clocks went back); the earlier one was used. Check the saved time.',
+};
+
 export function noticeOf(c: Context): string | null {
   const key = c.req.query('done');
-  return key && Object.hasOwn(NOTICES, key) ? NOTICES[key] : null;
+  const tz = c.req.query('tz');
+  const parts = [key && Object.hasOwn(NOTICES, key) ? NOTICES[key] : null, tz && Object.hasOwn(DST_NOTES, tz) ? DST_NOTES[tz] : null];
+  return parts.filter(Boolean).join(' ') || null;
 }
 
 /** Staff pages show live data and personal tokens: never cached, never framed, no script at all. */

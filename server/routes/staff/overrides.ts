@@ -56,7 +56,7 @@ export function overridePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       setOverride({ ctx, actor: actorOf(c), slug: c.req.param('slug'), input: { state, note: r.text('note').trim().slice(0, 1000), expiresAt: expiresAt! } });
     });
     if (errors) return show(c, errors, (errors as { status?: number }).status ?? 400);
-    return c.redirect('/staff/overrides?done=override', 303);
+    return c.redirect(`/staff/overrides?done=override${r.dstQuery()}`, 303);
   });
 
   app.post('/overrides/:slug/clear', (c) => {

@@ -100,7 +100,7 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       id = createTask({ ctx, actor: actorOf(c), input });
     });
     if (errors) return send(c, page({ title: 'New task', auth: s.auth, errors, body: newTaskPage(deps.db, s) }), statusOf(errors));
-    return c.redirect(`/staff/tasks/${id}?done=created`, 303);
+    return c.redirect(`/staff/tasks/${id}?done=created${r.dstQuery()}`, 303);
   });
 
   app.get('/tasks/:id', (c) => showEdit(c, baseState(c, load(c)), 200, noticeOf(c)));
@@ -149,7 +149,7 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       replacePhases({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(ReplacePhasesInput, { phases }, 'deployment plan') });
     });
     if (errors) return showEdit(c, { ...baseState(c, task), phases: drafts, errors }, statusOf(errors));
-    return c.redirect(`/staff/tasks/${task.id}?done=phases#h-plan`, 303);
+    return c.redirect(`/staff/tasks/${task.id}?done=phases${r.dstQuery()}#h-plan`, 303);
   });
 
   app.post('/tasks/:id/comments', async (c) => {
@@ -163,7 +163,7 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       addComment({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(AddCommentInput, { body: comment.body, at }, 'comment') });
     });
     if (errors) return showEdit(c, { ...s, errors }, statusOf(errors));
-    return c.redirect(`/staff/tasks/${task.id}?done=commented#h-comments`, 303);
+    return c.redirect(`/staff/tasks/${task.id}?done=commented${r.dstQuery()}#h-comments`, 303);
   });
 
   app.post('/tasks/:id/close', async (c) => {
@@ -175,7 +175,7 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       closeTask({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(CloseTaskInput, { reasonId, at }, 'close form') });
     });
     if (errors) return showEdit(c, { ...baseState(c, task), errors }, statusOf(errors));
-    return c.redirect(`/staff/tasks/${task.id}?done=closed`, 303);
+    return c.redirect(`/staff/tasks/${task.id}?done=closed${r.dstQuery()}`, 303);
   });
 
   app.post('/tasks/:id/reopen', (c) => {
