@@ -165,6 +165,10 @@ test('a summary stored as <script> is shown as text on every page and feed', asy
   }
   const taskPage = await (await site.get(`/task/${xss}`)).text();
   assert.match(taskPage, /<h1>FS#\d+ - &lt;script&gt;alert\(1\)&lt;\/script&gt;<\/h1>/);
+  // The search box echoes the query: it must not break out of its attribute.
+  const echoed = await (await site.get('/tasks?q=%22%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E')).text();
+  assert.ok(!echoed.includes('"><script>alert(2)'), 'search query breaks out of the value attribute');
+  assert.match(echoed, /value="&quot;>/);
   const json = await (await site.get('/status.json')).json() as { openTasks: { summary: string }[] };
   assert.ok(json.openTasks.some((t) => t.summary === '<script>alert(1)</script>'), 'JSON carries the text as text');
 });
