@@ -131,3 +131,16 @@ test('legacy relay: envelope and bytes as received, no SRS, no added header', as
   assert.deepEqual(m.to, ['anna@old.test']);
   assert.deepEqual(m.data, original);
 });
+
+test('opportunistic TLS: a provider without STARTTLS still gets the mail, in plaintext', async () => {
+  const plain = await startSmtpSink({ starttls: false });
+  try {
+    const o = await transport(plain.port).deliver(job('someone@provider.test'));
+    assert.equal(o.kind, 'delivered', o.response);
+    const [m] = await plain.waitFor(1);
+    assert.equal(m.secure, false);
+    assert.match(m.from, /^SRS0=/);
+  } finally {
+    await plain.close();
+  }
+});
