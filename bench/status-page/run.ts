@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBackendStore } from '#server/store/open.ts';
 import { ensureSiteBuilt, REPO_ROOT } from '#server/site/build.ts';
-import { addBenchTasks } from './fixture.ts';
+import { addBenchTasks } from '../../test/support/busy-status.ts';
 
 const CONNECTIONS = 64;
 // One wrk thread by default: on a 2-CPU machine that leaves one core each to the load tool and the server under test.

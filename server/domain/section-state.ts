@@ -74,16 +74,20 @@ export function sectionState(input: SectionInputs): SectionVerdict {
     const stage = taskStage(t, now);
     return ANNOUNCING_TYPES.has(t.type) && (stage === 'running' || stage === 'upcoming');
   });
-  if (issues.length > 0) verdict = { state: 'issues', reason: issues.map(label).join('; ') };
-  else if (announcing.length > 0) verdict = { state: 'announcement', reason: announcing.map(label).join('; ') };
+  if (issues.length > 0) verdict = { state: 'issues', reason: listTasks(issues) };
+  else if (announcing.length > 0) verdict = { state: 'announcement', reason: listTasks(announcing) };
 
   const tv = input.telemetry;
   if (tv && SEVERITY[tv.state] > SEVERITY[verdict.state]) verdict = { state: tv.state, reason: tv.reason };
   return verdict;
 }
 
-function label(t: TaskFacts): string {
-  return `FS#${t.id} ${t.summary}`;
+/** A reason names at most three tasks, so a bad day does not flood the overview. */
+const REASON_TASKS = 3;
+
+function listTasks(tasks: readonly TaskFacts[]): string {
+  const named = tasks.slice(0, REASON_TASKS).map((t) => `FS#${t.id} ${t.summary}`).join('; ');
+  return tasks.length > REASON_TASKS ? `${named}; and ${tasks.length - REASON_TASKS} more` : named;
 }
 
 /** The latest instant that bears on the section's state, or null when nothing ever happened there. */

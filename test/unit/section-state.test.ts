@@ -38,6 +38,8 @@ test('section state: incident beats announced work, finished plans and bugs leav
   const v = sectionState({ tasks: [task({ phases: plan }), task({ id: 7, type: 'Incident', summary: 'Mail delayed' })], now });
   assert.deepEqual(v, { state: 'issues', reason: 'FS#7 Mail delayed' });
   assert.equal(sectionState({ tasks: [task({ phases: plan })], now: at('2026-02-01T00:00:00Z') }).state, 'operational');
+  const many = [1, 2, 3, 4, 5].map((id) => task({ id, type: 'Incident', summary: `Outage ${id}` }));
+  assert.equal(sectionState({ tasks: many, now }).reason, 'FS#1 Outage 1; FS#2 Outage 2; FS#3 Outage 3; and 2 more');
 });
 
 test('a staff override wins until it expires; telemetry can only make the light worse', () => {

@@ -1,6 +1,6 @@
-// 200 tasks on top of FS#2733, shaped like a busy status page: a few incidents, running and upcoming work, a long closed tail.
+// A busy status page: 200 tasks on top of FS#2733 (incidents, running and upcoming work, a long closed tail), for size tests and the benchmark.
 import type { DB } from '#data/db.ts';
-import { insertTask } from '../../test/support/task-rows.ts';
+import { insertTask } from './task-rows.ts';
 
 const SECTIONS = ['email', 'webhosting', 'databases', 'dns', 'controlpanel'] as const;
 const DAY = 86_400_000;
