@@ -178,3 +178,25 @@ test('a POST without the CSRF token, or with another session\'s, is refused and 
   assert.equal(out.status, 303);
   assert.equal((await a.get('/staff')).status, 303, 'logged out: back to the login page');
 });
+
+test('incident update in seconds: a quick comment from the dashboard, and the live preview endpoint behind staff + CSRF', async () => {
+  const h = makeStaffHarness();
+  await h.addUser('bob', 'staff');
+  const b = h.browser(); await b.login('bob');
+  await b.post('/staff/tasks/2733/reopen', {});
+  const dash = await b.get('/staff');
+  assert.match(dash.text, /<form method="post" action="\/staff\/tasks\/2733\/comments">/);
+  const r = await b.post('/staff/tasks/2733/comments', { from: 'dashboard', body: 'We are **on it**.', action: 'save' });
+  assert.equal(r.status, 303);
+  assert.equal(r.location, '/staff?done=commented');
+  assert.ok(h.db.prepare(`SELECT 1 FROM comments WHERE task_id = 2733 AND body_html = '<p>We are <strong>on it</strong>.</p>'`).get());
+
+  const js = await h.app.request('/staff/assets/enhance.js');
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  const preview = await b.post('/staff/preview', { markdown: '**bold** <img src=x onerror=alert(1)>' });
+  assert.equal(preview.status, 200);
+  assert.deepEqual(JSON.parse(preview.text), { html: '<p><strong>bold</strong> &lt;img src=x onerror=alert(1)&gt;</p>' });
+  assert.equal((await b.post('/staff/preview', { markdown: 'x' }, { csrf: false })).status, 403);
+  assert.equal((await h.browser().post('/staff/preview', { markdown: 'x' }, { csrf: 'x' })).status, 401);
+});

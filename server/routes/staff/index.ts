@@ -11,6 +11,7 @@ import { listPageRoutes } from './lists.ts';
 import { overridePageRoutes } from './overrides.ts';
 import { auditPageRoutes } from './audit.ts';
 import { userPageRoutes } from './users.ts';
+import { enhanceRoutes } from './enhance.ts';
 import { mailPageRoutes } from './mail.ts';
 
 export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
@@ -25,6 +26,7 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const admin = staffOnly(deps, 'admin');
   app.use('/', staff);
   app.use('/tasks/*', staff);
+  app.use('/preview', staff);
   app.use('/lists', staff);
   app.use('/lists/*', staff);
   app.use('/overrides', staff);
@@ -35,6 +37,7 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.use('/audit/*', admin);
   app.use('/users', admin);
   app.use('/users/*', admin);
+  app.route('/', enhanceRoutes(deps));
   app.route('/', dashboardRoutes(deps));
   app.route('/', taskPageRoutes(deps));
   app.route('/', listPageRoutes(deps));

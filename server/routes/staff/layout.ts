@@ -52,7 +52,8 @@ export function page(o: PageOptions): Html {
       <button type="submit">Log out</button></form>` : '';
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>${o.title} · Tidings staff</title><style>${raw(CSS)}</style></head>
+<meta name="robots" content="noindex"><title>${o.title} · Tidings staff</title><style>${raw(CSS)}</style>
+${o.auth ? html`<script src="/staff/assets/enhance.js" defer></script>` : ''}</head>
 <body><header><strong>Tidings staff</strong>${nav}</header>
 <main id="main"><h1>${o.title}</h1>
 ${o.notice ? html`<p class="notice" role="status">${o.notice}</p>` : ''}
@@ -82,10 +83,10 @@ export function noticeOf(c: Context): string | null {
   return parts.filter(Boolean).join(' ') || null;
 }
 
-/** Staff pages show live data and personal tokens: never cached, never framed, no script at all. */
+/** Staff pages show live data and personal tokens: never cached, never framed, no script but our own file. */
 export function send(c: Context, body: Html, status = 200): Response | Promise<Response> {
   c.header('Cache-Control', 'no-store');
-  c.header('Content-Security-Policy', "default-src 'self'; script-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; form-action 'self'");
+  c.header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; form-action 'self'");
   c.header('X-Frame-Options', 'DENY');
   c.header('Referrer-Policy', 'same-origin');
   return c.html(body, status as 200);

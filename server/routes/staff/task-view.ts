@@ -65,7 +65,7 @@ export function newTaskPage(db: DB, s: TaskPageState): Html {
       <div><label for="openedAt">Opened at (${s.tz}; empty = now)</label><input type="datetime-local" id="openedAt" name="openedAt" value="${f.openedAt ?? ''}"></div>
       <div><label for="id">Keep task number (imports; empty = next)</label><input type="number" id="id" name="id" min="1" value="${f.id ?? ''}"></div>
     </div>
-    <label for="details">Details (Markdown)</label><textarea id="details" name="details">${f.details}</textarea>
+    <label for="details">Details (Markdown)</label><textarea id="details" name="details" data-preview>${f.details}</textarea>
     ${s.detailsPreview !== undefined ? html`<section class="preview" aria-label="Preview of the details">${raw(s.detailsPreview)}</section>` : ''}
     <p><button type="submit" name="action" value="preview">Preview</button> <button type="submit" name="action" value="save">Create task</button></p>
   </form>`;
@@ -108,7 +108,7 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
   <form method="post" action="/staff/tasks/${t.id}">${csrfField(s.auth)}<input type="hidden" name="version" value="${f.version ?? t.version}">
     <label for="summary">Summary</label><input type="text" id="summary" name="summary" maxlength="200" value="${f.summary}" required>
     ${selects(db, f)}
-    <label for="details">Details (Markdown)</label><textarea id="details" name="details">${f.details}</textarea>
+    <label for="details">Details (Markdown)</label><textarea id="details" name="details" data-preview>${f.details}</textarea>
     ${s.detailsPreview !== undefined ? html`<section class="preview" aria-label="Preview of the details">${raw(s.detailsPreview)}</section>` : ''}
     <p><button type="submit" name="action" value="preview">Preview</button> <button type="submit" name="action" value="save">Save task</button></p>
   </form></section>
@@ -122,7 +122,7 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
 
   <section aria-labelledby="h-comment"><h2 id="h-comment">Post a comment</h2>
   <form method="post" action="/staff/tasks/${t.id}/comments">${csrfField(s.auth)}
-    <label for="body">Comment (Markdown)</label><textarea id="body" name="body">${s.comment.body}</textarea>
+    <label for="body">Comment (Markdown)</label><textarea id="body" name="body" data-preview>${s.comment.body}</textarea>
     <label for="at">Dated (${s.tz}; empty = now)</label><input type="datetime-local" id="at" name="at" value="${s.comment.at}">
     ${s.commentPreview !== undefined ? html`<section class="preview" aria-label="Preview of the comment">${raw(s.commentPreview)}</section>` : ''}
     <p><button type="submit" name="action" value="preview">Preview</button> <button type="submit" name="action" value="save">Post comment</button></p>

@@ -163,6 +163,7 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       addComment({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(AddCommentInput, { body: comment.body, at }, 'comment') });
     });
     if (errors) return showEdit(c, { ...s, errors }, statusOf(errors));
+    if (r.form.from === 'dashboard') return c.redirect('/staff?done=commented', 303);
     return c.redirect(`/staff/tasks/${task.id}?done=commented${r.dstQuery()}#h-comments`, 303);
   });
 
