@@ -111,9 +111,11 @@ test('plan editor: add, reorder, edit and remove phases; times in the display zo
   const page = await b.get('/staff/tasks/2733');
   assert.match(page.text, /name="phase_edate_0" value="2021-10-12"/);
   assert.match(page.text, /name="phase_etime_0" value=""/, 'an inclusive whole day shows as the date alone');
+  assert.equal((page.text.match(/data-phase-state="done"/g) ?? []).length, 2, 'each saved phase says where it stands');
 
   r = await b.post('/staff/tasks/2733/phases', { ...rows([{ title: 'prepare', edate: '2021-10-12', pos: '1' }, { title: 'switch', sdate: '2021-10-31', pos: '2' }, { title: 'cleanup', sdate: '2021-11-01', pos: '3' }]), move: 'up-2' });
   assert.equal(r.status, 200, 'moving re-renders the form without saving');
+  assert.doesNotMatch(r.text, /data-phase-state/, 'an unsaved draft claims no state');
   assert.ok(r.text.indexOf('value="cleanup"') < r.text.indexOf('value="switch"'));
   assert.equal(phasesOf().length, 2);
 

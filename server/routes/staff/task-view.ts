@@ -5,6 +5,7 @@ import type { StaffAuth } from '../../http/auth.ts';
 import type { FieldError } from '../../http/problem.ts';
 import { listEntries } from '../../store/lists.ts';
 import { utcToWallTime } from '../../domain/timezone.ts';
+import { phaseState, type PhaseState } from '../../domain/plan.ts';
 import { html, raw, csrfField, options, type Html } from './layout.ts';
 import { wallValue, dayBoundValue } from './forms.ts';
 
@@ -22,6 +23,10 @@ export interface TaskPageState {
   fields: FieldsDraft;
   phases: PhaseDraft[];
   comment: CommentDraft;
+  /** The clock reading for phase states. */
+  now: Date;
+  /** The phases as stored; `phases` is the same array unless the form is being re-shown with edits. */
+  savedPhases?: PhaseDraft[];
   detailsPreview?: string;
   commentPreview?: string;
   errors?: FieldError[];
@@ -71,9 +76,9 @@ export function newTaskPage(db: DB, s: TaskPageState): Html {
   </form>`;
 }
 
-function phaseRow(i: number, p: PhaseDraft, count: number): Html {
+function phaseRow(i: number, p: PhaseDraft, count: number, state: PhaseState | undefined): Html {
   const n = (k: string) => `phase_${k}_${i}`;
-  return html`<fieldset><legend>Phase ${i + 1}</legend><div class="row">
+  return html`<fieldset><legend>Phase ${i + 1}${state ? html` — <span data-phase-state="${state}">${state}</span>` : ''}</legend><div class="row">
     <div><label for="${n('pos')}">Order</label><input type="number" id="${n('pos')}" name="${n('pos')}" value="${i + 1}" min="1" max="99" style="width:4rem"></div>
     <div style="flex:1"><label for="${n('title')}">Title</label><input type="text" id="${n('title')}" name="${n('title')}" maxlength="200" value="${p.title}"></div>
   </div><div class="row">
@@ -99,6 +104,8 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
   const t = s.task;
   const f = s.fields;
   const reasons = listEntries(db, 'close-reasons').map((e) => ({ id: e.id, label: e.name }));
+  // Where each saved phase stands now, as the scheduler sees it; a draft being edited shows none.
+  const states = t.phases.map((p) => phaseState(p, s.now));
   const rows = [...s.phases, ...Array.from({ length: BLANK_PHASE_ROWS }, () => ({ title: '', startDate: '', startTime: '', endDate: '', endTime: '', note: '' }))];
   return html`<p><a href="/task/${t.id}">Public page of ${taskRef(t.id)}</a> · ${t.closed
     ? html`<strong>Closed</strong> (${t.closeReason?.name ?? ''}) by ${t.closedBy?.displayName ?? ''} at ${wallValue(t.closedAt, s.tz).replace('T', ' ')}`
@@ -116,7 +123,7 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
   <section aria-labelledby="h-plan"><h2 id="h-plan">Deployment plan</h2>
   <p class="muted">Dates and times in ${s.tz}. A start without a time begins at 00:00; an end without a time lasts the whole day.</p>
   <form method="post" action="/staff/tasks/${t.id}/phases">${csrfField(s.auth)}<input type="hidden" name="count" value="${rows.length}">
-    ${rows.map((p, i) => phaseRow(i, p, s.phases.length))}
+    ${rows.map((p, i) => phaseRow(i, p, s.phases.length, s.phases === s.savedPhases ? states[i] : undefined))}
     <p><button type="submit" name="move" value="save">Save plan</button></p>
   </form></section>
 

@@ -69,15 +69,16 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     if (!t) throw notFound(`${taskRef(id)} does not exist.`);
     return t;
   };
-  const baseState = (c: Context, task: Task): TaskPageState & { task: Task } => ({
-    auth: authOf(c), tz, task, fields: fieldsOf(task), phases: phasesOf(task, tz), comment: { body: '', at: '' },
-  });
+  const baseState = (c: Context, task: Task): TaskPageState & { task: Task } => {
+    const phases = phasesOf(task, tz);
+    return { auth: authOf(c), tz, task, fields: fieldsOf(task), phases, savedPhases: phases, comment: { body: '', at: '' }, now: deps.clock() };
+  };
   const showEdit = (c: Context, s: TaskPageState & { task: Task }, status = 200, notice: string | null = null) =>
     send(c, page({ title: `${taskRef(s.task.id)}: ${s.task.summary}`, auth: s.auth, notice, errors: s.errors, body: editTaskPage(deps.db, s, historyOf(deps.db, s.task.id)) }), status);
   const statusOf = (errors: FieldError[] & { status?: number }) => errors.status ?? 400;
 
   app.get('/tasks/new', (c) => {
-    const s: TaskPageState = { auth: authOf(c), tz, task: null, phases: [], comment: { body: '', at: '' },
+    const s: TaskPageState = { auth: authOf(c), tz, task: null, phases: [], comment: { body: '', at: '' }, now: deps.clock(),
       fields: { summary: '', details: '', typeId: null, categoryId: null, sectionId: null, statusId: null, percent: '0' } };
     return send(c, page({ title: 'New task', auth: s.auth, body: newTaskPage(deps.db, s) }));
   });
@@ -87,7 +88,7 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const fields: FieldsDraft = { ...fieldsDraft(r), id: r.text('id').trim(), openedAt: r.text('openedAt').trim() };
     const openedAt = r.instant('openedAt', 'Opened at');
     const keepId = r.int('id', 'Task number', 1, 2_147_483_647);
-    const s: TaskPageState = { auth: authOf(c), tz, task: null, fields, phases: [], comment: { body: '', at: '' }, errors: r.errors };
+    const s: TaskPageState = { auth: authOf(c), tz, task: null, fields, phases: [], comment: { body: '', at: '' }, now: deps.clock(), errors: r.errors };
     if (r.form.action === 'preview') {
       return send(c, page({ title: 'New task', auth: s.auth, body: newTaskPage(deps.db, { ...s, detailsPreview: renderMarkdown(fields.details) }) }));
     }
