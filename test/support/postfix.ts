@@ -1,0 +1,112 @@
+// A private Postfix on loopback (temp config dir, Maildir delivery), for benchmarks and migration tests.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface PostfixOptions {
+  dir: string;
+  port: number;
+  domain: string;
+  /** Local parts delivered to <dir>/mail/<domain>/<local>/Maildir/ by virtual(8). */
+  mailboxes: string[];
+  processLimit?: number;
+}
+
+export interface PostfixInstance {
+  dir: string;
+  port: number;
+  maildirRoot: string;
+  /** The master process id (children are its descendants). */
+  masterPid(): number;
+  queueEmpty(): boolean;
+  stop(): void;
+}
+
+// Core services of Debian's master.cf; the pipe transports name users this machine lacks.
+const SERVICES = new Set(['smtp', 'pickup', 'cleanup', 'qmgr', 'tlsmgr', 'rewrite', 'bounce', 'defer', 'trace', 'verify', 'flush',
+  'proxymap', 'proxywrite', 'relay', 'showq', 'error', 'retry', 'discard', 'local', 'virtual', 'lmtp', 'anvil', 'scache', 'postlog']);
+
+function masterCf(port: number): string {
+  const out: string[] = [];
+  let keep = false;
+  for (const line of readFileSync('/etc/postfix/master.cf', 'utf8').split('\n')) {
+    if (/^\s*#/.test(line) || line.trim() === '') continue;
+    if (/^\s/.test(line)) { if (keep) out.push(line); continue; }
+    const cols = line.split(/\s+/);
+    keep = SERVICES.has(cols[0]);
+    if (!keep) continue;
+    if (cols[0] === 'smtp' && cols[1] === 'inet') cols[0] = `127.0.0.1:${port}`;
+    cols[4] = 'n'; // no chroot: the temp dirs are not prepared for it
+    out.push(cols.join('\t'));
+  }
+  return out.join('\n') + '\n';
+}
+
+export function startPostfix(opts: PostfixOptions): PostfixInstance {
+  const { dir } = opts;
+  const etc = join(dir, 'etc');
+  const maildirRoot = join(dir, 'mail');
+  for (const d of [etc, join(dir, 'queue'), join(dir, 'data'), maildirRoot]) mkdirSync(d, { recursive: true });
+  // Postfix's daemons run as the postfix user and must reach the queue (mkdtemp makes 0700 dirs;
+  // the caller's parent directory has to be traversable too).
+  chmodSync(dir, 0o755);
+  const uid = Number(execFileSync('id', ['-u', 'nobody']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'nobody']).toString().trim());
+  const postfixUid = Number(execFileSync('id', ['-u', 'postfix']).toString().trim());
+  chownSync(join(dir, 'data'), postfixUid, -1);
+  chownSync(maildirRoot, uid, gid);
+  writeFileSync(join(etc, 'vmailbox'), opts.mailboxes.map((l) => `${l}@${opts.domain} ${opts.domain}/${l}/Maildir/`).join('\n') + '\n');
+  writeFileSync(join(etc, 'main.cf'), [
+    'compatibility_level = 3.6',
+    `queue_directory = ${dir}/queue`,
+    `data_directory = ${dir}/data`,
+    'mail_owner = postfix',
+    'setgid_group = postdrop',
+    'myhostname = legacy.test',
+    'mydestination =',
+    `virtual_mailbox_domains = ${opts.domain}`,
+    `virtual_mailbox_base = ${maildirRoot}`,
+    `virtual_mailbox_maps = texthash:${etc}/vmailbox`,
+    `virtual_uid_maps = static:${uid}`,
+    `virtual_gid_maps = static:${gid}`,
+    'virtual_minimum_uid = 1',
+    'inet_interfaces = 127.0.0.1',
+    'inet_protocols = ipv4',
+    `maillog_file = ${dir}/maillog`,
+    `maillog_file_prefixes = ${dir}`,
+    'mynetworks = 127.0.0.0/8',
+    'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+    'smtpd_peername_lookup = no',
+    'disable_dns_lookups = yes',
+    'alias_maps =',
+    'alias_database =',
+    'biff = no',
+    `default_process_limit = ${opts.processLimit ?? 150}`,
+  ].join('\n') + '\n');
+  writeFileSync(join(etc, 'master.cf'), masterCf(opts.port));
+  execFileSync('postfix', ['-c', etc, 'start'], { stdio: 'ignore' });
+  const pidFile = join(dir, 'queue', 'pid', 'master.pid');
+  return {
+    dir, port: opts.port, maildirRoot,
+    masterPid: () => Number(readFileSync(pidFile, 'utf8').trim()),
+    queueEmpty() {
+      // Messages still in Postfix's own queue directories (incoming/active/deferred/maildrop).
+      for (const q of ['incoming', 'active', 'deferred', 'maildrop', 'hold']) {
+        const p = join(dir, 'queue', q);
+        if (!existsSync(p)) continue;
+        const stack = [p];
+        while (stack.length) {
+          const d = stack.pop()!;
+          for (const e of readdirSync(d, { withFileTypes: true })) {
+            if (e.isDirectory()) stack.push(join(d, e.name));
+            else return false;
+          }
+        }
+      }
+      return true;
+    },
+    stop() {
+      try { execFileSync('postfix', ['-c', etc, 'stop'], { stdio: 'ignore' }); } catch { /* already stopped */ }
+    },
+  };
+}
