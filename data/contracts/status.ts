@@ -77,6 +77,8 @@ export type SectionView = z.infer<typeof SectionView>;
 
 export const StatusSnapshot = z.object({
   generatedAt: Instant,
+  /** The latest change any section shows (task edit, override, telemetry); null on an empty installation. */
+  lastUpdated: Instant.nullable(),
   displayTimeZone: z.string(),
   sections: z.array(SectionView),
   /** Every public task, newest edit first. */
@@ -93,6 +95,7 @@ export type PublicTaskSummary = z.infer<typeof PublicTaskSummary>;
 
 export const StatusJson = z.object({
   generatedAt: Instant,
+  lastUpdated: Instant.nullable(),
   sections: z.array(SectionView.omit({ history: true }).extend({ legend: z.string(), url: z.string() })),
   openTasks: z.array(PublicTaskSummary),
 });

@@ -114,8 +114,9 @@ export function buildSnapshot(rows: PublicRows, now: Date, generation: number, o
     };
   });
 
+  const changes = sections.map((s) => s.lastUpdated).filter((x): x is string => x !== null).sort();
   const snapshot: StatusSnapshot = {
-    generatedAt: now.toISOString(), displayTimeZone: opts.displayTimeZone, sections, tasks,
+    generatedAt: now.toISOString(), lastUpdated: changes.at(-1) ?? null, displayTimeZone: opts.displayTimeZone, sections, tasks,
     taskTypes: rows.taskTypes, statuses: rows.statuses,
   };
   const statusJson = JSON.stringify(toStatusJson(snapshot, opts.publicUrl));
@@ -129,6 +130,7 @@ export function buildSnapshot(rows: PublicRows, now: Date, generation: number, o
 export function toStatusJson(s: StatusSnapshot, publicUrl: string): StatusJson {
   return {
     generatedAt: s.generatedAt,
+    lastUpdated: s.lastUpdated,
     sections: s.sections.map(({ history: _history, ...rest }) => ({
       ...rest, legend: STATE_LEGEND[rest.state], url: `${publicUrl}/section/${rest.slug}`,
     })),

@@ -40,6 +40,7 @@ test('/status.json has the published shape, CDN-friendly caching, CORS and a wor
   assert.equal(res.headers.get('access-control-allow-origin'), '*');
   const body = StatusJson.parse(await res.json());
   assert.equal(body.generatedAt, '2026-01-15T12:00:00.000Z');
+  assert.equal(body.lastUpdated, '2021-11-10T16:09:00.000Z', 'FS#2733 closing is the latest change');
   assert.deepEqual(body.sections.map((s) => s.slug), ['email', 'webhosting', 'databases', 'dns', 'controlpanel']);
   const email = body.sections[0];
   assert.equal(email.state, 'operational');

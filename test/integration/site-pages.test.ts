@@ -47,7 +47,8 @@ test('the overview shows every section with its light in words, then issues, run
     'Upcoming work', `FS#${upcoming} - Database failover drill`, 'upcoming drill',
     'Recently closed', 'FS#2733 - Reworking / Scaling mailsystem inbound',
     'Legend', STATE_LEGEND.operational, STATE_LEGEND.announcement, STATE_LEGEND.issues, STATE_LEGEND.unknown,
-    'Last updated Thursday, 15 January 2026, 12:00 GMT',
+    // The latest change is the incident opened at 09:00; the page states when it was checked too.
+    'Last updated Thursday, 15 January 2026, 09:00 GMT. Status as of Thursday, 15 January 2026, 12:00 GMT.',
   ]);
   assert.match(html, /<html lang="en">/);
   assert.match(html, /<main id="main"/);

@@ -10,12 +10,14 @@ export function decodeEntities(s: string): string {
   });
 }
 
-/** Drops head, scripts, styles and aria-hidden decorations; every tag becomes a space. */
+/** Drops head, scripts, styles and aria-hidden decorations; block tags become spaces. */
 export function visibleText(html: string): string {
   const body = html.replace(/<head[\s\S]*?<\/head>/i, ' ')
     .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
     .replace(/<(\w+)[^>]*aria-hidden="true"[^>]*>[\s\S]*?<\/\1>/g, ' ');
-  return decodeEntities(body.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+  // Inline tags join text as a browser shows it ("12:00 GMT</time>." reads "12:00 GMT."); other tags separate.
+  const joined = body.replace(/<\/?(a|span|time|strong|em|b|i|code|abbr|small)\b[^>]*>/gi, '').replace(/<[^>]*>/g, ' ');
+  return decodeEntities(joined).replace(/\s+/g, ' ').trim();
 }
 
 /** Asserts each line occurs in `text` after the previous one, and says which line broke the order. */
