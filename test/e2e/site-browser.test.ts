@@ -139,3 +139,20 @@ test('dark mode follows prefers-color-scheme', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'task-2733-light-1280.png') });
   await page.close();
 });
+
+test('/section/email draws 90 daily bars and keeps a labelled place for the mail charts', async () => {
+  for (const width of WIDTHS) {
+    const page = await open('/section/email', width);
+    const bars = page.locator('.history li');
+    assert.equal(await bars.count(), 90);
+    const heights = await bars.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+    assert.ok(heights.every((h) => h > 0), 'every day is drawn');
+    // Today has an open incident: its bar is the tallest shape.
+    assert.equal(await bars.last().getAttribute('data-state'), 'issues');
+    assert.equal(heights.at(-1), Math.max(...heights));
+    assert.equal(await page.locator('[data-telemetry-placeholder] h2').innerText(), 'Mail delivery telemetry');
+    await noHorizontalScroll(page, `/section/email at ${width}`);
+    await page.screenshot({ path: join(ARTIFACTS, `section-email-${width}.png`), fullPage: true });
+    await page.close();
+  }
+});
