@@ -7,6 +7,7 @@ import { createApp } from './app.ts';
 import { createChangeCounter } from './deps.ts';
 import { startJobs } from './jobs/schedule.ts';
 import { ensureSiteBuilt } from './site/build.ts';
+import { embeddedNodeToken, startEmbeddedMx, type EmbeddedMx } from './embedded-mx.ts';
 
 let config;
 try {
@@ -27,14 +28,26 @@ const changes = createChangeCounter();
 const app = createApp({ db, config, clock, log, changes });
 const jobs = startJobs({ db, clock, log, changes });
 jobs.runNow(); // catch up on plan transitions at start-up instead of waiting for the first minute
+// TIDINGS_ROLE=backend runs the backend alone (MX nodes elsewhere); the default is all-in-one.
+const allInOne = (process.env.TIDINGS_ROLE ?? 'all-in-one') !== 'backend';
+let mx: EmbeddedMx | null = null;
 const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, (info) => {
   log.info(`tidings: http://${config.httpHost}:${info.port}/ (state in ${config.stateDir})`);
+  if (allInOne) {
+    const token = embeddedNodeToken({ db, clock, changes }, config.stateDir);
+    const wildcard = config.httpHost === '0.0.0.0' || config.httpHost === '::';
+    const host = wildcard ? '127.0.0.1' : config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
+    mx = startEmbeddedMx({ config, token, backendUrl: `http://${host}:${info.port}`, log });
+    log.info(`tidings: mail system on smtp://${config.smtpHost}:${config.smtpPort}`);
+  }
 });
 
 function shutdown() {
   void jobs.stop();
-  server.close(() => { db.close(); process.exit(0); });
-  setTimeout(() => process.exit(0), 5000).unref();
+  // The MX node gets its own drain deadline; the backend waits for it so no delivery is cut short.
+  const mxStopped = mx ? mx.stop() : Promise.resolve();
+  server.close(() => { void mxStopped.then(() => { db.close(); process.exit(0); }); });
+  setTimeout(() => process.exit(0), 60_000).unref();
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

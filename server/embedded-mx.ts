@@ -1,0 +1,65 @@
+// All-in-one mode: runs the MX node as a supervised child process, so `npm start` is the whole system
+// while the mail system stays its own process (it never imports server/, and SIGKILL of one spares the other).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Config } from '#data/config.ts';
+import type { ServiceContext } from './services/context.ts';
+import { hashNodeToken, issueNodeToken } from './services/mail/issueNodeToken.ts';
+import { findNodeByTokenHash } from './store/mail.ts';
+
+const NODE_NAME = 'all-in-one';
+const MX_ENTRY = fileURLToPath(new URL('../mailsystem/main.ts', import.meta.url));
+
+/** Reuses the token kept in the state folder while the backend still knows it; otherwise issues one. */
+export function embeddedNodeToken(ctx: ServiceContext, stateDir: string): string {
+  const file = join(stateDir, 'mx', 'all-in-one.token');
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept && findNodeByTokenHash(ctx.db, hashNodeToken(kept))) return kept;
+  }
+  const token = issueNodeToken({ ctx, actor: { userId: null, name: 'system' }, name: NODE_NAME });
+  mkdirSync(join(stateDir, 'mx'), { recursive: true });
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+export interface EmbeddedMx { stop(): Promise<void> }
+
+/** Starts the MX child and restarts it (with a growing pause) if it dies; stop() drains it with SIGTERM. */
+export function startEmbeddedMx(opts: { config: Config; token: string; backendUrl: string; log: Logger }): EmbeddedMx {
+  let child: ChildProcess | null = null;
+  let stopping = false;
+  let failures = 0;
+  let restartTimer: NodeJS.Timeout | null = null;
+
+  const launch = (): void => {
+    const started = Date.now();
+    child = spawn(process.execPath, [MX_ENTRY], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, TIDINGS_STATE_DIR: opts.config.stateDir, TIDINGS_MX_BACKEND_URL: opts.backendUrl, TIDINGS_MX_TOKEN: opts.token },
+    });
+    child.on('exit', (code, signal) => {
+      child = null;
+      if (stopping) return;
+      failures = Date.now() - started > 60_000 ? 1 : failures + 1;
+      const pause = Math.min(30_000, 500 * 2 ** failures);
+      opts.log.error({ code, signal, restartInMs: pause }, 'mailsystem exited; restarting');
+      restartTimer = setTimeout(launch, pause);
+    });
+  };
+  launch();
+
+  return {
+    stop: () => new Promise<void>((resolve) => {
+      stopping = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      const c = child;
+      if (!c || c.exitCode !== null) { resolve(); return; }
+      c.once('exit', () => resolve());
+      c.kill('SIGTERM');
+    }),
+  };
+}
