@@ -79,6 +79,13 @@ async function main(): Promise<void> {
       process.exit(1);
     });
   };
+  // Under `npm start` the backend supervises this process through a stdin pipe: if the backend dies
+  // (even by SIGKILL) the pipe closes and the node drains instead of lingering as an orphan on the port.
+  if (env.TIDINGS_MX_EXIT_WITH_PARENT === '1') {
+    process.stdin.on('close', () => shutdown('parent exited'));
+    process.stdin.on('end', () => shutdown('parent exited'));
+    process.stdin.resume();
+  }
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

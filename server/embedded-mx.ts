@@ -38,8 +38,8 @@ export function startEmbeddedMx(opts: { config: Config; token: string; backendUr
   const launch = (): void => {
     const started = Date.now();
     child = spawn(process.execPath, [MX_ENTRY], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, TIDINGS_STATE_DIR: opts.config.stateDir, TIDINGS_MX_BACKEND_URL: opts.backendUrl, TIDINGS_MX_TOKEN: opts.token },
+      stdio: ['pipe', 'inherit', 'inherit'],
+      env: { ...process.env, TIDINGS_STATE_DIR: opts.config.stateDir, TIDINGS_MX_BACKEND_URL: opts.backendUrl, TIDINGS_MX_TOKEN: opts.token, TIDINGS_MX_EXIT_WITH_PARENT: '1' },
     });
     child.on('exit', (code, signal) => {
       child = null;

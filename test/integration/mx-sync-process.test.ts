@@ -77,7 +77,7 @@ test('node takes its config from the backend, picks up changes while running, an
   await cli(backendDir, 'domain', 'add', 'example.com');
   await cli(backendDir, 'mailbox', 'add', 'anna@example.com');
   const token = (await cli(backendDir, 'node-token', 'mx-test')).trim();
-  const backend = start('server/main.ts', { TIDINGS_STATE_DIR: backendDir, TIDINGS_HTTP_PORT: String(httpPort) });
+  const backend = start('server/main.ts', { TIDINGS_STATE_DIR: backendDir, TIDINGS_HTTP_PORT: String(httpPort), TIDINGS_ROLE: 'backend' });
   await waitForPort(httpPort);
 
   const nodeEnv = { TIDINGS_STATE_DIR: nodeDir, TIDINGS_SMTP_PORT: String(smtpPort), TIDINGS_MX_BACKEND_URL: `http://127.0.0.1:${httpPort}`, TIDINGS_MX_TOKEN: token, TIDINGS_MX_HOSTNAME: 'mx.tidings.test' };
