@@ -1,4 +1,5 @@
 // Reads TIDINGS_* environment variables into one checked configuration object.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -11,6 +12,10 @@ export interface Config {
   publicUrl: string;
   displayTimeZone: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** `all-in-one` (default: `npm start` also runs an MX node) or `backend` (MX nodes run elsewhere). */
+  role: 'all-in-one' | 'backend';
+  /** Reverse proxies whose X-Forwarded-For is believed (exact addresses). */
+  trustedProxies: string[];
 }
 
 export class ConfigError extends Error {
@@ -35,6 +40,16 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   if (raw === undefined || raw === '') return fallback;
   if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
+}
+
+function ipList(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const ip of items) {
+    if (isIP(ip) === 0) throw new ConfigError(name, `must be a comma-separated list of IP addresses, got "${ip}"`);
+  }
+  return items;
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
@@ -62,5 +77,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     publicUrl: publicUrl.replace(/\/+$/, ''),
     displayTimeZone: tz,
     logLevel: oneOf(env, 'TIDINGS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    role: oneOf(env, 'TIDINGS_ROLE', ['all-in-one', 'backend'] as const, 'all-in-one'),
+    trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
   };
 }

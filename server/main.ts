@@ -29,7 +29,7 @@ const app = createApp({ db, config, clock, log, changes });
 const jobs = startJobs({ db, clock, log, changes });
 jobs.runNow(); // catch up on plan transitions at start-up instead of waiting for the first minute
 // TIDINGS_ROLE=backend runs the backend alone (MX nodes elsewhere); the default is all-in-one.
-const allInOne = (process.env.TIDINGS_ROLE ?? 'all-in-one') !== 'backend';
+const allInOne = config.role === 'all-in-one';
 let mx: EmbeddedMx | null = null;
 const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, (info) => {
   log.info(`tidings: http://${config.httpHost}:${info.port}/ (state in ${config.stateDir})`);

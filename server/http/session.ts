@@ -40,8 +40,22 @@ export function clearSessionCookie(c: Context, config: Config): void {
   deleteCookie(c, sessionCookieName(config), { path: '/', secure: isHttps(config), httpOnly: true, sameSite: 'Lax' });
 }
 
-/** The peer address from the Node adapter; 'unknown' under app.request() in tests without an env. */
-export function clientIp(c: Context): string {
+/**
+ * The client's address for rate limits and the audit log. Behind a reverse proxy listed in
+ * TIDINGS_TRUSTED_PROXIES it is the right-most X-Forwarded-For hop that is not itself a trusted
+ * proxy; otherwise the socket peer ('unknown' under app.request() in tests without an env).
+ */
+export function clientIp(c: Context, config: Pick<Config, 'trustedProxies'>): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const peer = normalizeIp(env?.incoming?.socket?.remoteAddress ?? 'unknown');
+  if (!config.trustedProxies.includes(peer)) return peer;
+  const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((h) => normalizeIp(h.trim())).filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (!config.trustedProxies.includes(hops[i])) return hops[i];
+  }
+  return peer;
+}
+
+function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }

@@ -25,7 +25,7 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const input = /^application\/x-www-form-urlencoded/i.test(type)
       ? parseWith(LoginInput, await c.req.parseBody(), 'login form')
       : await readJson(c, LoginInput);
-    const result = await login({ ctx, input: { ...input, ip: clientIp(c), previousSecret: readSessionSecret(c, deps.config) } });
+    const result = await login({ ctx, input: { ...input, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) } });
     if (result.kind === 'limited') {
       const res = problemResponse(c, new Problem(429, 'Too Many Requests', `Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`));
       res.headers.set('Retry-After', String(result.retryAfterSeconds));
@@ -48,7 +48,7 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const input = await readJson(c, z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: Password }));
     await changeOwnPassword({
       ctx, actor: { userId: auth.user.id, name: auth.user.username },
-      input: { ...input, sessionHash: auth.sessionHash, ip: clientIp(c) },
+      input: { ...input, sessionHash: auth.sessionHash, ip: clientIp(c, deps.config) },
     });
     return c.body(null, 204);
   });

@@ -35,7 +35,7 @@ export function loginRoutes(deps: ServerDeps): Hono<AuthEnv> {
     if (!username || !password) {
       return send(c, page({ title: 'Log in', auth: null, errors: ['Enter your username and password.'], body: loginForm(next, username) }), 400);
     }
-    const result = await login({ ctx, input: { username, password, ip: clientIp(c), previousSecret: readSessionSecret(c, deps.config) } });
+    const result = await login({ ctx, input: { username, password, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) } });
     if (result.kind === 'limited') {
       c.header('Retry-After', String(result.retryAfterSeconds));
       return send(c, page({ title: 'Log in', auth: null, errors: [`Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`], body: loginForm(next, username) }), 429);

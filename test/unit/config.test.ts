@@ -1,0 +1,45 @@
+// Configuration: every bad TIDINGS_* value stops start-up naming the variable; the client address honours only trusted proxies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Hono } from 'hono';
+import { loadConfig, ConfigError } from '#data/config.ts';
+import { clientIp } from '#server/http/session.ts';
+
+test('defaults: state in ./state, HTTP 8080, SMTP 2525, all-in-one, no trusted proxies', () => {
+  const c = loadConfig({}, '/srv/tidings');
+  assert.equal(c.stateDir, '/srv/tidings/state');
+  assert.equal(c.httpPort, 8080);
+  assert.equal(c.smtpPort, 2525);
+  assert.equal(c.role, 'all-in-one');
+  assert.deepEqual(c.trustedProxies, []);
+  assert.equal(c.publicUrl, 'http://localhost:8080');
+});
+
+for (const [variable, value] of [
+  ['TIDINGS_HTTP_PORT', 'abc'], ['TIDINGS_HTTP_PORT', '70000'], ['TIDINGS_SMTP_PORT', '-1'],
+  ['TIDINGS_PUBLIC_URL', 'ftp://x'], ['TIDINGS_PUBLIC_URL', 'not a url'], ['TIDINGS_DISPLAY_TZ', 'Mars/Olympus'],
+  ['TIDINGS_LOG_LEVEL', 'loud'], ['TIDINGS_ROLE', 'mx'], ['TIDINGS_TRUSTED_PROXIES', '10.0.0.1,proxy.local'],
+] as const) {
+  test(`${variable}=${value} is refused with a message naming ${variable}`, () => {
+    assert.throws(() => loadConfig({ [variable]: value }), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable));
+  });
+}
+
+async function ipVia(peer: string, forwardedFor: string | undefined, trusted: string[]): Promise<string> {
+  const app = new Hono();
+  app.get('/', (c) => c.text(clientIp(c, { trustedProxies: trusted })));
+  const headers: Record<string, string> = forwardedFor ? { 'x-forwarded-for': forwardedFor } : {};
+  const res = await app.request("/", { headers }, { incoming: { socket: { remoteAddress: peer } } });
+  return res.text();
+}
+
+test('X-Forwarded-For is ignored unless the peer is a trusted proxy', async () => {
+  assert.equal(await ipVia('203.0.113.9', '198.51.100.1', []), '203.0.113.9');
+  assert.equal(await ipVia('203.0.113.9', '198.51.100.1', ['127.0.0.1']), '203.0.113.9');
+});
+
+test('behind trusted proxies the right-most untrusted hop is the client, so a forged left-most entry does not help', async () => {
+  assert.equal(await ipVia('127.0.0.1', '198.51.100.1', ['127.0.0.1']), '198.51.100.1');
+  assert.equal(await ipVia('::ffff:127.0.0.1', '6.6.6.6, 198.51.100.1, 10.0.0.2', ['127.0.0.1', '10.0.0.2']), '198.51.100.1');
+  assert.equal(await ipVia('127.0.0.1', undefined, ['127.0.0.1']), '127.0.0.1');
+});
