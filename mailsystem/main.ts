@@ -29,6 +29,9 @@ function srsSecrets(dir: string, env: NodeJS.ProcessEnv): { secret: string; oldS
 
 async function main(): Promise<void> {
   const env = process.env;
+  // Every Maildir delivery fsyncs a file and a directory on libuv's pool; with its default four
+  // threads they queue behind each other. Read by libuv when the pool first starts, i.e. later.
+  env.UV_THREADPOOL_SIZE ??= '16';
   const config = loadConfig(env);
   const log = pino({ level: config.logLevel, base: { component: 'mailsystem' } });
   const mxDir = join(config.stateDir, 'mx');

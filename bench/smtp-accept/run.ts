@@ -10,6 +10,7 @@ import { startPostfix } from '../../test/support/postfix.ts';
 import { drive, type DriveResult } from './load.ts';
 import { rssSampler, treeCpuMs, treeRssBytes } from './proc-stats.ts';
 
+const ONLY_TIDINGS = !!process.env.BENCH_ONLY_TIDINGS;
 const SESSIONS = (process.env.BENCH_SESSIONS ?? '20,100').split(',').map(Number);
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 8) * 1000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   const cfg = join(dir, 'tidings.json');
   mkdirSync(tdir, { recursive: true });
   writeFileSync(cfg, JSON.stringify({ stateDir: tdir, port: tidingsPort, directory }));
-  const tidings = spawn(join(process.cwd(), 'node_modules/.bin/node'), [join(process.cwd(), 'bench/smtp-accept/tidings-server.ts'), cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const tidings = spawn(join(process.cwd(), 'node_modules/.bin/node'), [...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), join(process.cwd(), 'bench/smtp-accept/tidings-server.ts'), cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(tidings);
 
   const postfix = startPostfix({ dir: join(dir, 'postfix'), port: postfixPort, domain: 'example.test', mailboxes: recipients.map((r) => r.split('@')[0]) });
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     const cal = await drive({ port: sinkPort, sessions, durationMs: DURATION_MS, warmupMs: 1000, bodyBytes: BODY, recipients });
     console.log(`[${sessions} sessions] smtp-sink calibration (null server, same generator): ${f1(cal.msgsPerSec)} msg/s, p50 ${f1(cal.p50Ms)} ms, p99 ${f1(cal.p99Ms)} ms`);
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const t of round % 2 === 1 ? targets : [...targets].reverse()) {
+      for (const t of (round % 2 === 1 ? targets : [...targets].reverse()).filter((x) => !ONLY_TIDINGS || x.name === 'tidings')) {
         const row = await measure(t, sessions, round, recipients);
         rows.push(row);
         console.log(`[${sessions} sessions] round ${round} ${t.name.padEnd(8)} ${f1(row.msgsPerSec).padStart(7)} msg/s  p50 ${f1(row.p50Ms).padStart(6)} ms  p99 ${f1(row.p99Ms).padStart(6)} ms  ` +

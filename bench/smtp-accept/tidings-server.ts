@@ -7,6 +7,8 @@ import { buildDsn } from '#mailsystem/delivery/dsn.ts';
 import { silentLog, systemClock } from '#mailsystem/queue/deps.ts';
 import { fakeDirectory, type FakeDirectoryData } from '../../test/support/fake-directory.ts';
 
+// As in mailsystem/main.ts: Maildir fsyncs run in parallel on libuv's pool (read at first use).
+process.env.UV_THREADPOOL_SIZE ??= '16';
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8')) as { stateDir: string; port: number; directory: FakeDirectoryData };
 const db = openDatabase(join(cfg.stateDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
 const mx = createMailSystem({
