@@ -51,12 +51,15 @@ export function treeCpuMs(root: number): number {
   return ticks * TICK_MS;
 }
 
-/** Summed resident set size of the tree in bytes. */
+/**
+ * Resident memory of the tree in bytes, as PSS (each shared page divided among its sharers):
+ * summing plain RSS over Postfix's many processes would count its shared libraries dozens of times.
+ */
 export function treeRssBytes(root: number): number {
   let kb = 0;
   for (const pid of processTree(root)) {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
       if (m) kb += Number(m[1]);
     } catch { /* exited */ }
   }

@@ -79,13 +79,16 @@ async function main(): Promise<void> {
   const sink = spawn('smtp-sink', ['-u', 'nobody', '-c', `127.0.0.1:${sinkPort}`, '1024'], { stdio: 'ignore' });
   children.push(sink);
 
-  const tdir = join(dir, 'tidings');
-  rmSync(tdir, { recursive: true, force: true });
-  const cfg = join(dir, 'tidings.json');
-  mkdirSync(tdir, { recursive: true });
-  writeFileSync(cfg, JSON.stringify({ stateDir: tdir, port: tidingsPort, directory }));
-  const tidings = spawn(join(process.cwd(), 'node_modules/.bin/node'), [...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), join(process.cwd(), 'bench/smtp-accept/tidings-server.ts'), cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(tidings);
+  const startTidings = (name: string, port: number): { proc: ChildProcess; stateDir: string } => {
+    const stateDir = join(dir, name);
+    mkdirSync(stateDir, { recursive: true });
+    const cfg = join(dir, `${name}.json`);
+    writeFileSync(cfg, JSON.stringify({ stateDir, port, directory }));
+    const proc = spawn(join(process.cwd(), 'node_modules/.bin/node'), [...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), join(process.cwd(), 'bench/smtp-accept/tidings-server.ts'), cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(proc);
+    return { proc, stateDir };
+  };
+  const { proc: tidings, stateDir: tdir } = startTidings('tidings', tidingsPort);
 
   const postfix = startPostfix({ dir: join(dir, 'postfix'), port: postfixPort, domain: 'example.test', mailboxes: recipients.map((r) => r.split('@')[0]) });
   await Promise.all([untilListening(sinkPort), untilListening(tidingsPort), untilListening(postfixPort)]);
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
         const row = await measure(t, sessions, round, recipients);
         rows.push(row);
         console.log(`[${sessions} sessions] round ${round} ${t.name.padEnd(8)} ${f1(row.msgsPerSec).padStart(7)} msg/s  p50 ${f1(row.p50Ms).padStart(6)} ms  p99 ${f1(row.p99Ms).padStart(6)} ms  ` +
-          `CPU ${row.cpuPer1000.toFixed(2)} s/1000 msgs  peak RSS ${mb(row.peakRss)}  errors ${row.errors}`);
+          `CPU ${row.cpuPer1000.toFixed(2)} s/1000 msgs  peak PSS ${mb(row.peakRss)}  errors ${row.errors}`);
       }
     }
   }
@@ -122,19 +125,23 @@ async function main(): Promise<void> {
     const peak = (name: string): number => Math.max(...rows.filter((x) => x.target === name && x.sessions === sessions).map((x) => x.peakRss));
     for (const name of ['tidings', 'postfix']) {
       console.log(`  ${String(sessions).padStart(3)} sessions ${name.padEnd(8)} ${f1(mean(name, 'msgsPerSec')).padStart(7)} msg/s  p50 ${f1(mean(name, 'p50Ms'))} ms  p99 ${f1(mean(name, 'p99Ms'))} ms  ` +
-        `CPU ${mean(name, 'cpuPer1000').toFixed(2)} s/1000  peak RSS ${mb(peak(name))}`);
+        `CPU ${mean(name, 'cpuPer1000').toFixed(2)} s/1000  peak PSS ${mb(peak(name))}`);
     }
     console.log(`  ${String(sessions).padStart(3)} sessions ratio    throughput ${(mean('tidings', 'msgsPerSec') / mean('postfix', 'msgsPerSec')).toFixed(2)}x  ` +
       `p99 ${(mean('tidings', 'p99Ms') / mean('postfix', 'p99Ms')).toFixed(2)}x  CPU/msg ${(mean('tidings', 'cpuPer1000') / mean('postfix', 'cpuPer1000')).toFixed(2)}x  ` +
-      `peak RSS ${(peak('tidings') / peak('postfix')).toFixed(2)}x`);
+      `peak PSS ${(peak('tidings') / peak('postfix')).toFixed(2)}x`);
   }
 
-  // Idle connections: greeted sessions that just sit there.
-  const before = treeRssBytes(tidings.pid!);
+  // Idle connections: greeted sessions that just sit there, on a fresh process (no heap grown by load).
+  const idlePort = await freePort();
+  const { proc: fresh } = startTidings('tidings-idle', idlePort);
+  await untilListening(idlePort);
+  await pause(1000);
+  const before = treeRssBytes(fresh.pid!);
   const idle: net.Socket[] = [];
   let greeted = 0;
   for (let i = 0; i < IDLE_CONNECTIONS; i++) {
-    const s = net.connect(tidingsPort, '127.0.0.1');
+    const s = net.connect(idlePort, '127.0.0.1');
     s.once('data', () => { greeted++; });
     s.on('error', () => {});
     idle.push(s);
@@ -142,8 +149,8 @@ async function main(): Promise<void> {
   }
   await waitUntil(() => greeted === IDLE_CONNECTIONS, 60_000);
   await pause(1000);
-  const withIdle = treeRssBytes(tidings.pid!);
-  console.log(`\nTidings RSS with ${IDLE_CONNECTIONS} idle greeted connections: ${mb(withIdle)} (before: ${mb(before)}, +${((withIdle - before) / IDLE_CONNECTIONS / 1024).toFixed(1)} KiB per connection)`);
+  const withIdle = treeRssBytes(fresh.pid!);
+  console.log(`\nTidings memory with ${IDLE_CONNECTIONS} idle greeted connections (fresh process): ${mb(withIdle)} (idle process before: ${mb(before)}, +${((withIdle - before) / IDLE_CONNECTIONS / 1024).toFixed(1)} KiB per connection)`);
   for (const s of idle) s.destroy();
   tdb.close();
   postfix.stop();
