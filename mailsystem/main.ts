@@ -66,8 +66,7 @@ async function main(): Promise<void> {
   if (sync) sync.start();
   else log.warn('TIDINGS_MX_BACKEND_URL/TIDINGS_MX_TOKEN not set: serving the local replica only');
 
-  await mx.start();
-
+  // Handlers first: a SIGTERM during start-up must still drain instead of killing the process.
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -91,6 +90,8 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await mx.start();
 }
 
 main().catch((err: unknown) => {

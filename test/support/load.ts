@@ -12,6 +12,8 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
+  /** Messages a session began to send (each is then retried until answered or cut off). */
+  started: number;
   /** Message ids answered 250 after DATA. */
   acked: Map<string, string>;
   /** Sent in full, then the connection died before any reply: stored at most once. */
@@ -37,7 +39,7 @@ function messageFor(id: string, rcpt: string, bodyBytes: number): string {
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const result: LoadResult = { acked: new Map(), uncertain: new Set(), codes: new Map(), unexpected: [], silentDrops: 0, texts421: new Set() };
+  const result: LoadResult = { started: 0, acked: new Map(), uncertain: new Set(), codes: new Map(), unexpected: [], silentDrops: 0, texts421: new Set() };
   const note = (step: string, reply: string | null): number => {
     const code = codeOf(reply);
     if (reply === null) result.silentDrops++;
@@ -65,6 +67,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       const index = s * opts.perSession + k;
       const id = `m${index}`;
       const rcpt = opts.recipientFor(index);
+      result.started++;
       for (;;) {
         c ??= await connect();
         const steps: [string, string][] = [['MAIL', 'MAIL FROM:<load@remote.test>\r\n'], ['RCPT', `RCPT TO:<${rcpt}>\r\n`], ['DATA', 'DATA\r\n']];

@@ -42,12 +42,13 @@ export class MxChild {
     });
   }
 
-  /** Resolves with the exit code (null when killed by a signal). */
-  stop(signal: NodeJS.Signals): Promise<number | null> {
+  /** Resolves with the exit code, or the signal's name when the process died of a signal. */
+  stop(signal: NodeJS.Signals): Promise<number | string | null> {
     const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc?.exitCode ?? null);
+    if (!proc) return Promise.resolve(null);
+    if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(`already exited: ${proc.exitCode ?? proc.signalCode}`);
     return new Promise((resolve) => {
-      proc.once('exit', (code) => resolve(code));
+      proc.once('exit', (code, sig) => resolve(code ?? sig));
       process.kill(proc.pid!, signal);
     });
   }

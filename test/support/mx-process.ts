@@ -22,8 +22,7 @@ const mx = createMailSystem({
   shutdownDeadlineMs: config.shutdownDeadlineMs ?? 2000,
 }, { db, directory: fakeDirectory(config.directory), clock: systemClock, log: silentLog, buildDsn: testDsn });
 
-const port = await mx.start();
-process.stdout.write(`READY ${port}\n`);
+// Before READY: a SIGTERM that arrives right after the parent reads READY must find the handler.
 process.once('SIGTERM', () => {
   mx.stop().then(() => {
     db.close();
@@ -33,3 +32,5 @@ process.once('SIGTERM', () => {
     process.exit(1);
   });
 });
+const port = await mx.start();
+process.stdout.write(`READY ${port}\n`);
