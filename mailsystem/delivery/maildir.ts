@@ -66,6 +66,7 @@ export class MaildirTransport implements Transport {
       await fsyncPath(join(dir, 'new'));
       return { kind: 'delivered', response: `2.0.0 stored in Maildir as ${name}` };
     } catch (err) {
+      this.prepared.delete(dir); // the folder may have been removed under us: recreate it next time
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       return { kind: 'deferred', response: `4.3.0 Maildir write failed (${code})` };
     }

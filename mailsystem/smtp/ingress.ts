@@ -135,6 +135,8 @@ export class Ingress {
   private onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
     const guard = new DataGuard({ maxBytes: this.opts.maxMessageBytes, maxLineLength: this.opts.maxLineLength });
     const timer = setTimeout(() => this.abortData(session), this.opts.dataTimeoutMs);
+    // A client that hangs up mid-message ends the stream with an error: nothing to store or answer.
+    stream.once('error', () => clearTimeout(timer));
     stream.on('data', (chunk: Buffer) => guard.feed(chunk));
     stream.once('end', () => {
       clearTimeout(timer);

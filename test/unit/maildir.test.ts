@@ -54,6 +54,14 @@ describe('Maildir transport', () => {
     assert.ok(readFileSync(join(dir, 'new', name)).equals(j.message));
   });
 
+  it('defers when the mailbox folder vanished, and recreates it on the retry', async () => {
+    await t.deliver(job('Q6', 'dave@example.test'));
+    rmSync(join(root, 'example.test', 'dave'), { recursive: true });
+    assert.equal((await t.deliver(job('Q7', 'dave@example.test'))).kind, 'deferred');
+    assert.equal((await t.deliver(job('Q7', 'dave@example.test', 2))).kind, 'delivered');
+    assert.equal(readdirSync(join(root, 'example.test', 'dave', 'Maildir', 'new')).length, 1);
+  });
+
   it('refuses mailbox names that would escape the store', async () => {
     assert.equal(maildirPath(root, '../../etc@example.test'), null);
     assert.equal(maildirPath(root, 'a@..'), null);
