@@ -42,6 +42,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+/** A listen address: an IP literal or `localhost` (names would need DNS at start-up and may resolve anywhere). */
+function listenHost(env: Env, name: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return '127.0.0.1';
+  if (raw !== 'localhost' && isIP(raw) === 0) throw new ConfigError(name, `must be an IP address to listen on (such as 127.0.0.1, 0.0.0.0 or ::), got "${raw}"`);
+  return raw;
+}
+
 function ipList(env: Env, name: string): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return [];
@@ -54,7 +62,7 @@ function ipList(env: Env, name: string): string[] {
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const httpPort = port(env, 'TIDINGS_HTTP_PORT', 8080);
-  const httpHost = env.TIDINGS_HTTP_HOST || '127.0.0.1';
+  const httpHost = listenHost(env, 'TIDINGS_HTTP_HOST');
   const publicUrl = env.TIDINGS_PUBLIC_URL || `http://localhost:${httpPort}`;
   try {
     const u = new URL(publicUrl);
@@ -72,7 +80,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     stateDir: resolve(cwd, env.TIDINGS_STATE_DIR || 'state'),
     httpHost,
     httpPort,
-    smtpHost: env.TIDINGS_SMTP_HOST || '127.0.0.1',
+    smtpHost: listenHost(env, 'TIDINGS_SMTP_HOST'),
     smtpPort: port(env, 'TIDINGS_SMTP_PORT', 2525),
     publicUrl: publicUrl.replace(/\/+$/, ''),
     displayTimeZone: tz,

@@ -23,7 +23,14 @@ const log = pino({ level: config.logLevel });
 // The public site is an Astro build: make it (or refresh it) here so `npm start` is the only command.
 await ensureSiteBuilt(log);
 const clock = () => new Date();
-const db = openBackendStore(config.stateDir, clock);
+let db: ReturnType<typeof openBackendStore>;
+try {
+  db = openBackendStore(config.stateDir, clock);
+} catch (e) {
+  // An unusable state folder is a configuration problem: say which variable to fix, not a stack trace.
+  console.error(`tidings: configuration error: TIDINGS_STATE_DIR: cannot open the database in "${config.stateDir}": ${(e as Error).message}`);
+  process.exit(2);
+}
 const changes = createChangeCounter();
 const app = createApp({ db, config, clock, log, changes });
 const jobs = startJobs({ db, clock, log, changes });
@@ -40,6 +47,12 @@ const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config
     mx = startEmbeddedMx({ config, token, backendUrl: `http://${host}:${info.port}`, log });
     log.info(`tidings: mail system on smtp://${config.smtpHost}:${config.smtpPort}`);
   }
+});
+
+server.on('error', (e: NodeJS.ErrnoException) => {
+  const why = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
+  console.error(`tidings: cannot listen on ${config.httpHost}:${config.httpPort} (TIDINGS_HTTP_HOST / TIDINGS_HTTP_PORT): ${why}`);
+  process.exit(2);
 });
 
 function shutdown() {

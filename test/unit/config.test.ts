@@ -43,3 +43,10 @@ test('behind trusted proxies the right-most untrusted hop is the client, so a fo
   assert.equal(await ipVia('::ffff:127.0.0.1', '6.6.6.6, 198.51.100.1, 10.0.0.2', ['127.0.0.1', '10.0.0.2']), '198.51.100.1');
   assert.equal(await ipVia('127.0.0.1', undefined, ['127.0.0.1']), '127.0.0.1');
 });
+
+test('listen hosts must be IP literals or localhost', () => {
+  assert.equal(loadConfig({ TIDINGS_HTTP_HOST: '::', TIDINGS_SMTP_HOST: 'localhost' }).httpHost, '::');
+  for (const variable of ['TIDINGS_HTTP_HOST', 'TIDINGS_SMTP_HOST']) {
+    assert.throws(() => loadConfig({ [variable]: 'not a host' }), (e: unknown) => e instanceof ConfigError && e.variable === variable);
+  }
+});
