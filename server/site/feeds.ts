@@ -1,5 +1,6 @@
 // Atom and RSS feeds of task updates (opened, commented, closed), for everything or one section.
-import { Feed } from 'feed';
+import { randomUUID } from 'node:crypto';
+import { Feed, type FeedOptions } from 'feed';
 import type { StatusSnapshot, TaskView } from '#data/contracts/status.ts';
 
 export const FEED_ITEMS = 50;
@@ -26,6 +27,23 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+/** XML attribute text: the feed library escapes only `&` and `"` in attributes, so `<` in a section name broke the Atom feed. */
+function escapeXmlAttr(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+/**
+ * The feed library wraps HTML in CDATA and splits only the first `]]>` inside; a second one ended the section early.
+ * `]]&gt;` reads the same once the HTML is parsed (text and attribute values alike).
+ */
+const cdataSafe = (html: string) => html.replaceAll(']]>', ']]&gt;');
+
+/**
+ * Element text: the library turns every `&amp;` back into `&` before escaping, which corrupted a name holding
+ * a literal `&amp;`. Doubling each `&` first is exactly undone by that step.
+ */
+const libText = (s: string) => s.replaceAll('&', '&amp;');
+
 export interface Feeds { atom: string; rss: string }
 
 /** Returns null for an unknown section so the route can answer 404. */
@@ -35,9 +53,9 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
   const tasks = section ? snap.tasks.filter((t) => t.section?.slug === section.slug) : snap.tasks;
   const updates = tasks.flatMap(updatesOf).sort((a, b) => b.at.localeCompare(a.at) || a.id.localeCompare(b.id)).slice(0, FEED_ITEMS);
   const base = section ? `${publicUrl}/section/${section.slug}` : publicUrl;
-  const feed = new Feed({
-    title: section ? `${section.name} · Tidings status` : 'Tidings status: all task updates',
-    description: section ? `Incidents, planned work and updates for ${section.name}` : 'Incidents, planned work and updates for all services',
+  const options: FeedOptions = {
+    title: libText(section ? `${section.name} · Tidings status` : 'Tidings status: all task updates'),
+    description: libText(section ? `Incidents, planned work and updates for ${section.name}` : 'Incidents, planned work and updates for all services'),
     id: `${base}/`,
     link: section ? base : `${publicUrl}/`,
     language: 'en',
@@ -45,15 +63,28 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
     updated: new Date(updates[0]?.at ?? snap.generatedAt),
     generator: 'Tidings',
     feedLinks: { atom: `${base}/feed.atom`, rss: `${base}/feed.rss` },
-  });
+  };
+  // Atom categories carry the slug as term and the section name as label. The library writes the label unescaped
+  // but for `&`, so it gets a per-build placeholder (unguessable, so no task text can contain it) that is swapped
+  // for the escaped name afterwards. RSS writes the name as element text, which the library escapes itself.
+  const marker = `tidings-label-${randomUUID()}-`;
+  const labels = new Map<string, string>();
+  const rssFeed = new Feed(options);
+  const atomFeed = new Feed(options);
   for (const u of updates) {
     const link = `${publicUrl}/task/${u.task.id}`;
-    feed.addItem({
+    const html = cdataSafe(u.html);
+    const sec = u.task.section;
+    const item = {
       // Atom marks titles type="html" and readers render RSS titles as HTML too: the text must arrive escaped.
       title: escapeHtml(u.title), id: `${link}#${u.id}`, guid: `${link}#${u.id}`, link, date: new Date(u.at),
-      content: u.html, description: u.html, author: u.author ? [{ name: u.author }] : undefined,
-      category: u.task.section ? [{ name: u.task.section.name }] : undefined,
-    });
+      content: html, description: html, author: u.author ? [{ name: libText(u.author) }] : undefined,
+    };
+    if (sec) labels.set(`${marker}${sec.slug}`, sec.name);
+    rssFeed.addItem({ ...item, category: sec ? [{ name: libText(sec.name) }] : undefined });
+    atomFeed.addItem({ ...item, category: sec ? [{ term: sec.slug, name: `${marker}${sec.slug}`, scheme: `${publicUrl}/section/` }] : undefined });
   }
-  return { atom: feed.atom1(), rss: feed.rss2() };
+  const rss = rssFeed.rss2();
+  const atom = atomFeed.atom1().replace(new RegExp(`label="(${marker}[a-z0-9]*)"`, 'g'), (_, key: string) => `label="${escapeXmlAttr(labels.get(key) ?? '')}"`);
+  return { atom, rss };
 }
