@@ -156,3 +156,40 @@ test('/section/email draws 90 daily bars and keeps a labelled place for the mail
     await page.close();
   }
 });
+
+test('at 360 px no page scrolls sideways, even with 100-character type, status and section names', async () => {
+  // Names may be 100 characters (the schema's limit); unbroken words are the worst case for the layout.
+  const long = (word: string) => word.repeat(Math.ceil(100 / word.length)).slice(0, 100);
+  const [type, status, section] = [long('Verylongtasktype'), long('Verylongstatusname'), long('Verylongsectionname')];
+  assert.equal(type.length, 100);
+  site.db.prepare('INSERT INTO task_types (name, position) VALUES (?, 99)').run(type);
+  site.db.prepare('INSERT INTO statuses (name, position) VALUES (?, 99)').run(status);
+  site.db.prepare("INSERT INTO sections (slug, name, description, position) VALUES ('longnames', ?, ?, 99)").run(section, section);
+  const root = (site.db.prepare('SELECT id FROM categories WHERE parent_id IS NULL').get() as { id: number }).id;
+  site.db.prepare('INSERT INTO categories (parent_id, name, position) VALUES (?, ?, 99)').run(root, section);
+  insertTask(site.db, {
+    summary: long('Verylongsummary'), type, status, section: 'email', percent: 5, openedAt: '2026-01-15T09:00:00.000Z',
+    phases: [{ title: long('Verylongphasetitle'), startsAt: '2026-01-15T00:00:00.000Z', endsAt: '2026-01-16T23:59:59.999Z' }],
+  });
+  insertTask(site.db, { summary: 'Long section task', type, status, section: 'longnames', percent: 5, openedAt: '2026-01-15T09:30:00.000Z' });
+  site.db.prepare("INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (2733, (SELECT id FROM users WHERE username = 'legacy-admin'), '2026-01-15T11:00:00.000Z', ?, ?)")
+    .run(long('Unbrokencommentword'), `<p>${long('Unbrokencommentword')}</p>`);
+  site.changes.bump();
+  const wide: string[] = [];
+  for (const path of ['/', '/tasks', '/task/2733', '/section/email', '/section/longnames']) {
+    const page = await chrome.context.newPage();
+    // The earlier tests left these pages in the browser's HTTP cache (max-age=15), from before the long names.
+    const cdp = await chrome.context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    await page.setViewportSize({ width: 360, height: 900 });
+    assert.equal((await page.goto(site.url + path))?.status(), 200, path);
+    if (path === '/tasks') assert.equal(await page.locator(`select[name="type"] option[value="${type}"]`).count(), 1, 'the long type is a filter option');
+    else if (path !== '/task/2733') assert.ok((await page.content()).includes(type), `${path} shows the long type`);
+    const [scroll, client] = await page.evaluate(() => [document.scrollingElement!.scrollWidth, document.scrollingElement!.clientWidth]);
+    await page.screenshot({ path: join(ARTIFACTS, `long-names-${path.replace(/\W+/g, '-')}-360.png`), fullPage: true });
+    if (scroll > 360) wide.push(`${path}: scrollWidth ${scroll} (clientWidth ${client})`);
+    await page.close();
+  }
+  assert.deepEqual(wide, [], 'pages that scroll sideways at 360 px');
+});
