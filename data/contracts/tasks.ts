@@ -169,5 +169,9 @@ export const PhaseInput = z.strictObject({
 }).refine((p) => p.startsAt === null || p.endsAt === null || p.startsAt <= p.endsAt, {
   message: 'must not end before it starts', path: ['endsAt'],
 });
-export const ReplacePhasesInput = z.strictObject({ phases: z.array(PhaseInput).max(50) });
+export const ReplacePhasesInput = z.strictObject({
+  phases: z.array(PhaseInput).max(50),
+  /** The version the editor saw, as for UpdateTaskInput; a stale one is refused with 409. */
+  version: z.int().min(1).optional(),
+});
 export type ReplacePhasesInput = z.infer<typeof ReplacePhasesInput>;

@@ -39,7 +39,7 @@ export function resolveAuth(c: Context, deps: Pick<ServerDeps, 'db' | 'config' |
   return auth;
 }
 
-function sameToken(a: string, b: string): boolean {
+export function sameToken(a: string, b: string): boolean {
   // Hashing first gives equal lengths, so the comparison itself leaks nothing.
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();

@@ -6,7 +6,7 @@ import type { Config } from '#data/config.ts';
 
 export const SESSION_TTL_MS = 12 * 60 * 60_000;
 
-const isHttps = (config: Config) => config.publicUrl.startsWith('https:');
+export const isHttps = (config: Pick<Config, 'publicUrl'>) => config.publicUrl.startsWith('https:');
 
 export function sessionCookieName(config: Config): string {
   return isHttps(config) ? '__Host-tidings_session' : 'tidings_session';

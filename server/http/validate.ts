@@ -3,7 +3,8 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { Problem, badRequest, notFound, type FieldError } from './problem.ts';
 
-const MAX_ID = 2_147_483_647;
+/** The largest id a path accepts (SQLite would go further; the API, the contracts and the forms stop at 2^31-1). */
+export const MAX_ID = 2_147_483_647;
 const MAX_BODY_BYTES = 1_000_000;
 
 function fieldErrors(error: z.ZodError): FieldError[] {

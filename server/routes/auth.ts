@@ -6,6 +6,7 @@ import { requireStaff, currentStaff, resolveAuth, type AuthEnv } from '../http/a
 import { Problem, problemResponse } from '../http/problem.ts';
 import { parseWith, readJson } from '../http/validate.ts';
 import { clearSessionCookie, clientIp, readSessionSecret, setSessionCookie } from '../http/session.ts';
+import { loginCsrfMatches, clearLoginCsrf, LOGIN_CSRF_REFUSED } from '../http/login-csrf.ts';
 import { login } from '../services/auth/login.ts';
 import { logout } from '../services/auth/logout.ts';
 import { changeOwnPassword } from '../services/auth/changeOwnPassword.ts';
@@ -20,11 +21,20 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
 
+  // JSON logins need no login-CSRF token: readJson accepts only an application/json content type, which a page
+  // on another site cannot send without a CORS preflight that this server never answers, and HTML forms can only
+  // send urlencoded, multipart or text/plain bodies. A urlencoded body is what a forged form posts, so that
+  // branch needs the same cookie-bound token as /staff/login.
   app.post('/auth/login', async (c) => {
     const type = c.req.header('content-type') ?? '';
-    const input = /^application\/x-www-form-urlencoded/i.test(type)
-      ? parseWith(LoginInput, await c.req.parseBody(), 'login form')
-      : await readJson(c, LoginInput);
+    let input: z.infer<typeof LoginInput>;
+    if (/^application\/x-www-form-urlencoded/i.test(type)) {
+      const { _csrf, ...fields } = await c.req.parseBody();
+      if (!loginCsrfMatches(c, deps.config, _csrf)) throw new Problem(403, 'Forbidden', LOGIN_CSRF_REFUSED);
+      input = parseWith(LoginInput, fields, 'login form');
+    } else {
+      input = await readJson(c, LoginInput);
+    }
     const result = await login({ ctx, input: { ...input, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) } });
     if (result.kind === 'limited') {
       const res = problemResponse(c, new Problem(429, 'Too Many Requests', `Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`));
@@ -33,6 +43,7 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     }
     if (result.kind === 'invalid') throw new Problem(401, 'Unauthorized', 'Wrong username or password.');
     setSessionCookie(c, deps.config, result.secret, result.expiresAt);
+    if (type.toLowerCase().startsWith('application/x-www-form-urlencoded')) clearLoginCsrf(c, deps.config);
     return c.json({ user: result.user, csrfToken: result.csrfToken, expiresAt: result.expiresAt.toISOString() });
   });
 

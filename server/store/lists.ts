@@ -56,6 +56,11 @@ export function insertEntry(db: DB, kind: ListKind, values: Record<string, unkno
   return Number(r.lastInsertRowid);
 }
 
+/** One past the largest position in a list, so a new entry without a position sorts last. */
+export function nextPosition(db: DB, kind: ListKind): number {
+  return (db.prepare(`SELECT min(coalesce(max(position), -1) + 1, 1000000) AS next FROM ${LIST_INFO[kind].table}`).get() as { next: number }).next;
+}
+
 export function updateEntry(db: DB, kind: ListKind, id: number, values: Record<string, unknown>): void {
   const [cols, vals] = columnsOf(kind, values);
   if (cols.length === 0) return;

@@ -37,6 +37,11 @@ export function insertTask(db: DB, t: Omit<TaskRow, 'id' | 'version' | 'is_close
   return Number(r.lastInsertRowid);
 }
 
+/** The id SQLite gives the next task inserted without one: one past the largest (tasks.id is a rowid without AUTOINCREMENT). */
+export function nextTaskId(db: DB): number {
+  return (db.prepare('SELECT coalesce(max(id), 0) + 1 AS next FROM tasks').get() as { next: number }).next;
+}
+
 /** Writes the given columns only; the column names are checked against a fixed list. */
 export function updateTask(db: DB, id: number, fields: Partial<Omit<TaskRow, 'id'>>): void {
   const cols = Object.keys(fields);

@@ -83,3 +83,24 @@ test('list input is validated: bad slugs, unknown fields, empty names', async ()
   assert.equal((await h.request('POST', '/api/v1/task-types', { session: s, body: { name: 'x'.repeat(101) } })).status, 400);
   assert.equal((await h.request('GET', '/api/v1/nonsense')).status, 404);
 });
+
+test('a new entry without a position goes last in every list; an explicit position is kept', async () => {
+  const h = makeHarness();
+  const s = await h.admin();
+  const cases: [string, Record<string, unknown>][] = [
+    ['task-types', { name: 'Security' }],
+    ['statuses', { name: 'Blocked' }],
+    ['close-reasons', { name: 'Obsolete' }],
+    ['sections', { slug: 'backup', name: 'Backup' }],
+    ['categories', { name: 'Backup', parentId: 1 }],
+  ];
+  for (const [kind, body] of cases) {
+    const before = (await json<{ items: Entry[] }>(await h.request('GET', `/api/v1/${kind}`))).items;
+    const created = await json<Entry>(await h.request('POST', `/api/v1/${kind}`, { session: s, body }));
+    assert.equal(created.position, Math.max(...before.map((e) => e.position)) + 1, kind);
+    const after = (await json<{ items: Entry[] }>(await h.request('GET', `/api/v1/${kind}`))).items;
+    assert.equal(after.at(-1)!.id, created.id, `${kind}: listed last`);
+  }
+  const first = await json<Entry>(await h.request('POST', '/api/v1/task-types', { session: s, body: { name: 'Urgent', position: 0 } }));
+  assert.equal(first.position, 0);
+});

@@ -251,3 +251,67 @@ test('FS#2733 can be rebuilt through the API alone, back-dated, and reads like t
   assert.equal(rebuilt.percent, 100);
   assert.equal(rebuilt.closeReason?.name, 'Finished');
 });
+
+test('every task write is in the global audit log (target FS#<id>), and a refused write leaves none', async () => {
+  const h = makeHarness();
+  const s = await h.admin();
+  const audit = async () => (await json<{ items: { action: string; target: string | null; actor: string }[] }>(
+    await h.request('GET', '/api/v1/audit?action=task.', { session: s }))).items.reverse();
+  const t = await newTask(h, s);
+  const send = async (method: string, path: string, body?: unknown) => {
+    const res = await h.request(method, `/api/v1/tasks/${t.id}${path}`, { session: s, body });
+    assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
+  };
+  await send('PATCH', '', { summary: 'Resolver outage', version: 1 });
+  await send('POST', '/comments', { body: 'Looking into it.' });
+  await send('PUT', '/phases', { phases: [{ title: 'switch', startsAt: '2026-02-02T00:00:00Z' }] });
+  await send('POST', '/close', { reason: 'Finished' });
+  await send('POST', '/reopen');
+  const ref = `FS#${t.id}`;
+  assert.deepEqual((await audit()).map((a) => [a.action, a.target, a.actor]), [
+    ['task.create', ref, 'alice'], ['task.update', ref, 'alice'], ['task.comment', ref, 'alice'],
+    ['task.phases', ref, 'alice'], ['task.close', ref, 'alice'], ['task.reopen', ref, 'alice'],
+  ]);
+  // Refused or empty writes change nothing, so they are not audited either.
+  assert.equal((await h.request('POST', `/api/v1/tasks/${t.id}/reopen`, { session: s })).status, 409);
+  assert.equal((await h.request('PATCH', `/api/v1/tasks/${t.id}`, { session: s, body: { summary: 'stale', version: 1 } })).status, 409);
+  await send('PUT', '/phases', { phases: [{ title: 'switch', startsAt: '2026-02-02T00:00:00Z' }] });
+  assert.equal((await audit()).length, 6);
+});
+
+test('phases: PUT checks the version like PATCH; a stale one is a 409 and the plan stays', async () => {
+  const h = makeHarness();
+  const s = await h.admin();
+  const t = await newTask(h, s);
+  const plan = (title: string, version?: number) => ({ phases: [{ title, startsAt: '2026-02-02T00:00:00Z' }], ...(version === undefined ? {} : { version }) });
+  const first = await h.request('PUT', `/api/v1/tasks/${t.id}/phases`, { session: s, body: plan('mine', 1) });
+  assert.equal(first.status, 200, await first.clone().text());
+  assert.equal((await json<Task>(first)).version, 2);
+  // Someone who loaded the task at version 1 saves their plan: refused, nothing overwritten.
+  const stale = await h.request('PUT', `/api/v1/tasks/${t.id}/phases`, { session: s, body: plan('theirs', 1) });
+  assert.equal(stale.status, 409);
+  assert.match((await json(stale)).detail, new RegExp(`FS#${t.id} was changed by someone else \\(now version 2, you sent 1\\)`));
+  const now = await json<Task>(await h.request('GET', `/api/v1/tasks/${t.id}`));
+  assert.deepEqual([now.version, now.phases.map((p) => p.title)], [2, ['mine']]);
+  assert.equal((await h.request('PUT', `/api/v1/tasks/${t.id}/phases`, { session: s, body: plan('theirs', 2) })).status, 200);
+  assert.equal((await h.request('PUT', `/api/v1/tasks/${t.id}/phases`, { session: s, body: plan('no check') })).status, 200, 'the version stays optional');
+});
+
+test('create refuses an id the API could not address: past the largest, explicit or automatic', async () => {
+  const h = makeHarness();
+  const s = await h.admin();
+  const max = await newTask(h, s, { id: 2_147_483_647 });
+  assert.equal((await h.request('GET', `/api/v1/tasks/${max.id}`)).status, 200);
+  const count = () => (h.db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n;
+  const before = count();
+  const next = await h.request('POST', '/api/v1/tasks', { session: s, body: { summary: 'one more', typeId: 1, categoryId: 1, statusId: 1 } });
+  assert.equal(next.status, 409, await next.clone().text());
+  assert.equal(next.headers.get('content-type'), 'application/problem+json');
+  assert.match((await json(next)).detail, /No automatic task number is left: FS#2147483647 is the highest/);
+  const tooBig = await h.request('POST', '/api/v1/tasks', { session: s, body: { summary: 'too big', typeId: 1, categoryId: 1, statusId: 1, id: 2_147_483_648 } });
+  assert.equal(tooBig.status, 400);
+  assert.equal(count(), before, 'nothing was created');
+  assert.equal((await h.request('GET', '/api/v1/tasks/2147483648')).status, 400, 'which is the id GET would have refused');
+  // A free number below the top can still be given explicitly.
+  assert.equal((await newTask(h, s, { id: 5000 })).id, 5000);
+});

@@ -26,6 +26,12 @@ test('sections and lists: add, rename, reorder, delete; conflicts and references
   const page = visibleText((await b.get('/staff/lists')).text);
   assert.match(page, /All Services → Backups/);
 
+  // An empty "Order" puts a new entry after the others, not among the first ones.
+  r = await b.post('/staff/lists/statuses', { name: 'Blocked', position: '' });
+  assert.equal(r.status, 303);
+  const statuses = h.db.prepare('SELECT name FROM statuses ORDER BY position, id').all() as { name: string }[];
+  assert.equal(statuses.at(-1)!.name, 'Blocked');
+
   const upgrade = (h.db.prepare(`SELECT id FROM task_types WHERE name = 'Upgrade'`).get() as { id: number }).id;
   r = await b.post(`/staff/lists/task-types/${upgrade}/delete`, {});
   assert.ok(r.status >= 400 && r.status < 500, 'a type in use cannot be deleted');
@@ -78,7 +84,7 @@ test('users: an admin adds staff (one-time password shown once), resets a passwo
   assert.equal(r.status, 303);
   assert.equal((await carol.get('/staff')).status, 303, 'her open session ended with the disable');
   assert.equal((await carol.post('/staff/tasks/2733/comments', { body: 'still here?' })).status, 401);
-  const relogin = await carol.post('/staff/login', { username: 'carol', password: pw! }, { csrf: false });
+  const relogin = await carol.submitLogin('carol', pw!);
   assert.equal(relogin.status, 401);
 
   r = await a.post(`/staff/users/${carolId}/enable`, {});
@@ -99,7 +105,7 @@ test('audit page: admins see logins, failed logins and staff actions, filtered a
   await h.addUser('alice', 'admin');
   await h.addUser('bob', 'staff');
   const nobody = h.browser();
-  await nobody.post('/staff/login', { username: 'bob', password: 'wrong wrong wrong' }, { csrf: false });
+  await nobody.submitLogin('bob', 'wrong wrong wrong');
   const bob = h.browser(); await bob.login('bob');
   await bob.post('/staff/overrides/email', { state: 'unknown', note: '<b>hi</b>', expiresAt: '2026-01-15T14:00' });
   const a = h.browser(); await a.login('alice');

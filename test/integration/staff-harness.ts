@@ -23,10 +23,23 @@ export function makeStaffHarness(opts: { start?: string; env?: Record<string, st
   };
 
   class Browser {
-    cookie = '';
+    /** The cookie jar: name → value, as a browser keeps them (a Max-Age=0 or past expiry removes one). */
+    jar = new Map<string, string>();
     csrf = '';
+    get cookie(): string {
+      return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+    keepCookies(res: Response): void {
+      for (const set of res.headers.getSetCookie()) {
+        const [pair] = set.split(';');
+        const name = pair.slice(0, pair.indexOf('='));
+        if (/Max-Age=0|expires=Thu, 01 Jan 1970/i.test(set)) this.jar.delete(name);
+        else this.jar.set(name, pair.slice(pair.indexOf('=') + 1));
+      }
+    }
     async get(path: string): Promise<{ status: number; text: string; location: string | null }> {
       const res = await h.app.request(path, { headers: this.cookie ? { cookie: this.cookie } : {} });
+      this.keepCookies(res);
       const text = await res.text();
       const m = /name="_csrf" value="([^"]+)"/.exec(text);
       if (m) this.csrf = m[1];
@@ -38,12 +51,20 @@ export function makeStaffHarness(opts: { start?: string; env?: Record<string, st
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
       if (this.cookie) headers.cookie = this.cookie;
       const res = await h.app.request(path, { method: 'POST', headers, body: body.toString() }, { incoming: { socket: { remoteAddress: '192.0.2.9' } } });
-      const set = res.headers.get('set-cookie');
-      if (set) this.cookie = /Max-Age=0|expires=Thu, 01 Jan 1970/i.test(set) ? '' : set.split(';')[0];
-      return { status: res.status, text: await res.text(), location: res.headers.get('location') };
+      this.keepCookies(res);
+      const text = await res.text();
+      // A re-shown form (a refused login, say) carries the token to send next, as a browser would use it.
+      const m = /name="_csrf" value="([^"]+)"/.exec(text);
+      if (m) this.csrf = m[1];
+      return { status: res.status, text, location: res.headers.get('location') };
+    }
+    /** Opens the login page (which sets the login-CSRF cookie and token) and submits it. */
+    async submitLogin(username: string, password: string, next = '/staff') {
+      await this.get(`/staff/login?next=${encodeURIComponent(next)}`);
+      return this.post('/staff/login', { username, password, next });
     }
     async login(username: string, password = 'correct horse battery') {
-      const r = await this.post('/staff/login', { username, password, next: '/staff' }, { csrf: false });
+      const r = await this.submitLogin(username, password);
       if (r.status !== 303) throw new Error(`staff login ${username}: ${r.status} ${r.text.slice(0, 300)}`);
       await this.get('/staff');
       return r;

@@ -24,7 +24,7 @@ test('anonymous visitors get the login page, staff cannot open admin pages, writ
   assert.equal(post.status, 401);
   assert.match(post.text, /log in again/i);
 
-  const bad = await anon.post('/staff/login', { username: 'bob', password: 'not the password' }, { csrf: false });
+  const bad = await anon.submitLogin('bob', 'not the password');
   assert.equal(bad.status, 401);
   assert.match(bad.text, /Wrong username or password/);
   assert.ok(h.db.prepare(`SELECT 1 FROM audit_log WHERE actor = 'bob' AND action LIKE '%fail%'`).get(), 'failed login audited');
@@ -201,4 +201,83 @@ test('incident update in seconds: a quick comment from the dashboard, and the li
   assert.deepEqual(JSON.parse(preview.text), { html: '<p><strong>bold</strong> &lt;img src=x onerror=alert(1)&gt;</p>' });
   assert.equal((await b.post('/staff/preview', { markdown: 'x' }, { csrf: false })).status, 403);
   assert.equal((await h.browser().post('/staff/preview', { markdown: 'x' }, { csrf: 'x' })).status, 401);
+});
+
+test('saving the plan over a newer version is refused with the same clear message, and the draft is kept', async () => {
+  const h = makeStaffHarness();
+  await h.addUser('alice', 'admin');
+  await h.addUser('bob', 'staff');
+  const a = h.browser(); await a.login('alice');
+  const b = h.browser(); await b.login('bob');
+  const planVersion = (html: string) => /action="\/staff\/tasks\/2733\/phases">[^]*?name="version" value="(\d+)"/.exec(html)![1];
+  const titles = () => (h.db.prepare('SELECT title FROM phases WHERE task_id = 2733 ORDER BY position').all() as { title: string }[]).map((p) => p.title);
+  const plan = (title: string, version: string) => ({ count: '1', phase_title_0: title, phase_sdate_0: '2026-02-02', phase_pos_0: '1', version, move: 'save' });
+  const vA = planVersion((await a.get('/staff/tasks/2733')).text);
+  const vB = planVersion((await b.get('/staff/tasks/2733')).text);
+  assert.equal((await a.post('/staff/tasks/2733/phases', plan('Alice plan', vA))).status, 303);
+  // Bob moves a row first (a re-render, not a save): the form keeps the version he opened it at.
+  const moved = await b.post('/staff/tasks/2733/phases', { ...plan('Bob plan', vB), move: 'down-0' });
+  assert.equal(moved.status, 200);
+  assert.equal(planVersion(moved.text), vB);
+  const refused = await b.post('/staff/tasks/2733/phases', plan('Bob plan', vB));
+  assert.equal(refused.status, 409);
+  assert.match(refused.text, /Not saved: someone else changed FS#2733 after you opened it/);
+  assert.match(refused.text, /name="phase_title_0" maxlength="200" value="Bob plan"/, "Bob's plan is still in the form");
+  assert.deepEqual(titles(), ['Alice plan']);
+  // Saving again, with the version the refusal shows, is the deliberate overwrite.
+  const current = planVersion(refused.text);
+  assert.notEqual(current, vB);
+  assert.equal((await b.post('/staff/tasks/2733/phases', plan('Bob plan', current))).status, 303);
+  assert.deepEqual(titles(), ['Bob plan']);
+});
+
+test('login form CSRF: the form carries a token bound to a short-lived cookie; a post without it is refused', async () => {
+  const h = makeStaffHarness();
+  await h.addUser('bob', 'staff');
+  const env = { incoming: { socket: { remoteAddress: '192.0.2.9' } } };
+  const form = await h.app.request('/staff/login');
+  const set = form.headers.getSetCookie().find((c) => c.startsWith('tidings_login_csrf='));
+  assert.ok(set, 'the login page sets the login-CSRF cookie');
+  assert.match(set, /HttpOnly/i);
+  assert.match(set, /SameSite=Lax/i);
+  assert.match(set, /Max-Age=\d+/i, 'short-lived');
+  const cookieValue = set.split(';')[0].split('=')[1];
+  assert.match(await form.text(), new RegExp(`name="_csrf" value="${cookieValue}"`), 'the hidden field carries the cookie value');
+
+  const post = (fields: Record<string, string>, cookie?: string) => h.app.request('/staff/login', {
+    method: 'POST', body: new URLSearchParams({ username: 'bob', password: 'correct horse battery', next: '/staff', ...fields }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+  }, env);
+  // A forged post from another site: no token, or a token without our cookie, or the wrong one.
+  for (const [fields, cookie] of [[{}, undefined], [{ _csrf: cookieValue }, undefined], [{}, `tidings_login_csrf=${cookieValue}`],
+    [{ _csrf: 'x'.repeat(43) }, `tidings_login_csrf=${cookieValue}`]] as const) {
+    const res = await post(fields, cookie);
+    assert.equal(res.status, 403, JSON.stringify([fields, cookie]));
+    assert.match(await res.text(), /The login form has expired or was not sent from this site/);
+    assert.ok(!res.headers.getSetCookie().some((c) => c.startsWith('tidings_session=')), 'no session');
+  }
+  assert.equal(h.db.prepare(`SELECT 1 FROM audit_log WHERE action LIKE 'auth.%'`).get(), undefined, 'not even a failed login counted');
+
+  const ok = await post({ _csrf: cookieValue }, `tidings_login_csrf=${cookieValue}`);
+  assert.equal(ok.status, 303);
+  const cookies = ok.headers.getSetCookie();
+  assert.ok(cookies.some((c) => c.startsWith('tidings_session=')));
+  assert.ok(cookies.some((c) => /^tidings_login_csrf=;.*Max-Age=0/i.test(c)), 'the login token is dropped once used');
+
+  // The form fields of the JSON API need the same token; JSON itself is not something a form can send.
+  const apiForm = await h.app.request('/api/v1/auth/login', {
+    method: 'POST', body: new URLSearchParams({ username: 'bob', password: 'correct horse battery' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  }, env);
+  assert.equal(apiForm.status, 403);
+  const apiJson = await h.app.request('/api/v1/auth/login', {
+    method: 'POST', body: JSON.stringify({ username: 'bob', password: 'correct horse battery' }), headers: { 'content-type': 'application/json' },
+  }, env);
+  assert.equal(apiJson.status, 200);
+
+  const https = makeStaffHarness({ env: { TIDINGS_PUBLIC_URL: 'https://status.example.test' } });
+  const secure = (await https.app.request('/staff/login')).headers.getSetCookie().find((c) => c.startsWith('__Host-tidings_login_csrf='));
+  assert.ok(secure, '__Host- prefixed on https');
+  assert.match(secure, /Secure/);
+  assert.match(secure, /Path=\//);
 });

@@ -22,15 +22,15 @@ const TITLES: Record<ListKind, string> = {
 
 const Values = z.object({
   name: z.string().trim().min(1).max(100),
-  position: z.coerce.number().pipe(z.int().min(0).max(1_000_000)),
+  position: z.coerce.number().pipe(z.int().min(0).max(1_000_000)).optional(),
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,59}$/, 'lower-case letters, digits and dashes, at most 60').optional(),
   description: z.string().max(500).optional(),
   parentId: z.coerce.number().pipe(z.int().min(1)).nullable().optional(),
 });
 
-/** Only the fields this kind has; an empty parent means a root category. */
+/** Only the fields this kind has; an empty parent means a root category, an empty order puts a new entry last and leaves an old one where it is. */
 function valuesOf(kind: ListKind, f: Form): Record<string, unknown> {
-  const raw: Record<string, unknown> = { name: f.name ?? '', position: f.position || '0' };
+  const raw: Record<string, unknown> = { name: f.name ?? '', position: (f.position ?? '').trim() || undefined };
   if (kind === 'sections') { raw.slug = (f.slug ?? '').trim(); raw.description = f.description ?? ''; }
   if (kind === 'categories') raw.parentId = f.parentId ? f.parentId : null;
   const v = parseWith(Values, raw, LIST_INFO[kind].label);

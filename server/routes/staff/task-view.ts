@@ -27,6 +27,8 @@ export interface TaskPageState {
   now: Date;
   /** The phases as stored; `phases` is the same array unless the form is being re-shown with edits. */
   savedPhases?: PhaseDraft[];
+  /** The task version the plan form was opened at (re-rendered drafts keep it); defaults to the current one. */
+  phasesVersion?: number;
   detailsPreview?: string;
   commentPreview?: string;
   errors?: FieldError[];
@@ -122,7 +124,7 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
 
   <section aria-labelledby="h-plan"><h2 id="h-plan">Deployment plan</h2>
   <p class="muted">Dates and times in ${s.tz}. A start without a time begins at 00:00; an end without a time lasts the whole day.</p>
-  <form method="post" action="/staff/tasks/${t.id}/phases">${csrfField(s.auth)}<input type="hidden" name="count" value="${rows.length}">
+  <form method="post" action="/staff/tasks/${t.id}/phases">${csrfField(s.auth)}<input type="hidden" name="version" value="${s.phasesVersion ?? t.version}"><input type="hidden" name="count" value="${rows.length}">
     ${rows.map((p, i) => phaseRow(i, p, s.phases.length, s.phases === s.savedPhases ? states[i] : undefined))}
     <p><button type="submit" name="move" value="save">Save plan</button></p>
   </form></section>

@@ -59,6 +59,11 @@ function phaseDrafts(form: Form): { drafts: PhaseDraft[]; positions: number[] } 
   return { drafts: rows.map((r) => r.d), positions: rows.map((r) => r.i) };
 }
 
+/** What a form says when its save was refused because someone else changed the task after it was opened. */
+function staleEditMessage(id: number): FieldError[] {
+  return [{ field: '', message: `Not saved: someone else changed ${taskRef(id)} after you opened it. Their version is shown in the history below; your edits are still in the form. Save again to replace their change with yours.` }];
+}
+
 export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
@@ -123,10 +128,7 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     if (errors) {
       const conflict = statusOf(errors) === 409;
       // Keep what they typed; only saving again on purpose (with the new version) overwrites the other change.
-      const msg: FieldError[] = conflict
-        ? [{ field: '', message: `Not saved: someone else changed ${taskRef(task.id)} after you opened it. Their version is shown in the history below; your edits are still in the form. Save again to replace their change with yours.` }]
-        : errors;
-      return showEdit(c, { ...s, fields: conflict ? { ...fields, version: task.version } : fields, errors: msg }, statusOf(errors));
+      return showEdit(c, { ...s, fields: conflict ? { ...fields, version: task.version } : fields, errors: conflict ? staleEditMessage(task.id) : errors }, statusOf(errors));
     }
     return c.redirect(`/staff/tasks/${task.id}?done=saved`, 303);
   });
@@ -136,7 +138,10 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const form = await readForm(c);
     const r = new FormReader(form, tz);
     const { drafts, positions } = phaseDrafts(form);
-    if (form.move && form.move !== 'save') return showEdit(c, { ...baseState(c, task), phases: drafts });
+    // The version the plan form was opened at travels through move/re-render round trips, so a later save still notices others' changes.
+    const version = r.int('version', 'Version', 1, 2_147_483_647);
+    const draftState = { ...baseState(c, task), phases: drafts, phasesVersion: version };
+    if (form.move && form.move !== 'save') return showEdit(c, draftState);
     const phases = drafts.map((d, k) => {
       const i = positions[k];
       const label = `Phase ${k + 1}`;
@@ -147,9 +152,13 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       };
     });
     const errors = r.errors.length ? r.errors : attempt(() => {
-      replacePhases({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(ReplacePhasesInput, { phases }, 'deployment plan') });
+      replacePhases({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(ReplacePhasesInput, { phases, version }, 'deployment plan') });
     });
-    if (errors) return showEdit(c, { ...baseState(c, task), phases: drafts, errors }, statusOf(errors));
+    if (errors) {
+      const conflict = statusOf(errors) === 409;
+      // As in the task form: the draft stays, and the form now carries the current version so saving again is a deliberate overwrite.
+      return showEdit(c, conflict ? { ...draftState, phasesVersion: task.version, errors: staleEditMessage(task.id) } : { ...draftState, errors }, statusOf(errors));
+    }
     return c.redirect(`/staff/tasks/${task.id}?done=phases${r.dstQuery()}#h-plan`, 303);
   });
 

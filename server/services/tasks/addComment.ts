@@ -6,6 +6,7 @@ import { renderMarkdown } from '../../domain/markdown.ts';
 import { badRequest, notFound } from '../../http/problem.ts';
 import { isInFuture, laterInstant } from '../../domain/task-rules.ts';
 import { taskRow, updateTask, insertHistory, insertComment } from '../../store/tasks.ts';
+import { auditTask } from './audit.ts';
 
 export function addComment({ ctx, actor, taskId, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number; input: AddCommentInput }): number {
   const now = ctx.clock();
@@ -18,6 +19,7 @@ export function addComment({ ctx, actor, taskId, input }: { ctx: ServiceContext;
     const commentId = insertComment(ctx.db, { taskId, authorId: actor.userId, at, bodyMd: input.body, bodyHtml: renderMarkdown(input.body) });
     updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
     insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'comment', oldValue: null, newValue: `added comment ${commentId}` }]);
+    auditTask(ctx.db, { at: now.toISOString(), actor, action: 'task.comment', taskId, detail: `comment ${commentId}${at === now.toISOString() ? '' : `, dated ${at}`}` });
     return commentId;
   }).immediate();
   ctx.changes.bump();

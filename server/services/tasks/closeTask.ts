@@ -7,6 +7,7 @@ import { isInFuture, laterInstant, PERCENT_WHEN_CLOSED, type FieldChange } from 
 import { displayOf, entryByKey } from '../../store/lists.ts';
 import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
 import { assertReferencesExist } from './references.ts';
+import { auditTask } from './audit.ts';
 
 export function closeTask({ ctx, actor, taskId, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number; input: CloseTaskInput }): void {
   const now = ctx.clock();
@@ -30,6 +31,7 @@ export function closeTask({ ctx, actor, taskId, input }: { ctx: ServiceContext; 
     ];
     if (task.percent !== PERCENT_WHEN_CLOSED) changes.push({ field: 'percent', oldValue: String(task.percent), newValue: String(PERCENT_WHEN_CLOSED) });
     insertHistory(ctx.db, taskId, actor.userId, at, changes);
+    auditTask(ctx.db, { at: now.toISOString(), actor, action: 'task.close', taskId, detail: displayOf(ctx.db, 'close-reasons', reasonId) });
   }).immediate();
   ctx.changes.bump();
 }

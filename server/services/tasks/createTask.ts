@@ -5,8 +5,10 @@ import type { ServiceContext, Actor } from '../context.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
 import { badRequest, conflict } from '../../http/problem.ts';
 import { isInFuture } from '../../domain/task-rules.ts';
-import { insertTask, insertHistory, taskRow } from '../../store/tasks.ts';
+import { insertTask, insertHistory, taskRow, nextTaskId } from '../../store/tasks.ts';
+import { MAX_ID } from '../../http/validate.ts';
 import { assertReferencesExist } from './references.ts';
+import { auditTask } from './audit.ts';
 
 export function createTask({ ctx, actor, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; input: CreateTaskInput }): number {
   const now = ctx.clock();
@@ -20,6 +22,13 @@ export function createTask({ ctx, actor, input }: { ctx: ServiceContext; actor: 
       { field: 'statusId', kind: 'statuses', id: input.statusId },
     ]);
     if (input.id !== undefined && taskRow(ctx.db, input.id)) throw conflict(`${taskRef(input.id)} already exists.`);
+    // A task the API could not address afterwards (GET /tasks/:id stops at MAX_ID) must not be made at all.
+    if (input.id !== undefined && input.id > MAX_ID) {
+      throw badRequest(`Task numbers go up to ${MAX_ID}.`, [{ field: 'id', message: `must be at most ${MAX_ID}` }]);
+    }
+    if (input.id === undefined && nextTaskId(ctx.db) > MAX_ID) {
+      throw conflict(`No automatic task number is left: ${taskRef(MAX_ID)} is the highest there can be. Give the new task a free number (id) yourself.`);
+    }
     const newId = insertTask(ctx.db, {
       id: input.id,
       summary: input.summary,
@@ -35,6 +44,7 @@ export function createTask({ ctx, actor, input }: { ctx: ServiceContext; actor: 
       last_edited_at: openedAt,
     });
     insertHistory(ctx.db, newId, actor.userId, openedAt, [{ field: 'task', oldValue: null, newValue: 'opened' }]);
+    auditTask(ctx.db, { at: now.toISOString(), actor, action: 'task.create', taskId: newId, detail: input.summary });
     return newId;
   }).immediate();
   ctx.changes.bump();

@@ -5,6 +5,7 @@ import { conflict, notFound } from '../../http/problem.ts';
 import { laterInstant } from '../../domain/task-rules.ts';
 import { displayOf } from '../../store/lists.ts';
 import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
+import { auditTask } from './audit.ts';
 
 export function reopenTask({ ctx, actor, taskId }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number }): void {
   const at = ctx.clock().toISOString();
@@ -20,6 +21,7 @@ export function reopenTask({ ctx, actor, taskId }: { ctx: ServiceContext; actor:
       { field: 'closed', oldValue: 'closed', newValue: 'open' },
       { field: 'close_reason', oldValue: displayOf(ctx.db, 'close-reasons', task.close_reason_id), newValue: null },
     ]);
+    auditTask(ctx.db, { at, actor, action: 'task.reopen', taskId });
   }).immediate();
   ctx.changes.bump();
 }

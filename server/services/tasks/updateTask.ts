@@ -4,11 +4,13 @@ import { taskRef } from '#data/contracts/tasks.ts';
 import type { DB } from '#data/db.ts';
 import type { ServiceContext, Actor } from '../context.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
-import { conflict, notFound } from '../../http/problem.ts';
+import { notFound } from '../../http/problem.ts';
 import { diffFields, laterInstant } from '../../domain/task-rules.ts';
 import { displayOf } from '../../store/lists.ts';
 import { taskRow, updateTask as writeTask, insertHistory, type TaskRow } from '../../store/tasks.ts';
 import { assertReferencesExist } from './references.ts';
+import { assertCurrentVersion } from './version.ts';
+import { auditTask } from './audit.ts';
 
 type Editable = Pick<TaskRow, 'summary' | 'details_md' | 'type_id' | 'category_id' | 'section_id' | 'status_id' | 'percent'>;
 
@@ -31,9 +33,7 @@ export function updateTask({ ctx, actor, id, input }: { ctx: ServiceContext; act
   const changed = db.transaction(() => {
     const before = taskRow(db, id);
     if (!before) throw notFound(`${taskRef(id)} does not exist.`);
-    if (input.version !== undefined && input.version !== before.version) {
-      throw conflict(`${taskRef(id)} was changed by someone else (now version ${before.version}, you sent ${input.version}); reload and try again.`);
-    }
+    assertCurrentVersion(before, input.version);
     assertReferencesExist(db, [
       { field: 'typeId', kind: 'task-types', id: input.typeId },
       { field: 'categoryId', kind: 'categories', id: input.categoryId },
@@ -58,6 +58,7 @@ export function updateTask({ ctx, actor, id, input }: { ctx: ServiceContext; act
       last_edited_at: laterInstant(before.last_edited_at, at),
     });
     insertHistory(db, id, actor.userId, at, changes);
+    auditTask(db, { at, actor, action: 'task.update', taskId: id, detail: changes.map((ch) => ch.field).join(', ') });
     return changes.length;
   }).immediate();
   if (changed) ctx.changes.bump();
