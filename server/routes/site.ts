@@ -10,6 +10,7 @@ import { buildFeeds, type Feeds } from '../site/feeds.ts';
 import { SITE_OUT } from '../site/build.ts';
 import { overrideSignal } from '../services/overrides/active.ts';
 import { allOverrides } from '../store/overrides.ts';
+import { parseTaskQuery, taskListHref } from '../../site/lib/task-query.ts';
 
 export interface SiteOptions {
   /** Folder of the Astro build (server/ and client/); the repository's dist/site by default. */
@@ -21,7 +22,8 @@ export interface SiteOptions {
   snapshots?: StatusSnapshots;
 }
 
-const PAGE_CACHE_MAX = 1000;
+/** Rendered pages kept, least recently used out first. */
+export const PAGE_CACHE_MAX = 1000;
 const CACHE = {
   assetImmutable: 'public, max-age=31536000, immutable',
   asset: 'public, max-age=3600',
@@ -35,6 +37,20 @@ const CACHE = {
 const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': CACHE.page, 'x-content-type-options': 'nosniff' } as const;
 
 interface CachedPage { generation: number; at: number; status: number; body: Uint8Array<ArrayBuffer> }
+
+/**
+ * The page cache key, which is also the URL rendered: the raw path, plus for /tasks (the only page that reads its
+ * query) the task query in its canonical form. Parameters the pages never read, repeats, order and invalid values
+ * all map to the same key, so made-up query strings cannot add cache entries (or push the real pages out).
+ */
+export function pageCacheKey(url: string): string {
+  // Path and query straight from the absolute URL: parsing a URL object per view costs measurable throughput.
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const q = url.indexOf('?', start);
+  if (q < 0) return url.slice(start);
+  const path = url.slice(start, q);
+  return path === '/tasks' ? taskListHref(parseTaskQuery(new URLSearchParams(url.slice(q + 1))), {}) : path;
+}
 
 export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
   const outDir = opts.outDir ?? SITE_OUT;
@@ -67,9 +83,12 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
     const key = slug ?? '';
     let hit = feedCache.get(key);
     if (!hit || hit.generation !== built.generation) {
-      if (feedCache.size > 100) feedCache.clear();
       hit = { generation: built.generation, feeds: buildFeeds(built.snapshot, deps.config.publicUrl, slug) };
-      feedCache.set(key, hit);
+      // Only real sections are kept (an unknown slug costs a lookup), so the keys stay as few as the sections.
+      if (hit.feeds) {
+        if (feedCache.size > 100) feedCache.clear();
+        feedCache.set(key, hit);
+      }
     }
     if (!hit.feeds) return renderPage(c);
     return c.body(kind === 'atom' ? hit.feeds.atom : hit.feeds.rss, 200, {
@@ -87,9 +106,7 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
 
   async function renderPage(c: Context): Promise<Response> {
     const built = snapshots.current();
-    // Path and query straight from the absolute URL: parsing a URL object per view costs measurable throughput.
-    const raw = c.req.url;
-    const key = raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
+    const key = pageCacheKey(c.req.url);
     const now = deps.clock();
     let page = pages.get(key);
     if (!page || page.generation !== built.generation || now.getTime() - page.at >= pageTtl) {
@@ -100,10 +117,17 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
         if (err instanceof SiteNotBuilt) throw new Problem(503, 'Service Unavailable', 'The status site has not been built yet.');
         throw err;
       }
-      const res = await render(new Request(new URL(key, 'http://tidings.local')), { snapshot: built.snapshot, now: now.toISOString() });
+      // Concatenated, not resolved: a path starting with // must not become another host.
+      const res = await render(new Request(`http://tidings.local${key}`), { snapshot: built.snapshot, now: now.toISOString() });
       page = { generation: built.generation, at: now.getTime(), status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
       if (res.status >= 500) throw new Error(`site page ${c.req.path} rendered ${res.status}`);
-      if (pages.size >= PAGE_CACHE_MAX) pages.clear();
+      pages.delete(key);
+      pages.set(key, page);
+      // A Map iterates in insertion order: the first key is the least recently used one.
+      if (pages.size > PAGE_CACHE_MAX) pages.delete(pages.keys().next().value!);
+    } else if (pages.size > 1) {
+      // A hit moves the page to the recent end, so pages in use outlive a stream of one-off URLs.
+      pages.delete(key);
       pages.set(key, page);
     }
     return c.body(page.body, page.status as 200, PAGE_HEADERS);
