@@ -78,6 +78,12 @@ describe('SMTP ingress replies', () => {
     const expected = Buffer.concat([body.subarray(0, body.length - 17), Buffer.from('\r\n.leading dot\r\n')]);
     assert.ok(stored.subarray(stored.length - expected.length).equals(expected), 'body bytes differ');
     c.close();
+    await waitFor(() => count(`SELECT count(*) FROM events WHERE message_id = '${id}' AND type = 'delivered'`) === 1, 'delivered event');
+    const events = h.db.prepare('SELECT seq, type, route_kind, latency_ms FROM events WHERE message_id = ? ORDER BY seq').all(id) as
+      { seq: number; type: string; route_kind: string | null; latency_ms: number | null }[];
+    assert.deepEqual(events.map((e) => e.type), ['accepted', 'delivered']);
+    assert.equal(events[1].route_kind, 'maildir');
+    assert.ok(events[1].latency_ms! >= 0 && events[1].latency_ms! < 5000, `latency ${events[1].latency_ms}`);
   });
 
   it('rejects bare LF and bare CR in DATA with 550 5.6.0 naming smuggling, and stores nothing', async () => {
@@ -92,6 +98,7 @@ describe('SMTP ingress replies', () => {
       assert.equal(count('SELECT count(*) FROM messages'), before);
       c.close();
     }
+    await waitFor(() => count("SELECT count(*) FROM events WHERE type = 'rejected' AND reason = 'bare-newline'") === 3, 'rejected events');
   });
 
   it('answers an oversized message with 552 5.3.4 and a declared SIZE over the limit at MAIL', async () => {
