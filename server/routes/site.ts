@@ -10,7 +10,7 @@ import { buildFeeds, type Feeds } from '../site/feeds.ts';
 import { SITE_OUT } from '../site/build.ts';
 import { overrideSignal } from '../services/overrides/active.ts';
 import { allOverrides } from '../store/overrides.ts';
-import { parseTaskQuery, taskListHref } from '../../site/lib/task-query.ts';
+import { parseTaskQuery, taskListHref } from '#data/contracts/task-query.ts';
 
 export interface SiteOptions {
   /** Folder of the Astro build (server/ and client/); the repository's dist/site by default. */

@@ -1,5 +1,5 @@
 // The task list's filters, search, sorting and paging: pure functions of the snapshot and the query string.
-import type { TaskView } from '#data/contracts/status.ts';
+import type { TaskView } from './status.ts';
 
 export const SORT_KEYS = ['id', 'type', 'category', 'summary', 'status', 'lastEdited', 'progress'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
