@@ -21,6 +21,7 @@ const BODY = 4096;
 const dir = mkdtempSync(join(tmpdir(), 'tidings-bench-'));
 chmodSync(dir, 0o755); // Postfix daemons (user postfix) must traverse into its queue
 const children: ChildProcess[] = [];
+const cleanups: (() => void)[] = [];
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
   const { proc: tidings, stateDir: tdir } = startTidings('tidings', tidingsPort);
 
   const postfix = startPostfix({ dir: join(dir, 'postfix'), port: postfixPort, domain: 'example.test', mailboxes: recipients.map((r) => r.split('@')[0]) });
+  cleanups.push(() => postfix.stop()); // also when a later step throws: no Postfix master left behind
   await Promise.all([untilListening(sinkPort), untilListening(tidingsPort), untilListening(postfixPort)]);
 
   const tdb = new Database(join(tdir, 'node.sqlite'), { readonly: true });
@@ -153,13 +155,13 @@ async function main(): Promise<void> {
   console.log(`\nTidings memory with ${IDLE_CONNECTIONS} idle greeted connections (fresh process): ${mb(withIdle)} (idle process before: ${mb(before)}, +${((withIdle - before) / IDLE_CONNECTIONS / 1024).toFixed(1)} KiB per connection)`);
   for (const s of idle) s.destroy();
   tdb.close();
-  postfix.stop();
 }
 
 main().catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 }).finally(() => {
+  for (const clean of cleanups) clean();
   for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
   setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500);
 });
