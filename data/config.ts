@@ -89,3 +89,50 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
   };
 }
+
+/** What an MX node needs besides the common settings (read by mailsystem/main.ts). */
+export interface MxConfig {
+  /** Backend to fetch the mail configuration from; null: serve the local replica only. */
+  backend: { url: string; token: string } | null;
+  /** Name in the greeting and Received headers. */
+  hostname: string;
+  srsDomain: string;
+  /** Secrets from the environment (the first signs, all verify); empty: use the one kept in the state folder. */
+  srsSecrets: string[];
+  maildirRoot: string;
+  /** Drain and exit when standard input closes (the all-in-one supervisor's pipe). */
+  exitWithParent: boolean;
+}
+
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function domainName(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!DOMAIN_NAME.test(raw)) throw new ConfigError(name, `must be a domain name such as mx1.example.net, got "${raw}"`);
+  return raw.toLowerCase();
+}
+
+export function loadMxConfig(base: Config, env: Env = process.env, systemHostname = 'localhost', cwd = process.cwd()): MxConfig {
+  const url = env.TIDINGS_MX_BACKEND_URL || '';
+  const token = env.TIDINGS_MX_TOKEN || '';
+  if (url) {
+    let ok = false;
+    try { ok = ['http:', 'https:'].includes(new URL(url).protocol); } catch { ok = false; }
+    if (!ok) throw new ConfigError('TIDINGS_MX_BACKEND_URL', `must be an http(s) URL, got "${url}"`);
+  }
+  if (Boolean(url) !== Boolean(token)) {
+    throw new ConfigError(url ? 'TIDINGS_MX_TOKEN' : 'TIDINGS_MX_BACKEND_URL', 'TIDINGS_MX_BACKEND_URL and TIDINGS_MX_TOKEN go together: set both or neither');
+  }
+  const hostname = domainName(env, 'TIDINGS_MX_HOSTNAME', DOMAIN_NAME.test(systemHostname) ? systemHostname : 'localhost');
+  const srsSecrets = (env.TIDINGS_SRS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (srsSecrets.some((s) => s.length < 16)) throw new ConfigError('TIDINGS_SRS_SECRETS', 'each secret must be at least 16 characters');
+  return {
+    backend: url ? { url: url.replace(/\/+$/, ''), token } : null,
+    hostname,
+    srsDomain: domainName(env, 'TIDINGS_SRS_DOMAIN', hostname),
+    srsSecrets,
+    maildirRoot: env.TIDINGS_MAILDIR_ROOT ? resolve(cwd, env.TIDINGS_MAILDIR_ROOT) : resolve(base.stateDir, 'mx', 'mail'),
+    exitWithParent: env.TIDINGS_MX_EXIT_WITH_PARENT === '1',
+  };
+}

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { loadConfig } from '#data/config.ts';
+import { ConfigError, loadConfig, loadMxConfig } from '#data/config.ts';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { createMailSystem } from './app.ts';
 import { createReplicaDirectory } from './config/replica.ts';
@@ -19,8 +19,7 @@ import { ensureSelfSignedCert } from './smtp/self-signed.ts';
 import { createSrs } from './srs/srs.ts';
 
 /** The SRS secret must survive restarts (bounces arrive days later), so it lives in the state dir. */
-function srsSecrets(dir: string, env: NodeJS.ProcessEnv): { secret: string; oldSecrets: string[] } {
-  const fromEnv = (env.TIDINGS_SRS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+function srsSecrets(dir: string, fromEnv: string[]): { secret: string; oldSecrets: string[] } {
   if (fromEnv.length > 0) return { secret: fromEnv[0], oldSecrets: fromEnv.slice(1) };
   const file = join(dir, 'srs-secret');
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
@@ -33,13 +32,14 @@ async function main(): Promise<void> {
   // threads they queue behind each other. Read by libuv when the pool first starts, i.e. later.
   env.UV_THREADPOOL_SIZE ??= '16';
   const config = loadConfig(env);
+  const mxConfig = loadMxConfig(config, env, hostname());
   const log = pino({ level: config.logLevel, base: { component: 'mailsystem' } });
   const mxDir = join(config.stateDir, 'mx');
   mkdirSync(mxDir, { recursive: true });
-  const serverName = env.TIDINGS_MX_HOSTNAME || hostname();
+  const serverName = mxConfig.hostname;
   const db = openDatabase(join(mxDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
   const clockDate = (): Date => new Date();
-  const srs = createSrs({ domain: env.TIDINGS_SRS_DOMAIN || serverName, ...srsSecrets(mxDir, env) });
+  const srs = createSrs({ domain: mxConfig.srsDomain, ...srsSecrets(mxDir, mxConfig.srsSecrets) });
   const directory = createReplicaDirectory({ db, clock: clockDate, srs });
   const resolver = createSystemResolver();
   const tls = ensureSelfSignedCert(mxDir, serverName);
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const mx = createMailSystem({
     smtpHost: config.smtpHost,
     smtpPort: config.smtpPort,
-    maildirRoot: env.TIDINGS_MAILDIR_ROOT || join(mxDir, 'mail'),
+    maildirRoot: mxConfig.maildirRoot,
     serverName,
     ingress: { tls },
   }, {
@@ -60,8 +60,8 @@ async function main(): Promise<void> {
   });
 
   // The replica keeps serving when the backend is away; without a backend it serves what it has.
-  const sync = env.TIDINGS_MX_BACKEND_URL && env.TIDINGS_MX_TOKEN
-    ? createConfigSync({ db, backendUrl: env.TIDINGS_MX_BACKEND_URL, token: env.TIDINGS_MX_TOKEN, clock: clockDate, log })
+  const sync = mxConfig.backend
+    ? createConfigSync({ db, backendUrl: mxConfig.backend.url, token: mxConfig.backend.token, clock: clockDate, log })
     : null;
   if (sync) sync.start();
   else log.warn('TIDINGS_MX_BACKEND_URL/TIDINGS_MX_TOKEN not set: serving the local replica only');
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   };
   // Under `npm start` the backend supervises this process through a stdin pipe: if the backend dies
   // (even by SIGKILL) the pipe closes and the node drains instead of lingering as an orphan on the port.
-  if (env.TIDINGS_MX_EXIT_WITH_PARENT === '1') {
+  if (mxConfig.exitWithParent) {
     process.stdin.on('close', () => shutdown('parent exited'));
     process.stdin.on('end', () => shutdown('parent exited'));
     process.stdin.resume();
@@ -95,6 +95,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(`tidings mailsystem: configuration error: ${err.message}`);
+    process.exit(2);
+  }
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

@@ -43,3 +43,12 @@ test('an HTTP port already in use is reported with the variables to change', asy
     blocker.close();
   }
 });
+
+test('the MX node refuses a bad setting the same way', () => {
+  const r = spawnSync(process.execPath, ['mailsystem/main.ts'], {
+    cwd: ROOT, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, TIDINGS_STATE_DIR: mkdtempSync(join(tmpdir(), 'tidings-startup-')), TIDINGS_SMTP_PORT: '0', TIDINGS_MX_BACKEND_URL: 'http://127.0.0.1:9', TIDINGS_LOG_LEVEL: 'warn' },
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /TIDINGS_MX_TOKEN/);
+});

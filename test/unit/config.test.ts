@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hono } from 'hono';
-import { loadConfig, ConfigError } from '#data/config.ts';
+import { loadConfig, loadMxConfig, ConfigError } from '#data/config.ts';
 import { clientIp } from '#server/http/session.ts';
 
 test('defaults: state in ./state, HTTP 8080, SMTP 2525, all-in-one, no trusted proxies', () => {
@@ -48,5 +48,25 @@ test('listen hosts must be IP literals or localhost', () => {
   assert.equal(loadConfig({ TIDINGS_HTTP_HOST: '::', TIDINGS_SMTP_HOST: 'localhost' }).httpHost, '::');
   for (const variable of ['TIDINGS_HTTP_HOST', 'TIDINGS_SMTP_HOST']) {
     assert.throws(() => loadConfig({ [variable]: 'not a host' }), (e: unknown) => e instanceof ConfigError && e.variable === variable);
+  }
+});
+
+test('MX node settings: defaults from the state folder and host name; backend URL and token go together', () => {
+  const base = loadConfig({}, '/srv/t');
+  const mx = loadMxConfig(base, {}, 'mx1.example.net', '/srv/t');
+  assert.deepEqual(mx, { backend: null, hostname: 'mx1.example.net', srsDomain: 'mx1.example.net', srsSecrets: [], maildirRoot: '/srv/t/state/mx/mail', exitWithParent: false });
+  const withBackend = loadMxConfig(base, { TIDINGS_MX_BACKEND_URL: 'https://status.example.net/', TIDINGS_MX_TOKEN: 'mxn_x', TIDINGS_SRS_DOMAIN: 'SRS.Example.net', TIDINGS_SRS_SECRETS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }, 'h');
+  assert.deepEqual(withBackend.backend, { url: 'https://status.example.net', token: 'mxn_x' });
+  assert.equal(withBackend.srsDomain, 'srs.example.net');
+  assert.deepEqual(withBackend.srsSecrets, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+  for (const [env, variable] of [
+    [{ TIDINGS_MX_BACKEND_URL: 'gopher://x', TIDINGS_MX_TOKEN: 't' }, 'TIDINGS_MX_BACKEND_URL'],
+    [{ TIDINGS_MX_BACKEND_URL: 'http://x' }, 'TIDINGS_MX_TOKEN'],
+    [{ TIDINGS_MX_TOKEN: 't' }, 'TIDINGS_MX_BACKEND_URL'],
+    [{ TIDINGS_MX_HOSTNAME: 'bad host!' }, 'TIDINGS_MX_HOSTNAME'],
+    [{ TIDINGS_SRS_DOMAIN: '-x.example' }, 'TIDINGS_SRS_DOMAIN'],
+    [{ TIDINGS_SRS_SECRETS: 'short' }, 'TIDINGS_SRS_SECRETS'],
+  ] as const) {
+    assert.throws(() => loadMxConfig(base, env, 'h'), (e: unknown) => e instanceof ConfigError && e.variable === variable, variable);
   }
 });
