@@ -101,3 +101,9 @@ export function currentStaff(c: Context): StaffAuth {
   if (!auth) throw unauthorized();
   return auth;
 }
+
+/** Who is acting, as services record it in history and the audit log. */
+export function staffActor(c: Context): { userId: number; name: string } {
+  const { user } = currentStaff(c);
+  return { userId: user.id, name: user.username };
+}

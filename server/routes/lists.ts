@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
-import { requireStaff, currentStaff, type AuthEnv } from '../http/auth.ts';
+import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';
 import { parseId, readJson, requireFound } from '../http/validate.ts';
 import { LIST_INFO, LIST_KINDS, type ListKind } from '../domain/lists.ts';
 import { listEntries, entryById } from '../store/lists.ts';
@@ -40,10 +40,7 @@ export function listRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
   const staff = requireStaff(deps);
-  const actorOf = (c: Context) => {
-    const { user } = currentStaff(c);
-    return { userId: user.id, name: user.username };
-  };
+  const actorOf = staffActor;
   // One set of routes per list, so an unknown list name is a plain 404 and ids never match a list name.
   for (const kind of LIST_KINDS) {
     const path = `/${kind}`;

@@ -15,7 +15,7 @@ import { removeMailbox } from '../services/mail/removeMailbox.ts';
 import { addAlias } from '../services/mail/addAlias.ts';
 import { removeAlias } from '../services/mail/removeAlias.ts';
 import { authenticateNode, configChanges } from '../services/mail/configChanges.ts';
-import { requireStaff, currentStaff, type AuthEnv } from '../http/auth.ts';
+import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';
 
 const DomainFilter = z.strictObject({ domain: DomainName.optional() });
 const SinceQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, 'must be a whole number').default('0').transform(Number) });
@@ -27,10 +27,7 @@ export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.use('/mail/*', requireStaff(deps));
   const domainParam = (c: Context) => parseWith(DomainName, c.req.param('name'), 'domain name');
   const addressParam = (c: Context) => parseWith(Address, c.req.param('address'), 'address');
-  const actor = (c: Context): Actor => {
-    const { user } = currentStaff(c);
-    return { userId: user.id, name: user.username };
-  };
+  const actor = staffActor;
 
   app.get('/mail/domains', (c) => c.json({ domains: listDomains(deps.db), version: currentConfigVersion(deps.db) }));
   app.get('/mail/domains/:name', (c) => {

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { SERVICE_STATES } from '#data/contracts/states.ts';
 import type { ServerDeps } from '../deps.ts';
-import { requireStaff, currentStaff, type AuthEnv } from '../http/auth.ts';
+import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';
 import { readJson } from '../http/validate.ts';
 import { allOverrides, type OverrideRow } from '../store/overrides.ts';
 import { isActive } from '../services/overrides/active.ts';
@@ -25,10 +25,7 @@ const view = (r: OverrideRow, now: Date) => ({
 export function overrideRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
-  const actorOf = (c: Parameters<typeof currentStaff>[0]) => {
-    const { user } = currentStaff(c);
-    return { userId: user.id, name: user.username };
-  };
+  const actorOf = staffActor;
 
   app.use('/overrides', requireStaff(deps));
   app.use('/sections/:slug/override', requireStaff(deps));

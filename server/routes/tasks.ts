@@ -4,7 +4,7 @@ import {
   TaskListQuery, CreateTaskInput, UpdateTaskInput, AddCommentInput, CloseTaskInput, ReplacePhasesInput, taskRef,
 } from '#data/contracts/tasks.ts';
 import type { ServerDeps } from '../deps.ts';
-import { requireStaff, currentStaff, type AuthEnv } from '../http/auth.ts';
+import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';
 import { badRequest, type FieldError } from '../http/problem.ts';
 import { parseId, parseQuery, readJson, requireFound } from '../http/validate.ts';
 import type { ListKind } from '../domain/lists.ts';
@@ -21,10 +21,7 @@ export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
   const staff = requireStaff(deps);
-  const actorOf = (c: Context) => {
-    const { user } = currentStaff(c);
-    return { userId: user.id, name: user.username };
-  };
+  const actorOf = staffActor;
   const viewOf = (id: number) => requireFound(taskView(deps.db, id), `${taskRef(id)} does not exist.`);
 
   app.get('/tasks', (c) => {

@@ -1,7 +1,7 @@
 // /api/v1/users: admin-only account management (list, add, reset password, disable, enable).
 import { Hono, type Context } from 'hono';
 import type { ServerDeps } from '../deps.ts';
-import { requireAdmin, currentStaff, type AuthEnv } from '../http/auth.ts';
+import { requireAdmin, staffActor, type AuthEnv } from '../http/auth.ts';
 import { parseId, readJson } from '../http/validate.ts';
 import { AddStaffInput, ResetPasswordInput, staffView } from '../domain/staff.ts';
 import { allUsers } from '../store/users.ts';
@@ -12,10 +12,7 @@ import { setStaffDisabled } from '../services/users/setStaffDisabled.ts';
 export function userRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
-  const actorOf = (c: Context) => {
-    const { user } = currentStaff(c);
-    return { userId: user.id, name: user.username };
-  };
+  const actorOf = staffActor;
   app.use('/users', requireAdmin(deps));
   app.use('/users/*', requireAdmin(deps));
 

@@ -1,7 +1,7 @@
 // Access to staff pages: anonymous visitors get the login page, staff the pages, admins the admin pages; CSRF on every POST.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ServerDeps } from '../../deps.ts';
-import { resolveAuth, requireCsrf, type StaffAuth } from '../../http/auth.ts';
+import { resolveAuth, requireCsrf, staffActor, type StaffAuth } from '../../http/auth.ts';
 import { Problem } from '../../http/problem.ts';
 import { page, send, html } from './layout.ts';
 
@@ -34,10 +34,7 @@ export function authOf(c: Context): StaffAuth {
   return auth;
 }
 
-export function actorOf(c: Context): { userId: number; name: string } {
-  const { user } = authOf(c);
-  return { userId: user.id, name: user.username };
-}
+export const actorOf = staffActor;
 
 /** Problems on staff pages read as pages, not JSON; a lapsed session offers the login link. */
 export function problemPage(c: Context, p: Problem): Response | Promise<Response> {
