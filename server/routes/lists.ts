@@ -1,5 +1,5 @@
 // /api/v1/{sections,task-types,statuses,close-reasons,categories}: read by anyone, written by staff.
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
 import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';

@@ -1,5 +1,5 @@
 // /api/v1/tasks: public reads (list, one, history) and staff writes (create, edit, comment, close, reopen, phases).
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import {
   TaskListQuery, CreateTaskInput, UpdateTaskInput, AddCommentInput, CloseTaskInput, ReplacePhasesInput, taskRef,
 } from '#data/contracts/tasks.ts';

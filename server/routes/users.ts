@@ -1,5 +1,5 @@
 // /api/v1/users: admin-only account management (list, add, reset password, disable, enable).
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { ServerDeps } from '../deps.ts';
 import { requireAdmin, staffActor, type AuthEnv } from '../http/auth.ts';
 import { parseId, readJson } from '../http/validate.ts';
