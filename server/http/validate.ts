@@ -7,21 +7,25 @@ import { Problem, badRequest, notFound, type FieldError } from './problem.ts';
 export const MAX_ID = 2_147_483_647;
 const MAX_BODY_BYTES = 1_000_000;
 
-function fieldErrors(error: z.ZodError): FieldError[] {
+function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
   const out: FieldError[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ field: [...issue.path, key].join('.'), message: 'unknown field' });
     } else {
-      out.push({ field: issue.path.join('.') || '(body)', message: issue.message });
+      out.push({ field: issue.path.join('.') || root, message: issue.message });
     }
   }
   return out;
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+/**
+ * `field` names the value itself when it is not an object (a path or query parameter), so its
+ * errors read e.g. "address" instead of "(body)".
+ */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string, field?: string): z.output<S> {
   const r = schema.safeParse(value);
-  if (!r.success) throw badRequest(`The ${what} is not valid.`, fieldErrors(r.error));
+  if (!r.success) throw badRequest(`The ${what} is not valid.`, fieldErrors(r.error, field));
   return r.data;
 }
 

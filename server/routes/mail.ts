@@ -25,8 +25,8 @@ export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const ctx: ServiceContext = { db: deps.db, clock: deps.clock, changes: deps.changes };
   // Staff only; requireStaff also checks the CSRF token on writes.
   app.use('/mail/*', requireStaff(deps));
-  const domainParam = (c: Context) => parseWith(DomainName, c.req.param('name'), 'domain name');
-  const addressParam = (c: Context) => parseWith(Address, c.req.param('address'), 'address');
+  const domainParam = (c: Context) => parseWith(DomainName, c.req.param('name'), 'domain name', 'name');
+  const addressParam = (c: Context) => parseWith(Address, c.req.param('address'), 'address', 'address');
   const actor = staffActor;
 
   app.get('/mail/domains', (c) => c.json({ domains: listDomains(deps.db), version: currentConfigVersion(deps.db) }));

@@ -99,6 +99,17 @@ test('bad input is a problem+json naming the field, and nothing is written', asy
   const dup = await call('POST', '/api/v1/mail/domains', { name: 'X.test' });
   assert.equal(dup.status, 409);
   assert.equal((await call('DELETE', '/api/v1/mail/mailboxes/ghost@x.test')).status, 404);
+  // A bad path parameter is named after the parameter, not reported as the body.
+  for (const [method, path, field] of [
+    ['DELETE', '/api/v1/mail/mailboxes/not-an-address', 'address'],
+    ['GET', '/api/v1/mail/aliases/not-an-address', 'address'],
+    ['DELETE', '/api/v1/mail/domains/not_a_domain', 'name'],
+  ] as const) {
+    const r = await call(method, path);
+    assert.equal(r.status, 400, `${method} ${path}`);
+    assert.match(r.type, /application\/problem\+json/);
+    assert.equal(r.body.errors[0].field, field, `${method} ${path}: ${JSON.stringify(r.body.errors)}`);
+  }
   const keep = await call('POST', '/api/v1/mail/aliases', { address: 'a@x.test', targets: ['b@y.test'], keepLocalCopy: true });
   assert.equal(keep.status, 400);
   assert.equal(auditRows().length, 1);
