@@ -1,4 +1,5 @@
 // Reads TIDINGS_* environment variables into one checked configuration object.
+import { accessSync, constants } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -102,6 +103,46 @@ export interface MxConfig {
   maildirRoot: string;
   /** Drain and exit when standard input closes (the all-in-one supervisor's pipe). */
   exitWithParent: boolean;
+  /** PEM files for STARTTLS/implicit TLS; null: a self-signed certificate generated into the state folder. */
+  tlsFiles: { cert: string; key: string } | null;
+  implicitTls: boolean;
+  maxMessageBytes: number;
+  maxConnectionsPerIp: number;
+  /** Give up (and bounce) after this long in the queue. */
+  queueMaxAgeMs: number;
+  /** Tell the sender about a delay after this long; 0: never. */
+  delayedDsnAfterMs: number;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Durations such as `30m`, `4h`, `5d`; a bare `0` where zero means "off". */
+function duration(env: Env, name: string, fallbackMs: number, allowZero: boolean): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  if (allowZero && raw === '0') return 0;
+  const m = /^(\d{1,6})([smhd])$/.exec(raw);
+  if (!m || Number(m[1]) === 0) throw new ConfigError(name, `must be a duration such as 30m, 4h or 5d${allowZero ? ' (or 0 for off)' : ''}, got "${raw}"`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+function positiveInt(env: Env, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new ConfigError(name, `must be a whole number from 1 to ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
+function readableFile(env: Env, name: string, cwd: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  const file = resolve(cwd, raw);
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    throw new ConfigError(name, `must name a readable file, got "${raw}"`);
+  }
+  return file;
 }
 
 const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -134,5 +175,20 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     srsSecrets,
     maildirRoot: env.TIDINGS_MAILDIR_ROOT ? resolve(cwd, env.TIDINGS_MAILDIR_ROOT) : resolve(base.stateDir, 'mx', 'mail'),
     exitWithParent: env.TIDINGS_MX_EXIT_WITH_PARENT === '1',
+    tlsFiles: tlsFiles(env, cwd),
+    implicitTls: oneOf(env, 'TIDINGS_SMTP_IMPLICIT_TLS', ['0', '1'] as const, '0') === '1',
+    maxMessageBytes: positiveInt(env, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES', 25 * 1024 * 1024, 1024 * 1024 * 1024),
+    maxConnectionsPerIp: positiveInt(env, 'TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP', 20, 100_000),
+    queueMaxAgeMs: duration(env, 'TIDINGS_QUEUE_MAX_AGE', 5 * UNIT_MS.d, false),
+    delayedDsnAfterMs: duration(env, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER', 4 * UNIT_MS.h, true),
   };
+}
+
+function tlsFiles(env: Env, cwd: string): { cert: string; key: string } | null {
+  const cert = readableFile(env, 'TIDINGS_SMTP_TLS_CERT', cwd);
+  const key = readableFile(env, 'TIDINGS_SMTP_TLS_KEY', cwd);
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new ConfigError(cert ? 'TIDINGS_SMTP_TLS_KEY' : 'TIDINGS_SMTP_TLS_CERT', 'TIDINGS_SMTP_TLS_CERT and TIDINGS_SMTP_TLS_KEY go together: set both or neither');
+  }
+  return cert && key ? { cert, key } : null;
 }

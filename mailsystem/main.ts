@@ -42,14 +42,17 @@ async function main(): Promise<void> {
   const srs = createSrs({ domain: mxConfig.srsDomain, ...srsSecrets(mxDir, mxConfig.srsSecrets) });
   const directory = createReplicaDirectory({ db, clock: clockDate, srs });
   const resolver = createSystemResolver();
-  const tls = ensureSelfSignedCert(mxDir, serverName);
+  const tls = mxConfig.tlsFiles
+    ? { cert: readFileSync(mxConfig.tlsFiles.cert), key: readFileSync(mxConfig.tlsFiles.key) }
+    : ensureSelfSignedCert(mxDir, serverName);
 
   const mx = createMailSystem({
     smtpHost: config.smtpHost,
     smtpPort: config.smtpPort,
     maildirRoot: mxConfig.maildirRoot,
     serverName,
-    ingress: { tls },
+    ingress: { tls, implicitTls: mxConfig.implicitTls, maxMessageBytes: mxConfig.maxMessageBytes, maxConnectionsPerIp: mxConfig.maxConnectionsPerIp },
+    retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs },
   }, {
     db, directory, clock: systemClock, log, buildDsn,
     transports: {
