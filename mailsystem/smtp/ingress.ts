@@ -71,7 +71,8 @@ export class Ingress {
       hideENHANCEDSTATUSCODES: false,
       hideSize: false,
       size: opts.maxMessageBytes,
-      maxRecipients: opts.maxRecipients,
+      // The recipient cap is ours (onRcptTo), so the refusal is answered and recorded in one place.
+      maxRecipients: 0,
       maxClients: opts.maxClients,
       socketTimeout: opts.socketTimeoutMs,
       closeTimeout: 1000,
@@ -86,6 +87,7 @@ export class Ingress {
       onMailFrom: (_address, session, cb) => this.onMailFrom(session, (err) => setImmediate(cb, err)),
       onRcptTo: (address, session, cb) => this.onRcptTo(address, session, (err) => setImmediate(cb, err)),
       onData: (stream, session, cb) => this.onData(stream, session, cb),
+      onRefused: ({ reason, ip, detail }) => this.deps.recordRejected({ at: this.deps.clock.now(), reason, detail: { ip, ...detail } }),
     });
     this.server.on('error', (err) => this.deps.log.warn({ err: err.message }, 'smtp connection error'));
   }
@@ -114,6 +116,16 @@ export class Ingress {
 
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
     try {
+      const accepted = session.envelope.rcptTo;
+      const max = this.opts.maxRecipients;
+      if (max > 0 && accepted.length >= max) {
+        // A repeated recipient replaces its earlier entry in smtp-server, so it does not count twice.
+        const key = address.address.toLowerCase();
+        if (!accepted.some((r) => r.address.toLowerCase() === key)) {
+          this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'too-many-recipients', recipient: address.address, detail: { ip: session.remoteAddress, limit: max } });
+          return cb(replyError(REPLIES.tooManyRecipients));
+        }
+      }
       const decision = decideRecipient(this.deps.directory, address.address);
       if (!decision.accept) {
         this.deps.recordRejected({ at: this.deps.clock.now(), reason: decision.reason, recipient: address.address });
@@ -183,7 +195,9 @@ export class Ingress {
 
   private abortData(session: SMTPServerSession): void {
     const connection = this.server.bySession.get(session.id);
-    if (connection) this.server.replyAndClose(connection, REPLIES.dataTimeout);
+    if (!connection) return;
+    this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'data-timeout', detail: { ip: session.remoteAddress, limitMs: this.opts.dataTimeoutMs } });
+    this.server.replyAndClose(connection, REPLIES.dataTimeout);
   }
 
   /**

@@ -1,27 +1,86 @@
-// smtp-server, adjusted for an MX: replies keep the enhanced status code we chose, and each
-// session's connection can be found again (to end a stalled DATA or to drain on shutdown).
+// smtp-server, adjusted for an MX: replies keep the enhanced status code we chose, each session's
+// connection can be found again (to end a stalled DATA or to drain on shutdown), and the refusals
+// smtp-server answers on its own (early talkers, SIZE= over the limit, an idle DATA) are reported.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
-import { hasEnhancedStatus, type Reply } from './replies.ts';
+import { REPLIES, hasEnhancedStatus, type Reply } from './replies.ts';
+
+/** A refusal smtp-server answers before (or without) our hooks, reported for the event log. */
+export interface Refusal {
+  reason: 'early-talker' | 'too-big-declared' | 'data-timeout';
+  ip: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface MxSmtpServerOptions extends SMTPServerOptions {
+  /** Called once per refusal that smtp-server answers itself; must not throw. */
+  onRefused?: (refusal: Refusal) => void;
+}
+
+type ParamError = { code: number; message: string; enhancedCode: string | null };
 
 /**
  * smtp-server derives the enhanced code from the reply code alone (550 → 5.1.1), which is
  * wrong for e.g. "550 5.7.1 relaying denied". A text that starts with its own code keeps it.
  */
 class MxConnection extends SMTPConnection {
+  private earlyTalkReported = false;
+
+  private get mx(): MxSmtpServer {
+    return this._server as unknown as MxSmtpServer;
+  }
+
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     super.send(code, data, typeof data === 'string' && hasEnhancedStatus(data) ? false : context);
+  }
+
+  /** smtp-server answers input sent before the greeting with 421 ("You talk too soon"). */
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    if (!this._ready && !this._upgrading && !this._closing && !this.earlyTalkReported) {
+      this.earlyTalkReported = true;
+      this.mx.refused({ reason: 'early-talker', ip: this.remoteAddress });
+    }
+    super._onCommand(command, callback);
+  }
+
+  /** `MAIL FROM:<…> SIZE=n` over the limit is refused here, before our MAIL hook runs. */
+  override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ParamError | null {
+    const error = super._validateMailParams(parsed) as ParamError | null;
+    if (error?.code !== 552) return error;
+    const declared = Number((parsed.args || {} as Record<string, unknown>).SIZE);
+    this.mx.refused({ reason: 'too-big-declared', ip: this.remoteAddress, detail: { declared, limit: this._server.options.size } });
+    return { code: REPLIES.tooBig.code, message: `${REPLIES.tooBig.status} ${REPLIES.tooBig.text}`, enhancedCode: null };
+  }
+
+  /** The idle timeout while the client owes us message bytes ends the DATA transfer. */
+  override _onTimeout(): void {
+    const inData = !!this._dataStream && !!this._parser && this._parser._dataMode;
+    if (inData && !this._closing && !this._handlerPending) {
+      this.mx.refused({ reason: 'data-timeout', ip: this.remoteAddress, detail: { idle: true } });
+    }
+    super._onTimeout();
   }
 }
 
 export class MxSmtpServer extends SMTPServer {
   /** Open sessions by session id (which smtp-server sets to the connection id). */
   readonly bySession = new Map<string, SMTPConnection>();
+  private readonly onRefused: (refusal: Refusal) => void;
 
-  constructor(options: SMTPServerOptions) {
-    super(options);
+  constructor(options: MxSmtpServerOptions) {
+    const { onRefused, ...rest } = options;
+    super(rest);
+    this.onRefused = onRefused ?? (() => {});
+  }
+
+  refused(refusal: Refusal): void {
+    try {
+      this.onRefused(refusal);
+    } catch {
+      // reporting must never break the session
+    }
   }
 
   override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {

@@ -11,6 +11,7 @@ export const REPLIES = {
   unknownUser: { code: 550, status: '5.1.1', text: 'Recipient address rejected: no such user here' },
   relayDenied: { code: 550, status: '5.7.1', text: 'Relaying denied: domain is not hosted here' },
   badRecipient: { code: 553, status: '5.1.3', text: 'Recipient address is not valid' },
+  tooManyRecipients: { code: 452, status: '4.5.3', text: 'Too many recipients' },
   tooBig: { code: 552, status: '5.3.4', text: 'Message exceeds the fixed maximum message size' },
   bareNewline: { code: 550, status: '5.6.0', text: 'Bare LF/CR in message: SMTP smuggling protection' },
   lineTooLong: { code: 550, status: '5.6.0', text: 'Message line too long' },

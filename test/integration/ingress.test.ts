@@ -107,7 +107,7 @@ describe('SMTP ingress replies', () => {
     await c.cmd('DATA');
     c.write(`Subject: big\r\n\r\n${('x'.repeat(998) + '\r\n').repeat(70)}.\r\n`);
     assert.match((await c.read())!, /^552 5\.3\.4 /);
-    assert.match((await c.cmd(`MAIL FROM:<s@remote.test> SIZE=${LIMIT + 1}`))!, /^552 /);
+    assert.match((await c.cmd(`MAIL FROM:<s@remote.test> SIZE=${LIMIT + 1}`))!, /^552 5\.3\.4 /);
     c.close();
   });
 
