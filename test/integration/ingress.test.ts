@@ -159,4 +159,64 @@ describe('SMTP ingress replies', () => {
     await assert.rejects(rejected, (err: { responseCode?: number; response?: string }) => err.responseCode === 550 && /5\.7\.1/.test(err.response ?? ''));
     transport.close();
   });
+  describe('with nodemailer as the client', () => {
+    type SmtpError = { responseCode?: number; response?: string; code?: string };
+    const client = () => nodemailer.createTransport({ host: '127.0.0.1', port: h.port, secure: false, ignoreTLS: true });
+
+    it('the 101st recipient: 452 4.5.3, the first 100 still get the message', async () => {
+      const transport = client();
+      const to = Array.from({ length: 101 }, (_, i) => `user${i}@example.test`);
+      const info = await transport.sendMail({ envelope: { from: 'n@remote.test', to }, raw: 'Subject: nodemailer many\r\n\r\nhi\r\n' });
+      transport.close();
+      assert.match(info.response, /^250 2\.6\.0 /);
+      assert.equal(info.accepted.length, 100);
+      assert.deepEqual(info.rejected, ['user100@example.test']);
+      const [err] = (info as unknown as { rejectedErrors: SmtpError[] }).rejectedErrors;
+      assert.equal(err.responseCode, 452);
+      assert.match(err.response ?? '', /^452 4\.5\.3 /);
+      await waitFor(() => mailboxMessages(h.maildirRoot, 'user42@example.test').some((m) => m.includes('nodemailer many')), 'delivered to the first 100');
+    });
+
+    it('too large: 552 5.3.4 at DATA', async () => {
+      const transport = client();
+      const raw = `Subject: nodemailer big\r\n\r\n${('x'.repeat(998) + '\r\n').repeat(70)}`;
+      await assert.rejects(transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user107@example.test'] }, raw }),
+        (err: SmtpError) => err.responseCode === 552 && /^552 5\.3\.4 /.test(err.response ?? ''));
+      transport.close();
+      assert.equal(mailboxMessages(h.maildirRoot, 'user107@example.test').length, 0);
+    });
+
+    it('per-IP connection cap: 421 4.7.0 in the greeting', async () => {
+      const open: RawSmtp[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await RawSmtp.connect(h.port);
+        assert.match((await c.read())!, /^220 /);
+        open.push(c);
+      }
+      const transport = client();
+      try {
+        await assert.rejects(transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user109@example.test'] }, raw: 'Subject: capped\r\n\r\nhi\r\n' }),
+          (err: SmtpError) => err.responseCode === 421 && /^421 4\.7\.0 /.test(err.response ?? ''));
+      } finally {
+        transport.close();
+        for (const c of open) c.close();
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    });
+
+    it('550 5.6.0: a raw message with an over-long line; a bare LF is repaired by nodemailer itself', async () => {
+      const transport = client();
+      await assert.rejects(transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user108@example.test'] }, raw: `Subject: long\r\n\r\n${'y'.repeat(2001)}\r\n` }),
+        (err: SmtpError) => err.responseCode === 550 && /^550 5\.6\.0 .*line too long/i.test(err.response ?? ''));
+      // nodemailer's DATA stream turns every bare LF/CR into CRLF before it reaches us, so a bare
+      // LF cannot be provoked through it (the raw-socket tests cover 550 5.6.0 for bare LF/CR):
+      // the message is accepted and stored with CRLF only.
+      const info = await transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user108@example.test'] }, raw: 'Subject: bare lf\n\nline one\nline two\n' });
+      transport.close();
+      assert.match(info.response, /^250 2\.6\.0 /);
+      await waitFor(() => mailboxMessages(h.maildirRoot, 'user108@example.test').length === 1, `repaired message delivered (${mailboxMessages(h.maildirRoot, 'user108@example.test').length})`);
+      const stored = mailboxMessages(h.maildirRoot, 'user108@example.test')[0].toString('latin1');
+      assert.ok(stored.endsWith('Subject: bare lf\r\n\r\nline one\r\nline two\r\n'), JSON.stringify(stored.slice(-60)));
+    });
+  });
 });
