@@ -15,19 +15,35 @@ const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 const LOCAL_RE = /^(?=.{1,64}$)[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 
 export const DomainName = z.string().trim().toLowerCase().regex(DOMAIN_RE, 'must be a domain name such as example.com');
-export const Address = z
+const AddressSyntax = z
   .string()
   .trim()
   .max(254)
   .refine((s) => {
     const at = s.lastIndexOf('@');
     return at > 0 && LOCAL_RE.test(s.slice(0, at).toLowerCase()) && DOMAIN_RE.test(s.slice(at + 1).toLowerCase());
-  }, 'must be an address such as user@example.com')
-  .transform(canonicalAddress);
+  }, 'must be an address such as user@example.com');
+
+/** An address we host (domain, mailbox, alias, catch-all): one canonical lower-case spelling. */
+export const Address = AddressSyntax.transform(canonicalAddress);
+
+/**
+ * An alias target, internal or at an external provider. Only the domain is case-insensitive
+ * everywhere; a local part may be case-sensitive at its home (RFC 5321 §2.4), so a forward
+ * keeps it as written. Internal targets resolve case-insensitively on the node.
+ */
+export const AliasTarget = AddressSyntax.transform(canonicalTarget);
 
 /** Domains are case-insensitive and so, by our choice, are local parts: one canonical spelling for lookups. */
 export function canonicalAddress(address: string): string {
   return address.trim().toLowerCase();
+}
+
+/** The local part as written, the domain lower-cased. */
+export function canonicalTarget(address: string): string {
+  const a = address.trim();
+  const at = a.lastIndexOf('@');
+  return at < 0 ? a : `${a.slice(0, at)}@${a.slice(at + 1).toLowerCase()}`;
 }
 
 export function splitAddress(address: string): { local: string; domain: string } | null {
@@ -69,7 +85,7 @@ export type MailboxInput = z.output<typeof MailboxInput>;
 
 export const AliasInput = z.strictObject({
   address: Address,
-  targets: z.array(Address).min(1).max(100).transform((t) => [...new Set(t)]),
+  targets: z.array(AliasTarget).min(1).max(100).transform((t) => [...new Set(t)]),
   keepLocalCopy: z.boolean().default(false),
 });
 export type AliasInput = z.output<typeof AliasInput>;

@@ -37,13 +37,16 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
   const legacyRoute = (d: DomainRow): Route => ({ kind: 'legacy', host: d.legacy_host!, port: d.legacy_port ?? 25 });
 
   /** Routes for one address, or null when a hosted address does not exist. `seen` cuts alias loops. */
-  function expand(address: string, depth: number, seen: Set<string>, viaCatchAll: boolean): { routes: Route[]; matched: string } | null {
-    if (depth > maxDepth || seen.has(address)) return { routes: [], matched: address };
-    seen.add(address);
+  function expand(target: string, depth: number, seen: Set<string>, viaCatchAll: boolean): { routes: Route[]; matched: string } | null {
+    // Alias targets keep the local part as configured: an external provider may treat it
+    // case-sensitively, so a forward keeps it; a hosted address is looked up lower-case.
+    const address = target.toLowerCase();
     const parts = split(address);
     if (!parts) return null;
     const dom = domainRow(parts.domain);
-    if (!dom) return { routes: [{ kind: 'forward', to: address }], matched: address };
+    if (!dom) return { routes: [{ kind: 'forward', to: `${target.slice(0, target.lastIndexOf('@'))}@${parts.domain}` }], matched: address };
+    if (depth > maxDepth || seen.has(address)) return { routes: [], matched: address };
+    seen.add(address);
     if (dom.mode !== 'active') return { routes: [legacyRoute(dom)], matched: address };
 
     let matched = address;

@@ -26,6 +26,12 @@ export function decideRecipient(directory: Directory, address: string): Recipien
   return { accept: false, reply: REPLIES.unknownUser, reason: 'unknown-user' };
 }
 
+/** External local parts may be case-sensitive: only the domain is folded. */
+function forwardKey(to: string): string {
+  const at = to.lastIndexOf('@');
+  return at < 0 ? to : `${to.slice(0, at)}@${to.slice(at + 1).toLowerCase()}`;
+}
+
 /**
  * A stable key so two recipients that resolve to the same target get one delivery. The legacy
  * relay takes each envelope recipient as-is, so there the recipient is part of the target.
@@ -34,7 +40,7 @@ export function routeKey(recipient: string, route: Route): string {
   switch (route.kind) {
     case 'maildir': return `maildir:${route.mailbox.toLowerCase()}`;
     case 'lmtp': return `lmtp:${route.host}:${route.port}:${route.mailbox.toLowerCase()}`;
-    case 'forward': return `forward:${route.to.toLowerCase()}`;
+    case 'forward': return `forward:${forwardKey(route.to)}`;
     case 'legacy': return `legacy:${route.host}:${route.port}:${recipient.toLowerCase()}`;
   }
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, MIGRATIONS, type DB } from '#data/db.ts';
 import type { ConfigChange } from '#data/contracts/mx-config.ts';
+import { AliasInput } from '#data/contracts/mail-config.ts';
 import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
 import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
@@ -32,8 +33,10 @@ before(async () => {
   const changes: ConfigChange[] = [
     { version: 1, op: 'upsert', entity: 'domain', key: 'example.com', record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } },
     { version: 2, op: 'upsert', entity: 'alias', key: 'info@example.com', record: { address: 'info@example.com', domain: 'example.com', targets: ['customer@provider.test'], keepLocalCopy: false } },
+    // As the API stores it: the staff member typed the provider's spelling of the mailbox.
+    { version: 3, op: 'upsert', entity: 'alias', key: 'ext@example.com', record: { address: 'ext@example.com', domain: 'example.com', targets: AliasInput.parse({ address: 'ext@example.com', targets: ['Ext.User@Provider.Test'] }).targets, keepLocalCopy: false } },
   ];
-  applyConfigChanges(db, { since: 0, version: 2, more: false, reset: false, changes }, new Date());
+  applyConfigChanges(db, { since: 0, version: 3, more: false, reset: false, changes }, new Date());
   const clock = () => new Date();
   const srs = createSrs({ domain: 'srs.tidings.test', secret: 'e2e-secret' });
   const resolver = zoneResolver({
@@ -85,4 +88,15 @@ test('a forged or unsigned SRS address is refused at RCPT with 550 5.1.1', async
   assert.match(r.response, /^550 5\.1\.1/);
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(origin.messages.length, before, 'nothing more reached the origin');
+});
+
+test('a forward keeps the local part of the external target as configured; only the domain is lower-cased', async () => {
+  const before = provider.messages.length;
+  const message = Buffer.from('From: sender@origin.test\r\nTo: ext@example.com\r\nSubject: case kept\r\n\r\nhi\r\n');
+  const accepted = await sendMessage({ host: '127.0.0.1', port, heloName: 'client.origin.test', from: 'sender@origin.test', to: ['ext@example.com'], message, timeoutMs: 5000 });
+  assert.equal(accepted.get('ext@example.com')?.kind, 'delivered', accepted.get('ext@example.com')?.response);
+  const all = await provider.waitFor(before + 1);
+  const forwarded = all[before];
+  assert.deepEqual(forwarded.to, ['Ext.User@provider.test']);
+  assert.match(forwarded.data.toString(), /Subject: case kept/);
 });

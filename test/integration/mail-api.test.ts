@@ -67,6 +67,21 @@ test('domains, mailboxes and aliases: create, list, remove, each audited', async
   assert.ok(auditRows().every((a) => a.actor === 'alice'), 'audit names the staff member');
 });
 
+test('an external alias target keeps its local part; only the domain is lower-cased, in the store and the node feed', async () => {
+  const { call, db } = await setup();
+  assert.equal((await call('POST', '/api/v1/mail/domains', { name: 'example.com' })).status, 201);
+  const r = await call('POST', '/api/v1/mail/aliases', { address: 'Fwd@Example.com', targets: ['Ext.User@Provider.Test'] });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.deepEqual(r.body.targets, ['Ext.User@provider.test']);
+  assert.deepEqual(db.prepare('SELECT target FROM mail_alias_targets').pluck().all(), ['Ext.User@provider.test']);
+  const change = db.prepare("SELECT record FROM mail_config_changes WHERE entity = 'alias'").pluck().get() as string;
+  assert.deepEqual(JSON.parse(change).targets, ['Ext.User@provider.test']);
+  // The schema still keeps the domain canonical.
+  assert.throws(() => db.prepare('INSERT INTO mail_alias_targets (alias_id, position, target) VALUES (?, 1, ?)').run(db.prepare('SELECT id FROM mail_aliases').pluck().get(), 'x@Provider.Test'), /CHECK/);
+  // An alias cannot point at itself, whatever the spelling.
+  assert.equal((await call('POST', '/api/v1/mail/aliases', { address: 'self@example.com', targets: ['Self@EXAMPLE.com'] })).status, 400);
+});
+
 test('only logged-in staff, with the CSRF token on writes', async () => {
   const { call, h, session } = await setup();
   const anon = await call('GET', '/api/v1/mail/domains', undefined, {}, null);

@@ -7,7 +7,13 @@ import { MxConfigPayload } from '#data/contracts/mx-config.ts';
 test('addresses and domains are stored in one canonical spelling', () => {
   assert.equal(Address.parse('  Anna.Smith+Tag@Example.COM '), 'anna.smith+tag@example.com');
   assert.equal(DomainInput.parse({ name: 'Sub.Example.COM' }).name, 'sub.example.com');
-  assert.deepEqual(AliasInput.parse({ address: 'a@x.test', targets: ['B@y.test', 'b@Y.test'] }).targets, ['b@y.test'], 'duplicate targets collapse');
+  assert.deepEqual(AliasInput.parse({ address: 'a@x.test', targets: ['b@y.test', 'b@Y.test'] }).targets, ['b@y.test'], 'duplicate targets collapse');
+});
+
+test('alias targets: only the domain is lower-cased, the local part is kept as written', () => {
+  assert.deepEqual(AliasInput.parse({ address: 'A@X.test', targets: [' Ext.User@Provider.Test '] }), { address: 'a@x.test', targets: ['Ext.User@provider.test'], keepLocalCopy: false });
+  assert.deepEqual(AliasInput.parse({ address: 'a@x.test', targets: ['B@y.test', 'b@y.test'] }).targets, ['B@y.test', 'b@y.test'], 'local parts that differ in case are different targets');
+  assert.equal(AliasInput.safeParse({ address: 'a@x.test', targets: ['Not An@Address'] }).success, false);
 });
 
 test('bad addresses and domains are refused', () => {

@@ -66,6 +66,19 @@ test('aliases: internal and external targets, keep-local-copy, recursion, dead t
   assert.deepEqual(dir.resolve('ping@example.com'), { status: 'unknown-user' }, 'a loop with no final target resolves to nothing');
 });
 
+test('alias targets keep the local part of an external target and resolve internal ones case-insensitively', () => {
+  const { dir } = setup([
+    domain('example.com'),
+    mailbox('anna@example.com'),
+    alias('fwd@example.com', ['Ext.User@provider.test', 'Anna@example.com', 'ext.user@provider.test']),
+  ]);
+  assert.deepEqual(dir.resolve('FWD@example.com'), { status: 'ok', address: 'fwd@example.com', routes: [
+    { kind: 'forward', to: 'Ext.User@provider.test' },
+    { kind: 'maildir', mailbox: 'anna@example.com' },
+    { kind: 'forward', to: 'ext.user@provider.test' },
+  ] });
+});
+
 test('plus-addressing and catch-all', () => {
   const { dir } = setup([
     domain('example.com', { catchAll: 'inbox@example.com' }),

@@ -41,7 +41,10 @@ CREATE INDEX mail_aliases_domain ON mail_aliases(domain_id);
 CREATE TABLE mail_alias_targets (
   alias_id INTEGER NOT NULL REFERENCES mail_aliases(id) ON DELETE CASCADE,
   position INTEGER NOT NULL,
-  target   TEXT NOT NULL CHECK (target = lower(target) AND instr(target, '@') > 1),
+  -- The domain is lower-case; the local part stays as written (it may be case-sensitive at an
+  -- external provider). Targets have exactly one '@' (dot-atom local parts).
+  target   TEXT NOT NULL CHECK (instr(target, '@') > 1
+                                AND substr(target, instr(target, '@')) = lower(substr(target, instr(target, '@')))),
   PRIMARY KEY (alias_id, position),
   UNIQUE (alias_id, target)
 );

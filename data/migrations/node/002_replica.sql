@@ -21,7 +21,7 @@ CREATE INDEX replica_mailboxes_domain ON replica_mailboxes(domain);
 CREATE TABLE replica_aliases (
   address         TEXT PRIMARY KEY,
   domain          TEXT NOT NULL,
-  targets         TEXT NOT NULL CHECK (json_valid(targets)),  -- JSON array of canonical addresses
+  targets         TEXT NOT NULL CHECK (json_valid(targets)),  -- JSON array: domain lower-case, local part as configured (resolved case-insensitively when hosted)
   keep_local_copy INTEGER NOT NULL CHECK (keep_local_copy IN (0, 1))
 ) WITHOUT ROWID;
 CREATE INDEX replica_aliases_domain ON replica_aliases(domain);

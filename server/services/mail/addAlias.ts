@@ -9,7 +9,7 @@ import { recordChange } from './record.ts';
 export function addAlias({ ctx, actor, input }: { ctx: ServiceContext; actor: Actor; input: AliasInput }): Alias {
   const now = ctx.clock().toISOString();
   const domainName = splitAddress(input.address)!.domain;
-  if (input.targets.includes(input.address)) {
+  if (input.targets.some((t) => t.toLowerCase() === input.address)) {
     throw badRequest('An alias cannot point at itself; use keepLocalCopy to keep a copy in its mailbox.', [{ field: 'targets', message: 'contains the alias address' }]);
   }
   return ctx.db.transaction(() => {
