@@ -8,6 +8,8 @@ import { join } from 'node:path';
 export interface Dovecot {
   port: number;
   dir: string;
+  /** The dovecot.conf of this instance, for `doveadm -c`. */
+  conf: string;
   /** Message files in <domain>/<user>/Maildir/new (what Dovecot delivered). */
   delivered(mailbox: string): Buffer[];
   stop(): Promise<void>;
@@ -39,18 +41,37 @@ async function waitForPort(port: number, child: ChildProcess, logFile: string, t
   throw new Error(`dovecot did not listen on ${port} (exit ${child.exitCode}): ${log}`);
 }
 
+export interface DovecotOptions {
+  /**
+   * Serve an existing <root>/<domain>/<user>/Maildir store (e.g. the built-in one) instead of a
+   * fresh one. The caller makes it readable for the `mail` user (see mailUserIds).
+   */
+  mailRoot?: string;
+  /** Extra dovecot.conf lines, e.g. `mail_save_crlf = yes`. */
+  extraConfig?: string;
+}
+
+/** Dovecot refuses uid 0 for mail, so stores it reads belong to the `mail` user. */
+export function mailUserIds(): { uid: number; gid: number } {
+  return {
+    uid: Number(execFileSync('id', ['-u', 'mail']).toString().trim()),
+    gid: Number(execFileSync('id', ['-g', 'mail']).toString().trim()),
+  };
+}
+
 /** Starts Dovecot LMTP; throws (so the test fails) when Dovecot is missing or will not start. */
-export async function startDovecot(): Promise<Dovecot> {
+export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-dovecot-'));
   // mkdtemp makes the folder 0700; the mail user must be able to walk into it.
   chmodSync(dir, 0o755);
   const port = await freePort();
-  const mail = join(dir, 'mail');
-  for (const d of ['run', 'state', 'mail']) mkdirSync(join(dir, d));
-  // Dovecot refuses uid 0 for mail, so the mail user owns the store.
-  const uid = Number(execFileSync('id', ['-u', 'mail']).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', 'mail']).toString().trim());
-  chownSync(mail, uid, gid);
+  const mail = opts.mailRoot ?? join(dir, 'mail');
+  for (const d of ['run', 'state']) mkdirSync(join(dir, d));
+  const { uid, gid } = mailUserIds();
+  if (!opts.mailRoot) {
+    mkdirSync(mail);
+    chownSync(mail, uid, gid);
+  }
   const conf = join(dir, 'dovecot.conf');
   writeFileSync(conf, `base_dir = ${dir}/run
 state_dir = ${dir}/state
@@ -78,6 +99,7 @@ service lmtp {
 service anvil {
   chroot =
 }
+${opts.extraConfig ?? ''}
 `);
   const child = spawn('dovecot', ['-F', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let spawnError: Error | undefined;
@@ -93,6 +115,7 @@ service anvil {
   return {
     port,
     dir,
+    conf,
     delivered(mailbox) {
       const [user, domain] = mailbox.toLowerCase().split('@');
       const d = join(mail, domain, user, 'Maildir', 'new');
