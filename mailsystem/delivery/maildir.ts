@@ -73,9 +73,12 @@ export class MaildirTransport implements Transport {
   }
 
   private async alreadyDelivered(dir: string, name: string, attempt: number): Promise<boolean> {
-    if (await exists(join(dir, 'new', name))) return true;
-    // Only a retry can find its file already read by the user (moved to cur/ with flags).
+    // A first attempt cannot find its file: its claim (attempts = 1) is committed before the
+    // write, so a try after a crash is attempt 2 or later. (Were it there, the rename below would
+    // only replace it with the same bytes under the same name.)
     if (attempt <= 1) return false;
+    if (await exists(join(dir, 'new', name))) return true;
+    // A retry may also find it already read by the user (moved to cur/ with flags).
     const cur = await readdir(join(dir, 'cur'));
     return cur.some((f) => f === name || f.startsWith(`${name}:`));
   }
