@@ -3,11 +3,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/dovecot.ts';
+import { freePort, waitForPort } from '../support/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'tidings-mx-settings-'));
@@ -16,19 +15,6 @@ after(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function listening(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listened on ${port}`);
-}
 
 test('implicit TLS with the configured certificate, and SIZE from TIDINGS_SMTP_MAX_MESSAGE_BYTES', async () => {
   const cert = join(dir, 'cert.pem');
@@ -42,7 +28,7 @@ test('implicit TLS with the configured certificate, and SIZE from TIDINGS_SMTP_M
       TIDINGS_MX_HOSTNAME: 'mx.operator.test', TIDINGS_SMTP_TLS_CERT: cert, TIDINGS_SMTP_TLS_KEY: key,
       TIDINGS_SMTP_IMPLICIT_TLS: '1', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '123456' },
   });
-  await listening(port, 30_000);
+  await waitForPort(port, { timeoutMs: 30_000, child, what: 'mailsystem/main.ts' });
   const { subject, transcript } = await new Promise<{ subject: string; transcript: string }>((resolve, reject) => {
     const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
       const peer = s.getPeerCertificate();

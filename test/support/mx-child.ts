@@ -1,23 +1,14 @@
 // Starts and stops the mail system as a child process (test/support/mx-process.ts) by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import type { FakeDirectoryData } from './fake-directory.ts';
 
 const NODE = join(process.cwd(), 'node_modules', '.bin', 'node');
 const ENTRY = join(process.cwd(), 'test', 'support', 'mx-process.ts');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import { freePort } from './ports.ts';
+export { freePort };
 
 export class MxChild {
   proc: ChildProcess | null = null;
