@@ -18,6 +18,8 @@ export interface DsnInput {
   remoteMta?: string;
   /** Delayed notices: when we stop trying. */
   willRetryUntil?: number;
+  /** Failed notices: we gave up because the message was too long in the queue (RFC 3463 5.4.7), not on a permanent reply. */
+  expired?: boolean;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -32,7 +34,9 @@ export function rfc5322Date(ms: number): string {
 }
 
 /** The enhanced status code (RFC 3463) in a reply, or a generic one of the right class. */
-export function statusOf(action: DsnInput['action'], response: string): string {
+export function statusOf(action: DsnInput['action'], response: string, expired = false): string {
+  // The last reply was temporary (it is why we kept trying); the failure itself is the expiry.
+  if (action === 'failed' && expired) return '5.4.7';
   const m = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(response);
   const wanted = action === 'failed' ? '5' : '4';
   if (m && m[1] === wanted) return `${m[1]}.${m[2]}.${m[3]}`;
@@ -63,7 +67,7 @@ export function buildDsn(input: DsnInput): Buffer {
   const boundary = `=_tidings_dsn_${id}`;
   const mta = field(input.reportingMta);
   const rcpt = field(input.recipient);
-  const status = statusOf(input.action, input.response);
+  const status = statusOf(input.action, input.response, input.expired);
   const failed = input.action === 'failed';
 
   const human = failed

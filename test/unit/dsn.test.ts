@@ -52,6 +52,7 @@ test('status codes: taken from the reply when of the right class, generic otherw
   assert.equal(statusOf('failed', '4.4.1 timeout'), '5.0.0');
   assert.equal(statusOf('delayed', '4.4.1 no answer'), '4.4.1');
   assert.equal(statusOf('delayed', '550 5.1.1 x'), '4.0.0');
+  assert.equal(statusOf('failed', '451 4.4.1 no answer', true), '5.4.7', 'expiry after temporary failures');
 });
 
 test('no header injection from a hostile reply or recipient; never to the null sender', () => {
