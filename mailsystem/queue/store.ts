@@ -49,7 +49,10 @@ export class QueueStore {
   constructor(db: DB) {
     this.db = db;
     this.s = {
-      message: db.prepare(`INSERT INTO messages (id, received_at, envelope_from, client_ip, helo, size, is_spam, body)
+      // The body goes into its own rowid table (003_message_bodies.sql): appended once, deleted
+      // when the message is done, so the small messages row is never rewritten for it.
+      insertBody: db.prepare(`INSERT INTO message_bodies (body) VALUES (?)`),
+      message: db.prepare(`INSERT INTO messages (id, received_at, envelope_from, client_ip, helo, size, is_spam, body_id)
                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       delivery: db.prepare(`INSERT INTO deliveries (message_id, recipient, route_kind, route, created_at, next_attempt_at)
                             VALUES (?, ?, ?, ?, ?, ?)`),
@@ -64,7 +67,7 @@ export class QueueStore {
       claimed: db.prepare(`SELECT d.id, d.message_id, d.recipient, d.route, d.attempts, d.created_at, d.delayed_dsn_at,
                                   m.envelope_from, m.is_spam
                            FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`),
-      body: db.prepare(`SELECT body FROM messages WHERE id = ?`).pluck(),
+      body: db.prepare(`SELECT b.body FROM messages m JOIN message_bodies b ON b.id = m.body_id WHERE m.id = ?`).pluck(),
       delivered: db.prepare(`UPDATE deliveries SET state = 'delivered', done_at = @now, last_response = @response,
                                lease_owner = NULL, lease_until = NULL WHERE id = @id AND state = 'queued'`),
       deferred: db.prepare(`UPDATE deliveries SET next_attempt_at = @next, last_response = @response,
@@ -73,7 +76,7 @@ export class QueueStore {
                              lease_owner = NULL, lease_until = NULL WHERE id = @id AND state = 'queued'`),
       delayedDsn: db.prepare(`UPDATE deliveries SET delayed_dsn_at = ? WHERE id = ?`),
       openCount: db.prepare(`SELECT count(*) FROM deliveries WHERE message_id = ? AND state = 'queued'`).pluck(),
-      dropBody: db.prepare(`UPDATE messages SET body = x'' WHERE id = ?`),
+      dropBody: db.prepare(`DELETE FROM message_bodies WHERE id = (SELECT body_id FROM messages WHERE id = ?)`),
       release: db.prepare(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
                            WHERE state = 'queued' AND lease_owner IS NOT NULL`),
       nextDue: db.prepare(`SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM deliveries WHERE state = 'queued'`).pluck(),
@@ -81,7 +84,8 @@ export class QueueStore {
   }
 
   insertAccepted(m: AcceptedMessage): void {
-    this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, m.body);
+    const bodyId = this.s.insertBody.run(m.body).lastInsertRowid;
+    this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, bodyId);
     for (const d of m.deliveries) {
       this.s.delivery.run(m.id, d.recipient, d.route.kind, JSON.stringify(d.route), m.receivedAt, m.receivedAt);
     }
@@ -112,8 +116,9 @@ export class QueueStore {
     }).immediate();
   }
 
+  /** The accepted bytes; empty once every delivery of the message is final (the body is dropped). */
   messageBody(messageId: string): Buffer {
-    return this.s.body.get(messageId) as Buffer;
+    return (this.s.body.get(messageId) as Buffer | undefined) ?? Buffer.alloc(0);
   }
 
   /** Each record* returns false when the row was no longer ours to change (already final). */

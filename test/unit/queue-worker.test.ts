@@ -90,7 +90,8 @@ describe('delivery worker', () => {
     await waitFor(() => state(q.db, 'a') === 'delivered', 'delivered');
     await w.stop();
     assert.deepEqual(rows(q.db, "SELECT route_kind, latency_ms FROM events WHERE type = 'delivered'"), [{ route_kind: 'maildir', latency_ms: 250 }]);
-    assert.equal((q.db.prepare("SELECT length(body) FROM messages WHERE id = 'a'").pluck().get()), 0);
+    assert.equal((q.db.prepare("SELECT count(*) FROM message_bodies").pluck().get()), 0);
+    assert.equal(q.store.messageBody('a').length, 0);
     assert.equal(jobs[0].attempt, 1);
   });
 
