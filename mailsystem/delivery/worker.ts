@@ -5,19 +5,10 @@ import type { Clock, Log } from '#mailsystem/queue/deps.ts';
 import type { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import type { ClaimedDelivery, QueueStore } from '#mailsystem/queue/store.ts';
 import type { DeliveryOutcome, Transports } from './transport.ts';
+import type { DsnInput } from './dsn.ts';
 
-/** What a DSN builder needs to report one recipient's fate (RFC 3464). */
-export interface DsnRequest {
-  action: 'failed' | 'delayed';
-  queueId: string;
-  envelopeFrom: string;
-  recipient: string;
-  response: string;
-  arrivedAt: number;
-  now: number;
-  reportingMta: string;
-  original: Buffer;
-}
+/** What a DSN builder needs to report one recipient's fate (RFC 3464): the builder's own input. */
+export type DsnRequest = DsnInput;
 
 export interface WorkerOptions {
   /** Identifies this worker's leases. */
@@ -161,25 +152,26 @@ export class DeliveryWorker {
     if (decision.kind === 'expire') {
       // Read before the bounce: the last final delivery drops the stored body.
       const original = store.messageBody(d.messageId);
-      if (store.recordBounced(d, now, outcome.response, outcome.kind === 'failed' ? 'permanent' : 'expired')) {
-        this.enqueueDsn(d, 'failed', outcome.response, now, original);
+      const expired = outcome.kind !== 'failed';
+      if (store.recordBounced(d, now, outcome.response, expired ? 'expired' : 'permanent')) {
+        this.enqueueDsn(d, { action: 'failed', expired }, outcome.response, now, original);
       }
       return;
     }
     if (!store.recordDeferred(d, now, decision.at, outcome.response)) return;
     if (dueForDelayedDsn(this.opts.retry, d.createdAt, now, d.delayedDsnAt)) {
       store.markDelayedDsn(d.id, now);
-      this.enqueueDsn(d, 'delayed', outcome.response, now, store.messageBody(d.messageId));
+      this.enqueueDsn(d, { action: 'delayed', willRetryUntil: d.createdAt + this.opts.retry.maxAgeMs }, outcome.response, now, store.messageBody(d.messageId));
     }
   }
 
-  private enqueueDsn(d: ClaimedDelivery, action: DsnRequest['action'], response: string, now: number, original: Buffer): void {
+  private enqueueDsn(d: ClaimedDelivery, kind: Pick<DsnInput, 'action' | 'expired' | 'willRetryUntil'>, response: string, now: number, original: Buffer): void {
     // Never to the null sender (no bounce loops), never for spam (no backscatter).
     if (d.envelopeFrom === '' || d.isSpam) return;
     const routes = this.deps.routesForSender(d.envelopeFrom);
     if (routes.length === 0) return;
     const body = this.deps.buildDsn({
-      action, queueId: d.messageId, envelopeFrom: d.envelopeFrom, recipient: d.recipient, response,
+      ...kind, queueId: d.messageId, envelopeFrom: d.envelopeFrom, recipient: d.recipient, response,
       arrivedAt: d.createdAt, now, reportingMta: this.opts.reportingMta, original,
     });
     this.deps.store.insertAccepted({

@@ -116,6 +116,7 @@ describe('delivery worker', () => {
     await w.stop();
     assert.equal(dsns.length, 1);
     assert.equal(dsns[0].action, 'failed');
+    assert.equal(dsns[0].expired, true, 'given up on age, after temporary failures: reported as 5.4.7');
     assert.equal(dsns[0].envelopeFrom, 'sender@remote.test');
     assert.match(dsns[0].original.toString(), /Subject: b/);
     const dsnMsg = q.db.prepare("SELECT envelope_from FROM messages WHERE id LIKE 'dsn%'").get() as { envelope_from: string };
@@ -136,6 +137,7 @@ describe('delivery worker', () => {
     await waitFor(() => ['c', 'd', 'e'].every((id) => state(q.db, id) === 'bounced'), 'all bounced');
     await w.stop();
     assert.deepEqual(dsns.map((d) => d.envelopeFrom), ['sender@remote.test']);
+    assert.equal(dsns[0].expired, false, 'a permanent reply is not an expiry');
   });
 
   it('sends one delayed DSN after the configured time and keeps retrying', async () => {
@@ -152,6 +154,8 @@ describe('delivery worker', () => {
     }
     await w.stop();
     assert.deepEqual(dsns.map((d) => d.action), ['delayed']);
+    const arrived = q.db.prepare("SELECT created_at FROM deliveries WHERE message_id = 'f'").pluck().get() as number;
+    assert.equal(dsns[0].willRetryUntil, arrived + DEFAULT_RETRY.maxAgeMs, 'the notice says until when we keep trying');
     assert.equal(state(q.db, 'f'), 'queued');
   });
 
