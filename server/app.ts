@@ -4,7 +4,7 @@ import type { ServerDeps } from './deps.ts';
 import { Problem, problemResponse } from './http/problem.ts';
 import { apiRoutes } from './routes/api.ts';
 import { mailRoutes } from './routes/mail.ts';
-import { siteRoutes } from './routes/site.ts';
+import { createSite, type LookupCachedPage } from './routes/site.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { staffRoutes } from './routes/staff/index.ts';
@@ -12,6 +12,15 @@ import { overrideSignal } from './services/overrides/active.ts';
 import { allOverrides } from './store/overrides.ts';
 
 export function createApp(deps: ServerDeps): Hono {
+  return createAppWithFastPath(deps).app;
+}
+
+/**
+ * The app plus a synchronous look-up of the public pages it has cached, for a listener that answers those without
+ * going through Hono. The look-up is null for paths mounted ahead of the site, whose middleware (staff log-in) can
+ * decide by more than the path, so only requests the site routes alone answer can be short-cut.
+ */
+export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCachedPage: LookupCachedPage } {
   const app = new Hono();
   app.onError((err, c) => {
     if (err instanceof Problem) return problemResponse(c, err);
@@ -24,7 +33,13 @@ export function createApp(deps: ServerDeps): Hono {
   app.route('/api/v1', auditRoutes(deps));
   app.route('/staff', staffRoutes(deps));
   // Staff overrides reach the public snapshot; it reads them only when it rebuilds (writes, or an expiry passing).
-  app.route('/', siteRoutes(deps, { signals: { override: overrideSignal(() => allOverrides(deps.db)) } }));
+  const site = createSite(deps, { signals: { override: overrideSignal(() => allOverrides(deps.db)) } });
+  app.route('/', site.routes);
   app.notFound((c) => problemResponse(c, new Problem(404, 'Not Found', `Nothing at ${c.req.path}.`)));
-  return app;
+  const lookupCachedPage: LookupCachedPage = (method, url) => {
+    const start = url.indexOf('/', url.indexOf('//') + 2);
+    if (start < 0 || url.startsWith('/api', start) || url.startsWith('/staff', start)) return null;
+    return site.lookupCachedPage(method, url);
+  };
+  return { app, lookupCachedPage };
 }

@@ -1,9 +1,11 @@
 // Composition root of the backend process: config, store, logger, HTTP listener.
-import { serve } from '@hono/node-server';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
 import { loadConfig, ConfigError } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
-import { createApp } from './app.ts';
+import { createAppWithFastPath } from './app.ts';
 import { createChangeCounter } from './deps.ts';
 import { startJobs } from './jobs/schedule.ts';
 import { ensureSiteBuilt } from './site/build.ts';
@@ -32,13 +34,43 @@ try {
   process.exit(2);
 }
 const changes = createChangeCounter();
-const app = createApp({ db, config, clock, log, changes });
+const { app, lookupCachedPage } = createAppWithFastPath({ db, config, clock, log, changes });
 const jobs = startJobs({ db, clock, log, changes });
 jobs.runNow(); // catch up on plan transitions at start-up instead of waiting for the first minute
 // TIDINGS_ROLE=backend runs the backend alone (MX nodes elsewhere); the default is all-in-one.
 const allInOne = config.role === 'all-in-one';
 let mx: EmbeddedMx | null = null;
-const server = serve({ fetch: app.fetch, hostname: config.httpHost, port: config.httpPort }, (info) => {
+// What @hono/node-server's serve() builds, with cached public pages answered before a Request/Response pair is made.
+const honoListener = getRequestListener(app.fetch, { hostname: config.httpHost });
+// Only targets and hosts @hono/node-server takes verbatim into the request URL (no normalising, decoding or 400),
+// so the URL the cache is keyed by is the one Hono would see; anything else goes through Hono.
+const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~\/?=&+,]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
+  const { method, url } = req;
+  const host = req.headers.host;
+  if ((method !== 'GET' && method !== 'HEAD') || !url || !host) return false;
+  if (!PLAIN_TARGET.test(url) || DOT_SEGMENT.test(url) || !PLAIN_HOST.test(host)) return false;
+  let hit;
+  try {
+    hit = lookupCachedPage(method, `http://${host}${url}`);
+  } catch {
+    return false; // Hono answers (and logs) whatever went wrong
+  }
+  if (!hit) return false;
+  if (hit.body === null) {
+    res.writeHead(hit.status, hit.headers);
+    res.end();
+  } else {
+    res.writeHead(hit.status, { ...hit.headers, 'Content-Length': hit.body.byteLength });
+    res.end(hit.body);
+  }
+  return true;
+}
+const server = createServer((req, res) => { if (!fastPath(req, res)) void honoListener(req, res); });
+server.listen(config.httpPort, config.httpHost, () => {
+  const info = server.address() as AddressInfo;
   log.info(`tidings: http://${config.httpHost}:${info.port}/ (state in ${config.stateDir})`);
   if (allInOne) {
     const token = embeddedNodeToken({ db, clock, changes }, config.stateDir);

@@ -52,7 +52,16 @@ export function pageCacheKey(url: string): string {
   return path === '/tasks' ? taskListHref(parseTaskQuery(new URLSearchParams(url.slice(q + 1))), {}) : path;
 }
 
+/** A cached page ready to write: the same status, headers and bytes the page route answers with. */
+export interface CachedPageResponse { status: number; headers: Readonly<Record<string, string>>; body: Uint8Array<ArrayBuffer> | null }
+/** Synchronous look-up of a fresh cached page for an absolute URL; null whenever the route itself has to run. */
+export type LookupCachedPage = (method: string, url: string) => CachedPageResponse | null;
+
 export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
+  return createSite(deps, opts).routes;
+}
+
+export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: Hono; lookupCachedPage: LookupCachedPage } {
   const outDir = opts.outDir ?? SITE_OUT;
   const snapshots = opts.snapshots ?? createStatusSnapshots({
     db: deps.db, clock: deps.clock, changes: deps.changes, displayTimeZone: deps.config.displayTimeZone,
@@ -108,8 +117,8 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
     const built = snapshots.current();
     const key = pageCacheKey(c.req.url);
     const now = deps.clock();
-    let page = pages.get(key);
-    if (!page || page.generation !== built.generation || now.getTime() - page.at >= pageTtl) {
+    let page = freshPage(key, built.generation, now);
+    if (!page) {
       let render: RenderPage;
       try {
         render = await renderer();
@@ -125,13 +134,34 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
       pages.set(key, page);
       // A Map iterates in insertion order: the first key is the least recently used one.
       if (pages.size > PAGE_CACHE_MAX) pages.delete(pages.keys().next().value!);
-    } else if (pages.size > 1) {
+    }
+    return c.body(page.body, page.status as 200, PAGE_HEADERS);
+  }
+
+  /** The cached page for key if it is still fresh (same snapshot, younger than the TTL), moved to the recent end. */
+  function freshPage(key: string, generation: number, now: Date): CachedPage | null {
+    const page = pages.get(key);
+    if (!page || page.generation !== generation || now.getTime() - page.at >= pageTtl) return null;
+    if (pages.size > 1) {
       // A hit moves the page to the recent end, so pages in use outlive a stream of one-off URLs.
       pages.delete(key);
       pages.set(key, page);
     }
-    return c.body(page.body, page.status as 200, PAGE_HEADERS);
+    return page;
   }
+
+  /**
+   * What the routes above answer for a GET or HEAD of a page already in the cache, without building a Request.
+   * Only rendered pages are ever cached, and which handler a GET reaches depends on the path alone (feeds fall back
+   * to a page only for an unknown section, which is part of the snapshot generation), so a fresh hit is exactly the
+   * route's answer. HEAD mirrors Hono's: the GET's status and headers, no body.
+   */
+  const lookupCachedPage: LookupCachedPage = (method, url) => {
+    if (method !== 'GET' && method !== 'HEAD') return null;
+    const page = freshPage(pageCacheKey(url), snapshots.current().generation, deps.clock());
+    if (!page) return null;
+    return { status: page.status, headers: PAGE_HEADERS, body: method === 'HEAD' ? null : page.body };
+  };
 
   app.get('*', (c) => {
     const path = c.req.path;
@@ -147,5 +177,5 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
     return renderPage(c);
   });
 
-  return app;
+  return { routes: app, lookupCachedPage };
 }
