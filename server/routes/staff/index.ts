@@ -14,6 +14,9 @@ import { userPageRoutes } from './users.ts';
 import { enhanceRoutes } from './enhance.ts';
 import { mailPageRoutes } from './mail.ts';
 
+/** The only /staff paths anyone may reach: the login form (logout has its own guard). */
+const PUBLIC_STAFF_PATHS = new Set(['/staff/login', '/staff/logout']);
+
 export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   app.onError((err, c) => {
@@ -24,15 +27,9 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', loginRoutes(deps));
   const staff = staffOnly(deps);
   const admin = staffOnly(deps, 'admin');
-  app.use('/', staff);
-  app.use('/tasks/*', staff);
-  app.use('/preview', staff);
-  app.use('/lists', staff);
-  app.use('/lists/*', staff);
-  app.use('/overrides', staff);
-  app.use('/overrides/*', staff);
-  app.use('/mail', staff);
-  app.use('/mail/*', staff);
+  // Deny by default: every staff page needs a session unless it is listed here, so a new page
+  // cannot be left open by forgetting its guard.
+  app.use('*', (c, next) => (PUBLIC_STAFF_PATHS.has(c.req.path) ? next() : staff(c, next)));
   app.use('/audit', admin);
   app.use('/audit/*', admin);
   app.use('/users', admin);
