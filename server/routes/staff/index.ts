@@ -14,8 +14,8 @@ import { userPageRoutes } from './users.ts';
 import { enhanceRoutes } from './enhance.ts';
 import { mailPageRoutes } from './mail.ts';
 
-/** The only /staff paths anyone may reach: the login form (logout has its own guard). */
-const PUBLIC_STAFF_PATHS = new Set(['/staff/login', '/staff/logout']);
+/** The only /staff paths anyone may reach: the login form and the static enhancement script (logout has its own guard). */
+const PUBLIC_STAFF_PATHS = new Set(['/staff/login', '/staff/logout', '/staff/assets/enhance.js']);
 
 export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
