@@ -5,13 +5,12 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '#data/config.ts';
 import { openBackendStore } from '#server/store/open.ts';
 import { createApp } from '#server/app.ts';
 import { createChangeCounter } from '#server/deps.ts';
-import { runCli } from '#server/cli/run.ts';
+import { runCliInProcess } from '../support/cli-in-process.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -29,16 +28,7 @@ function inProcess() {
   const db = openBackendStore(':memory:', clock);
   const config = loadConfig({ TIDINGS_STATE_DIR: '/nonexistent' }, '/');
   const app = createApp({ db, config, clock, log: pino({ level: 'silent' }), changes: createChangeCounter() });
-  async function run(argv: string[], stdin = '') {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d) => { out += d; });
-    stderr.on('data', (d) => { err += d; });
-    const code = await runCli(argv, { db, config, clock, stdin: Readable.from([stdin]), stdout, stderr });
-    return { code, stdout: out, stderr: err };
-  }
+  const run = (argv: string[], stdin = '') => runCliInProcess({ db, config, clock }, argv, stdin);
   const canLogIn = async (username: string, password: string) =>
     (await app.request('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) })).status === 200;
   return { db, run, canLogIn };

@@ -5,10 +5,9 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { loadConfig } from '#data/config.ts';
 import { openBackendStore } from '#server/store/open.ts';
-import { runCli } from '#server/cli/run.ts';
+import { runCliInProcess } from '../support/cli-in-process.ts';
 import { authenticateNode } from '#server/services/mail/configChanges.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -17,16 +16,7 @@ function inProcess() {
   const clock = () => new Date('2026-11-30T12:00:00.000Z');
   const db = openBackendStore(':memory:', clock);
   const config = loadConfig({ TIDINGS_STATE_DIR: '/nonexistent' }, '/');
-  async function run(...argv: string[]) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d) => { out += d; });
-    stderr.on('data', (d) => { err += d; });
-    const code = await runCli(['mail', ...argv], { db, config, clock, stdin: Readable.from(['']), stdout, stderr });
-    return { code, stdout: out, stderr: err };
-  }
+  const run = (...argv: string[]) => runCliInProcess({ db, config, clock }, ['mail', ...argv]);
   return { db, run };
 }
 
