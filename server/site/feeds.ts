@@ -44,6 +44,25 @@ const cdataSafe = (html: string) => html.replaceAll(']]>', ']]&gt;');
  */
 const libText = (s: string) => s.replaceAll('&', '&amp;');
 
+/**
+ * Element text that readers render as HTML (RSS channel title and description, item author and category; Atom feed
+ * title, subtitle and author name): escaped for HTML here and for XML by the library, as item titles are, so
+ * `<b>` in a name shows as `<b>` instead of bold text or a running script.
+ */
+const htmlText = (s: string) => libText(escapeHtml(s));
+
+/** The Atom feed's own title and subtitle are text constructs; `type="html"` makes readers that honour it decode as the rest do. */
+function markAtomHeadAsHtml(atom: string): string {
+  const firstEntry = atom.indexOf('<entry>');
+  const headEnd = firstEntry < 0 ? atom.length : firstEntry;
+  let head = atom.slice(0, headEnd);
+  for (const tag of ['title', 'subtitle']) {
+    if (!head.includes(`<${tag}>`)) throw new Error(`feeds: the Atom feed has no <${tag}> before its entries`);
+    head = head.replace(`<${tag}>`, `<${tag} type="html">`);
+  }
+  return head + atom.slice(headEnd);
+}
+
 export interface Feeds { atom: string; rss: string }
 
 /** Returns null for an unknown section so the route can answer 404. */
@@ -54,8 +73,8 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
   const updates = tasks.flatMap(updatesOf).sort((a, b) => b.at.localeCompare(a.at) || a.id.localeCompare(b.id)).slice(0, FEED_ITEMS);
   const base = section ? `${publicUrl}/section/${section.slug}` : publicUrl;
   const options: FeedOptions = {
-    title: libText(section ? `${section.name} · Tidings status` : 'Tidings status: all task updates'),
-    description: libText(section ? `Incidents, planned work and updates for ${section.name}` : 'Incidents, planned work and updates for all services'),
+    title: htmlText(section ? `${section.name} · Tidings status` : 'Tidings status: all task updates'),
+    description: htmlText(section ? `Incidents, planned work and updates for ${section.name}` : 'Incidents, planned work and updates for all services'),
     id: `${base}/`,
     link: section ? base : `${publicUrl}/`,
     language: 'en',
@@ -65,10 +84,11 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
     feedLinks: { atom: `${base}/feed.atom`, rss: `${base}/feed.rss` },
   };
   // Atom categories carry the slug as term and the section name as label. The library writes the label unescaped
-  // but for `&`, so it gets a per-build placeholder (unguessable, so no task text can contain it) that is swapped
-  // for the escaped name afterwards. RSS writes the name as element text, which the library escapes itself.
+  // but for `&`, so it gets a per-build placeholder (unguessable, so no task text can contain it) numbered per
+  // section, swapped for the escaped name afterwards. RSS writes the name as element text, which the library escapes.
   const marker = `tidings-label-${randomUUID()}-`;
-  const labels = new Map<string, string>();
+  const labelKeys = new Map<string, number>();
+  const labels: string[] = [];
   const rssFeed = new Feed(options);
   const atomFeed = new Feed(options);
   for (const u of updates) {
@@ -78,13 +98,18 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
     const item = {
       // Atom marks titles type="html" and readers render RSS titles as HTML too: the text must arrive escaped.
       title: escapeHtml(u.title), id: `${link}#${u.id}`, guid: `${link}#${u.id}`, link, date: new Date(u.at),
-      content: html, description: html, author: u.author ? [{ name: libText(u.author) }] : undefined,
+      content: html, description: html, author: u.author ? [{ name: htmlText(u.author) }] : undefined,
     };
-    if (sec) labels.set(`${marker}${sec.slug}`, sec.name);
-    rssFeed.addItem({ ...item, category: sec ? [{ name: libText(sec.name) }] : undefined });
-    atomFeed.addItem({ ...item, category: sec ? [{ term: sec.slug, name: `${marker}${sec.slug}`, scheme: `${publicUrl}/section/` }] : undefined });
+    let labelKey = sec ? labelKeys.get(sec.slug) : undefined;
+    if (sec && labelKey === undefined) {
+      labelKey = labels.push(sec.name) - 1;
+      labelKeys.set(sec.slug, labelKey);
+    }
+    rssFeed.addItem({ ...item, category: sec ? [{ name: htmlText(sec.name) }] : undefined });
+    atomFeed.addItem({ ...item, category: sec ? [{ term: sec.slug, name: `${marker}${labelKey}`, scheme: `${publicUrl}/section/` }] : undefined });
   }
   const rss = rssFeed.rss2();
-  const atom = atomFeed.atom1().replace(new RegExp(`label="(${marker}[a-z0-9]*)"`, 'g'), (_, key: string) => `label="${escapeXmlAttr(labels.get(key) ?? '')}"`);
+  const atom = markAtomHeadAsHtml(atomFeed.atom1())
+    .replace(new RegExp(`label="${marker}(\\d+)"`, 'g'), (_, key: string) => `label="${escapeXmlAttr(labels[Number(key)])}"`);
   return { atom, rss };
 }

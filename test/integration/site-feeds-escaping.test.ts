@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { XMLParser } from 'fast-xml-parser';
 import { assertWellFormedXml } from '../support/xml-strict.ts';
+import { decodeEntities } from '../support/html-text.ts';
 import { startSiteServer, type SiteServer } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
 
@@ -26,6 +27,12 @@ after(async () => { await site?.close(); });
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', htmlEntities: false });
 const text = (v: unknown): string => String(typeof v === 'object' && v !== null ? (v as { '#text': unknown })['#text'] : v);
+/** Fields readers render as HTML (RSS categories, feed titles) arrive HTML-escaped: no markup, the name once decoded. */
+const html = (v: unknown): string => {
+  const s = text(v);
+  assert.ok(!s.includes('<'), `markup in a field rendered as HTML: ${JSON.stringify(s)}`);
+  return decodeEntities(s);
+};
 
 test('every feed stays well-formed XML and carries the names unchanged when they hold <, &, quotes or ]]>', async () => {
   const feeds = ['/feed.atom', '/feed.rss', ...PAYLOADS.flatMap((_, i) => [`/section/payload${i}/feed.atom`, `/section/payload${i}/feed.rss`])];
@@ -37,14 +44,14 @@ test('every feed stays well-formed XML and carries the names unchanged when they
     const doc = parser.parse(xml);
     const atom = path.endsWith('.atom');
     const entries: Record<string, unknown>[] = [atom ? doc.feed.entry : doc.rss.channel.item].flat();
-    const categories = entries.flatMap((e) => [e.category ?? []].flat()).map((c) => atom ? (c as Record<string, string>)['@label'] : text(c));
+    const categories = entries.flatMap((e) => [e.category ?? []].flat()).map((c) => atom ? (c as Record<string, string>)['@label'] : html(c));
     const section = /payload(\d)/.exec(path);
     const expected = section ? [PAYLOADS[Number(section[1])]] : PAYLOADS;
     for (const name of expected) {
       assert.ok(categories.includes(name), `${path}: category ${JSON.stringify(name)} in ${JSON.stringify(categories)}`);
     }
     if (section) {
-      const title = text(atom ? doc.feed.title : doc.rss.channel.title);
+      const title = html(atom ? doc.feed.title : doc.rss.channel.title);
       assert.equal(title, `${PAYLOADS[Number(section[1])]} · Tidings status`, `${path}: feed title`);
     }
     if (atom) {
