@@ -20,10 +20,58 @@ function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
 }
 
 /**
+ * C0 and C1 controls and DEL, except tab, LF and CR: no field has a use for them, and a NUL cuts SQLite's
+ * length() short, so a CHECK on a text column fails (a 500) or passes a value it should not.
+ */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
+const MAX_CONTROL_ERRORS = 20;
+export const CONTROL_CHARACTER_DETAIL = 'Text may not contain control characters other than tab, line feed and carriage return.';
+
+const codePoint = (ch: string) => `U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+/** A key as it may be shown back: its control characters written as \uXXXX, never raw. */
+const printable = (key: string) => key.replace(CONTROL_CHARACTERS, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * Every string (and object key) in a parsed body, query or parameter that holds a control character, named by its
+ * path as the schema errors name fields ("phases.1.title"). Iterative, so a deeply nested body cannot overflow the stack.
+ */
+export function controlCharacterErrors(value: unknown, root = '(body)'): FieldError[] {
+  const errors: FieldError[] = [];
+  const stack: { value: unknown; path: string[] }[] = [{ value, path: [] }];
+  while (stack.length > 0 && errors.length < MAX_CONTROL_ERRORS) {
+    const { value: v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      const m = CONTROL_CHARACTER.exec(v);
+      if (m) errors.push({ field: path.join('.') || root, message: `contains a control character (${codePoint(m[0])})` });
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, String(i)] });
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, item] = entries[i];
+        const name = [...path, printable(key)];
+        if (CONTROL_CHARACTER.test(key)) errors.push({ field: name.join('.'), message: 'the field name contains a control character' });
+        else stack.push({ value: item, path: name });
+      }
+    }
+  }
+  return errors;
+}
+
+/** Throws the 400 for control characters anywhere in a parsed input (see controlCharacterErrors). */
+export function refuseControlCharacters(value: unknown, root?: string): void {
+  const errors = controlCharacterErrors(value, root);
+  if (errors.length) throw badRequest(CONTROL_CHARACTER_DETAIL, errors);
+}
+
+/**
  * `field` names the value itself when it is not an object (a path or query parameter), so its
- * errors read e.g. "address" instead of "(body)".
+ * errors read e.g. "address" instead of "(body)". Control characters are refused before the schema
+ * runs, so every body, query and parameter read through here is checked once, at the edge.
  */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string, field?: string): z.output<S> {
+  refuseControlCharacters(value, field);
   const r = schema.safeParse(value);
   if (!r.success) throw badRequest(`The ${what} is not valid.`, fieldErrors(r.error, field));
   return r.data;

@@ -1,15 +1,20 @@
 // Reading staff forms: strings, numbers and display-zone times to typed values, collecting field errors instead of throwing.
 import type { Context } from 'hono';
 import type { FieldError } from '../../http/problem.ts';
+import { refuseControlCharacters } from '../../http/validate.ts';
 import { wallTimeToUtc, utcToWallTime } from '../../domain/timezone.ts';
 
 export type Form = Record<string, string>;
 
-/** Only text fields: a file upload or repeated key is not something these forms send. */
+/**
+ * Only text fields: a file upload or repeated key is not something these forms send. A control character in any
+ * field is a 400 here, before any page reads the form (the staff error page names the field).
+ */
 export async function readForm(c: Context): Promise<Form> {
   const body = await c.req.parseBody();
   const out: Form = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === 'string') out[k] = v;
+  refuseControlCharacters(out);
   return out;
 }
 
