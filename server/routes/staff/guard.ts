@@ -7,9 +7,20 @@ import { page, send, html } from './layout.ts';
 
 type GuardDeps = Pick<ServerDeps, 'db' | 'config' | 'clock'>;
 
+/**
+ * "/staff", then a path, query or fragment of URL characters only: no CR/LF (which would split the Location header),
+ * no other control, space, backslash or non-ASCII character, so a browser cannot read it as another host.
+ */
+const STAFF_TARGET = /^\/staff(?:[/?#][A-Za-z0-9\-._~!$&'()*+,;=:@/?#%]*)?$/;
+/** "." and ".." segments (also percent-encoded, as browsers resolve them) would climb out of /staff. */
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
+/** Controls stay out even percent-encoded, so no later decoding step can turn them into a header break. */
+const ENCODED_CONTROL = /%(?:[01][0-9a-f]|7f)/i;
+
 /** Only local staff paths are followed after login, so the login form cannot be used as an open redirect. */
 export function safeNext(raw: string | undefined): string {
-  return raw && /^\/staff(?:[/?#]|$)/.test(raw) && !raw.includes('\\') && !raw.startsWith('//') ? raw : '/staff';
+  if (raw === undefined || !STAFF_TARGET.test(raw) || ENCODED_CONTROL.test(raw)) return '/staff';
+  return DOT_SEGMENT.test(raw.replace(/[?#].*$/s, '')) ? '/staff' : raw;
 }
 
 export function staffOnly(deps: GuardDeps, role: 'staff' | 'admin' = 'staff'): MiddlewareHandler {
