@@ -54,6 +54,16 @@ class MxConnection extends SMTPConnection {
     return { code: REPLIES.tooBig.code, message: `${REPLIES.tooBig.status} ${REPLIES.tooBig.text}`, enhancedCode: null };
   }
 
+  /**
+   * The session's own end, whichever socket it ended on: after STARTTLS smtp-server has dropped
+   * every listener of the raw socket and listens to the TLS socket instead, so a listener on the
+   * socket handed to connect() never fires for an upgraded session.
+   */
+  override _onClose(): void {
+    super._onClose();
+    this.mx.bySession.delete(this.id);
+  }
+
   /** The idle timeout while the client owes us message bytes ends the DATA transfer. */
   override _onTimeout(): void {
     const inData = !!this._dataStream && !!this._parser && this._parser._dataMode;
@@ -89,7 +99,6 @@ export class MxSmtpServer extends SMTPServer {
     this.bySession.set(connection.id, connection);
     connection.on('error', (err: Error) => this._onError(err));
     connection.on('connect', (data) => this._onClientConnect(data));
-    socket.once('close', () => this.bySession.delete(connection.id));
     connection.init();
   }
 

@@ -1,11 +1,15 @@
 // Test entry: runs mailsystem/app.ts as a real child process with a fake directory read from JSON.
 // (The product entry, mailsystem/main.ts, uses the config replica; process tests need fixed data.)
+// Opt-in: `tls` offers STARTTLS with a self-signed certificate; `stats` answers SIGUSR2 with a
+// `STATS {json}` line (open sessions, smtp-server's connection set, heap after a full GC).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
 import { silentLog, systemClock } from '#mailsystem/queue/deps.ts';
+import { ensureSelfSignedCert } from '#mailsystem/smtp/self-signed.ts';
 import { fakeDirectory, type FakeDirectoryData } from './fake-directory.ts';
+import type { MxProcessStats } from './mx-child.ts';
 import { testDsn } from './mx-harness.ts';
 
 interface MxProcessConfig {
@@ -13,6 +17,8 @@ interface MxProcessConfig {
   port: number;
   directory: FakeDirectoryData;
   shutdownDeadlineMs?: number;
+  tls?: boolean;
+  stats?: boolean;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8')) as MxProcessConfig;
@@ -20,6 +26,7 @@ const db = openDatabase(join(config.stateDir, 'node.sqlite'), { migrationsDir: M
 const mx = createMailSystem({
   smtpHost: '127.0.0.1', smtpPort: config.port, maildirRoot: join(config.stateDir, 'mail'), serverName: 'mx.test',
   shutdownDeadlineMs: config.shutdownDeadlineMs ?? 2000,
+  ingress: config.tls ? { tls: ensureSelfSignedCert(config.stateDir, 'mx.test') } : {},
 }, { db, directory: fakeDirectory(config.directory), clock: systemClock, log: silentLog, buildDsn: testDsn });
 
 // Before READY: a SIGTERM that arrives right after the parent reads READY must find the handler.
@@ -32,5 +39,18 @@ process.once('SIGTERM', () => {
     process.exit(1);
   });
 });
+if (config.stats) {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('stats need node --expose-gc');
+  process.on('SIGUSR2', () => {
+    gc();
+    const stats: MxProcessStats = {
+      sessions: mx.ingress.server.bySession.size,
+      connections: mx.ingress.server.connections.size,
+      heapUsed: process.memoryUsage().heapUsed,
+    };
+    process.stdout.write(`STATS ${JSON.stringify(stats)}\n`);
+  });
+}
 const port = await mx.start();
 process.stdout.write(`READY ${port}\n`);
