@@ -1,13 +1,16 @@
 // Composition of the HTTP app: routes mounted over injected dependencies; no sockets here.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { ServerDeps } from './deps.ts';
-import { Problem, problemResponse } from './http/problem.ts';
+import { Problem, contentTooLarge, problemResponse } from './http/problem.ts';
+import { MAX_BODY_BYTES } from './http/validate.ts';
 import { apiRoutes } from './routes/api.ts';
 import { mailRoutes } from './routes/mail.ts';
 import { createSite, type LookupCachedPage } from './routes/site.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { staffRoutes } from './routes/staff/index.ts';
+import { problemPage } from './routes/staff/guard.ts';
 import { overrideSignal } from './services/overrides/active.ts';
 import { allOverrides } from './store/overrides.ts';
 
@@ -27,6 +30,9 @@ export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCach
     deps.log.error({ err, path: c.req.path }, 'unhandled error');
     return problemResponse(c, new Problem(500, 'Internal Server Error', 'Something went wrong on our side; it has been logged.'));
   });
+  // First, before any route or middleware can read a body: a declared Content-Length over the cap is refused unread,
+  // a chunked body is counted as it arrives and refused at the first byte over (Node drops the rest of the upload).
+  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) }));
   app.route('/api/v1', mailRoutes(deps));
   app.route('/api/v1', apiRoutes(deps));
   app.route('/api/v1', overrideRoutes(deps));
@@ -42,4 +48,10 @@ export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCach
     return site.lookupCachedPage(method, url);
   };
   return { app, lookupCachedPage };
+}
+
+/** The 413 as the part of the site that was asked answers errors: a staff page for /staff, problem details elsewhere. */
+function tooLarge(c: Context): Response | Promise<Response> {
+  const problem = contentTooLarge(MAX_BODY_BYTES);
+  return c.req.path === '/staff' || c.req.path.startsWith('/staff/') ? problemPage(c, problem) : problemResponse(c, problem);
 }

@@ -22,6 +22,7 @@ export const badRequest = (detail: string, errors: FieldError[] = []) => new Pro
 export const unauthorized = (detail = 'Log in first.') => new Problem(401, 'Unauthorized', detail);
 export const forbidden = (detail: string) => new Problem(403, 'Forbidden', detail);
 export const conflict = (detail: string) => new Problem(409, 'Conflict', detail);
+export const contentTooLarge = (maxBytes: number) => new Problem(413, 'Content Too Large', `The request body is larger than ${maxBytes} bytes.`);
 
 export function problemResponse(c: Context, p: Problem): Response {
   const body: Record<string, unknown> = { type: 'about:blank', status: p.status, title: p.title, detail: p.detail };

@@ -1,11 +1,12 @@
 // Edge validation: turns ids, query strings and JSON bodies into typed input, or a 400 problem naming each field.
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { Problem, badRequest, notFound, type FieldError } from './problem.ts';
+import { badRequest, contentTooLarge, notFound, type FieldError } from './problem.ts';
 
 /** The largest id a path accepts (SQLite would go further; the API, the contracts and the forms stop at 2^31-1). */
 export const MAX_ID = 2_147_483_647;
-const MAX_BODY_BYTES = 1_000_000;
+/** Every request body is capped at this before anything reads it (server/app.ts); a route needing more would say so there. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
   const out: FieldError[] = [];
@@ -89,16 +90,19 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output
   return parseWith(schema, c.req.query(), 'query');
 }
 
-/** Reads a JSON body; malformed JSON, a wrong content type or an oversized body is a 4xx before any write. */
+/**
+ * Reads a JSON body; malformed JSON, a wrong content type or an oversized body is a 4xx before any write. The app's
+ * body limit has already refused anything larger; the checks here keep the reader safe on its own.
+ */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
     throw badRequest('Send the body as JSON (Content-Type: application/json).', [{ field: '(body)', message: 'expected application/json' }]);
   }
   const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new Problem(413, 'Content Too Large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
+  if (declared > MAX_BODY_BYTES) throw contentTooLarge(MAX_BODY_BYTES);
   const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) throw badRequest('The body is too large.', [{ field: '(body)', message: `at most ${MAX_BODY_BYTES} bytes` }]);
+  if (text.length > MAX_BODY_BYTES) throw contentTooLarge(MAX_BODY_BYTES);
   let value: unknown;
   try {
     value = text.trim() === '' ? {} : JSON.parse(text);
