@@ -1,5 +1,5 @@
-// /api/v1/auth: log in (rate-limited, rotates the session), log out, change one's password, and "who am I" with the CSRF token.
-import { Hono } from 'hono';
+// /api/v1/auth: log in and change one's password (both rate-limited), log out, and "who am I" with the CSRF token.
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
 import { requireStaff, currentStaff, resolveAuth, type AuthEnv } from '../http/auth.ts';
@@ -16,6 +16,13 @@ const LoginInput = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
 });
+
+/** 429 with Retry-After, for logins and password changes over the same limit. */
+function tooMany(c: Context, what: string, retryAfterSeconds: number): Response {
+  const res = problemResponse(c, new Problem(429, 'Too Many Requests', `Too many ${what}; try again in ${retryAfterSeconds} seconds.`));
+  res.headers.set('Retry-After', String(retryAfterSeconds));
+  return res;
+}
 
 export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -36,11 +43,7 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
       input = await readJson(c, LoginInput);
     }
     const result = await login({ ctx, input: { ...input, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) } });
-    if (result.kind === 'limited') {
-      const res = problemResponse(c, new Problem(429, 'Too Many Requests', `Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`));
-      res.headers.set('Retry-After', String(result.retryAfterSeconds));
-      return res;
-    }
+    if (result.kind === 'limited') return tooMany(c, 'failed logins', result.retryAfterSeconds);
     if (result.kind === 'invalid') throw new Problem(401, 'Unauthorized', 'Wrong username or password.');
     setSessionCookie(c, deps.config, result.secret, result.expiresAt);
     if (type.toLowerCase().startsWith('application/x-www-form-urlencoded')) clearLoginCsrf(c, deps.config);
@@ -57,10 +60,12 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.post('/auth/password', requireStaff(deps), async (c) => {
     const auth = currentStaff(c);
     const input = await readJson(c, z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: Password }));
-    await changeOwnPassword({
+    const result = await changeOwnPassword({
       ctx, actor: { userId: auth.user.id, name: auth.user.username },
       input: { ...input, sessionHash: auth.sessionHash, ip: clientIp(c, deps.config) },
     });
+    if (result.kind === 'limited') return tooMany(c, 'wrong passwords', result.retryAfterSeconds);
+    if (result.kind === 'wrong-password') throw new Problem(403, 'Forbidden', 'The current password is wrong.', [{ field: 'currentPassword', message: 'wrong password' }]);
     return c.body(null, 204);
   });
 

@@ -1,4 +1,4 @@
-// sessions (keyed by the sha256 of the cookie value) and login_failures (the rate limiter's memory).
+// sessions (keyed by the sha256 of the cookie value) and login_failures (the rate limiter's memory of attempts).
 import type { DB } from '#data/db.ts';
 import type { Role } from './users.ts';
 
@@ -43,18 +43,31 @@ export function deleteExpiredSessions(db: DB, now: string): void {
 
 export type FailureScope = 'account' | 'ip';
 
-export function insertLoginFailure(db: DB, scope: FailureScope, key: string, at: string): void {
-  db.prepare('INSERT INTO login_failures (scope, key, at) VALUES (?, ?, ?)').run(scope, key, at);
+/** An attempt whose password is still being checked; it counts like a failure until it settles. Returns its row id. */
+export function insertPendingAttempt(db: DB, scope: FailureScope, key: string, at: string): number {
+  return Number(db.prepare('INSERT INTO login_failures (scope, key, at, pending) VALUES (?, ?, ?, 1)').run(scope, key, at).lastInsertRowid);
 }
 
-/** Failures since `since`, and the oldest of them (it decides when the block lifts). */
+/** The attempts' passwords were wrong: their rows stay, as failures. */
+export function settleAttemptsAsFailures(db: DB, ids: readonly number[]): void {
+  const settle = db.prepare('UPDATE login_failures SET pending = 0 WHERE id = ?');
+  for (const id of ids) settle.run(id);
+}
+
+export function deleteAttempts(db: DB, ids: readonly number[]): void {
+  const remove = db.prepare('DELETE FROM login_failures WHERE id = ?');
+  for (const id of ids) remove.run(id);
+}
+
+/** Attempts (failed or still pending) since `since`, and the oldest of them (it decides when the block lifts). */
 export function loginFailuresSince(db: DB, scope: FailureScope, key: string, since: string): { n: number; oldest: string | null } {
   return db.prepare('SELECT count(*) AS n, min(at) AS oldest FROM login_failures WHERE scope = ? AND key = ? AND at > ?')
     .get(scope, key, since) as { n: number; oldest: string | null };
 }
 
+/** Forgets settled failures only: attempts of others still being checked keep counting. */
 export function clearLoginFailures(db: DB, scope: FailureScope, key: string): void {
-  db.prepare('DELETE FROM login_failures WHERE scope = ? AND key = ?').run(scope, key);
+  db.prepare('DELETE FROM login_failures WHERE scope = ? AND key = ? AND pending = 0').run(scope, key);
 }
 
 export function pruneLoginFailures(db: DB, before: string): void {

@@ -1,30 +1,44 @@
 // A logged-in user replaces their own password (e.g. the CLI's one-time one); their other sessions end, this one stays.
 import type { ServiceContext, Actor } from '../context.ts';
 import { hashPassword, verifyPassword } from '../../domain/password.ts';
-import { Problem } from '../../http/problem.ts';
-import { recordLoginFailure } from '../../http/ratelimit.ts';
+import { reserveLoginAttempt, recordFailedAttempt, recordSucceededAttempt } from '../../http/ratelimit.ts';
 import { setPasswordHash, userById } from '../../store/users.ts';
 import { writeAudit } from '../../store/audit.ts';
 import { deleteOtherSessions } from '../../store/sessions.ts';
 
+export type ChangePasswordResult =
+  | { kind: 'changed' }
+  | { kind: 'wrong-password' }
+  | { kind: 'limited'; retryAfterSeconds: number };
+
 export async function changeOwnPassword({ ctx, actor, input }: {
   ctx: ServiceContext; actor: Actor & { userId: number }; input: { currentPassword: string; newPassword: string; sessionHash: string; ip: string };
-}): Promise<void> {
+}): Promise<ChangePasswordResult> {
+  // The same limit as login, per account and per address: a stolen session must not be a way to guess the password.
+  const account = actor.name.toLowerCase();
+  const started = ctx.clock();
+  const attempt = reserveLoginAttempt(ctx.db, { account, ip: input.ip }, started);
+  if (attempt.kind === 'limited') {
+    writeAudit(ctx.db, { at: started.toISOString(), userId: actor.userId, actor: actor.name, action: 'password.change-limited', detail: `ip ${input.ip}` });
+    return attempt;
+  }
   const user = userById(ctx.db, actor.userId);
   const ok = user?.password_hash ? await verifyPassword(input.currentPassword, user.password_hash) : false;
-  const at = ctx.clock().toISOString();
   if (!user || !ok) {
-    // Counts toward the login limit, so a stolen session cannot be used to guess the password.
+    const at = ctx.clock().toISOString();
     ctx.db.transaction(() => {
-      recordLoginFailure(ctx.db, { account: actor.name.toLowerCase(), ip: input.ip }, at);
-      writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'password.change-failed' });
+      recordFailedAttempt(ctx.db, attempt);
+      writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'password.change-failed', detail: `ip ${input.ip}` });
     }).immediate();
-    throw new Problem(403, 'Forbidden', 'The current password is wrong.', [{ field: 'currentPassword', message: 'wrong password' }]);
+    return { kind: 'wrong-password' };
   }
   const hash = await hashPassword(input.newPassword);
+  const at = ctx.clock().toISOString();
   ctx.db.transaction(() => {
+    recordSucceededAttempt(ctx.db, attempt, account);
     setPasswordHash(ctx.db, user.id, hash);
     deleteOtherSessions(ctx.db, user.id, input.sessionHash);
-    writeAudit(ctx.db, { at, userId: user.id, actor: actor.name, action: 'password.change' });
+    writeAudit(ctx.db, { at, userId: user.id, actor: actor.name, action: 'password.change', detail: `ip ${input.ip}` });
   }).immediate();
+  return { kind: 'changed' };
 }

@@ -1,10 +1,10 @@
 // Checks a staff password under the rate limit and, on success, replaces any presented session with a new one.
 import type { ServiceContext } from '../context.ts';
 import { verifyPassword, DECOY_HASH } from '../../domain/password.ts';
-import { loginRetryAfter, recordLoginFailure } from '../../http/ratelimit.ts';
+import { reserveLoginAttempt, recordFailedAttempt, recordSucceededAttempt } from '../../http/ratelimit.ts';
 import { SESSION_TTL_MS, newSessionSecret, newCsrfToken, hashSecret } from '../../http/session.ts';
 import { userByName, type Role } from '../../store/users.ts';
-import { insertSession, deleteSession, deleteExpiredSessions, clearLoginFailures } from '../../store/sessions.ts';
+import { insertSession, deleteSession, deleteExpiredSessions } from '../../store/sessions.ts';
 import { writeAudit } from '../../store/audit.ts';
 
 export interface LoginInput {
@@ -23,12 +23,11 @@ export type LoginResult =
 export async function login({ ctx, input }: { ctx: ServiceContext; input: LoginInput }): Promise<LoginResult> {
   const db = ctx.db;
   const account = input.username.toLowerCase();
-  const who = { account, ip: input.ip };
   const started = ctx.clock();
-  const retryAfter = loginRetryAfter(db, who, started);
-  if (retryAfter !== null) {
+  const attempt = reserveLoginAttempt(db, { account, ip: input.ip }, started);
+  if (attempt.kind === 'limited') {
     writeAudit(db, { at: started.toISOString(), userId: null, actor: input.username, action: 'login.limited', detail: `ip ${input.ip}` });
-    return { kind: 'limited', retryAfterSeconds: retryAfter };
+    return attempt;
   }
   const user = userByName(db, input.username);
   // Always run the KDF, so an unknown name answers as slowly as a wrong password.
@@ -37,7 +36,7 @@ export async function login({ ctx, input }: { ctx: ServiceContext; input: LoginI
   const at = now.toISOString();
   if (!user || !user.password_hash || user.disabled || !matches) {
     db.transaction(() => {
-      recordLoginFailure(db, who, at);
+      recordFailedAttempt(db, attempt);
       writeAudit(db, { at, userId: user?.id ?? null, actor: input.username, action: 'login.failed', detail: `ip ${input.ip}` });
     }).immediate();
     return { kind: 'invalid' };
@@ -48,7 +47,7 @@ export async function login({ ctx, input }: { ctx: ServiceContext; input: LoginI
   db.transaction(() => {
     if (input.previousSecret) deleteSession(db, hashSecret(input.previousSecret));
     deleteExpiredSessions(db, at);
-    clearLoginFailures(db, 'account', account);
+    recordSucceededAttempt(db, attempt, account);
     insertSession(db, { idHash: hashSecret(secret), userId: user.id, csrfToken, createdAt: at, expiresAt: expiresAt.toISOString() });
     writeAudit(db, { at, userId: user.id, actor: user.username, action: 'login', detail: `ip ${input.ip}` });
   }).immediate();

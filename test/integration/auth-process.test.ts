@@ -1,0 +1,115 @@
+// The real server process (server/main.ts) under guesses sent all at once over separate connections, as an attacker
+// would send them (`xargs -P40 curl`): the login and password-change limits hold.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '#server/site/build.ts';
+import { LOGIN_LIMITS } from '#server/http/ratelimit.ts';
+
+const temp = mkdtempSync(join(tmpdir(), 'tidings-auth-process-'));
+// Loopback is the trusted proxy, so each request can name its client address in X-Forwarded-For.
+const env = {
+  ...process.env, TIDINGS_ROLE: 'backend', TIDINGS_STATE_DIR: join(temp, 'state'), TIDINGS_HTTP_HOST: '127.0.0.1',
+  TIDINGS_HTTP_PORT: '0', TIDINGS_LOG_LEVEL: 'info', TIDINGS_TRUSTED_PROXIES: '127.0.0.1',
+};
+let server: ChildProcess | undefined;
+let port = 0;
+
+function cli(args: string[], stdin = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, ['server/cli.ts', ...args], { cwd: REPO_ROOT, env, timeout: 30_000 },
+      (err, out, stderr) => (err ? reject(new Error(`cli ${args.join(' ')}: ${stderr}`)) : resolve(out)));
+    child.stdin!.end(stdin);
+  });
+}
+
+before(async () => {
+  await cli(['staff', 'add', 'alice', '--admin', '--password-stdin'], 'correct horse battery\n');
+  await cli(['staff', 'add', 'sam', '--password-stdin'], 'correct horse battery\n');
+  server = spawn(process.execPath, ['server/main.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+  let log = '';
+  port = await new Promise<number>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      log += b.toString();
+      const m = /tidings: http:\/\/127\.0\.0\.1:(\d+)\//.exec(log);
+      if (m) resolve(Number(m[1]));
+    };
+    server!.stdout!.on('data', onData);
+    server!.stderr!.on('data', onData);
+    server!.once('exit', (code) => reject(new Error(`server/main.ts exited ${code} before listening:\n${log}`)));
+  });
+});
+
+after(async () => {
+  if (server?.pid && server.exitCode === null) {
+    process.kill(server.pid, 'SIGTERM');
+    await new Promise((r) => server!.once('exit', r));
+  }
+  rmSync(temp, { recursive: true, force: true });
+});
+
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+/** One request on its own connection (no keep-alive pool), so a batch of them reaches the server side by side. */
+function send(method: string, path: string, o: { json?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const body = o.json === undefined ? undefined : JSON.stringify(o.json);
+  const headers = { ...o.headers, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) };
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const login = (username: string, password: string, ip: string) =>
+  send('POST', '/api/v1/auth/login', { json: { username, password }, headers: { 'x-forwarded-for': ip } });
+
+async function session(username: string, password: string, ip: string) {
+  const r = await login(username, password, ip);
+  assert.equal(r.status, 200, r.body);
+  const cookie = String(r.headers['set-cookie']).split(';')[0];
+  const body = JSON.parse(r.body) as { csrfToken: string };
+  return { cookie, csrf: body.csrfToken };
+}
+
+function tally(answers: Answer[]): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const a of answers) out[a.status] = (out[a.status] ?? 0) + 1;
+  return out;
+}
+
+test('40 concurrent wrong passwords for one account: 5 × 401, 35 × 429 with Retry-After; the right password is then 429', { timeout: 60_000 }, async () => {
+  const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => login('alice', `guess ${i}`, `198.51.100.${i + 1}`)));
+  assert.deepEqual(tally(answers), { 401: LOGIN_LIMITS.perAccount, 429: 40 - LOGIN_LIMITS.perAccount });
+  for (const a of answers.filter((x) => x.status === 429)) assert.ok(Number(a.headers['retry-after']) > 0);
+  const right = await login('alice', 'correct horse battery', '203.0.113.1');
+  assert.equal(right.status, 429);
+  assert.equal(right.headers['set-cookie'], undefined);
+});
+
+test('40 concurrent guesses from one address at 40 accounts: 20 × 401, 20 × 429', { timeout: 60_000 }, async () => {
+  const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => login(`spray${i}`, 'spray password', '203.0.113.66')));
+  assert.deepEqual(tally(answers), { 401: LOGIN_LIMITS.perIp, 429: 40 - LOGIN_LIMITS.perIp });
+});
+
+test('30 concurrent wrong current passwords on a stolen session: 5 × 403, 25 × 429; then the right one and login are 429 too', { timeout: 60_000 }, async () => {
+  const stolen = await session('sam', 'correct horse battery', '192.0.2.10');
+  const change = (currentPassword: string) => send('POST', '/api/v1/auth/password', {
+    json: { currentPassword, newPassword: 'the attackers passphrase' },
+    headers: { cookie: stolen.cookie, 'x-csrf-token': stolen.csrf, 'x-forwarded-for': '203.0.113.40' },
+  });
+  const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => change(`guess ${i}`)));
+  assert.deepEqual(tally(answers), { 403: LOGIN_LIMITS.perAccount, 429: 30 - LOGIN_LIMITS.perAccount });
+  assert.equal((await change('correct horse battery')).status, 429);
+  assert.equal((await login('sam', 'correct horse battery', '203.0.113.41')).status, 429);
+});
