@@ -39,6 +39,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export class MaildirTransport implements Transport {
+  /** The file name is fixed by queue id and mailbox, so a redelivery finds its earlier copy. */
+  readonly idempotent = true;
   private readonly root: string;
   private readonly prepared = new Set<string>();
 

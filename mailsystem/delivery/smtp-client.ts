@@ -64,8 +64,10 @@ export function sendMessage(opts: SmtpSendOptions): Promise<Map<string, Delivery
       if (settled) return;
       settled = true;
       for (const r of opts.to) if (!results.has(r)) results.set(r, fill ?? { kind: 'deferred', response: `4.4.2 session with ${where} ended early` });
-      try { conn.quit(); } catch { /* already closed */ }
+      // The outcome goes to the queue in this same turn; QUIT is sent but never waited for, as
+      // every moment between a 250 and its commit is a moment in which a crash duplicates mail.
       resolve(results);
+      try { conn.quit(); } catch { /* already closed */ }
     };
     conn.on('error', (err: SmtpError) => finish(outcomeFromError(err, where)));
     conn.on('end', () => finish());

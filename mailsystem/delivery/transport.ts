@@ -18,6 +18,12 @@ export type DeliveryOutcome =
 
 export interface Transport {
   deliver(job: DeliveryJob): Promise<DeliveryOutcome>;
+  /**
+   * True when a repeated delivery of the same job finds the earlier copy instead of storing a
+   * second one (the built-in Maildir). Otherwise a 250 is recorded at once, as the window between
+   * the remote acceptance and our commit is where a crash causes a duplicate.
+   */
+  readonly idempotent?: boolean;
 }
 
 export type Transports = Partial<Record<Route['kind'], Transport>>;

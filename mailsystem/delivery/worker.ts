@@ -115,10 +115,16 @@ export class DeliveryWorker {
 
   private async deliverOne(d: ClaimedDelivery): Promise<void> {
     const outcome = await this.attempt(d);
+    const record = (): void => this.recordOutcome(d, outcome);
     try {
-      await this.deps.committer.submit(() => this.recordOutcome(d, outcome));
+      // A 250 from Dovecot or a remote MTA means the message is stored there; until our commit a
+      // crash delivers it again. So it is committed here, in the turn its reply arrived, instead of
+      // with the next batch. (Maildir needs no hurry: a redelivery finds its own file.)
+      if (outcome.kind === 'delivered' && !this.deps.transports[d.route.kind]?.idempotent) this.deps.committer.commitNow(record);
+      else await this.deps.committer.submit(record);
     } catch (err) {
-      // The lease lapses and the delivery is retried; Maildir and LMTP make that idempotent.
+      // The lease lapses and the delivery is retried: Maildir finds its file, every other route
+      // delivers again (at least once).
       this.deps.log.error({ err, delivery: d.id }, 'recording a delivery outcome failed');
     }
   }

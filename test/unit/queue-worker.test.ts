@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { MIGRATIONS, openDatabase, type DB } from '#data/db.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import type { DeliveryJob, DeliveryOutcome } from '#mailsystem/delivery/transport.ts';
@@ -157,6 +158,34 @@ describe('delivery worker', () => {
     const arrived = q.db.prepare("SELECT created_at FROM deliveries WHERE message_id = 'f'").pluck().get() as number;
     assert.equal(dsns[0].willRetryUntil, arrived + DEFAULT_RETRY.maxAgeMs, 'the notice says until when we keep trying');
     assert.equal(state(q.db, 'f'), 'queued');
+  });
+
+  it('commits a remote 250 (LMTP, forward, legacy) at once: durable before the event loop turns again', async (t) => {
+    // Dovecot or a provider has stored the message once it answers 250; a crash before our commit
+    // redelivers it. So that outcome must not wait for the next group-commit batch.
+    const q = fresh();
+    await q.committer.submit(() => q.store.insertAccepted(msg('r', 's@r.test', [{ kind: 'lmtp', mailbox: 'a@example.test', host: '127.0.0.1', port: 24 }], clock.t)));
+    let reply: ((o: DeliveryOutcome) => void) | null = null;
+    const asked = new Promise<void>((called) => {
+      const w = new DeliveryWorker({ owner: 'w1', leaseMs: 10 * MIN, concurrency: 4, idlePollMs: 20, retry: DEFAULT_RETRY, reportingMta: 'mx.test' }, {
+        store: q.store, committer: q.committer, clock, log: silentLog, newId: (t) => `dsn${t}`, routesForSender: () => [],
+        buildDsn: () => Buffer.alloc(0),
+        transports: { lmtp: { deliver: () => new Promise<DeliveryOutcome>((resolve) => { reply = resolve; called(); }) } },
+      });
+      w.start();
+      t.after(() => w.stop());
+    });
+    await asked;
+    // A second connection sees what a process restarted after SIGKILL would see: committed rows only.
+    const reader = new Database(q.db.name, { readonly: true });
+    t.after(() => reader.close());
+    const onDisk = (): string => reader.prepare("SELECT state FROM deliveries WHERE message_id = 'r'").pluck().get() as string;
+    const atNextTurn = await new Promise<string>((resolve) => {
+      reply!({ kind: 'delivered', response: '250 2.0.0 <a@example.test> saved' });
+      // The earliest moment the process could die after the reply's own callback: the next turn of the loop.
+      setImmediate(() => resolve(onDisk()));
+    });
+    assert.equal(atNextTurn, 'delivered', 'the 250 must be committed before anything else runs');
   });
 
   it('leaves a leased delivery alone until the lease expires, then another worker takes it', () => {
