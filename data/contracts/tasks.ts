@@ -76,6 +76,10 @@ export const TaskPage = z.object({
 });
 export type TaskPage = z.infer<typeof TaskPage>;
 
+/** Set when an admin wiped an entry's values (a secret pasted in by mistake): both values are then null for good. */
+export const Redaction = z.object({ by: Person, at: Instant });
+export type Redaction = z.infer<typeof Redaction>;
+
 /** One changed field; values are display text (names, not ids). */
 export const HistoryEntry = z.object({
   id: z.int(),
@@ -84,6 +88,7 @@ export const HistoryEntry = z.object({
   field: z.string(),
   oldValue: z.string().nullable(),
   newValue: z.string().nullable(),
+  redacted: Redaction.nullable(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 

@@ -1,10 +1,10 @@
-// /api/v1/tasks: public reads (list, one, history) and staff writes (create, edit, comment, close, reopen, phases).
+// /api/v1/tasks: public reads (list, one, history), staff writes (create, edit, comment, close, reopen, phases), admin redaction.
 import { Hono } from 'hono';
 import {
   TaskListQuery, CreateTaskInput, UpdateTaskInput, AddCommentInput, CloseTaskInput, ReplacePhasesInput, taskRef,
 } from '#data/contracts/tasks.ts';
 import type { ServerDeps } from '../deps.ts';
-import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';
+import { requireStaff, requireAdmin, staffActor, type AuthEnv } from '../http/auth.ts';
 import { badRequest, type FieldError } from '../http/problem.ts';
 import { parseId, parseQuery, readJson, requireFound } from '../http/validate.ts';
 import type { ListKind } from '../domain/lists.ts';
@@ -16,11 +16,13 @@ import { addComment } from '../services/tasks/addComment.ts';
 import { closeTask } from '../services/tasks/closeTask.ts';
 import { reopenTask } from '../services/tasks/reopenTask.ts';
 import { replacePhases } from '../services/tasks/replacePhases.ts';
+import { redactHistoryEntry } from '../services/tasks/redactHistoryEntry.ts';
 
 export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
   const staff = requireStaff(deps);
+  const admin = requireAdmin(deps);
   const actorOf = staffActor;
   const viewOf = (id: number) => requireFound(taskView(deps.db, id), `${taskRef(id)} does not exist.`);
 
@@ -91,6 +93,15 @@ export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const input = await readJson(c, ReplacePhasesInput);
     replacePhases({ ctx, actor: actorOf(c), taskId: id, input });
     return c.json(viewOf(id));
+  });
+
+  // Wipes an entry's old and new values for good (a secret pasted in and edited out); answers with the entry as it
+  // now reads. Repeating it is harmless: 200 with the entry as the first redaction left it.
+  app.post('/tasks/:id/history/:entryId/redact', admin, (c) => {
+    const id = parseId(c.req.param('id'));
+    const entryId = parseId(c.req.param('entryId'), 'entryId');
+    redactHistoryEntry({ ctx, actor: actorOf(c), taskId: id, entryId });
+    return c.json(historyOf(deps.db, id).find((h) => h.id === entryId));
   });
 
   return app;

@@ -6,6 +6,9 @@ import { seedAll } from './seed.ts';
 export function openBackendStore(stateDir: string | ':memory:', now: () => Date = () => new Date()): DB {
   const file = stateDir === ':memory:' ? ':memory:' : join(stateDir, 'backend.sqlite');
   const db = openDatabase(file, { migrationsDir: MIGRATIONS.backend });
+  // Overwritten and deleted text is zeroed in the file, not left in free space: a redacted history value or a
+  // secret edited out of a task must be gone from the disk too. The backend writes little, so the cost is small.
+  db.pragma('secure_delete = ON');
   seedAll(db, now().toISOString());
   return db;
 }

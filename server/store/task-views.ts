@@ -108,10 +108,12 @@ export function taskView(db: DB, id: number): Task | undefined {
 }
 
 export function historyOf(db: DB, taskId: number): HistoryEntry[] {
-  const rows = db.prepare(`SELECT h.*, u.display_name FROM task_history h LEFT JOIN users u ON u.id = h.user_id
+  const rows = db.prepare(`SELECT h.*, u.display_name, ru.display_name AS redacted_by_name FROM task_history h
+      LEFT JOIN users u ON u.id = h.user_id LEFT JOIN users ru ON ru.id = h.redacted_by
       WHERE h.task_id = ? ORDER BY h.at, h.id`).all(taskId) as Row[];
   return rows.map((r) => ({
     id: r.id, at: r.at, user: r.user_id === null ? null : { id: r.user_id, displayName: r.display_name },
     field: r.field, oldValue: r.old_value, newValue: r.new_value,
+    redacted: r.redacted_at === null ? null : { by: { id: r.redacted_by, displayName: r.redacted_by_name }, at: r.redacted_at },
   }));
 }

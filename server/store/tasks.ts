@@ -56,6 +56,26 @@ export function insertHistory(db: DB, taskId: number, userId: number | null, at:
   for (const ch of changes) stmt.run(taskId, userId, at, ch.field, ch.oldValue, ch.newValue);
 }
 
+export interface HistoryRow { id: number; task_id: number; at: string; field: string; redacted_at: string | null }
+
+export function historyRow(db: DB, taskId: number, entryId: number): HistoryRow | undefined {
+  return db.prepare('SELECT id, task_id, at, field, redacted_at FROM task_history WHERE id = ? AND task_id = ?').get(entryId, taskId) as HistoryRow | undefined;
+}
+
+/** Overwrites both values of an entry (the row and its field name stay); false when it was redacted already. */
+export function redactHistoryRow(db: DB, entryId: number, byUserId: number, at: string): boolean {
+  return db.prepare(`UPDATE task_history SET old_value = NULL, new_value = NULL, redacted_by = ?, redacted_at = ?
+      WHERE id = ? AND redacted_at IS NULL`).run(byUserId, at, entryId).changes === 1;
+}
+
+/**
+ * Empties the write-ahead log into the database file and truncates it. The log keeps earlier page images (a value
+ * before it was overwritten) until frames are reused; after a redaction they must not survive in the file.
+ */
+export function truncateWriteAheadLog(db: DB): void {
+  db.pragma('wal_checkpoint(TRUNCATE)');
+}
+
 export function insertComment(db: DB, c: { taskId: number; authorId: number; at: string; bodyMd: string; bodyHtml: string }): number {
   const r = db.prepare('INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (?, ?, ?, ?, ?)')
     .run(c.taskId, c.authorId, c.at, c.bodyMd, c.bodyHtml);

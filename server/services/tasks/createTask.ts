@@ -44,7 +44,9 @@ export function createTask({ ctx, actor, input }: { ctx: ServiceContext; actor: 
       last_edited_at: openedAt,
     });
     insertHistory(ctx.db, newId, actor.userId, openedAt, [{ field: 'task', oldValue: null, newValue: 'opened' }]);
-    auditTask(ctx.db, { at: now.toISOString(), actor, action: 'task.create', taskId: newId, detail: input.summary });
+    // No copy of the summary: a secret typed into it and edited out later would live on in the audit log, where no
+    // redaction reaches. The task itself, and the history of later edits, say what it was called.
+    auditTask(ctx.db, { at: now.toISOString(), actor, action: 'task.create', taskId: newId });
     return newId;
   }).immediate();
   ctx.changes.bump();
