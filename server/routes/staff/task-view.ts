@@ -1,4 +1,4 @@
-// Renders the staff task pages (new and edit): every field, the plan editor, comment, close/reopen, history.
+// Renders the staff task pages (new and edit): every field, the plan editor, comment, close/reopen, history and its redaction.
 import type { DB } from '#data/db.ts';
 import { taskRef, type Task, type HistoryEntry } from '#data/contracts/tasks.ts';
 import type { StaffAuth } from '../../http/auth.ts';
@@ -96,10 +96,43 @@ function phaseRow(i: number, p: PhaseDraft, count: number, state: PhaseState | u
   </fieldset>`;
 }
 
-function historyTable(history: HistoryEntry[], tz: string): Html {
-  return html`<table><thead><tr><th>When (${tz})</th><th>Who</th><th>Field</th><th>Old</th><th>New</th></tr></thead><tbody>
-    ${history.map((h) => html`<tr><td>${utcToWallTime(h.at, tz).replace('T', ' ')}</td><td>${h.user?.displayName ?? 'system'}</td><td>${h.field}</td>
-      <td><pre class="diff">${h.oldValue ?? '—'}</pre></td><td><pre class="diff">${h.newValue ?? '—'}</pre></td></tr>`)}</tbody></table>`;
+const wall = (at: string, tz: string) => utcToWallTime(at, tz).replace('T', ' ');
+
+/** What stands in place of a redacted entry's values, on the staff pages as in the API. */
+export function redactionNote(h: HistoryEntry, tz: string): Html | string {
+  return h.redacted ? html`<em>Redacted by ${h.redacted.by.displayName} at ${wall(h.redacted.at, tz)} (${tz})</em>` : '';
+}
+
+function historyValues(h: HistoryEntry, tz: string): Html {
+  return h.redacted
+    ? html`<td colspan="2">${redactionNote(h, tz)}</td>`
+    : html`<td><pre class="diff">${h.oldValue ?? '—'}</pre></td><td><pre class="diff">${h.newValue ?? '—'}</pre></td>`;
+}
+
+/** Admins get a link per entry to the redaction form (a page of its own, so nothing is wiped by one stray click). */
+function historyTable(history: HistoryEntry[], tz: string, taskId: number, canRedact: boolean): Html {
+  return html`<table><thead><tr><th>When (${tz})</th><th>Who</th><th>Field</th><th>Old</th><th>New</th>${canRedact ? html`<th>Redact</th>` : ''}</tr></thead><tbody>
+    ${history.map((h) => html`<tr id="history-${h.id}"><td>${wall(h.at, tz)}</td><td>${h.user?.displayName ?? 'system'}</td><td>${h.field}</td>
+      ${historyValues(h, tz)}${canRedact ? html`<td>${h.redacted ? '' : html`<a href="/staff/tasks/${taskId}/history/${h.id}/redact">Redact</a>`}</td>` : ''}</tr>`)}</tbody></table>`;
+}
+
+/** The confirmation form of a redaction: what will be wiped, what stays, and the entries that may hold the same text. */
+export function redactEntryPage(s: { auth: StaffAuth; tz: string; task: Task; entry: HistoryEntry; history: HistoryEntry[] }): Html {
+  const { entry: h, tz, task: t } = s;
+  const values = [h.oldValue, h.newValue].filter((v): v is string => v !== null);
+  // The edit that removed a pasted value records it again as its old value: offer those entries too.
+  const related = s.history.filter((o) => o.id !== h.id && !o.redacted && o.field === h.field
+    && [o.oldValue, o.newValue].some((v) => v !== null && values.includes(v)));
+  return html`<p><a href="/staff/tasks/${t.id}#h-history">Back to ${taskRef(t.id)}</a></p>
+  <dl><dt>Field</dt><dd>${h.field}</dd><dt>Changed</dt><dd>${wall(h.at, tz)} (${tz}) by ${h.user?.displayName ?? 'system'}</dd>
+    ${h.redacted ? html`<dt>Values</dt><dd>${redactionNote(h, tz)}</dd>` : html`<dt>Old value</dt><dd><pre class="diff">${h.oldValue ?? '—'}</pre></dd>
+    <dt>New value</dt><dd><pre class="diff">${h.newValue ?? '—'}</pre></dd>`}</dl>
+  ${h.redacted ? html`<p>This entry is redacted already.</p>` : html`<p>Redacting overwrites both values of this entry in the database for good; the entry stays, showing who redacted it and when.
+    The task's current ${h.field} is not changed, and the audit log records the redaction without the values.</p>
+  <form method="post" action="/staff/tasks/${t.id}/history/${h.id}/redact">${csrfField(s.auth)}
+    <button type="submit">Redact this entry permanently</button></form>`}
+  ${related.length ? html`<section aria-labelledby="h-related"><h2 id="h-related">Entries of the same field holding one of these values</h2>
+    <ul>${related.map((o) => html`<li><a href="/staff/tasks/${t.id}/history/${o.id}/redact">${o.field} changed at ${wall(o.at, tz)} by ${o.user?.displayName ?? 'system'}</a></li>`)}</ul></section>` : ''}`;
 }
 
 export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history: HistoryEntry[]): Html {
@@ -151,5 +184,5 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
     <p class="muted">${cm.author.displayName} · ${wallValue(cm.at, s.tz).replace('T', ' ')}</p>${raw(cm.html)}</article>`)}
   </section>
 
-  <section aria-labelledby="h-history"><h2 id="h-history">History</h2>${historyTable(history, s.tz)}</section>`;
+  <section aria-labelledby="h-history"><h2 id="h-history">History</h2>${historyTable(history, s.tz, t.id, s.auth.user.role === 'admin')}</section>`;
 }

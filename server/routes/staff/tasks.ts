@@ -1,4 +1,4 @@
-// /staff/tasks: create and edit tasks through plain forms posting to the same services as the API; redirect after every save.
+// /staff/tasks: create and edit tasks (and, for admins, redact history) through plain forms posting to the same services as the API.
 import { Hono, type Context } from 'hono';
 import {
   CreateTaskInput, UpdateTaskInput, AddCommentInput, CloseTaskInput, ReplacePhasesInput, taskRef, type Task,
@@ -15,10 +15,11 @@ import { addComment } from '../../services/tasks/addComment.ts';
 import { closeTask } from '../../services/tasks/closeTask.ts';
 import { reopenTask } from '../../services/tasks/reopenTask.ts';
 import { replacePhases } from '../../services/tasks/replacePhases.ts';
+import { redactHistoryEntry } from '../../services/tasks/redactHistoryEntry.ts';
 import { page, send, noticeOf } from './layout.ts';
 import { readForm, FormReader, type Form } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
-import { newTaskPage, editTaskPage, fieldsOf, phasesOf, type TaskPageState, type FieldsDraft, type PhaseDraft } from './task-view.ts';
+import { newTaskPage, editTaskPage, redactEntryPage, fieldsOf, phasesOf, type TaskPageState, type FieldsDraft, type PhaseDraft } from './task-view.ts';
 
 /** Runs a service; a Problem becomes field errors for the form instead of an error page. */
 export function attempt(run: () => void): (FieldError[] & { status?: number }) | null {
@@ -109,7 +110,9 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     return c.redirect(`/staff/tasks/${id}?done=created${r.dstQuery()}`, 303);
   });
 
-  app.get('/tasks/:id', (c) => showEdit(c, baseState(c, load(c)), 200, noticeOf(c)));
+  // The shared notice list lives in layout.ts; this page's own key is answered here.
+  const taskNotice = (c: Context) => noticeOf(c) ?? (c.req.query('done') === 'redacted' ? 'History entry redacted.' : null);
+  app.get('/tasks/:id', (c) => showEdit(c, baseState(c, load(c)), 200, taskNotice(c)));
 
   app.post('/tasks/:id', async (c) => {
     const task = load(c);
@@ -194,6 +197,27 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const errors = attempt(() => reopenTask({ ctx, actor: actorOf(c), taskId: task.id }));
     if (errors) return showEdit(c, { ...baseState(c, task), errors }, 409);
     return c.redirect(`/staff/tasks/${task.id}?done=reopened`, 303);
+  });
+  const adminOnly = (c: Context) => {
+    if (authOf(c).user.role !== 'admin') throw new Problem(403, 'Forbidden', 'Only admins may redact task history.');
+  };
+
+  app.get('/tasks/:id/history/:entryId/redact', (c) => {
+    adminOnly(c);
+    const task = load(c);
+    const entryId = parseId(c.req.param('entryId'), 'entryId');
+    const history = historyOf(deps.db, task.id);
+    const entry = history.find((h) => h.id === entryId);
+    if (!entry) throw notFound(`${taskRef(task.id)} has no history entry ${entryId}.`);
+    return send(c, page({ title: `Redact a history entry of ${taskRef(task.id)}`, auth: authOf(c), body: redactEntryPage({ auth: authOf(c), tz, task, entry, history }) }));
+  });
+
+  app.post('/tasks/:id/history/:entryId/redact', (c) => {
+    adminOnly(c);
+    const task = load(c);
+    const entryId = parseId(c.req.param('entryId'), 'entryId');
+    redactHistoryEntry({ ctx, actor: actorOf(c), taskId: task.id, entryId });
+    return c.redirect(`/staff/tasks/${task.id}?done=redacted#history-${entryId}`, 303);
   });
   return app;
 }
