@@ -143,7 +143,7 @@ test('dark mode follows prefers-color-scheme', async () => {
 test('/section/email draws 90 daily bars and keeps a labelled place for the mail charts', async () => {
   for (const width of WIDTHS) {
     const page = await open('/section/email', width);
-    const bars = page.locator('.history li');
+    const bars = page.locator('.history span');
     assert.equal(await bars.count(), 90);
     const heights = await bars.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
     assert.ok(heights.every((h) => h > 0), 'every day is drawn');

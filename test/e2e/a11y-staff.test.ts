@@ -1,0 +1,64 @@
+// axe-core's WCAG 2 A/AA rules on every staff page (read from the route table), light and dark, at 1280 and 375 px.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { addStaff } from '#server/services/users/addStaff.ts';
+import { staffRoutes } from '#server/routes/staff/index.ts';
+import { auditPages } from '../support/axe-audit.ts';
+import { launchChromium, type LaunchedBrowser } from '../support/chromium.ts';
+import { startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { insertTask } from '../support/task-rows.ts';
+
+const PASSWORD = 'a long staff password';
+// The real time: the session cookie's expiry comes from the server clock and the browser compares it with its own.
+const NOW = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+const at = (days: number) => new Date(NOW.getTime() + days * 86_400_000).toISOString();
+
+let site: SiteServer;
+let chrome: LaunchedBrowser;
+
+/** Every GET page of the staff UI, read from its route table, so a new page cannot go unchecked. */
+function staffPagePatterns(): string[] {
+  const app = staffRoutes({ db: site.db, config: {} as never, clock: () => NOW, log: pino({ level: 'silent' }), changes: site.changes });
+  const paths = app.routes.filter((r) => r.method === 'GET' && !r.path.includes('*') && !r.path.startsWith('/assets/'))
+    .map((r) => '/staff' + (r.path === '/' ? '' : r.path));
+  return [...new Set(paths)];
+}
+
+before(async () => {
+  site = await startSiteServer({ now: NOW.toISOString() });
+  insertTask(site.db, {
+    summary: 'PHP 8.4 rollout', type: 'Upgrade', section: 'webhosting', percent: 40, openedAt: at(-10),
+    phases: [{ title: 'canary hosts', startsAt: null, endsAt: at(-3) }, { title: 'all hosts', startsAt: at(-3), endsAt: at(5) }],
+  });
+  insertTask(site.db, { summary: 'Zone transfer check', type: 'Maintenance', section: 'dns', percent: 0, openedAt: at(-1), closed: { at: at(-0.9) } });
+  site.changes.bump();
+  const ctx = { db: site.db, clock: () => NOW, changes: site.changes };
+  await addStaff({ ctx, actor: { userId: null, name: 'cli' }, input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD } });
+  chrome = await launchChromium();
+});
+after(async () => {
+  await chrome?.close();
+  await site?.close();
+});
+
+test('every staff page passes axe WCAG 2 A/AA, light and dark, at 1280 and 375 px', { timeout: 300_000 }, async () => {
+  const page = await chrome.context.newPage();
+  // The login form first, as an anonymous visitor sees it.
+  const anonymous = await auditPages(page, site.url, ['/staff/login'], ['/staff/login']);
+  await page.goto(`${site.url}/staff/login`);
+  await page.fill('#username', 'root');
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(/\/staff\/?$/), page.getByRole('button', { name: 'Log in' }).click()]);
+  const taskId = (site.db.prepare('SELECT max(id) AS id FROM tasks').get() as { id: number }).id;
+  // One edit, so the task has a history entry and the pages that act on one are reachable.
+  await page.goto(`${site.url}/staff/tasks/${taskId}`);
+  await page.fill('#summary', 'Zone transfer check, edited');
+  await Promise.all([page.waitForURL(/\/staff\/tasks\/\d+/), page.getByRole('button', { name: 'Save task' }).click()]);
+
+  const patterns = staffPagePatterns().filter((p) => p !== '/staff/login');
+  const { failures, covered } = await auditPages(page, site.url, ['/staff', `/staff/tasks/${taskId}`, '/staff/no-such-page'], patterns);
+  await page.close();
+  assert.deepEqual([...anonymous.failures, ...failures], []);
+  assert.deepEqual(patterns.filter((p) => !covered.has(p)), [], 'staff pages no link led to');
+});
