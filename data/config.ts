@@ -108,6 +108,8 @@ export interface MxConfig {
   implicitTls: boolean;
   maxMessageBytes: number;
   maxConnectionsPerIp: number;
+  /** Unknown recipients per SMTP session before 421 4.7.0 (against address harvesting). */
+  maxUnknownRecipients: number;
   /** Give up (and bounce) after this long in the queue. */
   queueMaxAgeMs: number;
   /** Tell the sender about a delay after this long; 0: never. */
@@ -179,6 +181,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     implicitTls: oneOf(env, 'TIDINGS_SMTP_IMPLICIT_TLS', ['0', '1'] as const, '0') === '1',
     maxMessageBytes: positiveInt(env, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES', 25 * 1024 * 1024, 1024 * 1024 * 1024),
     maxConnectionsPerIp: positiveInt(env, 'TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP', 20, 100_000),
+    maxUnknownRecipients: positiveInt(env, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS', 10, 100_000),
     queueMaxAgeMs: duration(env, 'TIDINGS_QUEUE_MAX_AGE', 5 * UNIT_MS.d, false),
     delayedDsnAfterMs: duration(env, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER', 4 * UNIT_MS.h, true),
   };

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     smtpPort: config.smtpPort,
     maildirRoot: mxConfig.maildirRoot,
     serverName,
-    ingress: { tls, implicitTls: mxConfig.implicitTls, maxMessageBytes: mxConfig.maxMessageBytes, maxConnectionsPerIp: mxConfig.maxConnectionsPerIp },
+    ingress: { tls, implicitTls: mxConfig.implicitTls, maxMessageBytes: mxConfig.maxMessageBytes, maxConnectionsPerIp: mxConfig.maxConnectionsPerIp,
+      maxUnknownRecipients: mxConfig.maxUnknownRecipients },
     retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs },
   }, {
     db, directory, clock: systemClock, log, buildDsn,

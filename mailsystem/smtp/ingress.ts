@@ -16,6 +16,11 @@ export interface IngressOptions {
   maxMessageBytes: number;
   maxLineLength: number;
   maxRecipients: number;
+  /**
+   * Unknown recipients one session may try (address harvesting); the next one is answered
+   * 421 4.7.0 and the connection closed. 0: no limit. Default DEFAULT_MAX_UNKNOWN_RECIPIENTS.
+   */
+  maxUnknownRecipients?: number;
   maxConnectionsPerIp: number;
   maxClients: number;
   /** Idle time allowed between bytes, in commands and in DATA alike. */
@@ -42,6 +47,8 @@ interface Transaction {
   deliveries: Map<string, { recipient: string; route: Route }>;
 }
 
+export const DEFAULT_MAX_UNKNOWN_RECIPIENTS = 10;
+
 const DATA_REPLY: Record<Exclude<DataVerdict, 'ok'>, Reply> = {
   'bare-newline': REPLIES.bareNewline,
   'line-too-long': REPLIES.lineTooLong,
@@ -53,6 +60,9 @@ export class Ingress {
   private readonly opts: IngressOptions;
   private readonly deps: IngressDeps;
   private readonly transactions = new WeakMap<SMTPServerSession, Transaction>();
+  /** Unknown recipients tried so far in each session, across its transactions. */
+  private readonly unknownRecipients = new WeakMap<SMTPServerSession, number>();
+  private readonly maxUnknownRecipients: number;
   private readonly limiter: ConnectionLimiter;
   private readonly committing = new Set<string>();
   private draining = false;
@@ -61,6 +71,7 @@ export class Ingress {
     this.opts = opts;
     this.deps = deps;
     this.limiter = new ConnectionLimiter(opts.maxConnectionsPerIp);
+    this.maxUnknownRecipients = opts.maxUnknownRecipients ?? DEFAULT_MAX_UNKNOWN_RECIPIENTS;
     this.server = new MxSmtpServer({
       name: opts.serverName,
       banner: 'Tidings MX',
@@ -126,8 +137,13 @@ export class Ingress {
           return cb(replyError(REPLIES.tooManyRecipients));
         }
       }
-      const decision = decideRecipient(this.deps.directory, address.address);
+      const decision = decideRecipient(this.deps.directory, address.address, this.opts.serverName);
       if (!decision.accept) {
+        if (decision.reason === 'unknown-user' && this.harvesting(session)) {
+          const detail = { ip: session.remoteAddress, limit: this.maxUnknownRecipients };
+          this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'too-many-unknown-recipients', recipient: address.address, detail });
+          return cb(replyError(REPLIES.tooManyUnknownRecipients));
+        }
         this.deps.recordRejected({ at: this.deps.clock.now(), reason: decision.reason, recipient: address.address });
         return cb(replyError(decision.reply));
       }
@@ -142,6 +158,13 @@ export class Ingress {
       this.deps.log.error({ err }, 'recipient lookup failed');
       cb(replyError(REPLIES.storageFailed));
     }
+  }
+
+  /** Counts one more unknown recipient; true once the session is past its allowance. */
+  private harvesting(session: SMTPServerSession): boolean {
+    const tried = (this.unknownRecipients.get(session) ?? 0) + 1;
+    this.unknownRecipients.set(session, tried);
+    return this.maxUnknownRecipients > 0 && tried > this.maxUnknownRecipients;
   }
 
   private onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {

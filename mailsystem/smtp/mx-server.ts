@@ -1,15 +1,17 @@
 // smtp-server, adjusted for an MX: replies keep the enhanced status code we chose, each session's
-// connection can be found again (to end a stalled DATA or to drain on shutdown), and the refusals
-// smtp-server answers on its own (early talkers, SIZE= over the limit, an idle DATA) are reported.
+// connection can be found again (to end a stalled DATA or to drain on shutdown), MAIL/RCPT are
+// checked on their raw bytes and parameters, and the refusals smtp-server answers on its own
+// (early talkers, SIZE= over the limit, an idle DATA) are reported.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { checkAddressCommand, commandBytes, qualifyBarePostmaster, unquoteLocalPart, type AddressCommand, type CommandBytes, type EnvelopeRefusal } from './envelope-checks.ts';
 import { REPLIES, hasEnhancedStatus, type Reply } from './replies.ts';
 
 /** A refusal smtp-server answers before (or without) our hooks, reported for the event log. */
 export interface Refusal {
-  reason: 'early-talker' | 'too-big-declared' | 'data-timeout';
+  reason: 'early-talker' | 'too-big-declared' | 'data-timeout' | EnvelopeRefusal['reason'];
   ip: string;
   detail?: Record<string, unknown>;
 }
@@ -20,6 +22,7 @@ export interface MxSmtpServerOptions extends SMTPServerOptions {
 }
 
 type ParamError = { code: number; message: string; enhancedCode: string | null };
+type ParsedAddress = Parameters<SMTPConnection['_rejectInvalidParams']>[0];
 
 /**
  * smtp-server derives the enhanced code from the reply code alone (550 → 5.1.1), which is
@@ -27,6 +30,8 @@ type ParamError = { code: number; message: string; enhancedCode: string | null }
  */
 class MxConnection extends SMTPConnection {
   private earlyTalkReported = false;
+  /** What each parsed MAIL/RCPT looked like on the wire, for the check right after parsing. */
+  private readonly addressCommands = new WeakMap<ParsedAddress, { command: AddressCommand; bytes: CommandBytes }>();
 
   private get mx(): MxSmtpServer {
     return this._server as unknown as MxSmtpServer;
@@ -43,6 +48,40 @@ class MxConnection extends SMTPConnection {
       this.mx.refused({ reason: 'early-talker', ip: this.remoteAddress });
     }
     super._onCommand(command, callback);
+  }
+
+  /**
+   * smtp-server decodes the command line as UTF-8 here, turning invalid bytes into U+FFFD, so the
+   * raw bytes are looked at first. The address leaves in its canonical form: unneeded quotes
+   * dropped, a bare RCPT `postmaster` qualified with this MX's name.
+   */
+  override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    const parsed = super._parseAddressCommand(rawName, rawCommand);
+    if (!parsed) return parsed;
+    const command: AddressCommand = rawName.trim().toUpperCase().startsWith('MAIL') ? 'MAIL' : 'RCPT';
+    this.addressCommands.set(parsed, { command, bytes: commandBytes(Buffer.isBuffer(rawCommand) ? rawCommand : Buffer.from(rawCommand)) });
+    parsed.address = unquoteLocalPart(parsed.address);
+    if (command === 'RCPT') parsed.address = qualifyBarePostmaster(parsed.address, this.name);
+    return parsed;
+  }
+
+  /**
+   * smtp-server's one check that runs for MAIL and RCPT alike, right after parsing and before any
+   * hook; ours follows its own (duplicate or valueless parameters stay its 501).
+   */
+  override _rejectInvalidParams(parsed: ParsedAddress, keys: string[], callback: () => void): boolean {
+    if (super._rejectInvalidParams(parsed, keys, callback)) return true;
+    const facts = this.addressCommands.get(parsed);
+    // A RCPT before MAIL is answered 503 by smtp-server, whatever it carries.
+    if (!facts || (facts.command === 'RCPT' && !this.session.envelope.mailFrom)) return false;
+    const args = parsed.args || {};
+    const smtpUtf8 = facts.command === 'MAIL' ? args.SMTPUTF8 === true : !!this.session.envelope.smtpUtf8;
+    const refusal = checkAddressCommand({ ...facts, params: Object.keys(args), smtpUtf8 });
+    if (!refusal) return false;
+    this.mx.refused({ reason: refusal.reason, ip: this.remoteAddress, detail: refusal.detail });
+    this.send(refusal.reply.code, `${refusal.reply.status} ${refusal.reply.text}`);
+    callback();
+    return true;
   }
 
   /** `MAIL FROM:<…> SIZE=n` over the limit is refused here, before our MAIL hook runs. */

@@ -12,17 +12,19 @@ function splitAddress(address: string): { local: string; domain: string } | null
   return { local: address.slice(0, at), domain: address.slice(at + 1).toLowerCase() };
 }
 
-export function decideRecipient(directory: Directory, address: string): RecipientDecision {
+/** `mxHostname` is this node's own name, whose postmaster is also the bare `RCPT TO:<postmaster>`. */
+export function decideRecipient(directory: Directory, address: string, mxHostname: string): RecipientDecision {
   const parts = splitAddress(address);
   if (!parts) return { accept: false, reply: REPLIES.badRecipient, reason: 'bad-address' };
   const resolution = directory.resolve(address);
   if (resolution.status === 'ok' && resolution.routes.length > 0) return { accept: true, routes: resolution.routes };
-  if (resolution.status === 'not-hosted') return { accept: false, reply: REPLIES.relayDenied, reason: 'not-hosted' };
-  // RFC 5321 §4.5.1: postmaster of every hosted domain must be reachable even when nobody
-  // configured it; such mail lands in the built-in store under that domain.
-  if (parts.local.toLowerCase() === 'postmaster' && directory.isHostedDomain(parts.domain)) {
+  // RFC 5321 §4.5.1: postmaster of every hosted domain, and of the MX's own name, must be
+  // reachable even when nobody configured it; such mail lands in the built-in store under that domain.
+  const ownName = parts.domain === mxHostname.toLowerCase();
+  if (parts.local.toLowerCase() === 'postmaster' && (ownName || directory.isHostedDomain(parts.domain))) {
     return { accept: true, routes: [{ kind: 'maildir', mailbox: `postmaster@${parts.domain}` }] };
   }
+  if (resolution.status === 'not-hosted') return { accept: false, reply: REPLIES.relayDenied, reason: 'not-hosted' };
   return { accept: false, reply: REPLIES.unknownUser, reason: 'unknown-user' };
 }
 

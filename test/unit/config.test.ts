@@ -56,7 +56,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
   const mx = loadMxConfig(base, {}, 'mx1.example.net', '/srv/t');
   assert.deepEqual(mx, {
     backend: null, hostname: 'mx1.example.net', srsDomain: 'mx1.example.net', srsSecrets: [], maildirRoot: '/srv/t/state/mx/mail', exitWithParent: false,
-    tlsFiles: null, implicitTls: false, maxMessageBytes: 25 * 1024 * 1024, maxConnectionsPerIp: 20,
+    tlsFiles: null, implicitTls: false, maxMessageBytes: 25 * 1024 * 1024, maxConnectionsPerIp: 20, maxUnknownRecipients: 10,
     queueMaxAgeMs: 5 * 86_400_000, delayedDsnAfterMs: 4 * 3_600_000,
   });
   const withBackend = loadMxConfig(base, { TIDINGS_MX_BACKEND_URL: 'https://status.example.net/', TIDINGS_MX_TOKEN: 'mxn_x', TIDINGS_SRS_DOMAIN: 'SRS.Example.net', TIDINGS_SRS_SECRETS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }, 'h');
@@ -77,11 +77,12 @@ test('MX node settings: defaults from the state folder and host name; backend UR
 
 test('MX limits and queue durations: units, 0 turns the delayed notice off, nonsense is refused', () => {
   const base = loadConfig({}, '/srv/t');
-  const mx = loadMxConfig(base, { TIDINGS_QUEUE_MAX_AGE: '3d', TIDINGS_QUEUE_DELAYED_DSN_AFTER: '0', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '1048576', TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: '5', TIDINGS_SMTP_IMPLICIT_TLS: '1' }, 'h');
+  const mx = loadMxConfig(base, { TIDINGS_QUEUE_MAX_AGE: '3d', TIDINGS_QUEUE_DELAYED_DSN_AFTER: '0', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '1048576', TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: '5', TIDINGS_SMTP_IMPLICIT_TLS: '1', TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '3' }, 'h');
   assert.equal(mx.queueMaxAgeMs, 3 * 86_400_000);
   assert.equal(mx.delayedDsnAfterMs, 0);
   assert.equal(mx.maxMessageBytes, 1048576);
   assert.equal(mx.maxConnectionsPerIp, 5);
+  assert.equal(mx.maxUnknownRecipients, 3);
   assert.equal(mx.implicitTls, true);
   assert.equal(loadMxConfig(base, { TIDINGS_QUEUE_DELAYED_DSN_AFTER: '90m' }, 'h').delayedDsnAfterMs, 90 * 60_000);
   for (const [env, variable] of [
@@ -90,6 +91,7 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     [{ TIDINGS_QUEUE_DELAYED_DSN_AFTER: '4 hours' }, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER'],
     [{ TIDINGS_SMTP_MAX_MESSAGE_BYTES: '0' }, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES'],
     [{ TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: 'many' }, 'TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP'],
+    [{ TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '0' }, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS'],
     [{ TIDINGS_SMTP_IMPLICIT_TLS: 'yes' }, 'TIDINGS_SMTP_IMPLICIT_TLS'],
     [{ TIDINGS_SMTP_TLS_CERT: '/nonexistent/cert.pem', TIDINGS_SMTP_TLS_KEY: '/nonexistent/key.pem' }, 'TIDINGS_SMTP_TLS_CERT'],
     [{ TIDINGS_SMTP_TLS_CERT: '/etc/hostname' }, 'TIDINGS_SMTP_TLS_KEY'],

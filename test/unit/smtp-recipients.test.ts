@@ -9,17 +9,22 @@ const dir = fakeDirectory({ domains: ['example.test'], addresses: { 'a@example.t
 
 describe('decideRecipient', () => {
   it('accepts known users with their routes', () => {
-    assert.deepEqual(decideRecipient(dir, 'A@example.test'), { accept: true, routes: [{ kind: 'maildir', mailbox: 'a@example.test' }] });
+    assert.deepEqual(decideRecipient(dir, 'A@example.test', 'mx.test'), { accept: true, routes: [{ kind: 'maildir', mailbox: 'a@example.test' }] });
   });
   it('answers 550 5.1.1 for unknown users and 550 5.7.1 for other domains', () => {
-    const unknown = decideRecipient(dir, 'x@example.test');
+    const unknown = decideRecipient(dir, 'x@example.test', 'mx.test');
     assert.ok(!unknown.accept && unknown.reply.code === 550 && unknown.reply.status === '5.1.1');
-    const relay = decideRecipient(dir, 'x@elsewhere.test');
+    const relay = decideRecipient(dir, 'x@elsewhere.test', 'mx.test');
     assert.ok(!relay.accept && relay.reply.code === 550 && relay.reply.status === '5.7.1');
   });
   it('always accepts postmaster of a hosted domain, never of a foreign one', () => {
-    assert.deepEqual(decideRecipient(dir, 'PostMaster@Example.test'), { accept: true, routes: [{ kind: 'maildir', mailbox: 'postmaster@example.test' }] });
-    assert.equal(decideRecipient(dir, 'postmaster@elsewhere.test').accept, false);
+    assert.deepEqual(decideRecipient(dir, 'PostMaster@Example.test', 'mx.test'), { accept: true, routes: [{ kind: 'maildir', mailbox: 'postmaster@example.test' }] });
+    assert.equal(decideRecipient(dir, 'postmaster@elsewhere.test', 'mx.test').accept, false);
+  });
+  it("accepts postmaster of the MX's own name (where a bare RCPT TO:<postmaster> goes), even though it is not hosted", () => {
+    assert.deepEqual(decideRecipient(dir, 'postmaster@MX.test', 'mx.test'), { accept: true, routes: [{ kind: 'maildir', mailbox: 'postmaster@mx.test' }] });
+    const other = decideRecipient(dir, 'hostmaster@mx.test', 'mx.test');
+    assert.ok(!other.accept && other.reason === 'not-hosted', 'only its postmaster');
   });
   it('keys legacy routes per recipient, mailbox routes per mailbox', () => {
     const legacy = { kind: 'legacy', host: 'old', port: 25 } as const;
