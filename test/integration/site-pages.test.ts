@@ -136,7 +136,7 @@ test('/tasks sorts by any column both ways and pages through long lists', async 
 test('/section/dns shows its light, reason, 90 daily states and its tasks; email keeps a labelled place for charts', async () => {
   const html = await (await site.get('/section/dns')).text();
   assert.match(html, /<p data-section-state><span class="state s-issues" data-state="issues">/);
-  const days = [...html.matchAll(/<li class="h-(\w+)" title="[^"]*" data-day="([\d-]+)" data-state="(\w+)">/g)].map((m) => [m[2], m[3]]);
+  const days = [...html.matchAll(/<span class="h-(\w+)" title="[^"]*" data-day="([\d-]+)" data-state="(\w+)">/g)].map((m) => [m[2], m[3]]);
   assert.equal(days.length, 90);
   assert.equal(days.at(-1)?.[0], '2026-01-15');
   const state = Object.fromEntries(days);
