@@ -11,15 +11,23 @@ import { resetPassword } from '../services/users/resetPassword.ts';
 import { setStaffDisabled } from '../services/users/setStaffDisabled.ts';
 
 export const STAFF_HELP = `  staff add <name> [--admin] [--display-name NAME] [--password-stdin]
-                                    create an account; prints a one-time password unless
+                                    create an account; prints a one-time password (one login
+                                    within 24 hours, which must set a new password) unless
                                     --password-stdin reads one from standard input
   staff list                        list accounts and whether they can log in
   staff disable <name>              stop an account from logging in; ends its sessions now
   staff enable <name>               allow a disabled account again
   staff reset-password <name> [--password-stdin]
-                                    set a new password (printed, or read from stdin); ends its sessions`;
+                                    set a new password (a printed one-time one, or read from
+                                    stdin); ends its sessions`;
 
 const ACTOR = { userId: null, name: 'cli' } as const;
+
+/** The generated password goes last, alone on its line, so scripts can take the last line. */
+function printOneTime(ctx: CliContext, password: string, expiresAt: string): void {
+  ctx.stdout.write(`It works for one login before ${expiresAt}, which must then set a new password.\n`);
+  ctx.stdout.write(`One-time password (shown once):\n${password}\n`);
+}
 
 async function readPassword(stdin: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -61,9 +69,9 @@ export async function staffCommand(argv: string[], ctx: CliContext): Promise<num
           password: opts['password-stdin'] ? await readPassword(ctx.stdin) : undefined,
         });
         if (!input.success) throw new Problem(400, 'Bad Request', input.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-        const { user, generatedPassword } = await addStaff({ ctx: services, actor: ACTOR, input: input.data });
+        const { user, generatedPassword, expiresAt } = await addStaff({ ctx: services, actor: ACTOR, input: input.data });
         ctx.stdout.write(`Added ${user.role} "${user.username}" (${user.displayName}).\n`);
-        if (generatedPassword) ctx.stdout.write(`One-time password (shown once):\n${generatedPassword}\n`);
+        if (generatedPassword) printOneTime(ctx, generatedPassword, expiresAt!);
         return 0;
       }
       case 'list': {
@@ -86,9 +94,9 @@ export async function staffCommand(argv: string[], ctx: CliContext): Promise<num
       case 'reset-password': {
         const user = userOrFail(ctx, name);
         const password = opts['password-stdin'] ? await readPassword(ctx.stdin) : undefined;
-        const { generatedPassword } = await resetPassword({ ctx: services, actor: ACTOR, userId: user.id, password });
+        const { generatedPassword, expiresAt } = await resetPassword({ ctx: services, actor: ACTOR, userId: user.id, password });
         ctx.stdout.write(`New password set for "${user.username}"; their sessions have ended.\n`);
-        if (generatedPassword) ctx.stdout.write(`One-time password (shown once):\n${generatedPassword}\n`);
+        if (generatedPassword) printOneTime(ctx, generatedPassword, expiresAt!);
         return 0;
       }
       default:

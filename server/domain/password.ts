@@ -37,5 +37,13 @@ export function generatePassword(): string {
   return randomBytes(15).toString('base64url');
 }
 
+/** A generated password logs in once, and only this long after it was issued; then its holder must choose their own. */
+export const ONE_TIME_PASSWORD_TTL_MS = 24 * 60 * 60_000;
+
+/** When a one-time password issued at `issuedAt` stops working if nobody used it. */
+export function oneTimeExpiry(issuedAt: Date): string {
+  return new Date(issuedAt.getTime() + ONE_TIME_PASSWORD_TTL_MS).toISOString();
+}
+
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 1024;

@@ -1,4 +1,4 @@
-// Staff authentication middleware for any router: requireStaff, requireAdmin (both also check CSRF on writes) and requireCsrf.
+// Staff authentication middleware for any router: requireStaff, requireAdmin (both also check CSRF on writes), requireSession and requireCsrf.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ServerDeps } from '../deps.ts';
@@ -12,6 +12,8 @@ export interface StaffAuth {
   sessionHash: string;
   csrfToken: string;
   expiresAt: string;
+  /** Logged in with a one-time password: until a new one is set, the session may do nothing else. */
+  mustChangePassword: boolean;
 }
 
 /** Hono env for routers that read the logged-in user with `c.get('auth')`. */
@@ -31,7 +33,7 @@ export function resolveAuth(c: Context, deps: Pick<ServerDeps, 'db' | 'config' |
     if (s) {
       auth = {
         user: { id: s.user_id, username: s.username, displayName: s.display_name, role: s.role },
-        sessionHash: idHash, csrfToken: s.csrf_token, expiresAt: s.expires_at,
+        sessionHash: idHash, csrfToken: s.csrf_token, expiresAt: s.expires_at, mustChangePassword: s.must_change_password === 1,
       };
     }
   }
@@ -74,11 +76,28 @@ export function requireCsrf(deps: Pick<ServerDeps, 'db' | 'config' | 'clock'>): 
   };
 }
 
+/** What a session opened with a one-time password hears from every staff route but the ones that set a new password. */
+export const ONE_TIME_PASSWORD_REFUSED = 'You logged in with a one-time password: set a new password first (POST /api/v1/auth/password with currentPassword and newPassword; on the staff pages, /staff/password).';
+
+/**
+ * Any logged-in user, even one who must still replace a one-time password (401 otherwise; writes need the CSRF
+ * token): only for logging out and setting that new password.
+ */
+export function requireSession(deps: Pick<ServerDeps, 'db' | 'config' | 'clock'>): MiddlewareHandler {
+  return async (c, next) => {
+    const auth = resolveAuth(c, deps);
+    if (!auth) throw unauthorized('Log in as staff first.');
+    await checkCsrf(c, auth);
+    await next();
+  };
+}
+
 /** A logged-in, enabled staff member or admin (401 otherwise); writes also need the CSRF token (403). */
 export function requireStaff(deps: Pick<ServerDeps, 'db' | 'config' | 'clock'>): MiddlewareHandler {
   return async (c, next) => {
     const auth = resolveAuth(c, deps);
     if (!auth) throw unauthorized('Log in as staff first.');
+    if (auth.mustChangePassword) throw forbidden(ONE_TIME_PASSWORD_REFUSED);
     await checkCsrf(c, auth);
     await next();
   };
@@ -89,6 +108,7 @@ export function requireAdmin(deps: Pick<ServerDeps, 'db' | 'config' | 'clock'>):
   return async (c, next) => {
     const auth = resolveAuth(c, deps);
     if (!auth) throw unauthorized('Log in as an admin first.');
+    if (auth.mustChangePassword) throw forbidden(ONE_TIME_PASSWORD_REFUSED);
     if (auth.user.role !== 'admin') throw forbidden('Only admins may do this.');
     await checkCsrf(c, auth);
     await next();

@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
-import { requireStaff, currentStaff, resolveAuth, type AuthEnv } from '../http/auth.ts';
+import { requireSession, currentStaff, resolveAuth, type AuthEnv } from '../http/auth.ts';
 import { Problem, problemResponse } from '../http/problem.ts';
 import { parseWith, readJson } from '../http/validate.ts';
 import { clearSessionCookie, clientIp, readSessionSecret, setSessionCookie } from '../http/session.ts';
@@ -47,17 +47,18 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     if (result.kind === 'invalid') throw new Problem(401, 'Unauthorized', 'Wrong username or password.');
     setSessionCookie(c, deps.config, result.secret, result.expiresAt);
     if (type.toLowerCase().startsWith('application/x-www-form-urlencoded')) clearLoginCsrf(c, deps.config);
-    return c.json({ user: result.user, csrfToken: result.csrfToken, expiresAt: result.expiresAt.toISOString() });
+    return c.json({ user: result.user, csrfToken: result.csrfToken, expiresAt: result.expiresAt.toISOString(), mustChangePassword: result.mustChangePassword });
   });
 
-  app.post('/auth/logout', requireStaff(deps), (c) => {
+  // Logout and the password change are open to a session that must still replace its one-time password.
+  app.post('/auth/logout', requireSession(deps), (c) => {
     const auth = currentStaff(c);
     logout({ ctx, actor: { userId: auth.user.id, name: auth.user.username }, sessionHash: auth.sessionHash });
     clearSessionCookie(c, deps.config);
     return c.body(null, 204);
   });
 
-  app.post('/auth/password', requireStaff(deps), async (c) => {
+  app.post('/auth/password', requireSession(deps), async (c) => {
     const auth = currentStaff(c);
     const input = await readJson(c, z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: Password }));
     const result = await changeOwnPassword({
@@ -73,7 +74,7 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const auth = resolveAuth(c, deps);
     c.header('Cache-Control', 'no-store');
     if (!auth) return c.json({ user: null, csrfToken: null, expiresAt: null });
-    return c.json({ user: auth.user, csrfToken: auth.csrfToken, expiresAt: auth.expiresAt });
+    return c.json({ user: auth.user, csrfToken: auth.csrfToken, expiresAt: auth.expiresAt, mustChangePassword: auth.mustChangePassword });
   });
 
   return app;

@@ -10,6 +10,8 @@ export interface SessionWithUser {
   username: string;
   display_name: string;
   role: Role;
+  /** 1 while the user's password is a generated one-time password: the session may only replace it. */
+  must_change_password: 0 | 1;
 }
 
 export function insertSession(db: DB, s: { idHash: string; userId: number; csrfToken: string; createdAt: string; expiresAt: string }): void {
@@ -19,7 +21,8 @@ export function insertSession(db: DB, s: { idHash: string; userId: number; csrfT
 
 /** A live session of an enabled user, or nothing. */
 export function liveSession(db: DB, idHash: string, now: string): SessionWithUser | undefined {
-  return db.prepare(`SELECT s.id_hash, s.csrf_token, s.expires_at, u.id AS user_id, u.username, u.display_name, u.role
+  return db.prepare(`SELECT s.id_hash, s.csrf_token, s.expires_at, u.id AS user_id, u.username, u.display_name, u.role,
+           u.one_time_expires_at IS NOT NULL AS must_change_password
       FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0`).get(idHash, now) as SessionWithUser | undefined;
 }

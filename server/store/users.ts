@@ -11,6 +11,10 @@ export interface UserRow {
   password_hash: string | null;
   disabled: 0 | 1;
   created_at: string;
+  /** Set while the password is a generated one-time one: when it stops logging in if unused. */
+  one_time_expires_at: string | null;
+  /** When the one login a one-time password allows happened. */
+  one_time_spent_at: string | null;
 }
 
 export function userByName(db: DB, username: string): UserRow | undefined {
@@ -25,14 +29,21 @@ export function allUsers(db: DB): UserRow[] {
   return db.prepare('SELECT * FROM users ORDER BY username COLLATE NOCASE').all() as UserRow[];
 }
 
-export function insertUser(db: DB, u: { username: string; displayName: string; role: Role; passwordHash: string; createdAt: string }): number {
-  const r = db.prepare('INSERT INTO users (username, display_name, role, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)')
-    .run(u.username, u.displayName, u.role, u.passwordHash, u.createdAt);
+export function insertUser(db: DB, u: { username: string; displayName: string; role: Role; passwordHash: string; oneTimeExpiresAt: string | null; createdAt: string }): number {
+  const r = db.prepare('INSERT INTO users (username, display_name, role, password_hash, one_time_expires_at, disabled, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)')
+    .run(u.username, u.displayName, u.role, u.passwordHash, u.oneTimeExpiresAt, u.createdAt);
   return Number(r.lastInsertRowid);
 }
 
-export function setPasswordHash(db: DB, id: number, hash: string): void {
-  db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, id);
+/** A new password: one-time (with its expiry) when the system generated it, null when a person chose it. */
+export function setPasswordHash(db: DB, id: number, hash: string, oneTimeExpiresAt: string | null): void {
+  db.prepare('UPDATE users SET password_hash = ?, one_time_expires_at = ?, one_time_spent_at = NULL WHERE id = ?').run(hash, oneTimeExpiresAt, id);
+}
+
+/** Uses up a one-time password; false when another login already did (so only one of two racing logins wins). */
+export function spendOneTimePassword(db: DB, id: number, at: string): boolean {
+  return db.prepare('UPDATE users SET one_time_spent_at = ? WHERE id = ? AND one_time_expires_at IS NOT NULL AND one_time_spent_at IS NULL')
+    .run(at, id).changes === 1;
 }
 
 export function setDisabled(db: DB, id: number, disabled: boolean): void {

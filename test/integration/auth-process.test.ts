@@ -1,5 +1,5 @@
 // The real server process (server/main.ts) under guesses sent all at once over separate connections, as an attacker
-// would send them (`xargs -P40 curl`): the login and password-change limits hold.
+// would send them (`xargs -P40 curl`): the login and password-change limits hold; a CLI one-time password is one-time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -18,6 +18,7 @@ const env = {
 };
 let server: ChildProcess | undefined;
 let port = 0;
+let rootPassword = '';
 
 function cli(args: string[], stdin = ''): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -30,6 +31,7 @@ function cli(args: string[], stdin = ''): Promise<string> {
 before(async () => {
   await cli(['staff', 'add', 'alice', '--admin', '--password-stdin'], 'correct horse battery\n');
   await cli(['staff', 'add', 'sam', '--password-stdin'], 'correct horse battery\n');
+  rootPassword = (await cli(['staff', 'add', 'root', '--admin'])).trim().split('\n').at(-1)!;
   server = spawn(process.execPath, ['server/main.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   let log = '';
   port = await new Promise<number>((resolve, reject) => {
@@ -78,8 +80,8 @@ async function session(username: string, password: string, ip: string) {
   const r = await login(username, password, ip);
   assert.equal(r.status, 200, r.body);
   const cookie = String(r.headers['set-cookie']).split(';')[0];
-  const body = JSON.parse(r.body) as { csrfToken: string };
-  return { cookie, csrf: body.csrfToken };
+  const body = JSON.parse(r.body) as { csrfToken: string; mustChangePassword: boolean };
+  return { cookie, csrf: body.csrfToken, mustChangePassword: body.mustChangePassword };
 }
 
 function tally(answers: Answer[]): Record<number, number> {
@@ -112,4 +114,23 @@ test('30 concurrent wrong current passwords on a stolen session: 5 × 403, 25 ×
   assert.deepEqual(tally(answers), { 403: LOGIN_LIMITS.perAccount, 429: 30 - LOGIN_LIMITS.perAccount });
   assert.equal((await change('correct horse battery')).status, 429);
   assert.equal((await login('sam', 'correct horse battery', '203.0.113.41')).status, 429);
+});
+
+test('the CLI one-time password: login, every staff page and API refuses until a new password is set, then all works', { timeout: 60_000 }, async () => {
+  const s = await session('root', rootPassword, '192.0.2.20');
+  assert.equal(s.mustChangePassword, true);
+  const headers = { cookie: s.cookie, 'x-csrf-token': s.csrf, 'x-forwarded-for': '192.0.2.20' };
+  const page = await send('GET', '/staff/users', { headers });
+  assert.equal(page.status, 303);
+  assert.match(String(page.headers.location), /^\/staff\/password\?next=%2Fstaff%2Fusers$/);
+  const users = await send('GET', '/api/v1/users', { headers });
+  assert.equal(users.status, 403);
+  assert.match(JSON.parse(users.body).detail, /POST \/api\/v1\/auth\/password/);
+  assert.equal((await login('root', rootPassword, '192.0.2.21')).status, 401, 'a second login with it fails');
+
+  const changed = await send('POST', '/api/v1/auth/password', { headers, json: { currentPassword: rootPassword, newPassword: 'roots own passphrase' } });
+  assert.equal(changed.status, 204, changed.body);
+  assert.equal((await send('GET', '/api/v1/users', { headers })).status, 200);
+  assert.equal((await send('GET', '/staff/users', { headers })).status, 200);
+  assert.equal((await login('root', 'roots own passphrase', '192.0.2.22')).status, 200);
 });

@@ -77,14 +77,17 @@ test('users: an admin adds staff (one-time password shown once), resets a passwo
   assert.doesNotMatch((await a.get('/staff/users')).text, new RegExp(pw!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'and never again');
 
   const carol = h.browser();
-  await carol.login('carol', pw!);
+  const first = await carol.submitLogin('carol', pw!);
+  assert.equal(first.location, '/staff/password?next=%2Fstaff', 'a one-time password is replaced before anything else');
+  await carol.get(first.location!);
+  assert.equal((await carol.post('/staff/password', { currentPassword: pw!, newPassword: 'carols own passphrase', next: '/staff' })).location, '/staff?done=password');
   assert.equal((await carol.get('/staff')).status, 200);
   const carolId = (h.db.prepare(`SELECT id FROM users WHERE username = 'carol'`).get() as { id: number }).id;
   r = await a.post(`/staff/users/${carolId}/disable`, {});
   assert.equal(r.status, 303);
   assert.equal((await carol.get('/staff')).status, 303, 'her open session ended with the disable');
   assert.equal((await carol.post('/staff/tasks/2733/comments', { body: 'still here?' })).status, 401);
-  const relogin = await carol.submitLogin('carol', pw!);
+  const relogin = await carol.submitLogin('carol', 'carols own passphrase');
   assert.equal(relogin.status, 401);
 
   r = await a.post(`/staff/users/${carolId}/enable`, {});

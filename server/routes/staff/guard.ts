@@ -1,4 +1,5 @@
-// Access to staff pages: anonymous visitors get the login page, staff the pages, admins the admin pages; CSRF on every POST.
+// Access to staff pages: anonymous visitors get the login page, a one-time password the form to replace it, staff the
+// pages, admins the admin pages; CSRF on every POST.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ServerDeps } from '../../deps.ts';
 import { resolveAuth, requireCsrf, staffActor, type StaffAuth } from '../../http/auth.ts';
@@ -23,6 +24,14 @@ export function safeNext(raw: string | undefined): string {
   return DOT_SEGMENT.test(raw.replace(/[?#].*$/s, '')) ? '/staff' : raw;
 }
 
+/** Where a session opened with a one-time password must go first; `next` is where to continue afterwards. */
+export function setPasswordFirst(next: string): string {
+  return `/staff/password?next=${encodeURIComponent(safeNext(next))}`;
+}
+
+/** The only staff pages a session opened with a one-time password may use: setting the new password, and leaving. */
+const OPEN_BEFORE_NEW_PASSWORD = new Set(['/staff/password', '/staff/logout']);
+
 export function staffOnly(deps: GuardDeps, role: 'staff' | 'admin' = 'staff'): MiddlewareHandler {
   const csrf = requireCsrf(deps);
   return async (c, next) => {
@@ -32,6 +41,10 @@ export function staffOnly(deps: GuardDeps, role: 'staff' | 'admin' = 'staff'): M
         return c.redirect(`/staff/login?next=${encodeURIComponent(safeNext(c.req.path))}`, 303);
       }
       throw new Problem(401, 'Unauthorized', 'Your session has ended; log in again.');
+    }
+    if (auth.mustChangePassword && !OPEN_BEFORE_NEW_PASSWORD.has(c.req.path)) {
+      // A form posted from a page opened before the login lands on the same form; nothing it asked for is done.
+      return c.redirect(c.req.method === 'GET' || c.req.method === 'HEAD' ? setPasswordFirst(c.req.path) : '/staff/password', 303);
     }
     if (role === 'admin' && auth.user.role !== 'admin') throw new Problem(403, 'Forbidden', 'Only admins may open this page.');
     return csrf(c, next);

@@ -13,6 +13,7 @@ import { auditPageRoutes } from './audit.ts';
 import { userPageRoutes } from './users.ts';
 import { enhanceRoutes } from './enhance.ts';
 import { mailPageRoutes } from './mail.ts';
+import { passwordPageRoutes } from './password.ts';
 
 /** The only /staff paths anyone may reach: the login form and the static enhancement script (logout has its own guard). */
 const PUBLIC_STAFF_PATHS = new Set(['/staff/login', '/staff/logout', '/staff/assets/enhance.js']);
@@ -42,5 +43,6 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', auditPageRoutes(deps));
   app.route('/', userPageRoutes(deps));
   app.route('/', mailPageRoutes(deps));
+  app.route('/', passwordPageRoutes(deps));
   return app;
 }

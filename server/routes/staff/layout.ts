@@ -13,6 +13,7 @@ export const NOTICES: Record<string, string> = {
   phases: 'Deployment plan saved.', override: 'Override set.', cleared: 'Override cleared.', added: 'Added.',
   deleted: 'Deleted.', disabled: 'Account disabled; its sessions have ended.', enabled: 'Account enabled.',
   loggedout: 'You are logged out.', unchanged: 'Nothing changed.',
+  password: 'Your new password is set; your other sessions have ended.',
 };
 
 const CSS = `
@@ -46,7 +47,7 @@ export function page(o: PageOptions): Html {
       <a href="/staff">Dashboard</a><a href="/staff/tasks/new">New task</a><a href="/staff/lists">Sections &amp; lists</a>
       <a href="/staff/overrides">Overrides</a><a href="/staff/mail">Mail</a>
       ${o.auth.user.role === 'admin' ? html`<a href="/staff/audit">Audit log</a><a href="/staff/users">Users</a>` : ''}
-      <a href="/">Public site</a>
+      <a href="/staff/password">Password</a><a href="/">Public site</a>
     </nav>
     <form method="post" action="/staff/logout">${csrfField(o.auth)}<span class="muted">${o.auth.user.displayName}</span>
       <button type="submit">Log out</button></form>` : '';

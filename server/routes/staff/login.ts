@@ -8,7 +8,7 @@ import { login } from '../../services/auth/login.ts';
 import { logout } from '../../services/auth/logout.ts';
 import { page, send, html, noticeOf } from './layout.ts';
 import { readForm } from './forms.ts';
-import { safeNext, staffOnly, authOf, actorOf } from './guard.ts';
+import { safeNext, staffOnly, authOf, actorOf, setPasswordFirst } from './guard.ts';
 
 function loginForm(csrf: string, next: string, username = ''): ReturnType<typeof html> {
   return html`<form method="post" action="/staff/login">
@@ -24,7 +24,8 @@ export function loginRoutes(deps: ServerDeps): Hono<AuthEnv> {
 
   app.get('/login', (c) => {
     const next = safeNext(c.req.query('next'));
-    if (resolveAuth(c, deps)) return c.redirect(next, 303);
+    const auth = resolveAuth(c, deps);
+    if (auth) return c.redirect(auth.mustChangePassword ? setPasswordFirst(next) : next, 303);
     return send(c, page({ title: 'Log in', auth: null, notice: noticeOf(c), body: loginForm(issueLoginCsrf(c, deps.config), next) }));
   });
 
@@ -51,7 +52,7 @@ export function loginRoutes(deps: ServerDeps): Hono<AuthEnv> {
     }
     setSessionCookie(c, deps.config, result.secret, result.expiresAt);
     clearLoginCsrf(c, deps.config);
-    return c.redirect(next, 303);
+    return c.redirect(result.mustChangePassword ? setPasswordFirst(next) : next, 303);
   });
 
   app.post('/logout', staffOnly(deps), (c) => {

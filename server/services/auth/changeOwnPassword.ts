@@ -1,6 +1,7 @@
-// A logged-in user replaces their own password (e.g. the CLI's one-time one); their other sessions end, this one stays.
+// A logged-in user replaces their own password (e.g. a one-time one); their other sessions end, this one stays.
 import type { ServiceContext, Actor } from '../context.ts';
 import { hashPassword, verifyPassword } from '../../domain/password.ts';
+import { badRequest } from '../../http/problem.ts';
 import { reserveLoginAttempt, recordFailedAttempt, recordSucceededAttempt } from '../../http/ratelimit.ts';
 import { setPasswordHash, userById } from '../../store/users.ts';
 import { writeAudit } from '../../store/audit.ts';
@@ -14,6 +15,10 @@ export type ChangePasswordResult =
 export async function changeOwnPassword({ ctx, actor, input }: {
   ctx: ServiceContext; actor: Actor & { userId: number }; input: { currentPassword: string; newPassword: string; sessionHash: string; ip: string };
 }): Promise<ChangePasswordResult> {
+  if (input.newPassword === input.currentPassword) {
+    // Otherwise a one-time password could be "changed" into a permanent one.
+    throw badRequest('Choose a new password different from the current one.', [{ field: 'newPassword', message: 'the same as the current password' }]);
+  }
   // The same limit as login, per account and per address: a stolen session must not be a way to guess the password.
   const account = actor.name.toLowerCase();
   const started = ctx.clock();
@@ -36,7 +41,8 @@ export async function changeOwnPassword({ ctx, actor, input }: {
   const at = ctx.clock().toISOString();
   ctx.db.transaction(() => {
     recordSucceededAttempt(ctx.db, attempt, account);
-    setPasswordHash(ctx.db, user.id, hash);
+    // Chosen by its owner, so it is permanent: the session is no longer limited to this form.
+    setPasswordHash(ctx.db, user.id, hash, null);
     deleteOtherSessions(ctx.db, user.id, input.sessionHash);
     writeAudit(ctx.db, { at, userId: user.id, actor: actor.name, action: 'password.change', detail: `ip ${input.ip}` });
   }).immediate();
