@@ -16,6 +16,7 @@ const NO_TEXT = new Set([
   'POST /staff/logout', 'POST /staff/lists/:kind/:id/delete', 'POST /staff/mail/aliases/:address/remove',
   'POST /staff/mail/domains/:name/remove', 'POST /staff/mail/mailboxes/:address/remove', 'POST /staff/overrides/:slug/clear',
   'POST /staff/tasks/:id/reopen', 'POST /staff/users/:id/disable', 'POST /staff/users/:id/enable',
+  'POST /api/v1/tasks/:id/history/:entryId/redact', 'POST /staff/tasks/:id/history/:entryId/redact',
 ]);
 
 interface ApiCase { path: string; body: Record<string, unknown>; field: string; anonymous?: boolean }
@@ -68,6 +69,7 @@ const STAFF_CASES: Record<string, StaffCase> = {
   'POST /staff/mail/domains/:name': { path: '/staff/mail/domains/example.com', fields: { mode: 'legacy', legacyHost: `${NUL}mx.old` }, field: 'legacyHost' },
   'POST /staff/mail/mailboxes': { path: '/staff/mail/mailboxes', fields: { address: `${NUL}bob@example.com`, delivery: 'maildir' }, field: 'address' },
   'POST /staff/mail/aliases': { path: '/staff/mail/aliases', fields: { address: 'info@example.com', targets: `a@example.net ${NUL}b@example.net` }, field: 'targets' },
+  'POST /staff/password': { path: '/staff/password', fields: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password`, next: '/staff' }, field: 'newPassword' },
   'POST /staff/users/:id/password': { path: `/staff/users/${USER_ID}/password`, fields: { password: `${NUL}a fresh long password` }, field: 'password' },
 };
 
