@@ -2,8 +2,9 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ServerDeps } from './deps.ts';
-import { Problem, contentTooLarge, problemResponse } from './http/problem.ts';
+import { Problem, contentTooLarge, notFound, problemResponse } from './http/problem.ts';
 import { MAX_BODY_BYTES } from './http/validate.ts';
+import { API_HEADERS, defaultHeaders } from './http/security-headers.ts';
 import { apiRoutes } from './routes/api.ts';
 import { mailRoutes } from './routes/mail.ts';
 import { createSite, type LookupCachedPage } from './routes/site.ts';
@@ -11,6 +12,7 @@ import { overrideRoutes } from './routes/overrides.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { staffRoutes } from './routes/staff/index.ts';
 import { problemPage } from './routes/staff/guard.ts';
+import { STAFF_SECURITY_HEADERS } from './routes/staff/layout.ts';
 import { overrideSignal } from './services/overrides/active.ts';
 import { allOverrides } from './store/overrides.ts';
 
@@ -30,14 +32,22 @@ export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCach
     deps.log.error({ err, path: c.req.path }, 'unhandled error');
     return problemResponse(c, new Problem(500, 'Internal Server Error', 'Something went wrong on our side; it has been logged.'));
   });
-  // First, before any route or middleware can read a body: a declared Content-Length over the cap is refused unread,
-  // a chunked body is counted as it arrives and refused at the first byte over (Node drops the rest of the upload).
-  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) }));
+  // Outermost, so they reach every answer below them, 413s, redirects and errors included. The public site sets its
+  // own (server/routes/site.ts), because the cached-page fast path answers without Hono.
+  app.use('/api/*', defaultHeaders(API_HEADERS));
+  app.use('/staff/*', defaultHeaders(STAFF_SECURITY_HEADERS));
+  // Before any route or middleware can read a body: a declared Content-Length over the cap is refused unread, a
+  // chunked body is counted as it arrives and refused at the first byte over (Node drops the rest of the upload).
+  // GET and HEAD bodies are never read (@hono/node-server does not even pass them on), so they skip the check.
+  const limitBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) });
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
   app.route('/api/v1', mailRoutes(deps));
   app.route('/api/v1', apiRoutes(deps));
   app.route('/api/v1', overrideRoutes(deps));
   app.route('/api/v1', auditRoutes(deps));
   app.route('/staff', staffRoutes(deps));
+  // An unknown staff path is answered by the staff side (after its guard ran), not by the public, cacheable 404.
+  app.all('/staff/*', (c) => problemPage(c, notFound(`There is no staff page at ${c.req.path}.`)));
   // Staff overrides reach the public snapshot; it reads them only when it rebuilds (writes, or an expiry passing).
   const site = createSite(deps, { signals: { override: overrideSignal(() => allOverrides(deps.db)) } });
   app.route('/', site.routes);

@@ -27,5 +27,6 @@ export const contentTooLarge = (maxBytes: number) => new Problem(413, 'Content T
 export function problemResponse(c: Context, p: Problem): Response {
   const body: Record<string, unknown> = { type: 'about:blank', status: p.status, title: p.title, detail: p.detail };
   if (p.errors.length) body.errors = p.errors;
-  return c.json(body, p.status as 400, { 'content-type': 'application/problem+json' });
+  // Errors are about this one request: never stored, never sniffed (they may echo what the client sent).
+  return c.json(body, p.status as 400, { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
 }

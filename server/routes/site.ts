@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { join } from 'node:path';
 import type { ServerDeps } from '../deps.ts';
 import { Problem } from '../http/problem.ts';
+import { FILE_SECURITY, PUBLIC_PAGE_SECURITY } from '../http/security-headers.ts';
 import { createStatusSnapshots, type SectionSignals, type StatusSnapshots } from '../services/status-snapshot.ts';
 import { lazyAstroRenderer, SiteNotBuilt, type RenderPage } from '../site/astro-renderer.ts';
 import { loadStaticAssets, type StaticAsset } from '../site/static-assets.ts';
@@ -34,7 +35,7 @@ const CACHE = {
 } as const;
 
 /** Bodies are kept encoded: writing a cached Buffer costs far less than re-encoding a 30 KB string per view. */
-const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': CACHE.page, 'x-content-type-options': 'nosniff' } as const;
+const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': CACHE.page, ...PUBLIC_PAGE_SECURITY } as const;
 
 interface CachedPage { generation: number; at: number; status: number; body: Uint8Array<ArrayBuffer> }
 
@@ -81,7 +82,7 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
     const built = snapshots.current();
     const headers = {
       'content-type': 'application/json; charset=utf-8', 'cache-control': CACHE.statusJson, etag: built.statusJsonEtag,
-      'access-control-allow-origin': '*', vary: 'accept-encoding',
+      'access-control-allow-origin': '*', vary: 'accept-encoding', ...FILE_SECURITY,
     };
     if (c.req.header('if-none-match') === built.statusJsonEtag) return c.body(null, 304, headers);
     return c.body(built.statusJson, 200, headers);
@@ -102,7 +103,7 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
     if (!hit.feeds) return renderPage(c);
     return c.body(kind === 'atom' ? hit.feeds.atom : hit.feeds.rss, 200, {
       'content-type': kind === 'atom' ? 'application/atom+xml; charset=utf-8' : 'application/rss+xml; charset=utf-8',
-      'cache-control': CACHE.feed,
+      'cache-control': CACHE.feed, ...FILE_SECURITY,
     });
   };
   app.get('/feed.atom', (c) => feed(c, undefined, 'atom'));
@@ -170,7 +171,7 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
     assets ??= loadStaticAssets(join(outDir, 'client'));
     const asset = assets.get(path);
     if (asset) {
-      const headers = { 'content-type': asset.type, 'cache-control': asset.immutable ? CACHE.assetImmutable : CACHE.asset, etag: asset.etag };
+      const headers = { 'content-type': asset.type, 'cache-control': asset.immutable ? CACHE.assetImmutable : CACHE.asset, etag: asset.etag, ...FILE_SECURITY };
       if (c.req.header('if-none-match') === asset.etag) return c.body(null, 304, headers);
       return c.body(asset.body, 200, headers);
     }

@@ -1,4 +1,5 @@
 // The staff pages' shell: escaped templates, navigation, notices, and small form pieces shared by every page.
+import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { html, raw } from 'hono/html';
 import type { StaffAuth } from '../../http/auth.ts';
@@ -33,6 +34,20 @@ fieldset{margin:1rem 0;border:1px solid #8886}
 .inline{display:inline}.muted{opacity:.75}.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 pre.diff{white-space:pre-wrap;margin:0}
 `;
+
+/**
+ * Every /staff answer (server/app.ts sets them): staff pages show live data and personal tokens, so they are never
+ * cached or framed and run no script but our own file; the one inline stylesheet is allowed by its hash, and only
+ * style attributes besides it (they can neither run script nor load anything img-src refuses).
+ */
+export const STAFF_SECURITY_HEADERS = {
+  'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; `
+    + "style-src-attr 'unsafe-inline'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'same-origin',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'cache-control': 'no-store',
+} as const;
 
 export interface PageOptions {
   title: string;
@@ -84,12 +99,8 @@ export function noticeOf(c: Context): string | null {
   return parts.filter(Boolean).join(' ') || null;
 }
 
-/** Staff pages show live data and personal tokens: never cached, never framed, no script but our own file. */
+/** A staff page; its security headers (STAFF_SECURITY_HEADERS) are added to every /staff answer, not just pages. */
 export function send(c: Context, body: Html, status = 200): Response | Promise<Response> {
-  c.header('Cache-Control', 'no-store');
-  c.header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; form-action 'self'");
-  c.header('X-Frame-Options', 'DENY');
-  c.header('Referrer-Policy', 'same-origin');
   return c.html(body, status as 200);
 }
 
