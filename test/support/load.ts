@@ -9,6 +9,8 @@ export interface LoadOptions {
   bodyBytes?: number;
   /** Stop early (used to end a test cleanly); messages not yet sent are simply not sent. */
   shouldStop?: () => boolean;
+  /** Told of every 250 after DATA as it arrives (e.g. to time a kill after some progress). */
+  onAcked?: (id: string) => void;
 }
 
 export interface LoadResult {
@@ -49,7 +51,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     return code;
   };
 
-  async function connect(): Promise<RawSmtp> {
+  /** null once the load is told to stop while nothing listens (e.g. a restart that failed). */
+  async function connect(): Promise<RawSmtp | null> {
     for (;;) {
       try {
         const c = await RawSmtp.connect(opts.port);
@@ -57,6 +60,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         if (codeOf(greeting) === 220 && codeOf(await c.cmd('EHLO load.test')) === 250) return c;
         c.close();
       } catch { /* not listening (restarting): try again */ }
+      if (opts.shouldStop?.()) return null;
       await pause(20);
     }
   }
@@ -70,6 +74,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       result.started++;
       for (;;) {
         c ??= await connect();
+        if (!c) return;
         const steps: [string, string][] = [['MAIL', 'MAIL FROM:<load@remote.test>\r\n'], ['RCPT', `RCPT TO:<${rcpt}>\r\n`], ['DATA', 'DATA\r\n']];
         let ok = true;
         for (const [step, line] of steps) {
@@ -85,8 +90,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         c.write(`${messageFor(id, rcpt, opts.bodyBytes ?? 1024)}.\r\n`);
         const reply = await c.read(10_000).catch(() => null);
         const code = note('end-of-data', reply);
-        if (code === 250) result.acked.set(id, rcpt);
-        else if (reply === null) result.uncertain.add(id);
+        if (code === 250) {
+          result.acked.set(id, rcpt);
+          opts.onAcked?.(id);
+        } else if (reply === null) result.uncertain.add(id);
         else if (code === 421 || code === 451) { c.close(); c = null; continue; }
         if (reply === null) { c.close(); c = null; }
         break;

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FakeDirectoryData } from './fake-directory.ts';
+import type { Zone } from './dns-zone.ts';
 
 const NODE = join(process.cwd(), 'node_modules', '.bin', 'node');
 const ENTRY = join(process.cwd(), 'test', 'support', 'mx-process.ts');
@@ -15,6 +16,8 @@ export interface MxChildExtras {
   tls?: boolean;
   /** Run with --expose-gc and answer stats() (SIGUSR2) with sessions, connections and heap. */
   stats?: boolean;
+  /** Serve forward routes: MX lookups answered from this zone, every MX host on this loopback port. */
+  forward?: { zone: Zone; port: number };
 }
 
 /** The child's own view of its ingress, read after a full GC. */

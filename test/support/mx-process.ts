@@ -1,24 +1,27 @@
 // Test entry: runs mailsystem/app.ts as a real child process with a fake directory read from JSON.
 // (The product entry, mailsystem/main.ts, uses the config replica; process tests need fixed data.)
 // Opt-in: `tls` offers STARTTLS with a self-signed certificate; `stats` answers SIGUSR2 with a
-// `STATS {json}` line (open sessions, smtp-server's connection set, heap after a full GC).
+// `STATS {json}` line (open sessions, smtp-server's connection set, heap after a full GC); `forward`
+// serves forward routes from a zone. LMTP routes always work (the route names the server).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
+import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
+import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
 import { silentLog, systemClock } from '#mailsystem/queue/deps.ts';
 import { ensureSelfSignedCert } from '#mailsystem/smtp/self-signed.ts';
+import { createSrs } from '#mailsystem/srs/srs.ts';
+import { zoneResolver } from './dns-zone.ts';
 import { fakeDirectory, type FakeDirectoryData } from './fake-directory.ts';
-import type { MxProcessStats } from './mx-child.ts';
+import type { MxChildExtras, MxProcessStats } from './mx-child.ts';
 import { testDsn } from './mx-harness.ts';
 
-interface MxProcessConfig {
+interface MxProcessConfig extends MxChildExtras {
   stateDir: string;
   port: number;
   directory: FakeDirectoryData;
   shutdownDeadlineMs?: number;
-  tls?: boolean;
-  stats?: boolean;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8')) as MxProcessConfig;
@@ -27,7 +30,18 @@ const mx = createMailSystem({
   smtpHost: '127.0.0.1', smtpPort: config.port, maildirRoot: join(config.stateDir, 'mail'), serverName: 'mx.test',
   shutdownDeadlineMs: config.shutdownDeadlineMs ?? 2000,
   ingress: config.tls ? { tls: ensureSelfSignedCert(config.stateDir, 'mx.test') } : {},
-}, { db, directory: fakeDirectory(config.directory), clock: systemClock, log: silentLog, buildDsn: testDsn });
+}, {
+  db, directory: fakeDirectory(config.directory), clock: systemClock, log: silentLog, buildDsn: testDsn,
+  transports: {
+    lmtp: createLmtpTransport({ heloName: 'mx.test', timeoutMs: 10_000 }),
+    ...(config.forward ? {
+      forward: createForwardTransport({
+        resolver: zoneResolver(config.forward.zone), srs: createSrs({ domain: 'srs.mx.test', secret: 'mx-process-test-secret' }),
+        clock: () => new Date(), heloName: 'mx.test', port: config.forward.port, timeoutMs: 10_000,
+      }),
+    } : {}),
+  },
+});
 
 // Before READY: a SIGTERM that arrives right after the parent reads READY must find the handler.
 process.once('SIGTERM', () => {

@@ -8,6 +8,8 @@ export interface SinkMessage {
   data: Buffer;
   secure: boolean;       // true when the session ran over TLS (STARTTLS)
   heloName: string;
+  /** Date.now() when the message was complete, just before the sink answered it. */
+  at: number;
 }
 
 export interface SmtpSink {
@@ -47,7 +49,7 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        messages.push({ from, to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks), secure: session.secure, heloName: session.hostNameAppearsAs });
+        messages.push({ from, to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks), secure: session.secure, heloName: session.hostNameAppearsAs, at: Date.now() });
         for (const w of waiters.splice(0)) w();
         if (!opts.lmtpDataReply) return cb();
         const replies = session.envelope.rcptTo.map((r) => {

@@ -1,0 +1,119 @@
+// SIGKILLs an MX child at random moments under SMTP load, then tells which duplicate copies each kill caused.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { runLoad, type LoadResult } from './load.ts';
+import type { MxChild } from './mx-child.ts';
+import { waitFor } from './mx-harness.ts';
+
+export interface KillLoadOptions {
+  mx: MxChild;
+  stateDir: string;
+  /** The SMTP port the child listens on in every incarnation. */
+  port: number;
+  kills: number;
+  /** Each incarnation first gets this many messages answered 250 (default 30), so every kill lands in real work. */
+  ackedBeforeKill?: number;
+  sessions: number;
+  recipientFor: (messageIndex: number) => string;
+  /** How long the last incarnation may take to deliver what is still queued. */
+  drainTimeoutMs?: number;
+}
+
+export interface KillLoadRun {
+  result: LoadResult;
+  /** Date.now() just before each SIGKILL. */
+  killTimes: number[];
+  /** Exit of the graceful stop after the queue drained (0 expected). */
+  finalExit: number | string | null;
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function queuedDeliveries(stateDir: string): number {
+  const db = new Database(join(stateDir, 'node.sqlite'), { readonly: true });
+  try { return db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number; } finally { db.close(); }
+}
+
+/**
+ * Load runs until the last kill is over (bounded by kills, not by message count); each incarnation is
+ * killed once it has accepted some messages, at a random moment after that, so a slow start-up does
+ * not leave kills without deliveries in flight. Then the last incarnation drains the queue.
+ */
+export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
+  await o.mx.start();
+  const killTimes: number[] = [];
+  let killsDone = false;
+  let ackedInLife = 0;
+  let progress: (() => void) | null = null;
+  const onAcked = (): void => {
+    ackedInLife++;
+    if (ackedInLife >= (o.ackedBeforeKill ?? 30)) progress?.();
+  };
+  const killer = (async () => {
+    try {
+      for (let i = 0; i < o.kills; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const stuck = setTimeout(() => reject(new Error(`incarnation ${i + 1} answered only ${ackedInLife} messages 250 within 20 s`)), 20_000);
+          progress = () => { clearTimeout(stuck); resolve(); };
+          if (ackedInLife >= (o.ackedBeforeKill ?? 30)) progress();
+        });
+        // Random moments: some kills land in a Maildir write, some between a remote 250 and its commit.
+        await pause(Math.random() * 300);
+        killTimes.push(Date.now());
+        await o.mx.stop('SIGKILL');
+        ackedInLife = 0;
+        await o.mx.start();
+      }
+      await pause(200);
+    } finally {
+      killsDone = true; // also when a restart failed: the load must end for the error to surface
+    }
+  })();
+  const result = await runLoad({
+    port: o.port, sessions: o.sessions, perSession: 1_000_000, recipientFor: o.recipientFor, shouldStop: () => killsDone, onAcked,
+  });
+  await killer;
+  await waitFor(() => queuedDeliveries(o.stateDir) === 0, 'queue drained after the last kill', o.drainTimeoutMs ?? 30_000);
+  const finalExit = await o.mx.stop('SIGTERM');
+  return { result, killTimes, finalExit };
+}
+
+export interface DuplicateReport {
+  /** Extra copies (beyond the first) attributed to each kill, in kill order. */
+  perKill: number[];
+  total: number;
+  /** Largest distance between a duplicated message's first copy and the kill it is attributed to (ms). */
+  farthestMs: number;
+  /** Duplicates whose first copy was stored after the kill: the remote finished after the node died, its 250 unread. */
+  storedAfterKill: number;
+}
+
+/**
+ * copies: message → the times its copies were stored. A message stored n times has n − 1 duplicates,
+ * attributed to the kill nearest its first copy: the remote stored it, and the node died before its
+ * commit (or even before reading the 250), so the retry stored it again.
+ */
+export function attributeDuplicates(copies: Map<string, number[]>, killTimes: number[]): DuplicateReport {
+  const perKill = killTimes.map(() => 0);
+  let total = 0;
+  let farthestMs = 0;
+  let storedAfterKill = 0;
+  for (const times of copies.values()) {
+    if (times.length < 2) continue;
+    const first = Math.min(...times);
+    let nearest = 0;
+    for (let k = 1; k < killTimes.length; k++) if (Math.abs(killTimes[k] - first) < Math.abs(killTimes[nearest] - first)) nearest = k;
+    perKill[nearest] += times.length - 1;
+    total += times.length - 1;
+    farthestMs = Math.max(farthestMs, Math.abs(killTimes[nearest] - first));
+    if (first >= killTimes[nearest]) storedAfterKill += times.length - 1;
+  }
+  return { perKill, total, farthestMs, storedAfterKill };
+}
+
+export function describeDuplicates(route: string, run: KillLoadRun, report: DuplicateReport): string {
+  const kills = run.killTimes.length;
+  return `crash test (${route}): ${kills} SIGKILLs, ${run.result.acked.size} acked, ${run.result.uncertain.size} unanswered; ` +
+    `duplicates ${report.total} (${(report.total / kills).toFixed(2)} per kill, per kill [${report.perKill.join(', ')}], max ${Math.max(0, ...report.perKill)}; ` +
+    `${report.storedAfterKill} first stored after the kill; farthest first copy ${Math.round(report.farthestMs)} ms from its kill)`;
+}
