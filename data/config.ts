@@ -114,6 +114,12 @@ export interface MxConfig {
   queueMaxAgeMs: number;
   /** Tell the sender about a delay after this long; 0: never. */
   delayedDsnAfterMs: number;
+  /** Smarthost for all forwarded mail (no MX lookup); null: each recipient domain's MX. */
+  forwardRelay: { host: string; port: number } | null;
+  /** SMTP port of remote MX hosts (25; tests point it at a loopback server). */
+  forwardPort: number;
+  /** Name servers as "ip", "ip:port" or "[ipv6]:port"; empty: the system's resolv.conf. */
+  dnsServers: string[];
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -156,6 +162,48 @@ function domainName(env: Env, name: string, fallback: string): string {
   return raw.toLowerCase();
 }
 
+/** `host`, `host:port` or `[ipv6]:port`, where host is a domain name or an IP address; null when malformed. */
+function parseHostPort(raw: string, defaultPort: number): { host: string; port: number } | null {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw);
+  const plain = /^([^:]+)(?::(\d+))?$/.exec(raw);
+  let host: string;
+  let portText: string | undefined;
+  if (bracketed && isIP(bracketed[1]) === 6) [, host, portText] = bracketed;
+  else if (isIP(raw) === 6) host = raw;
+  else if (plain && (isIP(plain[1]) === 4 || DOMAIN_NAME.test(plain[1]))) [, host, portText] = plain;
+  else return null;
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (port < 1 || port > 65535) return null;
+  return { host: host.toLowerCase(), port };
+}
+
+function forwardRelay(env: Env, name: string): { host: string; port: number } | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  const relay = parseHostPort(raw, 25);
+  if (!relay) throw new ConfigError(name, `must be a host name or IP address with an optional port, such as smtp.example.net:587 or [2001:db8::25]:25, got "${raw}"`);
+  return relay;
+}
+
+function remotePort(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) throw new ConfigError(name, `must be a TCP port 1-65535, got "${raw}"`);
+  return Number(raw);
+}
+
+/** Name servers by address (a name would need DNS to find DNS), in the forms node:dns's setServers takes. */
+function dnsServers(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    const server = parseHostPort(item, 53);
+    if (!server || isIP(server.host) === 0) throw new ConfigError(name, `must be a comma-separated list of IP addresses, each with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53), got "${item}"`);
+  }
+  return items;
+}
+
 export function loadMxConfig(base: Config, env: Env = process.env, systemHostname = 'localhost', cwd = process.cwd()): MxConfig {
   const url = env.TIDINGS_MX_BACKEND_URL || '';
   const token = env.TIDINGS_MX_TOKEN || '';
@@ -184,6 +232,9 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     maxUnknownRecipients: positiveInt(env, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS', 10, 100_000),
     queueMaxAgeMs: duration(env, 'TIDINGS_QUEUE_MAX_AGE', 5 * UNIT_MS.d, false),
     delayedDsnAfterMs: duration(env, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER', 4 * UNIT_MS.h, true),
+    forwardRelay: forwardRelay(env, 'TIDINGS_FORWARD_RELAY'),
+    forwardPort: remotePort(env, 'TIDINGS_FORWARD_PORT', 25),
+    dnsServers: dnsServers(env, 'TIDINGS_DNS_SERVERS'),
   };
 }
 

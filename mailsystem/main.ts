@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const clockDate = (): Date => new Date();
   const srs = createSrs({ domain: mxConfig.srsDomain, ...srsSecrets(mxDir, mxConfig.srsSecrets) });
   const directory = createReplicaDirectory({ db, clock: clockDate, srs });
-  const resolver = createSystemResolver();
+  const resolver = createSystemResolver({ servers: mxConfig.dnsServers });
   const tls = mxConfig.tlsFiles
     ? { cert: readFileSync(mxConfig.tlsFiles.cert), key: readFileSync(mxConfig.tlsFiles.key) }
     : ensureSelfSignedCert(mxDir, serverName);
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     db, directory, clock: systemClock, log, buildDsn,
     transports: {
       lmtp: createLmtpTransport({ heloName: serverName }),
-      forward: createForwardTransport({ resolver, srs, clock: clockDate, heloName: serverName }),
+      forward: createForwardTransport({ resolver, srs, clock: clockDate, heloName: serverName, port: mxConfig.forwardPort, relay: mxConfig.forwardRelay }),
       legacy: createLegacyTransport({ resolver, heloName: serverName }),
     },
   });

@@ -9,7 +9,8 @@ export type MxLookup =
   | { kind: 'permanent'; response: string }
   | { kind: 'temporary'; response: string };
 
-async function addressesOf(resolver: Resolver, name: string): Promise<{ addresses: string[]; temporary: boolean }> {
+/** A host's IPv4 and IPv6 addresses (an IP literal is its own); temporary when a lookup could not be answered. */
+export async function addressesOf(resolver: Resolver, name: string): Promise<{ addresses: string[]; temporary: boolean }> {
   if (isIP(name)) return { addresses: [name], temporary: false };
   const [v4, v6] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
   const addresses: string[] = [];

@@ -58,6 +58,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     backend: null, hostname: 'mx1.example.net', srsDomain: 'mx1.example.net', srsSecrets: [], maildirRoot: '/srv/t/state/mx/mail', exitWithParent: false,
     tlsFiles: null, implicitTls: false, maxMessageBytes: 25 * 1024 * 1024, maxConnectionsPerIp: 20, maxUnknownRecipients: 10,
     queueMaxAgeMs: 5 * 86_400_000, delayedDsnAfterMs: 4 * 3_600_000,
+    forwardRelay: null, forwardPort: 25, dnsServers: [],
   });
   const withBackend = loadMxConfig(base, { TIDINGS_MX_BACKEND_URL: 'https://status.example.net/', TIDINGS_MX_TOKEN: 'mxn_x', TIDINGS_SRS_DOMAIN: 'SRS.Example.net', TIDINGS_SRS_SECRETS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }, 'h');
   assert.deepEqual(withBackend.backend, { url: 'https://status.example.net', token: 'mxn_x' });
@@ -97,5 +98,30 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     [{ TIDINGS_SMTP_TLS_CERT: '/etc/hostname' }, 'TIDINGS_SMTP_TLS_KEY'],
   ] as const) {
     assert.throws(() => loadMxConfig(base, env, 'h'), (e: unknown) => e instanceof ConfigError && e.variable === variable, variable);
+  }
+});
+
+test('outbound forwarding: a smarthost as host[:port], the DNS servers, the remote SMTP port; nonsense is refused naming the variable', () => {
+  const base = loadConfig({}, '/srv/t');
+  const mx = loadMxConfig(base, { TIDINGS_FORWARD_RELAY: 'Smarthost.Example.net:587', TIDINGS_DNS_SERVERS: '192.0.2.53, 127.0.0.1:5353,[2001:db8::53]:53,2001:db8::1', TIDINGS_FORWARD_PORT: '2525' }, 'h');
+  assert.deepEqual(mx.forwardRelay, { host: 'smarthost.example.net', port: 587 });
+  assert.deepEqual(mx.dnsServers, ['192.0.2.53', '127.0.0.1:5353', '[2001:db8::53]:53', '2001:db8::1']);
+  assert.equal(mx.forwardPort, 2525);
+  assert.deepEqual(loadMxConfig(base, { TIDINGS_FORWARD_RELAY: '192.0.2.25' }, 'h').forwardRelay, { host: '192.0.2.25', port: 25 }, 'port 25 unless given');
+  assert.deepEqual(loadMxConfig(base, { TIDINGS_FORWARD_RELAY: '[2001:db8::25]:2525' }, 'h').forwardRelay, { host: '2001:db8::25', port: 2525 });
+  for (const [env, variable] of [
+    [{ TIDINGS_FORWARD_RELAY: 'relay host:25' }, 'TIDINGS_FORWARD_RELAY'],
+    [{ TIDINGS_FORWARD_RELAY: 'relay.example.net:0' }, 'TIDINGS_FORWARD_RELAY'],
+    [{ TIDINGS_FORWARD_RELAY: 'relay.example.net:65536' }, 'TIDINGS_FORWARD_RELAY'],
+    [{ TIDINGS_FORWARD_RELAY: 'relay.example.net:smtp' }, 'TIDINGS_FORWARD_RELAY'],
+    [{ TIDINGS_FORWARD_RELAY: ':25' }, 'TIDINGS_FORWARD_RELAY'],
+    [{ TIDINGS_FORWARD_RELAY: '[2001:db8::25' }, 'TIDINGS_FORWARD_RELAY'],
+    [{ TIDINGS_DNS_SERVERS: 'dns.example.net' }, 'TIDINGS_DNS_SERVERS'],
+    [{ TIDINGS_DNS_SERVERS: '127.0.0.1:0' }, 'TIDINGS_DNS_SERVERS'],
+    [{ TIDINGS_DNS_SERVERS: '192.0.2.53;192.0.2.54' }, 'TIDINGS_DNS_SERVERS'],
+    [{ TIDINGS_FORWARD_PORT: '0' }, 'TIDINGS_FORWARD_PORT'],
+    [{ TIDINGS_FORWARD_PORT: '25x' }, 'TIDINGS_FORWARD_PORT'],
+  ] as const) {
+    assert.throws(() => loadMxConfig(base, env, 'h'), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable), `${variable}=${Object.values(env)[0]}`);
   }
 });
