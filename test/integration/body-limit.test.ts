@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,17 +50,23 @@ function peakRssMiB(): number {
   return Number(m[1]) / 1024;
 }
 
-/** `total` bytes generated as they are sent (one reused 64 KiB chunk), so the test itself never holds the body. */
+/**
+ * `total` bytes generated as they are sent (one reused 64 KiB chunk), so the test itself never holds the body. One
+ * chunk per turn of the event loop: the answer is read as soon as it arrives, not after a burst of writes (by then
+ * the server may have dropped the connection, and the write error would hide the answer).
+ */
 function generated(prefix: string, total: number): Readable & { sent: () => number } {
   const chunk = Buffer.alloc(64 * 1024, 'a');
   let sent = 0;
   const stream = new Readable({
     read() {
-      if (sent === 0) { sent += prefix.length; this.push(prefix); return; }
-      if (sent >= total) { this.push(null); return; }
-      const n = Math.min(chunk.length, total - sent);
-      sent += n;
-      this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      setImmediate(() => {
+        if (sent === 0) { sent += prefix.length; this.push(prefix); return; }
+        if (sent >= total) { this.push(null); return; }
+        const n = Math.min(chunk.length, total - sent);
+        sent += n;
+        this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      });
     },
   });
   return Object.assign(stream, { sent: () => sent });
@@ -68,11 +74,16 @@ function generated(prefix: string, total: number): Readable & { sent: () => numb
 
 interface Answer { status: number; type: string; body: string; sentBeforeAnswer: number; ms: number }
 
-/** Posts a streamed body; resolves on the answer and stops sending then (the rest of the upload is abandoned). */
+/**
+ * Posts a streamed body; resolves on the answer and stops sending then (the rest of the upload is abandoned). A
+ * keep-alive connection, as browsers use: Node's agent: false sends "Connection: close", on which the server closes the
+ * socket right after its answer, and the client's next write (EPIPE) can then beat the answer it already received.
+ */
 function post(path: string, headers: Record<string, string>, body: Readable & { sent: () => number } | null): Promise<Answer> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers, agent: false, timeout: 60_000 }, (res: IncomingMessage) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  return new Promise<Answer>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers, agent, timeout: 60_000 }, (res: IncomingMessage) => {
       const sentBeforeAnswer = body?.sent() ?? 0;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -85,10 +96,10 @@ function post(path: string, headers: Record<string, string>, body: Readable & { 
     });
     req.on('timeout', () => { req.destroy(); reject(new Error(`${path}: no answer in 60 s`)); });
     // Writes after the answer fail once the server drops the connection: that is the point, not an error.
-    req.on('error', (e) => { if (!req.destroyed || !/ECONNRESET|EPIPE|socket hang up/.test(String(e))) reject(e); });
+    req.on('error', (e) => { if (!req.destroyed || !/ECONNRESET|EPIPE|socket hang up/.test(String(e))) reject(new Error(`${path}: ${e.message} after ${((body?.sent() ?? 0) / MiB).toFixed(1)} MiB, ${Date.now() - started} ms, before an answer`)); });
     if (body) body.pipe(req);
     else req.flushHeaders();
-  });
+  }).finally(() => agent.destroy());
 }
 
 test('streamed (chunked) 100 MB form, JSON and multipart bodies: 413 after about a megabyte, and the server stays small', async () => {
