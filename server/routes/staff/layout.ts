@@ -28,6 +28,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #8884;pa
 label{display:block;margin:.4rem 0 .1rem;font-weight:600}
 input[type=text],input[type=password],textarea,select{width:100%;max-width:40rem;box-sizing:border-box;font:inherit}
 textarea{min-height:8rem;font-family:ui-monospace,monospace}
+button,select,input:not([type=hidden],[type=checkbox],[type=radio]){min-height:24px}
 fieldset{margin:1rem 0;border:1px solid #8886}
 .notice{padding:.5rem;border:2px solid #2a7d2a}.error{padding:.5rem;border:2px solid #b00020}
 .preview{border:1px dashed #888;padding:.5rem;margin:.5rem 0}
