@@ -82,31 +82,32 @@ export interface DuplicateReport {
   /** Extra copies (beyond the first) attributed to each kill, in kill order. */
   perKill: number[];
   total: number;
-  /** Largest distance between a duplicated message's first copy and the kill it is attributed to (ms). */
+  /** Largest distance between a copy whose record was lost and the kill it is charged to (ms). */
   farthestMs: number;
-  /** Duplicates whose first copy was stored after the kill: the remote finished after the node died, its 250 unread. */
+  /** Of those, stored after the kill: the remote finished after the node died, its 250 never read. */
   storedAfterKill: number;
 }
 
 /**
- * copies: message → the times its copies were stored. A message stored n times has n − 1 duplicates,
- * attributed to the kill nearest its first copy: the remote stored it, and the node died before its
- * commit (or even before reading the 250), so the retry stored it again.
+ * copies: message → the times its copies were stored. Each copy after the first is charged to the kill
+ * nearest the copy before it: the remote stored that one, the node died before recording it (or even
+ * before reading the 250), so the retry after the restart stored the message again.
  */
 export function attributeDuplicates(copies: Map<string, number[]>, killTimes: number[]): DuplicateReport {
   const perKill = killTimes.map(() => 0);
   let total = 0;
   let farthestMs = 0;
   let storedAfterKill = 0;
-  for (const times of copies.values()) {
-    if (times.length < 2) continue;
-    const first = Math.min(...times);
-    let nearest = 0;
-    for (let k = 1; k < killTimes.length; k++) if (Math.abs(killTimes[k] - first) < Math.abs(killTimes[nearest] - first)) nearest = k;
-    perKill[nearest] += times.length - 1;
-    total += times.length - 1;
-    farthestMs = Math.max(farthestMs, Math.abs(killTimes[nearest] - first));
-    if (first >= killTimes[nearest]) storedAfterKill += times.length - 1;
+  for (const stored of copies.values()) {
+    const times = [...stored].sort((a, b) => a - b);
+    for (const lost of times.slice(0, -1)) {
+      let nearest = 0;
+      for (let k = 1; k < killTimes.length; k++) if (Math.abs(killTimes[k] - lost) < Math.abs(killTimes[nearest] - lost)) nearest = k;
+      perKill[nearest]++;
+      total++;
+      farthestMs = Math.max(farthestMs, Math.abs(killTimes[nearest] - lost));
+      if (lost >= killTimes[nearest]) storedAfterKill++;
+    }
   }
   return { perKill, total, farthestMs, storedAfterKill };
 }
@@ -115,5 +116,5 @@ export function describeDuplicates(route: string, run: KillLoadRun, report: Dupl
   const kills = run.killTimes.length;
   return `crash test (${route}): ${kills} SIGKILLs, ${run.result.acked.size} acked, ${run.result.uncertain.size} unanswered; ` +
     `duplicates ${report.total} (${(report.total / kills).toFixed(2)} per kill, per kill [${report.perKill.join(', ')}], max ${Math.max(0, ...report.perKill)}; ` +
-    `${report.storedAfterKill} first stored after the kill; farthest first copy ${Math.round(report.farthestMs)} ms from its kill)`;
+    `${report.storedAfterKill} of the unrecorded copies stored after the kill; farthest ${Math.round(report.farthestMs)} ms from its kill)`;
 }
