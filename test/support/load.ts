@@ -18,7 +18,7 @@ export interface LoadResult {
   started: number;
   /** Message ids answered 250 after DATA. */
   acked: Map<string, string>;
-  /** Sent in full, then the connection died before any reply: stored at most once. */
+  /** Sent in full, then the connection died before any reply: queued at most once (or not at all). */
   uncertain: Set<string>;
   /** Every reply to MAIL/RCPT/DATA/end-of-data, by code. */
   codes: Map<number, number>;
