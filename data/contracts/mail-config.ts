@@ -1,5 +1,6 @@
 // Shapes and syntax rules of the mail configuration (domains, mailboxes, aliases), shared by API, CLI, nodes and site.
 import { z } from 'zod';
+import { canonicalAddress, DOMAIN_NAME_PATTERN, foldDomain, isHostableAddress, MAX_ADDRESS_LENGTH } from '../address.ts';
 
 export const MIGRATION_MODES = ['legacy', 'shadow', 'active'] as const;
 export const MigrationMode = z.enum(MIGRATION_MODES);
@@ -9,20 +10,13 @@ export const DELIVERY_KINDS = ['maildir', 'lmtp'] as const;
 export const DeliveryKind = z.enum(DELIVERY_KINDS);
 export type DeliveryKind = z.infer<typeof DeliveryKind>;
 
-// LDH labels, at least two of them; IDNs arrive as A-labels (xn--), which this pattern already admits.
-const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-// Dot-atom local parts only: quoted local parts are legal but nobody hosts mailboxes under them.
-const LOCAL_RE = /^(?=.{1,64}$)[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
-
-export const DomainName = z.string().trim().toLowerCase().regex(DOMAIN_RE, 'must be a domain name such as example.com');
+export const DomainName = z.string().trim().toLowerCase().regex(DOMAIN_NAME_PATTERN, 'must be a domain name such as example.com');
+// The length issue alone for an over-long string: "must be an address" on top of it says nothing more.
 const AddressSyntax = z
   .string()
   .trim()
-  .max(254)
-  .refine((s) => {
-    const at = s.lastIndexOf('@');
-    return at > 0 && LOCAL_RE.test(s.slice(0, at).toLowerCase()) && DOMAIN_RE.test(s.slice(at + 1).toLowerCase());
-  }, 'must be an address such as user@example.com');
+  .max(MAX_ADDRESS_LENGTH, { abort: true })
+  .refine(isHostableAddress, 'must be an address such as user@example.com');
 
 /** An address we host (domain, mailbox, alias, catch-all): one canonical lower-case spelling. */
 export const Address = AddressSyntax.transform(canonicalAddress);
@@ -32,25 +26,7 @@ export const Address = AddressSyntax.transform(canonicalAddress);
  * everywhere; a local part may be case-sensitive at its home (RFC 5321 §2.4), so a forward
  * keeps it as written. Internal targets resolve case-insensitively on the node.
  */
-export const AliasTarget = AddressSyntax.transform(canonicalTarget);
-
-/** Domains are case-insensitive and so, by our choice, are local parts: one canonical spelling for lookups. */
-export function canonicalAddress(address: string): string {
-  return address.trim().toLowerCase();
-}
-
-/** The local part as written, the domain lower-cased. */
-export function canonicalTarget(address: string): string {
-  const a = address.trim();
-  const at = a.lastIndexOf('@');
-  return at < 0 ? a : `${a.slice(0, at)}@${a.slice(at + 1).toLowerCase()}`;
-}
-
-export function splitAddress(address: string): { local: string; domain: string } | null {
-  const at = address.lastIndexOf('@');
-  if (at <= 0 || at === address.length - 1) return null;
-  return { local: address.slice(0, at), domain: address.slice(at + 1) };
-}
+export const AliasTarget = AddressSyntax.transform(foldDomain);
 
 export const Port = z.number().int().min(1).max(65535);
 export const HostName = z.string().trim().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address');

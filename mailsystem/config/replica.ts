@@ -1,4 +1,5 @@
 // The node's Directory: resolves recipients from the replica tables (aliases, plus-addressing, catch-all, postmaster, SRS bounces).
+import { canonicalAddress, foldDomain, splitAddress } from '#data/address.ts';
 import type { DB } from '#data/db.ts';
 import type { Directory, Resolution, Route } from './directory.ts';
 import type { Srs } from '../srs/srs.ts';
@@ -18,11 +19,6 @@ interface DomainRow { name: string; mode: 'legacy' | 'shadow' | 'active'; legacy
 interface MailboxRow { address: string; delivery: 'maildir' | 'lmtp'; lmtp_host: string | null; lmtp_port: number | null }
 interface AliasRow { address: string; targets: string; keep_local_copy: number }
 
-function split(address: string): { local: string; domain: string } | null {
-  const at = address.lastIndexOf('@');
-  return at <= 0 || at === address.length - 1 ? null : { local: address.slice(0, at), domain: address.slice(at + 1) };
-}
-
 export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory {
   const { db, srs } = opts;
   const maxDepth = opts.maxDepth ?? 8;
@@ -41,10 +37,10 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     // Alias targets keep the local part as configured: an external provider may treat it
     // case-sensitively, so a forward keeps it; a hosted address is looked up lower-case.
     const address = target.toLowerCase();
-    const parts = split(address);
+    const parts = splitAddress(address);
     if (!parts) return null;
     const dom = domainRow(parts.domain);
-    if (!dom) return { routes: [{ kind: 'forward', to: `${target.slice(0, target.lastIndexOf('@'))}@${parts.domain}` }], matched: address };
+    if (!dom) return { routes: [{ kind: 'forward', to: foldDomain(target) }], matched: address };
     if (depth > maxDepth || seen.has(address)) return { routes: [], matched: address };
     seen.add(address);
     if (dom.mode !== 'active') return { routes: [legacyRoute(dom)], matched: address };
@@ -88,7 +84,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     const back = srs!.reverse(original, opts.clock());
     if (!back.ok) return { status: 'unknown-user' };
     const target = back.address.toLowerCase();
-    const parts = split(target);
+    const parts = splitAddress(target);
     if (parts && domainRow(parts.domain)) return finish(target, expand(target, 0, new Set(), false));
     // Keep the original sender's spelling: local parts may be case-sensitive at their home.
     return { status: 'ok', address: original.toLowerCase(), routes: [{ kind: 'forward', to: back.address }] };
@@ -103,8 +99,8 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
   }
 
   function resolve(raw: string): Resolution {
-    const address = raw.trim().toLowerCase();
-    const parts = split(address);
+    const address = canonicalAddress(raw);
+    const parts = splitAddress(address);
     if (!parts) return { status: 'not-hosted' };
     if (srs && parts.domain === srs.domain && srs.isSrsAddress(raw.trim())) return resolveSrs(raw.trim());
     const dom = domainRow(parts.domain);

@@ -1,4 +1,5 @@
 // Forwarding to external providers: MX lookup (or a configured smarthost) through the injected resolver, SRS envelope sender, loop guard, opportunistic TLS.
+import { splitAddress } from '#data/address.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import type { Srs } from '../srs/srs.ts';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
@@ -38,7 +39,9 @@ export function createForwardTransport(opts: ForwardOptions): Transport {
       const to = job.route.to;
       const loop = checkForwardLoop(job.message, job.recipient, maxHops);
       if (loop.loop) return { kind: 'failed', response: loop.response };
-      const domain = to.slice(to.lastIndexOf('@') + 1);
+      const parts = splitAddress(to);
+      if (!parts) return { kind: 'failed', response: `5.1.3 bad forward address <${to}>` };
+      const { domain } = parts;
       const mx = relay ? await relayTarget(opts.resolver, relay.host) : await lookupMx(opts.resolver, domain);
       if (mx.kind === 'permanent') return { kind: 'failed', response: mx.response };
       if (mx.kind === 'temporary') return { kind: 'deferred', response: mx.response };

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { splitAddress } from '#data/address.ts';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
 
 export interface MaildirOptions {
@@ -11,10 +12,10 @@ export interface MaildirOptions {
 
 /** Maps a mailbox address to its Maildir folder, or null when it cannot be a safe path. */
 export function maildirPath(root: string, mailbox: string): string | null {
-  const at = mailbox.lastIndexOf('@');
-  if (at <= 0) return null;
-  const local = mailbox.slice(0, at).toLowerCase();
-  const domain = mailbox.slice(at + 1).toLowerCase();
+  // One folder per mailbox however the address is spelled: hosted addresses are case-insensitive.
+  const parts = splitAddress(mailbox.toLowerCase());
+  if (!parts) return null;
+  const { local, domain } = parts;
   const safe = (s: string): boolean => s.length > 0 && s !== '.' && s !== '..' && !/[/\\\0]/.test(s);
   if (!safe(local) || !safe(domain)) return null;
   return join(root, domain, local, 'Maildir');

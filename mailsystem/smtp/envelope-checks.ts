@@ -1,6 +1,7 @@
 // MAIL/RCPT command checks smtp-server does not make: raw 8-bit bytes, parameters we never
 // advertised, and the canonical form of an address (unneeded quotes, the bare postmaster).
 import { isUtf8 } from 'node:buffer';
+import { splitAddress } from '#data/address.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
 export type AddressCommand = 'MAIL' | 'RCPT';
@@ -57,11 +58,10 @@ const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(?:\.[A-Za-z
  * is not needed changes nothing), so the quotes go; a local part that does need them keeps them.
  */
 export function unquoteLocalPart(address: string): string {
-  const at = address.lastIndexOf('@');
-  const local = address.slice(0, at);
-  if (at < 2 || !local.startsWith('"') || !local.endsWith('"')) return address;
-  const unquoted = local.slice(1, -1).replace(/\\(.)/gu, '$1');
-  return DOT_ATOM.test(unquoted) ? `${unquoted}${address.slice(at)}` : address;
+  const parts = splitAddress(address);
+  if (!parts || parts.local.length < 2 || !parts.local.startsWith('"') || !parts.local.endsWith('"')) return address;
+  const unquoted = parts.local.slice(1, -1).replace(/\\(.)/gu, '$1');
+  return DOT_ATOM.test(unquoted) ? `${unquoted}@${parts.domain}` : address;
 }
 
 /**

@@ -1,4 +1,5 @@
 // RCPT decision: the Directory's resolution becomes either routes to record or a public reply.
+import { foldDomain, splitAddress } from '#data/address.ts';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
@@ -6,15 +7,9 @@ export type RecipientDecision =
   | { accept: true; routes: Route[] }
   | { accept: false; reply: Reply; reason: 'unknown-user' | 'not-hosted' | 'bad-address' };
 
-function splitAddress(address: string): { local: string; domain: string } | null {
-  const at = address.lastIndexOf('@');
-  if (at <= 0 || at === address.length - 1) return null;
-  return { local: address.slice(0, at), domain: address.slice(at + 1).toLowerCase() };
-}
-
 /** `mxHostname` is this node's own name, whose postmaster is also the bare `RCPT TO:<postmaster>`. */
 export function decideRecipient(directory: Directory, address: string, mxHostname: string): RecipientDecision {
-  const parts = splitAddress(address);
+  const parts = splitAddress(foldDomain(address));
   if (!parts) return { accept: false, reply: REPLIES.badRecipient, reason: 'bad-address' };
   const resolution = directory.resolve(address);
   if (resolution.status === 'ok' && resolution.routes.length > 0) return { accept: true, routes: resolution.routes };
@@ -28,12 +23,6 @@ export function decideRecipient(directory: Directory, address: string, mxHostnam
   return { accept: false, reply: REPLIES.unknownUser, reason: 'unknown-user' };
 }
 
-/** External local parts may be case-sensitive: only the domain is folded. */
-function forwardKey(to: string): string {
-  const at = to.lastIndexOf('@');
-  return at < 0 ? to : `${to.slice(0, at)}@${to.slice(at + 1).toLowerCase()}`;
-}
-
 /**
  * A stable key so two recipients that resolve to the same target get one delivery. The legacy
  * relay takes each envelope recipient as-is, so there the recipient is part of the target.
@@ -42,7 +31,7 @@ export function routeKey(recipient: string, route: Route): string {
   switch (route.kind) {
     case 'maildir': return `maildir:${route.mailbox.toLowerCase()}`;
     case 'lmtp': return `lmtp:${route.host}:${route.port}:${route.mailbox.toLowerCase()}`;
-    case 'forward': return `forward:${forwardKey(route.to)}`;
+    case 'forward': return `forward:${foldDomain(route.to)}`; // external local parts may be case-sensitive
     case 'legacy': return `legacy:${route.host}:${route.port}:${recipient.toLowerCase()}`;
   }
 }

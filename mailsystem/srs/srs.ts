@@ -1,5 +1,6 @@
 // Sender Rewriting Scheme (SRS0/SRS1, Shevek's scheme as in libsrs2/postsrsd) so forwarded mail passes SPF and bounces come back to us.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { splitAddress } from '#data/address.ts';
 
 export interface SrsOptions {
   /** The domain our rewritten senders live in; bounces to it are reversed at RCPT. */
@@ -47,11 +48,6 @@ function decodeStamp(stamp: string): number | null {
   return hi < 0 || lo < 0 ? null : (hi << 5) | lo;
 }
 
-function splitAt(address: string): [string, string] | null {
-  const at = address.lastIndexOf('@');
-  return at <= 0 || at === address.length - 1 ? null : [address.slice(0, at), address.slice(at + 1)];
-}
-
 export function createSrs(opts: SrsOptions): Srs {
   const domain = opts.domain.toLowerCase();
   const secrets = [opts.secret, ...(opts.oldSecrets ?? [])].filter((s) => s.length > 0);
@@ -72,9 +68,9 @@ export function createSrs(opts: SrsOptions): Srs {
 
   function forward(sender: string, now: Date): string {
     if (sender === '') return '';
-    const parts = splitAt(sender);
+    const parts = splitAddress(sender);
     if (!parts) return sender;
-    const [local, host] = parts;
+    const { local, domain: host } = parts;
     if (host.toLowerCase() === domain && SRS_RE.test(local)) return sender; // already ours
     const m = SRS_RE.exec(local);
     if (m && m[1].toUpperCase() === 'SRS1') {
@@ -94,9 +90,9 @@ export function createSrs(opts: SrsOptions): Srs {
   }
 
   function reverse(address: string, now: Date): SrsReverse {
-    const parts = splitAt(address);
-    if (!parts || parts[1].toLowerCase() !== domain) return { ok: false, reason: 'not-srs' };
-    const m = SRS_RE.exec(parts[0]);
+    const parts = splitAddress(address);
+    if (!parts || parts.domain.toLowerCase() !== domain) return { ok: false, reason: 'not-srs' };
+    const m = SRS_RE.exec(parts.local);
     if (!m) return { ok: false, reason: 'not-srs' };
     const body = m[2];
     if (m[1].toUpperCase() === 'SRS1') {
@@ -126,8 +122,8 @@ export function createSrs(opts: SrsOptions): Srs {
     forward,
     reverse,
     isSrsAddress: (address) => {
-      const p = splitAt(address);
-      return !!p && p[1].toLowerCase() === domain && SRS_RE.test(p[0]);
+      const p = splitAddress(address);
+      return !!p && p.domain.toLowerCase() === domain && SRS_RE.test(p.local);
     },
   };
 }

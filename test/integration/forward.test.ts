@@ -99,6 +99,14 @@ test('null MX, non-existent domain → failed; DNS trouble → deferred; no mail
   assert.equal(provider.messages.length, before);
 });
 
+test('a forward address without a domain fails for good, before any DNS question', async () => {
+  const resolver = zoneResolver(zone);
+  const o = await transport(provider.port, resolver).deliver(job('postmaster'));
+  assert.equal(o.kind, 'failed');
+  assert.match(o.response, /^5\.1\.3 /);
+  assert.deepEqual(resolver.queries, []);
+});
+
 test('provider replies: 5xx → failed with its text, 4xx → deferred', async () => {
   let o = await transport(refusing.port).deliver(job('gone@provider.test'));
   assert.equal(o.kind, 'failed');

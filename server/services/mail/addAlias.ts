@@ -1,6 +1,6 @@
 // Creates an alias or forwarding: one address to internal and/or external targets, optionally keeping a local copy.
 import type { AliasInput } from '#data/contracts/mail-config.ts';
-import { splitAddress } from '#data/contracts/mail-config.ts';
+import { splitAddress } from '#data/address.ts';
 import type { ServiceContext, Actor } from '../context.ts';
 import { badRequest, conflict } from '../../http/problem.ts';
 import { findDomain, findAlias, findMailbox, upsertAlias, aliasRecord, type Alias } from '../../store/mail.ts';

@@ -1,6 +1,6 @@
 // Creates a mailbox delivered to the built-in Maildir store or to an LMTP server such as Dovecot.
 import type { MailboxInput } from '#data/contracts/mail-config.ts';
-import { splitAddress } from '#data/contracts/mail-config.ts';
+import { splitAddress } from '#data/address.ts';
 import type { ServiceContext, Actor } from '../context.ts';
 import { badRequest, conflict } from '../../http/problem.ts';
 import { findDomain, findMailbox, insertMailbox, mailboxRecord, type Mailbox } from '../../store/mail.ts';
