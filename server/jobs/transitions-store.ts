@@ -68,8 +68,3 @@ export function touchTask(db: DB, taskId: number, authorId: number, nowIso: stri
   }
   db.prepare('UPDATE tasks SET last_edited_at = max(last_edited_at, ?), version = version + 1 WHERE id = ?').run(nowIso, taskId);
 }
-
-export function auditSystem(db: DB, nowIso: string, action: string, target: string, detail: string): void {
-  db.prepare(`INSERT INTO audit_log (at, user_id, actor, action, target, detail) VALUES (?, NULL, 'system', ?, ?, ?)`)
-    .run(nowIso, action, target, detail);
-}

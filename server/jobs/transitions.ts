@@ -2,6 +2,7 @@
 import type { ServerDeps } from '../deps.ts';
 import { crossedTransitions, isNews, planState, statusAfterTransition, transitionComment, type Transition } from '../domain/plan.ts';
 import { renderMarkdown } from '../domain/markdown.ts';
+import { writeAudit } from '../store/audit.ts';
 import * as store from './transitions-store.ts';
 
 export type TransitionDeps = Pick<ServerDeps, 'db' | 'clock' | 'log' | 'changes'>;
@@ -80,8 +81,10 @@ function handleTask(deps: TransitionDeps, taskId: number, now: Date, nowIso: str
   const targetId = target === null ? undefined : store.statusIdByName(db, target);
   const status = target !== null && targetId !== undefined ? { id: targetId, from: task.statusName, to: target } : undefined;
   store.touchTask(db, taskId, author, nowIso, status);
-  store.auditSystem(db, nowIso, 'task.plan_transition', `FS#${taskId}`,
-    news.map((t) => `${t.phaseTitle}: ${t.kind}`).join('; ') + (status ? `; status ${status.from} → ${status.to}` : ''));
+  writeAudit(db, {
+    at: nowIso, userId: null, actor: 'system', action: 'task.plan_transition', target: `FS#${taskId}`,
+    detail: news.map((t) => `${t.phaseTitle}: ${t.kind}`).join('; ') + (status ? `; status ${status.from} → ${status.to}` : ''),
+  });
   outcome.commented = true;
   outcome.status = status !== undefined;
   return outcome;

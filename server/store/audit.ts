@@ -1,10 +1,10 @@
-// audit_log: who did what to which thing, written inside the transaction of the change itself.
+// audit_log: who did what to which thing, written inside the transaction of the change itself. The one writer of the table.
 import type { DB } from '#data/db.ts';
 
 export interface AuditEntry {
   at: string;
   userId: number | null;
-  /** Username, 'cli', or the attempted login name. */
+  /** Username, 'cli', 'system' (jobs), or the attempted login name. */
   actor: string;
   action: string;
   target?: string | null;

@@ -145,13 +145,6 @@ export function changesSince(db: DB, since: number, limit: number): ConfigChange
     : { version: r.version, op: 'upsert', entity: r.entity, key: r.key, record: JSON.parse(r.record!) }) as ConfigChange);
 }
 
-// ── audit ──────────────────────────────────────────────────────────────────
-
-export function audit(db: DB, actor: { userId: number | null; name: string }, action: string, target: string, detail: unknown, now: string): void {
-  db.prepare('INSERT INTO audit_log (at, user_id, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)')
-    .run(now, actor.userId, actor.name, action, target, detail === undefined ? null : JSON.stringify(detail));
-}
-
 // ── MX node tokens ─────────────────────────────────────────────────────────
 
 export interface MxNode { id: number; name: string; createdAt: string; lastSeenAt: string | null; lastVersion: number | null }

@@ -2,7 +2,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ServiceContext, Actor } from '../context.ts';
 import { badRequest } from '../../http/problem.ts';
-import { upsertNodeToken, audit } from '../../store/mail.ts';
+import { upsertNodeToken } from '../../store/mail.ts';
+import { writeAudit } from '../../store/audit.ts';
 
 export function hashNodeToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -14,7 +15,7 @@ export function issueNodeToken({ ctx, actor, name }: { ctx: ServiceContext; acto
   const now = ctx.clock().toISOString();
   ctx.db.transaction(() => {
     upsertNodeToken(ctx.db, name, hashNodeToken(token), now);
-    audit(ctx.db, actor, 'mail.node-token.issue', name, undefined, now);
+    writeAudit(ctx.db, { at: now, userId: actor.userId, actor: actor.name, action: 'mail.node-token.issue', target: name });
   }).immediate();
   return token;
 }

@@ -1,7 +1,8 @@
 // Every mail configuration write leaves two traces in its own transaction: a change-log entry for the nodes and an audit row.
 import type { ConfigEntity } from '#data/contracts/mx-config.ts';
 import type { ServiceContext, Actor } from '../context.ts';
-import { appendChange, audit } from '../../store/mail.ts';
+import { appendChange } from '../../store/mail.ts';
+import { writeAudit } from '../../store/audit.ts';
 
 export function recordChange(
   ctx: ServiceContext,
@@ -11,6 +12,7 @@ export function recordChange(
   now: string,
 ): number {
   const version = appendChange(ctx.db, change, now);
-  audit(ctx.db, actor, action, change.key, { version, ...(change.record ? { record: change.record } : {}) }, now);
+  const detail = JSON.stringify({ version, ...(change.record ? { record: change.record } : {}) });
+  writeAudit(ctx.db, { at: now, userId: actor.userId, actor: actor.name, action, target: change.key, detail });
   return version;
 }
