@@ -1,5 +1,6 @@
 // RFC 3464 delivery status notifications (multipart/report): a pure builder for "failed" and "delayed" notices.
 import { createHash } from 'node:crypto';
+import { rfc5322Date } from '../rfc5322-date.ts';
 import { headerBlock } from './loop-guard.ts';
 
 export interface DsnInput {
@@ -20,17 +21,6 @@ export interface DsnInput {
   willRetryUntil?: number;
   /** Failed notices: we gave up because the message was too long in the queue (RFC 3463 5.4.7), not on a permanent reply. */
   expired?: boolean;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const pad = (n: number) => String(n).padStart(2, '0');
-
-/** RFC 5322 date-time in UTC. */
-export function rfc5322Date(ms: number): string {
-  const d = new Date(ms);
-  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }
 
 /** The enhanced status code (RFC 3463) in a reply, or a generic one of the right class. */

@@ -1,4 +1,5 @@
 // Builds the Received trace header (RFC 5321 §4.4) that ingress prepends to every stored message.
+import { rfc5322Date } from '../rfc5322-date.ts';
 
 export interface ReceivedFacts {
   helo: string;
@@ -11,17 +12,6 @@ export interface ReceivedFacts {
   /** Named in the header only when there is exactly one, so aliases of other users do not leak. */
   recipients: string[];
   at: Date;
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-const two = (n: number): string => String(n).padStart(2, '0');
-
-/** RFC 5322 date-time in UTC, e.g. "Mon, 30 Nov 2026 02:16:54 +0000". */
-export function rfc5322Date(d: Date): string {
-  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
 }
 
 // Client-supplied names go into a header: keep them to visible ASCII so they cannot fold or inject.

@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideRecipient, routeKey } from '#mailsystem/smtp/recipients.ts';
-import { receivedHeader, rfc5322Date } from '#mailsystem/smtp/received.ts';
+import { receivedHeader } from '#mailsystem/smtp/received.ts';
+import { rfc5322Date } from '#mailsystem/rfc5322-date.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
 
 const dir = fakeDirectory({ domains: ['example.test'], addresses: { 'a@example.test': [{ kind: 'maildir', mailbox: 'a@example.test' }] } });
