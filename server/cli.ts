@@ -1,6 +1,7 @@
 // Composition root of the operator CLI (`npm run cli -- <command>`): config and store as the server opens them.
 import { loadConfig, ConfigError } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
+import { systemClock } from './deps.ts';
 import { runCli, isHelpRequest, USAGE } from './cli/run.ts';
 
 const argv = process.argv.slice(2);
@@ -20,7 +21,7 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  const clock = () => new Date();
+  const clock = systemClock;
   const db = openBackendStore(config.stateDir, clock);
   try {
     return await runCli(argv, { db, config, clock, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });

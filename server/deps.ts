@@ -1,7 +1,22 @@
 // What every route, service and job receives instead of importing singletons.
 import type { DB } from '#data/db.ts';
 import type { Config } from '#data/config.ts';
-import type { Logger } from 'pino';
+
+/** The backend's one clock: every "now" of a route, service, job or the CLI comes from it, so tests can set the time. */
+export type Clock = () => Date;
+
+/** Real time; only the composition roots (server/main.ts, server/cli.ts) and defaults for tests take it. */
+export const systemClock: Clock = () => new Date();
+
+/** Structured fields (optional) and then the message, in pino's order; server/main.ts passes a pino logger. */
+export type LogFn = (fieldsOrMessage: object | string, message?: string) => void;
+
+/** The backend's one logger shape; a part that only reports progress asks for Pick<Log, 'info'>. */
+export interface Log {
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+}
 
 /** A counter bumped after every committed write that the public may see; readers rebuild caches when it moves. */
 export interface ChangeCounter {
@@ -17,7 +32,7 @@ export function createChangeCounter(): ChangeCounter {
 export interface ServerDeps {
   db: DB;
   config: Config;
-  clock: () => Date;
-  log: Logger;
+  clock: Clock;
+  log: Log;
   changes: ChangeCounter;
 }

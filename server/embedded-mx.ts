@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from 'pino';
 import type { Config } from '#data/config.ts';
+import type { Clock, Log } from './deps.ts';
 import type { ServiceContext } from './services/context.ts';
 import { hashNodeToken, issueNodeToken } from './services/mail/issueNodeToken.ts';
 import { findNodeByTokenHash } from './store/mail.ts';
@@ -29,14 +29,14 @@ export function embeddedNodeToken(ctx: ServiceContext, stateDir: string): string
 export interface EmbeddedMx { stop(): Promise<void> }
 
 /** Starts the MX child and restarts it (with a growing pause) if it dies; stop() drains it with SIGTERM. */
-export function startEmbeddedMx(opts: { config: Config; token: string; backendUrl: string; log: Logger }): EmbeddedMx {
+export function startEmbeddedMx(opts: { config: Config; token: string; backendUrl: string; log: Log; clock: Clock }): EmbeddedMx {
   let child: ChildProcess | null = null;
   let stopping = false;
   let failures = 0;
   let restartTimer: NodeJS.Timeout | null = null;
 
   const launch = (): void => {
-    const started = Date.now();
+    const started = opts.clock().getTime();
     child = spawn(process.execPath, [MX_ENTRY], {
       stdio: ['pipe', 'inherit', 'inherit'],
       env: { ...process.env, TIDINGS_STATE_DIR: opts.config.stateDir, TIDINGS_MX_BACKEND_URL: opts.backendUrl, TIDINGS_MX_TOKEN: opts.token, TIDINGS_MX_EXIT_WITH_PARENT: '1' },
@@ -44,7 +44,7 @@ export function startEmbeddedMx(opts: { config: Config; token: string; backendUr
     child.on('exit', (code, signal) => {
       child = null;
       if (stopping) return;
-      failures = Date.now() - started > 60_000 ? 1 : failures + 1;
+      failures = opts.clock().getTime() - started > 60_000 ? 1 : failures + 1;
       const pause = Math.min(30_000, 500 * 2 ** failures);
       opts.log.error({ code, signal, restartInMs: pause }, 'mailsystem exited; restarting');
       restartTimer = setTimeout(launch, pause);

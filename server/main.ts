@@ -6,7 +6,7 @@ import pino from 'pino';
 import { loadConfig, ConfigError } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
 import { createAppWithFastPath } from './app.ts';
-import { createChangeCounter } from './deps.ts';
+import { createChangeCounter, systemClock, type Log } from './deps.ts';
 import { startJobs } from './jobs/schedule.ts';
 import { ensureSiteBuilt } from './site/build.ts';
 import { embeddedNodeToken, startEmbeddedMx, type EmbeddedMx } from './embedded-mx.ts';
@@ -21,10 +21,10 @@ try {
   }
   throw e;
 }
-const log = pino({ level: config.logLevel });
+const log: Log = pino({ level: config.logLevel });
+const clock = systemClock;
 // The public site is an Astro build: make it (or refresh it) here so `npm start` is the only command.
-await ensureSiteBuilt(log);
-const clock = () => new Date();
+await ensureSiteBuilt(log, { clock });
 let db: ReturnType<typeof openBackendStore>;
 try {
   db = openBackendStore(config.stateDir, clock);
@@ -76,7 +76,7 @@ server.listen(config.httpPort, config.httpHost, () => {
     const token = embeddedNodeToken({ db, clock, changes }, config.stateDir);
     const wildcard = config.httpHost === '0.0.0.0' || config.httpHost === '::';
     const host = wildcard ? '127.0.0.1' : config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
-    mx = startEmbeddedMx({ config, token, backendUrl: `http://${host}:${info.port}`, log });
+    mx = startEmbeddedMx({ config, token, backendUrl: `http://${host}:${info.port}`, log, clock });
     log.info(`tidings: mail system on smtp://${config.smtpHost}:${config.smtpPort}`);
   }
 });

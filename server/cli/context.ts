@@ -2,11 +2,12 @@
 import type { Readable, Writable } from 'node:stream';
 import type { DB } from '#data/db.ts';
 import type { Config } from '#data/config.ts';
+import type { Clock } from '../deps.ts';
 
 export interface CliContext {
   db: DB;
   config: Config;
-  clock: () => Date;
+  clock: Clock;
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;

@@ -1,10 +1,10 @@
 // What every service verb receives: the store, the clock, the change counter and who is acting.
 import type { DB } from '#data/db.ts';
-import type { ChangeCounter } from '../deps.ts';
+import type { ChangeCounter, Clock } from '../deps.ts';
 
 export interface ServiceContext {
   db: DB;
-  clock: () => Date;
+  clock: Clock;
   changes: ChangeCounter;
 }
 

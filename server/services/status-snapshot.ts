@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { DB } from '#data/db.ts';
 import { STATE_LEGEND } from '#data/contracts/states.ts';
 import type { StatusSnapshot, TaskView, SectionView, StatusJson } from '#data/contracts/status.ts';
-import type { ChangeCounter } from '../deps.ts';
+import type { ChangeCounter, Clock } from '../deps.ts';
 import { readPublicRows, type PublicRows } from '../store/public-read.ts';
 import {
   phaseState, taskStage, sectionState, sectionLastUpdated, dailyHistory, nextBoundary,
@@ -30,7 +30,7 @@ export interface BuiltSnapshot {
 
 export interface SnapshotOptions {
   db: DB;
-  clock: () => Date;
+  clock: Clock;
   changes: ChangeCounter;
   displayTimeZone: string;
   publicUrl: string;

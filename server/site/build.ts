@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { systemClock, type Clock, type Log } from '../deps.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SITE_OUT = join(REPO_ROOT, 'dist', 'site');
@@ -27,13 +28,14 @@ export function siteBuildIsStale(root = REPO_ROOT, outDir = SITE_OUT): boolean {
   return SOURCES.some((s) => newestMtime(join(root, s)) > built);
 }
 
-export interface BuildLog { info(msg: string): void }
+export interface BuildOptions { clock?: Clock; root?: string; outDir?: string }
 
 /** Runs `astro build` in a child process (Vite stays out of the server's heap) and stamps the output. */
-export async function ensureSiteBuilt(log: BuildLog, root = REPO_ROOT, outDir = SITE_OUT): Promise<boolean> {
+export async function ensureSiteBuilt(log: Pick<Log, 'info'>, o: BuildOptions = {}): Promise<boolean> {
+  const { clock = systemClock, root = REPO_ROOT, outDir = SITE_OUT } = o;
   if (!siteBuildIsStale(root, outDir)) return false;
   log.info('site: building (output missing or older than its sources)');
-  const started = Date.now();
+  const started = clock().getTime();
   const astroBin = join(root, 'node_modules', 'astro', 'bin', 'astro.mjs');
   const output: Buffer[] = [];
   const code = await new Promise<number>((resolve, reject) => {
@@ -46,7 +48,8 @@ export async function ensureSiteBuilt(log: BuildLog, root = REPO_ROOT, outDir = 
     child.on('close', (c) => resolve(c ?? 1));
   });
   if (code !== 0) throw new Error(`astro build failed (exit ${code}):\n${Buffer.concat(output).toString('utf8').slice(-4000)}`);
-  writeFileSync(join(outDir, STAMP), new Date().toISOString());
-  log.info(`site: built in ${Date.now() - started} ms`);
+  const finished = clock();
+  writeFileSync(join(outDir, STAMP), finished.toISOString());
+  log.info(`site: built in ${finished.getTime() - started} ms`);
   return true;
 }
