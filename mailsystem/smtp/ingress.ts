@@ -2,10 +2,10 @@
 import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
-import type { Clock, Log } from '#mailsystem/queue/deps.ts';
+import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { AcceptedMessage, RejectedEvent } from '#mailsystem/queue/store.ts';
 import { DataGuard, type DataVerdict } from './data-guard.ts';
-import { MxSmtpServer } from './mx-server.ts';
+import { MxSmtpServer } from './smtp-server-adapter.ts';
 import { receivedHeader } from './received.ts';
 import { decideRecipient, routeKey } from './recipients.ts';
 import { REPLIES, acceptedText, replyError, type Reply } from './replies.ts';
@@ -239,7 +239,8 @@ export class Ingress {
       for (const connection of this.server.bySession.values()) {
         const session = connection.session;
         if (told.has(session.id) || this.committing.has(session.id)) continue;
-        const inTransaction = !!session.envelope?.mailFrom || !!connection._dataStream;
+        // smtp-server keeps MAIL FROM in the envelope until the reply to DATA, so this covers DATA too.
+        const inTransaction = !!session.envelope?.mailFrom;
         if (late || !inTransaction) {
           this.server.replyAndClose(connection, REPLIES.shuttingDown);
           told.set(session.id, now);
@@ -250,7 +251,7 @@ export class Ingress {
       if (lingering.length === 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    for (const connection of this.server.bySession.values()) connection._socket.destroy();
+    for (const connection of this.server.bySession.values()) this.server.forceClose(connection);
     await closed;
   }
 }

@@ -1,7 +1,8 @@
-// smtp-server, adjusted for an MX: replies keep the enhanced status code we chose, each session's
-// connection can be found again (to end a stalled DATA or to drain on shutdown), MAIL/RCPT are
-// checked on their raw bytes and parameters, and the refusals smtp-server answers on its own
-// (early talkers, SIZE= over the limit, an idle DATA) are reported.
+// The one file that touches smtp-server's internals: smtp-server adjusted for an MX.
+// Replies keep the enhanced status code we chose, each session's connection can be found again
+// (to end a stalled DATA or to drain on shutdown), MAIL/RCPT are checked on their raw bytes and
+// parameters, and the refusals smtp-server answers on its own (early talkers, SIZE= over the
+// limit, an idle DATA) are reported. The rest of the ingress uses only the exported surface.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -145,5 +146,13 @@ export class MxSmtpServer extends SMTPServer {
   replyAndClose(connection: SMTPConnection, reply: Reply): void {
     connection.send(reply.code, `${reply.status} ${reply.text}`);
     connection.close();
+  }
+
+  /**
+   * Ends the session now. close() waits up to 5 s for the client to hang up; this destroys the
+   * session's topmost socket (the TLS one after STARTTLS), which smtp-server only keeps privately.
+   */
+  forceClose(connection: SMTPConnection): void {
+    connection._socket.destroy();
   }
 }
