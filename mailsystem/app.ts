@@ -6,7 +6,7 @@ import { MaildirTransport } from './delivery/maildir.ts';
 import type { Transports } from './delivery/transport.ts';
 import { DeliveryWorker, type DsnRequest } from './delivery/worker.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './queue/backoff.ts';
-import type { Clock, Log } from './queue/deps.ts';
+import type { Clock, Log } from './deps.ts';
 import { GroupCommitter } from './queue/group-commit.ts';
 import { newQueueId } from './queue/ids.ts';
 import { QueueStore } from './queue/store.ts';

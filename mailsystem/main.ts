@@ -14,7 +14,7 @@ import { createForwardTransport } from './delivery/forward.ts';
 import { createLegacyTransport } from './delivery/legacy.ts';
 import { createLmtpTransport } from './delivery/lmtp.ts';
 import { createSystemResolver } from './dns/system.ts';
-import { systemClock } from './queue/deps.ts';
+import { systemClock } from './deps.ts';
 import { ensureSelfSignedCert } from './smtp/self-signed.ts';
 import { createSrs } from './srs/srs.ts';
 
@@ -38,9 +38,10 @@ async function main(): Promise<void> {
   mkdirSync(mxDir, { recursive: true });
   const serverName = mxConfig.hostname;
   const db = openDatabase(join(mxDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
-  const clockDate = (): Date => new Date();
+  // One clock and one logger for every part of the process.
+  const clock = systemClock;
   const srs = createSrs({ domain: mxConfig.srsDomain, ...srsSecrets(mxDir, mxConfig.srsSecrets) });
-  const directory = createReplicaDirectory({ db, clock: clockDate, srs });
+  const directory = createReplicaDirectory({ db, clock, srs });
   const resolver = createSystemResolver({ servers: mxConfig.dnsServers });
   const tls = mxConfig.tlsFiles
     ? { cert: readFileSync(mxConfig.tlsFiles.cert), key: readFileSync(mxConfig.tlsFiles.key) }
@@ -55,17 +56,17 @@ async function main(): Promise<void> {
       maxUnknownRecipients: mxConfig.maxUnknownRecipients },
     retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs },
   }, {
-    db, directory, clock: systemClock, log, buildDsn,
+    db, directory, clock, log, buildDsn,
     transports: {
       lmtp: createLmtpTransport({ heloName: serverName }),
-      forward: createForwardTransport({ resolver, srs, clock: clockDate, heloName: serverName, port: mxConfig.forwardPort, relay: mxConfig.forwardRelay }),
+      forward: createForwardTransport({ resolver, srs, clock, heloName: serverName, port: mxConfig.forwardPort, relay: mxConfig.forwardRelay }),
       legacy: createLegacyTransport({ resolver, heloName: serverName }),
     },
   });
 
   // The replica keeps serving when the backend is away; without a backend it serves what it has.
   const sync = mxConfig.backend
-    ? createConfigSync({ db, backendUrl: mxConfig.backend.url, token: mxConfig.backend.token, clock: clockDate, log })
+    ? createConfigSync({ db, backendUrl: mxConfig.backend.url, token: mxConfig.backend.token, clock, log })
     : null;
   if (sync) sync.start();
   else log.warn('TIDINGS_MX_BACKEND_URL/TIDINGS_MX_TOKEN not set: serving the local replica only');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
 import { buildDsn } from '#mailsystem/delivery/dsn.ts';
-import { silentLog, systemClock } from '#mailsystem/queue/deps.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { fakeDirectory, type FakeDirectoryData } from '../../test/support/fake-directory.ts';
 
 // As in mailsystem/main.ts: Maildir fsyncs run in parallel on libuv's pool (read at first use).

@@ -1,12 +1,13 @@
 // The node's Directory: resolves recipients from the replica tables (aliases, plus-addressing, catch-all, postmaster, SRS bounces).
 import { canonicalAddress, foldDomain, splitAddress } from '#data/address.ts';
 import type { DB } from '#data/db.ts';
+import type { Clock } from '../deps.ts';
 import type { Directory, Resolution, Route } from './directory.ts';
 import type { Srs } from '../srs/srs.ts';
 
 export interface ReplicaDirectoryOptions {
   db: DB;
-  clock: () => Date;
+  clock: Clock;
   /** When set, bounces to this SRS domain are reversed to the original sender. */
   srs?: Srs;
   /** Where postmaster@ of a domain goes when the domain has no postmaster mailbox or alias. Default: a built-in Maildir mailbox per domain. */
@@ -81,7 +82,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
   }
 
   function resolveSrs(original: string): Resolution {
-    const back = srs!.reverse(original, opts.clock());
+    const back = srs!.reverse(original, new Date(opts.clock.now()));
     if (!back.ok) return { status: 'unknown-user' };
     const target = back.address.toLowerCase();
     const parts = splitAddress(target);

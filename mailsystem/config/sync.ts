@@ -1,21 +1,17 @@
 // Polls the backend for configuration changes with the node token and applies them to the replica, with no restart.
 import type { DB } from '#data/db.ts';
 import { MxConfigPayload } from '#data/contracts/mx-config.ts';
+import type { Clock, Log } from '../deps.ts';
 import { applyConfigChanges, recordSyncError } from './apply.ts';
 import { replicaVersion } from './replica.ts';
-
-export interface SyncLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
 
 export interface ConfigSyncOptions {
   db: DB;
   /** Base URL of the backend, e.g. http://127.0.0.1:8080 */
   backendUrl: string;
   token: string;
-  clock: () => Date;
-  log: SyncLogger;
+  clock: Clock;
+  log: Log;
   fetch?: typeof globalThis.fetch;
   intervalMs?: number;
   requestTimeoutMs?: number;
@@ -56,7 +52,7 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
     try {
       for (let page = 0; page < 1000; page++) {
         const payload = await fetchPage(replicaVersion(opts.db));
-        const r = applyConfigChanges(opts.db, payload, opts.clock());
+        const r = applyConfigChanges(opts.db, payload, new Date(opts.clock.now()));
         applied += r.applied;
         if (!payload.more) break;
       }
@@ -65,7 +61,7 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
       return { ok: true, applied, version };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      recordSyncError(opts.db, message, opts.clock());
+      recordSyncError(opts.db, message, new Date(opts.clock.now()));
       opts.log.warn({ err: message, version: replicaVersion(opts.db) }, 'mx config: backend unreachable, serving from the replica');
       return { ok: false, applied, version: replicaVersion(opts.db), error: message };
     }

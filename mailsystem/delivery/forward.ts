@@ -1,5 +1,6 @@
 // Forwarding to external providers: MX lookup (or a configured smarthost) through the injected resolver, SRS envelope sender, loop guard, opportunistic TLS.
 import { splitAddress } from '#data/address.ts';
+import type { Clock } from '../deps.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import type { Srs } from '../srs/srs.ts';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
@@ -10,7 +11,7 @@ import { checkForwardLoop } from './loop-guard.ts';
 export interface ForwardOptions {
   resolver: Resolver;
   srs: Srs;
-  clock: () => Date;
+  clock: Clock;
   heloName: string;
   /** Port of remote MX hosts: 25 in production; tests point it (per MX host name) at their loopback servers. */
   port?: number | ((mxHost: string) => number);
@@ -47,7 +48,7 @@ export function createForwardTransport(opts: ForwardOptions): Transport {
       if (mx.kind === 'temporary') return { kind: 'deferred', response: mx.response };
 
       // SRS keeps SPF passing at the provider and brings bounces back to us; a bounce (null sender) stays null.
-      const from = job.envelopeFrom === '' ? '' : opts.srs.forward(job.envelopeFrom, opts.clock());
+      const from = job.envelopeFrom === '' ? '' : opts.srs.forward(job.envelopeFrom, new Date(opts.clock.now()));
       // Delivered-To marks that this address forwarded the message; seeing it again means a loop.
       const message = Buffer.concat([Buffer.from(`Delivered-To: ${job.recipient}\r\n`, 'latin1'), job.message]);
       let last: DeliveryOutcome = { kind: 'deferred', response: relay ? `4.4.1 forward relay ${relay.host} did not answer` : `4.4.1 no mail host of ${domain} answered` };

@@ -1,7 +1,7 @@
 // Delivery worker: claims due deliveries under a lease, runs the route's Transport, records the outcome.
 import type { Route } from '#mailsystem/config/directory.ts';
 import { decideRetry, dueForDelayedDsn, type RetryPolicy } from '#mailsystem/queue/backoff.ts';
-import type { Clock, Log } from '#mailsystem/queue/deps.ts';
+import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import type { ClaimedDelivery, QueueStore } from '#mailsystem/queue/store.ts';
 import type { DeliveryOutcome, Transports } from './transport.ts';

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
-import type { Clock, Log } from '#mailsystem/queue/deps.ts';
+import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { AcceptedMessage, RejectedEvent } from '#mailsystem/queue/store.ts';
 import { DataGuard, type DataVerdict } from './data-guard.ts';
 import { MxSmtpServer } from './smtp-server-adapter.ts';

@@ -13,7 +13,7 @@ import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
 import { buildDsn } from '#mailsystem/delivery/dsn.ts';
 import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
-import { silentLog, systemClock } from '#mailsystem/queue/deps.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { createSrs } from '#mailsystem/srs/srs.ts';
 import { zoneResolver } from '../support/dns-zone.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
@@ -37,7 +37,7 @@ before(async () => {
     { version: 3, op: 'upsert', entity: 'alias', key: 'ext@example.com', record: { address: 'ext@example.com', domain: 'example.com', targets: AliasInput.parse({ address: 'ext@example.com', targets: ['Ext.User@Provider.Test'] }).targets, keepLocalCopy: false } },
   ];
   applyConfigChanges(db, { since: 0, version: 3, more: false, reset: false, changes }, new Date());
-  const clock = () => new Date();
+  const clock = systemClock;
   const srs = createSrs({ domain: 'srs.tidings.test', secret: 'e2e-secret' });
   const resolver = zoneResolver({
     mx: { 'provider.test': [{ exchange: 'mx.provider.test', priority: 10 }], 'origin.test': [{ exchange: 'mx.origin.test', priority: 10 }] },
@@ -45,7 +45,7 @@ before(async () => {
   });
   const ports: Record<string, number> = { 'mx.provider.test': provider.port, 'mx.origin.test': origin.port };
   mx = createMailSystem({ smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.tidings.test', worker: { idlePollMs: 50 } }, {
-    db, directory: createReplicaDirectory({ db, clock, srs }), clock: systemClock, log: silentLog, buildDsn,
+    db, directory: createReplicaDirectory({ db, clock, srs }), clock, log: silentLog, buildDsn,
     transports: { forward: createForwardTransport({ resolver, srs, clock, heloName: 'mx.tidings.test', port: (host) => ports[host], timeoutMs: 5000 }) },
   });
   port = await mx.start();

@@ -7,11 +7,13 @@ import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
 import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
 import { createLegacyTransport } from '#mailsystem/delivery/legacy.ts';
 import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
+import type { Clock } from '#mailsystem/deps.ts';
 import { createSrs } from '#mailsystem/srs/srs.ts';
 import { zoneResolver, type Zone } from '../support/dns-zone.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
-const clock = () => new Date('2026-11-30T12:00:00Z');
+const now = new Date('2026-11-30T12:00:00Z');
+const clock: Clock = { now: () => now.getTime() };
 const srs = createSrs({ domain: 'srs.tidings.test', secret: 'test-secret' });
 let provider: SmtpSink;
 let refusing: SmtpSink;
@@ -50,7 +52,7 @@ test('forward reaches the provider via its preferred MX, with an SRS envelope se
   const [m] = await provider.waitFor(1);
   assert.deepEqual(m.to, ['someone@provider.test']);
   assert.match(m.from, /^SRS0=[^=]+=[A-Z2-7]{2}=origin\.test=Sender@srs\.tidings\.test$/);
-  assert.deepEqual(srs.reverse(m.from, clock()), { ok: true, address: 'Sender@origin.test' });
+  assert.deepEqual(srs.reverse(m.from, now), { ok: true, address: 'Sender@origin.test' });
   assert.equal(m.secure, true, 'opportunistic STARTTLS was used');
   assert.equal(m.heloName, 'mx.tidings.test');
   assert.match(m.data.toString(), /^Delivered-To: info@example\.com\r\nReceived: /);
@@ -64,7 +66,7 @@ test('the bounce sent back to the SRS address resolves to the original sender, a
   const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
   applyConfigChanges(db, { since: 0, version: 1, more: false, reset: false, changes: [
     { version: 1, op: 'upsert', entity: 'domain', key: 'example.com', record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } },
-  ] }, clock());
+  ] }, now);
   const dir = createReplicaDirectory({ db, clock, srs });
   const resolution = dir.resolve(sent.from);
   assert.deepEqual(resolution, { status: 'ok', address: sent.from.toLowerCase(), routes: [{ kind: 'forward', to: 'Sender@origin.test' }] });

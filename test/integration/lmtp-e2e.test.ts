@@ -14,7 +14,7 @@ import { applyConfigChanges } from '#mailsystem/config/apply.ts';
 import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
 import { buildDsn } from '#mailsystem/delivery/dsn.ts';
 import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
-import { silentLog, systemClock } from '#mailsystem/queue/deps.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { mailboxMessages, waitFor } from '../support/mx-harness.ts';
@@ -37,9 +37,9 @@ before(async () => {
     { version: 2, op: 'upsert', entity: 'mailbox', key: mailbox.address, record: { ...mailbox, domain: 'example.com' } },
   ];
   applyConfigChanges(db, { since: 0, version: 2, more: false, reset: false, changes }, new Date());
-  const clock = () => new Date();
+  const clock = systemClock;
   mx = createMailSystem({ smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.tidings.test', worker: { idlePollMs: 50 } }, {
-    db, directory: createReplicaDirectory({ db, clock }), clock: systemClock, log: silentLog, buildDsn,
+    db, directory: createReplicaDirectory({ db, clock }), clock, log: silentLog, buildDsn,
     transports: { lmtp: createLmtpTransport({ heloName: 'mx.tidings.test', timeoutMs: 5000 }) },
   });
   port = await mx.start();

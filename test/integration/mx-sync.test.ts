@@ -15,6 +15,7 @@ import { MX_CONFIG_PAGE } from '#data/contracts/mx-config.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { createConfigSync } from '#mailsystem/config/sync.ts';
 import { createReplicaDirectory, replicaVersion } from '#mailsystem/config/replica.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
 
 const servers: ServerType[] = [];
 after(() => { for (const s of servers) s.close(); });
@@ -50,10 +51,10 @@ test('node syncs incrementally, applies without restart, and serves from the rep
     requested.push(new URL(String(input)).search);
     return fetch(input, init);
   };
-  const warnings: object[] = [];
-  const log = { info: () => {}, warn: (o: object) => { warnings.push(o); } };
-  const sync = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: backend.token, clock: () => new Date(), log, fetch: countingFetch, requestTimeoutMs: 2000 });
-  const dir = createReplicaDirectory({ db: nodeDb, clock: () => new Date() });
+  const warnings: unknown[] = [];
+  const log = { ...silentLog, warn: (o: object | string) => { warnings.push(o); } };
+  const sync = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: backend.token, clock: systemClock, log, fetch: countingFetch, requestTimeoutMs: 2000 });
+  const dir = createReplicaDirectory({ db: nodeDb, clock: systemClock });
 
   await backend.api('POST', '/api/v1/mail/domains', { name: 'example.com' });
   await backend.api('POST', '/api/v1/mail/mailboxes', { address: 'anna@example.com' });
@@ -88,8 +89,8 @@ test('a wrong token changes nothing; a page fetched twice is applied once', asyn
   const backend = await startBackend();
   await backend.api('POST', '/api/v1/mail/domains', { name: 'example.com' });
   const nodeDb = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
-  const log = { info: () => {}, warn: () => {} };
-  const bad = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: 'mxn_not-the-token', clock: () => new Date(), log });
+  const log = silentLog;
+  const bad = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: 'mxn_not-the-token', clock: systemClock, log });
   const r = await bad.syncOnce();
   assert.equal(r.ok, false);
   assert.match(r.error!, /401/);
@@ -103,7 +104,7 @@ test('a wrong token changes nothing; a page fetched twice is applied once', asyn
     if (calls === 2) url.searchParams.set('since', '0');
     return fetch(url, init);
   };
-  const sync = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: backend.token, clock: () => new Date(), log, fetch: replaying });
+  const sync = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: backend.token, clock: systemClock, log, fetch: replaying });
   assert.deepEqual(await sync.syncOnce(), { ok: true, applied: 1, version: 1 });
   assert.deepEqual(await sync.syncOnce(), { ok: true, applied: 0, version: 1 });
   assert.equal(calls, 2);
@@ -117,12 +118,12 @@ test('more changes than one page: the node keeps asking until it has them all', 
   const nodeDb = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
   const requested: string[] = [];
   const sync = createConfigSync({
-    db: nodeDb, backendUrl: backend.url, token: backend.token, clock: () => new Date(), log: { info: () => {}, warn: () => {} },
+    db: nodeDb, backendUrl: backend.url, token: backend.token, clock: systemClock, log: silentLog,
     fetch: (input, init) => { requested.push(new URL(String(input)).search); return fetch(input, init); },
   });
   const r = await sync.syncOnce();
   assert.deepEqual(r, { ok: true, applied: MX_CONFIG_PAGE + 21, version: MX_CONFIG_PAGE + 21 });
   assert.deepEqual(requested, ['?since=0', `?since=${MX_CONFIG_PAGE}`]);
-  const dir = createReplicaDirectory({ db: nodeDb, clock: () => new Date() });
+  const dir = createReplicaDirectory({ db: nodeDb, clock: systemClock });
   assert.equal(dir.resolve(`user${MX_CONFIG_PAGE + 19}@bulk.test`).status, 'ok');
 });

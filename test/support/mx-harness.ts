@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openDatabase, MIGRATIONS, type DB } from '#data/db.ts';
 import { createMailSystem, type MailSystem, type MailSystemOptions } from '#mailsystem/app.ts';
 import type { DsnRequest } from '#mailsystem/delivery/worker.ts';
-import { systemClock, silentLog } from '#mailsystem/queue/deps.ts';
+import { systemClock, silentLog } from '#mailsystem/deps.ts';
 import { fakeDirectory, type FakeDirectoryData } from './fake-directory.ts';
 
 export interface Harness {

@@ -9,7 +9,7 @@ import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
 import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
 import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
-import { silentLog, systemClock } from '#mailsystem/queue/deps.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { ensureSelfSignedCert } from '#mailsystem/smtp/self-signed.ts';
 import { createSrs } from '#mailsystem/srs/srs.ts';
 import { zoneResolver } from './dns-zone.ts';
@@ -37,7 +37,7 @@ const mx = createMailSystem({
     ...(config.forward ? {
       forward: createForwardTransport({
         resolver: zoneResolver(config.forward.zone), srs: createSrs({ domain: 'srs.mx.test', secret: 'mx-process-test-secret' }),
-        clock: () => new Date(), heloName: 'mx.test', port: config.forward.port, timeoutMs: 10_000,
+        clock: systemClock, heloName: 'mx.test', port: config.forward.port, timeoutMs: 10_000,
       }),
     } : {}),
   },

@@ -10,7 +10,7 @@ import type { Route } from '#mailsystem/config/directory.ts';
 import type { DeliveryJob, DeliveryOutcome } from '#mailsystem/delivery/transport.ts';
 import { DeliveryWorker, type DsnRequest } from '#mailsystem/delivery/worker.ts';
 import { DEFAULT_RETRY } from '#mailsystem/queue/backoff.ts';
-import { silentLog } from '#mailsystem/queue/deps.ts';
+import { silentLog } from '#mailsystem/deps.ts';
 import { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import { QueueStore, type AcceptedMessage } from '#mailsystem/queue/store.ts';
 import { waitFor } from '../support/mx-harness.ts';

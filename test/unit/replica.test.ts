@@ -20,10 +20,10 @@ const alias = (address: string, targets: string[], keepLocalCopy = false): Confi
 function setup(changes: ConfigChange[], extra: { postmaster?: string } = {}) {
   const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
   applyConfigChanges(db, { since: 0, version: v, more: false, reset: false, changes }, now);
-  let clock = now;
+  let clock = now.getTime();
   const srs = createSrs({ domain: 'srs.tidings.test', secret: 'k' });
-  const dir = createReplicaDirectory({ db, clock: () => clock, srs, ...extra });
-  return { db, dir, srs, setClock: (d: Date) => { clock = d; } };
+  const dir = createReplicaDirectory({ db, clock: { now: () => clock }, srs, ...extra });
+  return { db, dir, srs, setClock: (d: Date) => { clock = d.getTime(); } };
 }
 
 test('mailboxes by delivery kind; unknown user; not hosted; case-insensitive', () => {
