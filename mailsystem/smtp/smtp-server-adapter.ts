@@ -5,10 +5,10 @@
 // limit, an idle DATA) are reported. The rest of the ingress uses only the exported surface.
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import { checkAddressCommand, commandBytes, qualifyBarePostmaster, unquoteLocalPart, type AddressCommand, type CommandBytes, type EnvelopeRefusal } from './envelope-checks.ts';
-import { REPLIES, hasEnhancedStatus, type Reply } from './replies.ts';
+import { REPLIES, hasEnhancedStatus, replyError, type Reply } from './replies.ts';
 
 /** A refusal smtp-server answers before (or without) our hooks, reported for the event log. */
 export interface Refusal {
@@ -23,26 +23,26 @@ export interface MxSmtpServerOptions extends SMTPServerOptions {
 }
 
 type ParamError = { code: number; message: string; enhancedCode: string | null };
-type ParsedAddress = Parameters<SMTPConnection['_rejectInvalidParams']>[0];
+type Hook<K extends 'onRcptTo' | 'onClose'> = NonNullable<SMTPServerOptions[K]>;
 
 /**
  * smtp-server derives the enhanced code from the reply code alone (550 → 5.1.1), which is
  * wrong for e.g. "550 5.7.1 relaying denied". A text that starts with its own code keeps it.
  */
 class MxConnection extends SMTPConnection {
+  private readonly mx: MxSmtpServer;
   private earlyTalkReported = false;
-  /** What each parsed MAIL/RCPT looked like on the wire, for the check right after parsing. */
-  private readonly addressCommands = new WeakMap<ParsedAddress, { command: AddressCommand; bytes: CommandBytes }>();
 
-  private get mx(): MxSmtpServer {
-    return this._server as unknown as MxSmtpServer;
+  constructor(mx: MxSmtpServer, socket: net.Socket | tls.TLSSocket, socketOptions?: SMTPConnectionOptions | null) {
+    super(mx, socket, socketOptions);
+    this.mx = mx;
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     super.send(code, data, typeof data === 'string' && hasEnhancedStatus(data) ? false : context);
   }
 
-  /** smtp-server answers input sent before the greeting with 421 ("You talk too soon"). */
+  /** smtp-server answers input sent before the greeting with 421 ("You talk too soon"); no hook sees it. */
   override _onCommand(command: Buffer, callback?: () => void): void {
     if (!this._ready && !this._upgrading && !this._closing && !this.earlyTalkReported) {
       this.earlyTalkReported = true;
@@ -53,58 +53,36 @@ class MxConnection extends SMTPConnection {
 
   /**
    * smtp-server decodes the command line as UTF-8 here, turning invalid bytes into U+FFFD, so the
-   * raw bytes are looked at first. The address leaves in its canonical form: unneeded quotes
+   * raw bytes are looked at first (the hooks only get the decoded address). The address leaves in
+   * its canonical form, before smtp-server keys repeated recipients on it: unneeded quotes
    * dropped, a bare RCPT `postmaster` qualified with this MX's name.
    */
   override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
     const parsed = super._parseAddressCommand(rawName, rawCommand);
     if (!parsed) return parsed;
     const command: AddressCommand = rawName.trim().toUpperCase().startsWith('MAIL') ? 'MAIL' : 'RCPT';
-    this.addressCommands.set(parsed, { command, bytes: commandBytes(Buffer.isBuffer(rawCommand) ? rawCommand : Buffer.from(rawCommand)) });
+    this.mx.commandFacts.set(parsed, { command, bytes: commandBytes(Buffer.isBuffer(rawCommand) ? rawCommand : Buffer.from(rawCommand)) });
     parsed.address = unquoteLocalPart(parsed.address);
     if (command === 'RCPT') parsed.address = qualifyBarePostmaster(parsed.address, this.name);
     return parsed;
   }
 
   /**
-   * smtp-server's one check that runs for MAIL and RCPT alike, right after parsing and before any
-   * hook; ours follows its own (duplicate or valueless parameters stay its 501).
+   * Runs before smtp-server's own MAIL parameter checks, which would answer e.g. REQUIRETLS with
+   * 530 before the MAIL hook could call it unknown; and `SIZE=n` over the limit is refused by
+   * smtp-server here without any hook, so that refusal is reported and given our reply.
    */
-  override _rejectInvalidParams(parsed: ParsedAddress, keys: string[], callback: () => void): boolean {
-    if (super._rejectInvalidParams(parsed, keys, callback)) return true;
-    const facts = this.addressCommands.get(parsed);
-    // A RCPT before MAIL is answered 503 by smtp-server, whatever it carries.
-    if (!facts || (facts.command === 'RCPT' && !this.session.envelope.mailFrom)) return false;
-    const args = parsed.args || {};
-    const smtpUtf8 = facts.command === 'MAIL' ? args.SMTPUTF8 === true : !!this.session.envelope.smtpUtf8;
-    const refusal = checkAddressCommand({ ...facts, params: Object.keys(args), smtpUtf8 });
-    if (!refusal) return false;
-    this.mx.refused({ reason: refusal.reason, ip: this.remoteAddress, detail: refusal.detail });
-    this.send(refusal.reply.code, `${refusal.reply.status} ${refusal.reply.text}`);
-    callback();
-    return true;
-  }
-
-  /** `MAIL FROM:<…> SIZE=n` over the limit is refused here, before our MAIL hook runs. */
   override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ParamError | null {
+    const refusal = this.mx.envelopeRefusal(parsed, this.session);
+    if (refusal) return { code: refusal.code, message: `${refusal.status} ${refusal.text}`, enhancedCode: null };
     const error = super._validateMailParams(parsed) as ParamError | null;
     if (error?.code !== 552) return error;
     const declared = Number((parsed.args || {} as Record<string, unknown>).SIZE);
-    this.mx.refused({ reason: 'too-big-declared', ip: this.remoteAddress, detail: { declared, limit: this._server.options.size } });
+    this.mx.refused({ reason: 'too-big-declared', ip: this.remoteAddress, detail: { declared, limit: this.mx.options.size } });
     return { code: REPLIES.tooBig.code, message: `${REPLIES.tooBig.status} ${REPLIES.tooBig.text}`, enhancedCode: null };
   }
 
-  /**
-   * The session's own end, whichever socket it ended on: after STARTTLS smtp-server has dropped
-   * every listener of the raw socket and listens to the TLS socket instead, so a listener on the
-   * socket handed to connect() never fires for an upgraded session.
-   */
-  override _onClose(): void {
-    super._onClose();
-    this.mx.bySession.delete(this.id);
-  }
-
-  /** The idle timeout while the client owes us message bytes ends the DATA transfer. */
+  /** The idle timeout while the client owes us message bytes ends the DATA transfer; no hook sees it. */
   override _onTimeout(): void {
     const inData = !!this._dataStream && !!this._parser && this._parser._dataMode;
     if (inData && !this._closing && !this._handlerPending) {
@@ -117,12 +95,20 @@ class MxConnection extends SMTPConnection {
 export class MxSmtpServer extends SMTPServer {
   /** Open sessions by session id (which smtp-server sets to the connection id). */
   readonly bySession = new Map<string, SMTPConnection>();
+  /** What each parsed MAIL/RCPT looked like on the wire, for the checks after parsing. */
+  readonly commandFacts = new WeakMap<SMTPServerAddress, { command: AddressCommand; bytes: CommandBytes }>();
   private readonly onRefused: (refusal: Refusal) => void;
+  private readonly rcptHook: Hook<'onRcptTo'> | undefined;
+  private readonly closeHook: Hook<'onClose'> | undefined;
 
   constructor(options: MxSmtpServerOptions) {
-    const { onRefused, ...rest } = options;
+    // These two hooks are wrapped by the methods below; left in the options, smtp-server would
+    // install them over those methods.
+    const { onRefused, onRcptTo, onClose, ...rest } = options;
     super(rest);
     this.onRefused = onRefused ?? (() => {});
+    this.rcptHook = onRcptTo;
+    this.closeHook = onClose;
   }
 
   refused(refusal: Refusal): void {
@@ -133,6 +119,37 @@ export class MxSmtpServer extends SMTPServer {
     }
   }
 
+  /** Our MAIL/RCPT checks on a parsed command: the reply to refuse it with (already reported), or null. */
+  envelopeRefusal(parsed: SMTPServerAddress, session: SMTPServerSession): Reply | null {
+    const facts = this.commandFacts.get(parsed);
+    if (!facts) return null;
+    const args = parsed.args || {};
+    // RFC 6531 §3.4: a RCPT may carry UTF-8 when its transaction's MAIL said SMTPUTF8.
+    const smtpUtf8 = facts.command === 'MAIL' ? args.SMTPUTF8 === true : !!session.envelope.smtpUtf8;
+    const refusal = checkAddressCommand({ ...facts, params: Object.keys(args), smtpUtf8 });
+    if (!refusal) return null;
+    this.refused({ reason: refusal.reason, ip: session.remoteAddress, detail: refusal.detail });
+    return refusal.reply;
+  }
+
+  /** The public RCPT hook, with our checks first (smtp-server has answered a RCPT before MAIL with 503). */
+  override onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const refusal = this.envelopeRefusal(address, session);
+    if (refusal) return void setImmediate(callback, replyError(refusal));
+    if (this.rcptHook) this.rcptHook(address, session, callback);
+    else super.onRcptTo(address, session, callback);
+  }
+
+  /**
+   * The public close hook runs once per session whichever socket it ended on; a listener on the
+   * socket handed to connect() would not, as STARTTLS moves the session to a new TLS socket.
+   */
+  override onClose(session: SMTPServerSession, callback?: (err?: Error | null) => void): void {
+    this.bySession.delete(session.id);
+    if (this.closeHook) this.closeHook(session, callback ?? (() => {}));
+  }
+
+  /** smtp-server's own connect(), building our connection class instead of its own. */
   override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
     const connection = new MxConnection(this, socket, socketOptions);
     this.connections.add(connection);
