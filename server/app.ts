@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ServerDeps } from './deps.ts';
-import { Problem, contentTooLarge, notFound, problemResponse } from './http/problem.ts';
+import { Problem, contentTooLarge, notFound, problemOf, problemResponse } from './http/problem.ts';
 import { MAX_BODY_BYTES } from './http/validate.ts';
 import { API_HEADERS, defaultHeaders } from './http/security-headers.ts';
 import { apiRoutes } from './routes/api.ts';
@@ -27,8 +27,10 @@ export function createApp(deps: ServerDeps): Hono {
  */
 export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCachedPage: LookupCachedPage } {
   const app = new Hono();
+  // The one place where service refusals (server/domain/errors.ts) become problem details; anything else is a bug.
   app.onError((err, c) => {
-    if (err instanceof Problem) return problemResponse(c, err);
+    const problem = problemOf(err);
+    if (problem) return problemResponse(c, problem);
     deps.log.error({ err, path: c.req.path }, 'unhandled error');
     return problemResponse(c, new Problem(500, 'Internal Server Error', 'Something went wrong on our side; it has been logged.'));
   });

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import type { CliContext } from './context.ts';
 import { createChangeCounter } from '../deps.ts';
-import { Problem } from '../http/problem.ts';
+import { Invalid } from '../domain/errors.ts';
+import { reportRefusal } from './refusal.ts';
 import { DomainInput, DomainName, DomainPatch, MailboxInput, AliasInput, Address } from '#data/contracts/mail-config.ts';
 import { listDomains, listMailboxes, listAliases } from '../store/mail.ts';
 import { addDomain } from '../services/mail/addDomain.ts';
@@ -32,14 +33,14 @@ const ACTOR = { userId: null, name: 'cli' } as const;
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const r = schema.safeParse(value);
-  if (!r.success) throw new Problem(400, 'Bad Request', r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  if (!r.success) throw new Invalid(r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
   return r.data;
 }
 
 function portOption(raw: string | undefined, name: string): number | null | undefined {
   if (raw === undefined) return undefined;
   if (raw === 'none') return null;
-  if (!/^\d{1,5}$/.test(raw)) throw new Problem(400, 'Bad Request', `--${name}: must be a port number`);
+  if (!/^\d{1,5}$/.test(raw)) throw new Invalid(`--${name}: must be a port number`);
   return Number(raw);
 }
 
@@ -74,7 +75,7 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
   const [noun, verb, ...args] = parsed.positionals;
   const o = parsed.values;
   const want = (n: number, what: string) => {
-    if (args.length < n) throw new Problem(400, 'Bad Request', `name the ${what}, e.g. \`mail ${noun} ${verb} ${what === 'domain' ? 'example.com' : 'user@example.com'}\``);
+    if (args.length < n) throw new Invalid(`name the ${what}, e.g. \`mail ${noun} ${verb} ${what === 'domain' ? 'example.com' : 'user@example.com'}\``);
   };
   try {
     switch (`${noun} ${verb ?? ''}`.trim()) {
@@ -110,7 +111,7 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
         let lmtp: { host: string; port: number } | undefined;
         if (o.lmtp !== undefined) {
           const m = /^(.+):(\d{1,5})$/.exec(o.lmtp);
-          if (!m) throw new Problem(400, 'Bad Request', '--lmtp: give HOST:PORT, e.g. 127.0.0.1:24');
+          if (!m) throw new Invalid('--lmtp: give HOST:PORT, e.g. 127.0.0.1:24');
           lmtp = { host: m[1], port: Number(m[2]) };
         }
         const m = addMailbox({ ctx: services, actor: ACTOR, input: parse(MailboxInput, {
@@ -130,7 +131,7 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
         ctx.stdout.write(`Removed mailbox ${args[0].toLowerCase()}.\n`);
         return 0;
       case 'alias add': {
-        if (args.length < 2) throw new Problem(400, 'Bad Request', 'give the alias and at least one target, e.g. `mail alias add info@example.com anna@example.com`');
+        if (args.length < 2) throw new Invalid('give the alias and at least one target, e.g. `mail alias add info@example.com anna@example.com`');
         const a = addAlias({ ctx: services, actor: ACTOR, input: parse(AliasInput, { address: args[0], targets: args.slice(1), keepLocalCopy: o['keep-local-copy'] ?? false }) });
         ctx.stdout.write(`Added alias ${a.address} → ${a.targets.join(', ')}${a.keepLocalCopy ? ' (keeping a local copy)' : ''}.\n`);
         return 0;
@@ -156,10 +157,6 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
         return 2;
     }
   } catch (e) {
-    if (e instanceof Problem) {
-      ctx.stderr.write(`error: ${e.detail}${e.errors.length ? ` (${e.errors.map((f) => `${f.field}: ${f.message}`).join('; ')})` : ''}\n`);
-      return e.status === 400 ? 2 : 1;
-    }
-    throw e;
+    return reportRefusal(ctx.stderr, e);
   }
 }

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import type { CliContext } from './context.ts';
 import { createChangeCounter } from '../deps.ts';
-import { Problem } from '../http/problem.ts';
+import { Invalid, NotFound } from '../domain/errors.ts';
+import { reportRefusal } from './refusal.ts';
 import { AddStaffInput, Password, staffView } from '../domain/staff.ts';
 import { allUsers, userByName } from '../store/users.ts';
 import { addStaff } from '../services/users/addStaff.ts';
@@ -35,14 +36,14 @@ async function readPassword(stdin: Readable): Promise<string> {
   // One trailing newline is how `echo` and editors end the line; it is not part of the password.
   const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
   const ok = Password.safeParse(password);
-  if (!ok.success) throw new Problem(400, 'Bad Request', `password from stdin: ${ok.error.issues[0].message}`);
+  if (!ok.success) throw new Invalid(`password from stdin: ${ok.error.issues[0].message}`);
   return password;
 }
 
 function userOrFail(ctx: CliContext, name: string | undefined) {
-  if (!name) throw new Problem(400, 'Bad Request', 'name the account, e.g. `staff disable alice`');
+  if (!name) throw new Invalid('name the account, e.g. `staff disable alice`');
   const user = userByName(ctx.db, name);
-  if (!user) throw new Problem(404, 'Not Found', `no account named "${name}"`);
+  if (!user) throw new NotFound(`no account named "${name}"`);
   return user;
 }
 
@@ -61,14 +62,14 @@ export async function staffCommand(argv: string[], ctx: CliContext): Promise<num
   const [verb, name, ...extra] = parsed.positionals;
   const opts = parsed.values;
   try {
-    if (extra.length) throw new Problem(400, 'Bad Request', `unexpected argument "${extra[0]}"`);
+    if (extra.length) throw new Invalid(`unexpected argument "${extra[0]}"`);
     switch (verb) {
       case 'add': {
         const input = AddStaffInput.safeParse({
           username: name, displayName: opts['display-name'], role: opts.admin ? 'admin' : 'staff',
           password: opts['password-stdin'] ? await readPassword(ctx.stdin) : undefined,
         });
-        if (!input.success) throw new Problem(400, 'Bad Request', input.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+        if (!input.success) throw new Invalid(input.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
         const { user, generatedPassword, expiresAt } = await addStaff({ ctx: services, actor: ACTOR, input: input.data });
         ctx.stdout.write(`Added ${user.role} "${user.username}" (${user.displayName}).\n`);
         if (generatedPassword) printOneTime(ctx, generatedPassword, expiresAt!);
@@ -104,10 +105,6 @@ export async function staffCommand(argv: string[], ctx: CliContext): Promise<num
         return 2;
     }
   } catch (e) {
-    if (e instanceof Problem) {
-      ctx.stderr.write(`error: ${e.detail}\n`);
-      return e.status === 400 ? 2 : 1;
-    }
-    throw e;
+    return reportRefusal(ctx.stderr, e);
   }
 }

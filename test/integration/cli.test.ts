@@ -61,6 +61,11 @@ test('real entry point: --help, staff add --admin prints a password that is stor
   assert.equal(list.code, 0);
   assert.match(list.stdout, /^root\s+admin\s+active\s+Root Admin$/m);
 
+  // A refusal reads as the service's own sentence, with no HTTP status line ("409 Conflict") and no stack trace.
+  const again = await runReal(['staff', 'add', 'root'], env);
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr, 'error: The username "root" is taken.\n');
+
   const piped = await runReal(['staff', 'add', 'bob', '--password-stdin'], env, 'piped passphrase\n');
   assert.equal(piped.code, 0, piped.stderr);
   assert.doesNotMatch(piped.stdout, /password/i, 'nothing to print when the password came from stdin');
@@ -83,8 +88,12 @@ test('staff commands work against the API: the printed and piped passwords log i
   assert.equal((await c.run(['staff', 'add', 'bob', '--password-stdin'], 'bobs passphrase\r\n')).code, 0);
   assert.equal(await c.canLogIn('bob', 'bobs passphrase'), true, 'one trailing newline is not part of the password');
   assert.equal((await c.run(['staff', 'add', 'carol', '--password-stdin'], 'short\n')).code, 2);
-  assert.equal((await c.run(['staff', 'add', 'alice'])).code, 1, 'taken name');
-  assert.match((await c.run(['staff', 'add', 'Bad Name'])).stderr, /username/);
+  const taken = await c.run(['staff', 'add', 'alice']);
+  assert.equal(taken.code, 1, 'taken name');
+  assert.equal(taken.stderr, 'error: The username "alice" is taken.\n');
+  const badName = await c.run(['staff', 'add', 'Bad Name']);
+  assert.equal(badName.code, 2);
+  assert.match(badName.stderr, /^error: username: [^\n]+\n$/);
   assert.equal((await c.run(['staff', 'add', 'x', '--bogus'])).code, 2);
 
   const reset = await c.run(['staff', 'reset-password', 'bob']);
@@ -105,7 +114,9 @@ test('staff commands work against the API: the printed and piped passwords log i
   const last = await c.run(['staff', 'disable', 'alice']);
   assert.equal(last.code, 1);
   assert.match(last.stderr, /last admin/);
-  assert.equal((await c.run(['staff', 'disable', 'nobody'])).code, 1);
+  const nobody = await c.run(['staff', 'disable', 'nobody']);
+  assert.equal(nobody.code, 1);
+  assert.equal(nobody.stderr, 'error: no account named "nobody"\n');
   assert.equal((await c.run(['staff', 'disable'])).code, 2);
   const audit = (c.db.prepare("SELECT action FROM audit_log WHERE actor = 'cli'").all() as { action: string }[]).map((r) => r.action);
   for (const a of ['user.add', 'user.reset-password', 'user.disable', 'user.enable']) assert.ok(audit.includes(a), a);

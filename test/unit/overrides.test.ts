@@ -7,7 +7,7 @@ import { allOverrides } from '#server/store/overrides.ts';
 import { activeOverride, overrideSignal } from '#server/services/overrides/active.ts';
 import { setOverride } from '#server/services/overrides/setOverride.ts';
 import { clearOverride } from '#server/services/overrides/clearOverride.ts';
-import { Problem } from '#server/http/problem.ts';
+import { problemOf } from '#server/http/problem.ts';
 
 function setup() {
   let now = new Date('2030-05-01T10:00:00.000Z');
@@ -20,8 +20,9 @@ function setup() {
   return { db, ctx, actor, clock, set: (iso: string) => { now = new Date(iso); } };
 }
 
+/** The HTTP status the API answers a refusal with (services raise domain errors; problemOf is the edge's mapping). */
 const status = (fn: () => unknown) => {
-  try { fn(); } catch (e) { if (e instanceof Problem) return e.status; throw e; }
+  try { fn(); } catch (e) { const p = problemOf(e); if (p) return p.status; throw e; }
   return 200;
 };
 

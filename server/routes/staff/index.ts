@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import type { ServerDeps } from '../../deps.ts';
 import type { AuthEnv } from '../../http/auth.ts';
-import { Problem } from '../../http/problem.ts';
+import { Problem, problemOf } from '../../http/problem.ts';
 import { staffOnly, problemPage } from './guard.ts';
 import { loginRoutes } from './login.ts';
 import { dashboardRoutes } from './dashboard.ts';
@@ -20,8 +20,10 @@ const PUBLIC_STAFF_PATHS = new Set(['/staff/login', '/staff/logout', '/staff/ass
 
 export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
+  // Service refusals and edge problems read as staff pages with the API's statuses and messages (see problemOf).
   app.onError((err, c) => {
-    if (err instanceof Problem) return problemPage(c, err);
+    const problem = problemOf(err);
+    if (problem) return problemPage(c, problem);
     deps.log.error({ err, path: c.req.path }, 'staff page failed');
     return problemPage(c, new Problem(500, 'Internal Server Error', 'Something went wrong on our side; it has been logged.'));
   });

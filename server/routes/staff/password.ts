@@ -2,7 +2,8 @@
 import { Hono, type Context } from 'hono';
 import type { ServerDeps } from '../../deps.ts';
 import type { AuthEnv } from '../../http/auth.ts';
-import { Problem, type FieldError } from '../../http/problem.ts';
+import type { FieldError } from '../../http/problem.ts';
+import { Invalid } from '../../domain/errors.ts';
 import { clientIp } from '../../http/session.ts';
 import { Password } from '../../domain/staff.ts';
 import { PASSWORD_MAX } from '../../domain/password.ts';
@@ -45,7 +46,7 @@ export function passwordPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
         ctx, actor: actorOf(c), input: { currentPassword, newPassword, sessionHash: authOf(c).sessionHash, ip: clientIp(c, deps.config) },
       });
     } catch (e) {
-      if (e instanceof Problem && e.status === 400) return show(c, next, { errors: [e.detail], status: 400 });
+      if (e instanceof Invalid) return show(c, next, { errors: [e.message], status: 400 });
       throw e;
     }
     if (result.kind === 'limited') {

@@ -5,7 +5,7 @@ import {
 } from '#data/contracts/tasks.ts';
 import type { ServerDeps } from '../../deps.ts';
 import type { AuthEnv } from '../../http/auth.ts';
-import { Problem, notFound, type FieldError } from '../../http/problem.ts';
+import { Problem, notFound, problemOf, type FieldError } from '../../http/problem.ts';
 import { parseId, parseWith } from '../../http/validate.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
 import { taskView, historyOf } from '../../store/task-views.ts';
@@ -21,15 +21,21 @@ import { readForm, FormReader, type Form } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
 import { newTaskPage, editTaskPage, redactEntryPage, fieldsOf, phasesOf, type TaskPageState, type FieldsDraft, type PhaseDraft } from './task-view.ts';
 
-/** Runs a service; a Problem becomes field errors for the form instead of an error page. */
+/** Runs a service; a refusal (or an edge Problem) becomes field errors for the form instead of an error page. */
 export function attempt(run: () => void): (FieldError[] & { status?: number }) | null {
   try {
     run();
     return null;
   } catch (e) {
-    if (!(e instanceof Problem) || e.status >= 500) throw e;
-    return Object.assign([{ field: '', message: e.detail }, ...e.errors], { status: e.status });
+    return formErrorsOf(e);
   }
+}
+
+/** A refusal as the form's error list with its status; anything else (a bug, a 5xx) is thrown on to the error page. */
+export function formErrorsOf(e: unknown): FieldError[] & { status: number } {
+  const p = problemOf(e);
+  if (!p || p.status >= 500) throw e;
+  return Object.assign([{ field: '', message: p.detail }, ...p.errors], { status: p.status });
 }
 
 function fieldsDraft(r: FormReader): FieldsDraft {

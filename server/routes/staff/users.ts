@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import type { ServerDeps } from '../../deps.ts';
 import type { AuthEnv } from '../../http/auth.ts';
-import { Problem, type FieldError } from '../../http/problem.ts';
+import type { FieldError } from '../../http/problem.ts';
 import { parseId, parseWith } from '../../http/validate.ts';
 import { AddStaffInput, ResetPasswordInput, staffView } from '../../domain/staff.ts';
 import { allUsers } from '../../store/users.ts';
@@ -12,15 +12,14 @@ import { setStaffDisabled } from '../../services/users/setStaffDisabled.ts';
 import { page, send, html, csrfField, noticeOf, type Html } from './layout.ts';
 import { readForm } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
-import { attempt } from './tasks.ts';
+import { attempt, formErrorsOf } from './tasks.ts';
 
 async function attemptAsync(run: () => Promise<void>): Promise<(FieldError[] & { status?: number }) | null> {
   try {
     await run();
     return null;
   } catch (e) {
-    if (!(e instanceof Problem) || e.status >= 500) throw e;
-    return Object.assign([{ field: '', message: e.detail }, ...e.errors], { status: e.status });
+    return formErrorsOf(e);
   }
 }
 

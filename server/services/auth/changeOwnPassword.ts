@@ -1,7 +1,7 @@
 // A logged-in user replaces their own password (e.g. a one-time one); their other sessions end, this one stays.
 import type { ServiceContext, Actor } from '../context.ts';
 import { hashPassword, verifyPassword } from '../../domain/password.ts';
-import { badRequest } from '../../http/problem.ts';
+import { Invalid } from '../../domain/errors.ts';
 import { reserveLoginAttempt, recordFailedAttempt, recordSucceededAttempt } from '../../http/ratelimit.ts';
 import { setPasswordHash, userById } from '../../store/users.ts';
 import { writeAudit } from '../../store/audit.ts';
@@ -17,7 +17,7 @@ export async function changeOwnPassword({ ctx, actor, input }: {
 }): Promise<ChangePasswordResult> {
   if (input.newPassword === input.currentPassword) {
     // Otherwise a one-time password could be "changed" into a permanent one.
-    throw badRequest('Choose a new password different from the current one.', [{ field: 'newPassword', message: 'the same as the current password' }]);
+    throw new Invalid('Choose a new password different from the current one.', [{ field: 'newPassword', message: 'the same as the current password' }]);
   }
   // The same limit as login, per account and per address: a stolen session must not be a way to guess the password.
   const account = actor.name.toLowerCase();

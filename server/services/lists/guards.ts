@@ -1,6 +1,6 @@
-// Shared checks of list writes: unique names become 409s, category parents must exist and not loop.
+// Shared checks of list writes: a taken name is a Conflict, category parents must exist and not loop.
 import type { DB } from '#data/db.ts';
-import { badRequest, conflict } from '../../http/problem.ts';
+import { Invalid, Conflict } from '../../domain/errors.ts';
 import { LIST_INFO, wouldCreateCycle, type ListKind } from '../../domain/lists.ts';
 import { categoryTree } from '../../store/lists.ts';
 
@@ -10,7 +10,7 @@ export function uniqueOrConflict<T>(kind: ListKind, write: () => T): T {
     return write();
   } catch (e) {
     if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-      throw conflict(`A ${LIST_INFO[kind].label} with that ${kind === 'sections' ? 'name or slug' : 'name'} already exists.`);
+      throw new Conflict(`A ${LIST_INFO[kind].label} with that ${kind === 'sections' ? 'name or slug' : 'name'} already exists.`);
     }
     throw e;
   }
@@ -19,8 +19,8 @@ export function uniqueOrConflict<T>(kind: ListKind, write: () => T): T {
 export function assertValidParent(db: DB, id: number | null, parentId: number | null | undefined): void {
   if (parentId === undefined || parentId === null) return;
   const tree = categoryTree(db);
-  if (!tree.has(parentId)) throw badRequest(`unknown category ${parentId}`, [{ field: 'parentId', message: `unknown category ${parentId}` }]);
+  if (!tree.has(parentId)) throw new Invalid(`unknown category ${parentId}`, [{ field: 'parentId', message: `unknown category ${parentId}` }]);
   if (id !== null && wouldCreateCycle(id, parentId, tree)) {
-    throw badRequest('A category cannot sit below itself.', [{ field: 'parentId', message: 'would make a loop in the category tree' }]);
+    throw new Invalid('A category cannot sit below itself.', [{ field: 'parentId', message: 'would make a loop in the category tree' }]);
   }
 }

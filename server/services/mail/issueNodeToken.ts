@@ -1,7 +1,7 @@
 // Issues (or rotates) the bearer token an MX node uses to fetch its configuration; only the hash is kept.
 import { createHash, randomBytes } from 'node:crypto';
 import type { ServiceContext, Actor } from '../context.ts';
-import { badRequest } from '../../http/problem.ts';
+import { Invalid } from '../../domain/errors.ts';
 import { upsertNodeToken } from '../../store/mail.ts';
 import { writeAudit } from '../../store/audit.ts';
 
@@ -10,7 +10,7 @@ export function hashNodeToken(token: string): string {
 }
 
 export function issueNodeToken({ ctx, actor, name }: { ctx: ServiceContext; actor: Actor; name: string }): string {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw badRequest('A node name is 1-64 letters, digits, dots, dashes or underscores.', [{ field: 'name', message: 'invalid node name' }]);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new Invalid('A node name is 1-64 letters, digits, dots, dashes or underscores.', [{ field: 'name', message: 'invalid node name' }]);
   const token = `mxn_${randomBytes(32).toString('base64url')}`;
   const now = ctx.clock().toISOString();
   ctx.db.transaction(() => {

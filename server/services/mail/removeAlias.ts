@@ -1,6 +1,6 @@
 // Deletes an alias or forwarding.
 import type { ServiceContext, Actor } from '../context.ts';
-import { notFound } from '../../http/problem.ts';
+import { NotFound } from '../../domain/errors.ts';
 import { findAlias, deleteAlias } from '../../store/mail.ts';
 import { recordChange } from './record.ts';
 
@@ -8,7 +8,7 @@ export function removeAlias({ ctx, actor, address }: { ctx: ServiceContext; acto
   const now = ctx.clock().toISOString();
   ctx.db.transaction(() => {
     const a = findAlias(ctx.db, address);
-    if (!a) throw notFound(`There is no alias ${address}.`);
+    if (!a) throw new NotFound(`There is no alias ${address}.`);
     deleteAlias(ctx.db, a.id);
     recordChange(ctx, actor, { entity: 'alias', key: a.address, op: 'delete' }, 'mail.alias.remove', now);
   }).immediate();

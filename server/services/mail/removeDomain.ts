@@ -1,6 +1,6 @@
 // Stops hosting a domain, removing its mailboxes and aliases too; each removal is its own change so nodes replay it exactly.
 import type { ServiceContext, Actor } from '../context.ts';
-import { notFound } from '../../http/problem.ts';
+import { NotFound } from '../../domain/errors.ts';
 import { findDomain, listMailboxes, listAliases, deleteMailbox, deleteAlias, deleteDomain } from '../../store/mail.ts';
 import { recordChange } from './record.ts';
 
@@ -8,7 +8,7 @@ export function removeDomain({ ctx, actor, name }: { ctx: ServiceContext; actor:
   const now = ctx.clock().toISOString();
   return ctx.db.transaction(() => {
     const d = findDomain(ctx.db, name);
-    if (!d) throw notFound(`The domain ${name} is not hosted.`);
+    if (!d) throw new NotFound(`The domain ${name} is not hosted.`);
     const aliases = listAliases(ctx.db, d.name);
     for (const a of aliases) {
       deleteAlias(ctx.db, a.id);

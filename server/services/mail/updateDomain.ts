@@ -1,7 +1,7 @@
 // Changes a domain's migration mode, legacy host or catch-all; nodes pick it up on their next sync, no restart.
 import type { DomainPatch } from '#data/contracts/mail-config.ts';
 import type { ServiceContext, Actor } from '../context.ts';
-import { badRequest, notFound } from '../../http/problem.ts';
+import { Invalid, NotFound } from '../../domain/errors.ts';
 import { findDomain, updateDomain as storeUpdate, domainRecord, type Domain } from '../../store/mail.ts';
 import { recordChange } from './record.ts';
 
@@ -9,7 +9,7 @@ export function updateDomain({ ctx, actor, name, patch }: { ctx: ServiceContext;
   const now = ctx.clock().toISOString();
   return ctx.db.transaction(() => {
     const d = findDomain(ctx.db, name);
-    if (!d) throw notFound(`The domain ${name} is not hosted.`);
+    if (!d) throw new NotFound(`The domain ${name} is not hosted.`);
     const next: Domain = {
       ...d,
       mode: patch.mode ?? d.mode,
@@ -18,7 +18,7 @@ export function updateDomain({ ctx, actor, name, patch }: { ctx: ServiceContext;
       catchAll: patch.catchAll === undefined ? d.catchAll : patch.catchAll,
     };
     if (next.mode !== 'active' && next.legacyHost === null) {
-      throw badRequest('Legacy and shadow modes relay to the old MX, so they need a legacyHost.', [{ field: 'legacyHost', message: 'required unless mode is active' }]);
+      throw new Invalid('Legacy and shadow modes relay to the old MX, so they need a legacyHost.', [{ field: 'legacyHost', message: 'required unless mode is active' }]);
     }
     const updated = storeUpdate(ctx.db, next, now);
     recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'upsert', record: domainRecord(updated) }, 'mail.domain.update', now);

@@ -1,6 +1,6 @@
 // Ends a section's override before its expiry; audited, public caches told. Clearing nothing is not an error.
 import type { ServiceContext, Actor } from '../context.ts';
-import { notFound } from '../../http/problem.ts';
+import { NotFound } from '../../domain/errors.ts';
 import { sectionBySlug, deleteOverride } from '../../store/overrides.ts';
 import { writeAudit } from '../../store/audit.ts';
 
@@ -8,7 +8,7 @@ export function clearOverride({ ctx, actor, slug }: { ctx: ServiceContext; actor
   const at = ctx.clock().toISOString();
   const removed = ctx.db.transaction(() => {
     const section = sectionBySlug(ctx.db, slug);
-    if (!section) throw notFound(`There is no section "${slug.slice(0, 60)}".`);
+    if (!section) throw new NotFound(`There is no section "${slug.slice(0, 60)}".`);
     const gone = deleteOverride(ctx.db, section.id);
     if (gone) writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'section.override.clear', target: section.slug, detail: null });
     return gone;

@@ -1,7 +1,7 @@
 // Sets (or replaces) a section's state override; audited in the same transaction, public caches told.
 import type { ServiceState } from '#data/contracts/states.ts';
 import type { ServiceContext, Actor } from '../context.ts';
-import { badRequest, notFound } from '../../http/problem.ts';
+import { Invalid, NotFound } from '../../domain/errors.ts';
 import { sectionBySlug, upsertOverride, overrideOfSection, type OverrideRow } from '../../store/overrides.ts';
 import { writeAudit } from '../../store/audit.ts';
 
@@ -14,11 +14,11 @@ export function setOverride({ ctx, actor, slug, input }: { ctx: ServiceContext; 
   const now = ctx.clock();
   const at = now.toISOString();
   const expires = Date.parse(input.expiresAt);
-  if (!(expires > now.getTime())) throw badRequest('The override would already be over.', [{ field: 'expiresAt', message: 'must be in the future' }]);
-  if (expires - now.getTime() > MAX_OVERRIDE_MS) throw badRequest('An override can last at most 30 days.', [{ field: 'expiresAt', message: 'at most 30 days ahead' }]);
+  if (!(expires > now.getTime())) throw new Invalid('The override would already be over.', [{ field: 'expiresAt', message: 'must be in the future' }]);
+  if (expires - now.getTime() > MAX_OVERRIDE_MS) throw new Invalid('An override can last at most 30 days.', [{ field: 'expiresAt', message: 'at most 30 days ahead' }]);
   const row = ctx.db.transaction(() => {
     const section = sectionBySlug(ctx.db, slug);
-    if (!section) throw notFound(`There is no section "${slug.slice(0, 60)}".`);
+    if (!section) throw new NotFound(`There is no section "${slug.slice(0, 60)}".`);
     upsertOverride(ctx.db, { sectionId: section.id, state: input.state, note: input.note, setBy: actor.userId, setAt: at, expiresAt: new Date(expires).toISOString() });
     writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'section.override.set', target: section.slug, detail: `${input.state} until ${new Date(expires).toISOString()}${input.note ? `: ${input.note}` : ''}` });
     return overrideOfSection(ctx.db, section.id)!;

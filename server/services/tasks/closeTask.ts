@@ -2,7 +2,7 @@
 import type { CloseTaskInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { ServiceContext, Actor } from '../context.ts';
-import { badRequest, conflict, notFound } from '../../http/problem.ts';
+import { Invalid, Conflict, NotFound } from '../../domain/errors.ts';
 import { isInFuture, laterInstant, PERCENT_WHEN_CLOSED, type FieldChange } from '../../domain/task-rules.ts';
 import { displayOf, entryByKey } from '../../store/lists.ts';
 import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
@@ -12,14 +12,14 @@ import { auditTask } from './audit.ts';
 export function closeTask({ ctx, actor, taskId, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number; input: CloseTaskInput }): void {
   const now = ctx.clock();
   const at = input.at ?? now.toISOString();
-  if (isInFuture(at, now)) throw badRequest('A task cannot be closed in the future.', [{ field: 'at', message: 'must not be in the future' }]);
+  if (isInFuture(at, now)) throw new Invalid('A task cannot be closed in the future.', [{ field: 'at', message: 'must not be in the future' }]);
   ctx.db.transaction(() => {
     const task = taskRow(ctx.db, taskId);
-    if (!task) throw notFound(`${taskRef(taskId)} does not exist.`);
-    if (task.is_closed) throw conflict(`${taskRef(taskId)} is already closed.`);
-    if (at < task.opened_at) throw badRequest('A task cannot close before it opened.', [{ field: 'at', message: `must not be before ${task.opened_at}` }]);
+    if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
+    if (task.is_closed) throw new Conflict(`${taskRef(taskId)} is already closed.`);
+    if (at < task.opened_at) throw new Invalid('A task cannot close before it opened.', [{ field: 'at', message: `must not be before ${task.opened_at}` }]);
     const reasonId = input.reasonId ?? entryByKey(ctx.db, 'close-reasons', input.reason ?? '')?.id;
-    if (reasonId === undefined) throw badRequest(`unknown close reason "${input.reason}"`, [{ field: 'reason', message: `unknown close reason "${input.reason}"` }]);
+    if (reasonId === undefined) throw new Invalid(`unknown close reason "${input.reason}"`, [{ field: 'reason', message: `unknown close reason "${input.reason}"` }]);
     assertReferencesExist(ctx.db, [{ field: 'reasonId', kind: 'close-reasons', id: reasonId }]);
     updateTask(ctx.db, taskId, {
       is_closed: 1, close_reason_id: reasonId, closed_by: actor.userId, closed_at: at,

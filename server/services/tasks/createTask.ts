@@ -3,7 +3,7 @@ import type { CreateTaskInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { ServiceContext, Actor } from '../context.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
-import { badRequest, conflict } from '../../http/problem.ts';
+import { Invalid, Conflict } from '../../domain/errors.ts';
 import { isInFuture } from '../../domain/task-rules.ts';
 import { insertTask, insertHistory, taskRow, nextTaskId } from '../../store/tasks.ts';
 import { MAX_ID } from '../../http/validate.ts';
@@ -13,7 +13,7 @@ import { auditTask } from './audit.ts';
 export function createTask({ ctx, actor, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; input: CreateTaskInput }): number {
   const now = ctx.clock();
   const openedAt = input.openedAt ?? now.toISOString();
-  if (isInFuture(openedAt, now)) throw badRequest('A task cannot be opened in the future.', [{ field: 'openedAt', message: 'must not be in the future' }]);
+  if (isInFuture(openedAt, now)) throw new Invalid('A task cannot be opened in the future.', [{ field: 'openedAt', message: 'must not be in the future' }]);
   const id = ctx.db.transaction(() => {
     assertReferencesExist(ctx.db, [
       { field: 'typeId', kind: 'task-types', id: input.typeId },
@@ -21,13 +21,13 @@ export function createTask({ ctx, actor, input }: { ctx: ServiceContext; actor: 
       { field: 'sectionId', kind: 'sections', id: input.sectionId },
       { field: 'statusId', kind: 'statuses', id: input.statusId },
     ]);
-    if (input.id !== undefined && taskRow(ctx.db, input.id)) throw conflict(`${taskRef(input.id)} already exists.`);
+    if (input.id !== undefined && taskRow(ctx.db, input.id)) throw new Conflict(`${taskRef(input.id)} already exists.`);
     // A task the API could not address afterwards (GET /tasks/:id stops at MAX_ID) must not be made at all.
     if (input.id !== undefined && input.id > MAX_ID) {
-      throw badRequest(`Task numbers go up to ${MAX_ID}.`, [{ field: 'id', message: `must be at most ${MAX_ID}` }]);
+      throw new Invalid(`Task numbers go up to ${MAX_ID}.`, [{ field: 'id', message: `must be at most ${MAX_ID}` }]);
     }
     if (input.id === undefined && nextTaskId(ctx.db) > MAX_ID) {
-      throw conflict(`No automatic task number is left: ${taskRef(MAX_ID)} is the highest there can be. Give the new task a free number (id) yourself.`);
+      throw new Conflict(`No automatic task number is left: ${taskRef(MAX_ID)} is the highest there can be. Give the new task a free number (id) yourself.`);
     }
     const newId = insertTask(ctx.db, {
       id: input.id,

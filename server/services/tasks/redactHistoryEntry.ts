@@ -1,7 +1,7 @@
 // Redacts one history entry (admins only): its old and new values are overwritten for good; the entry and an audit row say who and when.
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { ServiceContext, Actor } from '../context.ts';
-import { forbidden, notFound } from '../../http/problem.ts';
+import { Forbidden, NotFound } from '../../domain/errors.ts';
 import { userById } from '../../store/users.ts';
 import { taskRow, historyRow, redactHistoryRow, truncateWriteAheadLog } from '../../store/tasks.ts';
 import { auditTask } from './audit.ts';
@@ -14,10 +14,10 @@ export function redactHistoryEntry({ ctx, actor, taskId, entryId }: {
   const redacted = ctx.db.transaction(() => {
     const user = userById(ctx.db, actor.userId);
     // The routes check the role as well; checking here keeps any other caller from wiping history.
-    if (!user || user.role !== 'admin' || user.disabled) throw forbidden('Only admins may redact task history.');
-    if (!taskRow(ctx.db, taskId)) throw notFound(`${taskRef(taskId)} does not exist.`);
+    if (!user || user.role !== 'admin' || user.disabled) throw new Forbidden('Only admins may redact task history.');
+    if (!taskRow(ctx.db, taskId)) throw new NotFound(`${taskRef(taskId)} does not exist.`);
     const entry = historyRow(ctx.db, taskId, entryId);
-    if (!entry) throw notFound(`${taskRef(taskId)} has no history entry ${entryId}.`);
+    if (!entry) throw new NotFound(`${taskRef(taskId)} has no history entry ${entryId}.`);
     if (!redactHistoryRow(ctx.db, entryId, user.id, at)) return false;
     // Which entry, never what it held: the audit row must not become a second copy of the secret.
     auditTask(ctx.db, { at, actor, action: 'task.redact', taskId, detail: `history entry ${entryId} (${entry.field}, ${entry.at})` });

@@ -1,7 +1,7 @@
 // Reopens a closed task: the close fields are cleared (percent is left as it was), with history rows.
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { ServiceContext, Actor } from '../context.ts';
-import { conflict, notFound } from '../../http/problem.ts';
+import { Conflict, NotFound } from '../../domain/errors.ts';
 import { laterInstant } from '../../domain/task-rules.ts';
 import { displayOf } from '../../store/lists.ts';
 import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
@@ -11,8 +11,8 @@ export function reopenTask({ ctx, actor, taskId }: { ctx: ServiceContext; actor:
   const at = ctx.clock().toISOString();
   ctx.db.transaction(() => {
     const task = taskRow(ctx.db, taskId);
-    if (!task) throw notFound(`${taskRef(taskId)} does not exist.`);
-    if (!task.is_closed) throw conflict(`${taskRef(taskId)} is not closed.`);
+    if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
+    if (!task.is_closed) throw new Conflict(`${taskRef(taskId)} is not closed.`);
     updateTask(ctx.db, taskId, {
       is_closed: 0, close_reason_id: null, closed_by: null, closed_at: null,
       version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at),

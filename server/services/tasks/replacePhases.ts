@@ -2,7 +2,7 @@
 import type { ReplacePhasesInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { ServiceContext, Actor } from '../context.ts';
-import { notFound } from '../../http/problem.ts';
+import { NotFound } from '../../domain/errors.ts';
 import { describePhases, laterInstant } from '../../domain/task-rules.ts';
 import { taskRow, updateTask, insertHistory, phaseRows, replacePhaseRows } from '../../store/tasks.ts';
 import { assertCurrentVersion } from './version.ts';
@@ -12,7 +12,7 @@ export function replacePhases({ ctx, actor, taskId, input }: { ctx: ServiceConte
   const at = ctx.clock().toISOString();
   const changed = ctx.db.transaction(() => {
     const task = taskRow(ctx.db, taskId);
-    if (!task) throw notFound(`${taskRef(taskId)} does not exist.`);
+    if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
     assertCurrentVersion(task, input.version);
     const old = describePhases(phaseRows(ctx.db, taskId).map((p) => ({ title: p.title, startsAt: p.starts_at, endsAt: p.ends_at, note: p.note })));
     const next = describePhases(input.phases);

@@ -4,7 +4,7 @@ import { taskRef } from '#data/contracts/tasks.ts';
 import type { DB } from '#data/db.ts';
 import type { ServiceContext, Actor } from '../context.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
-import { notFound } from '../../http/problem.ts';
+import { NotFound } from '../../domain/errors.ts';
 import { diffFields, laterInstant } from '../../domain/task-rules.ts';
 import { displayOf } from '../../store/lists.ts';
 import { taskRow, updateTask as writeTask, insertHistory, type TaskRow } from '../../store/tasks.ts';
@@ -32,7 +32,7 @@ export function updateTask({ ctx, actor, id, input }: { ctx: ServiceContext; act
   const at = ctx.clock().toISOString();
   const changed = db.transaction(() => {
     const before = taskRow(db, id);
-    if (!before) throw notFound(`${taskRef(id)} does not exist.`);
+    if (!before) throw new NotFound(`${taskRef(id)} does not exist.`);
     assertCurrentVersion(before, input.version);
     assertReferencesExist(db, [
       { field: 'typeId', kind: 'task-types', id: input.typeId },

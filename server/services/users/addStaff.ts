@@ -2,7 +2,7 @@
 import type { ServiceContext, Actor } from '../context.ts';
 import { hashPassword, generatePassword, oneTimeExpiry } from '../../domain/password.ts';
 import { staffView, type AddStaffInput, type StaffView } from '../../domain/staff.ts';
-import { conflict } from '../../http/problem.ts';
+import { Conflict } from '../../domain/errors.ts';
 import { insertUser, userByName, userById } from '../../store/users.ts';
 import { writeAudit } from '../../store/audit.ts';
 
@@ -14,7 +14,7 @@ export async function addStaff({ ctx, actor, input }: { ctx: ServiceContext; act
   // Only a password that a person chose is permanent; a generated one has been printed somewhere.
   const expiresAt = generated === undefined ? null : oneTimeExpiry(now);
   const user = ctx.db.transaction(() => {
-    if (userByName(ctx.db, input.username)) throw conflict(`The username "${input.username}" is taken.`);
+    if (userByName(ctx.db, input.username)) throw new Conflict(`The username "${input.username}" is taken.`);
     const id = insertUser(ctx.db, { username: input.username, displayName: input.displayName ?? input.username, role: input.role, passwordHash: hash, oneTimeExpiresAt: expiresAt, createdAt: at });
     const detail = `role ${input.role}${expiresAt ? `; one-time password until ${expiresAt}` : ''}`;
     writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'user.add', target: input.username, detail });

@@ -1,7 +1,7 @@
 // Sets a new password (given, or generated and then one-time) and ends all of that user's sessions.
 import type { ServiceContext, Actor } from '../context.ts';
 import { hashPassword, generatePassword, oneTimeExpiry } from '../../domain/password.ts';
-import { notFound } from '../../http/problem.ts';
+import { NotFound } from '../../domain/errors.ts';
 import { setPasswordHash, userById } from '../../store/users.ts';
 import { deleteUserSessions } from '../../store/sessions.ts';
 import { writeAudit } from '../../store/audit.ts';
@@ -14,7 +14,7 @@ export async function resetPassword({ ctx, actor, userId, password }: { ctx: Ser
   const expiresAt = generated === undefined ? null : oneTimeExpiry(now);
   ctx.db.transaction(() => {
     const user = userById(ctx.db, userId);
-    if (!user) throw notFound(`User ${userId} does not exist.`);
+    if (!user) throw new NotFound(`User ${userId} does not exist.`);
     setPasswordHash(ctx.db, userId, hash, expiresAt);
     const ended = deleteUserSessions(ctx.db, userId);
     const detail = `${ended} session(s) ended${expiresAt ? `; one-time password until ${expiresAt}` : ''}`;

@@ -1,6 +1,6 @@
 // Disables an account (its sessions die at once) or enables it again; the last admin who can log in stays.
 import type { ServiceContext, Actor } from '../context.ts';
-import { conflict, notFound } from '../../http/problem.ts';
+import { Conflict, NotFound } from '../../domain/errors.ts';
 import { setDisabled, userById, countActiveAdmins } from '../../store/users.ts';
 import { deleteUserSessions } from '../../store/sessions.ts';
 import { writeAudit } from '../../store/audit.ts';
@@ -10,9 +10,9 @@ export function setStaffDisabled({ ctx, actor, userId, disabled }: { ctx: Servic
   const at = ctx.clock().toISOString();
   return ctx.db.transaction(() => {
     const user = userById(ctx.db, userId);
-    if (!user) throw notFound(`User ${userId} does not exist.`);
+    if (!user) throw new NotFound(`User ${userId} does not exist.`);
     if (disabled && user.role === 'admin' && !user.disabled && user.password_hash !== null && countActiveAdmins(ctx.db) <= 1) {
-      throw conflict(`"${user.username}" is the last admin who can log in; add another admin first.`);
+      throw new Conflict(`"${user.username}" is the last admin who can log in; add another admin first.`);
     }
     setDisabled(ctx.db, userId, disabled);
     const ended = disabled ? deleteUserSessions(ctx.db, userId) : 0;
