@@ -5,11 +5,9 @@ import type { ServerDeps } from './deps.ts';
 import { Problem, contentTooLarge, notFound, problemOf, problemResponse } from './http/problem.ts';
 import { MAX_BODY_BYTES } from './http/validate.ts';
 import { API_HEADERS, defaultHeaders } from './http/security-headers.ts';
+import { API_PREFIX } from './http/api-access.ts';
 import { apiRoutes } from './routes/api.ts';
-import { mailRoutes } from './routes/mail.ts';
 import { createSite, type LookupCachedPage } from './routes/site.ts';
-import { overrideRoutes } from './routes/overrides.ts';
-import { auditRoutes } from './routes/audit.ts';
 import { staffRoutes } from './routes/staff/index.ts';
 import { problemPage } from './routes/staff/guard.ts';
 import { STAFF_SECURITY_HEADERS } from './routes/staff/layout.ts';
@@ -43,10 +41,7 @@ export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCach
   // GET and HEAD bodies are never read (@hono/node-server does not even pass them on), so they skip the check.
   const limitBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) });
   app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
-  app.route('/api/v1', mailRoutes(deps));
-  app.route('/api/v1', apiRoutes(deps));
-  app.route('/api/v1', overrideRoutes(deps));
-  app.route('/api/v1', auditRoutes(deps));
+  app.route(API_PREFIX, apiRoutes(deps));
   app.route('/staff', staffRoutes(deps));
   // An unknown staff path is answered by the staff side (after its guard ran), not by the public, cacheable 404.
   app.all('/staff/*', (c) => problemPage(c, notFound(`There is no staff page at ${c.req.path}.`)));

@@ -3,7 +3,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { DB } from '#data/db.ts';
 import type { ServerDeps } from '../deps.ts';
-import { requireAdmin, type AuthEnv } from '../http/auth.ts';
+import type { AuthEnv } from '../http/auth.ts';
+import { adminRoute } from '../http/api-access.ts';
 import { parseQuery } from '../http/validate.ts';
 
 export const AuditQuery = z.strictObject({
@@ -34,8 +35,7 @@ export function readAudit(db: DB, q: AuditQuery): { items: AuditItem[]; nextBefo
 
 export function auditRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  app.use('/audit', requireAdmin(deps));
-  app.get('/audit', (c) => {
+  app.get('/audit', adminRoute, (c) => {
     c.header('Cache-Control', 'no-store');
     return c.json(readAudit(deps.db, parseQuery(c, AuditQuery)));
   });

@@ -2,7 +2,8 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
-import { requireSession, currentStaff, resolveAuth, type AuthEnv } from '../http/auth.ts';
+import { currentStaff, resolveAuth, type AuthEnv } from '../http/auth.ts';
+import { publicRoute, sessionRoute } from '../http/api-access.ts';
 import { Problem, problemResponse } from '../http/problem.ts';
 import { parseWith, readJson } from '../http/validate.ts';
 import { clearSessionCookie, clientIp, readSessionSecret, setSessionCookie } from '../http/session.ts';
@@ -32,7 +33,7 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
   // on another site cannot send without a CORS preflight that this server never answers, and HTML forms can only
   // send urlencoded, multipart or text/plain bodies. A urlencoded body is what a forged form posts, so that
   // branch needs the same cookie-bound token as /staff/login.
-  app.post('/auth/login', async (c) => {
+  app.post('/auth/login', publicRoute, async (c) => {
     const type = c.req.header('content-type') ?? '';
     let input: z.infer<typeof LoginInput>;
     if (/^application\/x-www-form-urlencoded/i.test(type)) {
@@ -51,14 +52,14 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
   });
 
   // Logout and the password change are open to a session that must still replace its one-time password.
-  app.post('/auth/logout', requireSession(deps), (c) => {
+  app.post('/auth/logout', sessionRoute, (c) => {
     const auth = currentStaff(c);
     logout({ ctx, actor: { userId: auth.user.id, name: auth.user.username }, sessionHash: auth.sessionHash });
     clearSessionCookie(c, deps.config);
     return c.body(null, 204);
   });
 
-  app.post('/auth/password', requireSession(deps), async (c) => {
+  app.post('/auth/password', sessionRoute, async (c) => {
     const auth = currentStaff(c);
     const input = await readJson(c, z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: Password }));
     const result = await changeOwnPassword({
@@ -70,7 +71,7 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     return c.body(null, 204);
   });
 
-  app.get('/auth/session', (c) => {
+  app.get('/auth/session', publicRoute, (c) => {
     const auth = resolveAuth(c, deps);
     c.header('Cache-Control', 'no-store');
     if (!auth) return c.json({ user: null, csrfToken: null, expiresAt: null });

@@ -1,8 +1,9 @@
-// /api/v1/{sections,task-types,statuses,close-reasons,categories}: read by anyone, written by staff.
+// /api/v1/{sections,task-types,statuses,close-reasons,categories}: read by anyone (publicRoute), written by staff.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
-import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';
+import { staffActor, type AuthEnv } from '../http/auth.ts';
+import { publicRoute } from '../http/api-access.ts';
 import { parseId, readJson, requireFound } from '../http/validate.ts';
 import { LIST_INFO, LIST_KINDS, type ListKind } from '../domain/lists.ts';
 import { listEntries, entryById } from '../store/lists.ts';
@@ -39,34 +40,33 @@ const UPDATE: Record<ListKind, z.ZodType<Record<string, unknown>>> = {
 export function listRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
-  const staff = requireStaff(deps);
   const actorOf = staffActor;
   // One set of routes per list, so an unknown list name is a plain 404 and ids never match a list name.
   for (const kind of LIST_KINDS) {
     const path = `/${kind}`;
     const label = LIST_INFO[kind].label;
 
-    app.get(path, (c) => c.json({ items: listEntries(deps.db, kind) }));
+    app.get(path, publicRoute, (c) => c.json({ items: listEntries(deps.db, kind) }));
 
-    app.get(`${path}/:id`, (c) => {
+    app.get(`${path}/:id`, publicRoute, (c) => {
       const id = parseId(c.req.param('id'));
       return c.json(requireFound(entryById(deps.db, kind, id), `${label} ${id} does not exist.`));
     });
 
-    app.post(path, staff, async (c) => {
+    app.post(path, async (c) => {
       const values = await readJson(c, CREATE[kind]);
       const entry = createListEntry({ ctx, actor: actorOf(c), kind, values });
       c.header('Location', `/api/v1/${kind}/${entry.id}`);
       return c.json(entry, 201);
     });
 
-    app.patch(`${path}/:id`, staff, async (c) => {
+    app.patch(`${path}/:id`, async (c) => {
       const id = parseId(c.req.param('id'));
       const values = await readJson(c, UPDATE[kind]);
       return c.json(updateListEntry({ ctx, actor: actorOf(c), kind, id, values }));
     });
 
-    app.delete(`${path}/:id`, staff, (c) => {
+    app.delete(`${path}/:id`, (c) => {
       deleteListEntry({ ctx, actor: actorOf(c), kind, id: parseId(c.req.param('id')) });
       return c.body(null, 204);
     });

@@ -1,12 +1,11 @@
-// /api/v1/mail/* (staff manage domains, mailboxes, aliases) and /api/v1/mx/config (MX nodes fetch config changes).
+// /api/v1/mail/* (staff, the API's default: domains, mailboxes, aliases) and /api/v1/mx/config (nodeRoute: MX nodes fetch config changes).
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
 import type { Actor, ServiceContext } from '../services/context.ts';
 import { DomainInput, DomainPatch, MailboxInput, AliasInput, DomainName, Address } from '#data/contracts/mail-config.ts';
-import { unauthorized } from '../http/problem.ts';
 import { readJson, parseWith, parseQuery, requireFound } from '../http/validate.ts';
-import { listDomains, findDomain, listMailboxes, findMailbox, listAliases, findAlias, currentConfigVersion, type MxNode } from '../store/mail.ts';
+import { listDomains, findDomain, listMailboxes, findMailbox, listAliases, findAlias, currentConfigVersion } from '../store/mail.ts';
 import { addDomain } from '../services/mail/addDomain.ts';
 import { updateDomain } from '../services/mail/updateDomain.ts';
 import { removeDomain } from '../services/mail/removeDomain.ts';
@@ -14,8 +13,9 @@ import { addMailbox } from '../services/mail/addMailbox.ts';
 import { removeMailbox } from '../services/mail/removeMailbox.ts';
 import { addAlias } from '../services/mail/addAlias.ts';
 import { removeAlias } from '../services/mail/removeAlias.ts';
-import { authenticateNode, configChanges } from '../services/mail/configChanges.ts';
-import { requireStaff, staffActor, type AuthEnv } from '../http/auth.ts';
+import { configChanges } from '../services/mail/configChanges.ts';
+import { staffActor, type AuthEnv } from '../http/auth.ts';
+import { currentNode, nodeRoute } from '../http/api-access.ts';
 
 const DomainFilter = z.strictObject({ domain: DomainName.optional() });
 const SinceQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, 'must be a whole number').default('0').transform(Number) });
@@ -23,8 +23,6 @@ const SinceQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, 'must 
 export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx: ServiceContext = { db: deps.db, clock: deps.clock, changes: deps.changes };
-  // Staff only; requireStaff also checks the CSRF token on writes.
-  app.use('/mail/*', requireStaff(deps));
   const domainParam = (c: Context) => parseWith(DomainName, c.req.param('name'), 'domain name', 'name');
   const addressParam = (c: Context) => parseWith(Address, c.req.param('address'), 'address', 'address');
   const actor = staffActor;
@@ -61,22 +59,11 @@ export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
     return c.body(null, 204);
   });
 
-  app.get('/mx/config', async (c) => {
-    const node = authenticate(deps, c);
+  app.get('/mx/config', nodeRoute, async (c) => {
+    const node = currentNode(c);
     const { since } = parseQuery(c, SinceQuery);
     const payload = deps.db.transaction(() => configChanges({ db: deps.db, node, since, now: deps.clock().toISOString() }))();
     return c.json(payload, 200, { 'cache-control': 'no-store' });
   });
   return app;
-}
-
-/** Bearer node token → the node; the same answer for a missing and a wrong token, so tokens cannot be probed. */
-function authenticate(deps: ServerDeps, c: Context): MxNode {
-  const m = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-  const node = m ? authenticateNode(deps.db, m[1]) : undefined;
-  if (!node) {
-    c.header('www-authenticate', 'Bearer realm="tidings-mx"');
-    throw unauthorized('Send a valid MX node token as "Authorization: Bearer <token>".');
-  }
-  return node;
 }

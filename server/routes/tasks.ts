@@ -4,7 +4,8 @@ import {
   TaskListQuery, CreateTaskInput, UpdateTaskInput, AddCommentInput, CloseTaskInput, ReplacePhasesInput, taskRef,
 } from '#data/contracts/tasks.ts';
 import type { ServerDeps } from '../deps.ts';
-import { requireStaff, requireAdmin, staffActor, type AuthEnv } from '../http/auth.ts';
+import { staffActor, type AuthEnv } from '../http/auth.ts';
+import { adminRoute, publicRoute } from '../http/api-access.ts';
 import { badRequest, type FieldError } from '../http/problem.ts';
 import { parseId, parseQuery, readJson, requireFound } from '../http/validate.ts';
 import type { ListKind } from '../domain/lists.ts';
@@ -21,12 +22,10 @@ import { redactHistoryEntry } from '../services/tasks/redactHistoryEntry.ts';
 export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
-  const staff = requireStaff(deps);
-  const admin = requireAdmin(deps);
   const actorOf = staffActor;
   const viewOf = (id: number) => requireFound(taskView(deps.db, id), `${taskRef(id)} does not exist.`);
 
-  app.get('/tasks', (c) => {
+  app.get('/tasks', publicRoute, (c) => {
     const q = parseQuery(c, TaskListQuery);
     const errors: FieldError[] = [];
     const resolve = (field: string, kind: ListKind, key: string | undefined): number | undefined => {
@@ -45,29 +44,29 @@ export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
     return c.json({ items, total, page: q.page, perPage: q.per_page });
   });
 
-  app.get('/tasks/:id', (c) => c.json(viewOf(parseId(c.req.param('id')))));
+  app.get('/tasks/:id', publicRoute, (c) => c.json(viewOf(parseId(c.req.param('id')))));
 
-  app.get('/tasks/:id/history', (c) => {
+  app.get('/tasks/:id/history', publicRoute, (c) => {
     const id = parseId(c.req.param('id'));
     viewOf(id);
     return c.json({ items: historyOf(deps.db, id) });
   });
 
-  app.post('/tasks', staff, async (c) => {
+  app.post('/tasks', async (c) => {
     const input = await readJson(c, CreateTaskInput);
     const id = createTask({ ctx, actor: actorOf(c), input });
     c.header('Location', `/api/v1/tasks/${id}`);
     return c.json(viewOf(id), 201);
   });
 
-  app.patch('/tasks/:id', staff, async (c) => {
+  app.patch('/tasks/:id', async (c) => {
     const id = parseId(c.req.param('id'));
     const input = await readJson(c, UpdateTaskInput);
     updateTask({ ctx, actor: actorOf(c), id, input });
     return c.json(viewOf(id));
   });
 
-  app.post('/tasks/:id/comments', staff, async (c) => {
+  app.post('/tasks/:id/comments', async (c) => {
     const id = parseId(c.req.param('id'));
     const input = await readJson(c, AddCommentInput);
     const commentId = addComment({ ctx, actor: actorOf(c), taskId: id, input });
@@ -75,20 +74,20 @@ export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
     return c.json({ comment: task.comments.find((x) => x.id === commentId), task }, 201);
   });
 
-  app.post('/tasks/:id/close', staff, async (c) => {
+  app.post('/tasks/:id/close', async (c) => {
     const id = parseId(c.req.param('id'));
     const input = await readJson(c, CloseTaskInput);
     closeTask({ ctx, actor: actorOf(c), taskId: id, input });
     return c.json(viewOf(id));
   });
 
-  app.post('/tasks/:id/reopen', staff, (c) => {
+  app.post('/tasks/:id/reopen', (c) => {
     const id = parseId(c.req.param('id'));
     reopenTask({ ctx, actor: actorOf(c), taskId: id });
     return c.json(viewOf(id));
   });
 
-  app.put('/tasks/:id/phases', staff, async (c) => {
+  app.put('/tasks/:id/phases', async (c) => {
     const id = parseId(c.req.param('id'));
     const input = await readJson(c, ReplacePhasesInput);
     replacePhases({ ctx, actor: actorOf(c), taskId: id, input });
@@ -97,7 +96,7 @@ export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
 
   // Wipes an entry's old and new values for good (a secret pasted in and edited out); answers with the entry as it
   // now reads. Repeating it is harmless: 200 with the entry as the first redaction left it.
-  app.post('/tasks/:id/history/:entryId/redact', admin, (c) => {
+  app.post('/tasks/:id/history/:entryId/redact', adminRoute, (c) => {
     const id = parseId(c.req.param('id'));
     const entryId = parseId(c.req.param('entryId'), 'entryId');
     redactHistoryEntry({ ctx, actor: actorOf(c), taskId: id, entryId });
