@@ -114,6 +114,8 @@ export interface MxConfig {
   queueMaxAgeMs: number;
   /** Tell the sender about a delay after this long; 0: never. */
   delayedDsnAfterMs: number;
+  /** How often the node asks the backend for configuration changes. */
+  syncIntervalMs: number;
   /** Smarthost for all forwarded mail (no MX lookup); null: each recipient domain's MX. */
   forwardRelay: { host: string; port: number } | null;
   /** SMTP port of remote MX hosts (25; tests point it at a loopback server). */
@@ -124,13 +126,13 @@ export interface MxConfig {
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Durations such as `30m`, `4h`, `5d`; a bare `0` where zero means "off". */
-function duration(env: Env, name: string, fallbackMs: number, allowZero: boolean): number {
+/** Durations such as `30m`, `4h`, `5d` (or `10s`); a bare `0` where zero means "off". */
+function duration(env: Env, name: string, fallbackMs: number, allowZero: boolean, examples = '30m, 4h or 5d'): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallbackMs;
   if (allowZero && raw === '0') return 0;
   const m = /^(\d{1,6})([smhd])$/.exec(raw);
-  if (!m || Number(m[1]) === 0) throw new ConfigError(name, `must be a duration such as 30m, 4h or 5d${allowZero ? ' (or 0 for off)' : ''}, got "${raw}"`);
+  if (!m || Number(m[1]) === 0) throw new ConfigError(name, `must be a duration such as ${examples}${allowZero ? ' (or 0 for off)' : ''}, got "${raw}"`);
   return Number(m[1]) * UNIT_MS[m[2]];
 }
 
@@ -232,6 +234,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     maxUnknownRecipients: positiveInt(env, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS', 10, 100_000),
     queueMaxAgeMs: duration(env, 'TIDINGS_QUEUE_MAX_AGE', 5 * UNIT_MS.d, false),
     delayedDsnAfterMs: duration(env, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER', 4 * UNIT_MS.h, true),
+    syncIntervalMs: duration(env, 'TIDINGS_MX_SYNC_INTERVAL', 10 * UNIT_MS.s, false, '1s, 10s or 5m'),
     forwardRelay: forwardRelay(env, 'TIDINGS_FORWARD_RELAY'),
     forwardPort: remotePort(env, 'TIDINGS_FORWARD_PORT', 25),
     dnsServers: dnsServers(env, 'TIDINGS_DNS_SERVERS'),

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
 
   // The replica keeps serving when the backend is away; without a backend it serves what it has.
   const sync = mxConfig.backend
-    ? createConfigSync({ db, backendUrl: mxConfig.backend.url, token: mxConfig.backend.token, clock, log })
+    ? createConfigSync({ db, backendUrl: mxConfig.backend.url, token: mxConfig.backend.token, clock, log, intervalMs: mxConfig.syncIntervalMs })
     : null;
   if (sync) sync.start();
   else log.warn('TIDINGS_MX_BACKEND_URL/TIDINGS_MX_TOKEN not set: serving the local replica only');

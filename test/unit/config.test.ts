@@ -57,7 +57,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
   assert.deepEqual(mx, {
     backend: null, hostname: 'mx1.example.net', srsDomain: 'mx1.example.net', srsSecrets: [], maildirRoot: '/srv/t/state/mx/mail', exitWithParent: false,
     tlsFiles: null, implicitTls: false, maxMessageBytes: 25 * 1024 * 1024, maxConnectionsPerIp: 20, maxUnknownRecipients: 10,
-    queueMaxAgeMs: 5 * 86_400_000, delayedDsnAfterMs: 4 * 3_600_000,
+    queueMaxAgeMs: 5 * 86_400_000, delayedDsnAfterMs: 4 * 3_600_000, syncIntervalMs: 10_000,
     forwardRelay: null, forwardPort: 25, dnsServers: [],
   });
   const withBackend = loadMxConfig(base, { TIDINGS_MX_BACKEND_URL: 'https://status.example.net/', TIDINGS_MX_TOKEN: 'mxn_x', TIDINGS_SRS_DOMAIN: 'SRS.Example.net', TIDINGS_SRS_SECRETS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }, 'h');
@@ -98,6 +98,17 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     [{ TIDINGS_SMTP_TLS_CERT: '/etc/hostname' }, 'TIDINGS_SMTP_TLS_KEY'],
   ] as const) {
     assert.throws(() => loadMxConfig(base, env, 'h'), (e: unknown) => e instanceof ConfigError && e.variable === variable, variable);
+  }
+});
+
+test('TIDINGS_MX_SYNC_INTERVAL: 10 s unless set, seconds and longer units, nonsense and 0 are refused naming the variable', () => {
+  const base = loadConfig({}, '/srv/t');
+  assert.equal(loadMxConfig(base, {}, 'h').syncIntervalMs, 10_000);
+  assert.equal(loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: '1s' }, 'h').syncIntervalMs, 1000);
+  assert.equal(loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: '5m' }, 'h').syncIntervalMs, 5 * 60_000);
+  for (const raw of ['0', '0s', '10', '1.5s', '500ms', 'often']) {
+    assert.throws(() => loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: raw }, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'TIDINGS_MX_SYNC_INTERVAL' && /such as 1s, 10s or 5m/.test(e.message), raw);
   }
 });
 
