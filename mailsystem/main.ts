@@ -96,7 +96,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  await mx.start();
+  const port = await mx.start();
+  // A supervising backend (all-in-one) learns the bound port here: with TIDINGS_SMTP_PORT=0 only we know it.
+  if (process.send && process.connected) process.send({ type: 'listening', port });
 }
 
 main().catch((err: unknown) => {

@@ -37,11 +37,16 @@ export function startEmbeddedMx(opts: { config: Config; token: string; backendUr
 
   const launch = (): void => {
     const started = opts.clock().getTime();
-    child = spawn(process.execPath, [MX_ENTRY], {
-      stdio: ['pipe', 'inherit', 'inherit'],
+    // The IPC channel carries one message: the port the node bound (TIDINGS_SMTP_PORT may be 0).
+    const c = spawn(process.execPath, [MX_ENTRY], {
+      stdio: ['pipe', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, TIDINGS_STATE_DIR: opts.config.stateDir, TIDINGS_MX_BACKEND_URL: opts.backendUrl, TIDINGS_MX_TOKEN: opts.token, TIDINGS_MX_EXIT_WITH_PARENT: '1' },
     });
-    child.on('exit', (code, signal) => {
+    child = c;
+    c.on('message', (m: { type?: string; port?: number }) => {
+      if (m.type === 'listening') opts.log.info({ smtpPort: m.port, pid: c.pid }, `tidings: mail system on smtp://${opts.config.smtpHost}:${m.port}`);
+    });
+    c.on('exit', (code, signal) => {
       child = null;
       if (stopping) return;
       failures = opts.clock().getTime() - started > 60_000 ? 1 : failures + 1;

@@ -77,7 +77,6 @@ server.listen(config.httpPort, config.httpHost, () => {
     const wildcard = config.httpHost === '0.0.0.0' || config.httpHost === '::';
     const host = wildcard ? '127.0.0.1' : config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
     mx = startEmbeddedMx({ config, token, backendUrl: `http://${host}:${info.port}`, log, clock });
-    log.info(`tidings: mail system on smtp://${config.smtpHost}:${config.smtpPort}`);
   }
 });
 
