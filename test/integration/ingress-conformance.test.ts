@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { maildirUsers } from '../support/fake-directory.ts';
-import { mailboxMessages, startHarness, waitFor, type Harness } from '../support/mx-harness.ts';
+import { mailboxMessages, startHarness, type Harness } from '../support/mx-harness.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface RejectedRow { reason: string; recipient: string | null; detail: string | null }
 

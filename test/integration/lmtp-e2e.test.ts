@@ -17,7 +17,8 @@ import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
-import { mailboxMessages, waitFor } from '../support/mx-harness.ts';
+import { mailboxMessages } from '../support/mx-harness.ts';
+import { waitFor } from '../support/wait.ts';
 
 let dovecot: Dovecot;
 let dir: string;

@@ -7,7 +7,8 @@ import { chmodSync, chownSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { maildirUsers } from '../support/fake-directory.ts';
-import { mailboxMessages, startHarness, waitFor, type Harness } from '../support/mx-harness.ts';
+import { mailboxMessages, startHarness, type Harness } from '../support/mx-harness.ts';
+import { waitFor } from '../support/wait.ts';
 import { mailUserIds, startDovecot, type Dovecot } from '../support/dovecot.ts';
 
 let h: Harness | undefined;

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { maildirUsers } from '../support/fake-directory.ts';
-import { mailboxMessages, startHarness, waitFor, type Harness } from '../support/mx-harness.ts';
+import { mailboxMessages, startHarness, type Harness } from '../support/mx-harness.ts';
+import { waitFor } from '../support/wait.ts';
 
 // Union of both public lists (../shared/docs/smtp-probes.md); the NUL one is CRLF-clean.
 const PROBES: { name: string; seq: string }[] = [

@@ -53,12 +53,3 @@ export function mailboxMessages(maildirRoot: string, mailbox: string): Buffer[] 
   }
   return out;
 }
-
-/** Waits until check() is true, polling; throws with the label after the timeout. */
-export async function waitFor(check: () => boolean, label: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -10,6 +10,7 @@ import { openBackendStore } from '#server/store/open.ts';
 import { createChangeCounter } from '#server/deps.ts';
 import { runTransitions } from '#server/jobs/transitions.ts';
 import { startJobs } from '#server/jobs/schedule.ts';
+import { waitFor } from '../support/wait.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -179,8 +180,7 @@ test('the cron schedule runs the job on its own and stops cleanly', async () => 
   const id = createPlannedTask(db, PLAN);
   const jobs = startJobs({ db, clock: c.clock, log, changes: createChangeCounter() }, { every: '* * * * * *' });
   try {
-    const deadline = Date.now() + 5000;
-    while (comments(db, id).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => comments(db, id).length > 0, 'the scheduled run (every second) to comment the start', { timeoutMs: 10_000, intervalMs: 100 });
     assert.equal(comments(db, id).length, 1, 'the scheduled run commented the start');
   } finally {
     await jobs.stop();
