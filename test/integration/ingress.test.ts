@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
 import { RawSmtp, codeOf } from '../support/smtp-client.ts';
 import { maildirUsers } from '../support/fake-directory.ts';
-import { mailboxMessages, startHarness, waitFor, type Harness } from '../support/mx-harness.ts';
+import { mailboxMessages, startHarness, type Harness } from '../support/mx-harness.ts';
+import { waitFor } from '../support/wait.ts';
 
 const LIMIT = 64 * 1024;
 
@@ -140,7 +141,8 @@ describe('SMTP ingress replies', () => {
     const extra = await RawSmtp.connect(h.port);
     assert.match((await extra.read())!, /^421 4\.7\.0 /);
     open.pop()!.close();
-    await new Promise((r) => setTimeout(r, 50));
+    // The ingress forgets a session and frees its slot in the same close hook: wait for that, not a while.
+    await waitFor(() => h.mx.ingress.server.bySession.size <= 3, () => `the closed session's slot freed (${h.mx.ingress.server.bySession.size} sessions open)`);
     const again = await RawSmtp.connect(h.port);
     assert.match((await again.read())!, /^220 /, 'a freed slot is usable again');
     again.close();
@@ -201,7 +203,8 @@ describe('SMTP ingress replies', () => {
         transport.close();
         for (const c of open) c.close();
       }
-      await new Promise((r) => setTimeout(r, 50));
+      // The next test needs the slots back: the close hook frees them as it forgets the sessions.
+      await waitFor(() => h.mx.ingress.server.bySession.size === 0, () => `every session's slot freed (${h.mx.ingress.server.bySession.size} sessions open)`);
     });
 
     it('550 5.6.0: a raw message with an over-long line; a bare LF is repaired by nodemailer itself', async () => {

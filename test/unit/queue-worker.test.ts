@@ -13,7 +13,7 @@ import { DEFAULT_RETRY } from '#mailsystem/queue/backoff.ts';
 import { silentLog } from '#mailsystem/deps.ts';
 import { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import { QueueStore, type AcceptedMessage } from '#mailsystem/queue/store.ts';
-import { waitFor } from '../support/mx-harness.ts';
+import { waitFor } from '../support/wait.ts';
 
 const MIN = 60_000;
 const tmp = mkdtempSync(join(tmpdir(), 'tidings-queue-'));
@@ -105,8 +105,18 @@ describe('delivery worker', () => {
     w.start();
     await waitFor(() => jobs.length === 1 && (q.db.prepare("SELECT count(*) FROM events WHERE type = 'deferred'").pluck().get() as number) === 1, 'first deferral');
     assert.equal(q.db.prepare("SELECT next_attempt_at FROM deliveries WHERE message_id = 'b'").pluck().get(), clock.t + MIN);
+    // Every claim the worker makes, with the time it claimed at and what it got.
+    const claims: { at: number; got: number }[] = [];
+    const claimDue = q.store.claimDue.bind(q.store);
+    q.store.claimDue = (...args: Parameters<QueueStore['claimDue']>) => {
+      const got = claimDue(...args);
+      claims.push({ at: args[1], got: got.length });
+      return got;
+    };
     clock.t += MIN - 1;
-    await new Promise((r) => setTimeout(r, 60));
+    // A claim made one millisecond before the retry is due must come back empty.
+    await waitFor(() => claims.some((c) => c.at === clock.t), 'a claim at one millisecond before the retry is due');
+    assert.deepEqual(claims.filter((c) => c.at === clock.t && c.got > 0), [], 'nothing claimed before it is due');
     assert.equal(jobs.length, 1, 'not retried before it is due');
     clock.t += 1;
     await waitFor(() => jobs.length === 2, 'second attempt');
