@@ -1,53 +1,40 @@
 // `npm start` is the whole system: one command serves the site and API and runs a supervised MX node.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
-import { freePort, isListening } from '../support/ports.ts';
+import { killHard, pidAlive } from '../support/child.ts';
+import { startServerMain, type ServerMain } from '../support/server-main.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const children: ChildProcess[] = [];
+const started: ServerMain[] = [];
 const dirs: string[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+after(async () => {
+  for (const s of started) await killHard(s.child);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const listening = isListening;
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`${what} within ${timeoutMs} ms`);
-}
-
-async function startAllInOne(): Promise<{ proc: ChildProcess; httpPort: number; smtpPort: number; stateDir: string }> {
+/** Backend and MX node on ports they bind themselves; the backend's log names both. */
+async function startAllInOne(): Promise<{ server: ServerMain; httpPort: number; smtpPort: number; mxPid: number; stateDir: string }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'tidings-aio-'));
   dirs.push(stateDir);
-  const env = { ...process.env, TIDINGS_STATE_DIR: stateDir, TIDINGS_LOG_LEVEL: 'warn' };
-  const cli = (...args: string[]) => execFileSync(process.execPath, ['server/cli.ts', ...args], { cwd: ROOT, env, timeout: 20_000 });
+  const env = { ...process.env, TIDINGS_STATE_DIR: stateDir };
+  const cli = (...args: string[]) => execFileSync(process.execPath, ['server/cli.ts', ...args], { cwd: ROOT, env, timeout: 60_000 });
   cli('mail', 'domain', 'add', 'aio.test');
   cli('mail', 'mailbox', 'add', 'dora@aio.test');
-  const httpPort = await freePort();
-  const smtpPort = await freePort();
-  const proc = spawn(process.execPath, ['server/main.ts'], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...env, TIDINGS_HTTP_PORT: String(httpPort), TIDINGS_SMTP_PORT: String(smtpPort) },
-  });
-  children.push(proc);
-  await until('HTTP listening', () => listening(httpPort), 120_000);
-  await until('SMTP listening', () => listening(smtpPort), 30_000);
-  return { proc, httpPort, smtpPort, stateDir };
+  // A short sync interval: the node learns dora@aio.test within a second instead of ten.
+  const server = await startServerMain({ TIDINGS_STATE_DIR: stateDir, TIDINGS_MX_SYNC_INTERVAL: '1s' });
+  started.push(server);
+  const mx = await server.mx();
+  return { server, httpPort: server.port, smtpPort: mx.port, mxPid: mx.pid, stateDir };
 }
 
 test('one command: the page and API answer, and mail for a configured mailbox lands in its Maildir', async () => {
-  const { proc, httpPort, smtpPort, stateDir } = await startAllInOne();
+  const { server, httpPort, smtpPort, mxPid, stateDir } = await startAllInOne();
   const status = await fetch(`http://127.0.0.1:${httpPort}/status.json`);
   assert.equal(status.status, 200);
   assert.ok(((await status.json()) as { sections: unknown[] }).sections.length > 0);
@@ -56,25 +43,24 @@ test('one command: the page and API answer, and mail for a configured mailbox la
 
   const message = Buffer.from('From: a@origin.test\r\nTo: dora@aio.test\r\nSubject: aio\r\nMessage-ID: <aio-1@origin.test>\r\n\r\nall in one\r\n');
   let reply = '';
-  await until('dora@aio.test accepted once the node has synced', async () => {
-    const r = (await sendMessage({ host: '127.0.0.1', port: smtpPort, heloName: 'client.test', from: 'a@origin.test', to: ['dora@aio.test'], message, timeoutMs: 5000 })).get('dora@aio.test')!;
+  await waitFor(async () => {
+    const r = (await sendMessage({ host: '127.0.0.1', port: smtpPort, heloName: 'client.test', from: 'a@origin.test', to: ['dora@aio.test'], message, timeoutMs: 10_000 })).get('dora@aio.test')!;
     reply = r.response;
     return r.kind === 'delivered';
-  }, 30_000);
+  }, () => `dora@aio.test accepted once the node has synced (last reply: ${reply})`, { timeoutMs: 30_000, intervalMs: 200 });
   assert.match(reply, /^250 /);
   const inbox = join(stateDir, 'mx', 'mail', 'aio.test', 'dora', 'Maildir', 'new');
-  await until('message in the Maildir', () => existsSync(inbox) && readdirSync(inbox).length === 1, 15_000);
+  await waitFor(() => existsSync(inbox) && readdirSync(inbox).length === 1, 'message in the Maildir', 30_000);
   assert.match(readFileSync(join(inbox, readdirSync(inbox)[0]), 'utf8'), /all in one/);
 
-  // SIGTERM stops both processes cleanly.
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  proc.kill('SIGTERM');
-  assert.equal(await exited, 0);
-  assert.equal(await listening(smtpPort), false, 'the MX node stopped with the backend');
+  // SIGTERM stops both processes cleanly: the backend exits 0 only after its MX node has exited.
+  await server.stop();
+  assert.equal(pidAlive(mxPid), false, 'the MX node stopped with the backend');
 });
 
 test('the MX node does not outlive a backend killed with SIGKILL', async () => {
-  const { proc, smtpPort } = await startAllInOne();
-  proc.kill('SIGKILL');
-  await until('the orphaned MX node to stop listening', async () => !(await listening(smtpPort)), 20_000);
+  const { server, mxPid } = await startAllInOne();
+  await killHard(server.child);
+  // Not our child (the backend's), so its exit is seen by its pid going away.
+  await waitFor(() => !pidAlive(mxPid), 'the orphaned MX node to exit', 30_000);
 });

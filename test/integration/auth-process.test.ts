@@ -2,13 +2,14 @@
 // would send them (`xargs -P40 curl`): the login and password-change limits hold; a CLI one-time password is one-time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '#server/site/build.ts';
 import { LOGIN_LIMITS } from '#server/http/ratelimit.ts';
+import { startServerMain, type ServerMain } from '../support/server-main.ts';
 
 const temp = mkdtempSync(join(tmpdir(), 'tidings-auth-process-'));
 // Loopback is the trusted proxy, so each request can name its client address in X-Forwarded-For.
@@ -16,7 +17,7 @@ const env = {
   ...process.env, TIDINGS_ROLE: 'backend', TIDINGS_STATE_DIR: join(temp, 'state'), TIDINGS_HTTP_HOST: '127.0.0.1',
   TIDINGS_HTTP_PORT: '0', TIDINGS_LOG_LEVEL: 'info', TIDINGS_TRUSTED_PROXIES: '127.0.0.1',
 };
-let server: ChildProcess | undefined;
+let server: ServerMain | undefined;
 let port = 0;
 let rootPassword = '';
 
@@ -32,26 +33,16 @@ before(async () => {
   await cli(['staff', 'add', 'alice', '--admin', '--password-stdin'], 'correct horse battery\n');
   await cli(['staff', 'add', 'sam', '--password-stdin'], 'correct horse battery\n');
   rootPassword = (await cli(['staff', 'add', 'root', '--admin'])).trim().split('\n').at(-1)!;
-  server = spawn(process.execPath, ['server/main.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
-  let log = '';
-  port = await new Promise<number>((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      log += b.toString();
-      const m = /tidings: http:\/\/127\.0\.0\.1:(\d+)\//.exec(log);
-      if (m) resolve(Number(m[1]));
-    };
-    server!.stdout!.on('data', onData);
-    server!.stderr!.on('data', onData);
-    server!.once('exit', (code) => reject(new Error(`server/main.ts exited ${code} before listening:\n${log}`)));
-  });
+  server = await startServerMain(env);
+  port = server.port;
 });
 
 after(async () => {
-  if (server?.pid && server.exitCode === null) {
-    process.kill(server.pid, 'SIGTERM');
-    await new Promise((r) => server!.once('exit', r));
+  try {
+    await server?.stop();
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
   }
-  rmSync(temp, { recursive: true, force: true });
 });
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }

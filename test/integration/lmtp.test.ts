@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
 import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
-import { startDovecot, freePort, type Dovecot } from '../support/dovecot.ts';
+import { startDovecot, type Dovecot } from '../support/dovecot.ts';
+import { reservePort } from '../support/ports.ts';
 import { startSmtpSink } from '../support/smtp-sink.ts';
 
 let dovecot: Dovecot;
@@ -42,7 +43,9 @@ test('the null sender is delivered as <>', async () => {
 
 test('no LMTP server listening → deferred (retried later), never failed', async () => {
   const lmtp = createLmtpTransport({ heloName: 'mx.tidings.test', timeoutMs: 2000 });
-  const outcome = await lmtp.deliver(job('nobody-home', await freePort()));
+  // A reserved port: nothing listens there, and no other test can bind it meanwhile.
+  const nobody = await reservePort();
+  const outcome = await lmtp.deliver(job('nobody-home', nobody.port)).finally(() => nobody.release());
   assert.equal(outcome.kind, 'deferred');
   assert.match(outcome.response, /^4\./);
 });

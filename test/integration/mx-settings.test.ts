@@ -1,18 +1,18 @@
 // The real MX entry point applies its TIDINGS_* settings: an operator's certificate, implicit TLS, the size limit.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from '../support/ports.ts';
+import { killHard } from '../support/child.ts';
+import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'tidings-mx-settings-'));
-let child: ChildProcess | undefined;
-after(() => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+let node: MainNode | undefined;
+after(async () => {
+  if (node) await killHard(node.child);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -21,14 +21,11 @@ test('implicit TLS with the configured certificate, and SIZE from TIDINGS_SMTP_M
   const key = join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
     '-days', '1', '-subj', '/CN=operator-cert.test'], { stdio: 'ignore' });
-  const port = await freePort();
-  child = spawn(process.execPath, ['mailsystem/main.ts'], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, TIDINGS_STATE_DIR: join(dir, 'state'), TIDINGS_SMTP_PORT: String(port), TIDINGS_LOG_LEVEL: 'warn',
-      TIDINGS_MX_HOSTNAME: 'mx.operator.test', TIDINGS_SMTP_TLS_CERT: cert, TIDINGS_SMTP_TLS_KEY: key,
-      TIDINGS_SMTP_IMPLICIT_TLS: '1', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '123456' },
+  node = await spawnMxMain({
+    TIDINGS_STATE_DIR: join(dir, 'state'), TIDINGS_MX_HOSTNAME: 'mx.operator.test', TIDINGS_SMTP_TLS_CERT: cert, TIDINGS_SMTP_TLS_KEY: key,
+    TIDINGS_SMTP_IMPLICIT_TLS: '1', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '123456', TIDINGS_MX_BACKEND_URL: undefined, TIDINGS_MX_TOKEN: undefined,
   });
-  await waitForPort(port, { timeoutMs: 30_000, child, what: 'mailsystem/main.ts' });
+  const { port } = node;
   const { subject, transcript } = await new Promise<{ subject: string; transcript: string }>((resolve, reject) => {
     const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
       const peer = s.getPeerCertificate();
@@ -45,7 +42,5 @@ test('implicit TLS with the configured certificate, and SIZE from TIDINGS_SMTP_M
   assert.equal(subject, 'operator-cert.test', 'the operator\'s certificate, not the generated one');
   assert.match(transcript, /^250[- ]SIZE 123456\r?$/m);
   assert.doesNotMatch(transcript, /STARTTLS/, 'no STARTTLS offered inside implicit TLS');
-  const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  await node.stop();
 });

@@ -2,19 +2,19 @@
 // headers, bytes, for GET, HEAD and conditional GETs) and must never serve a page older than the last write.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '#server/site/build.ts';
-import { freePort, waitForPort } from '../support/ports.ts';
+import { startServerMain, type ServerMain } from '../support/server-main.ts';
 
 const temp = mkdtempSync(join(tmpdir(), 'tidings-fast-path-'));
 const env = {
   ...process.env, TIDINGS_ROLE: 'backend', TIDINGS_STATE_DIR: join(temp, 'state'), TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_LOG_LEVEL: 'warn',
 };
-let server: ChildProcess | undefined;
+let server: ServerMain | undefined;
 let port = 0;
 
 before(async () => {
@@ -24,17 +24,16 @@ before(async () => {
       (err, _out, stderr) => (err ? reject(new Error(`staff add: ${stderr}`)) : resolve()));
     child.stdin!.end('fast path passphrase\n');
   });
-  port = await freePort();
-  server = spawn(process.execPath, ['server/main.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...env, TIDINGS_HTTP_PORT: String(port) } });
-  await waitForPort(port, { child: server, what: 'server/main.ts', timeoutMs: 120_000 });
+  server = await startServerMain(env);
+  port = server.port;
 });
 
 after(async () => {
-  if (server?.pid && server.exitCode === null) {
-    process.kill(server.pid, 'SIGTERM');
-    await new Promise((r) => server!.once('exit', r));
+  try {
+    await server?.stop();
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
   }
-  rmSync(temp, { recursive: true, force: true });
 });
 
 interface Raw { status: number; headers: Record<string, string>; body: Buffer }

@@ -1,16 +1,17 @@
 // `npm start`'s entry point serves the built site; the build counts as stale when any source is newer than it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, utimesSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { siteBuildIsStale, REPO_ROOT } from '#server/site/build.ts';
+import { siteBuildIsStale } from '#server/site/build.ts';
+import { killHard } from '../support/child.ts';
+import { startServerMain, type ServerMain } from '../support/server-main.ts';
 
 const temp = mkdtempSync(join(tmpdir(), 'tidings-site-start-'));
-let server: ChildProcess | undefined;
-after(() => {
-  if (server?.pid && server.exitCode === null) process.kill(server.pid, 'SIGKILL');
+let server: ServerMain | undefined;
+after(async () => {
+  if (server) await killHard(server.child); // only after a failure: the test stops it itself
   rmSync(temp, { recursive: true, force: true });
 });
 
@@ -46,22 +47,9 @@ test('a build is stale when missing, when its entry is gone, or when a page, the
 });
 
 test('server/main.ts (npm start) serves the overview, FS#2733 and status.json from one process', async () => {
-  server = spawn(process.execPath, ['server/main.ts'], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TIDINGS_STATE_DIR: join(temp, 'state'), TIDINGS_HTTP_PORT: '0', TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_LOG_LEVEL: 'info' },
-  });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in 60 s:\n${log}`)), 60_000);
-    const onData = (b: Buffer) => {
-      log += b.toString();
-      const m = /tidings: (http:\/\/127\.0\.0\.1:\d+)\//.exec(log);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    };
-    server!.stdout!.on('data', onData);
-    server!.stderr!.on('data', onData);
-    server!.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}:\n${log}`)); });
-  });
+  // All-in-one, as `npm start` runs it (the MX node on a port of its own choosing).
+  server = await startServerMain({ TIDINGS_STATE_DIR: join(temp, 'state') });
+  const { url } = server;
   const home = await fetch(`${url}/`);
   assert.equal(home.status, 200);
   const html = await home.text();
@@ -72,6 +60,5 @@ test('server/main.ts (npm start) serves the overview, FS#2733 and status.json fr
   assert.equal((await fetch(`${url}/task/2733`)).status, 200);
   const status = await (await fetch(`${url}/status.json`)).json() as { sections: unknown[] };
   assert.equal(status.sections.length, 5);
-  process.kill(server.pid!, 'SIGTERM');
-  await new Promise((r) => server!.once('exit', r));
+  await server.stop();
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runLoad, type LoadResult } from './load.ts';
 import type { MxChild } from './mx-child.ts';
-import { waitFor } from './mx-harness.ts';
+import { waitFor } from './wait.ts';
 
 export interface KillLoadOptions {
   mx: MxChild;
@@ -23,10 +23,9 @@ export interface KillLoadRun {
   result: LoadResult;
   /** Date.now() just before each SIGKILL. */
   killTimes: number[];
-  /** Exit of the graceful stop after the queue drained (0 expected). */
-  finalExit: number | string | null;
 }
 
+/** Load pacing, not a wait for an event: the kill lands at a random moment of the work in flight. */
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function queuedDeliveries(stateDir: string): number {
@@ -37,34 +36,38 @@ function queuedDeliveries(stateDir: string): number {
 /**
  * Load runs until the last kill is over (bounded by kills, not by message count); each incarnation is
  * killed once it has accepted some messages, at a random moment after that, so a slow start-up does
- * not leave kills without deliveries in flight. Then the last incarnation drains the queue.
+ * not leave kills without deliveries in flight. The last incarnation too must accept that many before
+ * the load ends; then it drains the queue and stops gracefully (stop() asserts exit code 0).
  */
 export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
   await o.mx.start();
   const killTimes: number[] = [];
+  const ackedBeforeKill = o.ackedBeforeKill ?? 30;
   let killsDone = false;
   let ackedInLife = 0;
   let progress: (() => void) | null = null;
   const onAcked = (): void => {
     ackedInLife++;
-    if (ackedInLife >= (o.ackedBeforeKill ?? 30)) progress?.();
+    if (ackedInLife >= ackedBeforeKill) progress?.();
   };
+  /** Resolves once the running incarnation has answered ackedBeforeKill messages 250. */
+  const incarnationWorked = (i: number): Promise<void> => new Promise<void>((resolve, reject) => {
+    const stuck = setTimeout(() => reject(new Error(`incarnation ${i + 1} answered only ${ackedInLife} messages 250 within 60 s`)), 60_000);
+    progress = () => { clearTimeout(stuck); progress = null; resolve(); };
+    if (ackedInLife >= ackedBeforeKill) progress();
+  });
   const killer = (async () => {
     try {
       for (let i = 0; i < o.kills; i++) {
-        await new Promise<void>((resolve, reject) => {
-          const stuck = setTimeout(() => reject(new Error(`incarnation ${i + 1} answered only ${ackedInLife} messages 250 within 20 s`)), 20_000);
-          progress = () => { clearTimeout(stuck); resolve(); };
-          if (ackedInLife >= (o.ackedBeforeKill ?? 30)) progress();
-        });
+        await incarnationWorked(i);
         // Random moments: some kills land in a Maildir write, some between a remote 250 and its commit.
         await pause(Math.random() * 300);
         killTimes.push(Date.now());
-        await o.mx.stop('SIGKILL');
+        await o.mx.kill();
         ackedInLife = 0;
         await o.mx.start();
       }
-      await pause(200);
+      await incarnationWorked(o.kills);
     } finally {
       killsDone = true; // also when a restart failed: the load must end for the error to surface
     }
@@ -73,9 +76,9 @@ export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
     port: o.port, sessions: o.sessions, perSession: 1_000_000, recipientFor: o.recipientFor, shouldStop: () => killsDone, onAcked,
   });
   await killer;
-  await waitFor(() => queuedDeliveries(o.stateDir) === 0, 'queue drained after the last kill', o.drainTimeoutMs ?? 30_000);
-  const finalExit = await o.mx.stop('SIGTERM');
-  return { result, killTimes, finalExit };
+  await waitFor(() => queuedDeliveries(o.stateDir) === 0, () => `queue drained after the last kill (${queuedDeliveries(o.stateDir)} still queued)`, o.drainTimeoutMs ?? 60_000);
+  await o.mx.stop();
+  return { result, killTimes };
 }
 
 export interface DuplicateReport {

@@ -1,9 +1,11 @@
-// A private Dovecot LMTP server for tests (recipe: shared/docs/real-parts.md): temp dir, loopback port, stopped by pid.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+// A private Dovecot LMTP server for tests (recipe: shared/docs/real-parts.md): temp dir, reserved loopback port, stopped by pid.
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync, readFileSync, rmSync, chownSync, chmodSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killHard, stopCleanly } from './child.ts';
+import { isListening, reservePort } from './ports.ts';
+import { waitFor } from './wait.ts';
 
 export interface Dovecot {
   port: number;
@@ -12,26 +14,15 @@ export interface Dovecot {
   conf: string;
   /** Message files in <domain>/<user>/Maildir/new (what Dovecot delivered). */
   delivered(mailbox: string): Buffer[];
+  /** SIGTERM; asserts exit code 0 within the drain time, then frees the port and the folder. */
   stop(): Promise<void>;
 }
 
-import { freePort } from './ports.ts';
-export { freePort };
-
-async function waitForPort(port: number, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '(no log)';
-  throw new Error(`dovecot did not listen on ${port} (exit ${child.exitCode}): ${log}`);
-}
+/**
+ * Dovecot's master waits up to 6 s for its service processes on SIGTERM (an lmtp process that served a
+ * connection a moment ago takes that long), then exits 0; beyond this it is stuck.
+ */
+const DOVECOT_DRAIN_MS = 15_000;
 
 export interface DovecotOptions {
   /**
@@ -56,7 +47,9 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
   const dir = mkdtempSync(join(tmpdir(), 'tidings-dovecot-'));
   // mkdtemp makes the folder 0700; the mail user must be able to walk into it.
   chmodSync(dir, 0o755);
-  const port = await freePort();
+  // Dovecot reads port 0 as "no listener", so it gets a reserved port (ports.ts).
+  const reserved = await reservePort();
+  const port = reserved.port;
   const mail = opts.mailRoot ?? join(dir, 'mail');
   for (const d of ['run', 'state']) mkdirSync(join(dir, d));
   const { uid, gid } = mailUserIds();
@@ -98,11 +91,17 @@ ${opts.extraConfig ?? ''}
   child.on('error', (e) => { spawnError = e; });
   let stderr = '';
   child.stderr!.on('data', (c) => { stderr += c; });
+  const logFile = join(dir, 'dovecot.log');
+  const log = (): string => `${existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '(no log)'} ${stderr}`;
   try {
-    await waitForPort(port, child, join(dir, 'dovecot.log'), 10_000);
+    await waitFor(async () => {
+      if (spawnError || child.exitCode !== null) throw new Error(`dovecot exited (${child.exitCode}) before listening on ${port}`);
+      return isListening(port);
+    }, `dovecot listening on ${port}`, { timeoutMs: 30_000, intervalMs: 50 });
   } catch (e) {
-    child.kill('SIGKILL');
-    throw new Error(`${spawnError ? `cannot run dovecot (${spawnError.message}); install Debian dovecot-lmtpd. ` : ''}${(e as Error).message} ${stderr}`);
+    if (!spawnError) await killHard(child);
+    reserved.release();
+    throw new Error(`${spawnError ? `cannot run dovecot (${spawnError.message}); install Debian dovecot-lmtpd. ` : ''}${(e as Error).message}: ${log()}`);
   }
   return {
     port,
@@ -114,15 +113,12 @@ ${opts.extraConfig ?? ''}
       return existsSync(d) ? readdirSync(d).sort().map((f) => readFileSync(join(d, f))) : [];
     },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
+      try {
+        await stopCleanly(child, 'dovecot', DOVECOT_DRAIN_MS, { output: log });
+      } finally {
+        reserved.release();
+        rmSync(dir, { recursive: true, force: true });
       }
-      // Dovecot removes master.pid on its way out; reusing the base_dir before that fails.
-      for (let i = 0; i < 100 && existsSync(join(dir, 'run', 'master.pid')); i++) await new Promise((r) => setTimeout(r, 50));
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -38,6 +38,7 @@ function messageFor(id: string, rcpt: string, bodyBytes: number): string {
   return head + line.repeat(Math.max(1, Math.ceil(bodyBytes / line.length)));
 }
 
+/** A client's reconnect pacing while the server restarts (load generation, not a wait for an event). */
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {

@@ -2,14 +2,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { killHard, readLines, stopCleanly, type Lines } from './child.ts';
 import type { FakeDirectoryData } from './fake-directory.ts';
 import type { Zone } from './dns-zone.ts';
 
 const NODE = join(process.cwd(), 'node_modules', '.bin', 'node');
 const ENTRY = join(process.cwd(), 'test', 'support', 'mx-process.ts');
-
-import { freePort } from './ports.ts';
-export { freePort };
+/** How long exiting may take after the drain deadline (closing the database, the process's own exit). */
+const EXIT_MARGIN_MS = 5000;
 
 export interface MxChildExtras {
   /** Offer STARTTLS with a self-signed certificate made in the state dir. */
@@ -35,67 +35,45 @@ export class MxChild {
   port = 0;
   private readonly configFile: string;
   private readonly stats: boolean;
-  private lines: ((line: string) => void)[] = [];
+  private readonly drainMs: number;
+  private lines: Lines | null = null;
 
+  /**
+   * port 0: the child binds any free port (read `port` after start()). A child that must come back on the
+   * same port after a kill gets a reserved one (ports.ts reservePort).
+   */
   constructor(stateDir: string, port: number, directory: FakeDirectoryData, shutdownDeadlineMs = 2000, extras: MxChildExtras = {}) {
     this.configFile = join(stateDir, 'mx-process.json');
     this.port = port;
     this.stats = !!extras.stats;
+    this.drainMs = shutdownDeadlineMs + EXIT_MARGIN_MS;
     writeFileSync(this.configFile, JSON.stringify({ stateDir, port, directory, shutdownDeadlineMs, ...extras }));
   }
 
-  /** Spawns the process and resolves once it listens. */
-  start(): Promise<void> {
+  /** Spawns the process and resolves once it listens (its READY line names the port). */
+  async start(): Promise<void> {
     const proc = spawn(NODE, [...(this.stats ? ['--expose-gc'] : []), ENTRY, this.configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.proc = proc;
-    return new Promise((resolve, reject) => {
-      let out = '';
-      proc.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        let nl: number;
-        while ((nl = out.indexOf('\n')) >= 0) {
-          const line = out.slice(0, nl);
-          out = out.slice(nl + 1);
-          const ready = /^READY (\d+)$/.exec(line);
-          if (ready) {
-            this.port = Number(ready[1]);
-            resolve();
-          }
-          for (const w of this.lines.splice(0)) w(line);
-        }
-      });
-      proc.once('exit', (code, signal) => reject(new Error(`mx process exited before READY (${code ?? signal})`)));
-    });
+    this.lines = readLines(proc, proc.stdout!);
+    this.port = await this.lines.next((line) => /^READY (\d+)$/.exec(line)?.[1], 'READY from the mx process').then(Number);
   }
 
   /** Asks the child (started with `stats`) for its session map size, connection set size and heap. */
   readStats(): Promise<MxProcessStats> {
     const proc = this.proc;
-    if (!proc || !this.stats) return Promise.reject(new Error('the child was not started with stats'));
-    return new Promise((resolve, reject) => {
-      const onExit = (): void => reject(new Error('mx process exited before reporting stats'));
-      proc.once('exit', onExit);
-      const wait = (line: string): void => {
-        if (!line.startsWith('STATS ')) {
-          this.lines.push(wait);
-          return;
-        }
-        proc.off('exit', onExit);
-        resolve(JSON.parse(line.slice(6)) as MxProcessStats);
-      };
-      this.lines.push(wait);
-      process.kill(proc.pid!, 'SIGUSR2');
-    });
+    if (!proc || !this.lines || !this.stats) return Promise.reject(new Error('the child was not started with stats'));
+    const stats = this.lines.next((line) => (line.startsWith('STATS ') ? JSON.parse(line.slice(6)) as MxProcessStats : undefined), 'STATS from the mx process');
+    process.kill(proc.pid!, 'SIGUSR2');
+    return stats;
   }
 
-  /** Resolves with the exit code, or the signal's name when the process died of a signal. */
-  stop(signal: NodeJS.Signals): Promise<number | string | null> {
-    const proc = this.proc;
-    if (!proc) return Promise.resolve(null);
-    if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(`already exited: ${proc.exitCode ?? proc.signalCode}`);
-    return new Promise((resolve) => {
-      proc.once('exit', (code, sig) => resolve(code ?? sig));
-      process.kill(proc.pid!, signal);
-    });
+  /** SIGTERM: the drain must end in exit code 0 within the drain deadline (plus the exit itself), else this throws. */
+  async stop(): Promise<void> {
+    if (this.proc) await stopCleanly(this.proc, 'the mx process', this.drainMs);
+  }
+
+  /** A deliberate crash: SIGKILL, resolved once the process is gone. */
+  async kill(): Promise<void> {
+    if (this.proc) await killHard(this.proc);
   }
 }

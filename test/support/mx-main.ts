@@ -1,4 +1,4 @@
-// Runs the product entry, mailsystem/main.ts, as a real process on a state folder whose node replica is prepared.
+// Runs the product entry, mailsystem/main.ts, as a real process on the SMTP port it binds itself (read from its log).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,63 +6,75 @@ import { join } from 'node:path';
 import { openDatabase, MIGRATIONS } from '#data/db.ts';
 import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
+import { exitOf, logEntry, readLines, stopCleanly, type Exit } from './child.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The node's drain deadline (mailsystem/app.ts, 2 s by default) plus closing and exiting. */
+const NODE_DRAIN_MS = 10_000;
 
 export interface MainNode {
   child: ChildProcess;
   /** The SMTP port the node reported (it binds port 0). */
   port: number;
-  dir: string;
+  /** Resolves when the process has exited. */
+  exited: Promise<Exit>;
+  /** Standard error so far. */
   stderr(): string;
-  /** SIGTERM, wait for the exit, remove the state folder; resolves with the exit code. */
-  stop(): Promise<number | null>;
+  /** SIGTERM; exit code 0 within the drain, or this throws. */
+  stop(): Promise<void>;
 }
 
 /**
- * Starts the node without a backend, serving the replica the changes describe, with extra TIDINGS_*
- * settings; resolves once its log says the ingress listens (and on which port).
+ * Starts mailsystem/main.ts with these TIDINGS_* settings on top of the defaults (loopback, port 0); the log
+ * level is always info, whose "smtp ingress listening" line names the port. Resolves once it listens.
  */
-export async function startMainNode(changes: ConfigChange[], env: Record<string, string>): Promise<MainNode> {
+export async function spawnMxMain(env: Record<string, string | undefined>): Promise<MainNode> {
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env, TIDINGS_SMTP_PORT: '0', TIDINGS_SMTP_HOST: '127.0.0.1', TIDINGS_MX_HOSTNAME: 'mx.tidings.test', ...env, TIDINGS_LOG_LEVEL: 'info',
+  };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
+  const child = spawn(process.execPath, ['mailsystem/main.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c) => { stderr += c; });
+  const exited = exitOf(child);
+  const lines = readLines(child, child.stdout!);
+  const output = (): string => `${lines.text()}${stderr}`;
+  const port = await lines.next((line) => {
+    const entry = logEntry(line);
+    return entry?.msg === 'smtp ingress listening' && typeof entry.port === 'number' ? entry.port : undefined;
+  }, 'the "smtp ingress listening" line of mailsystem/main.ts', 60_000).catch((err: Error) => { throw new Error(`${err.message}\n${stderr}`); });
+  return {
+    child, port, exited,
+    stderr: () => stderr,
+    stop: () => stopCleanly(child, 'mailsystem/main.ts', NODE_DRAIN_MS, { output }),
+  };
+}
+
+/**
+ * Starts the node without a backend, serving the replica the changes describe (in a fresh state folder,
+ * removed by stop()), with extra TIDINGS_* settings.
+ */
+export async function startMainNode(changes: ConfigChange[], env: Record<string, string>): Promise<MainNode & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-main-'));
   const db = openDatabase(join(dir, 'mx', 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
   const version = changes.reduce((v, c) => Math.max(v, c.version), 0);
   applyConfigChanges(db, { since: 0, version, more: false, reset: false, changes }, new Date());
   db.close();
-  const childEnv: NodeJS.ProcessEnv = {
-    ...process.env, TIDINGS_STATE_DIR: dir, TIDINGS_SMTP_PORT: '0', TIDINGS_SMTP_HOST: '127.0.0.1', TIDINGS_MX_HOSTNAME: 'mx.tidings.test',
-    TIDINGS_LOG_LEVEL: 'info', ...env,
-  };
-  delete childEnv.TIDINGS_MX_BACKEND_URL;
-  delete childEnv.TIDINGS_MX_TOKEN;
-  const child = spawn(process.execPath, ['mailsystem/main.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c) => { stderr += c; });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      let nl: number;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number };
-          if (entry.msg === 'smtp ingress listening' && entry.port) resolve(entry.port);
-        } catch { /* not a log line */ }
-      }
-    });
-    void exited.then((code) => reject(new Error(`mailsystem/main.ts exited ${code} before listening: ${stderr}`)));
-  });
+  let node: MainNode;
+  try {
+    node = await spawnMxMain({ TIDINGS_STATE_DIR: dir, TIDINGS_MX_BACKEND_URL: undefined, TIDINGS_MX_TOKEN: undefined, ...env });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
-    child, port, dir,
-    stderr: () => stderr,
+    ...node, dir,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const code = await exited;
-      rmSync(dir, { recursive: true, force: true });
-      return code;
+      try {
+        await node.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

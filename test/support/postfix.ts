@@ -2,9 +2,15 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from './child.ts';
+import { waitFor } from './wait.ts';
+
+/** Postfix's master stops its daemons and exits within a few seconds of SIGTERM (`postfix stop` waits 5 s, then kills silently). */
+const POSTFIX_DRAIN_MS = 15_000;
 
 export interface PostfixOptions {
   dir: string;
+  /** A reserved port (ports.ts reservePort): Postfix binds port 0 but never says which port it got. */
   port: number;
   domain: string;
   /** Local parts delivered to <dir>/mail/<domain>/<local>/Maildir/ by virtual(8). */
@@ -19,7 +25,8 @@ export interface PostfixInstance {
   /** The master process id (children are its descendants). */
   masterPid(): number;
   queueEmpty(): boolean;
-  stop(): void;
+  /** SIGTERM to the master; it must be gone within the drain time, or this throws. */
+  stop(): Promise<void>;
 }
 
 // Core services of Debian's master.cf; the pipe transports name users this machine lacks.
@@ -105,8 +112,12 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
       }
       return true;
     },
-    stop() {
-      try { execFileSync('postfix', ['-c', etc, 'stop'], { stdio: 'ignore' }); } catch { /* already stopped */ }
+    async stop() {
+      // What `postfix stop` does, without its silent SIGKILL after 5 s: a master that will not stop is a failure.
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (!pidAlive(pid)) return;
+      process.kill(pid, 'SIGTERM');
+      await waitFor(() => !pidAlive(pid), `the Postfix master (pid ${pid}) to exit after SIGTERM`, { timeoutMs: POSTFIX_DRAIN_MS, intervalMs: 50 });
     },
   };
 }

@@ -1,6 +1,10 @@
 // A loopback SMTP server (smtp-server) standing in for an external provider or the old MX: records every message it accepts.
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
+import { waitFor } from './wait.ts';
+
+/** How long close() waits for clients to end their sessions (QUIT) before it calls the close unclean. */
+const DRAIN_MS = 10_000;
 
 export interface SinkMessage {
   from: string;          // '' for the null sender
@@ -17,6 +21,7 @@ export interface SmtpSink {
   messages: SinkMessage[];
   /** Resolves once at least n messages arrived; rejects after timeoutMs. */
   waitFor(n: number, timeoutMs?: number): Promise<SinkMessage[]>;
+  /** Waits for the clients' sessions to end, then stops listening; throws when a client still holds a session open. */
   close(): Promise<void>;
 }
 
@@ -77,6 +82,13 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
       }
       return messages;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async close() {
+      const open = (): number => server.connections.size;
+      try {
+        await waitFor(() => open() === 0, () => `the smtp sink's clients to end their sessions (${open()} still open)`, DRAIN_MS);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    },
   };
 }

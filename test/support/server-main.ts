@@ -1,0 +1,50 @@
+// Runs `npm start`'s entry, server/main.ts, as a real process on ports it binds itself (port 0), read back
+// from its log: the HTTP listener, and in all-in-one mode the supervised MX node's SMTP port and pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { REPO_ROOT } from '#server/site/build.ts';
+import { logEntry, readLines, stopCleanly, type Lines } from './child.ts';
+
+/** The backend waits for its MX node's drain (2 s deadline by default) before it exits. */
+const BACKEND_DRAIN_MS = 20_000;
+/** Start-up may include an `astro build` when another process has not made one yet. */
+const START_TIMEOUT_MS = 180_000;
+
+export interface ServerMain {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  lines: Lines;
+  /** Every line written so far (stdout and stderr). */
+  output(): string;
+  /** all-in-one: resolves with the MX node's bound SMTP port and pid once the backend reports it. */
+  mx(): Promise<{ port: number; pid: number }>;
+  /** SIGTERM; exit code 0 within the drain, or this throws. */
+  stop(): Promise<void>;
+}
+
+/**
+ * env: extra TIDINGS_* settings (TIDINGS_STATE_DIR at least). Defaults: loopback, port 0 for HTTP and SMTP.
+ */
+export async function startServerMain(env: Record<string, string | undefined>): Promise<ServerMain> {
+  const child = spawn(process.execPath, ['server/main.ts'], {
+    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    // Log level info whatever the caller says: the lines read here are info lines.
+    env: { ...process.env, TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_HTTP_PORT: '0', TIDINGS_SMTP_HOST: '127.0.0.1', TIDINGS_SMTP_PORT: '0', ...env, TIDINGS_LOG_LEVEL: 'info' },
+  });
+  const lines = readLines(child, child.stdout!, child.stderr!);
+  const url = await lines.next((line) => /tidings: (http:\/\/127\.0\.0\.1:\d+)\//.exec(String(logEntry(line)?.msg ?? ''))?.[1], 'the HTTP listening line', START_TIMEOUT_MS);
+  let mx: Promise<{ port: number; pid: number }> | undefined;
+  return {
+    child, url, lines,
+    port: Number(new URL(url).port),
+    output: lines.text,
+    mx() {
+      mx ??= lines.next((line) => {
+        const entry = logEntry(line);
+        return typeof entry?.smtpPort === 'number' && typeof entry.pid === 'number' ? { port: entry.smtpPort, pid: entry.pid } : undefined;
+      }, 'the MX node\'s listening line', 60_000);
+      return mx;
+    },
+    stop: () => stopCleanly(child, 'server/main.ts', BACKEND_DRAIN_MS, { output: lines.text }),
+  };
+}
