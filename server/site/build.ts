@@ -1,7 +1,7 @@
 // Builds the Astro site when its output is missing or older than its sources, so `npm start` needs no second command.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock, type Log } from '../deps.ts';
 
@@ -28,12 +28,101 @@ export function siteBuildIsStale(root = REPO_ROOT, outDir = SITE_OUT): boolean {
   return SOURCES.some((s) => newestMtime(join(root, s)) > built);
 }
 
-export interface BuildOptions { clock?: Clock; root?: string; outDir?: string }
+export interface BuildOptions { clock?: Clock; root?: string; outDir?: string; lockPollMs?: number }
 
-/** Runs `astro build` in a child process (Vite stays out of the server's heap) and stamps the output. */
+// Two `astro build` runs into one output folder corrupt each other (a page whose stylesheet the other run
+// removed), and every process that serves the site (each test file, a second `npm start`) calls
+// ensureSiteBuilt. So one process builds, under a lock file beside the output, and the others wait for it
+// and then find the build fresh. The lock names its holder (pid and the process's start time, so a reused
+// pid is not taken for the holder); a holder that is gone left a stale lock, which one process takes over.
+
+/** "pid:start" of a process: its start time (in clock ticks since boot, from /proc) tells a reused pid apart. */
+function processTag(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? '' : `${pid}:${fields[19]}`;
+  } catch {
+    return existsSync('/proc/self/stat') ? '' : `${pid}:`; // no /proc (not Linux): the pid alone
+  }
+}
+
+function holderAlive(tag: string): boolean {
+  const pid = Number(tag.split(':')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!existsSync('/proc/self/stat')) {
+    try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  }
+  return processTag(pid) === tag;
+}
+
+/** Creates the lock holding our tag (link(2): it never exists without one), or takes over a stale one. */
+function tryLock(lock: string): { ok: true } | { ok: false; holder: string } {
+  const draft = `${lock}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  writeFileSync(draft, processTag(process.pid));
+  try {
+    linkSync(draft, lock);
+    return { ok: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    let holder = '';
+    try { holder = readFileSync(lock, 'utf8'); } catch { return { ok: false, holder: 'released just now' }; }
+    if (holderAlive(holder)) return { ok: false, holder };
+    // Stale. Of the processes that found this holder's lock, the one that creates the marker removes it.
+    try {
+      writeFileSync(`${lock}.takeover-${holder.replace(/\W/g, '_')}`, processTag(process.pid), { flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { ok: false, holder: `${holder} (being taken over)` };
+      throw e;
+    }
+    try { unlinkSync(lock); } catch { /* gone already */ }
+    return tryLock(lock);
+  } finally {
+    unlinkSync(draft);
+  }
+}
+
+/** Waits until this process holds the build lock; resolves with its release. */
+async function buildLock(outDir: string, log: Pick<Log, 'info'>, pollMs: number): Promise<() => void> {
+  mkdirSync(dirname(outDir), { recursive: true });
+  const lock = join(dirname(outDir), `.${basename(outDir)}.build-lock`);
+  let told = '';
+  for (;;) {
+    const got = tryLock(lock);
+    if (got.ok) {
+      const release = (): void => {
+        process.off('exit', release);
+        try { unlinkSync(lock); } catch { /* gone already */ }
+      };
+      process.on('exit', release);
+      return release;
+    }
+    if (told !== got.holder) log.info(`site: waiting for the build of another process (${got.holder})`);
+    told = got.holder;
+    // No event crosses processes here: look again shortly (a build takes tens of seconds).
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/**
+ * Runs `astro build` in a child process (Vite stays out of the server's heap) and stamps the output; while
+ * another process builds, waits for it instead. Resolves true when this call built.
+ */
 export async function ensureSiteBuilt(log: Pick<Log, 'info'>, o: BuildOptions = {}): Promise<boolean> {
-  const { clock = systemClock, root = REPO_ROOT, outDir = SITE_OUT } = o;
+  const { clock = systemClock, root = REPO_ROOT, outDir = SITE_OUT, lockPollMs = 200 } = o;
   if (!siteBuildIsStale(root, outDir)) return false;
+  const release = await buildLock(outDir, log, lockPollMs);
+  try {
+    // Another process may have built while this one waited.
+    if (!siteBuildIsStale(root, outDir)) return false;
+    await build(log, clock, root, outDir);
+    return true;
+  } finally {
+    release();
+  }
+}
+
+async function build(log: Pick<Log, 'info'>, clock: Clock, root: string, outDir: string): Promise<void> {
   log.info('site: building (output missing or older than its sources)');
   const started = clock().getTime();
   const astroBin = join(root, 'node_modules', 'astro', 'bin', 'astro.mjs');
@@ -51,5 +140,4 @@ export async function ensureSiteBuilt(log: Pick<Log, 'info'>, o: BuildOptions = 
   const finished = clock();
   writeFileSync(join(outDir, STAMP), finished.toISOString());
   log.info(`site: built in ${finished.getTime() - started} ms`);
-  return true;
 }
