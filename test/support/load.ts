@@ -55,12 +55,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   /** null once the load is told to stop while nothing listens (e.g. a restart that failed). */
   async function connect(): Promise<RawSmtp | null> {
     for (;;) {
+      let c: RawSmtp | null = null;
       try {
-        const c = await RawSmtp.connect(opts.port);
+        c = await RawSmtp.connect(opts.port);
         const greeting = await c.read(10_000);
         if (codeOf(greeting) === 220 && codeOf(await c.cmd('EHLO load.test')) === 250) return c;
-        c.close();
-      } catch { /* not listening (restarting): try again */ }
+      } catch {
+        // Not listening (restarting), or no greeting: a connection whose handshake the kernel finished
+        // while the node's accept queue was full, then forgot silently when the node was killed. Such a
+        // socket stays "established" and would keep this process alive: it is closed below.
+      }
+      c?.close();
       if (opts.shouldStop?.()) return null;
       await pause(20);
     }
