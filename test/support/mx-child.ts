@@ -55,7 +55,12 @@ export class MxChild {
     const proc = spawn(NODE, [...(this.stats ? ['--expose-gc'] : []), ENTRY, this.configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.proc = proc;
     this.lines = readLines(proc, proc.stdout!);
-    this.port = await this.lines.next((line) => /^READY (\d+)$/.exec(line)?.[1], 'READY from the mx process').then(Number);
+    try {
+      this.port = await this.lines.next((line) => /^READY (\d+)$/.exec(line)?.[1], 'READY from the mx process').then(Number);
+    } catch (err) {
+      await killHard(proc); // a child that never got ready must not keep the test process alive
+      throw err;
+    }
   }
 
   /** Asks the child (started with `stats`) for its session map size, connection set size and heap. */

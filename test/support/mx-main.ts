@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openDatabase, MIGRATIONS } from '#data/db.ts';
 import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
-import { exitOf, logEntry, readLines, stopCleanly, type Exit } from './child.ts';
+import { exitOf, killHard, logEntry, readLines, stopCleanly, type Exit } from './child.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** The node's drain deadline (mailsystem/app.ts, 2 s by default) plus closing and exiting. */
@@ -42,7 +42,10 @@ export async function spawnMxMain(env: Record<string, string | undefined>): Prom
   const port = await lines.next((line) => {
     const entry = logEntry(line);
     return entry?.msg === 'smtp ingress listening' && typeof entry.port === 'number' ? entry.port : undefined;
-  }, 'the "smtp ingress listening" line of mailsystem/main.ts', 60_000).catch((err: Error) => { throw new Error(`${err.message}\n${stderr}`); });
+  }, 'the "smtp ingress listening" line of mailsystem/main.ts', 60_000).catch(async (err: Error) => {
+    await killHard(child); // a node that never listened must not keep the test process alive
+    throw new Error(`${err.message}\n${stderr}`);
+  });
   return {
     child, port, exited,
     stderr: () => stderr,

@@ -2,7 +2,7 @@
 // from its log: the HTTP listener, and in all-in-one mode the supervised MX node's SMTP port and pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from '#server/site/build.ts';
-import { logEntry, readLines, stopCleanly, type Lines } from './child.ts';
+import { killHard, logEntry, readLines, stopCleanly, type Lines } from './child.ts';
 
 /** The backend waits for its MX node's drain (2 s deadline by default) before it exits. */
 const BACKEND_DRAIN_MS = 20_000;
@@ -32,7 +32,11 @@ export async function startServerMain(env: Record<string, string | undefined>): 
     env: { ...process.env, TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_HTTP_PORT: '0', TIDINGS_SMTP_HOST: '127.0.0.1', TIDINGS_SMTP_PORT: '0', ...env, TIDINGS_LOG_LEVEL: 'info' },
   });
   const lines = readLines(child, child.stdout!, child.stderr!);
-  const url = await lines.next((line) => /tidings: (http:\/\/127\.0\.0\.1:\d+)\//.exec(String(logEntry(line)?.msg ?? ''))?.[1], 'the HTTP listening line', START_TIMEOUT_MS);
+  const url = await lines.next((line) => /tidings: (http:\/\/127\.0\.0\.1:\d+)\//.exec(String(logEntry(line)?.msg ?? ''))?.[1], 'the HTTP listening line', START_TIMEOUT_MS)
+    .catch(async (err: unknown) => {
+      await killHard(child); // a server that never listened must not keep the test process alive
+      throw err;
+    });
   let mx: Promise<{ port: number; pid: number }> | undefined;
   return {
     child, url, lines,

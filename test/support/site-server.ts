@@ -36,9 +36,12 @@ export async function startSiteServer(opts: { now?: string; tz?: string; db?: DB
     url, db, changes,
     setNow: (iso) => { now = new Date(iso); },
     get: (path, init) => fetch(url + path, { redirect: 'manual', ...init }),
-    close: () => new Promise<void>((resolve) => {
+    close: () => new Promise<void>((resolve, reject) => {
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      server.close(() => { db.close(); resolve(); });
+      server.close((err) => {
+        db.close();
+        if (err) reject(err); else resolve();
+      });
     }),
   };
 }
