@@ -11,6 +11,10 @@ export interface LoadOptions {
   shouldStop?: () => boolean;
   /** Told of every 250 after DATA as it arrives (e.g. to time a kill after some progress). */
   onAcked?: (id: string) => void;
+  /** How long a new connection may wait for its greeting before it is given up and closed (default 10 s). */
+  greetingTimeoutMs?: number;
+  /** How long any other reply may take (default 10 s); a message whose end-of-data reply never comes is uncertain. */
+  replyTimeoutMs?: number;
 }
 
 export interface LoadResult {
@@ -41,7 +45,21 @@ function messageFor(id: string, rcpt: string, bodyBytes: number): string {
 /** A client's reconnect pacing while the server restarts (load generation, not a wait for an event). */
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs the sessions to the end and returns what they saw. Every connection it opens is closed before it
+ * returns or throws: a socket left open keeps the test process alive after its tests pass, and npm test
+ * hangs. The first error in any session (a callback that throws, say) stops all the others and is thrown.
+ */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const greetingTimeoutMs = opts.greetingTimeoutMs ?? 10_000;
+  const replyTimeoutMs = opts.replyTimeoutMs ?? 10_000;
+  const open = new Set<RawSmtp>();
+  let failed = false;
+  const stopping = (): boolean => failed || (opts.shouldStop?.() ?? false);
+  const close = (c: RawSmtp | null): null => {
+    if (c) { c.close(); open.delete(c); }
+    return null;
+  };
   const result: LoadResult = { started: 0, acked: new Map(), uncertain: new Set(), codes: new Map(), unexpected: [], silentDrops: 0, texts421: new Set() };
   const note = (step: string, reply: string | null): number => {
     const code = codeOf(reply);
@@ -58,22 +76,24 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       let c: RawSmtp | null = null;
       try {
         c = await RawSmtp.connect(opts.port);
-        const greeting = await c.read(10_000);
+        open.add(c);
+        if (stopping()) return close(c);
+        const greeting = await c.read(greetingTimeoutMs);
         if (codeOf(greeting) === 220 && codeOf(await c.cmd('EHLO load.test')) === 250) return c;
       } catch {
         // Not listening (restarting), or no greeting: a connection whose handshake the kernel finished
         // while the node's accept queue was full, then forgot silently when the node was killed. Such a
         // socket stays "established" and would keep this process alive: it is closed below.
       }
-      c?.close();
-      if (opts.shouldStop?.()) return null;
+      close(c);
+      if (stopping()) return null;
       await pause(20);
     }
   }
 
   async function session(s: number): Promise<void> {
     let c: RawSmtp | null = null;
-    for (let k = 0; k < opts.perSession && !opts.shouldStop?.(); k++) {
+    for (let k = 0; k < opts.perSession && !stopping(); k++) {
       const index = s * opts.perSession + k;
       const id = `m${index}`;
       const rcpt = opts.recipientFor(index);
@@ -85,29 +105,39 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         let ok = true;
         for (const [step, line] of steps) {
           c.write(line);
-          const code = note(step, await c.read(10_000).catch(() => null));
+          const code = note(step, await c.read(replyTimeoutMs).catch(() => null));
           if (code !== 250 && code !== 354) { ok = false; break; }
         }
         if (!ok) {  // nothing was stored: a new connection, the same message again
-          c.close();
-          c = null;
+          c = close(c);
           continue;
         }
         c.write(`${messageFor(id, rcpt, opts.bodyBytes ?? 1024)}.\r\n`);
-        const reply = await c.read(10_000).catch(() => null);
+        const reply = await c.read(replyTimeoutMs).catch(() => null);
         const code = note('end-of-data', reply);
         if (code === 250) {
           result.acked.set(id, rcpt);
           opts.onAcked?.(id);
         } else if (reply === null) result.uncertain.add(id);
-        else if (code === 421 || code === 451) { c.close(); c = null; continue; }
-        if (reply === null) { c.close(); c = null; }
+        else if (code === 421 || code === 451) { c = close(c); continue; }
+        if (reply === null) c = close(c);
         break;
       }
     }
-    c?.close();
+    close(c);
   }
 
-  await Promise.all(Array.from({ length: opts.sessions }, (_, s) => session(s)));
+  const sessions = Array.from({ length: opts.sessions }, (_, s) => session(s).catch((err: unknown) => {
+    failed = true;
+    throw err;
+  }));
+  try {
+    // allSettled, not all: on an error the other sessions still run until they notice the stop.
+    const outcomes = await Promise.allSettled(sessions);
+    const rejected = outcomes.find((o) => o.status === 'rejected');
+    if (rejected) throw rejected.reason;
+  } finally {
+    for (const c of open) close(c);
+  }
   return result;
 }

@@ -68,11 +68,16 @@ export class RawSmtp {
     if (r !== undefined) return Promise.resolve(r);
     if (this.closed) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no SMTP reply within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push((reply) => {
+      const waiter = (reply: string | null): void => {
         clearTimeout(t);
         resolve(reply);
-      });
+      };
+      // A timed-out read leaves the queue, so a late reply goes to the next read instead of vanishing.
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no SMTP reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 
