@@ -117,6 +117,10 @@ export class GroupCommitter {
     }
     this.stats.batches++;
     this.stats.items += batch.length;
-    batch.forEach((item, i) => (results[i].ok ? item.resolve(results[i].value) : item.reject(results[i].value)));
+    for (const [i, item] of batch.entries()) {
+      const result = results[i];
+      if (result.ok) item.resolve(result.value);
+      else item.reject(result.value);
+    }
   }
 }

@@ -117,7 +117,7 @@ export function upsertAlias(db: DB, domainId: number, a: AliasInput, now: string
       .run(domainId, a.address, a.keepLocalCopy ? 1 : 0, now, now).lastInsertRowid);
   }
   const add = db.prepare('INSERT INTO mail_alias_targets (alias_id, position, target) VALUES (?, ?, ?)');
-  a.targets.forEach((t, i) => add.run(id, i, t));
+  for (const [i, t] of a.targets.entries()) add.run(id, i, t);
   return findAlias(db, a.address)!;
 }
 

@@ -18,14 +18,16 @@ function once(db: DB, name: string, now: string, apply: () => void): boolean {
 
 export function seedDefaults(db: DB, now: string): boolean {
   return once(db, 'defaults', now, () => {
-    DEFAULT_SECTIONS.forEach((s, i) =>
-      db.prepare('INSERT INTO sections (slug, name, description, position) VALUES (?, ?, ?, ?)').run(s.slug, s.name, s.description, i));
-    DEFAULT_TASK_TYPES.forEach((n, i) => db.prepare('INSERT INTO task_types (name, position) VALUES (?, ?)').run(n, i));
-    DEFAULT_STATUSES.forEach((n, i) => db.prepare('INSERT INTO statuses (name, position) VALUES (?, ?)').run(n, i));
-    DEFAULT_CLOSE_REASONS.forEach((n, i) => db.prepare('INSERT INTO close_reasons (name, position) VALUES (?, ?)').run(n, i));
+    for (const [i, s] of DEFAULT_SECTIONS.entries()) {
+      db.prepare('INSERT INTO sections (slug, name, description, position) VALUES (?, ?, ?, ?)').run(s.slug, s.name, s.description, i);
+    }
+    for (const [i, n] of DEFAULT_TASK_TYPES.entries()) db.prepare('INSERT INTO task_types (name, position) VALUES (?, ?)').run(n, i);
+    for (const [i, n] of DEFAULT_STATUSES.entries()) db.prepare('INSERT INTO statuses (name, position) VALUES (?, ?)').run(n, i);
+    for (const [i, n] of DEFAULT_CLOSE_REASONS.entries()) db.prepare('INSERT INTO close_reasons (name, position) VALUES (?, ?)').run(n, i);
     const root = db.prepare('INSERT INTO categories (parent_id, name, position) VALUES (NULL, ?, 0)').run(DEFAULT_CATEGORY_ROOT);
-    DEFAULT_CATEGORY_CHILDREN.forEach((n, i) =>
-      db.prepare('INSERT INTO categories (parent_id, name, position) VALUES (?, ?, ?)').run(root.lastInsertRowid, n, i));
+    for (const [i, n] of DEFAULT_CATEGORY_CHILDREN.entries()) {
+      db.prepare('INSERT INTO categories (parent_id, name, position) VALUES (?, ?, ?)').run(root.lastInsertRowid, n, i);
+    }
   });
 }
 
@@ -59,9 +61,10 @@ export function seedFs2733(db: DB, now: string): boolean {
       db.prepare('INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (?, ?, ?, ?, ?)')
         .run(FS2733.id, author.id, c.at, c.body, renderMarkdown(c.body));
     }
-    FS2733.phases.forEach((p, i) =>
+    for (const [i, p] of FS2733.phases.entries()) {
       db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)')
-        .run(FS2733.id, i, p.title, p.startsAt, p.endsAt));
+        .run(FS2733.id, i, p.title, p.startsAt, p.endsAt);
+    }
   });
 }
 

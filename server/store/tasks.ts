@@ -91,5 +91,5 @@ export function phaseRows(db: DB, taskId: number): PhaseRow[] {
 export function replacePhaseRows(db: DB, taskId: number, phases: { title: string; startsAt: string | null; endsAt: string | null; note: string }[]): void {
   db.prepare('DELETE FROM phases WHERE task_id = ?').run(taskId);
   const stmt = db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at, note) VALUES (?, ?, ?, ?, ?, ?)');
-  phases.forEach((p, i) => stmt.run(taskId, i, p.title, p.startsAt, p.endsAt, p.note));
+  for (const [i, p] of phases.entries()) stmt.run(taskId, i, p.title, p.startsAt, p.endsAt, p.note);
 }

@@ -55,7 +55,7 @@ function ipv6Bytes(address: string): Buffer {
   const t = address.includes('::') ? groups(tail) : [];
   const all = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
   const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  for (const [i, g] of all.entries()) out.writeUInt16BE(parseInt(g, 16), i * 2);
   return out;
 }
 

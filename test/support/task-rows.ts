@@ -35,8 +35,9 @@ export function insertTask(db: DB, t: TaskRowInput): number {
     t.closed ? 1 : 0, t.closed ? idOf(db, 'SELECT id FROM close_reasons WHERE name = ?', t.closed.reason ?? 'Finished') : null,
     t.closed ? author : null, t.closed?.at ?? null, author, t.openedAt, t.lastEditedAt ?? t.closed?.at ?? t.openedAt);
   const id = Number(r.lastInsertRowid);
-  (t.phases ?? []).forEach((p, i) => db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)')
-    .run(id, i, p.title, p.startsAt, p.endsAt));
+  for (const [i, p] of (t.phases ?? []).entries()) {
+    db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)').run(id, i, p.title, p.startsAt, p.endsAt);
+  }
   for (const c of t.comments ?? []) {
     db.prepare('INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (?, ?, ?, ?, ?)').run(id, author, c.at, c.html, c.html);
   }

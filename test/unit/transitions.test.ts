@@ -40,8 +40,9 @@ function createPlannedTask(db: DB, phases: PhaseSpec[], status = 'Planned'): num
 /** The way the API saves a plan: every phase row replaced, so ids change. */
 function replacePhases(db: DB, taskId: number, phases: PhaseSpec[]): void {
   db.prepare('DELETE FROM phases WHERE task_id = ?').run(taskId);
-  phases.forEach((p, i) => db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)')
-    .run(taskId, i, p.title, p.startsAt, p.endsAt));
+  for (const [i, p] of phases.entries()) {
+    db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)').run(taskId, i, p.title, p.startsAt, p.endsAt);
+  }
 }
 
 const comments = (db: DB, taskId: number) =>
