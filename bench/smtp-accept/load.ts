@@ -59,11 +59,11 @@ function body(n: number, bytes: number): string {
   const line = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n';
   let text = head;
   while (text.length + line.length <= bytes) text += line;
-  return text + 'x'.repeat(Math.max(0, bytes - text.length - 2)) + '\r\n';
+  return `${text}${'x'.repeat(Math.max(0, bytes - text.length - 2))}\r\n`;
 }
 
 export async function drive(opts: DriveOptions): Promise<DriveResult> {
-  const message = body(0, opts.bodyBytes) + '.\r\n';
+  const message = `${body(0, opts.bodyBytes)}.\r\n`;
   const start = performance.now();
   const measureFrom = start + opts.warmupMs;
   const stopAt = measureFrom + opts.durationMs;

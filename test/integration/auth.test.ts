@@ -129,7 +129,7 @@ test('session rotation: a new id on every login, the old cookie stops working', 
   assert.equal(await whoAmI(h, second.cookie), 'alice');
   assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: first, body: { percent: 1 } })).status, 401);
   // A cookie planted before login (fixation) is not promoted to a session either.
-  const planted = 'tidings_session=' + 'A'.repeat(43);
+  const planted = `tidings_session=${'A'.repeat(43)}`;
   const third = await h.login('alice', undefined, { cookie: planted });
   assert.notEqual(third.cookie, planted);
   assert.equal(await whoAmI(h, planted), null);

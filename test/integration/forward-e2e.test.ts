@@ -71,7 +71,7 @@ test('a forwarded message leaves with an SRS sender, and the bounce to it reache
   assert.match(forwarded.data.toString(), /Subject: hello via alias/);
 
   // The provider cannot deliver after all and bounces to the envelope sender it saw: our SRS address.
-  const bounce = Buffer.from('From: MAILER-DAEMON@provider.test\r\nTo: ' + forwarded.from + '\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nmailbox full\r\n');
+  const bounce = Buffer.from(`From: MAILER-DAEMON@provider.test\r\nTo: ${forwarded.from}\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nmailbox full\r\n`);
   const back = await sendMessage({ host: '127.0.0.1', port, heloName: 'mx.provider.test', from: '', to: [forwarded.from], message: bounce, timeoutMs: 5000 });
   assert.equal(back.get(forwarded.from)?.kind, 'delivered', back.get(forwarded.from)?.response);
   const [returned] = await origin.waitFor(1);

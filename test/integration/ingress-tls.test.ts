@@ -82,7 +82,8 @@ describe('commit failure, timeouts and draining', () => {
     const c = await RawSmtp.connect(h.port);
     await c.open('s@remote.test', ['user0@example.test']);
     await c.cmd('DATA');
-    c.write(`Subject: full disk\r\n\r\n${'z'.repeat(900)}\r\n`.repeat(80) + '.\r\n');
+    const part = `Subject: full disk\r\n\r\n${'z'.repeat(900)}\r\n`;
+    c.write(`${part.repeat(80)}.\r\n`);
     const reply = (await c.read())!;
     assert.match(reply, /^451 4\.3\.0 /);
     assert.ok(!/sqlite|full|database/i.test(reply), `internal error text leaked: ${reply}`);

@@ -106,7 +106,8 @@ describe('SMTP ingress replies', () => {
     const c = await RawSmtp.connect(h.port);
     await c.open('s@remote.test', ['user0@example.test']);
     await c.cmd('DATA');
-    c.write(`Subject: big\r\n\r\n${('x'.repeat(998) + '\r\n').repeat(70)}.\r\n`);
+    const line = `${'x'.repeat(998)}\r\n`;
+    c.write(`Subject: big\r\n\r\n${line.repeat(70)}.\r\n`);
     assert.match((await c.read())!, /^552 5\.3\.4 /);
     assert.match((await c.cmd(`MAIL FROM:<s@remote.test> SIZE=${LIMIT + 1}`))!, /^552 5\.3\.4 /);
     c.close();
@@ -181,7 +182,8 @@ describe('SMTP ingress replies', () => {
 
     it('too large: 552 5.3.4 at DATA', async () => {
       const transport = client();
-      const raw = `Subject: nodemailer big\r\n\r\n${('x'.repeat(998) + '\r\n').repeat(70)}`;
+      const line = `${'x'.repeat(998)}\r\n`;
+      const raw = `Subject: nodemailer big\r\n\r\n${line.repeat(70)}`;
       await assert.rejects(transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user107@example.test'] }, raw }),
         (err: SmtpError) => err.responseCode === 552 && /^552 5\.3\.4 /.test(err.response ?? ''));
       transport.close();

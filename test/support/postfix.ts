@@ -46,7 +46,7 @@ function masterCf(port: number): string {
     cols[4] = 'n'; // no chroot: the temp dirs are not prepared for it
     out.push(cols.join('\t'));
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 export function startPostfix(opts: PostfixOptions): PostfixInstance {
@@ -62,8 +62,9 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
   const postfixUid = Number(execFileSync('id', ['-u', 'postfix']).toString().trim());
   chownSync(join(dir, 'data'), postfixUid, -1);
   chownSync(maildirRoot, uid, gid);
-  writeFileSync(join(etc, 'vmailbox'), opts.mailboxes.map((l) => `${l}@${opts.domain} ${opts.domain}/${l}/Maildir/`).join('\n') + '\n');
-  writeFileSync(join(etc, 'main.cf'), [
+  const vmailbox = opts.mailboxes.map((l) => `${l}@${opts.domain} ${opts.domain}/${l}/Maildir/`);
+  writeFileSync(join(etc, 'vmailbox'), `${vmailbox.join('\n')}\n`);
+  const mainCf = [
     'compatibility_level = 3.6',
     `queue_directory = ${dir}/queue`,
     `data_directory = ${dir}/data`,
@@ -89,7 +90,8 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
     'alias_database =',
     'biff = no',
     `default_process_limit = ${opts.processLimit ?? 150}`,
-  ].join('\n') + '\n');
+  ];
+  writeFileSync(join(etc, 'main.cf'), `${mainCf.join('\n')}\n`);
   writeFileSync(join(etc, 'master.cf'), masterCf(opts.port));
   execFileSync('postfix', ['-c', etc, 'start'], { stdio: 'ignore' });
   const pidFile = join(dir, 'queue', 'pid', 'master.pid');
