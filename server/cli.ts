@@ -1,5 +1,5 @@
 // Composition root of the operator CLI (`npm run cli -- <command>`): config and store as the server opens them.
-import { loadConfig, ConfigError } from '#data/config.ts';
+import { loadConfig, ConfigError, type Config } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
 import { systemClock } from './deps.ts';
 import { runCli, isHelpRequest, USAGE } from './cli/run.ts';
@@ -11,7 +11,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return argv.length === 0 ? 2 : 0;
   }
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (e) {

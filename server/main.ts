@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
-import { loadConfig, ConfigError } from '#data/config.ts';
+import { loadConfig, ConfigError, type Config } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
 import { createAppWithFastPath } from './app.ts';
 import { createChangeCounter, systemClock, type Log } from './deps.ts';
@@ -11,7 +11,7 @@ import { startJobs } from './jobs/schedule.ts';
 import { ensureSiteBuilt } from './site/build.ts';
 import { embeddedNodeToken, startEmbeddedMx, type EmbeddedMx } from './embedded-mx.ts';
 
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (e) {
@@ -52,7 +52,7 @@ function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
   const host = req.headers.host;
   if ((method !== 'GET' && method !== 'HEAD') || !url || !host) return false;
   if (!PLAIN_TARGET.test(url) || DOT_SEGMENT.test(url) || !PLAIN_HOST.test(host)) return false;
-  let hit;
+  let hit: ReturnType<typeof lookupCachedPage>;
   try {
     hit = lookupCachedPage(method, `http://${host}${url}`);
   } catch {

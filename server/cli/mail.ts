@@ -53,21 +53,26 @@ function table(ctx: CliContext, header: string[], rows: string[][]): void {
   for (const r of rows) ctx.stdout.write(`${line(r)}\n`);
 }
 
+/** Throws on an unknown option or an option without its value. */
+function parseMailArgs(args: string[]) {
+  return parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      mode: { type: 'string' }, 'legacy-host': { type: 'string' }, 'legacy-port': { type: 'string' }, 'catch-all': { type: 'string' },
+      lmtp: { type: 'string' }, domain: { type: 'string' }, 'keep-local-copy': { type: 'boolean' },
+    },
+  });
+}
+
 export async function mailCommand(argv: string[], ctx: CliContext): Promise<number> {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
     ctx.stdout.write(`${MAIL_HELP}\n`);
     return argv.length === 0 ? 2 : 0;
   }
   const services = { db: ctx.db, clock: ctx.clock, changes: createChangeCounter() };
-  let parsed;
+  let parsed: ReturnType<typeof parseMailArgs>;
   try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        mode: { type: 'string' }, 'legacy-host': { type: 'string' }, 'legacy-port': { type: 'string' }, 'catch-all': { type: 'string' },
-        lmtp: { type: 'string' }, domain: { type: 'string' }, 'keep-local-copy': { type: 'boolean' },
-      },
-    });
+    parsed = parseMailArgs(argv);
   } catch (e) {
     ctx.stderr.write(`${(e as Error).message}\n\n${MAIL_HELP}\n`);
     return 2;

@@ -47,14 +47,19 @@ function userOrFail(ctx: CliContext, name: string | undefined) {
   return user;
 }
 
+/** Throws on an unknown option or an option without its value. */
+function parseStaffArgs(args: string[]) {
+  return parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: { admin: { type: 'boolean' }, 'display-name': { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+  });
+}
+
 export async function staffCommand(argv: string[], ctx: CliContext): Promise<number> {
   const services = { db: ctx.db, clock: ctx.clock, changes: createChangeCounter() };
-  let parsed;
+  let parsed: ReturnType<typeof parseStaffArgs>;
   try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { admin: { type: 'boolean' }, 'display-name': { type: 'string' }, 'password-stdin': { type: 'boolean' } },
-    });
+    parsed = parseStaffArgs(argv);
   } catch (e) {
     ctx.stderr.write(`${(e as Error).message}\n\n${STAFF_HELP}\n`);
     return 2;

@@ -7,7 +7,7 @@ import { Invalid } from '../../domain/errors.ts';
 import { clientIp } from '../../http/session.ts';
 import { Password } from '../../domain/staff.ts';
 import { PASSWORD_MAX } from '../../domain/password.ts';
-import { changeOwnPassword } from '../../services/auth/changeOwnPassword.ts';
+import { changeOwnPassword, type ChangePasswordResult } from '../../services/auth/changeOwnPassword.ts';
 import { page, send, html, csrfField } from './layout.ts';
 import { readForm } from './forms.ts';
 import { authOf, actorOf, safeNext } from './guard.ts';
@@ -40,7 +40,7 @@ export function passwordPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     if (!currentPassword) return show(c, next, { errors: ['Enter your current password.'], status: 400 });
     const valid = Password.safeParse(newPassword);
     if (!valid.success) return show(c, next, { errors: [{ field: 'New password', message: valid.error.issues[0].message }], status: 400 });
-    let result;
+    let result: ChangePasswordResult;
     try {
       result = await changeOwnPassword({
         ctx, actor: actorOf(c), input: { currentPassword, newPassword, sessionHash: authOf(c).sessionHash, ip: clientIp(c, deps.config) },
