@@ -31,8 +31,7 @@ class Session {
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => {
       this.buf += d.toString('latin1');
-      let i: number;
-      while ((i = this.buf.indexOf('\r\n')) >= 0) {
+      for (let i = this.buf.indexOf('\r\n'); i >= 0; i = this.buf.indexOf('\r\n')) {
         const line = this.buf.slice(0, i);
         this.buf = this.buf.slice(i + 2);
         if (line[3] === '-') continue;

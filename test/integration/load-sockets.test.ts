@@ -32,8 +32,7 @@ async function fakeMx(greet: boolean): Promise<FakeMx> {
     let buffer = '';
     socket.on('data', (chunk) => {
       buffer += chunk.toString('latin1');
-      let idx: number;
-      while ((idx = buffer.indexOf('\r\n')) >= 0) {
+      for (let idx = buffer.indexOf('\r\n'); idx >= 0; idx = buffer.indexOf('\r\n')) {
         const line = buffer.slice(0, idx);
         buffer = buffer.slice(idx + 2);
         if (inData) {

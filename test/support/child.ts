@@ -86,8 +86,7 @@ export function readLines(child: ChildProcess, stream: Readable, also?: Readable
   const onData = (chunk: Buffer): void => {
     text += chunk.toString();
     partial += chunk.toString();
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
+    for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
       lines.push(partial.slice(0, nl));
       partial = partial.slice(nl + 1);
     }

@@ -45,10 +45,9 @@ export class RawSmtp {
 
   private onData(chunk: Buffer): void {
     this.buffer += chunk.toString('latin1');
-    let idx: number;
     let start = 0;
     // A reply ends with a line "NNN text"; continuation lines are "NNN-text".
-    while ((idx = this.buffer.indexOf('\r\n', start)) >= 0) {
+    for (let idx = this.buffer.indexOf('\r\n', start); idx >= 0; idx = this.buffer.indexOf('\r\n', start)) {
       const line = this.buffer.slice(start, idx);
       start = idx + 2;
       if (/^\d{3}(?: |$)/.test(line)) {
