@@ -27,9 +27,58 @@ const SORT_SQL: Record<TaskListQuery['sort'], string> = {
   progress: 't.percent',
 };
 
-type Row = Record<string, any>;
+/**
+ * A row of SELECT_ROW: the tasks columns and the joined names. A LEFT JOINed name is null exactly when its id
+ * column is, so it is typed as present and read only after that id is checked.
+ */
+interface TaskRow {
+  id: number;
+  summary: string;
+  details_md: string;
+  details_html: string;
+  type_id: number;
+  type_name: string;
+  category_id: number;
+  category_name: string;
+  section_id: number | null;
+  section_slug: string;
+  section_name: string;
+  status_id: number;
+  status_name: string;
+  percent: number;
+  is_closed: 0 | 1;
+  close_reason_id: number | null;
+  reason_name: string;
+  closed_by: number | null;
+  closed_by_name: string;
+  closed_at: string | null;
+  opened_by: number;
+  opened_by_name: string;
+  opened_at: string;
+  last_edited_at: string;
+  version: number;
+}
 
-function listItem(r: Row, tree: ReturnType<typeof categoryTree>): TaskListItem {
+interface CommentRow { id: number; created_at: string; body_md: string; body_html: string; author_id: number; display_name: string }
+
+/**
+ * A task_history row with the names of its user and of the redacting admin, each null exactly when its id is, and
+ * redacted_by null unless redacted_at is set (a CHECK keeps it set then): typed as present, read only after those checks.
+ */
+interface HistoryRow {
+  id: number;
+  at: string;
+  user_id: number | null;
+  display_name: string;
+  field: string;
+  old_value: string | null;
+  new_value: string | null;
+  redacted_by: number;
+  redacted_by_name: string;
+  redacted_at: string | null;
+}
+
+function listItem(r: TaskRow, tree: ReturnType<typeof categoryTree>): TaskListItem {
   return {
     id: r.id,
     ref: taskRef(r.id),
@@ -76,14 +125,14 @@ export function listTasks(db: DB, f: TaskFilter): { items: TaskListItem[]; total
   const total = (db.prepare(`SELECT count(*) AS n FROM (${SELECT_ROW}${whereSql})`).get(...params) as { n: number }).n;
   const dir = f.order === 'asc' ? 'ASC' : 'DESC';
   const rows = db.prepare(`${SELECT_ROW}${whereSql} ORDER BY ${SORT_SQL[f.sort]} ${dir}, t.id ${dir} LIMIT ? OFFSET ?`)
-    .all(...params, f.perPage, (f.page - 1) * f.perPage) as Row[];
+    .all(...params, f.perPage, (f.page - 1) * f.perPage) as TaskRow[];
   const tree = categoryTree(db);
   return { items: rows.map((r) => listItem(r, tree)), total };
 }
 
 export function commentsOf(db: DB, taskId: number): Comment[] {
   const rows = db.prepare(`SELECT cm.id, cm.created_at, cm.body_md, cm.body_html, u.id AS author_id, u.display_name
-      FROM comments cm JOIN users u ON u.id = cm.author_id WHERE cm.task_id = ? ORDER BY cm.created_at, cm.id`).all(taskId) as Row[];
+      FROM comments cm JOIN users u ON u.id = cm.author_id WHERE cm.task_id = ? ORDER BY cm.created_at, cm.id`).all(taskId) as CommentRow[];
   return rows.map((r) => ({ id: r.id, author: { id: r.author_id, displayName: r.display_name }, at: r.created_at, markdown: r.body_md, html: r.body_html }));
 }
 
@@ -92,7 +141,7 @@ export function phasesOf(db: DB, taskId: number): Phase[] {
 }
 
 export function taskView(db: DB, id: number): Task | undefined {
-  const r = db.prepare(`${SELECT_ROW} WHERE t.id = ?`).get(id) as Row | undefined;
+  const r = db.prepare(`${SELECT_ROW} WHERE t.id = ?`).get(id) as TaskRow | undefined;
   if (!r) return undefined;
   return {
     ...listItem(r, categoryTree(db)),
@@ -110,7 +159,7 @@ export function taskView(db: DB, id: number): Task | undefined {
 export function historyOf(db: DB, taskId: number): HistoryEntry[] {
   const rows = db.prepare(`SELECT h.*, u.display_name, ru.display_name AS redacted_by_name FROM task_history h
       LEFT JOIN users u ON u.id = h.user_id LEFT JOIN users ru ON ru.id = h.redacted_by
-      WHERE h.task_id = ? ORDER BY h.at, h.id`).all(taskId) as Row[];
+      WHERE h.task_id = ? ORDER BY h.at, h.id`).all(taskId) as HistoryRow[];
   return rows.map((r) => ({
     id: r.id, at: r.at, user: r.user_id === null ? null : { id: r.user_id, displayName: r.display_name },
     field: r.field, oldValue: r.old_value, newValue: r.new_value,
