@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeHarness, json, type RequestOptions } from './api-harness.ts';
+import type { TaskPage } from '#data/contracts/tasks.ts';
 
 interface ProblemBody { status: number; title: string; detail: string; errors?: { field: string; message: string }[] }
 
@@ -100,7 +101,7 @@ test('bad queries: unknown filter values, sort column, paging', async () => {
   await expectProblem(h, 'GET', '/api/v1/tasks?per_page=1000', {}, 400, 'per_page');
   await expectProblem(h, 'GET', '/api/v1/tasks?state=maybe', {}, 400, 'state');
   await expectProblem(h, 'GET', '/api/v1/tasks?limit=5', {}, 400, 'limit');
-  const far = await json(await h.request('GET', '/api/v1/tasks?page=999'));
+  const far = await json<TaskPage>(await h.request('GET', '/api/v1/tasks?page=999'));
   assert.deepEqual([far.items, far.total], [[], 1], 'a page past the end is empty, not an error');
 });
 

@@ -73,6 +73,6 @@ export function cookieOf(res: Response): string {
   return set.split(';')[0];
 }
 
-export async function json<T = any>(res: Response): Promise<T> {
+export async function json<T = unknown>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }

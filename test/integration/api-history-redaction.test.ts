@@ -89,7 +89,7 @@ test('only admins redact; a missing or foreign entry is 404, a bad id 400, and a
     const res = await h.request('POST', p, o);
     assert.equal(res.status, status, `${p}: ${await res.clone().text()}`);
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
-    assert.match((await json(res)).detail, detail);
+    assert.match((await json<{ detail: string }>(res)).detail, detail);
   };
   await expect(401, path, {}, /Log in as an admin/);
   await expect(403, path, { session: staff }, /Only admins/);

@@ -38,7 +38,7 @@ test('reads are public and match the contract', async () => {
   const missing = await h.request('GET', '/api/v1/tasks/99999');
   assert.equal(missing.status, 404);
   assert.equal(missing.headers.get('content-type'), 'application/problem+json');
-  assert.equal((await json(missing)).detail, 'FS#99999 does not exist.');
+  assert.equal((await json<{ detail: string }>(missing)).detail, 'FS#99999 does not exist.');
 });
 
 test('create: 201 with Location, opened by the session user, one "opened" history row, change counter bumped', async () => {
@@ -290,7 +290,7 @@ test('phases: PUT checks the version like PATCH; a stale one is a 409 and the pl
   // Someone who loaded the task at version 1 saves their plan: refused, nothing overwritten.
   const stale = await h.request('PUT', `/api/v1/tasks/${t.id}/phases`, { session: s, body: plan('theirs', 1) });
   assert.equal(stale.status, 409);
-  assert.match((await json(stale)).detail, new RegExp(`FS#${t.id} was changed by someone else \\(now version 2, you sent 1\\)`));
+  assert.match((await json<{ detail: string }>(stale)).detail, new RegExp(`FS#${t.id} was changed by someone else \\(now version 2, you sent 1\\)`));
   const now = await json<Task>(await h.request('GET', `/api/v1/tasks/${t.id}`));
   assert.deepEqual([now.version, now.phases.map((p) => p.title)], [2, ['mine']]);
   assert.equal((await h.request('PUT', `/api/v1/tasks/${t.id}/phases`, { session: s, body: plan('theirs', 2) })).status, 200);
@@ -307,7 +307,7 @@ test('create refuses an id the API could not address: past the largest, explicit
   const next = await h.request('POST', '/api/v1/tasks', { session: s, body: { summary: 'one more', typeId: 1, categoryId: 1, statusId: 1 } });
   assert.equal(next.status, 409, await next.clone().text());
   assert.equal(next.headers.get('content-type'), 'application/problem+json');
-  assert.match((await json(next)).detail, /No automatic task number is left: FS#2147483647 is the highest/);
+  assert.match((await json<{ detail: string }>(next)).detail, /No automatic task number is left: FS#2147483647 is the highest/);
   const tooBig = await h.request('POST', '/api/v1/tasks', { session: s, body: { summary: 'too big', typeId: 1, categoryId: 1, statusId: 1, id: 2_147_483_648 } });
   assert.equal(tooBig.status, 400);
   assert.equal(count(), before, 'nothing was created');

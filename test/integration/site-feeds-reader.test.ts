@@ -37,6 +37,14 @@ before(async () => {
 after(async () => { await site?.close(); });
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', htmlEntities: false, parseTagValue: false, trimValues: false });
+
+/** The parts of the parsed feeds that these tests read: an element is its text, or an object of '#text' and '@attribute's. */
+type XmlElement = string | Record<string, string>;
+type Rss = { rss: { channel: { title: XmlElement; description: XmlElement; item: RssItem | RssItem[] } } };
+type RssItem = { title: XmlElement; author: XmlElement; category: XmlElement | XmlElement[]; description: XmlElement };
+type Atom = { feed: { title: Record<string, string>; subtitle: Record<string, string>; entry: AtomEntry | AtomEntry[] } };
+type AtomEntry = { title: XmlElement; author: { name: XmlElement }; category: Record<string, string> };
+
 const textOf = (v: unknown): string => String(typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['#text'] : v);
 
 /** What a reader shows of a field it renders as HTML: the XML text is HTML source, so it must hold no markup at all. */
@@ -45,7 +53,7 @@ function shownAsHtml(xmlText: string, what: string): string {
   return decodeEntities(xmlText);
 }
 
-async function feed(path: string): Promise<Record<string, any>> {
+async function feed<T extends Rss | Atom>(path: string): Promise<T> {
   const res = await site.get(path);
   assert.equal(res.status, 200, path);
   const xml = await res.text();
@@ -56,7 +64,7 @@ async function feed(path: string): Promise<Record<string, any>> {
 
 test('RSS: channel title and description, item author and category show the literal names', async () => {
   for (const path of [`/section/${SLUG}/feed.rss`, '/feed.rss']) {
-    const channel = (await feed(path)).rss.channel;
+    const channel = (await feed<Rss>(path)).rss.channel;
     if (path.startsWith('/section')) {
       assert.equal(shownAsHtml(textOf(channel.title), `${path} title`), `${SECTION} · Tidings status`);
       assert.equal(shownAsHtml(textOf(channel.description), `${path} description`), `Incidents, planned work and updates for ${SECTION}`);
@@ -68,6 +76,7 @@ test('RSS: channel title and description, item author and category show the lite
       assert.deepEqual([item.category].flat().map((c) => shownAsHtml(textOf(c), `${path} item category`)), [SECTION]);
     }
     const closed = items.find((i) => textOf(i.title).includes('closed'));
+    assert.ok(closed, `${path}: the closed item`);
     assert.ok(!textOf(closed.description).includes('<i>'), `${path}: the close reason is text in the item HTML`);
     assert.match(decodeEntities(textOf(closed.description).replace(/<[^>]*>/g, '')), new RegExp(`Reason for closing: ${REASON}`));
   }
@@ -75,7 +84,7 @@ test('RSS: channel title and description, item author and category show the lite
 
 test('Atom: feed title and subtitle are HTML text, author names show literally, a dashed slug gets its real category label', async () => {
   for (const path of [`/section/${SLUG}/feed.atom`, '/feed.atom']) {
-    const doc = (await feed(path)).feed;
+    const doc = (await feed<Atom>(path)).feed;
     if (path.startsWith('/section')) {
       // Marked as HTML so readers that follow the type decode exactly as those that always render HTML.
       assert.equal(doc.title['@type'], 'html', `${path}: feed title type`);

@@ -2,6 +2,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeHarness, json } from './api-harness.ts';
+import type { AuditItem } from '#server/routes/audit.ts';
+
+interface OverrideView {
+  section: { slug: string; name: string };
+  state: string;
+  note: string;
+  setBy: string | null;
+  setAt: string;
+  expiresAt: string;
+  active: boolean;
+}
+type Overrides = { items: OverrideView[] };
+type AuditPage = { items: AuditItem[]; nextBefore: number | null };
 
 test('anonymous callers get 401 for every override and audit route', async () => {
   const h = makeHarness();
@@ -21,25 +34,25 @@ test('staff set and clear an override with the CSRF token; without it nothing ch
   assert.equal(res.status, 403);
   res = await h.request('PUT', '/api/v1/sections/email/override', { session: bob, csrf: 'forged', body });
   assert.equal(res.status, 403);
-  assert.equal((await json(await h.request('GET', '/api/v1/overrides', { session: bob }))).items.length, 0);
+  assert.equal((await json<Overrides>(await h.request('GET', '/api/v1/overrides', { session: bob }))).items.length, 0);
 
   res = await h.request('PUT', '/api/v1/sections/email/override', { session: bob, body });
   assert.equal(res.status, 200);
-  const set = await json(res);
+  const set = await json<OverrideView>(res);
   assert.deepEqual({ ...set, setAt: undefined }, {
     section: { slug: 'email', name: 'Email' }, state: 'issues', note: 'Mail delayed at one provider', setBy: 'bob (display)',
     setAt: undefined, expiresAt: '2026-01-15T13:00:00.000Z', active: true,
   });
 
   h.advance(60 * 60_000); // 13:00: the expiry itself
-  const listed = await json(await h.request('GET', '/api/v1/overrides', { session: bob }));
+  const listed = await json<Overrides>(await h.request('GET', '/api/v1/overrides', { session: bob }));
   assert.equal(listed.items[0].active, false, 'expired by the clock alone');
 
   res = await h.request('DELETE', '/api/v1/sections/email/override', { session: bob, csrf: false });
   assert.equal(res.status, 403);
   res = await h.request('DELETE', '/api/v1/sections/email/override', { session: bob });
   assert.equal(res.status, 204);
-  assert.equal((await json(await h.request('GET', '/api/v1/overrides', { session: bob }))).items.length, 0);
+  assert.equal((await json<Overrides>(await h.request('GET', '/api/v1/overrides', { session: bob }))).items.length, 0);
 });
 
 test('bad input is a 4xx naming the field, never a write', async () => {
@@ -59,7 +72,7 @@ test('bad input is a 4xx naming the field, never a write', async () => {
     assert.equal(res.status, status, JSON.stringify(body));
     assert.match(res.headers.get('content-type') ?? '', /problem\+json/);
   }
-  assert.equal((await json(await h.request('GET', '/api/v1/overrides', { session: admin }))).items.length, 0);
+  assert.equal((await json<Overrides>(await h.request('GET', '/api/v1/overrides', { session: admin }))).items.length, 0);
 });
 
 test('the audit log shows logins, failed logins and override changes to admins, and is closed to staff', async () => {
@@ -74,17 +87,17 @@ test('the audit log shows logins, failed logins and override changes to admins, 
   assert.equal((await h.request('GET', '/api/v1/audit', { session: bob })).status, 403);
   const res = await h.request('GET', '/api/v1/audit', { session: admin });
   assert.equal(res.status, 200);
-  const { items } = await json(res);
+  const { items } = await json<AuditPage>(res);
   const actions = items.map((i: { action: string; actor: string }) => `${i.actor} ${i.action}`);
   assert.ok(actions.includes('bob section.override.set'), actions.join(', '));
   assert.ok(actions.some((a: string) => a.startsWith('bob ') && /fail/.test(a)), `a failed login is audited: ${actions.join(', ')}`);
   assert.ok(actions.filter((a: string) => /login/.test(a) && !/fail/.test(a)).length >= 2, 'successful logins are audited');
 
-  const page1 = await json(await h.request('GET', '/api/v1/audit?limit=2', { session: admin }));
+  const page1 = await json<AuditPage>(await h.request('GET', '/api/v1/audit?limit=2', { session: admin }));
   assert.equal(page1.items.length, 2);
-  const page2 = await json(await h.request('GET', `/api/v1/audit?limit=2&before=${page1.nextBefore}`, { session: admin }));
+  const page2 = await json<AuditPage>(await h.request('GET', `/api/v1/audit?limit=2&before=${page1.nextBefore}`, { session: admin }));
   assert.ok(page2.items[0].id < page1.items[1].id);
-  const filtered = await json(await h.request('GET', '/api/v1/audit?action=section.', { session: admin }));
+  const filtered = await json<AuditPage>(await h.request('GET', '/api/v1/audit?action=section.', { session: admin }));
   assert.deepEqual(filtered.items.map((i: { action: string }) => i.action), ['section.override.set']);
   assert.equal((await h.request('GET', '/api/v1/audit?limit=0', { session: admin })).status, 400);
 });

@@ -5,6 +5,8 @@ import pino from 'pino';
 import { ensureSiteBuilt } from '#server/site/build.ts';
 import { runTransitions } from '#server/jobs/transitions.ts';
 import { makeHarness, json } from './api-harness.ts';
+import type { HistoryEntry, Task } from '#data/contracts/tasks.ts';
+import type { StatusJson } from '#data/contracts/status.ts';
 
 before(async () => { await ensureSiteBuilt({ info: () => {} }); });
 
@@ -15,14 +17,14 @@ const at = (hhmm: string) => `${DAY}T${hhmm}:00.000Z`;
 test('upcoming → running → done: one automatic comment per transition, status and section state follow', async () => {
   const h = makeHarness({ start: at('08:00') });
   const admin = await h.admin();
-  const lists = async (kind: string) => (await json(await h.request('GET', `/api/v1/${kind}`))).items as { id: number; name: string; slug?: string }[];
+  const lists = async (kind: string) => (await json<{ items: { id: number; name: string; slug?: string }[] }>(await h.request('GET', `/api/v1/${kind}`))).items;
   const id = (items: { id: number; name: string }[], name: string) => items.find((x) => x.name === name)!.id;
   const created = await h.request('POST', '/api/v1/tasks', { session: admin, body: {
     summary: 'MX switch', typeId: id(await lists('task-types'), 'Maintenance'), categoryId: id(await lists('categories'), 'Email'),
     sectionId: id(await lists('sections'), 'Email'), statusId: id(await lists('statuses'), 'Planned'),
   } });
   assert.equal(created.status, 201);
-  const taskId = (await json(created)).id as number;
+  const taskId = (await json<{ id: number }>(created)).id;
   const put = await h.request('PUT', `/api/v1/tasks/${taskId}/phases`, { session: admin, body: { phases: [
     { title: 'drain', startsAt: at('10:00'), endsAt: at('11:00') },
     { title: 'switch', startsAt: at('11:00'), endsAt: at('12:00') },
@@ -30,8 +32,8 @@ test('upcoming → running → done: one automatic comment per transition, statu
   assert.equal(put.status, 200);
 
   const job = () => runTransitions({ db: h.db, clock: () => h.now(), log: pino({ level: 'silent' }), changes: h.changes });
-  const task = async () => json(await h.request('GET', `/api/v1/tasks/${taskId}`));
-  const email = async () => ((await json(await h.request('GET', '/status.json'))).sections as { slug: string; state: string }[]).find((s) => s.slug === 'email')!.state;
+  const task = async () => json<Task>(await h.request('GET', `/api/v1/tasks/${taskId}`));
+  const email = async () => (await json<StatusJson>(await h.request('GET', '/status.json'))).sections.find((s) => s.slug === 'email')!.state;
 
   job();
   assert.equal((await task()).comments.length, 0);
@@ -53,7 +55,7 @@ test('upcoming → running → done: one automatic comment per transition, statu
   assert.equal(t.comments.length, 3);
   assert.equal(t.status.name, 'Monitoring');
   assert.equal(await email(), 'operational', 'a finished plan no longer announces anything');
-  const history = (await json(await h.request('GET', `/api/v1/tasks/${taskId}/history`))).items as { field: string; newValue: string; user: { displayName: string } | null }[];
+  const history = (await json<{ items: HistoryEntry[] }>(await h.request('GET', `/api/v1/tasks/${taskId}/history`))).items;
   assert.deepEqual(history.filter((x) => x.field === 'status').map((x) => [x.newValue, x.user?.displayName]), [['In progress', 'Tidings (automatic)'], ['Monitoring', 'Tidings (automatic)']]);
 
   // A stale editor is told: the scheduler's change raised the version.
