@@ -26,7 +26,7 @@ export type LoginResult =
 
 /** Why a login with these credentials is refused (its audit action), or null when it may go ahead. */
 function refusal(user: UserRow | undefined, matches: boolean, now: Date): string | null {
-  if (!user || !user.password_hash || user.disabled || !matches) return 'login.failed';
+  if (!user?.password_hash || user.disabled || !matches) return 'login.failed';
   if (user.one_time_expires_at !== null) {
     if (user.one_time_spent_at !== null) return 'login.one-time-spent';
     if (Date.parse(user.one_time_expires_at) <= now.getTime()) return 'login.one-time-expired';

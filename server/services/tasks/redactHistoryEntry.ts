@@ -14,7 +14,7 @@ export function redactHistoryEntry({ ctx, actor, taskId, entryId }: {
   const redacted = ctx.db.transaction(() => {
     const user = userById(ctx.db, actor.userId);
     // The routes check the role as well; checking here keeps any other caller from wiping history.
-    if (!user || user.role !== 'admin' || user.disabled) throw new Forbidden('Only admins may redact task history.');
+    if (user?.role !== 'admin' || user.disabled) throw new Forbidden('Only admins may redact task history.');
     if (!taskRow(ctx.db, taskId)) throw new NotFound(`${taskRef(taskId)} does not exist.`);
     const entry = historyRow(ctx.db, taskId, entryId);
     if (!entry) throw new NotFound(`${taskRef(taskId)} has no history entry ${entryId}.`);
