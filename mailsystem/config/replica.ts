@@ -75,7 +75,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     return { routes, matched };
   }
 
-  function finish(address: string, r: { routes: Route[]; matched: string } | null): Resolution {
+  function finish(r: { routes: Route[]; matched: string } | null): Resolution {
     if (!r) return { status: 'unknown-user' };
     const unique = [...new Map(r.routes.map((route) => [JSON.stringify(route), route])).values()];
     return unique.length ? { status: 'ok', address: r.matched, routes: unique } : { status: 'unknown-user' };
@@ -86,14 +86,14 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     if (!back.ok) return { status: 'unknown-user' };
     const target = back.address.toLowerCase();
     const parts = splitAddress(target);
-    if (parts && domainRow(parts.domain)) return finish(target, expand(target, 0, new Set(), false));
+    if (parts && domainRow(parts.domain)) return finish(expand(target, 0, new Set(), false));
     // Keep the original sender's spelling: local parts may be case-sensitive at their home.
     return { status: 'ok', address: original.toLowerCase(), routes: [{ kind: 'forward', to: back.address }] };
   }
 
   function resolvePostmaster(address: string, domain: string): Resolution {
     if (opts.postmaster && opts.postmaster.toLowerCase() !== address) {
-      const r = finish(opts.postmaster.toLowerCase(), expand(opts.postmaster.toLowerCase(), 0, new Set(), false));
+      const r = finish(expand(opts.postmaster.toLowerCase(), 0, new Set(), false));
       if (r.status === 'ok') return { ...r, address };
     }
     return { status: 'ok', address, routes: [{ kind: 'maildir', mailbox: `postmaster@${domain}` }] };
@@ -109,7 +109,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
       if (srs && parts.domain === srs.domain) return parts.local === 'postmaster' ? resolvePostmaster(address, parts.domain) : { status: 'unknown-user' };
       return { status: 'not-hosted' };
     }
-    const r = finish(address, expand(address, 0, new Set(), false));
+    const r = finish(expand(address, 0, new Set(), false));
     if (r.status === 'unknown-user' && parts.local === 'postmaster') return resolvePostmaster(address, parts.domain);
     return r;
   }

@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
-import type { Actor, ServiceContext } from '../services/context.ts';
+import type { ServiceContext } from '../services/context.ts';
 import { DomainInput, DomainPatch, MailboxInput, AliasInput, DomainName, Address } from '#data/contracts/mail-config.ts';
 import { readJson, parseWith, parseQuery, requireFound } from '../http/validate.ts';
 import { listDomains, findDomain, listMailboxes, findMailbox, listAliases, findAlias, currentConfigVersion } from '../store/mail.ts';
