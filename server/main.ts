@@ -44,7 +44,7 @@ let mx: EmbeddedMx | null = null;
 const honoListener = getRequestListener(app.fetch, { hostname: config.httpHost });
 // Only targets and hosts @hono/node-server takes verbatim into the request URL (no normalising, decoding or 400),
 // so the URL the cache is keyed by is the one Hono would see; anything else goes through Hono.
-const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~\/?=&+,]*$/;
+const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~/?=&+,]*$/;
 const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
 const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 function fastPath(req: IncomingMessage, res: ServerResponse): boolean {

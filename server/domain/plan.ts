@@ -76,7 +76,7 @@ export function statusAfterTransition(current: string, plan: PlanState): string 
 }
 
 /** Staff-typed titles show literally, never as Markdown syntax. */
-const escapeMarkdown = (s: string) => s.replace(/[\\`*_{}\[\]()#+\-.!<>|~]/g, (c) => `\\${c}`);
+const escapeMarkdown = (s: string) => s.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`);
 
 /** The automatic comment's text (Markdown; rendered and sanitized like any comment). */
 export function transitionComment(ts: readonly Transition[], plan: PlanState): string {

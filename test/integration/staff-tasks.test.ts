@@ -209,7 +209,7 @@ test('saving the plan over a newer version is refused with the same clear messag
   await h.addUser('bob', 'staff');
   const a = h.browser(); await a.login('alice');
   const b = h.browser(); await b.login('bob');
-  const planVersion = (html: string) => /action="\/staff\/tasks\/2733\/phases">[^]*?name="version" value="(\d+)"/.exec(html)![1];
+  const planVersion = (html: string) => /action="\/staff\/tasks\/2733\/phases">[\s\S]*?name="version" value="(\d+)"/.exec(html)![1];
   const titles = () => (h.db.prepare('SELECT title FROM phases WHERE task_id = 2733 ORDER BY position').all() as { title: string }[]).map((p) => p.title);
   const plan = (title: string, version: string) => ({ count: '1', phase_title_0: title, phase_sdate_0: '2026-02-02', phase_pos_0: '1', version, move: 'save' });
   const vA = planVersion((await a.get('/staff/tasks/2733')).text);
