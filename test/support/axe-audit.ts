@@ -74,11 +74,17 @@ export async function auditPages(page: Page, base: string, seeds: string[], patt
     const key = pattern ?? path;
     if (seen.has(key) || (pattern === null && !seeds.includes(path))) continue;
     seen.add(key);
+    // One load per page; the variants switch the viewport and the colour scheme on the loaded page, as a
+    // reader resizing the window or changing the system theme does (media queries apply live; axe reads
+    // the computed styles of the moment).
+    await page.setViewportSize({ width: VARIANTS[0].width, height: 900 });
+    await page.emulateMedia({ colorScheme: VARIANTS[0].scheme });
+    const res = await page.goto(base + path, { waitUntil: 'load' });
+    assert.ok(res, path);
     for (const v of VARIANTS) {
       await page.setViewportSize({ width: v.width, height: 900 });
       await page.emulateMedia({ colorScheme: v.scheme });
-      const res = await page.goto(base + path, { waitUntil: 'load' });
-      assert.ok(res, path);
+      assert.ok(await page.evaluate(({ w, dark }) => window.innerWidth === w && matchMedia('(prefers-color-scheme: dark)').matches === dark, { w: v.width, dark: v.scheme === 'dark' }), `${path}: the ${v.width}px ${v.scheme} variant applies`);
       for (const violation of await axeViolations(page)) {
         failures.push(`${path} (${v.width}px, ${v.scheme}): ${violation.id} [${violation.impact}] ${violation.help}: ${JSON.stringify(violation.nodes)}`);
       }
