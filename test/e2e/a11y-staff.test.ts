@@ -21,7 +21,7 @@ let chrome: LaunchedBrowser;
 function staffPagePatterns(): string[] {
   const app = staffRoutes({ db: site.db, config: {} as never, clock: () => NOW, log: pino({ level: 'silent' }), changes: site.changes });
   const paths = app.routes.filter((r) => r.method === 'GET' && !r.path.includes('*') && !r.path.startsWith('/assets/'))
-    .map((r) => '/staff' + (r.path === '/' ? '' : r.path));
+    .map((r) => `/staff${r.path === '/' ? '' : r.path}`);
   return [...new Set(paths)];
 }
 

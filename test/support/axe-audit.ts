@@ -28,7 +28,7 @@ export function publicPagePatterns(): string[] {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.astro') && e.name !== '404.astro') {
-        const route = '/' + relative(root, p).replace(/\.astro$/, '').replace(/(^|\/)index$/, '');
+        const route = `/${relative(root, p).replace(/\.astro$/, '').replace(/(^|\/)index$/, '')}`;
         out.push(route.replace(/\[(\w+)\]/g, ':$1').replace(/\/$/, '') || '/');
       }
     }
