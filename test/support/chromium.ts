@@ -15,8 +15,12 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    // BackForwardCache and RenderDocument off: each same-site navigation otherwise gets a new frame host
+    // (and may swap renderer processes) so the old page can be cached; the tests navigate some 400 times and
+    // never go back, and this costs about a quarter of Chromium's CPU per navigation (measured: 100 loads of
+    // a small page, 43 s of CPU against 34 s with them off).
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync', '--disable-features=BackForwardCache,RenderDocument'],
   });
   return {
     context,
