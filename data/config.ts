@@ -47,14 +47,18 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 function listenHost(env: Env, name: string): string {
   const raw = env[name];
   if (raw === undefined || raw === '') return '127.0.0.1';
-  if (raw !== 'localhost' && isIP(raw) === 0) throw new ConfigError(name, `must be an IP address to listen on (such as 127.0.0.1, 0.0.0.0 or ::), got "${raw}"`);
+  if (raw !== 'localhost' && isIP(raw) === 0)
+    throw new ConfigError(name, `must be an IP address to listen on (such as 127.0.0.1, 0.0.0.0 or ::), got "${raw}"`);
   return raw;
 }
 
 function ipList(env: Env, name: string): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return [];
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const ip of items) {
     if (isIP(ip) === 0) throw new ConfigError(name, `must be a comma-separated list of IP addresses, got "${ip}"`);
   }
@@ -132,14 +136,16 @@ function duration(env: Env, name: string, fallbackMs: number, allowZero: boolean
   if (raw === undefined || raw === '') return fallbackMs;
   if (allowZero && raw === '0') return 0;
   const m = /^(\d{1,6})([smhd])$/.exec(raw);
-  if (!m || Number(m[1]) === 0) throw new ConfigError(name, `must be a duration such as ${examples}${allowZero ? ' (or 0 for off)' : ''}, got "${raw}"`);
+  if (!m || Number(m[1]) === 0)
+    throw new ConfigError(name, `must be a duration such as ${examples}${allowZero ? ' (or 0 for off)' : ''}, got "${raw}"`);
   return Number(m[1]) * UNIT_MS[m[2]];
 }
 
 function positiveInt(env: Env, name: string, fallback: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new ConfigError(name, `must be a whole number from 1 to ${max}, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max)
+    throw new ConfigError(name, `must be a whole number from 1 to ${max}, got "${raw}"`);
   return Number(raw);
 }
 
@@ -183,7 +189,11 @@ function forwardRelay(env: Env, name: string): { host: string; port: number } | 
   const raw = env[name];
   if (raw === undefined || raw === '') return null;
   const relay = parseHostPort(raw, 25);
-  if (!relay) throw new ConfigError(name, `must be a host name or IP address with an optional port, such as smtp.example.net:587 or [2001:db8::25]:25, got "${raw}"`);
+  if (!relay)
+    throw new ConfigError(
+      name,
+      `must be a host name or IP address with an optional port, such as smtp.example.net:587 or [2001:db8::25]:25, got "${raw}"`,
+    );
   return relay;
 }
 
@@ -198,10 +208,17 @@ function remotePort(env: Env, name: string, fallback: number): number {
 function dnsServers(env: Env, name: string): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return [];
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of items) {
     const server = parseHostPort(item, 53);
-    if (!server || isIP(server.host) === 0) throw new ConfigError(name, `must be a comma-separated list of IP addresses, each with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53), got "${item}"`);
+    if (!server || isIP(server.host) === 0)
+      throw new ConfigError(
+        name,
+        `must be a comma-separated list of IP addresses, each with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53), got "${item}"`,
+      );
   }
   return items;
 }
@@ -211,14 +228,24 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
   const token = env.TIDINGS_MX_TOKEN || '';
   if (url) {
     let ok = false;
-    try { ok = ['http:', 'https:'].includes(new URL(url).protocol); } catch { ok = false; }
+    try {
+      ok = ['http:', 'https:'].includes(new URL(url).protocol);
+    } catch {
+      ok = false;
+    }
     if (!ok) throw new ConfigError('TIDINGS_MX_BACKEND_URL', `must be an http(s) URL, got "${url}"`);
   }
   if (Boolean(url) !== Boolean(token)) {
-    throw new ConfigError(url ? 'TIDINGS_MX_TOKEN' : 'TIDINGS_MX_BACKEND_URL', 'TIDINGS_MX_BACKEND_URL and TIDINGS_MX_TOKEN go together: set both or neither');
+    throw new ConfigError(
+      url ? 'TIDINGS_MX_TOKEN' : 'TIDINGS_MX_BACKEND_URL',
+      'TIDINGS_MX_BACKEND_URL and TIDINGS_MX_TOKEN go together: set both or neither',
+    );
   }
   const hostname = domainName(env, 'TIDINGS_MX_HOSTNAME', DOMAIN_NAME.test(systemHostname) ? systemHostname : 'localhost');
-  const srsSecrets = (env.TIDINGS_SRS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const srsSecrets = (env.TIDINGS_SRS_SECRETS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (srsSecrets.some((s) => s.length < 16)) throw new ConfigError('TIDINGS_SRS_SECRETS', 'each secret must be at least 16 characters');
   return {
     backend: url ? { url: url.replace(/\/+$/, ''), token } : null,
@@ -245,7 +272,10 @@ function tlsFiles(env: Env, cwd: string): { cert: string; key: string } | null {
   const cert = readableFile(env, 'TIDINGS_SMTP_TLS_CERT', cwd);
   const key = readableFile(env, 'TIDINGS_SMTP_TLS_KEY', cwd);
   if (Boolean(cert) !== Boolean(key)) {
-    throw new ConfigError(cert ? 'TIDINGS_SMTP_TLS_KEY' : 'TIDINGS_SMTP_TLS_CERT', 'TIDINGS_SMTP_TLS_CERT and TIDINGS_SMTP_TLS_KEY go together: set both or neither');
+    throw new ConfigError(
+      cert ? 'TIDINGS_SMTP_TLS_KEY' : 'TIDINGS_SMTP_TLS_CERT',
+      'TIDINGS_SMTP_TLS_CERT and TIDINGS_SMTP_TLS_KEY go together: set both or neither',
+    );
   }
   return cert && key ? { cert, key } : null;
 }

@@ -30,7 +30,11 @@ export function openDatabase(file: string, opts: OpenOptions = {}): DB {
   return db;
 }
 
-export interface Migration { version: number; name: string; sql: string }
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
 
 export function readMigrations(dir: string): Migration[] {
   const out: Migration[] = [];

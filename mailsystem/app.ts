@@ -52,8 +52,8 @@ export const DEFAULT_INGRESS: Omit<IngressOptions, 'serverName'> = {
   maxRecipients: 100,
   maxConnectionsPerIp: 20,
   maxClients: 10_000,
-  socketTimeoutMs: 5 * 60_000,     // RFC 5321 §4.5.3.2 command and data-block timeouts
-  dataTimeoutMs: 10 * 60_000,      // the "DATA termination" timeout
+  socketTimeoutMs: 5 * 60_000, // RFC 5321 §4.5.3.2 command and data-block timeouts
+  dataTimeoutMs: 10 * 60_000, // the "DATA termination" timeout
 };
 
 export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
@@ -67,31 +67,49 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
     if (r.status === 'ok') return r.routes;
     return r.status === 'not-hosted' ? [{ kind: 'forward', to: address }] : [];
   };
-  const worker = new DeliveryWorker({
-    owner: `${serverName}:${process.pid}`,
-    leaseMs: opts.worker?.leaseMs ?? 10 * 60_000,
-    concurrency: opts.worker?.concurrency ?? 16,
-    idlePollMs: opts.worker?.idlePollMs ?? 5_000,
-    retry: { ...DEFAULT_RETRY, ...opts.retry },
-    reportingMta: serverName,
-  }, {
-    store, committer, clock: deps.clock, log: deps.log, buildDsn: deps.buildDsn, routesForSender, newId,
-    transports: { maildir: new MaildirTransport({ root: opts.maildirRoot }), ...deps.transports },
-  });
+  const worker = new DeliveryWorker(
+    {
+      owner: `${serverName}:${process.pid}`,
+      leaseMs: opts.worker?.leaseMs ?? 10 * 60_000,
+      concurrency: opts.worker?.concurrency ?? 16,
+      idlePollMs: opts.worker?.idlePollMs ?? 5_000,
+      retry: { ...DEFAULT_RETRY, ...opts.retry },
+      reportingMta: serverName,
+    },
+    {
+      store,
+      committer,
+      clock: deps.clock,
+      log: deps.log,
+      buildDsn: deps.buildDsn,
+      routesForSender,
+      newId,
+      transports: { maildir: new MaildirTransport({ root: opts.maildirRoot }), ...deps.transports },
+    },
+  );
 
-  const ingress = new Ingress({ ...DEFAULT_INGRESS, ...opts.ingress, serverName }, {
-    directory: deps.directory, clock: deps.clock, log: deps.log, newId,
-    enqueue: async (message) => {
-      await committer.submit(() => store.insertAccepted(message));
-      worker.kick();
+  const ingress = new Ingress(
+    { ...DEFAULT_INGRESS, ...opts.ingress, serverName },
+    {
+      directory: deps.directory,
+      clock: deps.clock,
+      log: deps.log,
+      newId,
+      enqueue: async (message) => {
+        await committer.submit(() => store.insertAccepted(message));
+        worker.kick();
+      },
+      recordRejected: (event) => {
+        committer.submit(() => store.insertRejected(event)).catch((err: unknown) => deps.log.warn({ err }, 'could not record a rejection'));
+      },
     },
-    recordRejected: (event) => {
-      committer.submit(() => store.insertRejected(event)).catch((err: unknown) => deps.log.warn({ err }, 'could not record a rejection'));
-    },
-  });
+  );
 
   return {
-    ingress, worker, store, committer,
+    ingress,
+    worker,
+    store,
+    committer,
     async start() {
       const released = store.releaseAllLeases();
       if (released > 0) deps.log.info({ released }, 'released leases of a previous run');

@@ -47,26 +47,52 @@ async function main(): Promise<void> {
     ? { cert: readFileSync(mxConfig.tlsFiles.cert), key: readFileSync(mxConfig.tlsFiles.key) }
     : ensureSelfSignedCert(mxDir, serverName);
 
-  const mx = createMailSystem({
-    smtpHost: config.smtpHost,
-    smtpPort: config.smtpPort,
-    maildirRoot: mxConfig.maildirRoot,
-    serverName,
-    ingress: { tls, implicitTls: mxConfig.implicitTls, maxMessageBytes: mxConfig.maxMessageBytes, maxConnectionsPerIp: mxConfig.maxConnectionsPerIp,
-      maxUnknownRecipients: mxConfig.maxUnknownRecipients },
-    retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs },
-  }, {
-    db, directory, clock, log, buildDsn,
-    transports: {
-      lmtp: createLmtpTransport({ heloName: serverName }),
-      forward: createForwardTransport({ resolver, srs, clock, heloName: serverName, port: mxConfig.forwardPort, relay: mxConfig.forwardRelay }),
-      legacy: createLegacyTransport({ resolver, heloName: serverName }),
+  const mx = createMailSystem(
+    {
+      smtpHost: config.smtpHost,
+      smtpPort: config.smtpPort,
+      maildirRoot: mxConfig.maildirRoot,
+      serverName,
+      ingress: {
+        tls,
+        implicitTls: mxConfig.implicitTls,
+        maxMessageBytes: mxConfig.maxMessageBytes,
+        maxConnectionsPerIp: mxConfig.maxConnectionsPerIp,
+        maxUnknownRecipients: mxConfig.maxUnknownRecipients,
+      },
+      retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs },
     },
-  });
+    {
+      db,
+      directory,
+      clock,
+      log,
+      buildDsn,
+      transports: {
+        lmtp: createLmtpTransport({ heloName: serverName }),
+        forward: createForwardTransport({
+          resolver,
+          srs,
+          clock,
+          heloName: serverName,
+          port: mxConfig.forwardPort,
+          relay: mxConfig.forwardRelay,
+        }),
+        legacy: createLegacyTransport({ resolver, heloName: serverName }),
+      },
+    },
+  );
 
   // The replica keeps serving when the backend is away; without a backend it serves what it has.
   const sync = mxConfig.backend
-    ? createConfigSync({ db, backendUrl: mxConfig.backend.url, token: mxConfig.backend.token, clock, log, intervalMs: mxConfig.syncIntervalMs })
+    ? createConfigSync({
+        db,
+        backendUrl: mxConfig.backend.url,
+        token: mxConfig.backend.token,
+        clock,
+        log,
+        intervalMs: mxConfig.syncIntervalMs,
+      })
     : null;
   if (sync) sync.start();
   else log.warn('TIDINGS_MX_BACKEND_URL/TIDINGS_MX_TOKEN not set: serving the local replica only');
@@ -78,13 +104,16 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down: draining sessions and deliveries');
     sync?.stop();
-    mx.stop().then(() => {
-      db.close();
-      process.exit(0);
-    }, (err: unknown) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    });
+    mx.stop().then(
+      () => {
+        db.close();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   // Under `npm start` the backend supervises this process through a stdin pipe: if the backend dies
   // (even by SIGKILL) the pipe closes and the node drains instead of lingering as an orphan on the port.

@@ -26,7 +26,12 @@ export interface ChangeCounter {
 
 export function createChangeCounter(): ChangeCounter {
   let v = 0;
-  return { bump: () => { v++; }, version: () => v };
+  return {
+    bump: () => {
+      v++;
+    },
+    version: () => v,
+  };
 }
 
 export interface ServerDeps {

@@ -26,7 +26,9 @@ export function embeddedNodeToken(ctx: ServiceContext, stateDir: string): string
   return token;
 }
 
-export interface EmbeddedMx { stop(): Promise<void> }
+export interface EmbeddedMx {
+  stop(): Promise<void>;
+}
 
 /** Starts the MX child and restarts it (with a growing pause) if it dies; stop() drains it with SIGTERM. */
 export function startEmbeddedMx(opts: { config: Config; token: string; backendUrl: string; log: Log; clock: Clock }): EmbeddedMx {
@@ -40,11 +42,18 @@ export function startEmbeddedMx(opts: { config: Config; token: string; backendUr
     // The IPC channel carries one message: the port the node bound (TIDINGS_SMTP_PORT may be 0).
     const c = spawn(process.execPath, [MX_ENTRY], {
       stdio: ['pipe', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, TIDINGS_STATE_DIR: opts.config.stateDir, TIDINGS_MX_BACKEND_URL: opts.backendUrl, TIDINGS_MX_TOKEN: opts.token, TIDINGS_MX_EXIT_WITH_PARENT: '1' },
+      env: {
+        ...process.env,
+        TIDINGS_STATE_DIR: opts.config.stateDir,
+        TIDINGS_MX_BACKEND_URL: opts.backendUrl,
+        TIDINGS_MX_TOKEN: opts.token,
+        TIDINGS_MX_EXIT_WITH_PARENT: '1',
+      },
     });
     child = c;
     c.on('message', (m: { type?: string; port?: number }) => {
-      if (m.type === 'listening') opts.log.info({ smtpPort: m.port, pid: c.pid }, `tidings: mail system on smtp://${opts.config.smtpHost}:${m.port}`);
+      if (m.type === 'listening')
+        opts.log.info({ smtpPort: m.port, pid: c.pid }, `tidings: mail system on smtp://${opts.config.smtpHost}:${m.port}`);
     });
     c.on('exit', (code, signal) => {
       child = null;
@@ -58,13 +67,17 @@ export function startEmbeddedMx(opts: { config: Config; token: string; backendUr
   launch();
 
   return {
-    stop: () => new Promise<void>((resolve) => {
-      stopping = true;
-      if (restartTimer) clearTimeout(restartTimer);
-      const c = child;
-      if (!c || c.exitCode !== null) { resolve(); return; }
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        stopping = true;
+        if (restartTimer) clearTimeout(restartTimer);
+        const c = child;
+        if (!c || c.exitCode !== null) {
+          resolve();
+          return;
+        }
+        c.once('exit', () => resolve());
+        c.kill('SIGTERM');
+      }),
   };
 }

@@ -30,7 +30,9 @@ try {
   db = openBackendStore(config.stateDir, clock);
 } catch (e) {
   // An unusable state folder is a configuration problem: say which variable to fix, not a stack trace.
-  console.error(`tidings: configuration error: TIDINGS_STATE_DIR: cannot open the database in "${config.stateDir}": ${(e as Error).message}`);
+  console.error(
+    `tidings: configuration error: TIDINGS_STATE_DIR: cannot open the database in "${config.stateDir}": ${(e as Error).message}`,
+  );
   process.exit(2);
 }
 const changes = createChangeCounter();
@@ -68,7 +70,9 @@ function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
   }
   return true;
 }
-const server = createServer((req, res) => { if (!fastPath(req, res)) void honoListener(req, res); });
+const server = createServer((req, res) => {
+  if (!fastPath(req, res)) void honoListener(req, res);
+});
 server.listen(config.httpPort, config.httpHost, () => {
   const info = server.address() as AddressInfo;
   log.info(`tidings: http://${config.httpHost}:${info.port}/ (state in ${config.stateDir})`);
@@ -90,7 +94,12 @@ function shutdown() {
   void jobs.stop();
   // The MX node gets its own drain deadline; the backend waits for it so no delivery is cut short.
   const mxStopped = mx ? mx.stop() : Promise.resolve();
-  server.close(() => { void mxStopped.then(() => { db.close(); process.exit(0); }); });
+  server.close(() => {
+    void mxStopped.then(() => {
+      db.close();
+      process.exit(0);
+    });
+  });
   setTimeout(() => process.exit(0), 60_000).unref();
 }
 process.on('SIGTERM', shutdown);

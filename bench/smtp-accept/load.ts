@@ -40,7 +40,10 @@ class Session {
         else this.ready.push(line);
       }
     });
-    const end = (): void => { this.closed = true; for (const w of this.waiting.splice(0)) w(null); };
+    const end = (): void => {
+      this.closed = true;
+      for (const w of this.waiting.splice(0)) w(null);
+    };
     socket.on('close', end);
     socket.on('error', end);
   }
@@ -71,7 +74,10 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
 
   async function session(s: number): Promise<void> {
     const socket = net.connect({ port: opts.port, host: '127.0.0.1' });
-    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
     const c = new Session(socket);
     await c.read();
     socket.write('EHLO bench.test\r\n');
@@ -79,13 +85,21 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
     for (let k = 0; performance.now() < stopAt; k++) {
       const rcpt = opts.recipients[(s + k) % opts.recipients.length];
       socket.write(`MAIL FROM:<bench@remote.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`);
-      const r1 = await c.read(); const r2 = await c.read(); const r3 = await c.read();
-      if (!r1?.startsWith('250') || !r2?.startsWith('250') || !r3?.startsWith('354')) { errors++; break; }
+      const r1 = await c.read();
+      const r2 = await c.read();
+      const r3 = await c.read();
+      if (!r1?.startsWith('250') || !r2?.startsWith('250') || !r3?.startsWith('354')) {
+        errors++;
+        break;
+      }
       const t0 = performance.now();
       socket.write(message);
       const r = await c.read();
       const t1 = performance.now();
-      if (!r?.startsWith('250')) { errors++; break; }
+      if (!r?.startsWith('250')) {
+        errors++;
+        break;
+      }
       if (t1 >= measureFrom && t1 < stopAt) latencies.push(t1 - t0);
     }
     socket.write('QUIT\r\n');
@@ -94,6 +108,6 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
 
   await Promise.all(Array.from({ length: opts.sessions }, (_, s) => session(s)));
   latencies.sort((a, b) => a - b);
-  const pct = (p: number): number => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : NaN;
+  const pct = (p: number): number => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : NaN);
   return { messages: latencies.length, msgsPerSec: latencies.length / (opts.durationMs / 1000), p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
 }

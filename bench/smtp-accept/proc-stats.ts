@@ -3,7 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK_MS = 10; // CLK_TCK = 100 on Linux
 
-interface ProcStat { pid: number; ppid: number; ticks: number; childTicks: number }
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  ticks: number;
+  childTicks: number;
+}
 
 function readStat(pid: number): ProcStat | null {
   try {
@@ -61,7 +66,9 @@ export function treeRssBytes(root: number): number {
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
       if (m) kb += Number(m[1]);
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return kb * 1024;
 }
@@ -69,6 +76,13 @@ export function treeRssBytes(root: number): number {
 /** Samples the tree's RSS until stopped; returns the peak. */
 export function rssSampler(root: number, everyMs = 100): { stop(): number } {
   let peak = treeRssBytes(root);
-  const t = setInterval(() => { peak = Math.max(peak, treeRssBytes(root)); }, everyMs);
-  return { stop() { clearInterval(t); return Math.max(peak, treeRssBytes(root)); } };
+  const t = setInterval(() => {
+    peak = Math.max(peak, treeRssBytes(root));
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, treeRssBytes(root));
+    },
+  };
 }

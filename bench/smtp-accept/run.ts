@@ -36,7 +36,10 @@ function freePort(): Promise<number> {
 async function untilListening(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); });
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
       s.on('error', () => r(false));
     });
     if (ok) return;
@@ -53,8 +56,19 @@ async function waitUntil(check: () => boolean, timeoutMs = 120_000): Promise<voi
   }
 }
 
-interface Target { name: string; port: number; pid: () => number; drained: () => boolean }
-interface Row extends DriveResult { target: string; sessions: number; round: number; cpuPer1000: number; peakRss: number }
+interface Target {
+  name: string;
+  port: number;
+  pid: () => number;
+  drained: () => boolean;
+}
+interface Row extends DriveResult {
+  target: string;
+  sessions: number;
+  round: number;
+  cpuPer1000: number;
+  peakRss: number;
+}
 
 async function measure(t: Target, sessions: number, round: number, recipients: string[]): Promise<Row> {
   const pid = t.pid();
@@ -65,8 +79,8 @@ async function measure(t: Target, sessions: number, round: number, recipients: s
   await waitUntil(t.drained);
   const cpuMs = treeCpuMs(pid) - cpu0;
   const peakRss = rss.stop();
-  const total = r.messages * (DURATION_MS + 1000) / DURATION_MS; // messages incl. warm-up, for CPU per message
-  return { ...r, target: t.name, sessions, round, cpuPer1000: (cpuMs / 1000) / (total / 1000), peakRss };
+  const total = (r.messages * (DURATION_MS + 1000)) / DURATION_MS; // messages incl. warm-up, for CPU per message
+  return { ...r, target: t.name, sessions, round, cpuPer1000: cpuMs / 1000 / (total / 1000), peakRss };
 }
 
 const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
@@ -85,13 +99,26 @@ async function main(): Promise<void> {
     mkdirSync(stateDir, { recursive: true });
     const cfg = join(dir, `${name}.json`);
     writeFileSync(cfg, JSON.stringify({ stateDir, port, directory }));
-    const proc = spawn(join(process.cwd(), 'node_modules/.bin/node'), [...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), join(process.cwd(), 'bench/smtp-accept/tidings-server.ts'), cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const proc = spawn(
+      join(process.cwd(), 'node_modules/.bin/node'),
+      [
+        ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+        join(process.cwd(), 'bench/smtp-accept/tidings-server.ts'),
+        cfg,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     children.push(proc);
     return { proc, stateDir };
   };
   const { proc: tidings, stateDir: tdir } = startTidings('tidings', tidingsPort);
 
-  const postfix = startPostfix({ dir: join(dir, 'postfix'), port: postfixPort, domain: 'example.test', mailboxes: recipients.map((r) => r.split('@')[0]) });
+  const postfix = startPostfix({
+    dir: join(dir, 'postfix'),
+    port: postfixPort,
+    domain: 'example.test',
+    mailboxes: recipients.map((r) => r.split('@')[0]),
+  });
   cleanups.push(() => postfix.stop()); // also when a later step throws: no Postfix master left behind
   await Promise.all([untilListening(sinkPort), untilListening(tidingsPort), untilListening(postfixPort)]);
 
@@ -102,18 +129,26 @@ async function main(): Promise<void> {
     { name: 'postfix', port: postfixPort, pid: () => postfix.masterPid(), drained: () => postfix.queueEmpty() },
   ];
 
-  console.log(`bench:smtp-accept — ${BODY} B messages to ${MAILBOXES} Maildir mailboxes, ${DURATION_MS / 1000} s per run after 1 s warm-up, ${ROUNDS} alternating rounds`);
-  console.log(`machine: ${(await import('node:os')).cpus().length} CPUs, node ${process.version}; fsync before 250 on both (Tidings synchronous=FULL, Postfix cleanup fsync)\n`);
+  console.log(
+    `bench:smtp-accept — ${BODY} B messages to ${MAILBOXES} Maildir mailboxes, ${DURATION_MS / 1000} s per run after 1 s warm-up, ${ROUNDS} alternating rounds`,
+  );
+  console.log(
+    `machine: ${(await import('node:os')).cpus().length} CPUs, node ${process.version}; fsync before 250 on both (Tidings synchronous=FULL, Postfix cleanup fsync)\n`,
+  );
   const rows: Row[] = [];
   for (const sessions of SESSIONS) {
     const cal = await drive({ port: sinkPort, sessions, durationMs: DURATION_MS, warmupMs: 1000, bodyBytes: BODY, recipients });
-    console.log(`[${sessions} sessions] smtp-sink calibration (null server, same generator): ${f1(cal.msgsPerSec)} msg/s, p50 ${f1(cal.p50Ms)} ms, p99 ${f1(cal.p99Ms)} ms`);
+    console.log(
+      `[${sessions} sessions] smtp-sink calibration (null server, same generator): ${f1(cal.msgsPerSec)} msg/s, p50 ${f1(cal.p50Ms)} ms, p99 ${f1(cal.p99Ms)} ms`,
+    );
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of (round % 2 === 1 ? targets : [...targets].reverse()).filter((x) => !ONLY_TIDINGS || x.name === 'tidings')) {
         const row = await measure(t, sessions, round, recipients);
         rows.push(row);
-        console.log(`[${sessions} sessions] round ${round} ${t.name.padEnd(8)} ${f1(row.msgsPerSec).padStart(7)} msg/s  p50 ${f1(row.p50Ms).padStart(6)} ms  p99 ${f1(row.p99Ms).padStart(6)} ms  ` +
-          `CPU ${row.cpuPer1000.toFixed(2)} s/1000 msgs  peak PSS ${mb(row.peakRss)}  errors ${row.errors}`);
+        console.log(
+          `[${sessions} sessions] round ${round} ${t.name.padEnd(8)} ${f1(row.msgsPerSec).padStart(7)} msg/s  p50 ${f1(row.p50Ms).padStart(6)} ms  p99 ${f1(row.p99Ms).padStart(6)} ms  ` +
+            `CPU ${row.cpuPer1000.toFixed(2)} s/1000 msgs  peak PSS ${mb(row.peakRss)}  errors ${row.errors}`,
+        );
       }
     }
   }
@@ -124,14 +159,19 @@ async function main(): Promise<void> {
       const r = rows.filter((x) => x.target === name && x.sessions === sessions);
       return r.reduce((s, x) => s + (x[k] as number), 0) / r.length;
     };
-    const peak = (name: string): number => Math.max(...rows.filter((x) => x.target === name && x.sessions === sessions).map((x) => x.peakRss));
+    const peak = (name: string): number =>
+      Math.max(...rows.filter((x) => x.target === name && x.sessions === sessions).map((x) => x.peakRss));
     for (const name of ['tidings', 'postfix']) {
-      console.log(`  ${String(sessions).padStart(3)} sessions ${name.padEnd(8)} ${f1(mean(name, 'msgsPerSec')).padStart(7)} msg/s  p50 ${f1(mean(name, 'p50Ms'))} ms  p99 ${f1(mean(name, 'p99Ms'))} ms  ` +
-        `CPU ${mean(name, 'cpuPer1000').toFixed(2)} s/1000  peak PSS ${mb(peak(name))}`);
+      console.log(
+        `  ${String(sessions).padStart(3)} sessions ${name.padEnd(8)} ${f1(mean(name, 'msgsPerSec')).padStart(7)} msg/s  p50 ${f1(mean(name, 'p50Ms'))} ms  p99 ${f1(mean(name, 'p99Ms'))} ms  ` +
+          `CPU ${mean(name, 'cpuPer1000').toFixed(2)} s/1000  peak PSS ${mb(peak(name))}`,
+      );
     }
-    console.log(`  ${String(sessions).padStart(3)} sessions ratio    throughput ${(mean('tidings', 'msgsPerSec') / mean('postfix', 'msgsPerSec')).toFixed(2)}x  ` +
-      `p99 ${(mean('tidings', 'p99Ms') / mean('postfix', 'p99Ms')).toFixed(2)}x  CPU/msg ${(mean('tidings', 'cpuPer1000') / mean('postfix', 'cpuPer1000')).toFixed(2)}x  ` +
-      `peak PSS ${(peak('tidings') / peak('postfix')).toFixed(2)}x`);
+    console.log(
+      `  ${String(sessions).padStart(3)} sessions ratio    throughput ${(mean('tidings', 'msgsPerSec') / mean('postfix', 'msgsPerSec')).toFixed(2)}x  ` +
+        `p99 ${(mean('tidings', 'p99Ms') / mean('postfix', 'p99Ms')).toFixed(2)}x  CPU/msg ${(mean('tidings', 'cpuPer1000') / mean('postfix', 'cpuPer1000')).toFixed(2)}x  ` +
+        `peak PSS ${(peak('tidings') / peak('postfix')).toFixed(2)}x`,
+    );
   }
 
   // Idle connections: greeted sessions that just sit there, on a fresh process (no heap grown by load).
@@ -144,7 +184,9 @@ async function main(): Promise<void> {
   let greeted = 0;
   for (let i = 0; i < IDLE_CONNECTIONS; i++) {
     const s = net.connect(idlePort, '127.0.0.1');
-    s.once('data', () => { greeted++; });
+    s.once('data', () => {
+      greeted++;
+    });
     s.on('error', () => {});
     idle.push(s);
     if (i % 200 === 199) await pause(20);
@@ -152,16 +194,20 @@ async function main(): Promise<void> {
   await waitUntil(() => greeted === IDLE_CONNECTIONS, 60_000);
   await pause(1000);
   const withIdle = treeRssBytes(fresh.pid!);
-  console.log(`\nTidings memory with ${IDLE_CONNECTIONS} idle greeted connections (fresh process): ${mb(withIdle)} (idle process before: ${mb(before)}, +${((withIdle - before) / IDLE_CONNECTIONS / 1024).toFixed(1)} KiB per connection)`);
+  console.log(
+    `\nTidings memory with ${IDLE_CONNECTIONS} idle greeted connections (fresh process): ${mb(withIdle)} (idle process before: ${mb(before)}, +${((withIdle - before) / IDLE_CONNECTIONS / 1024).toFixed(1)} KiB per connection)`,
+  );
   for (const s of idle) s.destroy();
   tdb.close();
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-}).finally(() => {
-  for (const clean of cleanups) clean();
-  for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-  setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500);
-});
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const clean of cleanups) clean();
+    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
+    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500);
+  });

@@ -29,13 +29,25 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    try { const r = await fetch(url); if (r.ok) return r; } catch { /* not listening yet */ }
+    try {
+      const r = await fetch(url);
+      if (r.ok) return r;
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what} did not answer at ${url}`);
 }
 
-interface WrkResult { rps: number; p50: string; p99: string; p50ms: number; p99ms: number; errors: string }
+interface WrkResult {
+  rps: number;
+  p50: string;
+  p99: string;
+  p50ms: number;
+  p99ms: number;
+  errors: string;
+}
 
 function toMs(v: string): number {
   const m = /^([\d.]+)(us|ms|s)$/.exec(v);
@@ -66,8 +78,15 @@ try {
 
   const appPort = await freePort();
   const app = spawn(process.execPath, ['server/main.ts'], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, TIDINGS_STATE_DIR: state, TIDINGS_HTTP_PORT: String(appPort), TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_LOG_LEVEL: 'warn' },
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      TIDINGS_STATE_DIR: state,
+      TIDINGS_HTTP_PORT: String(appPort),
+      TIDINGS_HTTP_HOST: '127.0.0.1',
+      TIDINGS_LOG_LEVEL: 'warn',
+    },
   });
   children.push(app);
   const appUrl = `http://127.0.0.1:${appPort}/`;
@@ -79,7 +98,9 @@ try {
   writeFileSync(join(www, 'index.html'), html);
   const nginxPort = await freePort();
   const conf = join(work, 'nginx.conf');
-  writeFileSync(conf, `
+  writeFileSync(
+    conf,
+    `
 daemon off;
 worker_processes ${NGINX_WORKERS};
 pid ${work}/nginx.pid;
@@ -101,24 +122,30 @@ http {
     location = / { try_files /index.html =404; }
   }
 }
-`);
+`,
+  );
   const nginx = spawn('nginx', ['-c', conf, '-p', work, '-e', join(work, 'nginx-error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(nginx);
   const nginxUrl = `http://127.0.0.1:${nginxPort}/`;
   const peerHtml = await (await waitFor(nginxUrl, nginx, 'nginx')).text();
   if (peerHtml !== html) throw new Error('nginx does not serve the same HTML');
 
-  console.log(`status page benchmark: GET / (${Buffer.byteLength(html)} bytes of HTML; FS#2733 + 200 tasks), wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}, nginx worker_processes ${NGINX_WORKERS}, ${(await import('node:os')).availableParallelism()} CPUs`);
+  console.log(
+    `status page benchmark: GET / (${Buffer.byteLength(html)} bytes of HTML; FS#2733 + 200 tasks), wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}, nginx worker_processes ${NGINX_WORKERS}, ${(await import('node:os')).availableParallelism()} CPUs`,
+  );
   // Warm both (JIT, page cache), then measure each in turn with the same load tool and settings.
   spawnSync('wrk', ['-t1', '-c8', '-d2s', appUrl]);
   spawnSync('wrk', ['-t1', '-c8', '-d2s', nginxUrl]);
   const tidings = runWrk(appUrl);
   const peer = runWrk(nginxUrl);
-  const row = (name: string, r: WrkResult) => `${name.padEnd(10)} ${r.rps.toFixed(0).padStart(9)} req/s   p50 ${r.p50.padStart(8)}   p99 ${r.p99.padStart(8)}${r.errors ? `   (${r.errors})` : ''}`;
+  const row = (name: string, r: WrkResult) =>
+    `${name.padEnd(10)} ${r.rps.toFixed(0).padStart(9)} req/s   p50 ${r.p50.padStart(8)}   p99 ${r.p99.padStart(8)}${r.errors ? `   (${r.errors})` : ''}`;
   console.log(row('tidings', tidings));
   console.log(row('nginx', peer));
   const ratio = tidings.rps / peer.rps;
-  console.log(`ratio      ${(ratio * 100).toFixed(1)}% of nginx throughput (goal ≥ 50%); tidings p99 ${tidings.p99ms.toFixed(2)} ms (goal < 50 ms)`);
+  console.log(
+    `ratio      ${(ratio * 100).toFixed(1)}% of nginx throughput (goal ≥ 50%); tidings p99 ${tidings.p99ms.toFixed(2)} ms (goal < 50 ms)`,
+  );
   console.log(`goals: throughput ${ratio >= 0.5 ? 'met' : 'NOT met'}, p99 ${tidings.p99ms < 50 ? 'met' : 'NOT met'}`);
 } finally {
   for (const c of children) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGTERM');

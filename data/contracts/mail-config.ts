@@ -29,15 +29,25 @@ export const Address = AddressSyntax.transform(canonicalAddress);
 export const AliasTarget = AddressSyntax.transform(foldDomain);
 
 export const Port = z.number().int().min(1).max(65535);
-export const HostName = z.string().trim().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address');
+export const HostName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address');
 
-export const DomainInput = z.strictObject({
-  name: DomainName,
-  mode: MigrationMode.default('active'),
-  legacyHost: HostName.nullable().default(null),
-  legacyPort: Port.nullable().default(null),
-  catchAll: Address.nullable().default(null),
-}).refine((d) => d.mode === 'active' || d.legacyHost !== null, { message: 'legacy and shadow modes need a legacyHost', path: ['legacyHost'] });
+export const DomainInput = z
+  .strictObject({
+    name: DomainName,
+    mode: MigrationMode.default('active'),
+    legacyHost: HostName.nullable().default(null),
+    legacyPort: Port.nullable().default(null),
+    catchAll: Address.nullable().default(null),
+  })
+  .refine((d) => d.mode === 'active' || d.legacyHost !== null, {
+    message: 'legacy and shadow modes need a legacyHost',
+    path: ['legacyHost'],
+  });
 export type DomainInput = z.output<typeof DomainInput>;
 
 export const DomainPatch = z.strictObject({
@@ -48,20 +58,26 @@ export const DomainPatch = z.strictObject({
 });
 export type DomainPatch = z.output<typeof DomainPatch>;
 
-export const MailboxInput = z.strictObject({
-  address: Address,
-  delivery: DeliveryKind.default('maildir'),
-  lmtpHost: HostName.nullable().default(null),
-  lmtpPort: Port.nullable().default(null),
-}).refine((m) => m.delivery === 'maildir' ? m.lmtpHost === null && m.lmtpPort === null : m.lmtpHost !== null && m.lmtpPort !== null, {
-  message: 'lmtp delivery needs lmtpHost and lmtpPort; maildir delivery takes neither',
-  path: ['delivery'],
-});
+export const MailboxInput = z
+  .strictObject({
+    address: Address,
+    delivery: DeliveryKind.default('maildir'),
+    lmtpHost: HostName.nullable().default(null),
+    lmtpPort: Port.nullable().default(null),
+  })
+  .refine((m) => (m.delivery === 'maildir' ? m.lmtpHost === null && m.lmtpPort === null : m.lmtpHost !== null && m.lmtpPort !== null), {
+    message: 'lmtp delivery needs lmtpHost and lmtpPort; maildir delivery takes neither',
+    path: ['delivery'],
+  });
 export type MailboxInput = z.output<typeof MailboxInput>;
 
 export const AliasInput = z.strictObject({
   address: Address,
-  targets: z.array(AliasTarget).min(1).max(100).transform((t) => [...new Set(t)]),
+  targets: z
+    .array(AliasTarget)
+    .min(1)
+    .max(100)
+    .transform((t) => [...new Set(t)]),
   keepLocalCopy: z.boolean().default(false),
 });
 export type AliasInput = z.output<typeof AliasInput>;

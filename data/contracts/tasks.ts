@@ -148,32 +148,41 @@ export type UpdateTaskInput = z.infer<typeof UpdateTaskInput>;
 
 export const AddCommentInput = z.strictObject({
   /** Kept verbatim (no trimming): the source is what staff typed. */
-  body: z.string().max(100_000).refine((s) => s.trim().length > 0, 'must not be empty'),
+  body: z
+    .string()
+    .max(100_000)
+    .refine((s) => s.trim().length > 0, 'must not be empty'),
   /** Back-dating (rebuilding FS#2733 from its record); defaults to now. */
   at: InstantInput.optional(),
 });
 export type AddCommentInput = z.infer<typeof AddCommentInput>;
 
-export const CloseTaskInput = z.strictObject({
-  reasonId: Id.optional(),
-  /** The reason by name ("Finished"), as an alternative to reasonId. */
-  reason: z.string().trim().min(1).max(100).optional(),
-  at: InstantInput.optional(),
-}).refine((v) => (v.reasonId === undefined) !== (v.reason === undefined), {
-  message: 'give the reason for closing, as reasonId or as reason (its name), not both', path: ['reasonId'],
-});
+export const CloseTaskInput = z
+  .strictObject({
+    reasonId: Id.optional(),
+    /** The reason by name ("Finished"), as an alternative to reasonId. */
+    reason: z.string().trim().min(1).max(100).optional(),
+    at: InstantInput.optional(),
+  })
+  .refine((v) => (v.reasonId === undefined) !== (v.reason === undefined), {
+    message: 'give the reason for closing, as reasonId or as reason (its name), not both',
+    path: ['reasonId'],
+  });
 export type CloseTaskInput = z.infer<typeof CloseTaskInput>;
 
 export const ReopenTaskInput = z.strictObject({});
 
-export const PhaseInput = z.strictObject({
-  title: z.string().trim().min(1).max(200),
-  startsAt: InstantInput.nullable().default(null),
-  endsAt: InstantInput.nullable().default(null),
-  note: z.string().max(2000).default(''),
-}).refine((p) => p.startsAt === null || p.endsAt === null || p.startsAt <= p.endsAt, {
-  message: 'must not end before it starts', path: ['endsAt'],
-});
+export const PhaseInput = z
+  .strictObject({
+    title: z.string().trim().min(1).max(200),
+    startsAt: InstantInput.nullable().default(null),
+    endsAt: InstantInput.nullable().default(null),
+    note: z.string().max(2000).default(''),
+  })
+  .refine((p) => p.startsAt === null || p.endsAt === null || p.startsAt <= p.endsAt, {
+    message: 'must not end before it starts',
+    path: ['endsAt'],
+  });
 export const ReplacePhasesInput = z.strictObject({
   phases: z.array(PhaseInput).max(50),
   /** The version the editor saw, as for UpdateTaskInput; a stale one is refused with 409. */

@@ -2,7 +2,10 @@
 import type { DB } from '#data/db.ts';
 import type { MxConfigPayload, ConfigChange } from '#data/contracts/mx-config.ts';
 
-export interface ApplyResult { applied: number; version: number }
+export interface ApplyResult {
+  applied: number;
+  version: number;
+}
 
 export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date): ApplyResult {
   const upsertDomain = db.prepare(`INSERT INTO replica_domains (name, mode, legacy_host, legacy_port, catch_all) VALUES (?, ?, ?, ?, ?)
@@ -41,22 +44,29 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
     }
   }
 
-  return db.transaction((): ApplyResult => {
-    if (payload.reset) {
-      db.exec('DELETE FROM replica_aliases; DELETE FROM replica_mailboxes; DELETE FROM replica_domains; UPDATE replica_state SET version = 0 WHERE id = 1');
-    }
-    const current = (db.prepare('SELECT version FROM replica_state WHERE id = 1').get() as { version: number }).version;
-    let applied = 0;
-    let version = current;
-    for (const c of payload.changes) {
-      if (c.version <= version) continue; // a repeated page (a retry after a lost reply) is harmless
-      applyOne(c);
-      version = c.version;
-      applied++;
-    }
-    db.prepare('UPDATE replica_state SET version = ?, synced_at = ?, last_error = NULL, last_error_at = NULL WHERE id = 1').run(version, now.toISOString());
-    return { applied, version };
-  }).immediate();
+  return db
+    .transaction((): ApplyResult => {
+      if (payload.reset) {
+        db.exec(
+          'DELETE FROM replica_aliases; DELETE FROM replica_mailboxes; DELETE FROM replica_domains; UPDATE replica_state SET version = 0 WHERE id = 1',
+        );
+      }
+      const current = (db.prepare('SELECT version FROM replica_state WHERE id = 1').get() as { version: number }).version;
+      let applied = 0;
+      let version = current;
+      for (const c of payload.changes) {
+        if (c.version <= version) continue; // a repeated page (a retry after a lost reply) is harmless
+        applyOne(c);
+        version = c.version;
+        applied++;
+      }
+      db.prepare('UPDATE replica_state SET version = ?, synced_at = ?, last_error = NULL, last_error_at = NULL WHERE id = 1').run(
+        version,
+        now.toISOString(),
+      );
+      return { applied, version };
+    })
+    .immediate();
 }
 
 export function recordSyncError(db: DB, message: string, now: Date): void {

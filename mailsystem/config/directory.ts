@@ -2,15 +2,15 @@
 
 /** Where one accepted recipient's copy is delivered. */
 export type Route =
-  | { kind: 'maildir'; mailbox: string }                         // built-in Maildir store; mailbox = canonical local address
+  | { kind: 'maildir'; mailbox: string } // built-in Maildir store; mailbox = canonical local address
   | { kind: 'lmtp'; mailbox: string; host: string; port: number } // e.g. Dovecot LMTP
-  | { kind: 'forward'; to: string }                               // external provider via SMTP (SRS-rewritten sender)
-  | { kind: 'legacy'; host: string; port: number };               // old MX during migration (relay as-is)
+  | { kind: 'forward'; to: string } // external provider via SMTP (SRS-rewritten sender)
+  | { kind: 'legacy'; host: string; port: number }; // old MX during migration (relay as-is)
 
 export type Resolution =
   | { status: 'ok'; address: string; routes: Route[] }
-  | { status: 'unknown-user' }   // hosted domain, no such address → 550 5.1.1
-  | { status: 'not-hosted' };    // → 550 5.7.1 relaying denied
+  | { status: 'unknown-user' } // hosted domain, no such address → 550 5.1.1
+  | { status: 'not-hosted' }; // → 550 5.7.1 relaying denied
 
 export interface Directory {
   /** Resolves an envelope recipient (aliases, catch-all, plus-addressing) to its delivery routes. */

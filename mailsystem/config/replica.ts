@@ -16,9 +16,24 @@ export interface ReplicaDirectoryOptions {
   maxDepth?: number;
 }
 
-interface DomainRow { name: string; mode: 'legacy' | 'shadow' | 'active'; legacy_host: string | null; legacy_port: number | null; catch_all: string | null }
-interface MailboxRow { address: string; delivery: 'maildir' | 'lmtp'; lmtp_host: string | null; lmtp_port: number | null }
-interface AliasRow { address: string; targets: string; keep_local_copy: number }
+interface DomainRow {
+  name: string;
+  mode: 'legacy' | 'shadow' | 'active';
+  legacy_host: string | null;
+  legacy_port: number | null;
+  catch_all: string | null;
+}
+interface MailboxRow {
+  address: string;
+  delivery: 'maildir' | 'lmtp';
+  lmtp_host: string | null;
+  lmtp_port: number | null;
+}
+interface AliasRow {
+  address: string;
+  targets: string;
+  keep_local_copy: number;
+}
 
 export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory {
   const { db, srs } = opts;
@@ -28,9 +43,10 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
   const aliasStmt = db.prepare('SELECT address, targets, keep_local_copy FROM replica_aliases WHERE address = ?');
   const domainRow = (name: string) => domainStmt.get(name) as DomainRow | undefined;
 
-  const mailboxRoute = (m: MailboxRow): Route => m.delivery === 'lmtp'
-    ? { kind: 'lmtp', mailbox: m.address, host: m.lmtp_host!, port: m.lmtp_port! }
-    : { kind: 'maildir', mailbox: m.address };
+  const mailboxRoute = (m: MailboxRow): Route =>
+    m.delivery === 'lmtp'
+      ? { kind: 'lmtp', mailbox: m.address, host: m.lmtp_host!, port: m.lmtp_port! }
+      : { kind: 'maildir', mailbox: m.address };
   const legacyRoute = (d: DomainRow): Route => ({ kind: 'legacy', host: d.legacy_host!, port: d.legacy_port ?? 25 });
 
   /** Routes for one address, or null when a hosted address does not exist. `seen` cuts alias loops. */
@@ -106,7 +122,8 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     if (srs && parts.domain === srs.domain && srs.isSrsAddress(raw.trim())) return resolveSrs(raw.trim());
     const dom = domainRow(parts.domain);
     if (!dom) {
-      if (srs && parts.domain === srs.domain) return parts.local === 'postmaster' ? resolvePostmaster(address, parts.domain) : { status: 'unknown-user' };
+      if (srs && parts.domain === srs.domain)
+        return parts.local === 'postmaster' ? resolvePostmaster(address, parts.domain) : { status: 'unknown-user' };
       return { status: 'not-hosted' };
     }
     const r = finish(expand(address, 0, new Set(), false));

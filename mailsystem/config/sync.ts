@@ -17,7 +17,12 @@ export interface ConfigSyncOptions {
   requestTimeoutMs?: number;
 }
 
-export interface SyncOutcome { ok: boolean; applied: number; version: number; error?: string }
+export interface SyncOutcome {
+  ok: boolean;
+  applied: number;
+  version: number;
+  error?: string;
+}
 
 export interface ConfigSync {
   /** Fetches and applies every page of pending changes; never throws: the replica simply stays as it was. */
@@ -69,13 +74,17 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
 
   // One sync at a time: a slow backend must not stack up overlapping polls.
   function syncOnce(): Promise<SyncOutcome> {
-    running ??= run().finally(() => { running = undefined; });
+    running ??= run().finally(() => {
+      running = undefined;
+    });
     return running;
   }
 
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => { void syncOnce().finally(schedule); }, interval);
+    timer = setTimeout(() => {
+      void syncOnce().finally(schedule);
+    }, interval);
     timer.unref();
   }
 

@@ -35,7 +35,10 @@ export function statusOf(action: DsnInput['action'], response: string, expired =
 
 /** delivery-status fields are ASCII lines: no CR/LF injection, no 8-bit. */
 function field(value: string): string {
-  return value.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 900);
+  return value
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 900);
 }
 
 function wrap(text: string, width = 76): string {
@@ -43,7 +46,10 @@ function wrap(text: string, width = 76): string {
   for (const para of text.split('\n')) {
     let line = '';
     for (const word of para.split(' ')) {
-      if (line && line.length + word.length + 1 > width) { out.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+      if (line && line.length + word.length + 1 > width) {
+        out.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
     }
     out.push(line);
   }
@@ -67,7 +73,11 @@ export function buildDsn(input: DsnInput): Buffer {
       `We will keep trying${input.willRetryUntil ? ` until ${rfc5322Date(input.willRetryUntil)}` : ''}; you do not need to send it again.\n\n` +
       `The last reason given: ${field(input.response)}`;
 
-  const perMessage = [`Reporting-MTA: dns; ${mta}`, `X-Tidings-Queue-ID: ${field(input.queueId)}`, `Arrival-Date: ${rfc5322Date(input.arrivedAt)}`];
+  const perMessage = [
+    `Reporting-MTA: dns; ${mta}`,
+    `X-Tidings-Queue-ID: ${field(input.queueId)}`,
+    `Arrival-Date: ${rfc5322Date(input.arrivedAt)}`,
+  ];
   const perRecipient = [
     `Final-Recipient: rfc822; ${rcpt}`,
     `Action: ${input.action}`,

@@ -51,10 +51,22 @@ export function createForwardTransport(opts: ForwardOptions): Transport {
       const from = job.envelopeFrom === '' ? '' : opts.srs.forward(job.envelopeFrom, new Date(opts.clock.now()));
       // Delivered-To marks that this address forwarded the message; seeing it again means a loop.
       const message = Buffer.concat([Buffer.from(`Delivered-To: ${job.recipient}\r\n`, 'latin1'), job.message]);
-      let last: DeliveryOutcome = { kind: 'deferred', response: relay ? `4.4.1 forward relay ${relay.host} did not answer` : `4.4.1 no mail host of ${domain} answered` };
+      let last: DeliveryOutcome = {
+        kind: 'deferred',
+        response: relay ? `4.4.1 forward relay ${relay.host} did not answer` : `4.4.1 no mail host of ${domain} answered`,
+      };
       for (const host of mx.hosts) {
         for (const address of host.addresses) {
-          const results = await sendMessage({ host: address, port: portOf(host.name), servername: host.name, heloName: opts.heloName, from, to: [to], message, timeoutMs: opts.timeoutMs });
+          const results = await sendMessage({
+            host: address,
+            port: portOf(host.name),
+            servername: host.name,
+            heloName: opts.heloName,
+            from,
+            to: [to],
+            message,
+            timeoutMs: opts.timeoutMs,
+          });
           const outcome = results.get(to) ?? [...results.values()][0];
           // A permanent answer from a responsible MX is final; a temporary one lets us try the next host.
           if (outcome.kind !== 'deferred') return outcome;

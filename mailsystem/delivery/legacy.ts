@@ -32,7 +32,16 @@ export function createLegacyTransport(opts: LegacyOptions): Transport {
       const address = await addressOf(opts.resolver, host);
       // A misconfigured old MX is our problem, not the sender's: keep the mail queued rather than bounce it.
       if (!address) return { kind: 'deferred', response: `4.4.3 legacy host ${host} has no address` };
-      const results = await sendMessage({ host: address, port, servername: host, heloName: opts.heloName, from: job.envelopeFrom, to: [job.recipient], message: job.message, timeoutMs: opts.timeoutMs });
+      const results = await sendMessage({
+        host: address,
+        port,
+        servername: host,
+        heloName: opts.heloName,
+        from: job.envelopeFrom,
+        to: [job.recipient],
+        message: job.message,
+        timeoutMs: opts.timeoutMs,
+      });
       return results.get(job.recipient) ?? [...results.values()][0];
     },
   };

@@ -12,7 +12,16 @@ export function createLmtpTransport(opts: LmtpOptions): Transport {
     async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
       if (job.route.kind !== 'lmtp') return { kind: 'failed', response: '5.3.5 not an LMTP route' };
       const { host, port, mailbox } = job.route;
-      const results = await sendMessage({ host, port, lmtp: true, heloName: opts.heloName, from: job.envelopeFrom, to: [mailbox], message: job.message, timeoutMs: opts.timeoutMs });
+      const results = await sendMessage({
+        host,
+        port,
+        lmtp: true,
+        heloName: opts.heloName,
+        from: job.envelopeFrom,
+        to: [mailbox],
+        message: job.message,
+        timeoutMs: opts.timeoutMs,
+      });
       return results.get(mailbox) ?? [...results.values()][0];
     },
   };

@@ -32,11 +32,20 @@ export function maildirFileName(queueId: string, mailbox: string, size: number):
 
 async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
-  try { await stat(path); return true; } catch { return false; }
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class MaildirTransport implements Transport {
@@ -56,7 +65,8 @@ export class MaildirTransport implements Transport {
     const name = maildirFileName(job.queueId, job.route.mailbox, job.message.length);
     try {
       await this.prepare(dir);
-      if (await this.alreadyDelivered(dir, name, job.attempt)) return { kind: 'delivered', response: `2.0.0 already in Maildir as ${name}` };
+      if (await this.alreadyDelivered(dir, name, job.attempt))
+        return { kind: 'delivered', response: `2.0.0 already in Maildir as ${name}` };
       const tmp = join(dir, 'tmp', name);
       const fh = await open(tmp, 'w', 0o600);
       try {

@@ -2,7 +2,10 @@
 import { isIP } from 'node:net';
 import { dnsErrorCode, isNoData, type Resolver } from '../dns/resolver.ts';
 
-export interface MxTarget { name: string; addresses: string[] }
+export interface MxTarget {
+  name: string;
+  addresses: string[];
+}
 
 export type MxLookup =
   | { kind: 'hosts'; hosts: MxTarget[] }

@@ -17,11 +17,20 @@ export interface SmtpSendOptions {
   timeoutMs?: number;
 }
 
-interface SmtpError { code?: string; responseCode?: number; response?: string; recipient?: string; rejectedErrors?: SmtpError[] }
+interface SmtpError {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  recipient?: string;
+  rejectedErrors?: SmtpError[];
+}
 
 /** A one-line reply for the queue row and the DSN: no CR/LF, bounded length. */
 export function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim().slice(0, 500);
+  return text
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .trim()
+    .slice(0, 500);
 }
 
 export function outcomeFromReply(code: number, response: string): DeliveryOutcome {
@@ -63,11 +72,16 @@ export function sendMessage(opts: SmtpSendOptions): Promise<Map<string, Delivery
     const finish = (fill?: DeliveryOutcome) => {
       if (settled) return;
       settled = true;
-      for (const r of opts.to) if (!results.has(r)) results.set(r, fill ?? { kind: 'deferred', response: `4.4.2 session with ${where} ended early` });
+      for (const r of opts.to)
+        if (!results.has(r)) results.set(r, fill ?? { kind: 'deferred', response: `4.4.2 session with ${where} ended early` });
       // The outcome goes to the queue in this same turn; QUIT is sent but never waited for, as
       // every moment between a 250 and its commit is a moment in which a crash duplicates mail.
       resolve(results);
-      try { conn.quit(); } catch { /* already closed */ }
+      try {
+        conn.quit();
+      } catch {
+        /* already closed */
+      }
     };
     conn.on('error', (err: SmtpError) => finish(outcomeFromError(err, where)));
     conn.on('end', () => finish());

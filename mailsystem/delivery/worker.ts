@@ -106,10 +106,13 @@ export class DeliveryWorker {
     const now = this.deps.clock.now();
     const next = this.deps.store.nextDueAt();
     const wait = next === null ? this.opts.idlePollMs : Math.min(Math.max(next - now, 0), this.opts.idlePollMs);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.kick();
-    }, Math.max(wait, 5));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.kick();
+      },
+      Math.max(wait, 5),
+    );
     this.timer.unref();
   }
 
@@ -135,8 +138,13 @@ export class DeliveryWorker {
     try {
       const message = this.deps.store.messageBody(d.messageId);
       return await transport.deliver({
-        queueId: d.messageId, deliveryId: d.id, envelopeFrom: d.envelopeFrom, recipient: d.recipient,
-        route: d.route, message, attempt: d.attempts,
+        queueId: d.messageId,
+        deliveryId: d.id,
+        envelopeFrom: d.envelopeFrom,
+        recipient: d.recipient,
+        route: d.route,
+        message,
+        attempt: d.attempts,
       });
     } catch (err) {
       this.deps.log.error({ err, delivery: d.id }, 'transport threw');
@@ -152,9 +160,10 @@ export class DeliveryWorker {
       store.recordDelivered(d, now, outcome.response);
       return;
     }
-    const decision = outcome.kind === 'failed'
-      ? { kind: 'expire' as const }
-      : decideRetry(this.opts.retry, d.createdAt, now, d.attempts, (this.deps.random ?? Math.random)());
+    const decision =
+      outcome.kind === 'failed'
+        ? { kind: 'expire' as const }
+        : decideRetry(this.opts.retry, d.createdAt, now, d.attempts, (this.deps.random ?? Math.random)());
     if (decision.kind === 'expire') {
       // Read before the bounce: the last final delivery drops the stored body.
       const original = store.messageBody(d.messageId);
@@ -167,21 +176,46 @@ export class DeliveryWorker {
     if (!store.recordDeferred(d, now, decision.at, outcome.response)) return;
     if (dueForDelayedDsn(this.opts.retry, d.createdAt, now, d.delayedDsnAt)) {
       store.markDelayedDsn(d.id, now);
-      this.enqueueDsn(d, { action: 'delayed', willRetryUntil: d.createdAt + this.opts.retry.maxAgeMs }, outcome.response, now, store.messageBody(d.messageId));
+      this.enqueueDsn(
+        d,
+        { action: 'delayed', willRetryUntil: d.createdAt + this.opts.retry.maxAgeMs },
+        outcome.response,
+        now,
+        store.messageBody(d.messageId),
+      );
     }
   }
 
-  private enqueueDsn(d: ClaimedDelivery, kind: Pick<DsnInput, 'action' | 'expired' | 'willRetryUntil'>, response: string, now: number, original: Buffer): void {
+  private enqueueDsn(
+    d: ClaimedDelivery,
+    kind: Pick<DsnInput, 'action' | 'expired' | 'willRetryUntil'>,
+    response: string,
+    now: number,
+    original: Buffer,
+  ): void {
     // Never to the null sender (no bounce loops), never for spam (no backscatter).
     if (d.envelopeFrom === '' || d.isSpam) return;
     const routes = this.deps.routesForSender(d.envelopeFrom);
     if (routes.length === 0) return;
     const body = this.deps.buildDsn({
-      ...kind, queueId: d.messageId, envelopeFrom: d.envelopeFrom, recipient: d.recipient, response,
-      arrivedAt: d.createdAt, now, reportingMta: this.opts.reportingMta, original,
+      ...kind,
+      queueId: d.messageId,
+      envelopeFrom: d.envelopeFrom,
+      recipient: d.recipient,
+      response,
+      arrivedAt: d.createdAt,
+      now,
+      reportingMta: this.opts.reportingMta,
+      original,
     });
     this.deps.store.insertAccepted({
-      id: this.deps.newId(now), receivedAt: now, envelopeFrom: '', clientIp: '', helo: '', body, origin: 'dsn',
+      id: this.deps.newId(now),
+      receivedAt: now,
+      envelopeFrom: '',
+      clientIp: '',
+      helo: '',
+      body,
+      origin: 'dsn',
       deliveries: routes.map((route) => ({ recipient: d.envelopeFrom, route })),
     });
   }

@@ -1,6 +1,9 @@
 // The DNS questions the mail system asks, as an interface: production uses node:dns, tests a zone map.
 
-export interface MxRecord { exchange: string; priority: number }
+export interface MxRecord {
+  exchange: string;
+  priority: number;
+}
 
 /**
  * Errors carry node:dns codes: ENOTFOUND (NXDOMAIN) and ENODATA (no records of that type) are answers;

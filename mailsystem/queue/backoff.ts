@@ -9,9 +9,9 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
-  firstRetryMs: 60_000,            // first retry within minutes
-  maxDelayMs: 60 * 60_000,         // never wait more than an hour between attempts
-  maxAgeMs: 5 * 24 * 60 * 60_000,  // give up after 5 days
+  firstRetryMs: 60_000, // first retry within minutes
+  maxDelayMs: 60 * 60_000, // never wait more than an hour between attempts
+  maxAgeMs: 5 * 24 * 60 * 60_000, // give up after 5 days
   delayedDsnAfterMs: 4 * 60 * 60_000,
 };
 

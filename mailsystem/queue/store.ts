@@ -37,8 +37,15 @@ export interface RejectedEvent {
 export type EventType = 'accepted' | 'rejected' | 'delivered' | 'deferred' | 'bounced';
 
 interface ClaimRow {
-  id: number; message_id: string; recipient: string; route: string; attempts: number;
-  created_at: number; envelope_from: string; is_spam: number; delayed_dsn_at: number | null;
+  id: number;
+  message_id: string;
+  recipient: string;
+  route: string;
+  attempts: number;
+  created_at: number;
+  envelope_from: string;
+  is_spam: number;
+  delayed_dsn_at: number | null;
 }
 
 /** Prepared statements; every method is synchronous and meant to run inside a group commit. */
@@ -103,17 +110,25 @@ export class QueueStore {
   }
 
   claimDue(owner: string, now: number, leaseMs: number, limit: number): ClaimedDelivery[] {
-    return this.db.transaction(() => {
-      const ids = this.s.claim.all({ owner, until: now + leaseMs, now, limit }) as { id: number }[];
-      return ids.map(({ id }) => {
-        const r = this.s.claimed.get(id) as ClaimRow;
-        return {
-          id: r.id, messageId: r.message_id, recipient: r.recipient, route: JSON.parse(r.route) as Route,
-          attempts: r.attempts, createdAt: r.created_at, envelopeFrom: r.envelope_from,
-          isSpam: r.is_spam === 1, delayedDsnAt: r.delayed_dsn_at,
-        };
-      });
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const ids = this.s.claim.all({ owner, until: now + leaseMs, now, limit }) as { id: number }[];
+        return ids.map(({ id }) => {
+          const r = this.s.claimed.get(id) as ClaimRow;
+          return {
+            id: r.id,
+            messageId: r.message_id,
+            recipient: r.recipient,
+            route: JSON.parse(r.route) as Route,
+            attempts: r.attempts,
+            createdAt: r.created_at,
+            envelopeFrom: r.envelope_from,
+            isSpam: r.is_spam === 1,
+            delayedDsnAt: r.delayed_dsn_at,
+          };
+        });
+      })
+      .immediate();
   }
 
   /** The accepted bytes; empty once every delivery of the message is final (the body is dropped). */
@@ -131,15 +146,33 @@ export class QueueStore {
 
   recordDeferred(d: ClaimedDelivery, now: number, next: number, response: string): boolean {
     if (this.s.deferred.run({ id: d.id, next, response }).changes === 0) return false;
-    this.event(now, 'deferred', d.messageId, d.id, d.recipient, d.route.kind, null, 'tempfail',
-      JSON.stringify({ response, attempt: d.attempts, nextAttemptAt: next }));
+    this.event(
+      now,
+      'deferred',
+      d.messageId,
+      d.id,
+      d.recipient,
+      d.route.kind,
+      null,
+      'tempfail',
+      JSON.stringify({ response, attempt: d.attempts, nextAttemptAt: next }),
+    );
     return true;
   }
 
   recordBounced(d: ClaimedDelivery, now: number, response: string, reason: 'permanent' | 'expired'): boolean {
     if (this.s.bounced.run({ id: d.id, now, response }).changes === 0) return false;
-    this.event(now, 'bounced', d.messageId, d.id, d.recipient, d.route.kind, null, reason,
-      JSON.stringify({ response, attempts: d.attempts }));
+    this.event(
+      now,
+      'bounced',
+      d.messageId,
+      d.id,
+      d.recipient,
+      d.route.kind,
+      null,
+      reason,
+      JSON.stringify({ response, attempts: d.attempts }),
+    );
     this.dropBodyWhenDone(d.messageId);
     return true;
   }
@@ -158,8 +191,17 @@ export class QueueStore {
     if (this.s.openCount.get(messageId) === 0) this.s.dropBody.run(messageId);
   }
 
-  private event(at: number, type: EventType, messageId: string | null, deliveryId: number | null, recipient: string | null,
-    routeKind: string | null, latencyMs: number | null, reason: string | null, detail: string | null): void {
+  private event(
+    at: number,
+    type: EventType,
+    messageId: string | null,
+    deliveryId: number | null,
+    recipient: string | null,
+    routeKind: string | null,
+    latencyMs: number | null,
+    reason: string | null,
+    detail: string | null,
+  ): void {
     this.s.event.run(at, type, messageId, deliveryId, recipient, routeKind, latencyMs, reason, detail);
   }
 }

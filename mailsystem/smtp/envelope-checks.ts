@@ -43,10 +43,17 @@ export interface AddressCommandFacts {
 /** The first reason to refuse the command, or null. */
 export function checkAddressCommand(facts: AddressCommandFacts): EnvelopeRefusal | null {
   const unknown = facts.params.find((p) => !KNOWN_PARAMS[facts.command].has(p));
-  if (unknown !== undefined) return { reply: REPLIES.unknownParameter, reason: 'unknown-parameter', detail: { command: facts.command, parameter: unknown.slice(0, 64) } };
+  if (unknown !== undefined)
+    return {
+      reply: REPLIES.unknownParameter,
+      reason: 'unknown-parameter',
+      detail: { command: facts.command, parameter: unknown.slice(0, 64) },
+    };
   // Decoded, such bytes would be stored as U+FFFD: a sender that no DSN could ever reach.
-  if (facts.bytes === 'invalid-utf8') return { reply: REPLIES.invalidUtf8Address, reason: 'invalid-utf8-address', detail: { command: facts.command } };
-  if (facts.bytes === 'utf8' && !facts.smtpUtf8) return { reply: REPLIES.nonAsciiAddress, reason: 'non-ascii-address', detail: { command: facts.command } };
+  if (facts.bytes === 'invalid-utf8')
+    return { reply: REPLIES.invalidUtf8Address, reason: 'invalid-utf8-address', detail: { command: facts.command } };
+  if (facts.bytes === 'utf8' && !facts.smtpUtf8)
+    return { reply: REPLIES.nonAsciiAddress, reason: 'non-ascii-address', detail: { command: facts.command } };
   return null;
 }
 

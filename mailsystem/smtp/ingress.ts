@@ -76,8 +76,8 @@ export class Ingress {
       name: opts.serverName,
       banner: 'Tidings MX',
       logger: false,
-      disableReverseLookup: true,           // never block a greeting on DNS; the IP goes into Received
-      disabledCommands: ['AUTH'],           // an MX never relays, so there is nothing to log in to
+      disableReverseLookup: true, // never block a greeting on DNS; the IP goes into Received
+      disabledCommands: ['AUTH'], // an MX never relays, so there is nothing to log in to
       hideSTARTTLS: !opts.tls,
       hideENHANCEDSTATUSCODES: false,
       hideSize: false,
@@ -133,7 +133,12 @@ export class Ingress {
         // A repeated recipient replaces its earlier entry in smtp-server, so it does not count twice.
         const key = address.address.toLowerCase();
         if (!accepted.some((r) => r.address.toLowerCase() === key)) {
-          this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'too-many-recipients', recipient: address.address, detail: { ip: session.remoteAddress, limit: max } });
+          this.deps.recordRejected({
+            at: this.deps.clock.now(),
+            reason: 'too-many-recipients',
+            recipient: address.address,
+            detail: { ip: session.remoteAddress, limit: max },
+          });
           return cb(replyError(REPLIES.tooManyRecipients));
         }
       }
@@ -141,7 +146,12 @@ export class Ingress {
       if (!decision.accept) {
         if (decision.reason === 'unknown-user' && this.harvesting(session)) {
           const detail = { ip: session.remoteAddress, limit: this.maxUnknownRecipients };
-          this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'too-many-unknown-recipients', recipient: address.address, detail });
+          this.deps.recordRejected({
+            at: this.deps.clock.now(),
+            reason: 'too-many-unknown-recipients',
+            recipient: address.address,
+            detail,
+          });
           return cb(replyError(REPLIES.tooManyUnknownRecipients));
         }
         this.deps.recordRejected({ at: this.deps.clock.now(), reason: decision.reason, recipient: address.address });
@@ -197,29 +207,46 @@ export class Ingress {
     const id = this.deps.newId(now);
     const envelope = session.envelope;
     const header = receivedHeader({
-      helo: session.hostNameAppearsAs, clientIp: session.remoteAddress, clientHostname: session.clientHostname,
-      serverName: this.opts.serverName, queueId: id, tls: !!session.secure, utf8: !!envelope.smtpUtf8,
-      recipients: envelope.rcptTo.map((r) => r.address), at: new Date(now),
+      helo: session.hostNameAppearsAs,
+      clientIp: session.remoteAddress,
+      clientHostname: session.clientHostname,
+      serverName: this.opts.serverName,
+      queueId: id,
+      tls: !!session.secure,
+      utf8: !!envelope.smtpUtf8,
+      recipients: envelope.rcptTo.map((r) => r.address),
+      at: new Date(now),
     });
     const message: AcceptedMessage = {
-      id, receivedAt: now, envelopeFrom: envelope.mailFrom ? envelope.mailFrom.address : '',
-      clientIp: session.remoteAddress, helo: session.hostNameAppearsAs || '',
-      body: Buffer.concat([header, guard.body()]), deliveries: [...txn.deliveries.values()],
+      id,
+      receivedAt: now,
+      envelopeFrom: envelope.mailFrom ? envelope.mailFrom.address : '',
+      clientIp: session.remoteAddress,
+      helo: session.hostNameAppearsAs || '',
+      body: Buffer.concat([header, guard.body()]),
+      deliveries: [...txn.deliveries.values()],
     };
     this.committing.add(session.id);
-    this.deps.enqueue(message).then(
-      () => cb(null, acceptedText(id)),
-      (err: unknown) => {
-        this.deps.log.error({ err, queueId: id }, 'queue commit failed; answering 451');
-        cb(replyError(REPLIES.storageFailed));
-      },
-    ).finally(() => this.committing.delete(session.id));
+    this.deps
+      .enqueue(message)
+      .then(
+        () => cb(null, acceptedText(id)),
+        (err: unknown) => {
+          this.deps.log.error({ err, queueId: id }, 'queue commit failed; answering 451');
+          cb(replyError(REPLIES.storageFailed));
+        },
+      )
+      .finally(() => this.committing.delete(session.id));
   }
 
   private abortData(session: SMTPServerSession): void {
     const connection = this.server.bySession.get(session.id);
     if (!connection) return;
-    this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'data-timeout', detail: { ip: session.remoteAddress, limitMs: this.opts.dataTimeoutMs } });
+    this.deps.recordRejected({
+      at: this.deps.clock.now(),
+      reason: 'data-timeout',
+      detail: { ip: session.remoteAddress, limitMs: this.opts.dataTimeoutMs },
+    });
     this.server.replyAndClose(connection, REPLIES.dataTimeout);
   }
 

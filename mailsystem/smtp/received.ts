@@ -23,7 +23,8 @@ export function receivedHeader(f: ReceivedFacts): Buffer {
   const named = f.clientHostname && !f.clientHostname.startsWith('[') && f.clientHostname !== f.clientIp;
   const host = named ? clean(f.clientHostname) : 'unknown';
   const forPart = f.recipients.length === 1 ? `\r\n\tfor <${clean(f.recipients[0])}>` : '';
-  const text = `Received: from ${clean(f.helo)} (${host} [${clean(f.clientIp)}])\r\n` +
+  const text =
+    `Received: from ${clean(f.helo)} (${host} [${clean(f.clientIp)}])\r\n` +
     `\tby ${clean(f.serverName)} (Tidings) with ${proto} id ${f.queueId}${forPart};\r\n` +
     `\t${rfc5322Date(f.at)}\r\n`;
   return Buffer.from(text, 'latin1');

@@ -29,9 +29,13 @@ export function decideRecipient(directory: Directory, address: string, mxHostnam
  */
 export function routeKey(recipient: string, route: Route): string {
   switch (route.kind) {
-    case 'maildir': return `maildir:${route.mailbox.toLowerCase()}`;
-    case 'lmtp': return `lmtp:${route.host}:${route.port}:${route.mailbox.toLowerCase()}`;
-    case 'forward': return `forward:${foldDomain(route.to)}`; // external local parts may be case-sensitive
-    case 'legacy': return `legacy:${route.host}:${route.port}:${recipient.toLowerCase()}`;
+    case 'maildir':
+      return `maildir:${route.mailbox.toLowerCase()}`;
+    case 'lmtp':
+      return `lmtp:${route.host}:${route.port}:${route.mailbox.toLowerCase()}`;
+    case 'forward':
+      return `forward:${foldDomain(route.to)}`; // external local parts may be case-sensitive
+    case 'legacy':
+      return `legacy:${route.host}:${route.port}:${recipient.toLowerCase()}`;
   }
 }

@@ -18,9 +18,29 @@ export function ensureSelfSignedCert(dir: string, commonName: string): TlsMateri
   if (!existsSync(keyFile) || !existsSync(certFile)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const cn = commonName.replace(/[^A-Za-z0-9.-]/g, '') || 'localhost';
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', keyFile, '-out', certFile, '-days', '3650', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`],
-    { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '3650',
+        '-subj',
+        `/CN=${cn}`,
+        '-addext',
+        `subjectAltName=DNS:${cn}`,
+      ],
+      { stdio: 'ignore' },
+    );
   }
   return { key: readFileSync(keyFile), cert: readFileSync(certFile) };
 }

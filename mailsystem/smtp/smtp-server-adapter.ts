@@ -9,7 +9,15 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
-import { checkAddressCommand, commandBytes, qualifyBarePostmaster, unquoteLocalPart, type AddressCommand, type CommandBytes, type EnvelopeRefusal } from './envelope-checks.ts';
+import {
+  checkAddressCommand,
+  commandBytes,
+  qualifyBarePostmaster,
+  unquoteLocalPart,
+  type AddressCommand,
+  type CommandBytes,
+  type EnvelopeRefusal,
+} from './envelope-checks.ts';
 import { REPLIES, hasEnhancedStatus, replyError, type Reply } from './replies.ts';
 
 /** The smtp-server release the lists below were checked against; package.json pins exactly this one. */
@@ -29,33 +37,88 @@ export interface ReliedOnMethod {
  * the new source, adjust this file, then record the new fingerprint here.
  */
 export const RELIED_ON_METHODS: readonly ReliedOnMethod[] = [
-  { owner: 'SMTPServer', name: 'connect', sha256: '9818ea13a1c36459', reliedOnBy: 'MxSmtpServer.connect, a copy that builds an MxConnection' },
+  {
+    owner: 'SMTPServer',
+    name: 'connect',
+    sha256: '9818ea13a1c36459',
+    reliedOnBy: 'MxSmtpServer.connect, a copy that builds an MxConnection',
+  },
   { owner: 'SMTPServer', name: '_onError', sha256: '01d6f6dc6b8d6e90', reliedOnBy: 'MxSmtpServer.connect' },
   { owner: 'SMTPServer', name: '_onClientConnect', sha256: '530fef2b2700ba7a', reliedOnBy: 'MxSmtpServer.connect' },
   { owner: 'SMTPConnection', name: 'init', sha256: '1265a7d7ca8f5510', reliedOnBy: 'MxSmtpServer.connect' },
-  { owner: 'SMTPConnection', name: 'send', sha256: 'c33568c0111a58b2', reliedOnBy: 'MxConnection.send (our enhanced status codes) and replyAndClose' },
+  {
+    owner: 'SMTPConnection',
+    name: 'send',
+    sha256: 'c33568c0111a58b2',
+    reliedOnBy: 'MxConnection.send (our enhanced status codes) and replyAndClose',
+  },
   { owner: 'SMTPConnection', name: 'close', sha256: '4b80aaabd134a732', reliedOnBy: 'replyAndClose' },
-  { owner: 'SMTPConnection', name: '_createParser', sha256: '15ca8c360137e06a', reliedOnBy: 'the early-talker report (every command line goes to _onCommand)' },
-  { owner: 'SMTPConnection', name: '_onCommand', sha256: '41c8a1b7a32aa314', reliedOnBy: 'the early-talker report (421 while _ready is false)' },
-  { owner: 'SMTPConnection', name: '_parseAddressCommand', sha256: '9f368803e4fdff15', reliedOnBy: 'the raw-byte MAIL/RCPT checks and canonical addresses' },
-  { owner: 'SMTPConnection', name: 'handler_MAIL', sha256: 'a40618dd2e16f0fa', reliedOnBy: 'the MAIL checks (parse, then _validateMailParams, then onMailFrom, on one parsed object)' },
-  { owner: 'SMTPConnection', name: '_validateMailParams', sha256: '9f599221f6688cc6', reliedOnBy: 'the MAIL checks and the too-big-declared report (552 for SIZE= over the limit)' },
-  { owner: 'SMTPConnection', name: 'handler_RCPT', sha256: 'ef2acd7214eaa466', reliedOnBy: 'the RCPT checks (parse, then onRcptTo, on one parsed object)' },
-  { owner: 'SMTPConnection', name: 'handler_DATA', sha256: '9eceecf35f56cecd', reliedOnBy: 'the data-timeout report (_dataStream, the parser data mode) and Ingress.drain (MAIL FROM kept until the reply)' },
-  { owner: 'SMTPConnection', name: '_armTimeout', sha256: 'b8bc04964752b32f', reliedOnBy: 'the data-timeout report (the idle timer calls _onTimeout)' },
+  {
+    owner: 'SMTPConnection',
+    name: '_createParser',
+    sha256: '15ca8c360137e06a',
+    reliedOnBy: 'the early-talker report (every command line goes to _onCommand)',
+  },
+  {
+    owner: 'SMTPConnection',
+    name: '_onCommand',
+    sha256: '41c8a1b7a32aa314',
+    reliedOnBy: 'the early-talker report (421 while _ready is false)',
+  },
+  {
+    owner: 'SMTPConnection',
+    name: '_parseAddressCommand',
+    sha256: '9f368803e4fdff15',
+    reliedOnBy: 'the raw-byte MAIL/RCPT checks and canonical addresses',
+  },
+  {
+    owner: 'SMTPConnection',
+    name: 'handler_MAIL',
+    sha256: 'a40618dd2e16f0fa',
+    reliedOnBy: 'the MAIL checks (parse, then _validateMailParams, then onMailFrom, on one parsed object)',
+  },
+  {
+    owner: 'SMTPConnection',
+    name: '_validateMailParams',
+    sha256: '9f599221f6688cc6',
+    reliedOnBy: 'the MAIL checks and the too-big-declared report (552 for SIZE= over the limit)',
+  },
+  {
+    owner: 'SMTPConnection',
+    name: 'handler_RCPT',
+    sha256: 'ef2acd7214eaa466',
+    reliedOnBy: 'the RCPT checks (parse, then onRcptTo, on one parsed object)',
+  },
+  {
+    owner: 'SMTPConnection',
+    name: 'handler_DATA',
+    sha256: '9eceecf35f56cecd',
+    reliedOnBy: 'the data-timeout report (_dataStream, the parser data mode) and Ingress.drain (MAIL FROM kept until the reply)',
+  },
+  {
+    owner: 'SMTPConnection',
+    name: '_armTimeout',
+    sha256: 'b8bc04964752b32f',
+    reliedOnBy: 'the data-timeout report (the idle timer calls _onTimeout)',
+  },
   { owner: 'SMTPConnection', name: '_onTimeout', sha256: 'f21be62dd64b1dec', reliedOnBy: 'the data-timeout report (when it answers 421)' },
-  { owner: 'SMTPConnection', name: 'upgrade', sha256: '6a3fa8a3ee413745', reliedOnBy: 'forceClose (after STARTTLS _socket is the TLS socket)' },
+  {
+    owner: 'SMTPConnection',
+    name: 'upgrade',
+    sha256: '6a3fa8a3ee413745',
+    reliedOnBy: 'forceClose (after STARTTLS _socket is the TLS socket)',
+  },
 ];
 
 /** smtp-server's private fields read in this file; the test checks each at the moments it is read. */
 export const RELIED_ON_FIELDS = {
-  '_ready': 'the early-talker report',
-  '_upgrading': 'the early-talker report',
-  '_closing': 'the early-talker and data-timeout reports',
-  '_handlerPending': 'the data-timeout report',
-  '_dataStream': 'the data-timeout report',
+  _ready: 'the early-talker report',
+  _upgrading: 'the early-talker report',
+  _closing: 'the early-talker and data-timeout reports',
+  _handlerPending: 'the data-timeout report',
+  _dataStream: 'the data-timeout report',
   '_parser._dataMode': 'the data-timeout report',
-  '_socket': 'forceClose',
+  _socket: 'forceClose',
 } as const;
 
 /** A refusal smtp-server answers before (or without) our hooks, reported for the event log. */
@@ -125,7 +188,7 @@ class MxConnection extends SMTPConnection {
     if (refusal) return { code: refusal.code, message: `${refusal.status} ${refusal.text}`, enhancedCode: null };
     const error = super._validateMailParams(parsed) as ParamError | null;
     if (error?.code !== 552) return error;
-    const declared = Number((parsed.args || {} as Record<string, unknown>).SIZE);
+    const declared = Number((parsed.args || ({} as Record<string, unknown>)).SIZE);
     this.mx.refused({ reason: 'too-big-declared', ip: this.remoteAddress, detail: { declared, limit: this.mx.options.size } });
     return { code: REPLIES.tooBig.code, message: `${REPLIES.tooBig.status} ${REPLIES.tooBig.text}`, enhancedCode: null };
   }

@@ -14,9 +14,7 @@ export interface SrsOptions {
   hashLength?: number;
 }
 
-export type SrsReverse =
-  | { ok: true; address: string }
-  | { ok: false; reason: 'not-srs' | 'malformed' | 'bad-hash' | 'expired' };
+export type SrsReverse = { ok: true; address: string } | { ok: false; reason: 'not-srs' | 'malformed' | 'bad-hash' | 'expired' };
 
 export interface Srs {
   readonly domain: string;
@@ -57,7 +55,10 @@ export function createSrs(opts: SrsOptions): Srs {
 
   // Hashes are compared case-insensitively: some MTAs lower-case local parts, and base64 would not survive that.
   const hash = (secret: string, parts: string[]) =>
-    createHmac('sha1', secret).update(parts.map((p) => p.toLowerCase()).join('')).digest('base64').slice(0, hashLength);
+    createHmac('sha1', secret)
+      .update(parts.map((p) => p.toLowerCase()).join(''))
+      .digest('base64')
+      .slice(0, hashLength);
   const hashOk = (given: string, parts: string[]) => {
     const g = Buffer.from(given.toLowerCase());
     return secrets.some((s) => {
@@ -112,7 +113,7 @@ export function createSrs(opts: SrsOptions): Srs {
     const day = decodeStamp(stamp);
     if (day === null || !host || !local) return { ok: false, reason: 'malformed' };
     if (!hashOk(given, [stamp, host, local])) return { ok: false, reason: 'bad-hash' };
-    const age = (((dayNumber(now) % TS_SLOTS) - day) % TS_SLOTS + TS_SLOTS) % TS_SLOTS;
+    const age = ((((dayNumber(now) % TS_SLOTS) - day) % TS_SLOTS) + TS_SLOTS) % TS_SLOTS;
     if (age > maxAge) return { ok: false, reason: 'expired' };
     return { ok: true, address: `${local}@${host}` };
   }

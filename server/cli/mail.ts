@@ -48,7 +48,11 @@ const orNone = (raw: string | undefined) => (raw === 'none' ? null : raw);
 
 function table(ctx: CliContext, header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   ctx.stdout.write(`${line(header)}\n`);
   for (const r of rows) ctx.stdout.write(`${line(r)}\n`);
 }
@@ -56,10 +60,17 @@ function table(ctx: CliContext, header: string[], rows: string[][]): void {
 /** Throws on an unknown option or an option without its value. */
 function parseMailArgs(args: string[]) {
   return parseArgs({
-    args, allowPositionals: true, strict: true,
+    args,
+    allowPositionals: true,
+    strict: true,
     options: {
-      mode: { type: 'string' }, 'legacy-host': { type: 'string' }, 'legacy-port': { type: 'string' }, 'catch-all': { type: 'string' },
-      lmtp: { type: 'string' }, domain: { type: 'string' }, 'keep-local-copy': { type: 'boolean' },
+      mode: { type: 'string' },
+      'legacy-host': { type: 'string' },
+      'legacy-port': { type: 'string' },
+      'catch-all': { type: 'string' },
+      lmtp: { type: 'string' },
+      domain: { type: 'string' },
+      'keep-local-copy': { type: 'boolean' },
     },
   });
 }
@@ -80,30 +91,49 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
   const [noun, verb, ...args] = parsed.positionals;
   const o = parsed.values;
   const want = (n: number, what: string) => {
-    if (args.length < n) throw new Invalid(`name the ${what}, e.g. \`mail ${noun} ${verb} ${what === 'domain' ? 'example.com' : 'user@example.com'}\``);
+    if (args.length < n)
+      throw new Invalid(`name the ${what}, e.g. \`mail ${noun} ${verb} ${what === 'domain' ? 'example.com' : 'user@example.com'}\``);
   };
   try {
     switch (`${noun} ${verb ?? ''}`.trim()) {
       case 'domain add': {
         want(1, 'domain');
-        const d = addDomain({ ctx: services, actor: ACTOR, input: parse(DomainInput, {
-          name: args[0], mode: o.mode, legacyHost: o['legacy-host'], legacyPort: portOption(o['legacy-port'], 'legacy-port') ?? undefined, catchAll: o['catch-all'],
-        }) });
+        const d = addDomain({
+          ctx: services,
+          actor: ACTOR,
+          input: parse(DomainInput, {
+            name: args[0],
+            mode: o.mode,
+            legacyHost: o['legacy-host'],
+            legacyPort: portOption(o['legacy-port'], 'legacy-port') ?? undefined,
+            catchAll: o['catch-all'],
+          }),
+        });
         ctx.stdout.write(`Added domain ${d.name} (mode ${d.mode}).\n`);
         return 0;
       }
       case 'domain set': {
         want(1, 'domain');
-        const d = updateDomain({ ctx: services, actor: ACTOR, name: parse(DomainName, args[0]), patch: parse(DomainPatch, {
-          mode: o.mode, legacyHost: orNone(o['legacy-host']), legacyPort: portOption(o['legacy-port'], 'legacy-port'), catchAll: orNone(o['catch-all']),
-        }) });
+        const d = updateDomain({
+          ctx: services,
+          actor: ACTOR,
+          name: parse(DomainName, args[0]),
+          patch: parse(DomainPatch, {
+            mode: o.mode,
+            legacyHost: orNone(o['legacy-host']),
+            legacyPort: portOption(o['legacy-port'], 'legacy-port'),
+            catchAll: orNone(o['catch-all']),
+          }),
+        });
         ctx.stdout.write(`Updated domain ${d.name} (mode ${d.mode}).\n`);
         return 0;
       }
       case 'domain list':
-        table(ctx, ['DOMAIN', 'MODE', 'LEGACY HOST', 'CATCH-ALL'], listDomains(ctx.db).map((d) => [
-          d.name, d.mode, d.legacyHost ? `${d.legacyHost}:${d.legacyPort ?? 25}` : '-', d.catchAll ?? '-',
-        ]));
+        table(
+          ctx,
+          ['DOMAIN', 'MODE', 'LEGACY HOST', 'CATCH-ALL'],
+          listDomains(ctx.db).map((d) => [d.name, d.mode, d.legacyHost ? `${d.legacyHost}:${d.legacyPort ?? 25}` : '-', d.catchAll ?? '-']),
+        );
         return 0;
       case 'domain remove': {
         want(1, 'domain');
@@ -119,16 +149,28 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
           if (!m) throw new Invalid('--lmtp: give HOST:PORT, e.g. 127.0.0.1:24');
           lmtp = { host: m[1], port: Number(m[2]) };
         }
-        const m = addMailbox({ ctx: services, actor: ACTOR, input: parse(MailboxInput, {
-          address: args[0], delivery: lmtp ? 'lmtp' : 'maildir', lmtpHost: lmtp?.host ?? null, lmtpPort: lmtp?.port ?? null,
-        }) });
+        const m = addMailbox({
+          ctx: services,
+          actor: ACTOR,
+          input: parse(MailboxInput, {
+            address: args[0],
+            delivery: lmtp ? 'lmtp' : 'maildir',
+            lmtpHost: lmtp?.host ?? null,
+            lmtpPort: lmtp?.port ?? null,
+          }),
+        });
         ctx.stdout.write(`Added mailbox ${m.address} (${m.delivery === 'lmtp' ? `LMTP ${m.lmtpHost}:${m.lmtpPort}` : 'Maildir'}).\n`);
         return 0;
       }
       case 'mailbox list':
-        table(ctx, ['MAILBOX', 'DELIVERY'], listMailboxes(ctx.db, o.domain === undefined ? undefined : parse(DomainName, o.domain)).map((m) => [
-          m.address, m.delivery === 'lmtp' ? `lmtp ${m.lmtpHost}:${m.lmtpPort}` : 'maildir',
-        ]));
+        table(
+          ctx,
+          ['MAILBOX', 'DELIVERY'],
+          listMailboxes(ctx.db, o.domain === undefined ? undefined : parse(DomainName, o.domain)).map((m) => [
+            m.address,
+            m.delivery === 'lmtp' ? `lmtp ${m.lmtpHost}:${m.lmtpPort}` : 'maildir',
+          ]),
+        );
         return 0;
       case 'mailbox remove':
         want(1, 'address');
@@ -136,15 +178,26 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
         ctx.stdout.write(`Removed mailbox ${args[0].toLowerCase()}.\n`);
         return 0;
       case 'alias add': {
-        if (args.length < 2) throw new Invalid('give the alias and at least one target, e.g. `mail alias add info@example.com anna@example.com`');
-        const a = addAlias({ ctx: services, actor: ACTOR, input: parse(AliasInput, { address: args[0], targets: args.slice(1), keepLocalCopy: o['keep-local-copy'] ?? false }) });
+        if (args.length < 2)
+          throw new Invalid('give the alias and at least one target, e.g. `mail alias add info@example.com anna@example.com`');
+        const a = addAlias({
+          ctx: services,
+          actor: ACTOR,
+          input: parse(AliasInput, { address: args[0], targets: args.slice(1), keepLocalCopy: o['keep-local-copy'] ?? false }),
+        });
         ctx.stdout.write(`Added alias ${a.address} → ${a.targets.join(', ')}${a.keepLocalCopy ? ' (keeping a local copy)' : ''}.\n`);
         return 0;
       }
       case 'alias list':
-        table(ctx, ['ALIAS', 'LOCAL COPY', 'TARGETS'], listAliases(ctx.db, o.domain === undefined ? undefined : parse(DomainName, o.domain)).map((a) => [
-          a.address, a.keepLocalCopy ? 'yes' : 'no', a.targets.join(', '),
-        ]));
+        table(
+          ctx,
+          ['ALIAS', 'LOCAL COPY', 'TARGETS'],
+          listAliases(ctx.db, o.domain === undefined ? undefined : parse(DomainName, o.domain)).map((a) => [
+            a.address,
+            a.keepLocalCopy ? 'yes' : 'no',
+            a.targets.join(', '),
+          ]),
+        );
         return 0;
       case 'alias remove':
         want(1, 'address');

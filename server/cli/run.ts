@@ -15,8 +15,13 @@ Exit codes: 0 done, 1 refused (the message says why), 2 usage or configuration e
 
 /** True when the caller only asks for help, so no database needs opening. */
 export function isHelpRequest(argv: string[]): boolean {
-  return argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help'
-    || (argv[0] === 'staff' && (argv.length === 1 || argv.includes('--help') || argv.includes('-h')));
+  return (
+    argv.length === 0 ||
+    argv[0] === '--help' ||
+    argv[0] === '-h' ||
+    argv[0] === 'help' ||
+    (argv[0] === 'staff' && (argv.length === 1 || argv.includes('--help') || argv.includes('-h')))
+  );
 }
 
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {

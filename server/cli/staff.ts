@@ -34,7 +34,9 @@ async function readPassword(stdin: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
   // One trailing newline is how `echo` and editors end the line; it is not part of the password.
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   const ok = Password.safeParse(password);
   if (!ok.success) throw new Invalid(`password from stdin: ${ok.error.issues[0].message}`);
   return password;
@@ -50,7 +52,9 @@ function userOrFail(ctx: CliContext, name: string | undefined) {
 /** Throws on an unknown option or an option without its value. */
 function parseStaffArgs(args: string[]) {
   return parseArgs({
-    args, allowPositionals: true, strict: true,
+    args,
+    allowPositionals: true,
+    strict: true,
     options: { admin: { type: 'boolean' }, 'display-name': { type: 'string' }, 'password-stdin': { type: 'boolean' } },
   });
 }
@@ -71,7 +75,9 @@ export async function staffCommand(argv: string[], ctx: CliContext): Promise<num
     switch (verb) {
       case 'add': {
         const input = AddStaffInput.safeParse({
-          username: name, displayName: opts['display-name'], role: opts.admin ? 'admin' : 'staff',
+          username: name,
+          displayName: opts['display-name'],
+          role: opts.admin ? 'admin' : 'staff',
           password: opts['password-stdin'] ? await readPassword(ctx.stdin) : undefined,
         });
         if (!input.success) throw new Invalid(input.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));

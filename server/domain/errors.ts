@@ -1,7 +1,10 @@
 // Why a service refused, in the service's own words; the HTTP edge and the CLI each say it their own way.
 
 /** One input field and what is wrong with it (the HTTP edge lists them in a problem's `errors`). */
-export interface FieldError { field: string; message: string }
+export interface FieldError {
+  field: string;
+  message: string;
+}
 
 /** A refusal the caller can understand and act on; its message is meant for people, never a stack trace. */
 export class DomainError extends Error {

@@ -16,7 +16,12 @@ export interface ListKindInfo {
 const NAMED = { name: 'name', position: 'position' };
 
 export const LIST_INFO: Record<ListKind, ListKindInfo> = {
-  sections: { table: 'sections', label: 'section', taskColumn: 'section_id', columns: { slug: 'slug', description: 'description', ...NAMED } },
+  sections: {
+    table: 'sections',
+    label: 'section',
+    taskColumn: 'section_id',
+    columns: { slug: 'slug', description: 'description', ...NAMED },
+  },
   'task-types': { table: 'task_types', label: 'task type', taskColumn: 'type_id', columns: NAMED },
   statuses: { table: 'statuses', label: 'status', taskColumn: 'status_id', columns: NAMED },
   'close-reasons': { table: 'close_reasons', label: 'close reason', taskColumn: 'close_reason_id', columns: NAMED },

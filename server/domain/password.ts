@@ -4,7 +4,11 @@ import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
 // OWASP's argon2id minimum: 19 MiB, 2 passes, 1 lane.
 const PARAMS = { memory: 19_456, passes: 2, parallelism: 1, tagLength: 32 } as const;
 
-function derive(password: string, salt: Buffer, p: { memory: number; passes: number; parallelism: number; tagLength: number }): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  p: { memory: number; passes: number; parallelism: number; tagLength: number },
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     argon2('argon2id', { message: password, nonce: salt, ...p }, (err, key) => (err ? reject(err) : resolve(key)));
   });
@@ -24,7 +28,10 @@ export async function verifyPassword(password: string, phc: string): Promise<boo
   if (!m) return false;
   const expected = Buffer.from(m[5], 'base64');
   const key = await derive(password, Buffer.from(m[4], 'base64'), {
-    memory: Number(m[1]), passes: Number(m[2]), parallelism: Number(m[3]), tagLength: expected.length,
+    memory: Number(m[1]),
+    passes: Number(m[2]),
+    parallelism: Number(m[3]),
+    tagLength: expected.length,
   });
   return timingSafeEqual(key, expected);
 }

@@ -71,7 +71,8 @@ export const PLAN_STATUS = { before: ['New', 'Planned'], during: 'In progress', 
 /** The status a task should move to after a commented transition, or null to leave it alone. */
 export function statusAfterTransition(current: string, plan: PlanState): string | null {
   if (plan === 'running' && (PLAN_STATUS.before as readonly string[]).includes(current)) return PLAN_STATUS.during;
-  if (plan === 'done' && ((PLAN_STATUS.before as readonly string[]).includes(current) || current === PLAN_STATUS.during)) return PLAN_STATUS.after;
+  if (plan === 'done' && ((PLAN_STATUS.before as readonly string[]).includes(current) || current === PLAN_STATUS.during))
+    return PLAN_STATUS.after;
   return null;
 }
 

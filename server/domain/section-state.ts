@@ -7,7 +7,10 @@ export const ISSUE_TYPES: ReadonlySet<string> = new Set(['Incident']);
 /** Task types that announce planned work: running or upcoming ones turn the light to "announcement". */
 export const ANNOUNCING_TYPES: ReadonlySet<string> = new Set(['Upgrade', 'Maintenance', 'Announcement']);
 
-export interface PhaseTimes { startsAt: string | null; endsAt: string | null }
+export interface PhaseTimes {
+  startsAt: string | null;
+  endsAt: string | null;
+}
 
 export interface TaskFacts {
   id: number;
@@ -21,9 +24,18 @@ export interface TaskFacts {
 }
 
 /** A staff decision that beats every rule until it expires (issue: staff override with an expiry). */
-export interface StateOverride { state: ServiceState; reason: string; setAt: string; expiresAt: string | null }
+export interface StateOverride {
+  state: ServiceState;
+  reason: string;
+  setAt: string;
+  expiresAt: string | null;
+}
 /** What the telemetry rules concluded for a section (Email: stale → unknown, thresholds → issues). */
-export interface TelemetryVerdict { state: ServiceState; reason: string; at: string }
+export interface TelemetryVerdict {
+  state: ServiceState;
+  reason: string;
+  at: string;
+}
 
 export interface SectionInputs {
   tasks: readonly TaskFacts[];
@@ -61,7 +73,10 @@ export function taskStage(task: TaskFacts, now: Date): TaskStage {
 
 const SEVERITY: Record<ServiceState, number> = { operational: 0, announcement: 1, unknown: 2, issues: 3 };
 
-export interface SectionVerdict { state: ServiceState; reason: string }
+export interface SectionVerdict {
+  state: ServiceState;
+  reason: string;
+}
 
 export function sectionState(input: SectionInputs): SectionVerdict {
   const { now } = input;
@@ -86,7 +101,10 @@ export function sectionState(input: SectionInputs): SectionVerdict {
 const REASON_TASKS = 3;
 
 function listTasks(tasks: readonly TaskFacts[]): string {
-  const named = tasks.slice(0, REASON_TASKS).map((t) => `FS#${t.id} ${t.summary}`).join('; ');
+  const named = tasks
+    .slice(0, REASON_TASKS)
+    .map((t) => `FS#${t.id} ${t.summary}`)
+    .join('; ');
   return tasks.length > REASON_TASKS ? `${named}; and ${tasks.length - REASON_TASKS} more` : named;
 }
 
@@ -105,7 +123,10 @@ function activeWindow(t: TaskFacts, now: Date): [number, number] | null {
   const close = t.closedAt ? ms(t.closedAt) : now.getTime();
   if (ISSUE_TYPES.has(t.type)) return [open, close];
   if (!ANNOUNCING_TYPES.has(t.type)) return null;
-  const ends = t.phases.map((p) => p.endsAt).filter((e): e is string => e !== null).map(ms);
+  const ends = t.phases
+    .map((p) => p.endsAt)
+    .filter((e): e is string => e !== null)
+    .map(ms);
   const end = ends.length > 0 && ends.length === t.phases.length ? Math.min(Math.max(...ends), close) : close;
   return [open, end];
 }
@@ -123,7 +144,10 @@ export function dailyHistory(tasks: readonly TaskFacts[], now: Date, days: numbe
     let state: ServiceState = 'operational';
     for (const { issue, w } of windows) {
       if (!w || w[0] >= end || w[1] < start) continue;
-      if (issue) { state = 'issues'; break; }
+      if (issue) {
+        state = 'issues';
+        break;
+      }
       state = 'announcement';
     }
     out.push({ day: new Date(start).toISOString().slice(0, 10), state });
@@ -135,7 +159,9 @@ export function dailyHistory(tasks: readonly TaskFacts[], now: Date, days: numbe
 export function nextBoundary(tasks: readonly TaskFacts[], now: Date, overrides: readonly StateOverride[] = []): Date {
   const t = now.getTime();
   let next = Math.floor(t / DAY) * DAY + DAY;
-  const consider = (x: number) => { if (x > t && x < next) next = x; };
+  const consider = (x: number) => {
+    if (x > t && x < next) next = x;
+  };
   for (const task of tasks) {
     if (task.isClosed) continue;
     for (const p of task.phases) {

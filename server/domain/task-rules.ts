@@ -1,6 +1,10 @@
 // Pure task rules: which fields changed (one history row each), closing completes the task, edit times only move forward.
 
-export interface FieldChange { field: string; oldValue: string | null; newValue: string | null }
+export interface FieldChange {
+  field: string;
+  oldValue: string | null;
+  newValue: string | null;
+}
 
 /** Compares display values field by field; a field absent from `after` is unchanged. */
 export function diffFields(before: Record<string, string | null>, after: Record<string, string | null>): FieldChange[] {

@@ -28,8 +28,14 @@ export function isValidTimeZone(tz: string): boolean {
 
 function fieldsAt(epochMs: number, tz: string): number[] {
   const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   }).formatToParts(new Date(epochMs));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   return [get('year'), get('month'), get('day'), get('hour'), get('minute'), get('second')];

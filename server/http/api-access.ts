@@ -26,7 +26,12 @@ export const adminRoute: MiddlewareHandler = (_c, next) => next();
 /** An MX node's bearer token, never a staff session. */
 export const nodeRoute: MiddlewareHandler = (_c, next) => next();
 
-const DECLARATIONS = new Map<unknown, ApiAccess>([[publicRoute, 'public'], [sessionRoute, 'session'], [adminRoute, 'admin'], [nodeRoute, 'node']]);
+const DECLARATIONS = new Map<unknown, ApiAccess>([
+  [publicRoute, 'public'],
+  [sessionRoute, 'session'],
+  [adminRoute, 'admin'],
+  [nodeRoute, 'node'],
+]);
 
 /** The access declared by the API routes matching this request: 'staff' when they declare none. */
 export function declaredAccess(c: Context): ApiAccess {
@@ -50,7 +55,10 @@ export function declaredAccess(c: Context): ApiAccess {
 /** The one gate in front of every /api/v1 route; a route that declares nothing needs a staff session. */
 export function apiAccess(deps: Pick<ServerDeps, 'db' | 'config' | 'clock'>): MiddlewareHandler {
   const checks: Record<Exclude<ApiAccess, 'public' | 'none'>, MiddlewareHandler> = {
-    session: requireSession(deps), staff: requireStaff(deps), admin: requireAdmin(deps), node: requireNode(deps),
+    session: requireSession(deps),
+    staff: requireStaff(deps),
+    admin: requireAdmin(deps),
+    node: requireNode(deps),
   };
   return async (c, next) => {
     const access = declaredAccess(c);

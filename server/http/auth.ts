@@ -33,7 +33,10 @@ export function resolveAuth(c: Context, deps: Pick<ServerDeps, 'db' | 'config' |
     if (s) {
       auth = {
         user: { id: s.user_id, username: s.username, displayName: s.display_name, role: s.role },
-        sessionHash: idHash, csrfToken: s.csrf_token, expiresAt: s.expires_at, mustChangePassword: s.must_change_password === 1,
+        sessionHash: idHash,
+        csrfToken: s.csrf_token,
+        expiresAt: s.expires_at,
+        mustChangePassword: s.must_change_password === 1,
       };
     }
   }
@@ -64,7 +67,11 @@ async function checkCsrf(c: Context, auth: StaffAuth | null): Promise<void> {
   if (!auth || SAFE_METHODS.has(c.req.method)) return;
   const token = await presentedToken(c);
   if (!token || !sameToken(token, auth.csrfToken)) {
-    throw new Problem(403, 'Forbidden', 'Missing or wrong CSRF token: send the token from the session in X-CSRF-Token (or the _csrf form field).');
+    throw new Problem(
+      403,
+      'Forbidden',
+      'Missing or wrong CSRF token: send the token from the session in X-CSRF-Token (or the _csrf form field).',
+    );
   }
 }
 
@@ -77,7 +84,8 @@ export function requireCsrf(deps: Pick<ServerDeps, 'db' | 'config' | 'clock'>): 
 }
 
 /** What a session opened with a one-time password hears from every staff route but the ones that set a new password. */
-export const ONE_TIME_PASSWORD_REFUSED = 'You logged in with a one-time password: set a new password first (POST /api/v1/auth/password with currentPassword and newPassword; on the staff pages, /staff/password).';
+export const ONE_TIME_PASSWORD_REFUSED =
+  'You logged in with a one-time password: set a new password first (POST /api/v1/auth/password with currentPassword and newPassword; on the staff pages, /staff/password).';
 
 /**
  * Any logged-in user, even one who must still replace a one-time password (401 otherwise; writes need the CSRF

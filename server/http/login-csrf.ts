@@ -29,7 +29,11 @@ function cookieToken(c: Context, config: Pick<Config, 'publicUrl'>): string | un
 export function issueLoginCsrf(c: Context, config: Pick<Config, 'publicUrl'>, o: { fresh?: boolean } = {}): string {
   const token = (!o.fresh && cookieToken(c, config)) || newCsrfToken();
   setCookie(c, loginCsrfCookieName(config), token, {
-    httpOnly: true, sameSite: 'Lax', path: '/', secure: isHttps(config), maxAge: LOGIN_CSRF_TTL_SECONDS,
+    httpOnly: true,
+    sameSite: 'Lax',
+    path: '/',
+    secure: isHttps(config),
+    maxAge: LOGIN_CSRF_TTL_SECONDS,
   });
   return token;
 }

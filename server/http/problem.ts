@@ -23,7 +23,8 @@ export const notFound = (detail: string) => new Problem(404, 'Not Found', detail
 export const badRequest = (detail: string, errors: FieldError[] = []) => new Problem(400, 'Bad Request', detail, errors);
 export const unauthorized = (detail = 'Log in first.') => new Problem(401, 'Unauthorized', detail);
 export const forbidden = (detail: string) => new Problem(403, 'Forbidden', detail);
-export const contentTooLarge = (maxBytes: number) => new Problem(413, 'Content Too Large', `The request body is larger than ${maxBytes} bytes.`);
+export const contentTooLarge = (maxBytes: number) =>
+  new Problem(413, 'Content Too Large', `The request body is larger than ${maxBytes} bytes.`);
 
 /** The one mapping of service refusals to HTTP: statuses and titles as the API has always answered them. */
 const DOMAIN_STATUS: [new (...args: never[]) => DomainError, number, string][] = [
@@ -45,5 +46,9 @@ export function problemResponse(c: Context, p: Problem): Response {
   const body: Record<string, unknown> = { type: 'about:blank', status: p.status, title: p.title, detail: p.detail };
   if (p.errors.length) body.errors = p.errors;
   // Errors are about this one request: never stored, never sniffed (they may echo what the client sent).
-  return c.json(body, p.status as 400, { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  return c.json(body, p.status as 400, {
+    'content-type': 'application/problem+json',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
 }

@@ -7,8 +7,9 @@ import type { MiddlewareHandler } from 'hono';
  * themselves with style attributes (style-src-attr), which can neither run script nor load anything img-src refuses.
  */
 export const PUBLIC_PAGE_SECURITY = {
-  'content-security-policy': "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; "
-    + "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; " +
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'referrer-policy': 'same-origin',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',

@@ -32,7 +32,11 @@ export function readSessionSecret(c: Context, config: Config): string | undefine
 
 export function setSessionCookie(c: Context, config: Config, secret: string, expiresAt: Date): void {
   setCookie(c, sessionCookieName(config), secret, {
-    httpOnly: true, sameSite: 'Lax', path: '/', secure: isHttps(config), expires: expiresAt,
+    httpOnly: true,
+    sameSite: 'Lax',
+    path: '/',
+    secure: isHttps(config),
+    expires: expiresAt,
   });
 }
 
@@ -49,7 +53,10 @@ export function clientIp(c: Context, config: Pick<Config, 'trustedProxies'>): st
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   const peer = normalizeIp(env?.incoming?.socket?.remoteAddress ?? 'unknown');
   if (!config.trustedProxies.includes(peer)) return peer;
-  const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((h) => normalizeIp(h.trim())).filter(Boolean);
+  const hops = (c.req.header('x-forwarded-for') ?? '')
+    .split(',')
+    .map((h) => normalizeIp(h.trim()))
+    .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!config.trustedProxies.includes(hops[i])) return hops[i];
   }

@@ -81,7 +81,9 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: 
 /** A path id: digits only, 1..2^31-1; anything else is a 400 (a well-formed id that does not exist is a 404 later). */
 export function parseId(raw: string | undefined, name = 'id'): number {
   if (raw === undefined || !/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_ID) {
-    throw badRequest(`"${String(raw).slice(0, 40)}" is not a valid ${name}.`, [{ field: name, message: 'must be a positive whole number' }]);
+    throw badRequest(`"${String(raw).slice(0, 40)}" is not a valid ${name}.`, [
+      { field: name, message: 'must be a positive whole number' },
+    ]);
   }
   return Number(raw);
 }
@@ -97,7 +99,9 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-    throw badRequest('Send the body as JSON (Content-Type: application/json).', [{ field: '(body)', message: 'expected application/json' }]);
+    throw badRequest('Send the body as JSON (Content-Type: application/json).', [
+      { field: '(body)', message: 'expected application/json' },
+    ]);
   }
   const declared = Number(c.req.header('content-length') ?? 0);
   if (declared > MAX_BODY_BYTES) throw contentTooLarge(MAX_BODY_BYTES);

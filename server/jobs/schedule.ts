@@ -27,6 +27,8 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
   const task = cron.schedule(opts.every ?? '* * * * *', runOnce, { name: 'plan-transitions', noOverlap: true, unref: true });
   return {
     runNow: runOnce,
-    stop: async () => { await task.destroy(); },
+    stop: async () => {
+      await task.destroy();
+    },
   };
 }

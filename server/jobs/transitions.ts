@@ -47,7 +47,11 @@ export function runTransitions(deps: TransitionDeps, opts: TransitionOptions = {
   return run;
 }
 
-interface TaskOutcome { commented: boolean; silent: number; status: boolean }
+interface TaskOutcome {
+  commented: boolean;
+  silent: number;
+  status: boolean;
+}
 
 function handleTask(deps: TransitionDeps, taskId: number, now: Date, nowIso: string, catchUpMs: number): TaskOutcome {
   const { db } = deps;
@@ -82,7 +86,11 @@ function handleTask(deps: TransitionDeps, taskId: number, now: Date, nowIso: str
   const status = target !== null && targetId !== undefined ? { id: targetId, from: task.statusName, to: target } : undefined;
   store.touchTask(db, taskId, author, nowIso, status);
   writeAudit(db, {
-    at: nowIso, userId: null, actor: 'system', action: 'task.plan_transition', target: `FS#${taskId}`,
+    at: nowIso,
+    userId: null,
+    actor: 'system',
+    action: 'task.plan_transition',
+    target: `FS#${taskId}`,
     detail: news.map((t) => `${t.phaseTitle}: ${t.kind}`).join('; ') + (status ? `; status ${status.from} → ${status.to}` : ''),
   });
   outcome.commented = true;

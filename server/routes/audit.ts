@@ -17,17 +17,36 @@ export const AuditQuery = z.strictObject({
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 
-export interface AuditItem { id: number; at: string; actor: string; user: string | null; action: string; target: string | null; detail: string | null }
+export interface AuditItem {
+  id: number;
+  at: string;
+  actor: string;
+  user: string | null;
+  action: string;
+  target: string | null;
+  detail: string | null;
+}
 
 export function readAudit(db: DB, q: AuditQuery): { items: AuditItem[]; nextBefore: number | null } {
   const where: string[] = [];
   const args: (string | number)[] = [];
-  if (q.before !== undefined) { where.push('a.id < ?'); args.push(q.before); }
-  if (q.action) { where.push("a.action LIKE ? ESCAPE '\\'"); args.push(`${q.action.replace(/[\\%_]/g, (m) => `\\${m}`)}%`); }
-  if (q.actor) { where.push('a.actor = ?'); args.push(q.actor); }
-  const items = db.prepare(`SELECT a.id, a.at, a.actor, u.display_name AS user, a.action, a.target, a.detail
+  if (q.before !== undefined) {
+    where.push('a.id < ?');
+    args.push(q.before);
+  }
+  if (q.action) {
+    where.push("a.action LIKE ? ESCAPE '\\'");
+    args.push(`${q.action.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
+  }
+  if (q.actor) {
+    where.push('a.actor = ?');
+    args.push(q.actor);
+  }
+  const items = db
+    .prepare(`SELECT a.id, a.at, a.actor, u.display_name AS user, a.action, a.target, a.detail
     FROM audit_log a LEFT JOIN users u ON u.id = a.user_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY a.id DESC LIMIT ?`).all(...args, q.limit + 1) as AuditItem[];
+    ORDER BY a.id DESC LIMIT ?`)
+    .all(...args, q.limit + 1) as AuditItem[];
   const more = items.length > q.limit;
   if (more) items.pop();
   return { items, nextBefore: more ? items[items.length - 1].id : null };

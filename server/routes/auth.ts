@@ -43,12 +43,20 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     } else {
       input = await readJson(c, LoginInput);
     }
-    const result = await login({ ctx, input: { ...input, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) } });
+    const result = await login({
+      ctx,
+      input: { ...input, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) },
+    });
     if (result.kind === 'limited') return tooMany(c, 'failed logins', result.retryAfterSeconds);
     if (result.kind === 'invalid') throw new Problem(401, 'Unauthorized', 'Wrong username or password.');
     setSessionCookie(c, deps.config, result.secret, result.expiresAt);
     if (type.toLowerCase().startsWith('application/x-www-form-urlencoded')) clearLoginCsrf(c, deps.config);
-    return c.json({ user: result.user, csrfToken: result.csrfToken, expiresAt: result.expiresAt.toISOString(), mustChangePassword: result.mustChangePassword });
+    return c.json({
+      user: result.user,
+      csrfToken: result.csrfToken,
+      expiresAt: result.expiresAt.toISOString(),
+      mustChangePassword: result.mustChangePassword,
+    });
   });
 
   // Logout and the password change are open to a session that must still replace its one-time password.
@@ -63,11 +71,13 @@ export function authRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const auth = currentStaff(c);
     const input = await readJson(c, z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: Password }));
     const result = await changeOwnPassword({
-      ctx, actor: { userId: auth.user.id, name: auth.user.username },
+      ctx,
+      actor: { userId: auth.user.id, name: auth.user.username },
       input: { ...input, sessionHash: auth.sessionHash, ip: clientIp(c, deps.config) },
     });
     if (result.kind === 'limited') return tooMany(c, 'wrong passwords', result.retryAfterSeconds);
-    if (result.kind === 'wrong-password') throw new Problem(403, 'Forbidden', 'The current password is wrong.', [{ field: 'currentPassword', message: 'wrong password' }]);
+    if (result.kind === 'wrong-password')
+      throw new Problem(403, 'Forbidden', 'The current password is wrong.', [{ field: 'currentPassword', message: 'wrong password' }]);
     return c.body(null, 204);
   });
 

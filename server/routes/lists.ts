@@ -18,7 +18,9 @@ const Id = z.int().min(1).max(2_147_483_647);
 const CREATE: Record<ListKind, z.ZodType<Record<string, unknown>>> = {
   sections: z.strictObject({
     slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,59}$/, 'lower-case letters, digits and dashes, at most 60'),
-    name: Name, description: z.string().max(500).optional(), position: Position.optional(),
+    name: Name,
+    description: z.string().max(500).optional(),
+    position: Position.optional(),
   }),
   'task-types': z.strictObject({ name: Name, position: Position.optional() }),
   statuses: z.strictObject({ name: Name, position: Position.optional() }),
@@ -28,8 +30,13 @@ const CREATE: Record<ListKind, z.ZodType<Record<string, unknown>>> = {
 
 const UPDATE: Record<ListKind, z.ZodType<Record<string, unknown>>> = {
   sections: z.strictObject({
-    slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,59}$/).optional(),
-    name: Name.optional(), description: z.string().max(500).optional(), position: Position.optional(),
+    slug: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,59}$/)
+      .optional(),
+    name: Name.optional(),
+    description: z.string().max(500).optional(),
+    position: Position.optional(),
   }),
   'task-types': z.strictObject({ name: Name.optional(), position: Position.optional() }),
   statuses: z.strictObject({ name: Name.optional(), position: Position.optional() }),

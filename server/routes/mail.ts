@@ -18,7 +18,13 @@ import { staffActor, type AuthEnv } from '../http/auth.ts';
 import { currentNode, nodeRoute } from '../http/api-access.ts';
 
 const DomainFilter = z.strictObject({ domain: DomainName.optional() });
-const SinceQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, 'must be a whole number').default('0').transform(Number) });
+const SinceQuery = z.strictObject({
+  since: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a whole number')
+    .default('0')
+    .transform(Number),
+});
 
 export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -34,7 +40,8 @@ export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
   });
   app.post('/mail/domains', async (c) => c.json(addDomain({ ctx, actor: actor(c), input: await readJson(c, DomainInput) }), 201));
   app.patch('/mail/domains/:name', async (c) =>
-    c.json(updateDomain({ ctx, actor: actor(c), name: domainParam(c), patch: await readJson(c, DomainPatch) })));
+    c.json(updateDomain({ ctx, actor: actor(c), name: domainParam(c), patch: await readJson(c, DomainPatch) })),
+  );
   app.delete('/mail/domains/:name', (c) => c.json({ removed: removeDomain({ ctx, actor: actor(c), name: domainParam(c) }) }));
 
   app.get('/mail/mailboxes', (c) => c.json({ mailboxes: listMailboxes(deps.db, parseQuery(c, DomainFilter).domain) }));

@@ -18,8 +18,13 @@ export const SetOverrideBody = z.strictObject({
 });
 
 const view = (r: OverrideRow, now: Date) => ({
-  section: { slug: r.slug, name: r.sectionName }, state: r.state, note: r.note, setBy: r.setBy,
-  setAt: r.setAt, expiresAt: r.expiresAt, active: isActive(r, now),
+  section: { slug: r.slug, name: r.sectionName },
+  state: r.state,
+  note: r.note,
+  setBy: r.setBy,
+  setAt: r.setAt,
+  expiresAt: r.expiresAt,
+  active: isActive(r, now),
 });
 
 export function overrideRoutes(deps: ServerDeps): Hono<AuthEnv> {

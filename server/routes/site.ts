@@ -37,7 +37,12 @@ const CACHE = {
 /** Bodies are kept encoded: writing a cached Buffer costs far less than re-encoding a 30 KB string per view. */
 const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': CACHE.page, ...PUBLIC_PAGE_SECURITY } as const;
 
-interface CachedPage { generation: number; at: number; status: number; body: Uint8Array<ArrayBuffer> }
+interface CachedPage {
+  generation: number;
+  at: number;
+  status: number;
+  body: Uint8Array<ArrayBuffer>;
+}
 
 /**
  * The page cache key, which is also the URL rendered: the raw path, plus for /tasks (the only page that reads its
@@ -54,7 +59,11 @@ export function pageCacheKey(url: string): string {
 }
 
 /** A cached page ready to write: the same status, headers and bytes the page route answers with. */
-export interface CachedPageResponse { status: number; headers: Readonly<Record<string, string>>; body: Uint8Array<ArrayBuffer> | null }
+export interface CachedPageResponse {
+  status: number;
+  headers: Readonly<Record<string, string>>;
+  body: Uint8Array<ArrayBuffer> | null;
+}
 /** Synchronous look-up of a fresh cached page for an absolute URL; null whenever the route itself has to run. */
 export type LookupCachedPage = (method: string, url: string) => CachedPageResponse | null;
 
@@ -64,12 +73,17 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
 
 export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: Hono; lookupCachedPage: LookupCachedPage } {
   const outDir = opts.outDir ?? SITE_OUT;
-  const snapshots = opts.snapshots ?? createStatusSnapshots({
-    db: deps.db, clock: deps.clock, changes: deps.changes, displayTimeZone: deps.config.displayTimeZone,
-    publicUrl: deps.config.publicUrl,
-    // Read only when the snapshot rebuilds; overrides bump the change counter and their expiry is a boundary.
-    signals: opts.signals ?? { override: overrideSignal(() => allOverrides(deps.db)) },
-  });
+  const snapshots =
+    opts.snapshots ??
+    createStatusSnapshots({
+      db: deps.db,
+      clock: deps.clock,
+      changes: deps.changes,
+      displayTimeZone: deps.config.displayTimeZone,
+      publicUrl: deps.config.publicUrl,
+      // Read only when the snapshot rebuilds; overrides bump the change counter and their expiry is a boundary.
+      signals: opts.signals ?? { override: overrideSignal(() => allOverrides(deps.db)) },
+    });
   const pageTtl = opts.pageTtlMs ?? 30_000;
   const renderer = lazyAstroRenderer(outDir);
   let assets: Map<string, StaticAsset> | null = null;
@@ -81,8 +95,12 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
   app.get('/status.json', (c) => {
     const built = snapshots.current();
     const headers = {
-      'content-type': 'application/json; charset=utf-8', 'cache-control': CACHE.statusJson, etag: built.statusJsonEtag,
-      'access-control-allow-origin': '*', vary: 'accept-encoding', ...FILE_SECURITY,
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': CACHE.statusJson,
+      etag: built.statusJsonEtag,
+      'access-control-allow-origin': '*',
+      vary: 'accept-encoding',
+      ...FILE_SECURITY,
     };
     if (c.req.header('if-none-match') === built.statusJsonEtag) return c.body(null, 304, headers);
     return c.body(built.statusJson, 200, headers);
@@ -103,7 +121,8 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
     if (!hit.feeds) return renderPage(c);
     return c.body(kind === 'atom' ? hit.feeds.atom : hit.feeds.rss, 200, {
       'content-type': kind === 'atom' ? 'application/atom+xml; charset=utf-8' : 'application/rss+xml; charset=utf-8',
-      'cache-control': CACHE.feed, ...FILE_SECURITY,
+      'cache-control': CACHE.feed,
+      ...FILE_SECURITY,
     });
   };
   app.get('/feed.atom', (c) => feed(c, undefined, 'atom'));
@@ -171,7 +190,12 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
     assets ??= loadStaticAssets(join(outDir, 'client'));
     const asset = assets.get(path);
     if (asset) {
-      const headers = { 'content-type': asset.type, 'cache-control': asset.immutable ? CACHE.assetImmutable : CACHE.asset, etag: asset.etag, ...FILE_SECURITY };
+      const headers = {
+        'content-type': asset.type,
+        'cache-control': asset.immutable ? CACHE.assetImmutable : CACHE.asset,
+        etag: asset.etag,
+        ...FILE_SECURITY,
+      };
       if (c.req.header('if-none-match') === asset.etag) return c.body(null, 304, headers);
       return c.body(asset.body, 200, headers);
     }

@@ -1,7 +1,13 @@
 // /api/v1/tasks: public reads (list, one, history), staff writes (create, edit, comment, close, reopen, phases), admin redaction.
 import { Hono } from 'hono';
 import {
-  TaskListQuery, CreateTaskInput, UpdateTaskInput, AddCommentInput, CloseTaskInput, ReplacePhasesInput, taskRef,
+  TaskListQuery,
+  CreateTaskInput,
+  UpdateTaskInput,
+  AddCommentInput,
+  CloseTaskInput,
+  ReplacePhasesInput,
+  taskRef,
 } from '#data/contracts/tasks.ts';
 import type { ServerDeps } from '../deps.ts';
 import { staffActor, type AuthEnv } from '../http/auth.ts';
@@ -39,7 +45,15 @@ export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const statusId = resolve('status', 'statuses', q.status);
     if (errors.length) throw badRequest('A filter names something that does not exist.', errors);
     const { items, total } = listTasks(deps.db, {
-      sectionId, typeId, statusId, state: q.state, q: q.q, sort: q.sort, order: q.order, page: q.page, perPage: q.per_page,
+      sectionId,
+      typeId,
+      statusId,
+      state: q.state,
+      q: q.q,
+      sort: q.sort,
+      order: q.order,
+      page: q.page,
+      perPage: q.per_page,
     });
     return c.json({ items, total, page: q.page, perPage: q.per_page });
   });

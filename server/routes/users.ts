@@ -32,8 +32,12 @@ export function userRoutes(deps: ServerDeps): Hono<AuthEnv> {
     return c.json(generatedPassword ? { password: generatedPassword } : {});
   });
 
-  app.post('/users/:id/disable', adminRoute, (c) => c.json(setStaffDisabled({ ctx, actor: actorOf(c), userId: parseId(c.req.param('id')), disabled: true })));
-  app.post('/users/:id/enable', adminRoute, (c) => c.json(setStaffDisabled({ ctx, actor: actorOf(c), userId: parseId(c.req.param('id')), disabled: false })));
+  app.post('/users/:id/disable', adminRoute, (c) =>
+    c.json(setStaffDisabled({ ctx, actor: actorOf(c), userId: parseId(c.req.param('id')), disabled: true })),
+  );
+  app.post('/users/:id/enable', adminRoute, (c) =>
+    c.json(setStaffDisabled({ ctx, actor: actorOf(c), userId: parseId(c.req.param('id')), disabled: false })),
+  );
 
   return app;
 }

@@ -6,8 +6,15 @@ import type { StatusSnapshot, TaskView, SectionView, StatusJson } from '#data/co
 import type { ChangeCounter, Clock } from '../deps.ts';
 import { readPublicRows, type PublicRows } from '../store/public-read.ts';
 import {
-  phaseState, taskStage, sectionState, sectionLastUpdated, dailyHistory, nextBoundary,
-  type TaskFacts, type StateOverride, type TelemetryVerdict,
+  phaseState,
+  taskStage,
+  sectionState,
+  sectionLastUpdated,
+  dailyHistory,
+  nextBoundary,
+  type TaskFacts,
+  type StateOverride,
+  type TelemetryVerdict,
 } from '../domain/section-state.ts';
 
 export const HISTORY_DAYS = 90;
@@ -70,7 +77,12 @@ function categoryPath(rows: PublicRows['categories']): (id: number) => string[] 
   };
 }
 
-export function buildSnapshot(rows: PublicRows, now: Date, generation: number, opts: Pick<SnapshotOptions, 'displayTimeZone' | 'publicUrl' | 'signals'>): BuiltSnapshot {
+export function buildSnapshot(
+  rows: PublicRows,
+  now: Date,
+  generation: number,
+  opts: Pick<SnapshotOptions, 'displayTimeZone' | 'publicUrl' | 'signals'>,
+): BuiltSnapshot {
   const pathOf = categoryPath(rows.categories);
   const sectionById = new Map(rows.sections.map((s) => [s.id, s]));
   const commentsByTask = groupBy(rows.comments, (c) => c.task_id);
@@ -80,20 +92,39 @@ export function buildSnapshot(rows: PublicRows, now: Date, generation: number, o
   const tasks: TaskView[] = rows.tasks.map((t) => {
     const phases = phasesByTask.get(t.id) ?? [];
     const f: TaskFacts = {
-      id: t.id, summary: t.summary, type: t.type, isClosed: t.is_closed === 1, openedAt: t.opened_at,
-      closedAt: t.closed_at, lastEditedAt: t.last_edited_at,
+      id: t.id,
+      summary: t.summary,
+      type: t.type,
+      isClosed: t.is_closed === 1,
+      openedAt: t.opened_at,
+      closedAt: t.closed_at,
+      lastEditedAt: t.last_edited_at,
       phases: phases.map((p) => ({ startsAt: p.starts_at, endsAt: p.ends_at })),
     };
     facts.push(f);
     const section = t.section_id === null ? undefined : sectionById.get(t.section_id);
     return {
-      id: t.id, summary: t.summary, detailsHtml: t.details_html, type: t.type,
-      categoryPath: pathOf(t.category_id), section: section ? { slug: section.slug, name: section.name } : null,
-      status: t.status, isClosed: f.isClosed, percent: t.percent, openedBy: t.opened_by, openedAt: t.opened_at,
-      closedBy: t.closed_by, closedAt: t.closed_at, closeReason: t.close_reason, lastEditedAt: t.last_edited_at,
+      id: t.id,
+      summary: t.summary,
+      detailsHtml: t.details_html,
+      type: t.type,
+      categoryPath: pathOf(t.category_id),
+      section: section ? { slug: section.slug, name: section.name } : null,
+      status: t.status,
+      isClosed: f.isClosed,
+      percent: t.percent,
+      openedBy: t.opened_by,
+      openedAt: t.opened_at,
+      closedBy: t.closed_by,
+      closedAt: t.closed_at,
+      closeReason: t.close_reason,
+      lastEditedAt: t.last_edited_at,
       stage: taskStage(f, now),
       phases: phases.map((p) => ({
-        title: p.title, startsAt: p.starts_at, endsAt: p.ends_at, note: p.note,
+        title: p.title,
+        startsAt: p.starts_at,
+        endsAt: p.ends_at,
+        note: p.note,
         state: phaseState({ startsAt: p.starts_at, endsAt: p.ends_at }, now, f.isClosed),
       })),
       comments: (commentsByTask.get(t.id) ?? []).map((c) => ({ id: c.id, at: c.created_at, author: c.author, bodyHtml: c.body_html })),
@@ -109,19 +140,34 @@ export function buildSnapshot(rows: PublicRows, now: Date, generation: number, o
     const input = { tasks: own, now, override, telemetry };
     const verdict = sectionState(input);
     return {
-      slug: s.slug, name: s.name, description: s.description, state: verdict.state, reason: verdict.reason,
-      lastUpdated: sectionLastUpdated(input), history: dailyHistory(own, now, HISTORY_DAYS),
+      slug: s.slug,
+      name: s.name,
+      description: s.description,
+      state: verdict.state,
+      reason: verdict.reason,
+      lastUpdated: sectionLastUpdated(input),
+      history: dailyHistory(own, now, HISTORY_DAYS),
     };
   });
 
-  const changes = sections.map((s) => s.lastUpdated).filter((x): x is string => x !== null).sort();
+  const changes = sections
+    .map((s) => s.lastUpdated)
+    .filter((x): x is string => x !== null)
+    .sort();
   const snapshot: StatusSnapshot = {
-    generatedAt: now.toISOString(), lastUpdated: changes.at(-1) ?? null, displayTimeZone: opts.displayTimeZone, sections, tasks,
-    taskTypes: rows.taskTypes, statuses: rows.statuses,
+    generatedAt: now.toISOString(),
+    lastUpdated: changes.at(-1) ?? null,
+    displayTimeZone: opts.displayTimeZone,
+    sections,
+    tasks,
+    taskTypes: rows.taskTypes,
+    statuses: rows.statuses,
   };
   const statusJson = JSON.stringify(toStatusJson(snapshot, opts.publicUrl));
   return {
-    generation, snapshot, statusJson,
+    generation,
+    snapshot,
+    statusJson,
     statusJsonEtag: `"${createHash('sha256').update(statusJson).digest('base64url').slice(0, 22)}"`,
     nextBoundary: nextBoundary(facts, now, overrides),
   };
@@ -132,11 +178,16 @@ export function toStatusJson(s: StatusSnapshot, publicUrl: string): StatusJson {
     generatedAt: s.generatedAt,
     lastUpdated: s.lastUpdated,
     sections: s.sections.map(({ history: _history, ...rest }) => ({
-      ...rest, legend: STATE_LEGEND[rest.state], url: `${publicUrl}/section/${rest.slug}`,
+      ...rest,
+      legend: STATE_LEGEND[rest.state],
+      url: `${publicUrl}/section/${rest.slug}`,
     })),
-    openTasks: s.tasks.filter((t) => !t.isClosed).map(({ comments: _c, detailsHtml: _d, ...rest }) => ({
-      ...rest, url: `${publicUrl}/task/${rest.id}`,
-    })),
+    openTasks: s.tasks
+      .filter((t) => !t.isClosed)
+      .map(({ comments: _c, detailsHtml: _d, ...rest }) => ({
+        ...rest,
+        url: `${publicUrl}/task/${rest.id}`,
+      })),
   };
 }
 
@@ -145,7 +196,8 @@ function groupBy<T>(items: readonly T[], key: (t: T) => number): Map<number, T[]
   for (const item of items) {
     const k = key(item);
     const list = out.get(k);
-    if (list) list.push(item); else out.set(k, [item]);
+    if (list) list.push(item);
+    else out.set(k, [item]);
   }
   return out;
 }

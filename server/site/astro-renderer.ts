@@ -5,7 +5,10 @@ import { pathToFileURL } from 'node:url';
 import type { StatusSnapshot } from '#data/contracts/status.ts';
 import { SITE_OUT } from './build.ts';
 
-export interface PageLocals { snapshot: StatusSnapshot; now: string }
+export interface PageLocals {
+  snapshot: StatusSnapshot;
+  now: string;
+}
 export type RenderPage = (request: Request, locals: PageLocals) => Promise<Response>;
 
 export class SiteNotBuilt extends Error {}
@@ -20,7 +23,9 @@ export function lazyAstroRenderer(outDir = SITE_OUT): () => Promise<RenderPage> 
       const mod = (await import(pathToFileURL(entry).href)) as { renderPage: RenderPage };
       return mod.renderPage;
     })();
-    loading.catch(() => { loading = null; });
+    loading.catch(() => {
+      loading = null;
+    });
     return loading;
   };
 }

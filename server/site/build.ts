@@ -28,7 +28,12 @@ export function siteBuildIsStale(root = REPO_ROOT, outDir = SITE_OUT): boolean {
   return SOURCES.some((s) => newestMtime(join(root, s)) > built);
 }
 
-export interface BuildOptions { clock?: Clock; root?: string; outDir?: string; lockPollMs?: number }
+export interface BuildOptions {
+  clock?: Clock;
+  root?: string;
+  outDir?: string;
+  lockPollMs?: number;
+}
 
 // Two `astro build` runs into one output folder corrupt each other (a page whose stylesheet the other run
 // removed), and every process that serves the site (each test file, a second `npm start`) calls
@@ -51,7 +56,12 @@ function holderAlive(tag: string): boolean {
   const pid = Number(tag.split(':')[0]);
   if (!Number.isInteger(pid) || pid <= 0) return false;
   if (!existsSync('/proc/self/stat')) {
-    try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
   }
   return processTag(pid) === tag;
 }
@@ -66,7 +76,11 @@ function tryLock(lock: string): { ok: true } | { ok: false; holder: string } {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     let holder = '';
-    try { holder = readFileSync(lock, 'utf8'); } catch { return { ok: false, holder: 'released just now' }; }
+    try {
+      holder = readFileSync(lock, 'utf8');
+    } catch {
+      return { ok: false, holder: 'released just now' };
+    }
     if (holderAlive(holder)) return { ok: false, holder };
     // Stale. Of the processes that found this holder's lock, the one that creates the marker removes it.
     try {
@@ -75,7 +89,11 @@ function tryLock(lock: string): { ok: true } | { ok: false; holder: string } {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { ok: false, holder: `${holder} (being taken over)` };
       throw e;
     }
-    try { unlinkSync(lock); } catch { /* gone already */ }
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* gone already */
+    }
     return tryLock(lock);
   } finally {
     unlinkSync(draft);
@@ -92,7 +110,11 @@ async function buildLock(outDir: string, log: Pick<Log, 'info'>, pollMs: number)
     if (got.ok) {
       const release = (): void => {
         process.off('exit', release);
-        try { unlinkSync(lock); } catch { /* gone already */ }
+        try {
+          unlinkSync(lock);
+        } catch {
+          /* gone already */
+        }
       };
       process.on('exit', release);
       return release;
@@ -129,7 +151,9 @@ async function build(log: Pick<Log, 'info'>, clock: Clock, root: string, outDir:
   const output: Buffer[] = [];
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(process.execPath, [astroBin, 'build'], {
-      cwd: root, env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root,
+      env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (b: Buffer) => output.push(b));
     child.stderr.on('data', (b: Buffer) => output.push(b));

@@ -5,19 +5,44 @@ import type { StatusSnapshot, TaskView } from '#data/contracts/status.ts';
 
 export const FEED_ITEMS = 50;
 
-interface Update { id: string; at: string; title: string; html: string; task: TaskView; author: string }
+interface Update {
+  id: string;
+  at: string;
+  title: string;
+  html: string;
+  task: TaskView;
+  author: string;
+}
 
 function updatesOf(t: TaskView): Update[] {
-  const out: Update[] = [{
-    id: `task-${t.id}-opened`, at: t.openedAt, title: `FS#${t.id} opened: ${t.summary}`, html: t.detailsHtml, task: t, author: t.openedBy,
-  }];
+  const out: Update[] = [
+    {
+      id: `task-${t.id}-opened`,
+      at: t.openedAt,
+      title: `FS#${t.id} opened: ${t.summary}`,
+      html: t.detailsHtml,
+      task: t,
+      author: t.openedBy,
+    },
+  ];
   for (const c of t.comments) {
-    out.push({ id: `task-${t.id}-comment-${c.id}`, at: c.at, title: `FS#${t.id} ${t.summary}: update`, html: c.bodyHtml, task: t, author: c.author });
+    out.push({
+      id: `task-${t.id}-comment-${c.id}`,
+      at: c.at,
+      title: `FS#${t.id} ${t.summary}: update`,
+      html: c.bodyHtml,
+      task: t,
+      author: c.author,
+    });
   }
   if (t.isClosed && t.closedAt) {
     out.push({
-      id: `task-${t.id}-closed`, at: t.closedAt, title: `FS#${t.id} closed: ${t.summary}`,
-      html: `<p>Reason for closing: ${escapeHtml(t.closeReason ?? '')}</p>`, task: t, author: t.closedBy ?? '',
+      id: `task-${t.id}-closed`,
+      at: t.closedAt,
+      title: `FS#${t.id} closed: ${t.summary}`,
+      html: `<p>Reason for closing: ${escapeHtml(t.closeReason ?? '')}</p>`,
+      task: t,
+      author: t.closedBy ?? '',
     });
   }
   return out;
@@ -63,18 +88,26 @@ function markAtomHeadAsHtml(atom: string): string {
   return head + atom.slice(headEnd);
 }
 
-export interface Feeds { atom: string; rss: string }
+export interface Feeds {
+  atom: string;
+  rss: string;
+}
 
 /** Returns null for an unknown section so the route can answer 404. */
 export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?: string): Feeds | null {
   const section = sectionSlug === undefined ? null : snap.sections.find((s) => s.slug === sectionSlug);
   if (sectionSlug !== undefined && !section) return null;
   const tasks = section ? snap.tasks.filter((t) => t.section?.slug === section.slug) : snap.tasks;
-  const updates = tasks.flatMap(updatesOf).sort((a, b) => b.at.localeCompare(a.at) || a.id.localeCompare(b.id)).slice(0, FEED_ITEMS);
+  const updates = tasks
+    .flatMap(updatesOf)
+    .sort((a, b) => b.at.localeCompare(a.at) || a.id.localeCompare(b.id))
+    .slice(0, FEED_ITEMS);
   const base = section ? `${publicUrl}/section/${section.slug}` : publicUrl;
   const options: FeedOptions = {
     title: htmlText(section ? `${section.name} · Tidings status` : 'Tidings status: all task updates'),
-    description: htmlText(section ? `Incidents, planned work and updates for ${section.name}` : 'Incidents, planned work and updates for all services'),
+    description: htmlText(
+      section ? `Incidents, planned work and updates for ${section.name}` : 'Incidents, planned work and updates for all services',
+    ),
     id: `${base}/`,
     link: section ? base : `${publicUrl}/`,
     language: 'en',
@@ -97,8 +130,14 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
     const sec = u.task.section;
     const item = {
       // Atom marks titles type="html" and readers render RSS titles as HTML too: the text must arrive escaped.
-      title: escapeHtml(u.title), id: `${link}#${u.id}`, guid: `${link}#${u.id}`, link, date: new Date(u.at),
-      content: html, description: html, author: u.author ? [{ name: htmlText(u.author) }] : undefined,
+      title: escapeHtml(u.title),
+      id: `${link}#${u.id}`,
+      guid: `${link}#${u.id}`,
+      link,
+      date: new Date(u.at),
+      content: html,
+      description: html,
+      author: u.author ? [{ name: htmlText(u.author) }] : undefined,
     };
     let labelKey = sec ? labelKeys.get(sec.slug) : undefined;
     if (sec && labelKey === undefined) {
@@ -106,10 +145,15 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
       labelKeys.set(sec.slug, labelKey);
     }
     rssFeed.addItem({ ...item, category: sec ? [{ name: htmlText(sec.name) }] : undefined });
-    atomFeed.addItem({ ...item, category: sec ? [{ term: sec.slug, name: `${marker}${labelKey}`, scheme: `${publicUrl}/section/` }] : undefined });
+    atomFeed.addItem({
+      ...item,
+      category: sec ? [{ term: sec.slug, name: `${marker}${labelKey}`, scheme: `${publicUrl}/section/` }] : undefined,
+    });
   }
   const rss = rssFeed.rss2();
-  const atom = markAtomHeadAsHtml(atomFeed.atom1())
-    .replace(new RegExp(`label="${marker}(\\d+)"`, 'g'), (_, key: string) => `label="${escapeXmlAttr(labels[Number(key)])}"`);
+  const atom = markAtomHeadAsHtml(atomFeed.atom1()).replace(
+    new RegExp(`label="${marker}(\\d+)"`, 'g'),
+    (_, key: string) => `label="${escapeXmlAttr(labels[Number(key)])}"`,
+  );
   return { atom, rss };
 }

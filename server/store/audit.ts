@@ -12,11 +12,25 @@ export interface AuditEntry {
 }
 
 export function writeAudit(db: DB, e: AuditEntry): void {
-  db.prepare('INSERT INTO audit_log (at, user_id, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)')
-    .run(e.at, e.userId, e.actor.slice(0, 200), e.action, e.target ?? null, e.detail ?? null);
+  db.prepare('INSERT INTO audit_log (at, user_id, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)').run(
+    e.at,
+    e.userId,
+    e.actor.slice(0, 200),
+    e.action,
+    e.target ?? null,
+    e.detail ?? null,
+  );
 }
 
-export interface AuditRow { id: number; at: string; user_id: number | null; actor: string; action: string; target: string | null; detail: string | null }
+export interface AuditRow {
+  id: number;
+  at: string;
+  user_id: number | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: string | null;
+}
 
 export function recentAudit(db: DB, limit = 100): AuditRow[] {
   return db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditRow[];

@@ -4,7 +4,12 @@ import { LIST_INFO, categoryPath, type ListKind } from '../domain/lists.ts';
 
 export type ListEntry = Record<string, unknown> & { id: number; name: string; position: number };
 
-interface CategoryRow { id: number; parent_id: number | null; name: string; position: number }
+interface CategoryRow {
+  id: number;
+  parent_id: number | null;
+  name: string;
+  position: number;
+}
 
 export function categoryTree(db: DB): Map<number, { parentId: number | null; name: string; position: number }> {
   const rows = db.prepare('SELECT id, parent_id, name, position FROM categories').all() as CategoryRow[];
@@ -37,7 +42,9 @@ export function entryByKey(db: DB, kind: ListKind, key: string): ListEntry | und
   const bySlug = kind === 'sections' ? ' OR slug = ?' : '';
   const params: unknown[] = [/^\d+$/.test(key) ? Number(key) : -1, key];
   if (bySlug) params.push(key);
-  const row = db.prepare(`SELECT * FROM ${table} WHERE id = ? OR name = ? COLLATE NOCASE${bySlug} ORDER BY id LIMIT 1`).get(...params) as Record<string, unknown> | undefined;
+  const row = db.prepare(`SELECT * FROM ${table} WHERE id = ? OR name = ? COLLATE NOCASE${bySlug} ORDER BY id LIMIT 1`).get(...params) as
+    | Record<string, unknown>
+    | undefined;
   return row ? toEntry(kind, row, kind === 'categories' ? categoryTree(db) : undefined) : undefined;
 }
 
@@ -45,7 +52,10 @@ function columnsOf(kind: ListKind, values: Record<string, unknown>): [string[], 
   const cols: string[] = [];
   const vals: unknown[] = [];
   for (const [field, column] of Object.entries(LIST_INFO[kind].columns)) {
-    if (values[field] !== undefined) { cols.push(column); vals.push(values[field]); }
+    if (values[field] !== undefined) {
+      cols.push(column);
+      vals.push(values[field]);
+    }
   }
   return [cols, vals];
 }
@@ -58,7 +68,9 @@ export function insertEntry(db: DB, kind: ListKind, values: Record<string, unkno
 
 /** One past the largest position in a list, so a new entry without a position sorts last. */
 export function nextPosition(db: DB, kind: ListKind): number {
-  return (db.prepare(`SELECT min(coalesce(max(position), -1) + 1, 1000000) AS next FROM ${LIST_INFO[kind].table}`).get() as { next: number }).next;
+  return (
+    db.prepare(`SELECT min(coalesce(max(position), -1) + 1, 1000000) AS next FROM ${LIST_INFO[kind].table}`).get() as { next: number }
+  ).next;
 }
 
 export function updateEntry(db: DB, kind: ListKind, id: number, values: Record<string, unknown>): void {
@@ -74,9 +86,8 @@ export function deleteEntry(db: DB, kind: ListKind, id: number): void {
 /** How many tasks (and, for categories, child categories) still point at an entry. */
 export function usageOf(db: DB, kind: ListKind, id: number): { tasks: number; children: number } {
   const tasks = (db.prepare(`SELECT count(*) AS n FROM tasks WHERE ${LIST_INFO[kind].taskColumn} = ?`).get(id) as { n: number }).n;
-  const children = kind === 'categories'
-    ? (db.prepare('SELECT count(*) AS n FROM categories WHERE parent_id = ?').get(id) as { n: number }).n
-    : 0;
+  const children =
+    kind === 'categories' ? (db.prepare('SELECT count(*) AS n FROM categories WHERE parent_id = ?').get(id) as { n: number }).n : 0;
   return { tasks, children };
 }
 

@@ -3,20 +3,56 @@ import type { DB } from '#data/db.ts';
 import type { DomainRecord, MailboxRecord, AliasRecord, ConfigChange, ConfigEntity } from '#data/contracts/mx-config.ts';
 import type { DomainInput, MailboxInput, AliasInput } from '#data/contracts/mail-config.ts';
 
-interface DomainRow { id: number; name: string; mode: DomainRecord['mode']; legacy_host: string | null; legacy_port: number | null; catch_all: string | null; created_at: string; updated_at: string }
-interface MailboxRow { id: number; address: string; domain: string; delivery: MailboxRecord['delivery']; lmtp_host: string | null; lmtp_port: number | null; created_at: string }
-interface AliasRow { id: number; address: string; domain: string; keep_local_copy: number; created_at: string; updated_at: string }
+interface DomainRow {
+  id: number;
+  name: string;
+  mode: DomainRecord['mode'];
+  legacy_host: string | null;
+  legacy_port: number | null;
+  catch_all: string | null;
+  created_at: string;
+  updated_at: string;
+}
+interface MailboxRow {
+  id: number;
+  address: string;
+  domain: string;
+  delivery: MailboxRecord['delivery'];
+  lmtp_host: string | null;
+  lmtp_port: number | null;
+  created_at: string;
+}
+interface AliasRow {
+  id: number;
+  address: string;
+  domain: string;
+  keep_local_copy: number;
+  created_at: string;
+  updated_at: string;
+}
 
 export type Domain = DomainRecord & { id: number; createdAt: string; updatedAt: string };
 export type Mailbox = MailboxRecord & { id: number; createdAt: string };
 export type Alias = AliasRecord & { id: number; createdAt: string; updatedAt: string };
 
 const toDomain = (r: DomainRow): Domain => ({
-  id: r.id, name: r.name, mode: r.mode, legacyHost: r.legacy_host, legacyPort: r.legacy_port, catchAll: r.catch_all,
-  createdAt: r.created_at, updatedAt: r.updated_at,
+  id: r.id,
+  name: r.name,
+  mode: r.mode,
+  legacyHost: r.legacy_host,
+  legacyPort: r.legacy_port,
+  catchAll: r.catch_all,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
 });
 const toMailbox = (r: MailboxRow): Mailbox => ({
-  id: r.id, address: r.address, domain: r.domain, delivery: r.delivery, lmtpHost: r.lmtp_host, lmtpPort: r.lmtp_port, createdAt: r.created_at,
+  id: r.id,
+  address: r.address,
+  domain: r.domain,
+  delivery: r.delivery,
+  lmtpHost: r.lmtp_host,
+  lmtpPort: r.lmtp_port,
+  createdAt: r.created_at,
 });
 
 export function domainRecord(d: Domain): DomainRecord {
@@ -47,8 +83,14 @@ export function insertDomain(db: DB, d: DomainInput, now: string): Domain {
 }
 
 export function updateDomain(db: DB, d: Domain, now: string): Domain {
-  db.prepare('UPDATE mail_domains SET mode = ?, legacy_host = ?, legacy_port = ?, catch_all = ?, updated_at = ? WHERE id = ?')
-    .run(d.mode, d.legacyHost, d.legacyPort, d.catchAll, now, d.id);
+  db.prepare('UPDATE mail_domains SET mode = ?, legacy_host = ?, legacy_port = ?, catch_all = ?, updated_at = ? WHERE id = ?').run(
+    d.mode,
+    d.legacyHost,
+    d.legacyPort,
+    d.catchAll,
+    now,
+    d.id,
+  );
   return findDomain(db, d.name)!;
 }
 
@@ -61,9 +103,10 @@ export function deleteDomain(db: DB, id: number): void {
 const MAILBOX_SELECT = 'SELECT m.*, d.name AS domain FROM mail_mailboxes m JOIN mail_domains d ON d.id = m.domain_id';
 
 export function listMailboxes(db: DB, domain?: string): Mailbox[] {
-  const rows = domain === undefined
-    ? db.prepare(`${MAILBOX_SELECT} ORDER BY m.address`).all()
-    : db.prepare(`${MAILBOX_SELECT} WHERE d.name = ? ORDER BY m.address`).all(domain);
+  const rows =
+    domain === undefined
+      ? db.prepare(`${MAILBOX_SELECT} ORDER BY m.address`).all()
+      : db.prepare(`${MAILBOX_SELECT} WHERE d.name = ? ORDER BY m.address`).all(domain);
   return (rows as MailboxRow[]).map(toMailbox);
 }
 
@@ -73,8 +116,14 @@ export function findMailbox(db: DB, address: string): Mailbox | undefined {
 }
 
 export function insertMailbox(db: DB, domainId: number, m: MailboxInput, now: string): Mailbox {
-  db.prepare('INSERT INTO mail_mailboxes (domain_id, address, delivery, lmtp_host, lmtp_port, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-    .run(domainId, m.address, m.delivery, m.lmtpHost, m.lmtpPort, now);
+  db.prepare('INSERT INTO mail_mailboxes (domain_id, address, delivery, lmtp_host, lmtp_port, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+    domainId,
+    m.address,
+    m.delivery,
+    m.lmtpHost,
+    m.lmtpPort,
+    now,
+  );
   return findMailbox(db, m.address)!;
 }
 
@@ -87,15 +136,25 @@ export function deleteMailbox(db: DB, id: number): void {
 const ALIAS_SELECT = 'SELECT a.*, d.name AS domain FROM mail_aliases a JOIN mail_domains d ON d.id = a.domain_id';
 
 function withTargets(db: DB, r: AliasRow): Alias {
-  const targets = (db.prepare('SELECT target FROM mail_alias_targets WHERE alias_id = ? ORDER BY position').all(r.id) as { target: string }[])
-    .map((t) => t.target);
-  return { id: r.id, address: r.address, domain: r.domain, targets, keepLocalCopy: r.keep_local_copy === 1, createdAt: r.created_at, updatedAt: r.updated_at };
+  const targets = (
+    db.prepare('SELECT target FROM mail_alias_targets WHERE alias_id = ? ORDER BY position').all(r.id) as { target: string }[]
+  ).map((t) => t.target);
+  return {
+    id: r.id,
+    address: r.address,
+    domain: r.domain,
+    targets,
+    keepLocalCopy: r.keep_local_copy === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
 export function listAliases(db: DB, domain?: string): Alias[] {
-  const rows = domain === undefined
-    ? db.prepare(`${ALIAS_SELECT} ORDER BY a.address`).all()
-    : db.prepare(`${ALIAS_SELECT} WHERE d.name = ? ORDER BY a.address`).all(domain);
+  const rows =
+    domain === undefined
+      ? db.prepare(`${ALIAS_SELECT} ORDER BY a.address`).all()
+      : db.prepare(`${ALIAS_SELECT} WHERE d.name = ? ORDER BY a.address`).all(domain);
   return (rows as AliasRow[]).map((r) => withTargets(db, r));
 }
 
@@ -113,8 +172,11 @@ export function upsertAlias(db: DB, domainId: number, a: AliasInput, now: string
     db.prepare('DELETE FROM mail_alias_targets WHERE alias_id = ?').run(existing.id);
     id = existing.id;
   } else {
-    id = Number(db.prepare('INSERT INTO mail_aliases (domain_id, address, keep_local_copy, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
-      .run(domainId, a.address, a.keepLocalCopy ? 1 : 0, now, now).lastInsertRowid);
+    id = Number(
+      db
+        .prepare('INSERT INTO mail_aliases (domain_id, address, keep_local_copy, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
+        .run(domainId, a.address, a.keepLocalCopy ? 1 : 0, now, now).lastInsertRowid,
+    );
   }
   const add = db.prepare('INSERT INTO mail_alias_targets (alias_id, position, target) VALUES (?, ?, ?)');
   for (const [i, t] of a.targets.entries()) add.run(id, i, t);
@@ -127,8 +189,13 @@ export function deleteAlias(db: DB, id: number): void {
 
 // ── change log ─────────────────────────────────────────────────────────────
 
-export function appendChange(db: DB, change: { entity: ConfigEntity; key: string; op: 'upsert' | 'delete'; record?: object }, now: string): number {
-  const r = db.prepare('INSERT INTO mail_config_changes (at, entity, key, op, record) VALUES (?, ?, ?, ?, ?)')
+export function appendChange(
+  db: DB,
+  change: { entity: ConfigEntity; key: string; op: 'upsert' | 'delete'; record?: object },
+  now: string,
+): number {
+  const r = db
+    .prepare('INSERT INTO mail_config_changes (at, entity, key, op, record) VALUES (?, ?, ?, ?, ?)')
     .run(now, change.entity, change.key, change.op, change.op === 'upsert' ? JSON.stringify(change.record) : null);
   return Number(r.lastInsertRowid);
 }
@@ -138,25 +205,40 @@ export function currentConfigVersion(db: DB): number {
 }
 
 export function changesSince(db: DB, since: number, limit: number): ConfigChange[] {
-  const rows = db.prepare('SELECT version, entity, key, op, record FROM mail_config_changes WHERE version > ? ORDER BY version LIMIT ?')
+  const rows = db
+    .prepare('SELECT version, entity, key, op, record FROM mail_config_changes WHERE version > ? ORDER BY version LIMIT ?')
     .all(since, limit) as { version: number; entity: ConfigEntity; key: string; op: 'upsert' | 'delete'; record: string | null }[];
-  return rows.map((r) => (r.op === 'delete'
-    ? { version: r.version, op: 'delete', entity: r.entity, key: r.key }
-    : { version: r.version, op: 'upsert', entity: r.entity, key: r.key, record: JSON.parse(r.record!) }) as ConfigChange);
+  return rows.map(
+    (r) =>
+      (r.op === 'delete'
+        ? { version: r.version, op: 'delete', entity: r.entity, key: r.key }
+        : { version: r.version, op: 'upsert', entity: r.entity, key: r.key, record: JSON.parse(r.record!) }) as ConfigChange,
+  );
 }
 
 // ── MX node tokens ─────────────────────────────────────────────────────────
 
-export interface MxNode { id: number; name: string; createdAt: string; lastSeenAt: string | null; lastVersion: number | null }
+export interface MxNode {
+  id: number;
+  name: string;
+  createdAt: string;
+  lastSeenAt: string | null;
+  lastVersion: number | null;
+}
 
 export function upsertNodeToken(db: DB, name: string, tokenHash: string, now: string): void {
   db.prepare(`INSERT INTO mx_nodes (name, token_hash, created_at) VALUES (?, ?, ?)
-              ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`).run(name, tokenHash, now);
+              ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`).run(
+    name,
+    tokenHash,
+    now,
+  );
 }
 
 export function findNodeByTokenHash(db: DB, tokenHash: string): MxNode | undefined {
   const r = db.prepare('SELECT id, name, created_at, last_seen_at, last_version FROM mx_nodes WHERE token_hash = ?').get(tokenHash) as
-    { id: number; name: string; created_at: string; last_seen_at: string | null; last_version: number | null } | undefined;
+    | { id: number; name: string; created_at: string; last_seen_at: string | null; last_version: number | null }
+    | undefined;
   return r && { id: r.id, name: r.name, createdAt: r.created_at, lastSeenAt: r.last_seen_at, lastVersion: r.last_version };
 }
 

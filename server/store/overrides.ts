@@ -27,17 +27,25 @@ export function overrideOfSection(db: DB, sectionId: number): OverrideRow | unde
 }
 
 export function sectionBySlug(db: DB, slug: string): { id: number; slug: string; name: string } | undefined {
-  return db.prepare('SELECT id, slug, name FROM sections WHERE slug = ?').get(slug) as { id: number; slug: string; name: string } | undefined;
+  return db.prepare('SELECT id, slug, name FROM sections WHERE slug = ?').get(slug) as
+    | { id: number; slug: string; name: string }
+    | undefined;
 }
 
-export interface OverrideWrite { sectionId: number; state: ServiceState; note: string; setBy: number | null; setAt: string; expiresAt: string }
+export interface OverrideWrite {
+  sectionId: number;
+  state: ServiceState;
+  note: string;
+  setBy: number | null;
+  setAt: string;
+  expiresAt: string;
+}
 
 /** Setting again replaces: one decision per section is in force at a time. */
 export function upsertOverride(db: DB, o: OverrideWrite): void {
   db.prepare(`INSERT INTO section_overrides (section_id, state, note, set_by, set_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (section_id) DO UPDATE SET state = excluded.state, note = excluded.note, set_by = excluded.set_by,
-      set_at = excluded.set_at, expires_at = excluded.expires_at`)
-    .run(o.sectionId, o.state, o.note, o.setBy, o.setAt, o.expiresAt);
+      set_at = excluded.set_at, expires_at = excluded.expires_at`).run(o.sectionId, o.state, o.note, o.setBy, o.setAt, o.expiresAt);
 }
 
 export function deleteOverride(db: DB, sectionId: number): boolean {

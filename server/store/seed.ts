@@ -1,19 +1,27 @@
 // Applies the default lists and FS#2733 once per database; a seed that has run never runs again.
 import type { DB } from '#data/db.ts';
 import {
-  DEFAULT_SECTIONS, DEFAULT_TASK_TYPES, DEFAULT_STATUSES, DEFAULT_CLOSE_REASONS,
-  DEFAULT_CATEGORY_ROOT, DEFAULT_CATEGORY_CHILDREN, SEED_AUTHOR, FS2733,
+  DEFAULT_SECTIONS,
+  DEFAULT_TASK_TYPES,
+  DEFAULT_STATUSES,
+  DEFAULT_CLOSE_REASONS,
+  DEFAULT_CATEGORY_ROOT,
+  DEFAULT_CATEGORY_CHILDREN,
+  SEED_AUTHOR,
+  FS2733,
 } from '#data/seed/fs2733.ts';
 import { renderMarkdown } from '../domain/markdown.ts';
 
 function once(db: DB, name: string, now: string, apply: () => void): boolean {
-  return db.transaction(() => {
-    const done = db.prepare('SELECT 1 FROM seeds WHERE name = ?').get(name);
-    if (done) return false;
-    apply();
-    db.prepare('INSERT INTO seeds (name, applied_at) VALUES (?, ?)').run(name, now);
-    return true;
-  }).immediate();
+  return db
+    .transaction(() => {
+      const done = db.prepare('SELECT 1 FROM seeds WHERE name = ?').get(name);
+      if (done) return false;
+      apply();
+      db.prepare('INSERT INTO seeds (name, applied_at) VALUES (?, ?)').run(name, now);
+      return true;
+    })
+    .immediate();
 }
 
 export function seedDefaults(db: DB, now: string): boolean {
@@ -42,7 +50,8 @@ export function seedFs2733(db: DB, now: string): boolean {
     if (db.prepare('SELECT 1 FROM tasks WHERE id = ?').get(FS2733.id)) return; // an import got there first
     let author = db.prepare('SELECT id FROM users WHERE username = ?').get(SEED_AUTHOR.username) as { id: number } | undefined;
     if (!author) {
-      const r = db.prepare('INSERT INTO users (username, display_name, role, password_hash, disabled, created_at) VALUES (?, ?, ?, NULL, 1, ?)')
+      const r = db
+        .prepare('INSERT INTO users (username, display_name, role, password_hash, disabled, created_at) VALUES (?, ?, ?, NULL, 1, ?)')
         .run(SEED_AUTHOR.username, SEED_AUTHOR.displayName, SEED_AUTHOR.role, FS2733.openedAt);
       author = { id: Number(r.lastInsertRowid) };
     }
@@ -52,18 +61,39 @@ export function seedFs2733(db: DB, now: string): boolean {
     db.prepare(`INSERT INTO tasks (id, summary, details_md, details_html, type_id, category_id, section_id, status_id, percent,
         is_closed, close_reason_id, closed_by, closed_at, opened_by, opened_at, last_edited_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`).run(
-      FS2733.id, FS2733.summary, FS2733.details, renderMarkdown(FS2733.details),
-      idOf(db, 'task_types', 'name', FS2733.type), category.id, idOf(db, 'sections', 'slug', FS2733.section),
-      idOf(db, 'statuses', 'name', FS2733.status), FS2733.percent,
-      idOf(db, 'close_reasons', 'name', FS2733.closeReason), author.id, FS2733.closedAt,
-      author.id, FS2733.openedAt, FS2733.lastEditedAt);
+      FS2733.id,
+      FS2733.summary,
+      FS2733.details,
+      renderMarkdown(FS2733.details),
+      idOf(db, 'task_types', 'name', FS2733.type),
+      category.id,
+      idOf(db, 'sections', 'slug', FS2733.section),
+      idOf(db, 'statuses', 'name', FS2733.status),
+      FS2733.percent,
+      idOf(db, 'close_reasons', 'name', FS2733.closeReason),
+      author.id,
+      FS2733.closedAt,
+      author.id,
+      FS2733.openedAt,
+      FS2733.lastEditedAt,
+    );
     for (const c of FS2733.comments) {
-      db.prepare('INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (?, ?, ?, ?, ?)')
-        .run(FS2733.id, author.id, c.at, c.body, renderMarkdown(c.body));
+      db.prepare('INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (?, ?, ?, ?, ?)').run(
+        FS2733.id,
+        author.id,
+        c.at,
+        c.body,
+        renderMarkdown(c.body),
+      );
     }
     for (const [i, p] of FS2733.phases.entries()) {
-      db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)')
-        .run(FS2733.id, i, p.title, p.startsAt, p.endsAt);
+      db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)').run(
+        FS2733.id,
+        i,
+        p.title,
+        p.startsAt,
+        p.endsAt,
+      );
     }
   });
 }

@@ -14,17 +14,27 @@ export interface SessionWithUser {
   must_change_password: 0 | 1;
 }
 
-export function insertSession(db: DB, s: { idHash: string; userId: number; csrfToken: string; createdAt: string; expiresAt: string }): void {
-  db.prepare('INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
-    .run(s.idHash, s.userId, s.csrfToken, s.createdAt, s.expiresAt);
+export function insertSession(
+  db: DB,
+  s: { idHash: string; userId: number; csrfToken: string; createdAt: string; expiresAt: string },
+): void {
+  db.prepare('INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(
+    s.idHash,
+    s.userId,
+    s.csrfToken,
+    s.createdAt,
+    s.expiresAt,
+  );
 }
 
 /** A live session of an enabled user, or nothing. */
 export function liveSession(db: DB, idHash: string, now: string): SessionWithUser | undefined {
-  return db.prepare(`SELECT s.id_hash, s.csrf_token, s.expires_at, u.id AS user_id, u.username, u.display_name, u.role,
+  return db
+    .prepare(`SELECT s.id_hash, s.csrf_token, s.expires_at, u.id AS user_id, u.username, u.display_name, u.role,
            u.one_time_expires_at IS NOT NULL AS must_change_password
       FROM sessions s JOIN users u ON u.id = s.user_id
-     WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0`).get(idHash, now) as SessionWithUser | undefined;
+     WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0`)
+    .get(idHash, now) as SessionWithUser | undefined;
 }
 
 export function deleteSession(db: DB, idHash: string): void {
@@ -64,7 +74,8 @@ export function deleteAttempts(db: DB, ids: readonly number[]): void {
 
 /** Attempts (failed or still pending) since `since`, and the oldest of them (it decides when the block lifts). */
 export function loginFailuresSince(db: DB, scope: FailureScope, key: string, since: string): { n: number; oldest: string | null } {
-  return db.prepare('SELECT count(*) AS n, min(at) AS oldest FROM login_failures WHERE scope = ? AND key = ? AND at > ?')
+  return db
+    .prepare('SELECT count(*) AS n, min(at) AS oldest FROM login_failures WHERE scope = ? AND key = ? AND at > ?')
     .get(scope, key, since) as { n: number; oldest: string | null };
 }
 

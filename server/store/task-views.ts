@@ -1,6 +1,14 @@
 // SQL reads of the task tracker, shaped as the public contracts in data/contracts/tasks.ts.
 import type { DB } from '#data/db.ts';
-import { taskRef, type Task, type TaskListItem, type HistoryEntry, type TaskListQuery, type Comment, type Phase } from '#data/contracts/tasks.ts';
+import {
+  taskRef,
+  type Task,
+  type TaskListItem,
+  type HistoryEntry,
+  type TaskListQuery,
+  type Comment,
+  type Phase,
+} from '#data/contracts/tasks.ts';
 import { categoryPath } from '../domain/lists.ts';
 import { categoryTree } from './lists.ts';
 import { phaseRows } from './tasks.ts';
@@ -59,7 +67,14 @@ interface TaskRow {
   version: number;
 }
 
-interface CommentRow { id: number; created_at: string; body_md: string; body_html: string; author_id: number; display_name: string }
+interface CommentRow {
+  id: number;
+  created_at: string;
+  body_md: string;
+  body_html: string;
+  author_id: number;
+  display_name: string;
+}
 
 /**
  * A task_history row with the names of its user and of the redacting admin, each null exactly when its id is, and
@@ -111,9 +126,18 @@ const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
 export function listTasks(db: DB, f: TaskFilter): { items: TaskListItem[]; total: number } {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (f.sectionId !== undefined) { where.push('t.section_id = ?'); params.push(f.sectionId); }
-  if (f.typeId !== undefined) { where.push('t.type_id = ?'); params.push(f.typeId); }
-  if (f.statusId !== undefined) { where.push('t.status_id = ?'); params.push(f.statusId); }
+  if (f.sectionId !== undefined) {
+    where.push('t.section_id = ?');
+    params.push(f.sectionId);
+  }
+  if (f.typeId !== undefined) {
+    where.push('t.type_id = ?');
+    params.push(f.typeId);
+  }
+  if (f.statusId !== undefined) {
+    where.push('t.status_id = ?');
+    params.push(f.statusId);
+  }
   if (f.state !== 'all') where.push(`t.is_closed = ${f.state === 'closed' ? 1 : 0}`);
   if (f.q) {
     where.push(`(t.summary LIKE ? ESCAPE '\\' OR t.details_md LIKE ? ESCAPE '\\'
@@ -124,20 +148,35 @@ export function listTasks(db: DB, f: TaskFilter): { items: TaskListItem[]; total
   const whereSql = where.length ? ` WHERE ${where.join(' AND ')}` : '';
   const total = (db.prepare(`SELECT count(*) AS n FROM (${SELECT_ROW}${whereSql})`).get(...params) as { n: number }).n;
   const dir = f.order === 'asc' ? 'ASC' : 'DESC';
-  const rows = db.prepare(`${SELECT_ROW}${whereSql} ORDER BY ${SORT_SQL[f.sort]} ${dir}, t.id ${dir} LIMIT ? OFFSET ?`)
+  const rows = db
+    .prepare(`${SELECT_ROW}${whereSql} ORDER BY ${SORT_SQL[f.sort]} ${dir}, t.id ${dir} LIMIT ? OFFSET ?`)
     .all(...params, f.perPage, (f.page - 1) * f.perPage) as TaskRow[];
   const tree = categoryTree(db);
   return { items: rows.map((r) => listItem(r, tree)), total };
 }
 
 export function commentsOf(db: DB, taskId: number): Comment[] {
-  const rows = db.prepare(`SELECT cm.id, cm.created_at, cm.body_md, cm.body_html, u.id AS author_id, u.display_name
-      FROM comments cm JOIN users u ON u.id = cm.author_id WHERE cm.task_id = ? ORDER BY cm.created_at, cm.id`).all(taskId) as CommentRow[];
-  return rows.map((r) => ({ id: r.id, author: { id: r.author_id, displayName: r.display_name }, at: r.created_at, markdown: r.body_md, html: r.body_html }));
+  const rows = db
+    .prepare(`SELECT cm.id, cm.created_at, cm.body_md, cm.body_html, u.id AS author_id, u.display_name
+      FROM comments cm JOIN users u ON u.id = cm.author_id WHERE cm.task_id = ? ORDER BY cm.created_at, cm.id`)
+    .all(taskId) as CommentRow[];
+  return rows.map((r) => ({
+    id: r.id,
+    author: { id: r.author_id, displayName: r.display_name },
+    at: r.created_at,
+    markdown: r.body_md,
+    html: r.body_html,
+  }));
 }
 
 export function phasesOf(db: DB, taskId: number): Phase[] {
-  return phaseRows(db, taskId).map((p) => ({ position: p.position, title: p.title, startsAt: p.starts_at, endsAt: p.ends_at, note: p.note }));
+  return phaseRows(db, taskId).map((p) => ({
+    position: p.position,
+    title: p.title,
+    startsAt: p.starts_at,
+    endsAt: p.ends_at,
+    note: p.note,
+  }));
 }
 
 export function taskView(db: DB, id: number): Task | undefined {
@@ -157,12 +196,18 @@ export function taskView(db: DB, id: number): Task | undefined {
 }
 
 export function historyOf(db: DB, taskId: number): HistoryEntry[] {
-  const rows = db.prepare(`SELECT h.*, u.display_name, ru.display_name AS redacted_by_name FROM task_history h
+  const rows = db
+    .prepare(`SELECT h.*, u.display_name, ru.display_name AS redacted_by_name FROM task_history h
       LEFT JOIN users u ON u.id = h.user_id LEFT JOIN users ru ON ru.id = h.redacted_by
-      WHERE h.task_id = ? ORDER BY h.at, h.id`).all(taskId) as HistoryRow[];
+      WHERE h.task_id = ? ORDER BY h.at, h.id`)
+    .all(taskId) as HistoryRow[];
   return rows.map((r) => ({
-    id: r.id, at: r.at, user: r.user_id === null ? null : { id: r.user_id, displayName: r.display_name },
-    field: r.field, oldValue: r.old_value, newValue: r.new_value,
+    id: r.id,
+    at: r.at,
+    user: r.user_id === null ? null : { id: r.user_id, displayName: r.display_name },
+    field: r.field,
+    oldValue: r.old_value,
+    newValue: r.new_value,
     redacted: r.redacted_at === null ? null : { by: { id: r.redacted_by, displayName: r.redacted_by_name }, at: r.redacted_at },
   }));
 }

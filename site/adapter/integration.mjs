@@ -9,7 +9,12 @@ export default function tidingsAdapter() {
           entrypointResolution: 'auto',
           serverEntrypoint: new URL('./entry.mjs', import.meta.url),
           adapterFeatures: { buildOutput: 'server' },
-          supportedAstroFeatures: { serverOutput: 'stable', staticOutput: 'stable', hybridOutput: 'stable', sharpImageService: 'unsupported' },
+          supportedAstroFeatures: {
+            serverOutput: 'stable',
+            staticOutput: 'stable',
+            hybridOutput: 'stable',
+            sharpImageService: 'unsupported',
+          },
         });
       },
     },

@@ -13,7 +13,15 @@ function zoneLabel(iso: string, tz: string): string {
 }
 
 export function formatLong(iso: string, tz: string): string {
-  const p = parts(iso, tz, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const p = parts(iso, tz, {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
   return `${p.weekday}, ${p.day} ${p.month} ${p.year}, ${p.hour}:${p.minute} ${zoneLabel(iso, tz)}`;
 }
 

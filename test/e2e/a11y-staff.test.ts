@@ -20,7 +20,8 @@ let chrome: LaunchedBrowser;
 /** Every GET page of the staff UI, read from its route table, so a new page cannot go unchecked. */
 function staffPagePatterns(): string[] {
   const app = staffRoutes({ db: site.db, config: {} as never, clock: () => NOW, log: pino({ level: 'silent' }), changes: site.changes });
-  const paths = app.routes.filter((r) => r.method === 'GET' && !r.path.includes('*') && !r.path.startsWith('/assets/'))
+  const paths = app.routes
+    .filter((r) => r.method === 'GET' && !r.path.includes('*') && !r.path.startsWith('/assets/'))
     .map((r) => `/staff${r.path === '/' ? '' : r.path}`);
   return [...new Set(paths)];
 }
@@ -28,13 +29,31 @@ function staffPagePatterns(): string[] {
 before(async () => {
   site = await startSiteServer({ now: NOW.toISOString() });
   insertTask(site.db, {
-    summary: 'PHP 8.4 rollout', type: 'Upgrade', section: 'webhosting', percent: 40, openedAt: at(-10),
-    phases: [{ title: 'canary hosts', startsAt: null, endsAt: at(-3) }, { title: 'all hosts', startsAt: at(-3), endsAt: at(5) }],
+    summary: 'PHP 8.4 rollout',
+    type: 'Upgrade',
+    section: 'webhosting',
+    percent: 40,
+    openedAt: at(-10),
+    phases: [
+      { title: 'canary hosts', startsAt: null, endsAt: at(-3) },
+      { title: 'all hosts', startsAt: at(-3), endsAt: at(5) },
+    ],
   });
-  insertTask(site.db, { summary: 'Zone transfer check', type: 'Maintenance', section: 'dns', percent: 0, openedAt: at(-1), closed: { at: at(-0.9) } });
+  insertTask(site.db, {
+    summary: 'Zone transfer check',
+    type: 'Maintenance',
+    section: 'dns',
+    percent: 0,
+    openedAt: at(-1),
+    closed: { at: at(-0.9) },
+  });
   site.changes.bump();
   const ctx = { db: site.db, clock: () => NOW, changes: site.changes };
-  await addStaff({ ctx, actor: { userId: null, name: 'cli' }, input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD } });
+  await addStaff({
+    ctx,
+    actor: { userId: null, name: 'cli' },
+    input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD },
+  });
   chrome = await launchChromium();
 });
 after(async () => {
@@ -60,5 +79,9 @@ test('every staff page passes axe WCAG 2 A/AA, light and dark, at 1280 and 375 p
   const { failures, covered } = await auditPages(page, site.url, ['/staff', `/staff/tasks/${taskId}`, '/staff/no-such-page'], patterns);
   await page.close();
   assert.deepEqual([...anonymous.failures, ...failures], []);
-  assert.deepEqual(patterns.filter((p) => !covered.has(p)), [], 'staff pages no link led to');
+  assert.deepEqual(
+    patterns.filter((p) => !covered.has(p)),
+    [],
+    'staff pages no link led to',
+  );
 });

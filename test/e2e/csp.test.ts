@@ -20,7 +20,11 @@ before(async () => {
   site = await startSiteServer({ now: NOW.toISOString() });
   // A running plan, so the timeline's "now" tick and bars (style attributes) are on the page.
   insertTask(site.db, {
-    summary: 'PHP 8.4 rollout', type: 'Upgrade', section: 'webhosting', percent: 40, openedAt: at(-10),
+    summary: 'PHP 8.4 rollout',
+    type: 'Upgrade',
+    section: 'webhosting',
+    percent: 40,
+    openedAt: at(-10),
     phases: [
       { title: 'canary hosts', startsAt: at(-9), endsAt: at(-4) },
       { title: 'all hosts', startsAt: at(-3), endsAt: at(5) },
@@ -28,7 +32,11 @@ before(async () => {
   });
   site.changes.bump();
   const ctx = { db: site.db, clock: () => NOW, changes: site.changes };
-  await addStaff({ ctx, actor: { userId: null, name: 'cli' }, input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD } });
+  await addStaff({
+    ctx,
+    actor: { userId: null, name: 'cli' },
+    input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD },
+  });
   chrome = await launchChromium();
 });
 after(async () => {
@@ -36,7 +44,10 @@ after(async () => {
   await site?.close();
 });
 
-interface Violations { list: string[]; reported(count: number): Promise<void> }
+interface Violations {
+  list: string[];
+  reported(count: number): Promise<void>;
+}
 
 /**
  * Collects CSP violations two ways: the page's own securitypolicyviolation events (reported through the console by a
@@ -57,7 +68,11 @@ async function watchViolations(context: BrowserContext): Promise<Violations> {
   });
   return {
     list,
-    reported: (count) => new Promise<void>((resolve) => { if (list.length >= count) resolve(); else waiters.push({ count, resolve }); }),
+    reported: (count) =>
+      new Promise<void>((resolve) => {
+        if (list.length >= count) resolve();
+        else waiters.push({ count, resolve });
+      }),
   };
 }
 
@@ -70,12 +85,15 @@ async function visit(page: Page, path: string, status = 200): Promise<void> {
 test('public pages: no CSP violation, the stylesheet applies and the bars keep their widths', async () => {
   const violations = await watchViolations(chrome.context);
   const page = await chrome.context.newPage();
-  for (const path of ['/', '/tasks', '/tasks?sort=summary&dir=asc', '/task/2733', '/section/email', '/section/webhosting']) await visit(page, path);
+  for (const path of ['/', '/tasks', '/tasks?sort=summary&dir=asc', '/task/2733', '/section/email', '/section/webhosting'])
+    await visit(page, path);
   await visit(page, '/no-such-page', 404);
   // The running plan: the stylesheet placed its bars, the style attributes gave them their own offsets.
   const task = Number((site.db.prepare(`SELECT id FROM tasks WHERE summary = 'PHP 8.4 rollout'`).get() as { id: number }).id);
   await visit(page, `/task/${task}`);
-  const bars = await page.locator('.plan .bar').evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, w: r.width })));
+  const bars = await page
+    .locator('.plan .bar')
+    .evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, w: r.width })));
   assert.equal(bars.length, 2);
   assert.ok(bars.every((b) => b.w > 0) && bars[0].x < bars[1].x, `bars drawn from their style attributes: ${JSON.stringify(bars)}`);
   assert.equal(await page.locator('[data-now]').count(), 1);
@@ -95,8 +113,14 @@ test('public pages: no CSP violation, the stylesheet applies and the bars keep t
   // Each is reported twice (the event and Chromium's own console error).
   await violations.reported(4);
   assert.equal(await page.evaluate(() => (window as unknown as { ran?: boolean }).ran ?? false), false, 'the inline script did not run');
-  assert.ok(violations.list.some((v) => /style-src/.test(v)), `inline style reported: ${violations.list.join('\n')}`);
-  assert.ok(violations.list.some((v) => /script-src|default-src/.test(v)), `inline script reported: ${violations.list.join('\n')}`);
+  assert.ok(
+    violations.list.some((v) => /style-src/.test(v)),
+    `inline style reported: ${violations.list.join('\n')}`,
+  );
+  assert.ok(
+    violations.list.some((v) => /script-src|default-src/.test(v)),
+    `inline script reported: ${violations.list.join('\n')}`,
+  );
   await page.close();
 });
 
@@ -110,7 +134,8 @@ test('staff pages: no CSP violation, and the live Markdown preview (our script, 
     await page.fill('#username', 'root');
     await page.fill('#password', PASSWORD);
     await Promise.all([page.waitForURL(`${site.url}/staff`), page.getByRole('button', { name: 'Log in' }).click()]);
-    for (const path of ['/staff', '/staff/tasks/new', '/staff/lists', '/staff/overrides', '/staff/mail', '/staff/audit', '/staff/users']) await visit(page, path);
+    for (const path of ['/staff', '/staff/tasks/new', '/staff/lists', '/staff/overrides', '/staff/mail', '/staff/audit', '/staff/users'])
+      await visit(page, path);
     await visit(page, '/staff/no-such-page', 404);
     await visit(page, '/staff/tasks/2733');
     // The inline stylesheet (allowed by its hash) applies: the notice and error boxes and labels are styled.

@@ -18,14 +18,31 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   site = await startSiteServer({ now: '2026-01-15T12:00:00.000Z' });
   insertTask(site.db, {
-    summary: 'PHP 8.4 rollout', type: 'Upgrade', section: 'webhosting', percent: 40, openedAt: '2026-01-05T08:00:00.000Z',
+    summary: 'PHP 8.4 rollout',
+    type: 'Upgrade',
+    section: 'webhosting',
+    percent: 40,
+    openedAt: '2026-01-05T08:00:00.000Z',
     phases: [
       { title: 'canary hosts', startsAt: null, endsAt: '2026-01-11T23:59:59.999Z' },
       { title: 'all hosts', startsAt: '2026-01-12T00:00:00.000Z', endsAt: '2026-01-20T23:59:59.999Z' },
     ],
   });
-  insertTask(site.db, { summary: 'Webmail login fails', type: 'Incident', section: 'email', percent: 10, openedAt: '2026-01-15T10:00:00.000Z' });
-  insertTask(site.db, { summary: 'Zone transfer check', type: 'Maintenance', section: 'dns', percent: 0, openedAt: '2026-01-14T10:00:00.000Z', closed: { at: '2026-01-14T12:00:00.000Z' } });
+  insertTask(site.db, {
+    summary: 'Webmail login fails',
+    type: 'Incident',
+    section: 'email',
+    percent: 10,
+    openedAt: '2026-01-15T10:00:00.000Z',
+  });
+  insertTask(site.db, {
+    summary: 'Zone transfer check',
+    type: 'Maintenance',
+    section: 'dns',
+    percent: 0,
+    openedAt: '2026-01-14T10:00:00.000Z',
+    closed: { at: '2026-01-14T12:00:00.000Z' },
+  });
   site.changes.bump();
   chrome = await launchChromium();
 });
@@ -85,7 +102,10 @@ test('/tasks sorts by a column header and filters with the form, without JavaScr
     await page.locator('th[data-col="summary"] a').click();
     await page.waitForURL(/sort=summary&dir=asc/);
     const asc = await page.locator('tbody tr td:nth-child(4)').allInnerTexts();
-    assert.deepEqual(asc, [...asc].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
+    assert.deepEqual(
+      asc,
+      [...asc].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())),
+    );
     await page.locator('th[data-col="summary"] a').click();
     await page.waitForURL(/sort=summary&dir=desc/);
     assert.deepEqual(await page.locator('tbody tr td:nth-child(4)').allInnerTexts(), [...asc].reverse());
@@ -116,8 +136,13 @@ test('/task/2733 draws the deployment plan with three phases, all marked done', 
     assert.deepEqual(await phases.evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))), ['done', 'done', 'done']);
     assert.deepEqual(await page.locator('.plan .phase .mark').allInnerTexts(), ['✓ done', '✓ done', '✓ done']);
     // The bars sit left to right on one axis and are visible (drawn by CSS alone).
-    const boxes = await page.locator('.plan .bar').evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, w: r.width })));
-    assert.ok(boxes.every((b) => b.w > 0), 'each bar has a width');
+    const boxes = await page
+      .locator('.plan .bar')
+      .evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, w: r.width })));
+    assert.ok(
+      boxes.every((b) => b.w > 0),
+      'each bar has a width',
+    );
     assert.ok(boxes[0].x < boxes[1].x && boxes[1].x < boxes[2].x, 'phases in time order');
     assert.equal(await page.locator('.plan [data-now]').count(), 0, 'no "now" marker on a finished plan');
     assert.equal(await page.locator('.comment').count(), 3);
@@ -146,7 +171,10 @@ test('/section/email draws 90 daily bars and keeps a labelled place for the mail
     const bars = page.locator('.history span');
     assert.equal(await bars.count(), 90);
     const heights = await bars.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
-    assert.ok(heights.every((h) => h > 0), 'every day is drawn');
+    assert.ok(
+      heights.every((h) => h > 0),
+      'every day is drawn',
+    );
     // Today has an open incident: its bar is the tallest shape.
     assert.equal(await bars.last().getAttribute('data-state'), 'issues');
     assert.equal(heights.at(-1), Math.max(...heights));
@@ -168,11 +196,26 @@ test('at 360 px no page scrolls sideways, even with 100-character type, status a
   const root = (site.db.prepare('SELECT id FROM categories WHERE parent_id IS NULL').get() as { id: number }).id;
   site.db.prepare('INSERT INTO categories (parent_id, name, position) VALUES (?, ?, 99)').run(root, section);
   insertTask(site.db, {
-    summary: long('Verylongsummary'), type, status, section: 'email', percent: 5, openedAt: '2026-01-15T09:00:00.000Z',
+    summary: long('Verylongsummary'),
+    type,
+    status,
+    section: 'email',
+    percent: 5,
+    openedAt: '2026-01-15T09:00:00.000Z',
     phases: [{ title: long('Verylongphasetitle'), startsAt: '2026-01-15T00:00:00.000Z', endsAt: '2026-01-16T23:59:59.999Z' }],
   });
-  insertTask(site.db, { summary: 'Long section task', type, status, section: 'longnames', percent: 5, openedAt: '2026-01-15T09:30:00.000Z' });
-  site.db.prepare("INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (2733, (SELECT id FROM users WHERE username = 'legacy-admin'), '2026-01-15T11:00:00.000Z', ?, ?)")
+  insertTask(site.db, {
+    summary: 'Long section task',
+    type,
+    status,
+    section: 'longnames',
+    percent: 5,
+    openedAt: '2026-01-15T09:30:00.000Z',
+  });
+  site.db
+    .prepare(
+      "INSERT INTO comments (task_id, author_id, created_at, body_md, body_html) VALUES (2733, (SELECT id FROM users WHERE username = 'legacy-admin'), '2026-01-15T11:00:00.000Z', ?, ?)",
+    )
     .run(long('Unbrokencommentword'), `<p>${long('Unbrokencommentword')}</p>`);
   site.changes.bump();
   const wide: string[] = [];
@@ -184,7 +227,8 @@ test('at 360 px no page scrolls sideways, even with 100-character type, status a
     await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
     await page.setViewportSize({ width: 360, height: 900 });
     assert.equal((await page.goto(site.url + path))?.status(), 200, path);
-    if (path === '/tasks') assert.equal(await page.locator(`select[name="type"] option[value="${type}"]`).count(), 1, 'the long type is a filter option');
+    if (path === '/tasks')
+      assert.equal(await page.locator(`select[name="type"] option[value="${type}"]`).count(), 1, 'the long type is a filter option');
     else if (path !== '/task/2733') assert.ok((await page.content()).includes(type), `${path} shows the long type`);
     const [scroll, client] = await page.evaluate(() => [document.scrollingElement!.scrollWidth, document.scrollingElement!.clientWidth]);
     await page.screenshot({ path: join(ARTIFACTS, `long-names-${path.replace(/\W+/g, '-')}-360.png`), fullPage: true });

@@ -21,8 +21,11 @@ const rebuilt: SiteServer[] = [];
 async function emptyServer(): Promise<SiteServer> {
   const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.backend });
   seedDefaults(db, NOW);
-  await addStaff({ ctx: { db, clock: () => new Date(NOW), changes: createChangeCounter() }, actor: { userId: null, name: 'cli' },
-    input: { username: 'admin', displayName: 'Admin', role: 'admin', password: PASSWORD } });
+  await addStaff({
+    ctx: { db, clock: () => new Date(NOW), changes: createChangeCounter() },
+    actor: { userId: null, name: 'cli' },
+    input: { username: 'admin', displayName: 'Admin', role: 'admin', password: PASSWORD },
+  });
   const server = await startSiteServer({ now: NOW, db });
   rebuilt.push(server);
   return server;
@@ -53,7 +56,10 @@ async function rebuildAndCompare(javascript: boolean) {
   // Without JavaScript: the staff pages' only script is refused, so every step is a plain form post.
   if (!javascript) await page.route('**/staff/assets/enhance.js', (route) => route.abort());
   const dialogs: string[] = [];
-  page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
 
   await page.goto(`${target.url}/staff`);
   assert.match(page.url(), /\/staff\/login\?next=%2Fstaff$/);
@@ -106,7 +112,9 @@ async function rebuildAndCompare(javascript: boolean) {
 
   // The stored task equals the seed's data, instant for instant.
   const row = (db: SiteServer['db']) => ({
-    task: db.prepare(`SELECT id, summary, details_md, details_html, percent, is_closed, closed_at, opened_at FROM tasks WHERE id = 2733`).get(),
+    task: db
+      .prepare(`SELECT id, summary, details_md, details_html, percent, is_closed, closed_at, opened_at FROM tasks WHERE id = 2733`)
+      .get(),
     comments: db.prepare('SELECT created_at, body_md, body_html FROM comments WHERE task_id = 2733 ORDER BY created_at').all(),
     phases: db.prepare('SELECT position, title, starts_at, ends_at, note FROM phases WHERE task_id = 2733 ORDER BY position').all(),
   });
@@ -118,7 +126,10 @@ async function rebuildAndCompare(javascript: boolean) {
     await pub.goto(`${base}/task/2733`);
     const field = (f: string) => pub.locator(`[data-field="${f}"]`).innerText();
     return {
-      status: await field('status'), percent: await field('percent'), type: await field('type'), category: await field('category'),
+      status: await field('status'),
+      percent: await field('percent'),
+      type: await field('type'),
+      category: await field('category'),
       section: await field('section'),
       opened: await pub.locator('article > p', { hasText: 'Opened by' }).innerText(),
       heading: await pub.locator('article h1').innerText(),
@@ -144,4 +155,5 @@ async function rebuildAndCompare(javascript: boolean) {
 }
 
 test('FS#2733 rebuilt through /staff without JavaScript matches the seeded public page in every field', () => rebuildAndCompare(false));
-test('FS#2733 rebuilt through /staff with the live preview on matches the seeded public page in every field', () => rebuildAndCompare(true));
+test('FS#2733 rebuilt through /staff with the live preview on matches the seeded public page in every field', () =>
+  rebuildAndCompare(true));

@@ -61,7 +61,9 @@ class FormClient {
   readonly jar = new Map<string, string>();
   csrf = '';
   readonly base: string;
-  constructor(base: string) { this.base = base; }
+  constructor(base: string) {
+    this.base = base;
+  }
   get cookie(): string {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
   }
@@ -82,7 +84,12 @@ class FormClient {
   }
   async post(path: string, fields: Record<string, string>, expect = 303): Promise<string> {
     const body = new URLSearchParams({ _csrf: this.csrf, ...fields });
-    const res = await fetch(this.base + path, { method: 'POST', body, headers: { cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    const res = await fetch(this.base + path, {
+      method: 'POST',
+      body,
+      headers: { cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      redirect: 'manual',
+    });
     this.keepCookies(res);
     const text = await res.text();
     assert.equal(res.status, expect, `POST ${path}: ${text.replace(/<style[\s\S]*?<\/style>/, '').slice(0, 600)}`);
@@ -103,7 +110,11 @@ const taskIds: number[] = [];
 before(async () => {
   site = await startSiteServer({ now: NOW.toISOString() });
   const ctx = { db: site.db, clock: () => NOW, changes: site.changes };
-  await addStaff({ ctx, actor: { userId: null, name: 'cli' }, input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD } });
+  await addStaff({
+    ctx,
+    actor: { userId: null, name: 'cli' },
+    input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD },
+  });
   const admin = new FormClient(site.url);
   await admin.login('root');
   const root = idOf('categories', 'name', 'All Services');
@@ -125,8 +136,16 @@ before(async () => {
     await author.login(`u${i}`);
     await author.get('/staff/tasks/new');
     const location = await author.post('/staff/tasks', {
-      summary: p, details: p, typeId: String(idOf('task_types', 'name', p)), categoryId: String(idOf('categories', 'name', p)),
-      sectionId: String(idOf('sections', 'slug', `xss${i}`)), statusId: String(idOf('statuses', 'name', p)), percent: '50', openedAt: '', id: '', action: 'save',
+      summary: p,
+      details: p,
+      typeId: String(idOf('task_types', 'name', p)),
+      categoryId: String(idOf('categories', 'name', p)),
+      sectionId: String(idOf('sections', 'slug', `xss${i}`)),
+      statusId: String(idOf('statuses', 'name', p)),
+      percent: '50',
+      openedAt: '',
+      id: '',
+      action: 'save',
     });
     const id = Number(/\/staff\/tasks\/(\d+)/.exec(location)![1]);
     taskIds.push(id);
@@ -134,8 +153,15 @@ before(async () => {
     await author.post(`/staff/tasks/${id}/comments`, { body: p, at: '', action: 'save' });
     const day = (ms: number) => new Date(NOW.getTime() + ms).toISOString().slice(0, 10);
     await author.post(`/staff/tasks/${id}/phases`, {
-      count: '1', move: 'save', phase_pos_0: '1', phase_title_0: p, phase_note_0: p,
-      phase_sdate_0: day(-86_400_000), phase_stime_0: '', phase_edate_0: day(86_400_000), phase_etime_0: '',
+      count: '1',
+      move: 'save',
+      phase_pos_0: '1',
+      phase_title_0: p,
+      phase_note_0: p,
+      phase_sdate_0: day(-86_400_000),
+      phase_stime_0: '',
+      phase_edate_0: day(86_400_000),
+      phase_etime_0: '',
     });
     // Half closed, so reasons and "closed by" show; half open, so they run on the overview.
     if (i % 2 === 1) await author.post(`/staff/tasks/${id}/close`, { reasonId: String(idOf('close_reasons', 'name', p)), at: '' });
@@ -153,7 +179,11 @@ async function assertInert(page: Page, what: string, dialogs: string[]) {
     for (const el of Array.from(document.querySelectorAll('*'))) {
       for (const a of Array.from(el.attributes)) {
         if (/^on/i.test(a.name)) found.push(`${el.tagName} ${a.name}`);
-        if (/(href|src|action|formaction|data|content)$/i.test(a.name) && /^\s*(javascript|data|vbscript):/i.test(a.value.replace(/^\d+;\s*url=/i, ''))) found.push(`${el.tagName} ${a.name}=${a.value}`);
+        if (
+          /(href|src|action|formaction|data|content)$/i.test(a.name) &&
+          /^\s*(javascript|data|vbscript):/i.test(a.value.replace(/^\d+;\s*url=/i, ''))
+        )
+          found.push(`${el.tagName} ${a.name}=${a.value}`);
       }
       if (/^(IFRAME|OBJECT|EMBED|BASE|FRAME)$/.test(el.tagName)) found.push(el.tagName);
       if (el.tagName === 'SCRIPT' && /alert/.test(el.textContent ?? '')) found.push('SCRIPT');
@@ -168,7 +198,10 @@ test('every payload stays text on every public and staff page', async () => {
   chrome = await launchChromium();
   const page = await chrome.context.newPage();
   const dialogs: string[] = [];
-  page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
   await page.goto(`${site.url}/staff/login`);
   await page.fill('#username', 'root');
   await page.fill('#password', PASSWORD);
@@ -179,7 +212,12 @@ test('every payload stays text on every public and staff page', async () => {
     const visitor = new FormClient(site.url);
     await visitor.get('/staff/login');
     // 401, or 429 once the per-IP limit has kicked in; never the login-CSRF 403.
-    const res = await fetch(`${site.url}/staff/login`, { method: 'POST', body: new URLSearchParams({ _csrf: visitor.csrf, username: p, password: 'wrong password' }), headers: { cookie: visitor.cookie }, redirect: 'manual' });
+    const res = await fetch(`${site.url}/staff/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: visitor.csrf, username: p, password: 'wrong password' }),
+      headers: { cookie: visitor.cookie },
+      redirect: 'manual',
+    });
     assert.notEqual(res.status, 403, await res.text());
   }
   const visit = async (path: string) => {
@@ -196,7 +234,16 @@ test('every payload stays text on every public and staff page', async () => {
     await visit(`/section/xss${i}`);
   }
 
-  for (const path of ['/staff', '/staff?state=closed', '/staff/lists', '/staff/overrides', '/staff/audit', '/staff/audit?before=100', '/staff/users']) await visit(path);
+  for (const path of [
+    '/staff',
+    '/staff?state=closed',
+    '/staff/lists',
+    '/staff/overrides',
+    '/staff/audit',
+    '/staff/audit?before=100',
+    '/staff/users',
+  ])
+    await visit(path);
   const audit = await page.goto(`${site.url}/staff/audit?action=login`).then(() => page.locator('main').innerText());
   assert.ok(audit.includes(PAYLOADS[0]), 'a payload login name shows as text in the audit log');
   for (const [i, id] of taskIds.entries()) {

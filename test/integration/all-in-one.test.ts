@@ -41,13 +41,29 @@ test('one command: the page and API answer, and mail for a configured mailbox la
   const task = await fetch(`http://127.0.0.1:${httpPort}/api/v1/tasks/2733`);
   assert.equal(((await task.json()) as { summary: string }).summary, 'Reworking / Scaling mailsystem inbound');
 
-  const message = Buffer.from('From: a@origin.test\r\nTo: dora@aio.test\r\nSubject: aio\r\nMessage-ID: <aio-1@origin.test>\r\n\r\nall in one\r\n');
+  const message = Buffer.from(
+    'From: a@origin.test\r\nTo: dora@aio.test\r\nSubject: aio\r\nMessage-ID: <aio-1@origin.test>\r\n\r\nall in one\r\n',
+  );
   let reply = '';
-  await waitFor(async () => {
-    const r = (await sendMessage({ host: '127.0.0.1', port: smtpPort, heloName: 'client.test', from: 'a@origin.test', to: ['dora@aio.test'], message, timeoutMs: 10_000 })).get('dora@aio.test')!;
-    reply = r.response;
-    return r.kind === 'delivered';
-  }, () => `dora@aio.test accepted once the node has synced (last reply: ${reply})`, { timeoutMs: 30_000, intervalMs: 200 });
+  await waitFor(
+    async () => {
+      const r = (
+        await sendMessage({
+          host: '127.0.0.1',
+          port: smtpPort,
+          heloName: 'client.test',
+          from: 'a@origin.test',
+          to: ['dora@aio.test'],
+          message,
+          timeoutMs: 10_000,
+        })
+      ).get('dora@aio.test')!;
+      reply = r.response;
+      return r.kind === 'delivered';
+    },
+    () => `dora@aio.test accepted once the node has synced (last reply: ${reply})`,
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
   assert.match(reply, /^250 /);
   const inbox = join(stateDir, 'mx', 'mail', 'aio.test', 'dora', 'Maildir', 'new');
   await waitFor(() => existsSync(inbox) && readdirSync(inbox).length === 1, 'message in the Maildir', 30_000);

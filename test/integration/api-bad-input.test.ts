@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { makeHarness, json, type RequestOptions } from './api-harness.ts';
 import type { TaskPage } from '#data/contracts/tasks.ts';
 
-interface ProblemBody { status: number; title: string; detail: string; errors?: { field: string; message: string }[] }
+interface ProblemBody {
+  status: number;
+  title: string;
+  detail: string;
+  errors?: { field: string; message: string }[];
+}
 
 function snapshot(h: ReturnType<typeof makeHarness>) {
   const n = (sql: string) => (h.db.prepare(sql).get() as { n: number }).n;
@@ -18,7 +23,14 @@ function snapshot(h: ReturnType<typeof makeHarness>) {
   };
 }
 
-async function expectProblem(h: ReturnType<typeof makeHarness>, method: string, path: string, o: RequestOptions, status: number, field?: string) {
+async function expectProblem(
+  h: ReturnType<typeof makeHarness>,
+  method: string,
+  path: string,
+  o: RequestOptions,
+  status: number,
+  field?: string,
+) {
   const before = snapshot(h);
   const res = await h.request(method, path, o);
   const text = await res.text();
@@ -27,7 +39,11 @@ async function expectProblem(h: ReturnType<typeof makeHarness>, method: string, 
   const body = JSON.parse(text) as ProblemBody;
   assert.equal(body.status, status);
   assert.ok(body.title && body.detail, 'title and detail');
-  if (field) assert.ok(body.errors?.some((e) => e.field === field), `error on ${field}: ${text}`);
+  if (field)
+    assert.ok(
+      body.errors?.some((e) => e.field === field),
+      `error on ${field}: ${text}`,
+    );
   assert.deepEqual(snapshot(h), before, `no write for ${method} ${path}`);
   return body;
 }
@@ -55,7 +71,14 @@ test('bad bodies: malformed JSON, wrong content type, unknown fields, wrong type
   await expectProblem(h, 'PATCH', '/api/v1/tasks/2733', { session: s, raw: 'not json at all' }, 400, '(body)');
   await expectProblem(h, 'PATCH', '/api/v1/tasks/2733', { session: s, raw: '[1,2]' }, 400);
   await expectProblem(h, 'PATCH', '/api/v1/tasks/2733', { session: s, raw: 'null' }, 400);
-  await expectProblem(h, 'PATCH', '/api/v1/tasks/2733', { session: s, raw: 'summary=x', headers: { 'content-type': 'text/plain' } }, 400, '(body)');
+  await expectProblem(
+    h,
+    'PATCH',
+    '/api/v1/tasks/2733',
+    { session: s, raw: 'summary=x', headers: { 'content-type': 'text/plain' } },
+    400,
+    '(body)',
+  );
   await expectProblem(h, 'PATCH', '/api/v1/tasks/2733', { session: s, body: { summary: 'x', isAdmin: true } }, 400, 'isAdmin');
   await expectProblem(h, 'POST', '/api/v1/tasks', { session: s, body: { ...validTask, opened_by: 1 } }, 400, 'opened_by');
   await expectProblem(h, 'PATCH', '/api/v1/tasks/2733', { session: s, body: { percent: '50' } }, 400, 'percent');
@@ -76,16 +99,44 @@ test('bad values: percent 140, over-long or empty summary, bad dates, unknown re
   await expectProblem(h, 'PATCH', '/api/v1/tasks/2733', { session: s, body: { summary: 'half', typeId: 999 } }, 400, 'typeId');
   await expectProblem(h, 'POST', '/api/v1/tasks', { session: s, body: { ...validTask, typeId: 999 } }, 400, 'typeId');
   await expectProblem(h, 'POST', '/api/v1/tasks', { session: s, body: { ...validTask, sectionId: 77, statusId: 88 } }, 400, 'sectionId');
-  await expectProblem(h, 'POST', '/api/v1/tasks', { session: s, body: { ...validTask, openedAt: '2021-13-45T00:00:00Z' } }, 400, 'openedAt');
+  await expectProblem(
+    h,
+    'POST',
+    '/api/v1/tasks',
+    { session: s, body: { ...validTask, openedAt: '2021-13-45T00:00:00Z' } },
+    400,
+    'openedAt',
+  );
   await expectProblem(h, 'POST', '/api/v1/tasks', { session: s, body: { ...validTask, openedAt: 'yesterday' } }, 400, 'openedAt');
-  await expectProblem(h, 'POST', '/api/v1/tasks', { session: s, body: { ...validTask, openedAt: '2099-01-01T00:00:00Z' } }, 400, 'openedAt');
+  await expectProblem(
+    h,
+    'POST',
+    '/api/v1/tasks',
+    { session: s, body: { ...validTask, openedAt: '2099-01-01T00:00:00Z' } },
+    400,
+    'openedAt',
+  );
   await expectProblem(h, 'POST', '/api/v1/tasks/2733/comments', { session: s, body: { body: 'x', at: '2021-02-30T10:00:00Z' } }, 400, 'at');
   await expectProblem(h, 'POST', '/api/v1/tasks/2733/comments', { session: s, body: { body: '' } }, 400, 'body');
   await expectProblem(h, 'POST', '/api/v1/tasks/2733/close', { session: s, body: { reasonId: 1, at: 'soon' } }, 400, 'at');
   await expectProblem(h, 'POST', '/api/v1/tasks/2733/close', { session: s, body: { reasonId: 1 } }, 409);
   await expectProblem(h, 'POST', '/api/v1/tasks/2733/close', { session: s, body: {} }, 400, 'reasonId');
-  await expectProblem(h, 'PUT', '/api/v1/tasks/2733/phases', { session: s, body: { phases: [{ title: 'a', startsAt: '2021-10-13T00:00:00Z', endsAt: '2021-10-12T00:00:00Z' }] } }, 400, 'phases.0.endsAt');
-  await expectProblem(h, 'PUT', '/api/v1/tasks/2733/phases', { session: s, body: { phases: [{ title: 'a', startsAt: '13.10.2021' }] } }, 400, 'phases.0.startsAt');
+  await expectProblem(
+    h,
+    'PUT',
+    '/api/v1/tasks/2733/phases',
+    { session: s, body: { phases: [{ title: 'a', startsAt: '2021-10-13T00:00:00Z', endsAt: '2021-10-12T00:00:00Z' }] } },
+    400,
+    'phases.0.endsAt',
+  );
+  await expectProblem(
+    h,
+    'PUT',
+    '/api/v1/tasks/2733/phases',
+    { session: s, body: { phases: [{ title: 'a', startsAt: '13.10.2021' }] } },
+    400,
+    'phases.0.startsAt',
+  );
   await expectProblem(h, 'PUT', '/api/v1/tasks/2733/phases', { session: s, body: { phases: 'none' } }, 400, 'phases');
 });
 

@@ -12,15 +12,23 @@ type Harness = ReturnType<typeof makeHarness>;
 
 /** Written out rather than read from the code: opening a route to the public must change this test too. */
 const EXPECTED_PUBLIC = [
-  'GET /api/v1/auth/session', 'POST /api/v1/auth/login',
-  'GET /api/v1/tasks', 'GET /api/v1/tasks/:id', 'GET /api/v1/tasks/:id/history',
+  'GET /api/v1/auth/session',
+  'POST /api/v1/auth/login',
+  'GET /api/v1/tasks',
+  'GET /api/v1/tasks/:id',
+  'GET /api/v1/tasks/:id/history',
   ...['sections', 'task-types', 'statuses', 'close-reasons', 'categories'].flatMap((k) => [`GET /api/v1/${k}`, `GET /api/v1/${k}/:id`]),
 ].sort();
 const EXPECTED_NODE = ['GET /api/v1/mx/config'];
 const EXPECTED_SESSION = ['POST /api/v1/auth/logout', 'POST /api/v1/auth/password'];
 
 type Access = 'public' | 'session' | 'staff' | 'admin' | 'node';
-const MARKERS = new Map<unknown, Access>([[publicRoute, 'public'], [sessionRoute, 'session'], [adminRoute, 'admin'], [nodeRoute, 'node']]);
+const MARKERS = new Map<unknown, Access>([
+  [publicRoute, 'public'],
+  [sessionRoute, 'session'],
+  [adminRoute, 'admin'],
+  [nodeRoute, 'node'],
+]);
 
 /** Every /api/v1 route of the app's own table as "METHOD /path" with the access its handlers declare (staff when none). */
 function apiRoutes(h: Harness): Map<string, Access> {
@@ -35,8 +43,12 @@ function apiRoutes(h: Harness): Map<string, Access> {
   return out;
 }
 
-const fill = (path: string) => path.replace(/:(id|entryId)\b/g, '2733').replace(/:slug\b/g, 'email').replace(/:name\b/g, 'example.test')
-  .replace(/:address\b/g, 'postmaster@example.test');
+const fill = (path: string) =>
+  path
+    .replace(/:(id|entryId)\b/g, '2733')
+    .replace(/:slug\b/g, 'email')
+    .replace(/:name\b/g, 'example.test')
+    .replace(/:address\b/g, 'postmaster@example.test');
 
 function send(h: Harness, key: string, o: { session?: Session; headers?: Record<string, string> } = {}): Promise<Response> {
   const [method, path] = key.split(' ');
@@ -59,7 +71,11 @@ test('the route table: only middleware the gate knows, and the public, session a
   assert.deepEqual(all, ['/api/v1/*']);
   const routes = apiRoutes(h);
   assert.ok(routes.size >= 40, `expected the API's routes, found ${routes.size}`);
-  const having = (a: Access) => [...routes].filter(([, v]) => v === a).map(([k]) => k).sort();
+  const having = (a: Access) =>
+    [...routes]
+      .filter(([, v]) => v === a)
+      .map(([k]) => k)
+      .sort();
   assert.deepEqual(having('public'), EXPECTED_PUBLIC);
   assert.deepEqual(having('session'), EXPECTED_SESSION);
   assert.deepEqual(having('node'), EXPECTED_NODE);
@@ -107,7 +123,11 @@ test('credentials of one kind open no other: staff vs admin routes, node token v
 
 test('a session opened with a one-time password passes only the session routes', async () => {
   const h = makeHarness();
-  const { generatedPassword } = await addStaff({ ctx: h.ctx, actor: { userId: null, name: 'test' }, input: { username: 'otto', role: 'admin' } });
+  const { generatedPassword } = await addStaff({
+    ctx: h.ctx,
+    actor: { userId: null, name: 'test' },
+    input: { username: 'otto', role: 'admin' },
+  });
   const s = await h.login('otto', generatedPassword);
   const routes = [...apiRoutes(h)].filter(([, a]) => a === 'staff' || a === 'admin' || a === 'session');
   // Logging out ends the session, so it goes last.

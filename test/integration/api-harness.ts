@@ -6,7 +6,11 @@ import { createApp } from '#server/app.ts';
 import { createChangeCounter } from '#server/deps.ts';
 import { addStaff } from '#server/services/users/addStaff.ts';
 
-export interface Session { cookie: string; csrf: string; userId: number }
+export interface Session {
+  cookie: string;
+  csrf: string;
+  userId: number;
+}
 
 export interface RequestOptions {
   body?: unknown;
@@ -31,8 +35,13 @@ export function makeHarness(opts: { publicUrl?: string; start?: string } = {}) {
   async function request(method: string, path: string, o: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { ...o.headers };
     let body: string | undefined;
-    if (o.raw !== undefined) { body = o.raw; headers['content-type'] ??= 'application/json'; }
-    else if (o.body !== undefined) { body = JSON.stringify(o.body); headers['content-type'] ??= 'application/json'; }
+    if (o.raw !== undefined) {
+      body = o.raw;
+      headers['content-type'] ??= 'application/json';
+    } else if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['content-type'] ??= 'application/json';
+    }
     if (o.session) {
       headers.cookie = o.session.cookie;
       if (o.csrf !== false) headers['x-csrf-token'] = o.csrf ?? o.session.csrf;
@@ -42,12 +51,24 @@ export function makeHarness(opts: { publicUrl?: string; start?: string } = {}) {
   }
 
   async function addUser(username: string, role: 'admin' | 'staff' = 'staff', password = 'correct horse battery') {
-    const r = await addStaff({ ctx, actor: { userId: null, name: 'test' }, input: { username, role, password, displayName: `${username} (display)` } });
+    const r = await addStaff({
+      ctx,
+      actor: { userId: null, name: 'test' },
+      input: { username, role, password, displayName: `${username} (display)` },
+    });
     return r.user;
   }
 
-  async function login(username: string, password = 'correct horse battery', extra: { cookie?: string; ip?: string } = {}): Promise<Session> {
-    const res = await request('POST', '/api/v1/auth/login', { body: { username, password }, headers: extra.cookie ? { cookie: extra.cookie } : {}, ip: extra.ip });
+  async function login(
+    username: string,
+    password = 'correct horse battery',
+    extra: { cookie?: string; ip?: string } = {},
+  ): Promise<Session> {
+    const res = await request('POST', '/api/v1/auth/login', {
+      body: { username, password },
+      headers: extra.cookie ? { cookie: extra.cookie } : {},
+      ip: extra.ip,
+    });
     if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
     const json = (await res.json()) as { csrfToken: string; user: { id: number } };
     return { cookie: cookieOf(res), csrf: json.csrfToken, userId: json.user.id };
@@ -60,8 +81,18 @@ export function makeHarness(opts: { publicUrl?: string; start?: string } = {}) {
   }
 
   return {
-    app, db, config, changes, ctx, request, addUser, login, admin,
-    advance(ms: number) { now = new Date(now.getTime() + ms); },
+    app,
+    db,
+    config,
+    changes,
+    ctx,
+    request,
+    addUser,
+    login,
+    admin,
+    advance(ms: number) {
+      now = new Date(now.getTime() + ms);
+    },
     now: () => clock(),
   };
 }

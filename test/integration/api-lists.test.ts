@@ -28,7 +28,9 @@ test('every list: read by anyone, created/renamed/deleted by staff, each write a
     assert.equal(entry.name, body.name);
     assert.equal((await h.request('POST', `/api/v1/${kind}`, { session: s, body })).status, 409, `${kind}: duplicate name`);
 
-    const renamed = await json<Entry>(await h.request('PATCH', `/api/v1/${kind}/${entry.id}`, { session: s, body: { name: `${body.name} 2`, position: 3 } }));
+    const renamed = await json<Entry>(
+      await h.request('PATCH', `/api/v1/${kind}/${entry.id}`, { session: s, body: { name: `${body.name} 2`, position: 3 } }),
+    );
     assert.deepEqual([renamed.name, renamed.position], [`${body.name} 2`, 3]);
     assert.equal((await json<Entry>(await h.request('GET', `/api/v1/${kind}/${entry.id}`))).name, `${body.name} 2`);
 
@@ -36,18 +38,32 @@ test('every list: read by anyone, created/renamed/deleted by staff, each write a
     assert.equal((await h.request('GET', `/api/v1/${kind}/${entry.id}`)).status, 404);
     assert.equal((await h.request('DELETE', `/api/v1/${kind}/${entry.id}`, { session: s })).status, 404);
   }
-  const actions = recentAudit(h.db).filter((a) => a.actor === 'sam').map((a) => `${a.action} ${a.target?.split('/')[0]}`);
+  const actions = recentAudit(h.db)
+    .filter((a) => a.actor === 'sam')
+    .map((a) => `${a.action} ${a.target?.split('/')[0]}`);
   for (const [kind] of cases) {
-    for (const action of ['list.create', 'list.update', 'list.delete']) assert.ok(actions.includes(`${action} ${kind}`), `${action} ${kind}`);
+    for (const action of ['list.create', 'list.update', 'list.delete'])
+      assert.ok(actions.includes(`${action} ${kind}`), `${action} ${kind}`);
   }
 });
 
 test('entries used by a task cannot be deleted; renaming shows through on the task', async () => {
   const h = makeHarness();
   const s = await h.admin();
-  const task = await json<{ type: { id: number }; section: { id: number }; category: { id: number }; status: { id: number }; closeReason: { id: number } }>(
-    await h.request('GET', '/api/v1/tasks/2733'));
-  for (const [kind, id] of [['task-types', task.type.id], ['sections', task.section.id], ['categories', task.category.id], ['statuses', task.status.id], ['close-reasons', task.closeReason.id]] as const) {
+  const task = await json<{
+    type: { id: number };
+    section: { id: number };
+    category: { id: number };
+    status: { id: number };
+    closeReason: { id: number };
+  }>(await h.request('GET', '/api/v1/tasks/2733'));
+  for (const [kind, id] of [
+    ['task-types', task.type.id],
+    ['sections', task.section.id],
+    ['categories', task.category.id],
+    ['statuses', task.status.id],
+    ['close-reasons', task.closeReason.id],
+  ] as const) {
     const res = await h.request('DELETE', `/api/v1/${kind}/${id}`, { session: s });
     assert.equal(res.status, 409, kind);
     assert.match((await json<{ detail: string }>(res)).detail, /used by 1 task/);
@@ -61,7 +77,9 @@ test('category tree: paths, re-parenting, no loops, no unknown parents', async (
   const h = makeHarness();
   const s = await h.admin();
   const email = (await json<{ items: Entry[] }>(await h.request('GET', '/api/v1/categories'))).items.find((c) => c.name === 'Email')!;
-  const inbound = await json<Entry>(await h.request('POST', '/api/v1/categories', { session: s, body: { name: 'Inbound', parentId: email.id } }));
+  const inbound = await json<Entry>(
+    await h.request('POST', '/api/v1/categories', { session: s, body: { name: 'Inbound', parentId: email.id } }),
+  );
   assert.deepEqual(inbound.path, ['All Services', 'Email', 'Inbound']);
   const loop = await h.request('PATCH', `/api/v1/categories/${email.id}`, { session: s, body: { parentId: inbound.id } });
   assert.equal(loop.status, 400);
@@ -69,14 +87,21 @@ test('category tree: paths, re-parenting, no loops, no unknown parents', async (
   assert.equal((await h.request('PATCH', `/api/v1/categories/${email.id}`, { session: s, body: { parentId: email.id } })).status, 400);
   assert.equal((await h.request('POST', '/api/v1/categories', { session: s, body: { name: 'Orphan', parentId: 9999 } })).status, 400);
   const root = await json<Entry>(await h.request('POST', '/api/v1/categories', { session: s, body: { name: 'Internal', parentId: null } }));
-  const moved = await json<Entry>(await h.request('PATCH', `/api/v1/categories/${inbound.id}`, { session: s, body: { parentId: root.id } }));
+  const moved = await json<Entry>(
+    await h.request('PATCH', `/api/v1/categories/${inbound.id}`, { session: s, body: { parentId: root.id } }),
+  );
   assert.deepEqual(moved.path, ['Internal', 'Inbound']);
 });
 
 test('list input is validated: bad slugs, unknown fields, empty names', async () => {
   const h = makeHarness();
   const s = await h.admin();
-  for (const body of [{ slug: 'Bad Slug', name: 'x' }, { slug: 'ok', name: '' }, { slug: 'ok', name: 'x', colour: 'red' }, { name: 'no slug' }]) {
+  for (const body of [
+    { slug: 'Bad Slug', name: 'x' },
+    { slug: 'ok', name: '' },
+    { slug: 'ok', name: 'x', colour: 'red' },
+    { name: 'no slug' },
+  ]) {
     const res = await h.request('POST', '/api/v1/sections', { session: s, body });
     assert.equal(res.status, 400, JSON.stringify(body));
   }

@@ -51,7 +51,9 @@ test('40 guesses at once from one address for 40 accounts: 20 are checked, the o
 test('logins that succeed at the same time hold no slot afterwards: a success releases its own reservation', async () => {
   const h = makeHarness();
   await h.addUser('alice', 'admin');
-  const answers = await Promise.all(Array.from({ length: LOGIN_LIMITS.perAccount }, () => login(h, 'alice', 'correct horse battery', '192.0.2.50')));
+  const answers = await Promise.all(
+    Array.from({ length: LOGIN_LIMITS.perAccount }, () => login(h, 'alice', 'correct horse battery', '192.0.2.50')),
+  );
   assert.deepEqual(tally(answers), { 200: LOGIN_LIMITS.perAccount });
   assert.equal((h.db.prepare('SELECT count(*) AS n FROM login_failures').get() as { n: number }).n, 0, 'nothing left counted');
   // The account still has its full allowance of failures.
@@ -86,6 +88,10 @@ test('password change: the per-address limit applies too', async () => {
   await h.addUser('sam', 'staff');
   for (let i = 0; i < LOGIN_LIMITS.perIp; i++) await login(h, `user${i}`, 'spray password', '203.0.113.30');
   const s = await h.login('sam', undefined, { ip: '192.0.2.1' });
-  const res = await h.request('POST', '/api/v1/auth/password', { session: s, ip: '203.0.113.30', body: { currentPassword: 'correct horse battery', newPassword: 'a brand new passphrase' } });
+  const res = await h.request('POST', '/api/v1/auth/password', {
+    session: s,
+    ip: '203.0.113.30',
+    body: { currentPassword: 'correct horse battery', newPassword: 'a brand new passphrase' },
+  });
   assert.equal(res.status, 429);
 });

@@ -23,13 +23,20 @@ test('staff cannot manage users; anonymous callers are asked to log in', async (
 test('admin lists, adds (with a one-time password), resets and disables accounts; hashes never leave', async () => {
   const h = makeHarness();
   const admin = await h.admin();
-  const added = await h.request('POST', '/api/v1/users', { session: admin, body: { username: 'bob', displayName: 'Bob B.', role: 'staff' } });
+  const added = await h.request('POST', '/api/v1/users', {
+    session: admin,
+    body: { username: 'bob', displayName: 'Bob B.', role: 'staff' },
+  });
   assert.equal(added.status, 201);
   const { user, password } = await json<{ user: StaffView; password: string }>(added);
   assert.deepEqual([user.username, user.role, user.disabled, user.canLogIn], ['bob', 'staff', false, true]);
   assert.ok(password.length >= 20);
   const bob = await h.login('bob', password);
-  assert.equal((await h.request('POST', '/api/v1/users', { session: admin, body: { username: 'BOB' } })).status, 409, 'usernames are case-insensitive');
+  assert.equal(
+    (await h.request('POST', '/api/v1/users', { session: admin, body: { username: 'BOB' } })).status,
+    409,
+    'usernames are case-insensitive',
+  );
   assert.equal((await h.request('POST', '/api/v1/users', { session: admin, body: { username: 'carol', password: 'short' } })).status, 400);
   assert.equal((await h.request('POST', '/api/v1/users', { session: admin, body: { username: 'bad name' } })).status, 400);
   assert.equal((await h.request('POST', '/api/v1/users', { session: admin, body: { username: 'dave', role: 'root' } })).status, 400);
@@ -42,12 +49,17 @@ test('admin lists, adds (with a one-time password), resets and disables accounts
   assert.equal(items.find((u) => u.username === 'legacy-admin')!.canLogIn, false);
 
   // Reset: old password and every existing session of bob stop working.
-  const reset = await json<{ password: string }>(await h.request('POST', `/api/v1/users/${bob.userId}/password`, { session: admin, body: {} }));
+  const reset = await json<{ password: string }>(
+    await h.request('POST', `/api/v1/users/${bob.userId}/password`, { session: admin, body: {} }),
+  );
   assert.notEqual(reset.password, password);
   assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: bob, body: { percent: 3 } })).status, 401);
   assert.equal((await h.request('POST', '/api/v1/auth/login', { body: { username: 'bob', password } })).status, 401);
   await h.login('bob', reset.password);
-  assert.equal((await h.request('POST', `/api/v1/users/${bob.userId}/password`, { session: admin, body: { password: 'a chosen passphrase' } })).status, 200);
+  assert.equal(
+    (await h.request('POST', `/api/v1/users/${bob.userId}/password`, { session: admin, body: { password: 'a chosen passphrase' } })).status,
+    200,
+  );
   const bob2 = await h.login('bob', 'a chosen passphrase');
 
   // Disable: the live session dies at once, and login is refused.
@@ -59,7 +71,9 @@ test('admin lists, adds (with a one-time password), resets and disables accounts
   await h.request('POST', `/api/v1/users/${bob.userId}/enable`, { session: admin });
   await h.login('bob', 'a chosen passphrase');
 
-  const audit = recentAudit(h.db).filter((a) => a.actor === 'alice').map((a) => a.action);
+  const audit = recentAudit(h.db)
+    .filter((a) => a.actor === 'alice')
+    .map((a) => a.action);
   for (const action of ['user.add', 'user.reset-password', 'user.disable', 'user.enable']) assert.ok(audit.includes(action), action);
   assert.equal((await h.request('POST', '/api/v1/users/9999/disable', { session: admin })).status, 404);
 });
@@ -83,11 +97,27 @@ test('a user changes their own password: needs the current one, other sessions e
     h.request('POST', '/api/v1/auth/password', { session: here, body: { currentPassword, newPassword } });
   assert.equal((await change('wrong guess', 'a brand new passphrase')).status, 403);
   assert.equal((await change('correct horse battery', 'short')).status, 400);
-  assert.equal((await h.request('POST', '/api/v1/auth/password', { session: here, csrf: false, body: { currentPassword: 'correct horse battery', newPassword: 'a brand new passphrase' } })).status, 403);
+  assert.equal(
+    (
+      await h.request('POST', '/api/v1/auth/password', {
+        session: here,
+        csrf: false,
+        body: { currentPassword: 'correct horse battery', newPassword: 'a brand new passphrase' },
+      })
+    ).status,
+    403,
+  );
   assert.equal((await change('correct horse battery', 'a brand new passphrase')).status, 204);
   assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: here, body: { percent: 7 } })).status, 200, 'this session stays');
-  assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: elsewhere, body: { percent: 8 } })).status, 401, 'the other one ended');
-  assert.equal((await h.request('POST', '/api/v1/auth/login', { body: { username: 'sam', password: 'correct horse battery' } })).status, 401);
+  assert.equal(
+    (await h.request('PATCH', '/api/v1/tasks/2733', { session: elsewhere, body: { percent: 8 } })).status,
+    401,
+    'the other one ended',
+  );
+  assert.equal(
+    (await h.request('POST', '/api/v1/auth/login', { body: { username: 'sam', password: 'correct horse battery' } })).status,
+    401,
+  );
   await h.login('sam', 'a brand new passphrase');
   assert.ok(recentAudit(h.db).some((a) => a.action === 'password.change' && a.actor === 'sam'));
 });

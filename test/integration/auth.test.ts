@@ -12,7 +12,8 @@ const login = (h: ReturnType<typeof makeHarness>, username: string, password: st
   h.request('POST', '/api/v1/auth/login', { body: { username, password }, ip: o.ip, headers: o.cookie ? { cookie: o.cookie } : {} });
 
 const whoAmI = async (h: ReturnType<typeof makeHarness>, cookie: string) =>
-  (await json<{ user: { username: string } | null }>(await h.request('GET', '/api/v1/auth/session', { headers: { cookie } }))).user?.username ?? null;
+  (await json<{ user: { username: string } | null }>(await h.request('GET', '/api/v1/auth/session', { headers: { cookie } }))).user
+    ?.username ?? null;
 
 test('login sets an HttpOnly SameSite=Lax cookie whose sha256 (not the value) is stored; session endpoint answers', async () => {
   const h = makeHarness();
@@ -31,9 +32,14 @@ test('login sets an HttpOnly SameSite=Lax cookie whose sha256 (not the value) is
 
   const value = cookieOf(res).split('=')[1];
   const stored = h.db.prepare('SELECT id_hash FROM sessions').all() as { id_hash: string }[];
-  assert.deepEqual(stored.map((r) => r.id_hash), [createHash('sha256').update(value).digest('hex')]);
+  assert.deepEqual(
+    stored.map((r) => r.id_hash),
+    [createHash('sha256').update(value).digest('hex')],
+  );
 
-  const session = await json<{ user: { username: string }; csrfToken: string }>(await h.request('GET', '/api/v1/auth/session', { headers: { cookie: cookieOf(res) } }));
+  const session = await json<{ user: { username: string }; csrfToken: string }>(
+    await h.request('GET', '/api/v1/auth/session', { headers: { cookie: cookieOf(res) } }),
+  );
   assert.equal(session.user.username, 'alice');
   assert.equal(session.csrfToken, body.csrfToken);
   assert.deepEqual(await json(await h.request('GET', '/api/v1/auth/session')), { user: null, csrfToken: null, expiresAt: null });
@@ -62,7 +68,10 @@ test('wrong password and unknown user get the same 401 and are audited', async (
   assert.equal(unknown.status, 401);
   assert.equal((await json<{ detail: string }>(wrong)).detail, (await json<{ detail: string }>(unknown)).detail);
   assert.equal(wrong.headers.get('set-cookie'), null);
-  const failed = recentAudit(h.db).filter((a) => a.action === 'login.failed').map((a) => a.actor).sort();
+  const failed = recentAudit(h.db)
+    .filter((a) => a.action === 'login.failed')
+    .map((a) => a.actor)
+    .sort();
   assert.deepEqual(failed, ['alice', 'mallory']);
   assert.equal((await login(h, 'legacy-admin', '')).status, 400, 'empty password is a validation error');
   assert.equal((await login(h, 'legacy-admin', 'anything at all')).status, 401, 'the seeded author cannot log in');
@@ -105,15 +114,23 @@ test('writes: 401 without a session, 403 without or with a wrong CSRF token, the
   assert.equal((await h.request('POST', '/api/v1/tasks/2733/reopen', { session: s, csrf: '' })).status, 403);
   assert.deepEqual(h.db.prepare('SELECT version FROM tasks WHERE id = 2733').get(), before, 'nothing was written');
   const other = await h.login('alice');
-  assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: s, csrf: other.csrf, body: { percent: 5 } })).status, 403, "another session's token");
+  assert.equal(
+    (await h.request('PATCH', '/api/v1/tasks/2733', { session: s, csrf: other.csrf, body: { percent: 5 } })).status,
+    403,
+    "another session's token",
+  );
   assert.equal((await h.request('PATCH', '/api/v1/tasks/2733', { session: s, body: { percent: 5 } })).status, 200);
 
   const formLogout = await h.app.request('/api/v1/auth/logout', {
-    method: 'POST', headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${encodeURIComponent(s.csrf)}`,
+    method: 'POST',
+    headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `_csrf=${encodeURIComponent(s.csrf)}`,
   });
   assert.equal(formLogout.status, 204);
   const badForm = await h.app.request('/api/v1/auth/logout', {
-    method: 'POST', headers: { cookie: other.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: '_csrf=nope',
+    method: 'POST',
+    headers: { cookie: other.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: '_csrf=nope',
   });
   assert.equal(badForm.status, 403);
 });
@@ -178,6 +195,10 @@ test('the exported middleware guards any router: requireCsrf lets anonymous writ
 test('an oversized body is refused before it is read', async () => {
   const h = makeHarness();
   const s = await h.admin();
-  const res = await h.request('PATCH', '/api/v1/tasks/2733', { session: s, raw: JSON.stringify({ details: 'x'.repeat(1_100_000) }), headers: { 'content-length': '1100020' } });
+  const res = await h.request('PATCH', '/api/v1/tasks/2733', {
+    session: s,
+    raw: JSON.stringify({ details: 'x'.repeat(1_100_000) }),
+    headers: { 'content-length': '1100020' },
+  });
   assert.equal(res.status, 413);
 });

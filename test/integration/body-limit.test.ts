@@ -47,8 +47,15 @@ function generated(prefix: string, total: number): Readable & { sent: () => numb
   const stream = new Readable({
     read() {
       setImmediate(() => {
-        if (sent === 0) { sent += prefix.length; this.push(prefix); return; }
-        if (sent >= total) { this.push(null); return; }
+        if (sent === 0) {
+          sent += prefix.length;
+          this.push(prefix);
+          return;
+        }
+        if (sent >= total) {
+          this.push(null);
+          return;
+        }
         const n = Math.min(chunk.length, total - sent);
         sent += n;
         this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
@@ -58,14 +65,20 @@ function generated(prefix: string, total: number): Readable & { sent: () => numb
   return Object.assign(stream, { sent: () => sent });
 }
 
-interface Answer { status: number; type: string; body: string; sentBeforeAnswer: number; ms: number }
+interface Answer {
+  status: number;
+  type: string;
+  body: string;
+  sentBeforeAnswer: number;
+  ms: number;
+}
 
 /**
  * Posts a streamed body; resolves on the answer and stops sending then (the rest of the upload is abandoned). A
  * keep-alive connection, as browsers use: Node's agent: false sends "Connection: close", on which the server closes the
  * socket right after its answer, and the client's next write (EPIPE) can then beat the answer it already received.
  */
-function post(path: string, headers: Record<string, string>, body: Readable & { sent: () => number } | null): Promise<Answer> {
+function post(path: string, headers: Record<string, string>, body: (Readable & { sent: () => number }) | null): Promise<Answer> {
   const started = Date.now();
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   return new Promise<Answer>((resolve, reject) => {
@@ -76,13 +89,29 @@ function post(path: string, headers: Record<string, string>, body: Readable & { 
       res.on('end', () => {
         body?.unpipe(req);
         req.destroy();
-        resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString(), sentBeforeAnswer, ms: Date.now() - started });
+        resolve({
+          status: res.statusCode!,
+          type: String(res.headers['content-type']),
+          body: Buffer.concat(chunks).toString(),
+          sentBeforeAnswer,
+          ms: Date.now() - started,
+        });
       });
       res.on('error', reject);
     });
-    req.on('timeout', () => { req.destroy(); reject(new Error(`${path}: no answer in 60 s`)); });
+    req.on('timeout', () => {
+      req.destroy();
+      reject(new Error(`${path}: no answer in 60 s`));
+    });
     // Writes after the answer fail once the server drops the connection: that is the point, not an error.
-    req.on('error', (e) => { if (!req.destroyed || !/ECONNRESET|EPIPE|socket hang up/.test(String(e))) reject(new Error(`${path}: ${e.message} after ${((body?.sent() ?? 0) / MiB).toFixed(1)} MiB, ${Date.now() - started} ms, before an answer`)); });
+    req.on('error', (e) => {
+      if (!req.destroyed || !/ECONNRESET|EPIPE|socket hang up/.test(String(e)))
+        reject(
+          new Error(
+            `${path}: ${e.message} after ${((body?.sent() ?? 0) / MiB).toFixed(1)} MiB, ${Date.now() - started} ms, before an answer`,
+          ),
+        );
+    });
     if (body) body.pipe(req);
     else req.flushHeaders();
   }).finally(() => agent.destroy());
@@ -94,7 +123,12 @@ test('streamed (chunked) 100 MB form, JSON and multipart bodies: 413 after about
     { path: '/api/v1/auth/login', type: 'application/json', prefix: '{"username":"alice","password":"', problem: true },
     { path: '/api/v1/tasks', type: 'application/json', prefix: '{"summary":"', problem: true },
     { path: '/staff/login', type: 'application/x-www-form-urlencoded', prefix: 'username=alice&password=', problem: false },
-    { path: '/staff/login', type: 'multipart/form-data; boundary=xyz', prefix: '--xyz\r\nContent-Disposition: form-data; name="password"\r\n\r\n', problem: false },
+    {
+      path: '/staff/login',
+      type: 'multipart/form-data; boundary=xyz',
+      prefix: '--xyz\r\nContent-Disposition: form-data; name="password"\r\n\r\n',
+      problem: false,
+    },
   ];
   for (const c of cases) {
     const body = generated(c.prefix, HUNDRED_MB);
@@ -115,7 +149,12 @@ test('streamed (chunked) 100 MB form, JSON and multipart bodies: 413 after about
 });
 
 test('a declared Content-Length over the limit is a 413 before any of the body is sent', async () => {
-  for (const [path, type] of [['/api/v1/auth/login', 'application/x-www-form-urlencoded'], ['/api/v1/auth/login', 'application/json'], ['/staff/login', 'application/x-www-form-urlencoded'], ['/staff/tasks', 'multipart/form-data; boundary=xyz']]) {
+  for (const [path, type] of [
+    ['/api/v1/auth/login', 'application/x-www-form-urlencoded'],
+    ['/api/v1/auth/login', 'application/json'],
+    ['/staff/login', 'application/x-www-form-urlencoded'],
+    ['/staff/tasks', 'multipart/form-data; boundary=xyz'],
+  ]) {
     const r = await post(path, { 'content-type': type, 'content-length': String(HUNDRED_MB) }, null);
     assert.equal(r.status, 413, `${type} to ${path}: ${r.body.slice(0, 200)}`);
   }
@@ -130,13 +169,19 @@ test('the cap is 1 MiB: a body of exactly 1 MiB is read, one byte more is not', 
     const prefix = '{"body":"';
     return `${prefix}${'x'.repeat(size - prefix.length - 2)}"}`;
   };
-  const send = (body: string, chunked: boolean) => h.app.request('/api/v1/tasks/2733/comments', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: s.cookie, 'x-csrf-token': s.csrf, ...(chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }) },
-    // A stream has no length of its own: the limit has to count what arrives.
-    body: chunked ? Readable.toWeb(Readable.from([Buffer.from(body)])) as ReadableStream : body,
-    duplex: 'half',
-  } as RequestInit);
+  const send = (body: string, chunked: boolean) =>
+    h.app.request('/api/v1/tasks/2733/comments', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        cookie: s.cookie,
+        'x-csrf-token': s.csrf,
+        ...(chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+      },
+      // A stream has no length of its own: the limit has to count what arrives.
+      body: chunked ? (Readable.toWeb(Readable.from([Buffer.from(body)])) as ReadableStream) : body,
+      duplex: 'half',
+    } as RequestInit);
   for (const chunked of [false, true]) {
     // 100,000 characters is the comment's own limit: a 400 from the schema shows the body was read and parsed.
     assert.equal((await send(comment(MiB), chunked)).status, 400, `1 MiB, chunked=${chunked}`);

@@ -16,9 +16,14 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 function runReal(args: string[], env: Record<string, string>, stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['server/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      ['server/cli.ts', ...args],
+      { cwd: ROOT, env: { ...process.env, ...env }, timeout: 20_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, stdout, stderr });
+      },
+    );
     child.stdin!.end(stdin ?? '');
   });
 }
@@ -30,7 +35,13 @@ function inProcess() {
   const app = createApp({ db, config, clock, log: pino({ level: 'silent' }), changes: createChangeCounter() });
   const run = (argv: string[], stdin = '') => runCliInProcess({ db, config, clock }, argv, stdin);
   const canLogIn = async (username: string, password: string) =>
-    (await app.request('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) })).status === 200;
+    (
+      await app.request('/api/v1/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+      })
+    ).status === 200;
   return { db, run, canLogIn };
 }
 
@@ -50,7 +61,11 @@ test('real entry point: --help, staff add --admin prints a password that is stor
   assert.ok(password && password.length >= 20, added.stdout);
 
   const db = openBackendStore(dir);
-  const row = db.prepare("SELECT role, display_name, password_hash FROM users WHERE username = 'root'").get() as { role: string; display_name: string; password_hash: string };
+  const row = db.prepare("SELECT role, display_name, password_hash FROM users WHERE username = 'root'").get() as {
+    role: string;
+    display_name: string;
+    password_hash: string;
+  };
   assert.equal(row.role, 'admin');
   assert.equal(row.display_name, 'Root Admin');
   assert.match(row.password_hash, /^\$argon2id\$/);
@@ -106,7 +121,11 @@ test('staff commands work against the API: the printed and piped passwords log i
 
   assert.equal((await c.run(['staff', 'disable', 'bob'])).code, 0);
   assert.equal(await c.canLogIn('bob', 'another passphrase'), false);
-  assert.equal((c.db.prepare("SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'bob'").get() as { n: number }).n, 0);
+  assert.equal(
+    (c.db.prepare("SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'bob'").get() as { n: number })
+      .n,
+    0,
+  );
   assert.match((await c.run(['staff', 'list'])).stdout, /^bob\s+staff\s+disabled/m);
   assert.equal((await c.run(['staff', 'enable', 'bob'])).code, 0);
   assert.equal(await c.canLogIn('bob', 'another passphrase'), true);

@@ -37,7 +37,10 @@ describe('crash safety under SIGKILL (SMTP forwarding)', () => {
     const addresses: Record<string, Route[]> = {};
     for (let i = 0; i < MAILBOXES; i++) addresses[`user${i}@example.test`] = [{ kind: 'forward', to: `user${i}@provider.test` }];
     mx = new MxChild(dir, port, { domains: ['example.test'], addresses }, 2000, {
-      forward: { zone: { mx: { 'provider.test': [{ exchange: 'mx.provider.test', priority: 10 }] }, a: { 'mx.provider.test': ['127.0.0.1'] } }, port: provider.port },
+      forward: {
+        zone: { mx: { 'provider.test': [{ exchange: 'mx.provider.test', priority: 10 }] }, a: { 'mx.provider.test': ['127.0.0.1'] } },
+        port: provider.port,
+      },
     });
   });
   after(async () => {
@@ -47,8 +50,17 @@ describe('crash safety under SIGKILL (SMTP forwarding)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`${KILLS} SIGKILLs under ${SESSIONS} sessions: none lost, duplicates only from the moment before a kill`, { timeout: 240_000 }, async () => {
-    const run = await loadWithKills({ mx, stateDir: dir, port, kills: KILLS, sessions: SESSIONS, recipientFor: (i) => `user${i % MAILBOXES}@example.test` });
+  it(`${KILLS} SIGKILLs under ${SESSIONS} sessions: none lost, duplicates only from the moment before a kill`, {
+    timeout: 240_000,
+  }, async () => {
+    const run = await loadWithKills({
+      mx,
+      stateDir: dir,
+      port,
+      kills: KILLS,
+      sessions: SESSIONS,
+      recipientFor: (i) => `user${i % MAILBOXES}@example.test`,
+    });
     const { result } = run;
     assert.ok(result.acked.size >= 100, `only ${result.acked.size} messages were accepted`);
 
@@ -68,7 +80,8 @@ describe('crash safety under SIGKILL (SMTP forwarding)', () => {
 
     const report = attributeDuplicates(new Map([...copies].map(([id, c]) => [id, c.map((x) => x.at)])), run.killTimes);
     console.log(describeDuplicates('SMTP forwarding', run, report));
-    for (const [k, n] of report.perKill.entries()) assert.ok(n <= IN_FLIGHT, `kill ${k + 1} duplicated ${n} messages, more than can be in flight`);
+    for (const [k, n] of report.perKill.entries())
+      assert.ok(n <= IN_FLIGHT, `kill ${k + 1} duplicated ${n} messages, more than can be in flight`);
     assert.ok(report.farthestMs <= WINDOW_MS, `a copy delivered again lies ${Math.round(report.farthestMs)} ms from any kill`);
   });
 });

@@ -48,8 +48,17 @@ describe('crash safety under SIGKILL (LMTP to Dovecot)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`${KILLS} SIGKILLs under ${SESSIONS} sessions: none lost, duplicates only from the moment before a kill`, { timeout: 240_000 }, async () => {
-    const run = await loadWithKills({ mx, stateDir: dir, port, kills: KILLS, sessions: SESSIONS, recipientFor: (i) => `user${i % MAILBOXES}@example.test` });
+  it(`${KILLS} SIGKILLs under ${SESSIONS} sessions: none lost, duplicates only from the moment before a kill`, {
+    timeout: 240_000,
+  }, async () => {
+    const run = await loadWithKills({
+      mx,
+      stateDir: dir,
+      port,
+      kills: KILLS,
+      sessions: SESSIONS,
+      recipientFor: (i) => `user${i % MAILBOXES}@example.test`,
+    });
     const { result } = run;
     assert.ok(result.acked.size >= 100, `only ${result.acked.size} messages were accepted`);
 
@@ -61,9 +70,13 @@ describe('crash safety under SIGKILL (LMTP to Dovecot)', () => {
     }
     for (const id of found.keys()) assert.ok(result.acked.has(id) || result.uncertain.has(id), `${id} stored but never sent in full`);
 
-    const report = attributeDuplicates(new Map([...found].map(([id, copies]) => [id, copies.map((c) => dovecotStoredAt(c.file))])), run.killTimes);
+    const report = attributeDuplicates(
+      new Map([...found].map(([id, copies]) => [id, copies.map((c) => dovecotStoredAt(c.file))])),
+      run.killTimes,
+    );
     console.log(describeDuplicates('LMTP to Dovecot', run, report));
-    for (const [k, n] of report.perKill.entries()) assert.ok(n <= IN_FLIGHT, `kill ${k + 1} duplicated ${n} messages, more than can be in flight`);
+    for (const [k, n] of report.perKill.entries())
+      assert.ok(n <= IN_FLIGHT, `kill ${k + 1} duplicated ${n} messages, more than can be in flight`);
     assert.ok(report.farthestMs <= WINDOW_MS, `a copy delivered again lies ${Math.round(report.farthestMs)} ms from any kill`);
   });
 });

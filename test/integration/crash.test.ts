@@ -33,7 +33,14 @@ describe('crash safety under SIGKILL (built-in Maildir)', () => {
   });
 
   it(`${KILLS} SIGKILLs under ${SESSIONS} sessions: every 250'd message in its Maildir exactly once`, { timeout: 240_000 }, async () => {
-    const run = await loadWithKills({ mx, stateDir: dir, port, kills: KILLS, sessions: SESSIONS, recipientFor: (i) => `user${i % MAILBOXES}@example.test` });
+    const run = await loadWithKills({
+      mx,
+      stateDir: dir,
+      port,
+      kills: KILLS,
+      sessions: SESSIONS,
+      recipientFor: (i) => `user${i % MAILBOXES}@example.test`,
+    });
     const { result } = run;
 
     const found = scanMaildirs(join(dir, 'mail'));

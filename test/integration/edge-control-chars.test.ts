@@ -9,27 +9,57 @@ const NUL = '\u0000';
 
 /** Writing routes under /api/v1 and /staff that take no text at all (the path's id is checked by parseId). */
 const NO_TEXT = new Set([
-  'DELETE /api/v1/categories/:id', 'DELETE /api/v1/close-reasons/:id', 'DELETE /api/v1/sections/:id', 'DELETE /api/v1/statuses/:id',
-  'DELETE /api/v1/task-types/:id', 'DELETE /api/v1/sections/:slug/override', 'DELETE /api/v1/mail/aliases/:address',
-  'DELETE /api/v1/mail/domains/:name', 'DELETE /api/v1/mail/mailboxes/:address', 'POST /api/v1/auth/logout',
-  'POST /api/v1/tasks/:id/reopen', 'POST /api/v1/users/:id/disable', 'POST /api/v1/users/:id/enable',
-  'POST /staff/logout', 'POST /staff/lists/:kind/:id/delete', 'POST /staff/mail/aliases/:address/remove',
-  'POST /staff/mail/domains/:name/remove', 'POST /staff/mail/mailboxes/:address/remove', 'POST /staff/overrides/:slug/clear',
-  'POST /staff/tasks/:id/reopen', 'POST /staff/users/:id/disable', 'POST /staff/users/:id/enable',
-  'POST /api/v1/tasks/:id/history/:entryId/redact', 'POST /staff/tasks/:id/history/:entryId/redact',
+  'DELETE /api/v1/categories/:id',
+  'DELETE /api/v1/close-reasons/:id',
+  'DELETE /api/v1/sections/:id',
+  'DELETE /api/v1/statuses/:id',
+  'DELETE /api/v1/task-types/:id',
+  'DELETE /api/v1/sections/:slug/override',
+  'DELETE /api/v1/mail/aliases/:address',
+  'DELETE /api/v1/mail/domains/:name',
+  'DELETE /api/v1/mail/mailboxes/:address',
+  'POST /api/v1/auth/logout',
+  'POST /api/v1/tasks/:id/reopen',
+  'POST /api/v1/users/:id/disable',
+  'POST /api/v1/users/:id/enable',
+  'POST /staff/logout',
+  'POST /staff/lists/:kind/:id/delete',
+  'POST /staff/mail/aliases/:address/remove',
+  'POST /staff/mail/domains/:name/remove',
+  'POST /staff/mail/mailboxes/:address/remove',
+  'POST /staff/overrides/:slug/clear',
+  'POST /staff/tasks/:id/reopen',
+  'POST /staff/users/:id/disable',
+  'POST /staff/users/:id/enable',
+  'POST /api/v1/tasks/:id/history/:entryId/redact',
+  'POST /staff/tasks/:id/history/:entryId/redact',
 ]);
 
-interface ApiCase { path: string; body: Record<string, unknown>; field: string; anonymous?: boolean }
+interface ApiCase {
+  path: string;
+  body: Record<string, unknown>;
+  field: string;
+  anonymous?: boolean;
+}
 const USER_ID = 2; // the admin the harness adds after the seed's legacy account
 
 /** One JSON body per text-taking API route, with a NUL in the field named. */
 const API_CASES: Record<string, ApiCase> = {
-  'POST /api/v1/auth/login': { path: '/api/v1/auth/login', body: { username: `${NUL}alice`, password: 'correct horse battery' }, field: 'username', anonymous: true },
+  'POST /api/v1/auth/login': {
+    path: '/api/v1/auth/login',
+    body: { username: `${NUL}alice`, password: 'correct horse battery' },
+    field: 'username',
+    anonymous: true,
+  },
   'POST /api/v1/tasks': { path: '/api/v1/tasks', body: { summary: `${NUL}x`, typeId: 1, categoryId: 1, statusId: 1 }, field: 'summary' },
   'PATCH /api/v1/tasks/:id': { path: '/api/v1/tasks/2733', body: { details: `ok${NUL}` }, field: 'details' },
   'POST /api/v1/tasks/:id/comments': { path: '/api/v1/tasks/2733/comments', body: { body: `${NUL}hello` }, field: 'body' },
   'POST /api/v1/tasks/:id/close': { path: '/api/v1/tasks/2733/close', body: { reason: `${NUL}Finished` }, field: 'reason' },
-  'PUT /api/v1/tasks/:id/phases': { path: '/api/v1/tasks/2733/phases', body: { phases: [{ title: 'one' }, { title: `${NUL}two`, note: '' }] }, field: 'phases.1.title' },
+  'PUT /api/v1/tasks/:id/phases': {
+    path: '/api/v1/tasks/2733/phases',
+    body: { phases: [{ title: 'one' }, { title: `${NUL}two`, note: '' }] },
+    field: 'phases.1.title',
+  },
   'POST /api/v1/sections': { path: '/api/v1/sections', body: { slug: 'backups', name: `${NUL}Backups` }, field: 'name' },
   'PATCH /api/v1/sections/:id': { path: '/api/v1/sections/1', body: { description: `x${NUL}` }, field: 'description' },
   'POST /api/v1/task-types': { path: '/api/v1/task-types', body: { name: `${NUL}Type` }, field: 'name' },
@@ -40,37 +70,103 @@ const API_CASES: Record<string, ApiCase> = {
   'PATCH /api/v1/close-reasons/:id': { path: '/api/v1/close-reasons/1', body: { name: `${NUL}Reason` }, field: 'name' },
   'POST /api/v1/categories': { path: '/api/v1/categories', body: { name: `${NUL}Cat`, parentId: 1 }, field: 'name' },
   'PATCH /api/v1/categories/:id': { path: '/api/v1/categories/2', body: { name: `${NUL}Cat` }, field: 'name' },
-  'PUT /api/v1/sections/:slug/override': { path: '/api/v1/sections/email/override', body: { state: 'issues', note: `${NUL}slow`, expiresAt: '2026-01-16T00:00:00Z' }, field: 'note' },
+  'PUT /api/v1/sections/:slug/override': {
+    path: '/api/v1/sections/email/override',
+    body: { state: 'issues', note: `${NUL}slow`, expiresAt: '2026-01-16T00:00:00Z' },
+    field: 'note',
+  },
   'POST /api/v1/users': { path: '/api/v1/users', body: { username: 'carol', displayName: `${NUL}Carol` }, field: 'displayName' },
   'POST /api/v1/mail/domains': { path: '/api/v1/mail/domains', body: { name: `example.org${NUL}` }, field: 'name' },
-  'PATCH /api/v1/mail/domains/:name': { path: '/api/v1/mail/domains/example.com', body: { legacyHost: `${NUL}mx.old` }, field: 'legacyHost' },
+  'PATCH /api/v1/mail/domains/:name': {
+    path: '/api/v1/mail/domains/example.com',
+    body: { legacyHost: `${NUL}mx.old` },
+    field: 'legacyHost',
+  },
   'POST /api/v1/mail/mailboxes': { path: '/api/v1/mail/mailboxes', body: { address: `${NUL}bob@example.com` }, field: 'address' },
-  'POST /api/v1/mail/aliases': { path: '/api/v1/mail/aliases', body: { address: 'info@example.com', targets: ['a@example.net', `${NUL}b@example.net`] }, field: 'targets.1' },
-  'POST /api/v1/auth/password': { path: '/api/v1/auth/password', body: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password` }, field: 'newPassword' },
-  'POST /api/v1/users/:id/password': { path: `/api/v1/users/${USER_ID}/password`, body: { password: `${NUL}a fresh long password` }, field: 'password' },
+  'POST /api/v1/mail/aliases': {
+    path: '/api/v1/mail/aliases',
+    body: { address: 'info@example.com', targets: ['a@example.net', `${NUL}b@example.net`] },
+    field: 'targets.1',
+  },
+  'POST /api/v1/auth/password': {
+    path: '/api/v1/auth/password',
+    body: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password` },
+    field: 'newPassword',
+  },
+  'POST /api/v1/users/:id/password': {
+    path: `/api/v1/users/${USER_ID}/password`,
+    body: { password: `${NUL}a fresh long password` },
+    field: 'password',
+  },
 };
 
-interface StaffCase { path: string; fields: Record<string, string>; field: string; anonymous?: boolean }
+interface StaffCase {
+  path: string;
+  fields: Record<string, string>;
+  field: string;
+  anonymous?: boolean;
+}
 
 /** One form per text-taking staff page, with a NUL in the field named. */
 const STAFF_CASES: Record<string, StaffCase> = {
-  'POST /staff/login': { path: '/staff/login', fields: { username: `${NUL}alice`, password: 'correct horse battery', next: '/staff' }, field: 'username', anonymous: true },
+  'POST /staff/login': {
+    path: '/staff/login',
+    fields: { username: `${NUL}alice`, password: 'correct horse battery', next: '/staff' },
+    field: 'username',
+    anonymous: true,
+  },
   'POST /staff/preview': { path: '/staff/preview', fields: { markdown: `${NUL}*x*` }, field: 'markdown' },
-  'POST /staff/tasks': { path: '/staff/tasks', fields: { summary: `${NUL}x`, typeId: '1', categoryId: '1', statusId: '1', action: 'save' }, field: 'summary' },
+  'POST /staff/tasks': {
+    path: '/staff/tasks',
+    fields: { summary: `${NUL}x`, typeId: '1', categoryId: '1', statusId: '1', action: 'save' },
+    field: 'summary',
+  },
   'POST /staff/tasks/:id': { path: '/staff/tasks/2733', fields: { summary: 'ok', details: `${NUL}`, action: 'save' }, field: 'details' },
   'POST /staff/tasks/:id/comments': { path: '/staff/tasks/2733/comments', fields: { body: `${NUL}hello`, action: 'save' }, field: 'body' },
   'POST /staff/tasks/:id/close': { path: '/staff/tasks/2733/close', fields: { reasonId: '1', at: `${NUL}2026-01-15T10:00` }, field: 'at' },
-  'POST /staff/tasks/:id/phases': { path: '/staff/tasks/2733/phases', fields: { count: '1', phase_pos_0: '1', phase_title_0: `${NUL}one`, move: 'save' }, field: 'phase_title_0' },
+  'POST /staff/tasks/:id/phases': {
+    path: '/staff/tasks/2733/phases',
+    fields: { count: '1', phase_pos_0: '1', phase_title_0: `${NUL}one`, move: 'save' },
+    field: 'phase_title_0',
+  },
   'POST /staff/lists/:kind': { path: '/staff/lists/sections', fields: { name: `${NUL}Backups`, slug: 'backups' }, field: 'name' },
   'POST /staff/lists/:kind/:id': { path: '/staff/lists/statuses/1', fields: { name: `${NUL}Open` }, field: 'name' },
-  'POST /staff/overrides/:slug': { path: '/staff/overrides/email', fields: { state: 'issues', note: `${NUL}slow`, expiresAt: '2026-01-16T10:00' }, field: 'note' },
-  'POST /staff/users': { path: '/staff/users', fields: { username: 'carol', displayName: `${NUL}Carol`, role: 'staff' }, field: 'displayName' },
+  'POST /staff/overrides/:slug': {
+    path: '/staff/overrides/email',
+    fields: { state: 'issues', note: `${NUL}slow`, expiresAt: '2026-01-16T10:00' },
+    field: 'note',
+  },
+  'POST /staff/users': {
+    path: '/staff/users',
+    fields: { username: 'carol', displayName: `${NUL}Carol`, role: 'staff' },
+    field: 'displayName',
+  },
   'POST /staff/mail/domains': { path: '/staff/mail/domains', fields: { name: `example.org${NUL}`, mode: 'active' }, field: 'name' },
-  'POST /staff/mail/domains/:name': { path: '/staff/mail/domains/example.com', fields: { mode: 'legacy', legacyHost: `${NUL}mx.old` }, field: 'legacyHost' },
-  'POST /staff/mail/mailboxes': { path: '/staff/mail/mailboxes', fields: { address: `${NUL}bob@example.com`, delivery: 'maildir' }, field: 'address' },
-  'POST /staff/mail/aliases': { path: '/staff/mail/aliases', fields: { address: 'info@example.com', targets: `a@example.net ${NUL}b@example.net` }, field: 'targets' },
-  'POST /staff/password': { path: '/staff/password', fields: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password`, next: '/staff' }, field: 'newPassword' },
-  'POST /staff/users/:id/password': { path: `/staff/users/${USER_ID}/password`, fields: { password: `${NUL}a fresh long password` }, field: 'password' },
+  'POST /staff/mail/domains/:name': {
+    path: '/staff/mail/domains/example.com',
+    fields: { mode: 'legacy', legacyHost: `${NUL}mx.old` },
+    field: 'legacyHost',
+  },
+  'POST /staff/mail/mailboxes': {
+    path: '/staff/mail/mailboxes',
+    fields: { address: `${NUL}bob@example.com`, delivery: 'maildir' },
+    field: 'address',
+  },
+  'POST /staff/mail/aliases': {
+    path: '/staff/mail/aliases',
+    fields: { address: 'info@example.com', targets: `a@example.net ${NUL}b@example.net` },
+    field: 'targets',
+  },
+  'POST /staff/password': {
+    path: '/staff/password',
+    fields: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password`, next: '/staff' },
+    field: 'newPassword',
+  },
+  'POST /staff/users/:id/password': {
+    path: `/staff/users/${USER_ID}/password`,
+    fields: { password: `${NUL}a fresh long password` },
+    field: 'password',
+  },
 };
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -80,7 +176,9 @@ const changes = (db: { prepare(sql: string): { get(): unknown } }) => (db.prepar
 
 test('every writing route under /api/v1 and /staff is listed here, as taking text (and tested) or as taking none', () => {
   const h = makeHarness();
-  const writing = [...new Set(h.app.routes.filter((r) => WRITES.has(r.method) && /^\/(api\/v1|staff)\//.test(r.path)).map((r) => `${r.method} ${r.path}`))];
+  const writing = [
+    ...new Set(h.app.routes.filter((r) => WRITES.has(r.method) && /^\/(api\/v1|staff)\//.test(r.path)).map((r) => `${r.method} ${r.path}`)),
+  ];
   assert.ok(writing.length >= 50, `found only ${writing.length} writing routes`);
   const unlisted = writing.filter((k) => !(k in API_CASES) && !(k in STAFF_CASES) && !NO_TEXT.has(k));
   assert.deepEqual(unlisted, [], 'new writing routes: add a control-character case for each one that takes text');
@@ -103,7 +201,10 @@ test('API: a NUL in any text field is a 400 problem naming the field, and nothin
     assert.equal(res.status, 400, `${route}: ${text}`);
     assert.equal(res.headers.get('content-type'), 'application/problem+json', route);
     const body = JSON.parse(text) as { errors?: { field: string; message: string }[] };
-    assert.ok(body.errors?.some((e) => e.field === c.field && /control character/.test(e.message)), `${route} names ${c.field}: ${text}`);
+    assert.ok(
+      body.errors?.some((e) => e.field === c.field && /control character/.test(e.message)),
+      `${route} names ${c.field}: ${text}`,
+    );
     assert.equal(changes(h.db), before, `${route} wrote nothing`);
   }
 });
@@ -123,7 +224,10 @@ test('staff forms: a NUL in any text field is a 400 page naming the field, and n
     const r = await b.post(c.path, c.fields);
     assert.equal(r.status, 400, `${route}: ${visibleText(r.text).slice(0, 300)}`);
     assert.match(r.text, /^<!doctype html>/, `${route} answers with a page`);
-    assert.ok(visibleText(r.text).includes(`${c.field} : contains a control character`), `${route} names ${c.field}: ${visibleText(r.text).slice(0, 400)}`);
+    assert.ok(
+      visibleText(r.text).includes(`${c.field} : contains a control character`),
+      `${route} names ${c.field}: ${visibleText(r.text).slice(0, 400)}`,
+    );
     assert.equal(changes(h.db), before, `${route} wrote nothing`);
   }
 });

@@ -19,27 +19,51 @@ let provider: SmtpSink;
 let refusing: SmtpSink;
 before(async () => {
   provider = await startSmtpSink();
-  refusing = await startSmtpSink({ refuseRcpt: (a) => (a.startsWith('gone@') ? [550, '5.1.1 no such user here'] : a.startsWith('busy@') ? [451, '4.3.0 try later'] : null) });
+  refusing = await startSmtpSink({
+    refuseRcpt: (a) => (a.startsWith('gone@') ? [550, '5.1.1 no such user here'] : a.startsWith('busy@') ? [451, '4.3.0 try later'] : null),
+  });
 });
-after(async () => { await provider?.close(); await refusing?.close(); });
+after(async () => {
+  await provider?.close();
+  await refusing?.close();
+});
 
 const zone: Zone = {
   mx: {
-    'provider.test': [{ exchange: 'mx2.provider.test', priority: 20 }, { exchange: 'mx1.provider.test', priority: 10 }],
+    'provider.test': [
+      { exchange: 'mx2.provider.test', priority: 20 },
+      { exchange: 'mx1.provider.test', priority: 10 },
+    ],
     'nullmx.test': [{ exchange: '', priority: 0 }],
     'origin.test': [{ exchange: 'mx.origin.test', priority: 10 }],
   },
-  a: { 'mx1.provider.test': ['127.0.0.1'], 'mx2.provider.test': ['127.0.0.2'], 'implicit.test': ['127.0.0.1'], 'mx.origin.test': ['127.0.0.1'] },
+  a: {
+    'mx1.provider.test': ['127.0.0.1'],
+    'mx2.provider.test': ['127.0.0.2'],
+    'implicit.test': ['127.0.0.1'],
+    'mx.origin.test': ['127.0.0.1'],
+  },
   fail: { 'broken-dns.test': 'ESERVFAIL' },
 };
 
 function body(extraHeaders = ''): Buffer {
-  return Buffer.from(`${extraHeaders}Received: from client.test by mx.tidings.test; Mon, 30 Nov 2026 10:00:00 +0000\r\n` +
-    'From: Sender <sender@origin.test>\r\nTo: info@example.com\r\nSubject: forwarded\r\nMessage-ID: <fwd@origin.test>\r\n\r\nbody\r\n');
+  return Buffer.from(
+    `${extraHeaders}Received: from client.test by mx.tidings.test; Mon, 30 Nov 2026 10:00:00 +0000\r\n` +
+      'From: Sender <sender@origin.test>\r\nTo: info@example.com\r\nSubject: forwarded\r\nMessage-ID: <fwd@origin.test>\r\n\r\nbody\r\n',
+  );
 }
 
 function job(to: string, extra: Partial<DeliveryJob> = {}): DeliveryJob {
-  return { queueId: 'q1', deliveryId: 1, envelopeFrom: 'Sender@origin.test', recipient: 'info@example.com', route: { kind: 'forward', to }, message: body(), attempt: 1, ...extra };
+  return {
+    queueId: 'q1',
+    deliveryId: 1,
+    envelopeFrom: 'Sender@origin.test',
+    recipient: 'info@example.com',
+    route: { kind: 'forward', to },
+    message: body(),
+    attempt: 1,
+    ...extra,
+  };
 }
 
 const transport = (port: number, resolver = zoneResolver(zone)) =>
@@ -64,15 +88,36 @@ test('the bounce sent back to the SRS address resolves to the original sender, a
   assert.equal(fwd.kind, 'delivered');
   const sent = provider.messages.at(-1)!;
   const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
-  applyConfigChanges(db, { since: 0, version: 1, more: false, reset: false, changes: [
-    { version: 1, op: 'upsert', entity: 'domain', key: 'example.com', record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } },
-  ] }, now);
+  applyConfigChanges(
+    db,
+    {
+      since: 0,
+      version: 1,
+      more: false,
+      reset: false,
+      changes: [
+        {
+          version: 1,
+          op: 'upsert',
+          entity: 'domain',
+          key: 'example.com',
+          record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
+        },
+      ],
+    },
+    now,
+  );
   const dir = createReplicaDirectory({ db, clock, srs });
   const resolution = dir.resolve(sent.from);
   assert.deepEqual(resolution, { status: 'ok', address: sent.from.toLowerCase(), routes: [{ kind: 'forward', to: 'Sender@origin.test' }] });
   // The provider bounces (null sender) to the SRS address; the route forwards it to the original sender's MX.
   const before = provider.messages.length;
-  const back = await transport(provider.port).deliver({ ...job('Sender@origin.test'), envelopeFrom: '', recipient: sent.from, message: Buffer.from('From: MAILER-DAEMON@provider.test\r\nSubject: Undelivered\r\n\r\nsorry\r\n') });
+  const back = await transport(provider.port).deliver({
+    ...job('Sender@origin.test'),
+    envelopeFrom: '',
+    recipient: sent.from,
+    message: Buffer.from('From: MAILER-DAEMON@provider.test\r\nSubject: Undelivered\r\n\r\nsorry\r\n'),
+  });
   assert.equal(back.kind, 'delivered', back.response);
   const bounce = (await provider.waitFor(before + 1))[before];
   assert.equal(bounce.from, '', 'a bounce keeps the null sender');
@@ -131,10 +176,19 @@ test('forwarding loops are stopped: Delivered-To already naming this address, or
 });
 
 test('legacy relay: envelope and bytes as received, no SRS, no added header', async () => {
-  const legacy = createLegacyTransport({ resolver: zoneResolver({ a: { 'old-mx.test': ['127.0.0.1'] } }), heloName: 'mx.tidings.test', timeoutMs: 3000 });
+  const legacy = createLegacyTransport({
+    resolver: zoneResolver({ a: { 'old-mx.test': ['127.0.0.1'] } }),
+    heloName: 'mx.tidings.test',
+    timeoutMs: 3000,
+  });
   const before = provider.messages.length;
   const original = body();
-  const o = await legacy.deliver({ ...job('unused'), recipient: 'anna@old.test', route: { kind: 'legacy', host: 'old-mx.test', port: provider.port }, message: original });
+  const o = await legacy.deliver({
+    ...job('unused'),
+    recipient: 'anna@old.test',
+    route: { kind: 'legacy', host: 'old-mx.test', port: provider.port },
+    message: original,
+  });
   assert.equal(o.kind, 'delivered', o.response);
   const m = (await provider.waitFor(before + 1))[before];
   assert.equal(m.from, 'Sender@origin.test');

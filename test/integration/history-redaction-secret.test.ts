@@ -19,11 +19,14 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tidings-redact-'));
   site = await startSiteServer({ now: NOW, db: openBackendStore(dir, () => new Date(NOW)) });
   await addStaff({
-    ctx: { db: site.db, clock: () => new Date(NOW), changes: site.changes }, actor: { userId: null, name: 'test' },
+    ctx: { db: site.db, clock: () => new Date(NOW), changes: site.changes },
+    actor: { userId: null, name: 'test' },
     input: { username: 'alice', displayName: 'Alice Admin', role: 'admin', password: 'correct horse battery' },
   });
   const res = await site.get('/api/v1/auth/login', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }),
   });
   assert.equal(res.status, 200, await res.clone().text());
   session = { cookie: res.headers.get('set-cookie')!.split(';')[0], csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
@@ -44,29 +47,61 @@ const idOf = (table: string, name: string) => (site.db.prepare(`SELECT id FROM $
 /** Every readable place the public or staff can reach that shows a task: none may hold the secret. */
 function placesToLook(id: number): string[] {
   return [
-    '/', '/tasks', `/task/${id}`, '/section/email', '/status.json', '/feed.atom', '/feed.rss', '/section/email/feed.atom', '/section/email/feed.rss',
-    `/api/v1/tasks/${id}`, `/api/v1/tasks/${id}/history`, '/api/v1/tasks?q=sk_live', '/staff', `/staff/tasks/${id}`, '/staff/audit',
+    '/',
+    '/tasks',
+    `/task/${id}`,
+    '/section/email',
+    '/status.json',
+    '/feed.atom',
+    '/feed.rss',
+    '/section/email/feed.atom',
+    '/section/email/feed.rss',
+    `/api/v1/tasks/${id}`,
+    `/api/v1/tasks/${id}/history`,
+    '/api/v1/tasks?q=sk_live',
+    '/staff',
+    `/staff/tasks/${id}`,
+    '/staff/audit',
   ];
 }
 
 test('paste, edit out, redact in the staff UI: the secret is nowhere, the current text and the entries stay', async () => {
   const created = await api('POST', '/tasks', {
-    summary: 'Payment gateway maintenance', details: 'Rotating the API keys.', typeId: idOf('task_types', 'Maintenance'),
-    categoryId: idOf('categories', 'Email'), sectionId: idOf('sections', 'Email'), statusId: idOf('statuses', 'Planned'),
+    summary: 'Payment gateway maintenance',
+    details: 'Rotating the API keys.',
+    typeId: idOf('task_types', 'Maintenance'),
+    categoryId: idOf('categories', 'Email'),
+    sectionId: idOf('sections', 'Email'),
+    statusId: idOf('statuses', 'Planned'),
   });
   assert.equal(created.status, 201);
   const id = ((await created.json()) as Task).id;
-  assert.equal((await api('PATCH', `/tasks/${id}`, { summary: `Payment gateway maintenance ${SECRET}`, details: `Rotating the API keys: \`${SECRET}\`` })).status, 200);
+  assert.equal(
+    (
+      await api('PATCH', `/tasks/${id}`, {
+        summary: `Payment gateway maintenance ${SECRET}`,
+        details: `Rotating the API keys: \`${SECRET}\``,
+      })
+    ).status,
+    200,
+  );
   // Readers and caches see it while it is there, so the redaction must make them forget it.
   for (const path of [`/task/${id}`, '/feed.atom', '/feed.rss', '/section/email/feed.rss']) {
     assert.ok((await (await staffGet(path)).text()).includes(SECRET), `${path} showed the pasted secret`);
   }
-  assert.equal((await api('PATCH', `/tasks/${id}`, { summary: 'Payment gateway maintenance', details: 'Rotating the API keys.' })).status, 200);
+  assert.equal(
+    (await api('PATCH', `/tasks/${id}`, { summary: 'Payment gateway maintenance', details: 'Rotating the API keys.' })).status,
+    200,
+  );
   assert.equal((await api('POST', `/tasks/${id}/comments`, { body: 'Keys rotated.' })).status, 201);
 
   const history = ((await (await api('GET', `/tasks/${id}/history`)).json()) as { items: HistoryEntry[] }).items;
   const holding = history.filter((e) => `${e.oldValue} ${e.newValue}`.includes(SECRET));
-  assert.deepEqual(holding.map((e) => e.field), ['summary', 'details', 'summary', 'details'], 'pasted in, then edited out');
+  assert.deepEqual(
+    holding.map((e) => e.field),
+    ['summary', 'details', 'summary', 'details'],
+    'pasted in, then edited out',
+  );
 
   // An admin without JavaScript: the history table links each entry to its confirmation form.
   const staffPage = await (await staffGet(`/staff/tasks/${id}`)).text();
@@ -79,7 +114,9 @@ test('paste, edit out, redact in the staff UI: the secret is nowhere, the curren
     assert.ok(form.includes(SECRET), 'the form shows what will be wiped');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form)![1];
     const posted = await site.get(link, {
-      method: 'POST', headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf }).toString(),
+      method: 'POST',
+      headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
     });
     assert.equal(posted.status, 303, await posted.clone().text());
     assert.equal(posted.headers.get('location'), `/staff/tasks/${id}?done=redacted#history-${e.id}`);
@@ -96,7 +133,10 @@ test('paste, edit out, redact in the staff UI: the secret is nowhere, the curren
   const publicPage = await (await staffGet(`/task/${id}`)).text();
   assert.match(publicPage, /FS#\d+ - Payment gateway maintenance</, 'the current summary is untouched');
   const apiHistory = ((await (await staffGet(`/api/v1/tasks/${id}/history`)).json()) as { items: HistoryEntry[] }).items;
-  assert.deepEqual(apiHistory.map((e) => e.redacted?.by.displayName ?? null), history.map((e) => (holding.includes(e) ? 'Alice Admin' : null)));
+  assert.deepEqual(
+    apiHistory.map((e) => e.redacted?.by.displayName ?? null),
+    history.map((e) => (holding.includes(e) ? 'Alice Admin' : null)),
+  );
 
   // The database: no row of any table holds it, and neither do the bytes of the file and its write-ahead log.
   const tables = (site.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name);

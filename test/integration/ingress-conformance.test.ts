@@ -8,7 +8,11 @@ import { maildirUsers } from '../support/fake-directory.ts';
 import { mailboxMessages, startHarness, type Harness } from '../support/mx-harness.ts';
 import { waitFor } from '../support/wait.ts';
 
-interface RejectedRow { reason: string; recipient: string | null; detail: string | null }
+interface RejectedRow {
+  reason: string;
+  recipient: string | null;
+  detail: string | null;
+}
 
 /** A command line sent byte for byte (RawSmtp.cmd sends a string as latin1). */
 async function cmdBytes(c: RawSmtp, ...parts: (string | Buffer)[]): Promise<string | null> {
@@ -43,7 +47,9 @@ describe('SMTP conformance of the ingress', () => {
   after(async () => h.stop());
 
   const rejected = (reason: string): RejectedRow[] =>
-    h.db.prepare("SELECT reason, recipient, detail FROM events WHERE type = 'rejected' AND reason = ? ORDER BY seq").all(reason) as RejectedRow[];
+    h.db
+      .prepare("SELECT reason, recipient, detail FROM events WHERE type = 'rejected' AND reason = ? ORDER BY seq")
+      .all(reason) as RejectedRow[];
   const senderOf = (queueId: string): string =>
     h.db.prepare('SELECT envelope_from FROM messages WHERE id = ?').pluck().get(queueId) as string;
 
@@ -55,7 +61,10 @@ describe('SMTP conformance of the ingress', () => {
       assert.match((await cmdBytes(c, 'MAIL FROM:<', Buffer.from('jörg', 'utf8'), '@remote.test>'))!, /^553 5\.6\.7 /);
       assert.match((await c.cmd('MAIL FROM:<joerg@remote.test>'))!, /^250 /, 'the session goes on with an ASCII sender');
       c.close();
-      await waitFor(() => rejected('non-ascii-address').length + rejected('invalid-utf8-address').length === before + 2, 'two rejected events');
+      await waitFor(
+        () => rejected('non-ascii-address').length + rejected('invalid-utf8-address').length === before + 2,
+        'two rejected events',
+      );
     });
 
     it('RCPT TO with 8-bit bytes after a MAIL without SMTPUTF8: 553 5.6.7', async () => {
@@ -83,7 +92,7 @@ describe('SMTP conformance of the ingress', () => {
       assert.match((await cmdBytes(c, 'RCPT TO:<user', Buffer.from([0xc3, 0x28]), '@example.test>'))!, /^553 5\.6\.7 /);
       c.close();
       await waitFor(() => rejected('invalid-utf8-address').length === before + 2, 'two invalid-utf8-address events');
-      const stored = h.db.prepare("SELECT count(*) FROM messages WHERE instr(envelope_from, char(65533)) > 0").pluck().get();
+      const stored = h.db.prepare('SELECT count(*) FROM messages WHERE instr(envelope_from, char(65533)) > 0').pluck().get();
       assert.equal(stored, 0);
     });
   });
@@ -132,7 +141,9 @@ describe('SMTP conformance of the ingress', () => {
       await sendData(c, 'to postmaster at the MX name');
       c.close();
       await waitFor(() => mailboxMessages(h.maildirRoot, 'postmaster@mx.test').length === 2, 'both in the postmaster mailbox of mx.test');
-      const subjects = mailboxMessages(h.maildirRoot, 'postmaster@mx.test').map((m) => /Subject: (.*)\r\n/.exec(m.toString())![1]).sort();
+      const subjects = mailboxMessages(h.maildirRoot, 'postmaster@mx.test')
+        .map((m) => /Subject: (.*)\r\n/.exec(m.toString())![1])
+        .sort();
       assert.deepEqual(subjects, ['to postmaster at the MX name', 'to the bare postmaster']);
     });
 
@@ -155,11 +166,15 @@ describe('SMTP conformance of the ingress', () => {
 
 describe('address harvesting: unknown recipients per session', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(maildirUsers(3)); });
+  before(async () => {
+    h = await startHarness(maildirUsers(3));
+  });
   after(async () => h.stop());
 
   const rejected = (reason: string): RejectedRow[] =>
-    h.db.prepare("SELECT reason, recipient, detail FROM events WHERE type = 'rejected' AND reason = ? ORDER BY seq").all(reason) as RejectedRow[];
+    h.db
+      .prepare("SELECT reason, recipient, detail FROM events WHERE type = 'rejected' AND reason = ? ORDER BY seq")
+      .all(reason) as RejectedRow[];
 
   it('1,000 pipelined unknown recipients: ten 550s, then 421 4.7.0 and the connection is closed', async () => {
     const c = await session(h);

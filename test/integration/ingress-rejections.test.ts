@@ -10,7 +10,11 @@ import { waitFor } from '../support/wait.ts';
 
 const LIMIT = 16 * 1024;
 
-interface RejectedRow { reason: string; recipient: string | null; detail: string | null }
+interface RejectedRow {
+  reason: string;
+  recipient: string | null;
+  detail: string | null;
+}
 
 describe('rejected events for every refusal', () => {
   let h: Harness;
@@ -20,7 +24,9 @@ describe('rejected events for every refusal', () => {
   after(async () => h.stop());
 
   const rejected = (reason: string): RejectedRow[] =>
-    h.db.prepare("SELECT reason, recipient, detail FROM events WHERE type = 'rejected' AND reason = ? ORDER BY seq").all(reason) as RejectedRow[];
+    h.db
+      .prepare("SELECT reason, recipient, detail FROM events WHERE type = 'rejected' AND reason = ? ORDER BY seq")
+      .all(reason) as RejectedRow[];
 
   /**
    * A refusal of a later session, waited for in the event log. Events are committed in the order they
@@ -33,7 +39,7 @@ describe('rejected events for every refusal', () => {
     const [reply] = await c.open('s@remote.test', ['marker@elsewhere.test']);
     assert.match(reply, /^550 /);
     c.close();
-    await waitFor(() => rejected('not-hosted').length === before + 1, 'the later session\'s not-hosted event');
+    await waitFor(() => rejected('not-hosted').length === before + 1, "the later session's not-hosted event");
   }
 
   it('the 101st recipient: 452 4.5.3 from our RCPT hook, one rejected event naming the recipient', async () => {
@@ -49,7 +55,10 @@ describe('rejected events for every refusal', () => {
     assert.match((await c.cmd('RCPT TO:<user101@example.test>'))!, /^452 4\.5\.3 /);
     c.close();
     await waitFor(() => rejected('too-many-recipients').length === 2, 'two too-many-recipients events');
-    assert.deepEqual(rejected('too-many-recipients').map((r) => r.recipient), ['user100@example.test', 'user101@example.test']);
+    assert.deepEqual(
+      rejected('too-many-recipients').map((r) => r.recipient),
+      ['user100@example.test', 'user101@example.test'],
+    );
     assert.equal(JSON.parse(rejected('too-many-recipients')[0].detail!).limit, 100);
   });
 
@@ -112,6 +121,10 @@ describe('rejected events for every refusal', () => {
     await c.read();
     assert.match((await c.read(3000))!, /^421 /);
     await laterEvent();
-    assert.equal(h.db.prepare("SELECT count(*) FROM events WHERE type = 'rejected'").pluck().get(), before + 1, 'no rejected event but the later session\'s');
+    assert.equal(
+      h.db.prepare("SELECT count(*) FROM events WHERE type = 'rejected'").pluck().get(),
+      before + 1,
+      "no rejected event but the later session's",
+    );
   });
 });

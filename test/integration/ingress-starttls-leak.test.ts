@@ -38,7 +38,9 @@ async function startChild(stats = false): Promise<{ mx: MxChild; dir: string }> 
 /** One client context for all sessions (building one per connection costs more than the handshake). */
 const clientContext = tls.createSecureContext({});
 
-interface TlsSessionCache { ticket?: Buffer }
+interface TlsSessionCache {
+  ticket?: Buffer;
+}
 
 /** Greeting, EHLO, STARTTLS, handshake (resuming a cached TLS session when there is one), EHLO. */
 async function startTls(port: number, localAddress = '127.0.0.1', cache: TlsSessionCache = {}): Promise<RawSmtp> {
@@ -51,8 +53,13 @@ async function startTls(port: number, localAddress = '127.0.0.1', cache: TlsSess
   assert.match((await plain.cmd('EHLO client.test'))!, /STARTTLS/);
   assert.match((await plain.cmd('STARTTLS'))!, /^220 /);
   const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-    const s = tls.connect({ socket: plain.detach(), rejectUnauthorized: false, servername: 'mx.test', session: cache.ticket, secureContext: clientContext }, () => resolve(s));
-    s.once('session', (ticket: Buffer) => { cache.ticket = ticket; });
+    const s = tls.connect(
+      { socket: plain.detach(), rejectUnauthorized: false, servername: 'mx.test', session: cache.ticket, secureContext: clientContext },
+      () => resolve(s),
+    );
+    s.once('session', (ticket: Buffer) => {
+      cache.ticket = ticket;
+    });
     s.once('error', reject);
   });
   const c = RawSmtp.over(secure);
@@ -102,15 +109,17 @@ describe('STARTTLS sessions leave no trace in the session map', () => {
     const elapsed = Date.now() - t0;
     // Upgrades that never complete: the client hangs up after the 220, or answers it with junk.
     for (const junk of [null, 'not a TLS ClientHello\r\n']) {
-      await Promise.all(Array.from({ length: 10 }, async () => {
-        const c = await RawSmtp.connect(mx.port);
-        await c.read();
-        await c.cmd('EHLO client.test');
-        assert.match((await c.cmd('STARTTLS'))!, /^220 /);
-        if (junk === null) return c.close();
-        c.write(junk);
-        assert.equal(await c.read(), null, 'the server hangs up on a failed handshake');
-      }));
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const c = await RawSmtp.connect(mx.port);
+          await c.read();
+          await c.cmd('EHLO client.test');
+          assert.match((await c.cmd('STARTTLS'))!, /^220 /);
+          if (junk === null) return c.close();
+          c.write(junk);
+          assert.equal(await c.read(), null, 'the server hangs up on a failed handshake');
+        }),
+      );
     }
     // The server hangs up after 221; its close handlers run right after.
     const stats = await settledStats(mx, (s) => s.sessions + s.connections === 0);

@@ -25,7 +25,9 @@ function upgrade(c: RawSmtp): Promise<RawSmtp> {
 
 describe('STARTTLS and implicit TLS', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(maildirUsers(3), { ingress: { tls: cert } }); });
+  before(async () => {
+    h = await startHarness(maildirUsers(3), { ingress: { tls: cert } });
+  });
   after(async () => h.stop());
 
   it('offers STARTTLS with a certificate and stores mail received over TLS as ESMTPS', async () => {
@@ -33,7 +35,10 @@ describe('STARTTLS and implicit TLS', () => {
     await c.read();
     assert.match((await c.cmd('EHLO client.test'))!, /STARTTLS/);
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: h.port, requireTLS: true, tls: { rejectUnauthorized: false } });
-    await transport.sendMail({ envelope: { from: 's@remote.test', to: ['user0@example.test'] }, raw: 'Subject: over tls\r\n\r\nsecret\r\n' });
+    await transport.sendMail({
+      envelope: { from: 's@remote.test', to: ['user0@example.test'] },
+      raw: 'Subject: over tls\r\n\r\nsecret\r\n',
+    });
     transport.close();
     c.close();
     await waitFor(() => mailboxMessages(h.maildirRoot, 'user0@example.test').length === 1, 'delivery');

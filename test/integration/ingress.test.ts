@@ -34,8 +34,12 @@ describe('SMTP ingress replies', () => {
 
   it('answers RCPT: 550 5.1.1 unknown, 550 5.7.1 not hosted, 250 for postmaster and known users', async () => {
     const c = await RawSmtp.connect(h.port);
-    const [unknown, foreign, postmaster, known] = await c.open('sender@remote.test',
-      ['nobody@example.test', 'someone@elsewhere.test', 'postmaster@example.test', 'user0@example.test']);
+    const [unknown, foreign, postmaster, known] = await c.open('sender@remote.test', [
+      'nobody@example.test',
+      'someone@elsewhere.test',
+      'postmaster@example.test',
+      'user0@example.test',
+    ]);
     assert.match(unknown, /^550 5\.1\.1 /);
     assert.match(foreign, /^550 5\.7\.1 /);
     assert.match(postmaster, /^250 /);
@@ -66,7 +70,11 @@ describe('SMTP ingress replies', () => {
     const c = await RawSmtp.connect(h.port);
     await c.open('s@remote.test', ['user105@example.test']);
     assert.match((await c.cmd('DATA'))!, /^354 /);
-    const body = Buffer.concat([Buffer.from('Subject: bytes\r\n\r\nnul:'), Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x80]), Buffer.from('\r\n..leading dot\r\n')]);
+    const body = Buffer.concat([
+      Buffer.from('Subject: bytes\r\n\r\nnul:'),
+      Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x80]),
+      Buffer.from('\r\n..leading dot\r\n'),
+    ]);
     c.write(Buffer.concat([body, Buffer.from('.\r\n')]));
     const reply = (await c.read())!;
     assert.match(reply, /^250 2\.6\.0 Ok: queued as ([0-9A-Z]{20})$/);
@@ -75,14 +83,24 @@ describe('SMTP ingress replies', () => {
     assert.ok(row, '250 was sent, so the message row must exist');
     await waitFor(() => mailboxMessages(h.maildirRoot, 'user105@example.test').length === 1, 'maildir delivery');
     const stored = mailboxMessages(h.maildirRoot, 'user105@example.test')[0];
-    assert.match(stored.toString('latin1'), /^Received: from client\.test \(unknown \[127\.0\.0\.1\]\)\r\n\tby mx\.test \(Tidings\) with ESMTP id /);
+    assert.match(
+      stored.toString('latin1'),
+      /^Received: from client\.test \(unknown \[127\.0\.0\.1\]\)\r\n\tby mx\.test \(Tidings\) with ESMTP id /,
+    );
     const expected = Buffer.concat([body.subarray(0, body.length - 17), Buffer.from('\r\n.leading dot\r\n')]);
     assert.ok(stored.subarray(stored.length - expected.length).equals(expected), 'body bytes differ');
     c.close();
     await waitFor(() => count(`SELECT count(*) FROM events WHERE message_id = '${id}' AND type = 'delivered'`) === 1, 'delivered event');
-    const events = h.db.prepare('SELECT seq, type, route_kind, latency_ms FROM events WHERE message_id = ? ORDER BY seq').all(id) as
-      { seq: number; type: string; route_kind: string | null; latency_ms: number | null }[];
-    assert.deepEqual(events.map((e) => e.type), ['accepted', 'delivered']);
+    const events = h.db.prepare('SELECT seq, type, route_kind, latency_ms FROM events WHERE message_id = ? ORDER BY seq').all(id) as {
+      seq: number;
+      type: string;
+      route_kind: string | null;
+      latency_ms: number | null;
+    }[];
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['accepted', 'delivered'],
+    );
     assert.equal(events[1].route_kind, 'maildir');
     assert.ok(events[1].latency_ms! >= 0 && events[1].latency_ms! < 5000, `latency ${events[1].latency_ms}`);
   });
@@ -143,7 +161,10 @@ describe('SMTP ingress replies', () => {
     assert.match((await extra.read())!, /^421 4\.7\.0 /);
     open.pop()!.close();
     // The ingress forgets a session and frees its slot in the same close hook: wait for that, not a while.
-    await waitFor(() => h.mx.ingress.server.bySession.size <= 3, () => `the closed session's slot freed (${h.mx.ingress.server.bySession.size} sessions open)`);
+    await waitFor(
+      () => h.mx.ingress.server.bySession.size <= 3,
+      () => `the closed session's slot freed (${h.mx.ingress.server.bySession.size} sessions open)`,
+    );
     const again = await RawSmtp.connect(h.port);
     assert.match((await again.read())!, /^220 /, 'a freed slot is usable again');
     again.close();
@@ -157,9 +178,18 @@ describe('SMTP ingress replies', () => {
       raw: 'From: n@remote.test\r\nTo: bob@example.test\r\nSubject: via nodemailer\r\n\r\nhello\r\n',
     });
     assert.match(info.response, /^250 2\.6\.0 /);
-    await waitFor(() => mailboxMessages(h.maildirRoot, 'user106@example.test').some((m) => m.includes('via nodemailer')), 'alias delivered');
-    const rejected = transport.sendMail({ envelope: { from: 'n@remote.test', to: ['x@elsewhere.test'] }, raw: 'Subject: no\r\n\r\nno\r\n' });
-    await assert.rejects(rejected, (err: { responseCode?: number; response?: string }) => err.responseCode === 550 && /5\.7\.1/.test(err.response ?? ''));
+    await waitFor(
+      () => mailboxMessages(h.maildirRoot, 'user106@example.test').some((m) => m.includes('via nodemailer')),
+      'alias delivered',
+    );
+    const rejected = transport.sendMail({
+      envelope: { from: 'n@remote.test', to: ['x@elsewhere.test'] },
+      raw: 'Subject: no\r\n\r\nno\r\n',
+    });
+    await assert.rejects(
+      rejected,
+      (err: { responseCode?: number; response?: string }) => err.responseCode === 550 && /5\.7\.1/.test(err.response ?? ''),
+    );
     transport.close();
   });
   describe('with nodemailer as the client', () => {
@@ -177,15 +207,20 @@ describe('SMTP ingress replies', () => {
       const [err] = (info as unknown as { rejectedErrors: SmtpError[] }).rejectedErrors;
       assert.equal(err.responseCode, 452);
       assert.match(err.response ?? '', /^452 4\.5\.3 /);
-      await waitFor(() => mailboxMessages(h.maildirRoot, 'user42@example.test').some((m) => m.includes('nodemailer many')), 'delivered to the first 100');
+      await waitFor(
+        () => mailboxMessages(h.maildirRoot, 'user42@example.test').some((m) => m.includes('nodemailer many')),
+        'delivered to the first 100',
+      );
     });
 
     it('too large: 552 5.3.4 at DATA', async () => {
       const transport = client();
       const line = `${'x'.repeat(998)}\r\n`;
       const raw = `Subject: nodemailer big\r\n\r\n${line.repeat(70)}`;
-      await assert.rejects(transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user107@example.test'] }, raw }),
-        (err: SmtpError) => err.responseCode === 552 && /^552 5\.3\.4 /.test(err.response ?? ''));
+      await assert.rejects(
+        transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user107@example.test'] }, raw }),
+        (err: SmtpError) => err.responseCode === 552 && /^552 5\.3\.4 /.test(err.response ?? ''),
+      );
       transport.close();
       assert.equal(mailboxMessages(h.maildirRoot, 'user107@example.test').length, 0);
     });
@@ -199,27 +234,43 @@ describe('SMTP ingress replies', () => {
       }
       const transport = client();
       try {
-        await assert.rejects(transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user109@example.test'] }, raw: 'Subject: capped\r\n\r\nhi\r\n' }),
-          (err: SmtpError) => err.responseCode === 421 && /^421 4\.7\.0 /.test(err.response ?? ''));
+        await assert.rejects(
+          transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user109@example.test'] }, raw: 'Subject: capped\r\n\r\nhi\r\n' }),
+          (err: SmtpError) => err.responseCode === 421 && /^421 4\.7\.0 /.test(err.response ?? ''),
+        );
       } finally {
         transport.close();
         for (const c of open) c.close();
       }
       // The next test needs the slots back: the close hook frees them as it forgets the sessions.
-      await waitFor(() => h.mx.ingress.server.bySession.size === 0, () => `every session's slot freed (${h.mx.ingress.server.bySession.size} sessions open)`);
+      await waitFor(
+        () => h.mx.ingress.server.bySession.size === 0,
+        () => `every session's slot freed (${h.mx.ingress.server.bySession.size} sessions open)`,
+      );
     });
 
     it('550 5.6.0: a raw message with an over-long line; a bare LF is repaired by nodemailer itself', async () => {
       const transport = client();
-      await assert.rejects(transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user108@example.test'] }, raw: `Subject: long\r\n\r\n${'y'.repeat(2001)}\r\n` }),
-        (err: SmtpError) => err.responseCode === 550 && /^550 5\.6\.0 .*line too long/i.test(err.response ?? ''));
+      await assert.rejects(
+        transport.sendMail({
+          envelope: { from: 'n@remote.test', to: ['user108@example.test'] },
+          raw: `Subject: long\r\n\r\n${'y'.repeat(2001)}\r\n`,
+        }),
+        (err: SmtpError) => err.responseCode === 550 && /^550 5\.6\.0 .*line too long/i.test(err.response ?? ''),
+      );
       // nodemailer's DATA stream turns every bare LF/CR into CRLF before it reaches us, so a bare
       // LF cannot be provoked through it (the raw-socket tests cover 550 5.6.0 for bare LF/CR):
       // the message is accepted and stored with CRLF only.
-      const info = await transport.sendMail({ envelope: { from: 'n@remote.test', to: ['user108@example.test'] }, raw: 'Subject: bare lf\n\nline one\nline two\n' });
+      const info = await transport.sendMail({
+        envelope: { from: 'n@remote.test', to: ['user108@example.test'] },
+        raw: 'Subject: bare lf\n\nline one\nline two\n',
+      });
       transport.close();
       assert.match(info.response, /^250 2\.6\.0 /);
-      await waitFor(() => mailboxMessages(h.maildirRoot, 'user108@example.test').length === 1, `repaired message delivered (${mailboxMessages(h.maildirRoot, 'user108@example.test').length})`);
+      await waitFor(
+        () => mailboxMessages(h.maildirRoot, 'user108@example.test').length === 1,
+        `repaired message delivered (${mailboxMessages(h.maildirRoot, 'user108@example.test').length})`,
+      );
       const stored = mailboxMessages(h.maildirRoot, 'user108@example.test')[0].toString('latin1');
       assert.ok(stored.endsWith('Subject: bare lf\r\n\r\nline one\r\nline two\r\n'), JSON.stringify(stored.slice(-60)));
     });

@@ -34,15 +34,28 @@ before(async () => {
   // The mailbox record as the API would store it and the backend feed would carry it.
   const mailbox = MailboxInput.parse({ address: 'Anna@Example.com', delivery: 'lmtp', lmtpHost: '127.0.0.1', lmtpPort: dovecot.port });
   const changes: ConfigChange[] = [
-    { version: 1, op: 'upsert', entity: 'domain', key: 'example.com', record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } },
+    {
+      version: 1,
+      op: 'upsert',
+      entity: 'domain',
+      key: 'example.com',
+      record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
+    },
     { version: 2, op: 'upsert', entity: 'mailbox', key: mailbox.address, record: { ...mailbox, domain: 'example.com' } },
   ];
   applyConfigChanges(db, { since: 0, version: 2, more: false, reset: false, changes }, new Date());
   const clock = systemClock;
-  mx = createMailSystem({ smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.tidings.test', worker: { idlePollMs: 50 } }, {
-    db, directory: createReplicaDirectory({ db, clock }), clock, log: silentLog, buildDsn,
-    transports: { lmtp: createLmtpTransport({ heloName: 'mx.tidings.test', timeoutMs: 5000 }) },
-  });
+  mx = createMailSystem(
+    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.tidings.test', worker: { idlePollMs: 50 } },
+    {
+      db,
+      directory: createReplicaDirectory({ db, clock }),
+      clock,
+      log: silentLog,
+      buildDsn,
+      transports: { lmtp: createLmtpTransport({ heloName: 'mx.tidings.test', timeoutMs: 5000 }) },
+    },
+  );
   port = await mx.start();
 });
 
@@ -53,12 +66,17 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('SMTP to the ingress → queue → LMTP → the message is in Dovecot\'s Maildir, byte-exact', async () => {
+test("SMTP to the ingress → queue → LMTP → the message is in Dovecot's Maildir, byte-exact", async () => {
   const message = Buffer.concat([
-    Buffer.from('From: Sender <sender@origin.test>\r\nTo: anna@example.com\r\nSubject: through to Dovecot\r\n' +
-      'Message-ID: <lmtp-e2e@origin.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n' +
-      'Content-Transfer-Encoding: 8bit\r\n\r\nHello Anna.\r\n', 'latin1'),
-    Buffer.from('8-bit: \xe4\xf6\xfc and invalid UTF-8: ', 'latin1'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('\r\n'),
+    Buffer.from(
+      'From: Sender <sender@origin.test>\r\nTo: anna@example.com\r\nSubject: through to Dovecot\r\n' +
+        'Message-ID: <lmtp-e2e@origin.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n' +
+        'Content-Transfer-Encoding: 8bit\r\n\r\nHello Anna.\r\n',
+      'latin1',
+    ),
+    Buffer.from('8-bit: \xe4\xf6\xfc and invalid UTF-8: ', 'latin1'),
+    Buffer.from([0xc3, 0x28, 0xff]),
+    Buffer.from('\r\n'),
     Buffer.from('.a line that starts with a dot\r\n\ttabbed   spaced  \r\n\r\nlast line\r\n'),
   ]);
   const c = await RawSmtp.connect(port);
@@ -80,10 +98,20 @@ test('SMTP to the ingress → queue → LMTP → the message is in Dovecot\'s Ma
   const text = stored.toString('latin1');
   assert.match(text, /^Return-Path: <sender@origin\.test>\r\n/);
   assert.match(text, /\r\nReceived: from client\.test \(unknown \[127\.0\.0\.1\]\)\r\n\tby mx\.tidings\.test \(Tidings\) with ESMTP id /);
-  assert.ok(stored.subarray(stored.length - message.length).equals(message), `stored copy differs:\n${JSON.stringify(text.slice(-message.length - 40))}`);
+  assert.ok(
+    stored.subarray(stored.length - message.length).equals(message),
+    `stored copy differs:\n${JSON.stringify(text.slice(-message.length - 40))}`,
+  );
   assert.equal(mailboxMessages(join(dir, 'mail'), 'anna@example.com').length, 0, 'an LMTP mailbox gets nothing in the built-in store');
   // The outcome is committed after Dovecot's reply, so the event may trail the file by a moment.
-  const events = () => db.prepare('SELECT type, route_kind FROM events WHERE message_id = ? ORDER BY seq').all(id) as { type: string; route_kind: string | null }[];
+  const events = () =>
+    db.prepare('SELECT type, route_kind FROM events WHERE message_id = ? ORDER BY seq').all(id) as {
+      type: string;
+      route_kind: string | null;
+    }[];
   await waitFor(() => events().length >= 2, 'delivered event');
-  assert.deepEqual(events(), [{ type: 'accepted', route_kind: null }, { type: 'delivered', route_kind: 'lmtp' }]);
+  assert.deepEqual(events(), [
+    { type: 'accepted', route_kind: null },
+    { type: 'delivered', route_kind: 'lmtp' },
+  ]);
 });

@@ -9,16 +9,31 @@ import { reservePort } from '../support/ports.ts';
 import { startSmtpSink } from '../support/smtp-sink.ts';
 
 let dovecot: Dovecot;
-before(async () => { dovecot = await startDovecot(); });
-after(async () => { await dovecot?.stop(); });
+before(async () => {
+  dovecot = await startDovecot();
+});
+after(async () => {
+  await dovecot?.stop();
+});
 
-const message = (subject: string) => Buffer.from(
-  `Received: from client.test by mx.tidings.test; Mon, 30 Nov 2026 10:00:00 +0000\r\n` +
-  `From: sender@origin.test\r\nTo: anna@example.com\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@origin.test>\r\n\r\n` +
-  `Hello over LMTP.\r\n.leading dot survives\r\n8-bit: \xe4\xf6\xfc\r\n`, 'latin1');
+const message = (subject: string) =>
+  Buffer.from(
+    `Received: from client.test by mx.tidings.test; Mon, 30 Nov 2026 10:00:00 +0000\r\n` +
+      `From: sender@origin.test\r\nTo: anna@example.com\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@origin.test>\r\n\r\n` +
+      `Hello over LMTP.\r\n.leading dot survives\r\n8-bit: \xe4\xf6\xfc\r\n`,
+    'latin1',
+  );
 
 function job(subject: string, port: number, mailbox = 'anna@example.com'): DeliveryJob {
-  return { queueId: `q-${subject}`, deliveryId: 1, envelopeFrom: 'sender@origin.test', recipient: mailbox, route: { kind: 'lmtp', mailbox, host: '127.0.0.1', port }, message: message(subject), attempt: 1 };
+  return {
+    queueId: `q-${subject}`,
+    deliveryId: 1,
+    envelopeFrom: 'sender@origin.test',
+    recipient: mailbox,
+    route: { kind: 'lmtp', mailbox, host: '127.0.0.1', port },
+    message: message(subject),
+    attempt: 1,
+  };
 }
 
 test('a message delivered over LMTP is in the Dovecot Maildir, bytes intact', async () => {
@@ -59,8 +74,14 @@ test('per-recipient LMTP replies: one session, each recipient its own outcome', 
   });
   try {
     const results = await sendMessage({
-      host: '127.0.0.1', port: server.port, lmtp: true, heloName: 'mx.tidings.test', from: 'sender@origin.test',
-      to: ['ok@example.com', 'gone@example.com', 'full@example.com'], message: message('multi'), timeoutMs: 5000,
+      host: '127.0.0.1',
+      port: server.port,
+      lmtp: true,
+      heloName: 'mx.tidings.test',
+      from: 'sender@origin.test',
+      to: ['ok@example.com', 'gone@example.com', 'full@example.com'],
+      message: message('multi'),
+      timeoutMs: 5000,
     });
     assert.equal(results.get('ok@example.com')?.kind, 'delivered');
     assert.equal(results.get('gone@example.com')?.kind, 'failed');

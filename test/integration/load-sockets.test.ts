@@ -36,9 +36,14 @@ async function fakeMx(greet: boolean): Promise<FakeMx> {
         const line = buffer.slice(0, idx);
         buffer = buffer.slice(idx + 2);
         if (inData) {
-          if (line === '.') { inData = false; socket.write('250 2.0.0 queued\r\n'); }
-        } else if (/^DATA$/i.test(line)) { inData = true; socket.write('354 go on\r\n'); }
-        else socket.write('250 2.0.0 ok\r\n');
+          if (line === '.') {
+            inData = false;
+            socket.write('250 2.0.0 queued\r\n');
+          }
+        } else if (/^DATA$/i.test(line)) {
+          inData = true;
+          socket.write('354 go on\r\n');
+        } else socket.write('250 2.0.0 ok\r\n');
       }
     });
   });
@@ -60,13 +65,22 @@ test('a callback that throws ends the whole load with its error, and every sessi
     let acked = 0;
     await assert.rejects(
       runLoad({
-        port: mx.port, sessions: 8, perSession: 1_000_000, recipientFor: (i) => `u${i}@example.test`,
-        onAcked: () => { if (++acked === 20) throw new Error('the test gave up'); },
+        port: mx.port,
+        sessions: 8,
+        perSession: 1_000_000,
+        recipientFor: (i) => `u${i}@example.test`,
+        onAcked: () => {
+          if (++acked === 20) throw new Error('the test gave up');
+        },
       }),
       /the test gave up/,
     );
     assert.ok(mx.accepted() >= 8, `every session connected (${mx.accepted()})`);
-    await waitFor(() => mx.open() === 0, () => `every connection closed by the client (${mx.open()} still open)`, 5_000);
+    await waitFor(
+      () => mx.open() === 0,
+      () => `every connection closed by the client (${mx.open()} still open)`,
+      5_000,
+    );
   } finally {
     await mx.close();
   }
@@ -77,14 +91,26 @@ test('connections that never get a greeting are closed, and the load ends when t
   try {
     let stop = false;
     const load = runLoad({
-      port: mx.port, sessions: 4, perSession: 5, recipientFor: (i) => `u${i}@example.test`, greetingTimeoutMs: 200, shouldStop: () => stop,
+      port: mx.port,
+      sessions: 4,
+      perSession: 5,
+      recipientFor: (i) => `u${i}@example.test`,
+      greetingTimeoutMs: 200,
+      shouldStop: () => stop,
     });
     // Each session gives up on its silent connection and tries again: wait until some have, then stop.
-    await waitFor(() => mx.accepted() >= 12, () => `greeting-less connections retried (${mx.accepted()} accepted)`);
+    await waitFor(
+      () => mx.accepted() >= 12,
+      () => `greeting-less connections retried (${mx.accepted()} accepted)`,
+    );
     stop = true;
     const result = await load;
     assert.equal(result.acked.size, 0);
-    await waitFor(() => mx.open() === 0, () => `every connection closed by the client (${mx.open()} still open)`, 5_000);
+    await waitFor(
+      () => mx.open() === 0,
+      () => `every connection closed by the client (${mx.open()} still open)`,
+      5_000,
+    );
   } finally {
     await mx.close();
   }
@@ -95,7 +121,11 @@ test('a successful load leaves no connection open', async () => {
   try {
     const result = await runLoad({ port: mx.port, sessions: 5, perSession: 10, recipientFor: (i) => `u${i}@example.test` });
     assert.equal(result.acked.size, 50);
-    await waitFor(() => mx.open() === 0, () => `every connection closed by the client (${mx.open()} still open)`, 5_000);
+    await waitFor(
+      () => mx.open() === 0,
+      () => `every connection closed by the client (${mx.open()} still open)`,
+      5_000,
+    );
   } finally {
     await mx.close();
   }

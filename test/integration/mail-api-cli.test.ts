@@ -26,7 +26,10 @@ test('mail domain/mailbox/alias add, list, remove; audited as the CLI', async ()
   assert.equal((await run('domain', 'add', 'old.test', '--mode', 'legacy', '--legacy-host', '127.0.0.1', '--legacy-port', '2526')).code, 0);
   let r = await run('domain', 'list');
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^DOMAIN\s+MODE\s+LEGACY HOST\s+CATCH-ALL\nexample\.com\s+active\s+-\s+-\nold\.test\s+legacy\s+127\.0\.0\.1:2526\s+-\n$/);
+  assert.match(
+    r.stdout,
+    /^DOMAIN\s+MODE\s+LEGACY HOST\s+CATCH-ALL\nexample\.com\s+active\s+-\s+-\nold\.test\s+legacy\s+127\.0\.0\.1:2526\s+-\n$/,
+  );
 
   assert.equal((await run('mailbox', 'add', 'anna@example.com')).code, 0);
   r = await run('mailbox', 'add', 'bob@example.com', '--lmtp', '127.0.0.1:24');
@@ -95,17 +98,21 @@ test('mail node-token prints a token that authenticates the node; a new one repl
   assert.equal(authenticateNode(db, token1), undefined);
   assert.equal(authenticateNode(db, token2)?.name, 'mx1');
   const stored = db.prepare('SELECT token_hash FROM mx_nodes').all() as { token_hash: string }[];
-  assert.ok(stored.every((s) => !s.token_hash.includes(token2.slice(4))), 'only a hash is stored');
+  assert.ok(
+    stored.every((s) => !s.token_hash.includes(token2.slice(4))),
+    'only a hash is stored',
+  );
 });
 
 test('through the real entry point: changes persist in the state folder between runs', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-cli-'));
   const env = { ...process.env, TIDINGS_STATE_DIR: dir };
-  const cli = (...args: string[]) => new Promise<{ code: number; stdout: string }>((resolve) => {
-    execFile(process.execPath, ['server/cli.ts', 'mail', ...args], { cwd: ROOT, env, timeout: 20_000 }, (err, stdout) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, stdout });
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, ['server/cli.ts', 'mail', ...args], { cwd: ROOT, env, timeout: 20_000 }, (err, stdout) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 99) : 0, stdout });
+      });
     });
-  });
   try {
     assert.equal((await cli('domain', 'add', 'example.com')).code, 0);
     assert.equal((await cli('mailbox', 'add', 'anna@example.com')).code, 0);

@@ -22,9 +22,19 @@ test('staff manage the mail configuration through forms, each change audited', a
   assert.equal(r.location, '/staff/mail?done=added');
   r = await b.post('/staff/mail/mailboxes', { form: 'mailbox', address: 'anna@example.com', delivery: 'maildir' });
   assert.equal(r.status, 303);
-  r = await b.post('/staff/mail/mailboxes', { form: 'mailbox', address: 'bob@example.com', delivery: 'lmtp', lmtpHost: '127.0.0.1', lmtpPort: '24' });
+  r = await b.post('/staff/mail/mailboxes', {
+    form: 'mailbox',
+    address: 'bob@example.com',
+    delivery: 'lmtp',
+    lmtpHost: '127.0.0.1',
+    lmtpPort: '24',
+  });
   assert.equal(r.status, 303);
-  r = await b.post('/staff/mail/aliases', { form: 'alias', address: 'info@example.com', targets: 'anna@example.com\r\nfriend@provider.test' });
+  r = await b.post('/staff/mail/aliases', {
+    form: 'alias',
+    address: 'info@example.com',
+    targets: 'anna@example.com\r\nfriend@provider.test',
+  });
   assert.equal(r.status, 303);
   r = await b.post('/staff/mail/domains/example.com', { mode: 'shadow', legacyHost: 'mx.old.test', legacyPort: '25', catchAll: '' });
   assert.equal(r.status, 303, r.text.slice(0, 500));
@@ -39,11 +49,24 @@ test('staff manage the mail configuration through forms, each change audited', a
   assert.equal((await b.post('/staff/mail/aliases/info@example.com/remove', {})).status, 303);
   assert.equal((await b.post('/staff/mail/domains/example.com/remove', {})).status, 303);
   assert.doesNotMatch(visibleText((await b.get('/staff/mail')).text), /anna@example\.com/);
-  const audit = h.db.prepare("SELECT actor, action FROM audit_log WHERE action LIKE 'mail.%' ORDER BY id").all() as { actor: string; action: string }[];
-  assert.deepEqual(audit.map((a) => a.action), [
-    'mail.domain.add', 'mail.mailbox.add', 'mail.mailbox.add', 'mail.alias.add', 'mail.domain.update',
-    'mail.alias.remove', 'mail.mailbox.remove', 'mail.mailbox.remove', 'mail.domain.remove',
-  ]);
+  const audit = h.db.prepare("SELECT actor, action FROM audit_log WHERE action LIKE 'mail.%' ORDER BY id").all() as {
+    actor: string;
+    action: string;
+  }[];
+  assert.deepEqual(
+    audit.map((a) => a.action),
+    [
+      'mail.domain.add',
+      'mail.mailbox.add',
+      'mail.mailbox.add',
+      'mail.alias.add',
+      'mail.domain.update',
+      'mail.alias.remove',
+      'mail.mailbox.remove',
+      'mail.mailbox.remove',
+      'mail.domain.remove',
+    ],
+  );
   assert.ok(audit.every((a) => a.actor === 'sam'));
 });
 

@@ -15,7 +15,12 @@ async function setup() {
     const text = await res.text();
     return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : null };
   };
-  const auditRows = () => db.prepare("SELECT action, target, actor FROM audit_log WHERE action LIKE 'mail.%' ORDER BY id").all() as { action: string; target: string; actor: string }[];
+  const auditRows = () =>
+    db.prepare("SELECT action, target, actor FROM audit_log WHERE action LIKE 'mail.%' ORDER BY id").all() as {
+      action: string;
+      target: string;
+      actor: string;
+    }[];
   return { db, deps, call, auditRows, h, session };
 }
 
@@ -31,12 +36,19 @@ test('domains, mailboxes and aliases: create, list, remove, each audited', async
   assert.equal(r.body.delivery, 'maildir');
   r = await call('POST', '/api/v1/mail/mailboxes', { address: 'bob@example.com', delivery: 'lmtp', lmtpHost: '127.0.0.1', lmtpPort: 24 });
   assert.equal(r.status, 201);
-  r = await call('POST', '/api/v1/mail/aliases', { address: 'anna@example.com', targets: ['anna@gmail.test', 'bob@example.com'], keepLocalCopy: true });
+  r = await call('POST', '/api/v1/mail/aliases', {
+    address: 'anna@example.com',
+    targets: ['anna@gmail.test', 'bob@example.com'],
+    keepLocalCopy: true,
+  });
   assert.equal(r.status, 201);
   assert.deepEqual(r.body.targets, ['anna@gmail.test', 'bob@example.com']);
 
   r = await call('GET', '/api/v1/mail/mailboxes?domain=example.com');
-  assert.deepEqual(r.body.mailboxes.map((m: { address: string }) => m.address), ['anna@example.com', 'bob@example.com']);
+  assert.deepEqual(
+    r.body.mailboxes.map((m: { address: string }) => m.address),
+    ['anna@example.com', 'bob@example.com'],
+  );
   r = await call('GET', '/api/v1/mail/aliases');
   assert.equal(r.body.aliases.length, 1);
   assert.equal(r.body.aliases[0].keepLocalCopy, true);
@@ -53,18 +65,24 @@ test('domains, mailboxes and aliases: create, list, remove, each audited', async
   r = await call('GET', '/api/v1/mail/mailboxes');
   assert.deepEqual(r.body.mailboxes, []);
 
-  assert.deepEqual(auditRows().map((a) => `${a.action} ${a.target}`), [
-    'mail.domain.add example.com',
-    'mail.mailbox.add anna@example.com',
-    'mail.mailbox.add bob@example.com',
-    'mail.alias.add anna@example.com',
-    'mail.domain.update example.com',
-    'mail.alias.remove anna@example.com',
-    'mail.mailbox.remove anna@example.com',
-    'mail.mailbox.remove bob@example.com',
-    'mail.domain.remove example.com',
-  ]);
-  assert.ok(auditRows().every((a) => a.actor === 'alice'), 'audit names the staff member');
+  assert.deepEqual(
+    auditRows().map((a) => `${a.action} ${a.target}`),
+    [
+      'mail.domain.add example.com',
+      'mail.mailbox.add anna@example.com',
+      'mail.mailbox.add bob@example.com',
+      'mail.alias.add anna@example.com',
+      'mail.domain.update example.com',
+      'mail.alias.remove anna@example.com',
+      'mail.mailbox.remove anna@example.com',
+      'mail.mailbox.remove bob@example.com',
+      'mail.domain.remove example.com',
+    ],
+  );
+  assert.ok(
+    auditRows().every((a) => a.actor === 'alice'),
+    'audit names the staff member',
+  );
 });
 
 test('an external alias target keeps its local part; only the domain is lower-cased, in the store and the node feed', async () => {
@@ -77,7 +95,13 @@ test('an external alias target keeps its local part; only the domain is lower-ca
   const change = db.prepare("SELECT record FROM mail_config_changes WHERE entity = 'alias'").pluck().get() as string;
   assert.deepEqual(JSON.parse(change).targets, ['Ext.User@provider.test']);
   // The schema still keeps the domain canonical.
-  assert.throws(() => db.prepare('INSERT INTO mail_alias_targets (alias_id, position, target) VALUES (?, 1, ?)').run(db.prepare('SELECT id FROM mail_aliases').pluck().get(), 'x@Provider.Test'), /CHECK/);
+  assert.throws(
+    () =>
+      db
+        .prepare('INSERT INTO mail_alias_targets (alias_id, position, target) VALUES (?, 1, ?)')
+        .run(db.prepare('SELECT id FROM mail_aliases').pluck().get(), 'x@Provider.Test'),
+    /CHECK/,
+  );
   // An alias cannot point at itself, whatever the spelling.
   assert.equal((await call('POST', '/api/v1/mail/aliases', { address: 'self@example.com', targets: ['Self@EXAMPLE.com'] })).status, 400);
 });
@@ -108,7 +132,10 @@ test('bad input is a problem+json naming the field, and nothing is written', asy
     const r = await call(method, path, body);
     assert.equal(r.status, status, `${JSON.stringify(body)} → ${r.status}`);
     assert.match(r.type, /application\/problem\+json/);
-    assert.ok(r.body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(body)} names ${field}: ${JSON.stringify(r.body.errors)}`);
+    assert.ok(
+      r.body.errors.some((e: { field: string }) => e.field === field),
+      `${JSON.stringify(body)} names ${field}: ${JSON.stringify(r.body.errors)}`,
+    );
   }
   assert.equal((await call('POST', '/api/v1/mail/domains', { name: 'x.test' })).status, 201);
   const dup = await call('POST', '/api/v1/mail/domains', { name: 'X.test' });
@@ -146,14 +173,20 @@ test('/mx/config: token required, only changes since the given version, deletes 
   let r = await node('/api/v1/mx/config?since=0');
   assert.equal(r.status, 200);
   const first = MxConfigPayload.parse(r.body);
-  assert.deepEqual(first.changes.map((c) => `${c.op} ${c.entity} ${c.key}`), ['upsert domain example.com', 'upsert mailbox anna@example.com']);
+  assert.deepEqual(
+    first.changes.map((c) => `${c.op} ${c.entity} ${c.key}`),
+    ['upsert domain example.com', 'upsert mailbox anna@example.com'],
+  );
   assert.equal(first.version, 2);
   assert.equal(first.more, false);
 
   await call('DELETE', '/api/v1/mail/mailboxes/anna@example.com');
   r = await node(`/api/v1/mx/config?since=${first.version}`);
   const second = MxConfigPayload.parse(r.body);
-  assert.deepEqual(second.changes.map((c) => `${c.version} ${c.op} ${c.entity} ${c.key}`), ['3 delete mailbox anna@example.com']);
+  assert.deepEqual(
+    second.changes.map((c) => `${c.version} ${c.op} ${c.entity} ${c.key}`),
+    ['3 delete mailbox anna@example.com'],
+  );
 
   r = await node('/api/v1/mx/config?since=3');
   assert.deepEqual(r.body.changes, []);

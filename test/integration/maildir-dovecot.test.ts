@@ -37,7 +37,9 @@ async function send(port: number, to: string, subject: string, body: string): Pr
   const c = await RawSmtp.connect(port);
   await c.open('sender@origin.test', [to]);
   assert.match((await c.cmd('DATA'))!, /^354 /);
-  c.write(`From: sender@origin.test\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@origin.test>\r\n\r\n${body}\r\n.\r\n`);
+  c.write(
+    `From: sender@origin.test\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@origin.test>\r\n\r\n${body}\r\n.\r\n`,
+  );
   assert.match((await c.read())!, /^250 /);
   c.close();
 }
@@ -47,7 +49,12 @@ test('Dovecot reads the built-in Maildir: message count, subjects and bodies', a
   const subjects = ['first built-in', 'second built-in', 'third, with: punctuation'];
   for (const [i, s] of subjects.entries()) await send(h.port, 'user0@example.test', s, `body number ${i + 1}`);
   await send(h.port, 'user1@example.test', 'for the other user', 'other');
-  await waitFor(() => mailboxMessages(h!.maildirRoot, 'user0@example.test').length === 3 && mailboxMessages(h!.maildirRoot, 'user1@example.test').length === 1, 'built-in Maildir deliveries');
+  await waitFor(
+    () =>
+      mailboxMessages(h!.maildirRoot, 'user0@example.test').length === 3 &&
+      mailboxMessages(h!.maildirRoot, 'user1@example.test').length === 1,
+    'built-in Maildir deliveries',
+  );
 
   // The harness state folder is 0700 (mkdtemp): open the path to the store for the mail user.
   chmodSync(h.dir, 0o755);
@@ -55,13 +62,19 @@ test('Dovecot reads the built-in Maildir: message count, subjects and bodies', a
   handToMailUser(h.maildirRoot, uid, gid);
   dovecot = await startDovecot({ mailRoot: h.maildirRoot });
 
-  const found = (await doveadm(dovecot.conf, 'search', '-u', 'user0@example.test', 'mailbox', 'INBOX', 'all')).trim().split('\n').filter(Boolean);
+  const found = (await doveadm(dovecot.conf, 'search', '-u', 'user0@example.test', 'mailbox', 'INBOX', 'all'))
+    .trim()
+    .split('\n')
+    .filter(Boolean);
   assert.equal(found.length, 3, `doveadm search: ${found.join(' | ')}`);
 
   const out = await doveadm(dovecot.conf, '-f', 'tab', 'fetch', '-u', 'user0@example.test', 'hdr.subject', 'mailbox', 'INBOX', 'all');
   assert.deepEqual(out.trim().split('\n').slice(1).sort(), [...subjects].sort(), out);
   // Dovecot reads the bodies too: a body search finds exactly the one message.
-  const hit = (await doveadm(dovecot.conf, 'search', '-u', 'user0@example.test', 'mailbox', 'INBOX', 'body', 'number 2')).trim().split('\n').filter(Boolean);
+  const hit = (await doveadm(dovecot.conf, 'search', '-u', 'user0@example.test', 'mailbox', 'INBOX', 'body', 'number 2'))
+    .trim()
+    .split('\n')
+    .filter(Boolean);
   assert.equal(hit.length, 1, hit.join(' | '));
   const text = await doveadm(dovecot.conf, 'fetch', '-u', 'user0@example.test', 'text', 'mailbox', 'INBOX', 'body', 'number 2');
   assert.match(text, /Subject: second built-in\r?\n/);

@@ -23,8 +23,20 @@ after(async () => {
 /** A node whose replica hosts example.com with a Maildir mailbox anna@. */
 async function startNode(env: Record<string, string> = {}): Promise<MainNode & { dir: string }> {
   const changes: ConfigChange[] = [
-    { version: 1, op: 'upsert', entity: 'domain', key: 'example.com', record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } },
-    { version: 2, op: 'upsert', entity: 'mailbox', key: 'anna@example.com', record: { address: 'anna@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null } },
+    {
+      version: 1,
+      op: 'upsert',
+      entity: 'domain',
+      key: 'example.com',
+      record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
+    },
+    {
+      version: 2,
+      op: 'upsert',
+      entity: 'mailbox',
+      key: 'anna@example.com',
+      record: { address: 'anna@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null },
+    },
   ];
   const node = await startMainNode(changes, env);
   nodes.push(node);
@@ -34,8 +46,12 @@ async function startNode(env: Record<string, string> = {}): Promise<MainNode & {
 const exitCode = (node: MainNode): Promise<number | null> => node.exited.then((e) => e.code);
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 };
 
 test('SIGTERM: an idle session is answered 421 4.3.2 and the process exits 0', async () => {

@@ -21,26 +21,41 @@ after(async () => {
 
 function cli(stateDir: string, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['server/cli.ts', 'mail', ...args], { cwd: ROOT, env: { ...process.env, TIDINGS_STATE_DIR: stateDir }, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`cli mail ${args.join(' ')}: ${stderr}`));
-      else resolve(stdout);
-    });
+    execFile(
+      process.execPath,
+      ['server/cli.ts', 'mail', ...args],
+      { cwd: ROOT, env: { ...process.env, TIDINGS_STATE_DIR: stateDir }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`cli mail ${args.join(' ')}: ${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
-const mail = (port: number, to: string) => sendMessage({
-  host: '127.0.0.1', port, heloName: 'client.test', from: 'sender@origin.test', to: [to], timeoutMs: 10_000,
-  message: Buffer.from(`From: sender@origin.test\r\nTo: ${to}\r\nSubject: sync\r\nMessage-ID: <${Date.now()}@origin.test>\r\n\r\nhi\r\n`),
-}).then((r) => r.get(to)!);
+const mail = (port: number, to: string) =>
+  sendMessage({
+    host: '127.0.0.1',
+    port,
+    heloName: 'client.test',
+    from: 'sender@origin.test',
+    to: [to],
+    timeoutMs: 10_000,
+    message: Buffer.from(`From: sender@origin.test\r\nTo: ${to}\r\nSubject: sync\r\nMessage-ID: <${Date.now()}@origin.test>\r\n\r\nhi\r\n`),
+  }).then((r) => r.get(to)!);
 
 /** Sends to the address until it is accepted: the node has synced the change (it polls every second here). */
 async function acceptedAfterSync(port: number, to: string, what: string): Promise<void> {
   let last = '';
-  await waitFor(async () => {
-    const r = await mail(port, to);
-    last = r.response;
-    return r.kind === 'delivered';
-  }, () => `${what} (last reply: ${last})`, { timeoutMs: 30_000, intervalMs: 200 });
+  await waitFor(
+    async () => {
+      const r = await mail(port, to);
+      last = r.response;
+      return r.kind === 'delivered';
+    },
+    () => `${what} (last reply: ${last})`,
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
 }
 
 test('node takes its config from the backend, picks up changes while running, and keeps serving after the backend stops', async () => {
@@ -54,7 +69,12 @@ test('node takes its config from the backend, picks up changes while running, an
   const backend = await startServerMain({ TIDINGS_STATE_DIR: backendDir, TIDINGS_ROLE: 'backend' });
   started.push(backend);
 
-  const nodeEnv = { TIDINGS_STATE_DIR: nodeDir, TIDINGS_MX_BACKEND_URL: backend.url, TIDINGS_MX_TOKEN: token, TIDINGS_MX_SYNC_INTERVAL: '1s' };
+  const nodeEnv = {
+    TIDINGS_STATE_DIR: nodeDir,
+    TIDINGS_MX_BACKEND_URL: backend.url,
+    TIDINGS_MX_TOKEN: token,
+    TIDINGS_MX_SYNC_INTERVAL: '1s',
+  };
   let node = await spawnMxMain(nodeEnv);
   started.push(node);
   await acceptedAfterSync(node.port, 'anna@example.com', 'anna@example.com accepted after the first sync');
@@ -75,6 +95,6 @@ test('node takes its config from the backend, picks up changes while running, an
   assert.equal((await mail(node.port, 'bert@example.com')).kind, 'delivered');
   assert.match((await mail(node.port, 'carol@example.com')).response, /^550 5\.1\.1/);
   const inbox = join(nodeDir, 'mx', 'mail', 'example.com', 'anna', 'Maildir', 'new');
-  await waitFor(() => existsSync(inbox) && readdirSync(inbox).length >= 2, 'mail in anna\'s Maildir', 30_000);
+  await waitFor(() => existsSync(inbox) && readdirSync(inbox).length >= 2, "mail in anna's Maildir", 30_000);
   await node.stop();
 });

@@ -18,11 +18,19 @@ import { createReplicaDirectory, replicaVersion } from '#mailsystem/config/repli
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
 
 const servers: ServerType[] = [];
-after(() => { for (const s of servers) s.close(); });
+after(() => {
+  for (const s of servers) s.close();
+});
 
 async function startBackend() {
   const db = openBackendStore(':memory:');
-  const deps: ServerDeps = { db, config: loadConfig({}), clock: () => new Date(), log: pino({ level: 'silent' }), changes: createChangeCounter() };
+  const deps: ServerDeps = {
+    db,
+    config: loadConfig({}),
+    clock: () => new Date(),
+    log: pino({ level: 'silent' }),
+    changes: createChangeCounter(),
+  };
   const app = createApp(deps);
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
@@ -30,10 +38,21 @@ async function startBackend() {
   servers.push(server);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const ctx = { db, clock: deps.clock, changes: deps.changes };
-  await addStaff({ ctx, actor: { userId: null, name: 'test' }, input: { username: 'ops', role: 'staff', password: 'correct horse battery', displayName: 'Ops' } });
-  const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ops', password: 'correct horse battery' }) });
+  await addStaff({
+    ctx,
+    actor: { userId: null, name: 'test' },
+    input: { username: 'ops', role: 'staff', password: 'correct horse battery', displayName: 'Ops' },
+  });
+  const login = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'ops', password: 'correct horse battery' }),
+  });
   assert.equal(login.status, 200);
-  const session = { cookie: login.headers.get('set-cookie')!.split(';')[0], csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
+  const session = {
+    cookie: login.headers.get('set-cookie')!.split(';')[0],
+    csrf: ((await login.json()) as { csrfToken: string }).csrfToken,
+  };
   const api = async (method: string, path: string, body?: unknown) => {
     const headers = { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf };
     const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -52,8 +71,21 @@ test('node syncs incrementally, applies without restart, and serves from the rep
     return fetch(input, init);
   };
   const warnings: unknown[] = [];
-  const log = { ...silentLog, warn: (o: object | string) => { warnings.push(o); } };
-  const sync = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: backend.token, clock: systemClock, log, fetch: countingFetch, requestTimeoutMs: 2000 });
+  const log = {
+    ...silentLog,
+    warn: (o: object | string) => {
+      warnings.push(o);
+    },
+  };
+  const sync = createConfigSync({
+    db: nodeDb,
+    backendUrl: backend.url,
+    token: backend.token,
+    clock: systemClock,
+    log,
+    fetch: countingFetch,
+    requestTimeoutMs: 2000,
+  });
   const dir = createReplicaDirectory({ db: nodeDb, clock: systemClock });
 
   await backend.api('POST', '/api/v1/mail/domains', { name: 'example.com' });
@@ -68,7 +100,11 @@ test('node syncs incrementally, applies without restart, and serves from the rep
   assert.deepEqual(r, { ok: true, applied: 2, version: 4 });
   assert.deepEqual(requested, ['?since=0', '?since=2'], 'the second poll asks only for changes after version 2');
   assert.deepEqual(dir.resolve('anna@example.com'), { status: 'unknown-user' }, 'the delete took effect in the running directory');
-  assert.deepEqual(dir.resolve('info@example.com'), { status: 'ok', address: 'info@example.com', routes: [{ kind: 'forward', to: 'ext@provider.test' }] });
+  assert.deepEqual(dir.resolve('info@example.com'), {
+    status: 'ok',
+    address: 'info@example.com',
+    routes: [{ kind: 'forward', to: 'ext@provider.test' }],
+  });
 
   r = await sync.syncOnce();
   assert.deepEqual(r, { ok: true, applied: 0, version: 4 });
@@ -114,12 +150,24 @@ test('more changes than one page: the node keeps asking until it has them all', 
   const backend = await startBackend();
   await backend.api('POST', '/api/v1/mail/domains', { name: 'bulk.test' });
   const ctx = { db: backend.db, clock: () => new Date(), changes: { bump() {}, version: () => 0 } };
-  for (let i = 0; i < MX_CONFIG_PAGE + 20; i++) addMailbox({ ctx, actor: { userId: null, name: 'test' }, input: { address: `user${i}@bulk.test`, delivery: 'maildir', lmtpHost: null, lmtpPort: null } });
+  for (let i = 0; i < MX_CONFIG_PAGE + 20; i++)
+    addMailbox({
+      ctx,
+      actor: { userId: null, name: 'test' },
+      input: { address: `user${i}@bulk.test`, delivery: 'maildir', lmtpHost: null, lmtpPort: null },
+    });
   const nodeDb = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
   const requested: string[] = [];
   const sync = createConfigSync({
-    db: nodeDb, backendUrl: backend.url, token: backend.token, clock: systemClock, log: silentLog,
-    fetch: (input, init) => { requested.push(new URL(String(input)).search); return fetch(input, init); },
+    db: nodeDb,
+    backendUrl: backend.url,
+    token: backend.token,
+    clock: systemClock,
+    log: silentLog,
+    fetch: (input, init) => {
+      requested.push(new URL(String(input)).search);
+      return fetch(input, init);
+    },
   });
   const r = await sync.syncOnce();
   assert.deepEqual(r, { ok: true, applied: MX_CONFIG_PAGE + 21, version: MX_CONFIG_PAGE + 21 });

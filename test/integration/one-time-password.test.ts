@@ -18,27 +18,52 @@ async function cli(h: Harness, argv: string[], stdin = ''): Promise<string> {
 }
 
 async function apiLogin(h: Harness, username: string, password: string, ip = '192.0.2.30') {
-  const res = await h.app.request('/api/v1/auth/login', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
-  }, { incoming: { socket: { remoteAddress: ip } } });
-  const body = res.status === 200 ? await res.json() as { csrfToken: string; mustChangePassword: boolean } : null;
-  return { status: res.status, cookie: res.headers.get('set-cookie')?.split(';')[0] ?? '', csrf: body?.csrfToken ?? '', mustChangePassword: body?.mustChangePassword };
+  const res = await h.app.request(
+    '/api/v1/auth/login',
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    },
+    { incoming: { socket: { remoteAddress: ip } } },
+  );
+  const body = res.status === 200 ? ((await res.json()) as { csrfToken: string; mustChangePassword: boolean }) : null;
+  return {
+    status: res.status,
+    cookie: res.headers.get('set-cookie')?.split(';')[0] ?? '',
+    csrf: body?.csrfToken ?? '',
+    mustChangePassword: body?.mustChangePassword,
+  };
 }
 
 const api = (h: Harness, s: { cookie: string; csrf: string }, method: string, path: string, body?: unknown) =>
-  h.app.request(path, {
-    method,
-    headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }, { incoming: { socket: { remoteAddress: '192.0.2.30' } } });
+  h.app.request(
+    path,
+    {
+      method,
+      headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+    { incoming: { socket: { remoteAddress: '192.0.2.30' } } },
+  );
 
 /** Each registered route under a prefix as "METHOD /concrete/path", parameters filled with values that exist. */
 function concreteRoutes(h: Harness, prefix: string): string[] {
-  const fill = (p: string) => p.replace(/:id(\{[^}]*\})?/g, '2733').replace(/:slug(\{[^}]*\})?/g, 'email').replace(/:name(\{[^}]*\})?/g, 'example.test')
-    .replace(/:address(\{[^}]*\})?/g, 'postmaster@example.test').replace(/:[A-Za-z]+(\{[^}]*\})?/g, 'x').replace(/\/\*$/, '/x');
-  return [...new Set(h.app.routes
-    .filter((r) => r.path.startsWith(prefix) && ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method))
-    .map((r) => `${r.method} ${fill(r.path)}`))];
+  const fill = (p: string) =>
+    p
+      .replace(/:id(\{[^}]*\})?/g, '2733')
+      .replace(/:slug(\{[^}]*\})?/g, 'email')
+      .replace(/:name(\{[^}]*\})?/g, 'example.test')
+      .replace(/:address(\{[^}]*\})?/g, 'postmaster@example.test')
+      .replace(/:[A-Za-z]+(\{[^}]*\})?/g, 'x')
+      .replace(/\/\*$/, '/x');
+  return [
+    ...new Set(
+      h.app.routes
+        .filter((r) => r.path.startsWith(prefix) && ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method))
+        .map((r) => `${r.method} ${fill(r.path)}`),
+    ),
+  ];
 }
 
 test('CLI admin with a one-time password: login leads to "set a new password"; every other page and staff API refuses; after the change all works', async () => {
@@ -71,29 +96,45 @@ test('CLI admin with a one-time password: login leads to "set a new password"; e
   const s = await apiLogin(h, 'ops', apiPassword);
   assert.equal(s.status, 200);
   assert.equal(s.mustChangePassword, true);
-  const session = await (await api(h, s, 'GET', '/api/v1/auth/session')).json() as { user: { username: string }; mustChangePassword: boolean };
+  const session = (await (await api(h, s, 'GET', '/api/v1/auth/session')).json()) as {
+    user: { username: string };
+    mustChangePassword: boolean;
+  };
   assert.deepEqual([session.user.username, session.mustChangePassword], ['ops', true]);
   let refused = 0;
   for (const line of concreteRoutes(h, '/api/v1')) {
     const [method, path] = line.split(' ');
     if (path.startsWith('/api/v1/auth/')) continue;
-    const anonymous = await h.app.request(path, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+    const anonymous = await h.app.request(path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: method === 'GET' ? undefined : '{}',
+    });
     if (anonymous.status !== 401 || path.startsWith('/api/v1/mx/')) continue; // public reads, and the MX nodes' token API
     const r = await api(h, s, method, path, method === 'GET' ? undefined : {});
     assert.equal(r.status, 403, `${line}: ${r.status}`);
     assert.equal(r.headers.get('content-type'), 'application/problem+json');
-    assert.match((await r.json() as { detail: string }).detail, /one-time password.*POST \/api\/v1\/auth\/password/, line);
+    assert.match(((await r.json()) as { detail: string }).detail, /one-time password.*POST \/api\/v1\/auth\/password/, line);
     refused++;
   }
   assert.ok(refused >= 15, `only ${refused} staff API routes checked`);
 
   // Choosing the one-time password again is no change; a wrong current password is refused.
   assert.equal((await api(h, s, 'POST', '/api/v1/auth/password', { currentPassword: apiPassword, newPassword: apiPassword })).status, 400);
-  assert.equal((await api(h, s, 'POST', '/api/v1/auth/password', { currentPassword: 'not the password', newPassword: 'ops own passphrase' })).status, 403);
-  assert.equal((await api(h, s, 'POST', '/api/v1/auth/password', { currentPassword: apiPassword, newPassword: 'ops own passphrase' })).status, 204);
+  assert.equal(
+    (await api(h, s, 'POST', '/api/v1/auth/password', { currentPassword: 'not the password', newPassword: 'ops own passphrase' })).status,
+    403,
+  );
+  assert.equal(
+    (await api(h, s, 'POST', '/api/v1/auth/password', { currentPassword: apiPassword, newPassword: 'ops own passphrase' })).status,
+    204,
+  );
   assert.equal((await api(h, s, 'GET', '/api/v1/users')).status, 200, 'the same session works normally after the change');
   assert.equal((await api(h, s, 'PATCH', '/api/v1/tasks/2733', { percent: 12 })).status, 200);
-  assert.equal(((await (await api(h, s, 'GET', '/api/v1/auth/session')).json()) as { mustChangePassword: boolean }).mustChangePassword, false);
+  assert.equal(
+    ((await (await api(h, s, 'GET', '/api/v1/auth/session')).json()) as { mustChangePassword: boolean }).mustChangePassword,
+    false,
+  );
 
   // The change form in the browser: same rules, then on to the page the user first asked for.
   let r = await b.post('/staff/password?next=%2Fstaff%2Fusers', { currentPassword: password, newPassword: password, next: '/staff/users' });
@@ -114,7 +155,9 @@ test('CLI admin with a one-time password: login leads to "set a new password"; e
   assert.deepEqual([again.status, again.mustChangePassword], [200, false]);
   h.advance(3 * DAY_MS);
   assert.equal((await apiLogin(h, 'root', 'roots own passphrase')).status, 200, 'a chosen password does not expire');
-  const actions = recentAudit(h.db, 500).filter((a) => a.actor === 'root').map((a) => a.action);
+  const actions = recentAudit(h.db, 500)
+    .filter((a) => a.actor === 'root')
+    .map((a) => a.action);
   assert.ok(actions.includes('password.change'));
   assert.ok(actions.includes('password.change-failed'));
 });
@@ -125,7 +168,10 @@ test('a one-time password logs in once: the second login with it fails like a wr
   assert.equal((await apiLogin(h, 'alice', password)).status, 200);
   assert.equal((await apiLogin(h, 'alice', password)).status, 401);
   const audit = recentAudit(h.db, 20);
-  assert.ok(audit.some((a) => a.action === 'login.one-time-spent' && a.actor === 'alice'), audit.map((a) => a.action).join());
+  assert.ok(
+    audit.some((a) => a.action === 'login.one-time-spent' && a.actor === 'alice'),
+    audit.map((a) => a.action).join(),
+  );
 });
 
 test('an unused one-time password expires after 24 hours (injected clock): 401, audited as expired', async () => {
@@ -156,7 +202,7 @@ test('operator-chosen passwords (--password-stdin, or given to the admin API) ar
   assert.equal((await apiLogin(h, 'bob', 'bobs own passphrase')).status, 200, 'and it logs in again');
 
   const added = await api(h, bob, 'POST', '/api/v1/users', { username: 'carol', role: 'staff' });
-  const { password } = await added.json() as { password: string };
+  const { password } = (await added.json()) as { password: string };
   const carol = await apiLogin(h, 'carol', password);
   assert.equal(carol.mustChangePassword, true);
   assert.equal((await api(h, carol, 'PATCH', '/api/v1/tasks/2733', { percent: 4 })).status, 403);

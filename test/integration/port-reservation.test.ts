@@ -11,13 +11,18 @@ import { ephemeralRangeStart, PORT_LOCK_DIR, reservePort } from '../support/port
 
 const PORTS_MODULE = join(import.meta.dirname, '..', 'support', 'ports.ts');
 const children: ChildProcess[] = [];
-after(async () => { for (const c of children) await killHard(c); });
+after(async () => {
+  for (const c of children) await killHard(c);
+});
 
 /**
  * Another test process reserving `count` ports at once from the range: prints them, holds them until its
  * stdin closes, then exits 0 (the exit releases them).
  */
-async function reserveElsewhere(count: number, range: { from: number; to: number }): Promise<{ ports: number[]; error: string | null; child: ChildProcess }> {
+async function reserveElsewhere(
+  count: number,
+  range: { from: number; to: number },
+): Promise<{ ports: number[]; error: string | null; child: ChildProcess }> {
   const script = `
 import { reservePort } from ${JSON.stringify(PORTS_MODULE)};
 const got = await Promise.allSettled(Array.from({ length: ${count} }, () => reservePort(${JSON.stringify(range)})));
@@ -28,7 +33,10 @@ process.stdin.on('end', () => process.exit(0));
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(child);
   const lines = readLines(child, child.stdout!, child.stderr!);
-  const got = await lines.next((line) => (line.startsWith('PORTS ') ? JSON.parse(line.slice(6)) as (number | string)[] : undefined), 'the reserved ports');
+  const got = await lines.next(
+    (line) => (line.startsWith('PORTS ') ? (JSON.parse(line.slice(6)) as (number | string)[]) : undefined),
+    'the reserved ports',
+  );
   const errors = got.filter((g) => typeof g === 'string');
   return { ports: got.filter((g) => typeof g === 'number'), error: errors.length ? errors.join('; ') : null, child };
 }
@@ -48,7 +56,11 @@ function narrowRange(): { from: number; to: number } {
 
 test('processes reserving at once from the same 30 ports never get the same one; their exit releases them', async () => {
   const range = narrowRange();
-  const [a, b, own] = await Promise.all([reserveElsewhere(5, range), reserveElsewhere(5, range), Promise.all(Array.from({ length: 5 }, () => reservePort(range)))]);
+  const [a, b, own] = await Promise.all([
+    reserveElsewhere(5, range),
+    reserveElsewhere(5, range),
+    Promise.all(Array.from({ length: 5 }, () => reservePort(range))),
+  ]);
   assert.equal(a.error, null);
   assert.equal(b.error, null);
   const all = [...a.ports, ...b.ports, ...own.map((r) => r.port)];
@@ -56,16 +68,20 @@ test('processes reserving at once from the same 30 ports never get the same one;
   assert.equal(new Set(all).size, 15, `a port handed out twice: ${all.join(', ')}`);
   for (const p of all) assert.ok(p >= range.from && p <= range.to, `${p} outside ${range.from}..${range.to}`);
   await Promise.all([endHolder(a.child), endHolder(b.child)]);
-  for (const p of [...a.ports, ...b.ports]) assert.equal(existsSync(join(PORT_LOCK_DIR, String(p))), false, `the lock of ${p} outlived its holder`);
+  for (const p of [...a.ports, ...b.ports])
+    assert.equal(existsSync(join(PORT_LOCK_DIR, String(p))), false, `the lock of ${p} outlived its holder`);
   for (const r of own) r.release();
 });
 
-test('a reserved port lies below the kernel\'s ephemeral range, and it can be bound', async () => {
+test("a reserved port lies below the kernel's ephemeral range, and it can be bound", async () => {
   const r = await reservePort();
   try {
     assert.ok(r.port >= 1024 && r.port < ephemeralRangeStart(), `${r.port} is not below the ephemeral range (${ephemeralRangeStart()})`);
     const server = net.createServer();
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(r.port, '127.0.0.1', () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(r.port, '127.0.0.1', () => resolve());
+    });
     await new Promise<void>((resolve) => server.close(() => resolve()));
   } finally {
     r.release();

@@ -43,7 +43,12 @@ describe('graceful restart under load', () => {
     let restartsDone = false;
     let stops = 0;
     let ackedInLife = 0;
-    const worked = (): Promise<void> => waitFor(() => ackedInLife >= ACKED_PER_LIFE, () => `${ACKED_PER_LIFE} messages answered 250 by this incarnation (${ackedInLife})`, 60_000);
+    const worked = (): Promise<void> =>
+      waitFor(
+        () => ackedInLife >= ACKED_PER_LIFE,
+        () => `${ACKED_PER_LIFE} messages answered 250 by this incarnation (${ackedInLife})`,
+        60_000,
+      );
     const restarter = (async () => {
       try {
         for (let i = 0; i < 3; i++) {
@@ -59,16 +64,30 @@ describe('graceful restart under load', () => {
       }
     })();
     const result = await runLoad({
-      port, sessions: SESSIONS, perSession: PER_SESSION, recipientFor: (i) => `user${i % MAILBOXES}@example.test`,
-      shouldStop: () => restartsDone, onAcked: () => { ackedInLife++; },
+      port,
+      sessions: SESSIONS,
+      perSession: PER_SESSION,
+      recipientFor: (i) => `user${i % MAILBOXES}@example.test`,
+      shouldStop: () => restartsDone,
+      onAcked: () => {
+        ackedInLife++;
+      },
     });
     await restarter;
 
     const queued = (): number => {
       const db = new Database(join(dir, 'node.sqlite'), { readonly: true });
-      try { return db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number; } finally { db.close(); }
+      try {
+        return db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number;
+      } finally {
+        db.close();
+      }
     };
-    await waitFor(() => queued() === 0, () => `queue drained (${queued()} still queued)`, 60_000);
+    await waitFor(
+      () => queued() === 0,
+      () => `queue drained (${queued()} still queued)`,
+      60_000,
+    );
     await mx.stop();
     stops++;
 

@@ -6,13 +6,21 @@ import { createHash } from 'node:crypto';
 import { ensureSiteBuilt } from '#server/site/build.ts';
 import { makeStaffHarness } from './staff-harness.ts';
 
-before(async () => { await ensureSiteBuilt({ info: () => {} }); });
+before(async () => {
+  await ensureSiteBuilt({ info: () => {} });
+});
 
 /** The CSP as directive → sources, for checks that do not depend on the order it is written in. */
 function csp(res: Response): Map<string, string[]> {
   const raw = res.headers.get('content-security-policy');
   assert.ok(raw, `${res.url || 'response'} has a Content-Security-Policy`);
-  return new Map(raw.split(';').map((d) => d.trim().split(/\s+/)).filter((d) => d[0]).map(([name, ...sources]) => [name, sources]));
+  return new Map(
+    raw
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...sources]) => [name, sources]),
+  );
 }
 
 function assertFramingAndSniffing(res: Response, what: string) {
@@ -48,7 +56,15 @@ test('public pages: a strict CSP (no script at all, styles from our own origin),
   }
   assert.match(stylesheet, /^\/_astro\/.+\.css$/);
   // Feeds, status.json and the build's files: never sniffed into something runnable, never framed.
-  for (const path of ['/status.json', '/feed.atom', '/feed.rss', '/section/email/feed.atom', '/section/email/feed.rss', '/favicon.svg', stylesheet]) {
+  for (const path of [
+    '/status.json',
+    '/feed.atom',
+    '/feed.rss',
+    '/section/email/feed.atom',
+    '/section/email/feed.rss',
+    '/favicon.svg',
+    stylesheet,
+  ]) {
     const res = await h.app.request(path);
     assert.equal(res.status, 200, path);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff', `${path}: nosniff`);
@@ -62,7 +78,15 @@ test('API answers carry nosniff; staff API answers (users, mail, overrides, sess
     const res = await h.app.request(path);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff', `${path}: nosniff`);
   }
-  for (const path of ['/api/v1/users', '/api/v1/mail/domains', '/api/v1/mail/mailboxes', '/api/v1/mail/aliases', '/api/v1/overrides', '/api/v1/auth/session', '/api/v1/tasks/2733']) {
+  for (const path of [
+    '/api/v1/users',
+    '/api/v1/mail/domains',
+    '/api/v1/mail/mailboxes',
+    '/api/v1/mail/aliases',
+    '/api/v1/overrides',
+    '/api/v1/auth/session',
+    '/api/v1/tasks/2733',
+  ]) {
     const res = await get(path);
     assert.equal(res.status, 200, path);
     assert.equal(res.headers.get('cache-control'), 'no-store', `${path}: no-store`);
@@ -78,10 +102,19 @@ test('staff pages, redirects and errors: our own script only, no framing, no-sto
   const anonymous = await h.app.request('/staff/login');
   const dashboard = await get('/staff');
   const redirect = await h.app.request('/staff/tasks/2733');
-  const forbidden = await h.app.request('/staff/tasks/2733', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=1' });
+  const forbidden = await h.app.request('/staff/tasks/2733', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'x=1',
+  });
   const posted = await b.post('/staff/tasks/2733/comments', { body: 'hello', action: 'save' });
   assert.equal(posted.status, 303);
-  for (const [what, res, status] of [['login page', anonymous, 200], ['dashboard', dashboard, 200], ['anonymous redirect', redirect, 303], ['refused post', forbidden, 401]] as const) {
+  for (const [what, res, status] of [
+    ['login page', anonymous, 200],
+    ['dashboard', dashboard, 200],
+    ['anonymous redirect', redirect, 303],
+    ['refused post', forbidden, 401],
+  ] as const) {
     assert.equal(res.status, status, what);
     assertFramingAndSniffing(res, what);
     assert.equal(res.headers.get('cache-control'), 'no-store', `${what}: no-store`);

@@ -12,15 +12,27 @@ before(async () => {
   addBenchTasks(site.db, new Date(NOW));
   site.changes.bump();
 });
-after(async () => { await site.close(); });
+after(async () => {
+  await site.close();
+});
 
 test('the overview with 201 tasks weighs at most 50 KB with its CSS and still links to all of them', async () => {
   const html = await (await site.get('/')).text();
   assert.doesNotMatch(html, /<script/i);
   let bytes = Buffer.byteLength(html);
-  for (const [, href] of html.matchAll(/<link rel="stylesheet" href="([^"]+)"/g)) bytes += (await (await site.get(href)).arrayBuffer()).byteLength;
+  for (const [, href] of html.matchAll(/<link rel="stylesheet" href="([^"]+)"/g))
+    bytes += (await (await site.get(href)).arrayBuffer()).byteLength;
   assert.ok(bytes <= 50 * 1024, `overview HTML+CSS is ${bytes} bytes`);
-  assertInOrder(visibleText(html), ['Current issues', ': slow responses', 'All 10 tasks', 'Running work', 'All 40 tasks', 'Upcoming work', 'All 30 tasks', 'Recently closed']);
+  assertInOrder(visibleText(html), [
+    'Current issues',
+    ': slow responses',
+    'All 10 tasks',
+    'Running work',
+    'All 40 tasks',
+    'Upcoming work',
+    'All 30 tasks',
+    'Recently closed',
+  ]);
   assert.match(html, /<a href="\/tasks\?show=open">All 10 tasks<\/a>/);
 });
 

@@ -31,7 +31,9 @@ function fakeRepo(): string {
     utimesSync(join(root, f), old, old);
   }
   for (const d of ['site/pages', 'site', 'data/contracts', 'data']) utimesSync(join(root, d), old, old);
-  writeFileSync(join(root, 'node_modules/astro/bin/astro.mjs'), `
+  writeFileSync(
+    join(root, 'node_modules/astro/bin/astro.mjs'),
+    `
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 appendFileSync('builds.log', 'start ' + process.pid + '\\n');
 // The build lasts until the test says so (a file, looked for every 20 ms: this is the stand-in's work),
@@ -43,11 +45,13 @@ while (!existsSync('go')) {
 mkdirSync('dist/site/server', { recursive: true });
 writeFileSync('dist/site/server/entry.mjs', '');
 appendFileSync('builds.log', 'end ' + process.pid + '\\n');
-`);
+`,
+  );
   return root;
 }
 
-const builds = (root: string): string[] => (existsSync(join(root, 'builds.log')) ? readFileSync(join(root, 'builds.log'), 'utf8').trim().split('\n') : []);
+const builds = (root: string): string[] =>
+  existsSync(join(root, 'builds.log')) ? readFileSync(join(root, 'builds.log'), 'utf8').trim().split('\n') : [];
 
 test('three processes at once: one builds, two wait for it and find the build fresh', async () => {
   const root = fakeRepo();
@@ -64,16 +68,26 @@ console.log('RESULT ' + built);
   // The build runs (and cannot finish) while the two others say they wait for it.
   await waitFor(() => builds(root).length >= 1, 'the build to start', 60_000);
   const waiting = (): number => procs.filter((p) => p.lines.text().includes('site: waiting for the build of another process')).length;
-  await waitFor(() => waiting() === 2, () => `two processes waiting for the build (${waiting()}); output:\n${procs.map((p) => p.lines.text()).join('\n---\n')}`, 60_000);
+  await waitFor(
+    () => waiting() === 2,
+    () => `two processes waiting for the build (${waiting()}); output:\n${procs.map((p) => p.lines.text()).join('\n---\n')}`,
+    60_000,
+  );
   assert.equal(builds(root).length, 1, `one build at a time: ${builds(root).join(', ')}`);
   writeFileSync(join(root, 'go'), '');
-  const results = await Promise.all(procs.map(async (p) => {
-    const result = await p.lines.next((line) => /^RESULT (true|false)$/.exec(line)?.[1], 'the RESULT line');
-    assert.equal((await exitOf(p.child)).code, 0, p.lines.text());
-    return result;
-  }));
+  const results = await Promise.all(
+    procs.map(async (p) => {
+      const result = await p.lines.next((line) => /^RESULT (true|false)$/.exec(line)?.[1], 'the RESULT line');
+      assert.equal((await exitOf(p.child)).code, 0, p.lines.text());
+      return result;
+    }),
+  );
   assert.deepEqual(results.sort(), ['false', 'false', 'true'], 'one process built, the others found its build');
-  assert.deepEqual(builds(root).map((l) => l.split(' ')[0]), ['start', 'end'], 'exactly one build ran');
+  assert.deepEqual(
+    builds(root).map((l) => l.split(' ')[0]),
+    ['start', 'end'],
+    'exactly one build ran',
+  );
   assert.equal(existsSync(join(root, 'dist', '.site.build-lock')), false, 'the lock is released');
 });
 

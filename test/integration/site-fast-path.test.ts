@@ -12,7 +12,11 @@ import { startServerMain, type ServerMain } from '../support/server-main.ts';
 
 const temp = mkdtempSync(join(tmpdir(), 'tidings-fast-path-'));
 const env = {
-  ...process.env, TIDINGS_ROLE: 'backend', TIDINGS_STATE_DIR: join(temp, 'state'), TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_LOG_LEVEL: 'warn',
+  ...process.env,
+  TIDINGS_ROLE: 'backend',
+  TIDINGS_STATE_DIR: join(temp, 'state'),
+  TIDINGS_HTTP_HOST: '127.0.0.1',
+  TIDINGS_LOG_LEVEL: 'warn',
 };
 let server: ServerMain | undefined;
 let port = 0;
@@ -20,8 +24,12 @@ let port = 0;
 before(async () => {
   // The admin exists before the server starts (the CLI writes the state folder directly).
   await new Promise<void>((resolve, reject) => {
-    const child = execFile(process.execPath, ['server/cli.ts', 'staff', 'add', 'fastadmin', '--admin', '--password-stdin'], { cwd: REPO_ROOT, env, timeout: 30_000 },
-      (err, _out, stderr) => (err ? reject(new Error(`staff add: ${stderr}`)) : resolve()));
+    const child = execFile(
+      process.execPath,
+      ['server/cli.ts', 'staff', 'add', 'fastadmin', '--admin', '--password-stdin'],
+      { cwd: REPO_ROOT, env, timeout: 30_000 },
+      (err, _out, stderr) => (err ? reject(new Error(`staff add: ${stderr}`)) : resolve()),
+    );
     child.stdin!.end('fast path passphrase\n');
   });
   server = await startServerMain(env);
@@ -36,7 +44,11 @@ after(async () => {
   }
 });
 
-interface Raw { status: number; headers: Record<string, string>; body: Buffer }
+interface Raw {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
 
 /** One request on its own connection, with the headers as sent (lower-cased names; Date left out). */
 function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<Raw> {
@@ -105,13 +117,16 @@ test('a write through the API changes what / shows at once: the fast path serves
   const note = `Fast path check ${Date.now()}`;
   assert.ok(!before.includes(note));
   const login = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'fastadmin', password: 'fast path passphrase' }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'fastadmin', password: 'fast path passphrase' }),
   });
   assert.equal(login.status, 200, await login.clone().text());
   const cookie = login.headers.get('set-cookie')!.split(';')[0];
-  const { csrfToken } = await login.json() as { csrfToken: string };
+  const { csrfToken } = (await login.json()) as { csrfToken: string };
   const put = await fetch(`http://127.0.0.1:${port}/api/v1/sections/email/override`, {
-    method: 'PUT', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
     body: JSON.stringify({ state: 'issues', note, expiresAt: new Date(Date.now() + 2 * 3600_000).toISOString() }),
   });
   assert.equal(put.status, 200, await put.clone().text());

@@ -17,13 +17,17 @@ before(async () => {
     site.db.prepare('INSERT INTO sections (slug, name, description, position) VALUES (?, ?, ?, ?)').run(`payload${i}`, name, name, 10 + i);
     site.db.prepare('INSERT INTO categories (parent_id, name, position) VALUES (?, ?, ?)').run(root, name, 10 + i);
     insertTask(site.db, {
-      summary: `summary ${name}`, section: `payload${i}`, openedAt: `2026-01-1${i}T10:00:00.000Z`,
+      summary: `summary ${name}`,
+      section: `payload${i}`,
+      openedAt: `2026-01-1${i}T10:00:00.000Z`,
       comments: [{ at: `2026-01-1${i}T11:00:00.000Z`, html: `<p>${name} ]]> ${name}</p>` }],
     });
   });
   site.changes.bump();
 });
-after(async () => { await site?.close(); });
+after(async () => {
+  await site?.close();
+});
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', htmlEntities: false });
 const text = (v: unknown): string => String(typeof v === 'object' && v !== null ? (v as { '#text': unknown })['#text'] : v);
@@ -35,7 +39,11 @@ const html = (v: unknown): string => {
 };
 
 test('every feed stays well-formed XML and carries the names unchanged when they hold <, &, quotes or ]]>', async () => {
-  const feeds = ['/feed.atom', '/feed.rss', ...PAYLOADS.flatMap((_, i) => [`/section/payload${i}/feed.atom`, `/section/payload${i}/feed.rss`])];
+  const feeds = [
+    '/feed.atom',
+    '/feed.rss',
+    ...PAYLOADS.flatMap((_, i) => [`/section/payload${i}/feed.atom`, `/section/payload${i}/feed.rss`]),
+  ];
   for (const path of feeds) {
     const res = await site.get(path);
     assert.equal(res.status, 200, path);
@@ -44,7 +52,9 @@ test('every feed stays well-formed XML and carries the names unchanged when they
     const doc = parser.parse(xml);
     const atom = path.endsWith('.atom');
     const entries: Record<string, unknown>[] = [atom ? doc.feed.entry : doc.rss.channel.item].flat();
-    const categories = entries.flatMap((e) => [e.category ?? []].flat()).map((c) => atom ? (c as Record<string, string>)['@label'] : html(c));
+    const categories = entries
+      .flatMap((e) => [e.category ?? []].flat())
+      .map((c) => (atom ? (c as Record<string, string>)['@label'] : html(c)));
     const section = /payload(\d)/.exec(path);
     const expected = section ? [PAYLOADS[Number(section[1])]] : PAYLOADS;
     for (const name of expected) {

@@ -22,10 +22,15 @@ before(async () => {
   db.prepare('INSERT INTO sections (slug, name, description, position) VALUES (?, ?, ?, 99)').run(SLUG, SECTION, SECTION);
   db.prepare('INSERT INTO categories (parent_id, name, position) VALUES (?, ?, 99)').run(root, SECTION);
   db.prepare('INSERT INTO close_reasons (name, position) VALUES (?, 99)').run(REASON);
-  const userId = Number(db.prepare(`INSERT INTO users (username, display_name, role, created_at) VALUES ('eve', ?, 'staff', '2026-01-01T00:00:00.000Z')`)
-    .run(PERSON).lastInsertRowid);
+  const userId = Number(
+    db
+      .prepare(`INSERT INTO users (username, display_name, role, created_at) VALUES ('eve', ?, 'staff', '2026-01-01T00:00:00.000Z')`)
+      .run(PERSON).lastInsertRowid,
+  );
   const id = insertTask(db, {
-    summary: 'Plain summary', section: SLUG, openedAt: '2026-01-14T10:00:00.000Z',
+    summary: 'Plain summary',
+    section: SLUG,
+    openedAt: '2026-01-14T10:00:00.000Z',
     comments: [{ at: '2026-01-14T11:00:00.000Z', html: '<p>update</p>' }],
     closed: { at: '2026-01-14T12:00:00.000Z', reason: REASON },
   });
@@ -34,9 +39,17 @@ before(async () => {
   db.prepare('UPDATE comments SET author_id = ? WHERE task_id = ?').run(userId, id);
   site.changes.bump();
 });
-after(async () => { await site?.close(); });
+after(async () => {
+  await site?.close();
+});
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', htmlEntities: false, parseTagValue: false, trimValues: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  htmlEntities: false,
+  parseTagValue: false,
+  trimValues: false,
+});
 
 /** The parts of the parsed feeds that these tests read: an element is its text, or an object of '#text' and '@attribute's. */
 type XmlElement = string | Record<string, string>;
@@ -73,7 +86,10 @@ test('RSS: channel title and description, item author and category show the lite
     assert.equal(items.length, 3, `${path}: opened, comment and closed items`);
     for (const item of items) {
       assert.equal(shownAsHtml(textOf(item.author), `${path} item author`), PERSON);
-      assert.deepEqual([item.category].flat().map((c) => shownAsHtml(textOf(c), `${path} item category`)), [SECTION]);
+      assert.deepEqual(
+        [item.category].flat().map((c) => shownAsHtml(textOf(c), `${path} item category`)),
+        [SECTION],
+      );
     }
     const closed = items.find((i) => textOf(i.title).includes('closed'));
     assert.ok(closed, `${path}: the closed item`);

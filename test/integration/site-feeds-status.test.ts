@@ -16,7 +16,11 @@ let prepares = 0;
 function countingDb(db: DB): DB {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === 'prepare') return (sql: string) => { prepares++; return target.prepare(sql); };
+      if (prop === 'prepare')
+        return (sql: string) => {
+          prepares++;
+          return target.prepare(sql);
+        };
       const v = Reflect.get(target, prop, target);
       return typeof v === 'function' ? v.bind(target) : v;
     },
@@ -27,7 +31,9 @@ before(async () => {
   const now = '2026-01-15T12:00:00.000Z';
   site = await startSiteServer({ now, db: countingDb(openBackendStore(':memory:', () => new Date(now))) });
 });
-after(async () => { await site.close(); });
+after(async () => {
+  await site.close();
+});
 
 test('/status.json has the published shape, CDN-friendly caching, CORS and a working ETag', async () => {
   const res = await site.get('/status.json');
@@ -41,7 +47,10 @@ test('/status.json has the published shape, CDN-friendly caching, CORS and a wor
   const body = StatusJson.parse(await res.json());
   assert.equal(body.generatedAt, '2026-01-15T12:00:00.000Z');
   assert.equal(body.lastUpdated, '2021-11-10T16:09:00.000Z', 'FS#2733 closing is the latest change');
-  assert.deepEqual(body.sections.map((s) => s.slug), ['email', 'webhosting', 'databases', 'dns', 'controlpanel']);
+  assert.deepEqual(
+    body.sections.map((s) => s.slug),
+    ['email', 'webhosting', 'databases', 'dns', 'controlpanel'],
+  );
   const email = body.sections[0];
   assert.equal(email.state, 'operational');
   assert.equal(email.legend, 'normal work for all services');
@@ -54,7 +63,10 @@ test('/status.json has the published shape, CDN-friendly caching, CORS and a wor
 
 test('the snapshot rebuilds after a write (change counter) and when the clock crosses a phase boundary', async () => {
   const id = insertTask(site.db, {
-    summary: 'Mail queue migration', type: 'Maintenance', section: 'email', openedAt: '2026-01-14T08:00:00.000Z',
+    summary: 'Mail queue migration',
+    type: 'Maintenance',
+    section: 'email',
+    openedAt: '2026-01-14T08:00:00.000Z',
     phases: [{ title: 'switch', startsAt: '2026-01-16T00:00:00.000Z', endsAt: '2026-01-16T05:59:59.999Z' }],
   });
   let body = StatusJson.parse(await (await site.get('/status.json')).json());
@@ -94,7 +106,12 @@ test('page views between writes do no database work', async () => {
 const parser = new XMLParser({ ignoreAttributes: false });
 
 test('Atom and RSS feeds are valid XML with the task updates, newest first, for all and per section', async () => {
-  for (const [path, type] of [['/feed.atom', 'atom'], ['/feed.rss', 'rss'], ['/section/email/feed.atom', 'atom'], ['/section/email/feed.rss', 'rss']] as const) {
+  for (const [path, type] of [
+    ['/feed.atom', 'atom'],
+    ['/feed.rss', 'rss'],
+    ['/section/email/feed.atom', 'atom'],
+    ['/section/email/feed.rss', 'rss'],
+  ] as const) {
     const res = await site.get(path);
     assert.equal(res.status, 200, path);
     assert.match(res.headers.get('content-type') ?? '', type === 'atom' ? /^application\/atom\+xml/ : /^application\/rss\+xml/);
@@ -102,11 +119,21 @@ test('Atom and RSS feeds are valid XML with the task updates, newest first, for 
     assert.equal(XMLValidator.validate(xml), true, `${path} is well-formed XML`);
     const doc = parser.parse(xml);
     const items: { title: string }[] = type === 'atom' ? [doc.feed.entry].flat() : [doc.rss.channel.item].flat();
-    const titles = items.map((i) => decodeEntities(String(typeof i.title === 'object' ? (i.title as { '#text': string })['#text'] : i.title)));
+    const titles = items.map((i) =>
+      decodeEntities(String(typeof i.title === 'object' ? (i.title as { '#text': string })['#text'] : i.title)),
+    );
     assert.ok(titles.includes('FS#2733 closed: Reworking / Scaling mailsystem inbound'), `${path}: ${titles.join(' | ')}`);
     assert.ok(titles.includes('FS#2733 opened: Reworking / Scaling mailsystem inbound'), path);
-    assert.equal(titles.filter((t) => t === 'FS#2733 Reworking / Scaling mailsystem inbound: update').length, 3, `${path}: one entry per comment`);
-    assert.ok(titles.indexOf('FS#2733 closed: Reworking / Scaling mailsystem inbound') < titles.indexOf('FS#2733 opened: Reworking / Scaling mailsystem inbound'), 'newest first');
+    assert.equal(
+      titles.filter((t) => t === 'FS#2733 Reworking / Scaling mailsystem inbound: update').length,
+      3,
+      `${path}: one entry per comment`,
+    );
+    assert.ok(
+      titles.indexOf('FS#2733 closed: Reworking / Scaling mailsystem inbound') <
+        titles.indexOf('FS#2733 opened: Reworking / Scaling mailsystem inbound'),
+      'newest first',
+    );
   }
   const dns = parser.parse(await (await site.get('/section/dns/feed.atom')).text());
   assert.equal(dns.feed.entry, undefined, 'the DNS feed has none of the Email updates');
@@ -116,7 +143,8 @@ test('Atom and RSS feeds are valid XML with the task updates, newest first, for 
 test('a staff override sets the section light until it expires, then the task rules apply again', async () => {
   site.setNow('2026-02-01T10:00:00.000Z');
   const dns = (site.db.prepare("SELECT id FROM sections WHERE slug = 'dns'").get() as { id: number }).id;
-  site.db.prepare('INSERT INTO section_overrides (section_id, state, note, set_by, set_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?)')
+  site.db
+    .prepare('INSERT INTO section_overrides (section_id, state, note, set_by, set_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?)')
     .run(dns, 'issues', 'Resolver upgrade under way', '2026-02-01T09:00:00.000Z', '2026-02-01T11:00:00.000Z');
   site.changes.bump();
   let body = StatusJson.parse(await (await site.get('/status.json')).json());

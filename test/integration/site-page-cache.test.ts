@@ -8,8 +8,12 @@ import { startSiteServer, type SiteServer } from '../support/site-server.ts';
 const T0 = '2026-01-15T12:00:00.000Z';
 let site: SiteServer;
 
-before(async () => { site = await startSiteServer({ now: T0 }); });
-after(async () => { await site?.close(); });
+before(async () => {
+  site = await startSiteServer({ now: T0 });
+});
+after(async () => {
+  await site?.close();
+});
 
 /** When the served page was rendered: the footer's "Status as of" time. */
 async function renderedAt(path: string): Promise<string> {
@@ -40,9 +44,10 @@ test('2000 junk query strings neither evict nor re-render /, /tasks or /task/273
   const first = await Promise.all(pages.map(renderedAt));
   assert.deepEqual(first, [T0, T0, T0]);
   site.setNow('2026-01-15T12:00:05.000Z'); // within the page TTL, so a cached page still shows T0
-  const junk = Array.from({ length: 2000 }, (_, i) => [
-    `/?cb=${i}`, `/tasks?dir=asc&utm_${i}=x&sort=summary`, `/task/2733?_=${i}`, `/?page=${i}&sort=${i}`,
-  ][i % 4]);
+  const junk = Array.from(
+    { length: 2000 },
+    (_, i) => [`/?cb=${i}`, `/tasks?dir=asc&utm_${i}=x&sort=summary`, `/task/2733?_=${i}`, `/?page=${i}&sort=${i}`][i % 4],
+  );
   await inBatches(junk, async (path) => assert.equal(await renderedAt(path), T0, `${path} is served from the cached page`));
   assert.deepEqual(await Promise.all(pages.map(renderedAt)), [T0, T0, T0], 'the real pages are still the first renders');
 });
@@ -52,7 +57,9 @@ test(`the cache is an LRU of ${PAGE_CACHE_MAX} pages: 2000 distinct searches pus
   assert.equal(await renderedAt('/'), T0);
   const searches = Array.from({ length: 2000 }, (_, i) => `/tasks?q=word${i}`);
   for (let i = 0; i < searches.length; i += 100) {
-    await inBatches(searches.slice(i, i + 100), async (path) => { await renderedAt(path); });
+    await inBatches(searches.slice(i, i + 100), async (path) => {
+      await renderedAt(path);
+    });
     assert.equal(await renderedAt('/'), T0, `/ is still cached after ${i + 100} searches`);
   }
   site.setNow('2026-01-15T12:00:15.000Z');

@@ -13,40 +13,87 @@ let incident: number, running: number, upcoming: number, xss: number;
 before(async () => {
   site = await startSiteServer({ now: NOW });
   incident = insertTask(site.db, {
-    summary: 'DNS answers slowly', type: 'Incident', section: 'dns', status: 'In progress', percent: 20,
-    openedAt: '2026-01-15T09:00:00.000Z', detailsHtml: '<p>Some resolvers time out.</p>',
+    summary: 'DNS answers slowly',
+    type: 'Incident',
+    section: 'dns',
+    status: 'In progress',
+    percent: 20,
+    openedAt: '2026-01-15T09:00:00.000Z',
+    detailsHtml: '<p>Some resolvers time out.</p>',
   });
   running = insertTask(site.db, {
-    summary: 'PHP 8.4 rollout', type: 'Upgrade', section: 'webhosting', status: 'In progress', percent: 50, openedAt: '2026-01-05T08:00:00.000Z',
+    summary: 'PHP 8.4 rollout',
+    type: 'Upgrade',
+    section: 'webhosting',
+    status: 'In progress',
+    percent: 50,
+    openedAt: '2026-01-05T08:00:00.000Z',
     phases: [{ title: 'rollout', startsAt: '2026-01-10T00:00:00.000Z', endsAt: '2026-01-20T23:59:59.999Z' }],
   });
   upcoming = insertTask(site.db, {
-    summary: 'Database failover drill', type: 'Maintenance', section: 'databases', openedAt: '2026-01-14T08:00:00.000Z',
+    summary: 'Database failover drill',
+    type: 'Maintenance',
+    section: 'databases',
+    openedAt: '2026-01-14T08:00:00.000Z',
     phases: [{ title: 'drill', startsAt: '2026-02-01T22:00:00.000Z', endsAt: '2026-02-01T23:00:00.000Z' }],
   });
   insertTask(site.db, {
-    summary: 'Old DNS outage', type: 'Incident', section: 'dns', openedAt: '2026-01-10T10:00:00.000Z',
+    summary: 'Old DNS outage',
+    type: 'Incident',
+    section: 'dns',
+    openedAt: '2026-01-10T10:00:00.000Z',
     closed: { at: '2026-01-11T10:00:00.000Z' },
   });
-  xss = insertTask(site.db, { summary: '<script>alert(1)</script>', type: 'Bug', section: 'controlpanel', openedAt: '2026-01-12T10:00:00.000Z' });
+  xss = insertTask(site.db, {
+    summary: '<script>alert(1)</script>',
+    type: 'Bug',
+    section: 'controlpanel',
+    openedAt: '2026-01-12T10:00:00.000Z',
+  });
   site.changes.bump();
 });
-after(async () => { await site.close(); });
+after(async () => {
+  await site.close();
+});
 
 test('the overview shows every section with its light in words, then issues, running, upcoming and closed work', async () => {
   const res = await site.get('/');
   assert.equal(res.status, 200);
   const html = await res.text();
   const states = Object.fromEntries([...html.matchAll(/<li data-section="(\w+)">[\s\S]*?data-state="(\w+)"/g)].map((m) => [m[1], m[2]]));
-  assert.deepEqual(states, { email: 'operational', webhosting: 'announcement', databases: 'announcement', dns: 'issues', controlpanel: 'operational' });
+  assert.deepEqual(states, {
+    email: 'operational',
+    webhosting: 'announcement',
+    databases: 'announcement',
+    dns: 'issues',
+    controlpanel: 'operational',
+  });
   const text = visibleText(html);
-  assertInOrder(text, ['Email', STATE_LEGEND.operational, 'Web hosting', STATE_LEGEND.announcement, 'DNS', STATE_LEGEND.issues, `FS#${incident} DNS answers slowly`]);
   assertInOrder(text, [
-    'Current issues', `FS#${incident} - DNS answers slowly`,
-    'Running work', `FS#${running} - PHP 8.4 rollout`, 'running rollout',
-    'Upcoming work', `FS#${upcoming} - Database failover drill`, 'upcoming drill',
-    'Recently closed', 'FS#2733 - Reworking / Scaling mailsystem inbound',
-    'Legend', STATE_LEGEND.operational, STATE_LEGEND.announcement, STATE_LEGEND.issues, STATE_LEGEND.unknown,
+    'Email',
+    STATE_LEGEND.operational,
+    'Web hosting',
+    STATE_LEGEND.announcement,
+    'DNS',
+    STATE_LEGEND.issues,
+    `FS#${incident} DNS answers slowly`,
+  ]);
+  assertInOrder(text, [
+    'Current issues',
+    `FS#${incident} - DNS answers slowly`,
+    'Running work',
+    `FS#${running} - PHP 8.4 rollout`,
+    'running rollout',
+    'Upcoming work',
+    `FS#${upcoming} - Database failover drill`,
+    'upcoming drill',
+    'Recently closed',
+    'FS#2733 - Reworking / Scaling mailsystem inbound',
+    'Legend',
+    STATE_LEGEND.operational,
+    STATE_LEGEND.announcement,
+    STATE_LEGEND.issues,
+    STATE_LEGEND.unknown,
     // The latest change is the incident opened at 09:00; the page states when it was checked too.
     'Last updated Thursday, 15 January 2026, 09:00 GMT. Status as of Thursday, 15 January 2026, 12:00 GMT.',
   ]);
@@ -81,13 +128,25 @@ test('the overview weighs at most 50 KB with its CSS, ships no JavaScript, and i
 
 test('/tasks lists the Flyspray columns with the seed tooltips, the legend below', async () => {
   const html = await (await site.get('/tasks')).text();
-  const heads = [...html.matchAll(/<th scope="col" title="([^"]*)"[^>]*data-col="(\w+)"[^>]*>\s*<a[^>]*>([^<]+)<\/a>/g)].map((m) => [m[3], decodeEntities(m[1])]);
+  const heads = [...html.matchAll(/<th scope="col" title="([^"]*)"[^>]*data-col="(\w+)"[^>]*>\s*<a[^>]*>([^<]+)<\/a>/g)].map((m) => [
+    m[3],
+    decodeEntities(m[1]),
+  ]);
   assert.deepEqual(heads, [
-    ['ID', 'The ID of the task.'], ['Task Type', COLUMN_HELP.type], ['Category', COLUMN_HELP.category], ['Summary', COLUMN_HELP.summary],
-    ['Status', COLUMN_HELP.status], ['Last Edited', COLUMN_HELP.lastEdited], ['Progress', COLUMN_HELP.progress],
+    ['ID', 'The ID of the task.'],
+    ['Task Type', COLUMN_HELP.type],
+    ['Category', COLUMN_HELP.category],
+    ['Summary', COLUMN_HELP.summary],
+    ['Status', COLUMN_HELP.status],
+    ['Last Edited', COLUMN_HELP.lastEdited],
+    ['Progress', COLUMN_HELP.progress],
   ]);
   const text = visibleText(html);
-  assertInOrder(text, ['FS#2733 Upgrade All Services → Email Reworking / Scaling mailsystem inbound Closed 2021-11-10 16:09 GMT 100%', 'Legend', STATE_LEGEND.unknown]);
+  assertInOrder(text, [
+    'FS#2733 Upgrade All Services → Email Reworking / Scaling mailsystem inbound Closed 2021-11-10 16:09 GMT 100%',
+    'Legend',
+    STATE_LEGEND.unknown,
+  ]);
   assert.match(text, /6 tasks found/);
 });
 
@@ -98,8 +157,14 @@ async function listedIds(query: string): Promise<number[]> {
 
 test('/tasks filters by section, type, status and open/closed, and searches the full text', async () => {
   assert.deepEqual((await listedIds('?section=dns')).sort(), [incident, incident + 3].sort());
-  assert.deepEqual(await listedIds('?type=Upgrade&sort=id&dir=asc'), [2733, running].sort((a, b) => a - b));
-  assert.deepEqual((await listedIds('?status=Closed&sort=id&dir=asc')), [2733, incident + 3].sort((a, b) => a - b));
+  assert.deepEqual(
+    await listedIds('?type=Upgrade&sort=id&dir=asc'),
+    [2733, running].sort((a, b) => a - b),
+  );
+  assert.deepEqual(
+    await listedIds('?status=Closed&sort=id&dir=asc'),
+    [2733, incident + 3].sort((a, b) => a - b),
+  );
   assert.ok(!(await listedIds('?show=open')).includes(2733));
   assert.deepEqual(await listedIds('?show=closed&section=email'), [2733]);
   // Words from a comment, not from the summary.
@@ -112,17 +177,28 @@ test('/tasks sorts by any column both ways and pages through long lists', async 
   const bySummary = await listedIds('?sort=summary&dir=asc');
   assert.equal(bySummary.length, 6);
   const html = await (await site.get('/tasks?sort=summary&dir=asc')).text();
-  const names = [...html.matchAll(/<tr data-task="\d+">[\s\S]*?<\/td>[\s\S]*?<\/td>[\s\S]*?<\/td>\s*<td><a [^>]+>([^<]+)<\/a>/g)].map((m) => decodeEntities(m[1]).toLowerCase());
+  const names = [...html.matchAll(/<tr data-task="\d+">[\s\S]*?<\/td>[\s\S]*?<\/td>[\s\S]*?<\/td>\s*<td><a [^>]+>([^<]+)<\/a>/g)].map((m) =>
+    decodeEntities(m[1]).toLowerCase(),
+  );
   assert.deepEqual(names, [...names].sort());
   assert.match(html, /<th scope="col" title="A short summary of the task."[^>]*aria-sort="ascending"/);
   const desc = await listedIds('?sort=summary&dir=desc');
   assert.deepEqual(desc, [...bySummary].reverse());
   assert.equal((await listedIds('?sort=progress&dir=desc'))[0], 2733, 'FS#2733 is the only task at 100%');
   const byIdDesc = await listedIds('?sort=id&dir=desc');
-  assert.deepEqual(byIdDesc, [...byIdDesc].sort((a, b) => b - a));
+  assert.deepEqual(
+    byIdDesc,
+    [...byIdDesc].sort((a, b) => b - a),
+  );
   assert.equal(byIdDesc.at(-1), 2733);
 
-  for (let i = 0; i < 60; i++) insertTask(site.db, { summary: `Paging filler ${String(i).padStart(2, '0')}`, type: 'Feature', section: 'controlpanel', openedAt: '2025-06-01T00:00:00.000Z' });
+  for (let i = 0; i < 60; i++)
+    insertTask(site.db, {
+      summary: `Paging filler ${String(i).padStart(2, '0')}`,
+      type: 'Feature',
+      section: 'controlpanel',
+      openedAt: '2025-06-01T00:00:00.000Z',
+    });
   site.changes.bump();
   const page1 = await listedIds('?q=filler&sort=summary&dir=asc');
   const page2 = await listedIds('?q=filler&sort=summary&dir=asc&page=2');
@@ -145,7 +221,14 @@ test('/section/dns shows its light, reason, 90 daily states and its tasks; email
   assert.equal(state['2026-01-11'], 'issues');
   assert.equal(state['2026-01-13'], 'operational');
   assert.equal(state['2026-01-15'], 'issues');
-  assertInOrder(visibleText(html), ['DNS', STATE_LEGEND.issues, `FS#${incident} DNS answers slowly`, 'Last 90 days', 'Tasks (2)', 'Old DNS outage']);
+  assertInOrder(visibleText(html), [
+    'DNS',
+    STATE_LEGEND.issues,
+    `FS#${incident} DNS answers slowly`,
+    'Last 90 days',
+    'Tasks (2)',
+    'Old DNS outage',
+  ]);
   assert.doesNotMatch(html, /data-telemetry-placeholder/);
 
   const email = await (await site.get('/section/email')).text();
@@ -156,7 +239,15 @@ test('/section/dns shows its light, reason, 90 daily states and its tasks; email
 });
 
 test('a summary stored as <script> is shown as text on every page and feed', async () => {
-  for (const path of ['/', '/tasks', `/task/${xss}`, '/section/controlpanel', '/feed.atom', '/feed.rss', '/section/controlpanel/feed.rss']) {
+  for (const path of [
+    '/',
+    '/tasks',
+    `/task/${xss}`,
+    '/section/controlpanel',
+    '/feed.atom',
+    '/feed.rss',
+    '/section/controlpanel/feed.rss',
+  ]) {
     const res = await site.get(path);
     assert.equal(res.status, 200, path);
     const body = await res.text();
@@ -170,8 +261,11 @@ test('a summary stored as <script> is shown as text on every page and feed', asy
   const echoed = await (await site.get('/tasks?q=%22%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E')).text();
   assert.ok(!echoed.includes('"><script>alert(2)'), 'search query breaks out of the value attribute');
   assert.match(echoed, /value="&quot;>/);
-  const json = await (await site.get('/status.json')).json() as { openTasks: { summary: string }[] };
-  assert.ok(json.openTasks.some((t) => t.summary === '<script>alert(1)</script>'), 'JSON carries the text as text');
+  const json = (await (await site.get('/status.json')).json()) as { openTasks: { summary: string }[] };
+  assert.ok(
+    json.openTasks.some((t) => t.summary === '<script>alert(1)</script>'),
+    'JSON carries the text as text',
+  );
 });
 
 test('unknown public paths get the HTML 404 page; unknown API paths keep their JSON problem', async () => {

@@ -31,7 +31,8 @@ test('a build is stale when missing, when its entry is gone, or when a page, the
   write('dist/site/server/entry.mjs', 50);
   write('dist/site/.built-at', 50);
   // Folders' own mtimes count too; age them with the files.
-  for (const dir of ['site', 'site/pages', 'data/contracts']) utimesSync(join(root, dir), new Date(Date.now() - 100_000), new Date(Date.now() - 100_000));
+  for (const dir of ['site', 'site/pages', 'data/contracts'])
+    utimesSync(join(root, dir), new Date(Date.now() - 100_000), new Date(Date.now() - 100_000));
   assert.equal(siteBuildIsStale(root, out), false, 'built after every source');
   write('site/pages/index.astro', 10);
   assert.equal(siteBuildIsStale(root, out), true, 'a page changed');
@@ -58,7 +59,7 @@ test('server/main.ts (npm start) serves the overview, FS#2733 and status.json fr
   const css = /<link rel="stylesheet" href="([^"]+)"/.exec(html)?.[1];
   assert.equal((await fetch(url + css)).status, 200);
   assert.equal((await fetch(`${url}/task/2733`)).status, 200);
-  const status = await (await fetch(`${url}/status.json`)).json() as { sections: unknown[] };
+  const status = (await (await fetch(`${url}/status.json`)).json()) as { sections: unknown[] };
   assert.equal(status.sections.length, 5);
   await server.stop();
 });

@@ -7,13 +7,24 @@ import { visibleText, assertInOrder } from '../support/html-text.ts';
 import { insertTask } from '../support/task-rows.ts';
 
 let site: SiteServer;
-before(async () => { site = await startSiteServer({ now: '2026-01-15T12:00:00.000Z' }); });
-after(async () => { await site.close(); });
+before(async () => {
+  site = await startSiteServer({ now: '2026-01-15T12:00:00.000Z' });
+});
+after(async () => {
+  await site.close();
+});
 
 /** The seed as a reader sees it: bullets ("•", "*", "**") are list markers, not text. */
 function seedLines(): string[] {
-  return readFileSync(new URL('../support/FS2733.txt', import.meta.url), 'utf8').split('\n')
-    .map((l) => l.trim().replace(/^(•|\*\*|\*)\s*/, '').replace(/\s+/g, ' ').trim())
+  return readFileSync(new URL('../support/FS2733.txt', import.meta.url), 'utf8')
+    .split('\n')
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^(•|\*\*|\*)\s*/, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .filter((l) => l.length > 0);
 }
 
@@ -39,7 +50,11 @@ test('the task page shows each field where the seed has it', async () => {
   assert.match(html, /<ul>\s*<li>Change of the internal routing of mails \(only headers affected\)<\/li>/);
   const text = visibleText(html);
   assertInOrder(text, ['Closed by Admin', 'Wednesday, 10 November 2021, 16:09 GMT', 'Reason for closing: Finished']);
-  assertInOrder(text, ['Tuesday, 12 October 2021, 10:40 GMT', 'Wednesday, 13 October 2021, 14:40 GMT', 'Wednesday, 10 November 2021, 16:09 GMT']);
+  assertInOrder(text, [
+    'Tuesday, 12 October 2021, 10:40 GMT',
+    'Wednesday, 13 October 2021, 14:40 GMT',
+    'Wednesday, 10 November 2021, 16:09 GMT',
+  ]);
   assert.match(html, /<link rel="alternate" type="application\/atom\+xml" href="\/section\/email\/feed.atom"/);
 });
 
@@ -58,7 +73,9 @@ test('the deployment plan shows three phases, all done, and no "now" marker once
 
 test('a running plan marks its phases done / running / upcoming and shows "now" on the axis', async () => {
   const id = insertTask(site.db, {
-    summary: 'Move mailboxes to new storage', type: 'Maintenance', openedAt: '2026-01-10T08:00:00.000Z',
+    summary: 'Move mailboxes to new storage',
+    type: 'Maintenance',
+    openedAt: '2026-01-10T08:00:00.000Z',
     phases: [
       { title: 'prepare', startsAt: null, endsAt: '2026-01-12T23:59:59.999Z' },
       { title: 'migrate', startsAt: '2026-01-13T00:00:00.000Z', endsAt: '2026-01-20T23:59:59.999Z' },
@@ -69,7 +86,10 @@ test('a running plan marks its phases done / running / upcoming and shows "now" 
   const html = await (await site.get(`/task/${id}`)).text();
   const states = [...html.matchAll(/<li class="phase p-\w+" data-state="(\w+)"/g)].map((m) => m[1]);
   assert.deepEqual(states, ['done', 'running', 'upcoming']);
-  assert.match(html, /data-now><span class="tick" style="--at:(\d+(\.\d+)?)%" aria-hidden="true"><\/span><span class="now-label">now · Thursday, 15 January 2026, 12:00 GMT<\/span>/);
+  assert.match(
+    html,
+    /data-now><span class="tick" style="--at:(\d+(\.\d+)?)%" aria-hidden="true"><\/span><span class="now-label">now · Thursday, 15 January 2026, 12:00 GMT<\/span>/,
+  );
   const at = Number(/--at:([\d.]+)%/.exec(html)?.[1]);
   assert.ok(at > 30 && at < 70, `now sits inside the migrate phase (${at}%)`);
 });

@@ -28,8 +28,8 @@ describe('SMTP smuggling probes', () => {
   });
   after(async () => h.stop());
 
-  const settled = (): Promise<void> => waitFor(() =>
-    h.db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() === 0, 'queue empty');
+  const settled = (): Promise<void> =>
+    waitFor(() => h.db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() === 0, 'queue empty');
 
   async function sendProbe(seq: string, rcpt: string, victim: string, marker: string, split: boolean): Promise<string[]> {
     const c = await RawSmtp.connect(h.port);
@@ -38,8 +38,12 @@ describe('SMTP smuggling probes', () => {
     await c.cmd('MAIL FROM:<sender@remote.test>');
     await c.cmd(`RCPT TO:<${rcpt}>`);
     await c.cmd('DATA');
-    const payload = `From: <sender@remote.test>\r\nSubject: ${marker}\r\n\r\nfirst message` + seq +
-      'mail FROM:<smuggled@remote.test>\r\n' + `rcpt TO:<${victim}>\r\n` + 'data\r\n' +
+    const payload =
+      `From: <sender@remote.test>\r\nSubject: ${marker}\r\n\r\nfirst message` +
+      seq +
+      'mail FROM:<smuggled@remote.test>\r\n' +
+      `rcpt TO:<${victim}>\r\n` +
+      'data\r\n' +
       `From: <smuggled@remote.test>\r\nSubject: smuggled ${marker}\r\n\r\nsmuggled body\r\n.\r\nQUIT\r\n`;
     const bytes = Buffer.from(payload, 'latin1');
     if (!split) c.write(bytes);
@@ -79,7 +83,10 @@ describe('SMTP smuggling probes', () => {
           assert.ok(stored[0].includes(Buffer.from('\r\n\x00.\r\nmail FROM:<smuggled@remote.test>', 'latin1')));
         } else {
           assert.equal(stored.length, 0);
-          assert.ok(replies.some((r) => /^550 5\.6\.0 .*smuggling/i.test(r)), `no 5.6.0 reply in ${JSON.stringify(replies)}`);
+          assert.ok(
+            replies.some((r) => /^550 5\.6\.0 .*smuggling/i.test(r)),
+            `no 5.6.0 reply in ${JSON.stringify(replies)}`,
+          );
         }
       });
     }
@@ -94,10 +101,15 @@ describe('SMTP smuggling probes', () => {
     await c.cmd('MAIL FROM:<sender@remote.test>');
     await c.cmd(`RCPT TO:<${first}>`);
     await c.cmd('DATA');
-    c.write(`Subject: one\r\n\r\nfirst\r\n.\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<${second}>\r\nDATA\r\nSubject: two\r\n\r\nsecond\r\n.\r\nQUIT\r\n`);
+    c.write(
+      `Subject: one\r\n\r\nfirst\r\n.\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<${second}>\r\nDATA\r\nSubject: two\r\n\r\nsecond\r\n.\r\nQUIT\r\n`,
+    );
     const replies: string[] = [];
     for (let r = await c.read(); r !== null; r = await c.read().catch(() => null)) replies.push(r);
-    assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['250', '250', '250', '354', '250', '221']);
+    assert.deepEqual(
+      replies.map((r) => r.slice(0, 3)),
+      ['250', '250', '250', '354', '250', '221'],
+    );
     await settled();
     assert.equal(mailboxMessages(h.maildirRoot, first).length, 1);
     assert.equal(mailboxMessages(h.maildirRoot, second).length, 1);

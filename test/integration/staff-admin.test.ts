@@ -6,7 +6,8 @@ import { makeStaffHarness, visibleText } from './staff-harness.ts';
 test('sections and lists: add, rename, reorder, delete; conflicts and references are explained, not 500s', async () => {
   const h = makeStaffHarness();
   await h.addUser('alice', 'admin');
-  const b = h.browser(); await b.login('alice');
+  const b = h.browser();
+  await b.login('alice');
   let r = await b.post('/staff/lists/sections', { name: 'Backups', slug: 'backups', description: 'Nightly backups', position: '9' });
   assert.equal(r.status, 303);
   const id = (h.db.prepare(`SELECT id FROM sections WHERE slug = 'backups'`).get() as { id: number }).id;
@@ -44,12 +45,20 @@ test('sections and lists: add, rename, reorder, delete; conflicts and references
 test('overrides page: set in the display zone with a note, shown until it expires by itself, cleared early', async () => {
   const h = makeStaffHarness({ env: { TIDINGS_DISPLAY_TZ: 'Europe/Berlin' }, start: '2026-07-01T10:00:00.000Z' });
   await h.addUser('bob', 'staff');
-  const b = h.browser(); await b.login('bob');
+  const b = h.browser();
+  await b.login('bob');
   let r = await b.post('/staff/overrides/email', { state: 'issues', note: 'Delays at one provider', expiresAt: '2026-07-01T14:00' });
   assert.equal(r.status, 303, r.text.slice(0, 400));
-  assert.deepEqual(h.db.prepare('SELECT state, note, expires_at AS e FROM section_overrides').get(), { state: 'issues', note: 'Delays at one provider', e: '2026-07-01T12:00:00.000Z' });
+  assert.deepEqual(h.db.prepare('SELECT state, note, expires_at AS e FROM section_overrides').get(), {
+    state: 'issues',
+    note: 'Delays at one provider',
+    e: '2026-07-01T12:00:00.000Z',
+  });
   let text = visibleText((await b.get('/staff/overrides')).text);
-  assert.match(text, /Email Override in force: issues \(active issues or failures\) until 2026-07-01 14:00 — “Delays at one provider”, set by bob \(display\)/);
+  assert.match(
+    text,
+    /Email Override in force: issues \(active issues or failures\) until 2026-07-01 14:00 — “Delays at one provider”, set by bob \(display\)/,
+  );
   h.advance(2 * 3_600_000);
   text = visibleText((await b.get('/staff/overrides')).text);
   assert.doesNotMatch(text, /Override in force/, 'expired on its own at 14:00 Berlin');
@@ -58,7 +67,10 @@ test('overrides page: set in the display zone with a note, shown until it expire
   assert.equal(r.status, 303);
   r = await b.post('/staff/overrides/dns/clear', {});
   assert.equal(r.status, 303);
-  assert.equal(h.db.prepare(`SELECT 1 FROM section_overrides o JOIN sections s ON s.id = o.section_id WHERE s.slug = 'dns'`).get(), undefined);
+  assert.equal(
+    h.db.prepare(`SELECT 1 FROM section_overrides o JOIN sections s ON s.id = o.section_id WHERE s.slug = 'dns'`).get(),
+    undefined,
+  );
   r = await b.post('/staff/overrides/email', { state: 'purple', expiresAt: '2026-07-01T18:00' });
   assert.equal(r.status, 400);
   r = await b.post('/staff/overrides/email', { state: 'issues', expiresAt: '2026-07-01T11:00' });
@@ -69,7 +81,8 @@ test('overrides page: set in the display zone with a note, shown until it expire
 test('users: an admin adds staff (one-time password shown once), resets a password, and disabling ends a session at once', async () => {
   const h = makeStaffHarness();
   await h.addUser('alice', 'admin');
-  const a = h.browser(); await a.login('alice');
+  const a = h.browser();
+  await a.login('alice');
   let r = await a.post('/staff/users', { username: 'carol', displayName: 'Carol', role: 'staff', password: '' });
   assert.equal(r.status, 200);
   const pw = /One-time password for <strong>carol<\/strong>: <code>([^<]+)<\/code>/.exec(r.text)?.[1];
@@ -80,7 +93,10 @@ test('users: an admin adds staff (one-time password shown once), resets a passwo
   const first = await carol.submitLogin('carol', pw!);
   assert.equal(first.location, '/staff/password?next=%2Fstaff', 'a one-time password is replaced before anything else');
   await carol.get(first.location!);
-  assert.equal((await carol.post('/staff/password', { currentPassword: pw!, newPassword: 'carols own passphrase', next: '/staff' })).location, '/staff?done=password');
+  assert.equal(
+    (await carol.post('/staff/password', { currentPassword: pw!, newPassword: 'carols own passphrase', next: '/staff' })).location,
+    '/staff?done=password',
+  );
   assert.equal((await carol.get('/staff')).status, 200);
   const carolId = (h.db.prepare(`SELECT id FROM users WHERE username = 'carol'`).get() as { id: number }).id;
   r = await a.post(`/staff/users/${carolId}/disable`, {});
@@ -109,9 +125,11 @@ test('audit page: admins see logins, failed logins and staff actions, filtered a
   await h.addUser('bob', 'staff');
   const nobody = h.browser();
   await nobody.submitLogin('bob', 'wrong wrong wrong');
-  const bob = h.browser(); await bob.login('bob');
+  const bob = h.browser();
+  await bob.login('bob');
   await bob.post('/staff/overrides/email', { state: 'unknown', note: '<b>hi</b>', expiresAt: '2026-01-15T14:00' });
-  const a = h.browser(); await a.login('alice');
+  const a = h.browser();
+  await a.login('alice');
   const text = visibleText((await a.get('/staff/audit')).text);
   assert.match(text, /bob.*section\.override\.set email/);
   assert.match(text, /bob.*login[\w.-]*fail|bob.*fail/);

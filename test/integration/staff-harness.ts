@@ -15,9 +15,21 @@ export function makeStaffHarness(opts: { start?: string; env?: Record<string, st
   const app = createApp({ db, config, clock, log: pino({ level: 'silent' }), changes });
   const ctx = { db, clock, changes };
   const h = {
-    app, db, config, changes, ctx, clock,
-    advance(ms: number) { now = new Date(now.getTime() + ms); },
-    async addUser(username: string, role: 'admin' | 'staff' = 'staff', password = 'correct horse battery', displayName = `${username} (display)`) {
+    app,
+    db,
+    config,
+    changes,
+    ctx,
+    clock,
+    advance(ms: number) {
+      now = new Date(now.getTime() + ms);
+    },
+    async addUser(
+      username: string,
+      role: 'admin' | 'staff' = 'staff',
+      password = 'correct horse battery',
+      displayName = `${username} (display)`,
+    ) {
       return (await addStaff({ ctx, actor: { userId: null, name: 'test' }, input: { username, role, password, displayName } })).user;
     },
   };
@@ -45,12 +57,20 @@ export function makeStaffHarness(opts: { start?: string; env?: Record<string, st
       if (m) this.csrf = m[1];
       return { status: res.status, text, location: res.headers.get('location') };
     }
-    async post(path: string, fields: Record<string, string>, o: { csrf?: string | false } = {}): Promise<{ status: number; text: string; location: string | null }> {
+    async post(
+      path: string,
+      fields: Record<string, string>,
+      o: { csrf?: string | false } = {},
+    ): Promise<{ status: number; text: string; location: string | null }> {
       const body = new URLSearchParams(fields);
       if (o.csrf !== false) body.set('_csrf', o.csrf ?? this.csrf);
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
       if (this.cookie) headers.cookie = this.cookie;
-      const res = await h.app.request(path, { method: 'POST', headers, body: body.toString() }, { incoming: { socket: { remoteAddress: '192.0.2.9' } } });
+      const res = await h.app.request(
+        path,
+        { method: 'POST', headers, body: body.toString() },
+        { incoming: { socket: { remoteAddress: '192.0.2.9' } } },
+      );
       this.keepCookies(res);
       const text = await res.text();
       // A re-shown form (a refused login, say) carries the token to send next, as a browser would use it.
@@ -75,7 +95,14 @@ export function makeStaffHarness(opts: { start?: string; env?: Record<string, st
 
 /** The text of the page without tags, whitespace collapsed, for "the user sees X" assertions. */
 export function visibleText(html: string): string {
-  return html.replace(/<style[\s\S]*?<\/style>/g, ' ').replace(/<[^>]+>/g, ' ')
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ').trim();
+  return html
+    .replace(/<style[\s\S]*?<\/style>/g, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

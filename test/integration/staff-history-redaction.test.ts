@@ -16,7 +16,9 @@ async function setup() {
   updateTask({ ctx: h.ctx, actor, id: 2733, input: { details: `${before}\n\n${SECRET}` } });
   h.advance(60_000);
   updateTask({ ctx: h.ctx, actor, id: 2733, input: { details: before } });
-  const [pasted, removed] = (h.db.prepare(`SELECT id FROM task_history WHERE task_id = 2733 AND field = 'details' ORDER BY id`).all() as { id: number }[]).map((r) => r.id);
+  const [pasted, removed] = (
+    h.db.prepare(`SELECT id FROM task_history WHERE task_id = 2733 AND field = 'details' ORDER BY id`).all() as { id: number }[]
+  ).map((r) => r.id);
   return { h, pasted, removed };
 }
 
@@ -41,8 +43,13 @@ test('admins see a Redact link per entry; the confirmation page names what goes 
   const after = await alice.get(done.location!);
   assert.match(visibleText(after.text), /History entry redacted\./);
   assert.ok(after.text.includes(`<tr id="history-${pasted}">`));
-  assert.match(after.text, new RegExp(`<tr id="history-${pasted}">[\\s\\S]*?<td colspan="2"><em>Redacted by Alice Admin at 2026-01-15 12:01 \\(UTC\\)</em></td><td></td></tr>`),
-    'the redacted row says who and when and offers no second redaction');
+  assert.match(
+    after.text,
+    new RegExp(
+      `<tr id="history-${pasted}">[\\s\\S]*?<td colspan="2"><em>Redacted by Alice Admin at 2026-01-15 12:01 \\(UTC\\)</em></td><td></td></tr>`,
+    ),
+    'the redacted row says who and when and offers no second redaction',
+  );
   const again = await alice.get(`/staff/tasks/2733/history/${pasted}/redact`);
   assert.match(visibleText(again.text), /This entry is redacted already\./);
   assert.ok(!again.text.includes('<button type="submit">Redact'), 'no form for a redacted entry');
@@ -68,7 +75,10 @@ test('staff see no Redact column and are refused the form and the post', async (
   assert.equal(form.status, 403);
   assert.match(visibleText(form.text), /Only admins may redact task history/);
   assert.equal((await bob.post(`/staff/tasks/2733/history/${pasted}/redact`, {})).status, 403);
-  const row = h.db.prepare('SELECT new_value, redacted_at FROM task_history WHERE id = ?').get(pasted) as { new_value: string; redacted_at: string | null };
+  const row = h.db.prepare('SELECT new_value, redacted_at FROM task_history WHERE id = ?').get(pasted) as {
+    new_value: string;
+    redacted_at: string | null;
+  };
   assert.ok(row.new_value.includes(SECRET));
   assert.equal(row.redacted_at, null);
 });

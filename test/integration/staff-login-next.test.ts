@@ -6,10 +6,28 @@ import { makeStaffHarness } from './staff-harness.ts';
 import { safeNext } from '#server/routes/staff/guard.ts';
 
 const HOSTILE = [
-  '/staff/\r\nSet-Cookie: planted=1', '/staff\r\n', '/staff/%0d%0a', '/staff/tasks\n', '/staff\u0000', '/staff/\t',
-  '//evil.example', '//evil.example/staff', '/\\evil.example', '/staff\\@evil.example', '\\\\evil.example/staff',
-  'https://evil.example', 'https://evil.example/staff', 'http:/staff', 'javascript:alert(1)//staff', ' /staff', '/staffing',
-  '/staff/../evil', '/staff/./x/..', '/staff/\u00e9', 'evil.example/staff', '',
+  '/staff/\r\nSet-Cookie: planted=1',
+  '/staff\r\n',
+  '/staff/%0d%0a',
+  '/staff/tasks\n',
+  '/staff\u0000',
+  '/staff/\t',
+  '//evil.example',
+  '//evil.example/staff',
+  '/\\evil.example',
+  '/staff\\@evil.example',
+  '\\\\evil.example/staff',
+  'https://evil.example',
+  'https://evil.example/staff',
+  'http:/staff',
+  'javascript:alert(1)//staff',
+  ' /staff',
+  '/staffing',
+  '/staff/../evil',
+  '/staff/./x/..',
+  '/staff/\u00e9',
+  'evil.example/staff',
+  '',
 ];
 const KEPT = ['/staff', '/staff/', '/staff/tasks/2733', '/staff/mail?domain=example.com', '/staff/tasks/2733#h-plan', '/staff?done=saved'];
 

@@ -18,8 +18,15 @@ type AuditPage = { items: AuditItem[]; nextBefore: number | null };
 
 test('anonymous callers get 401 for every override and audit route', async () => {
   const h = makeHarness();
-  for (const [method, path] of [['GET', '/api/v1/overrides'], ['PUT', '/api/v1/sections/email/override'], ['DELETE', '/api/v1/sections/email/override'], ['GET', '/api/v1/audit']]) {
-    const res = await h.request(method, path, { body: method === 'PUT' ? { state: 'issues', expiresAt: '2026-01-15T13:00:00Z' } : undefined });
+  for (const [method, path] of [
+    ['GET', '/api/v1/overrides'],
+    ['PUT', '/api/v1/sections/email/override'],
+    ['DELETE', '/api/v1/sections/email/override'],
+    ['GET', '/api/v1/audit'],
+  ]) {
+    const res = await h.request(method, path, {
+      body: method === 'PUT' ? { state: 'issues', expiresAt: '2026-01-15T13:00:00Z' } : undefined,
+    });
     assert.equal(res.status, 401, `${method} ${path}`);
   }
 });
@@ -39,10 +46,18 @@ test('staff set and clear an override with the CSRF token; without it nothing ch
   res = await h.request('PUT', '/api/v1/sections/email/override', { session: bob, body });
   assert.equal(res.status, 200);
   const set = await json<OverrideView>(res);
-  assert.deepEqual({ ...set, setAt: undefined }, {
-    section: { slug: 'email', name: 'Email' }, state: 'issues', note: 'Mail delayed at one provider', setBy: 'bob (display)',
-    setAt: undefined, expiresAt: '2026-01-15T13:00:00.000Z', active: true,
-  });
+  assert.deepEqual(
+    { ...set, setAt: undefined },
+    {
+      section: { slug: 'email', name: 'Email' },
+      state: 'issues',
+      note: 'Mail delayed at one provider',
+      setBy: 'bob (display)',
+      setAt: undefined,
+      expiresAt: '2026-01-15T13:00:00.000Z',
+      active: true,
+    },
+  );
 
   h.advance(60 * 60_000); // 13:00: the expiry itself
   const listed = await json<Overrides>(await h.request('GET', '/api/v1/overrides', { session: bob }));
@@ -90,7 +105,10 @@ test('the audit log shows logins, failed logins and override changes to admins, 
   const { items } = await json<AuditPage>(res);
   const actions = items.map((i: { action: string; actor: string }) => `${i.actor} ${i.action}`);
   assert.ok(actions.includes('bob section.override.set'), actions.join(', '));
-  assert.ok(actions.some((a: string) => a.startsWith('bob ') && /fail/.test(a)), `a failed login is audited: ${actions.join(', ')}`);
+  assert.ok(
+    actions.some((a: string) => a.startsWith('bob ') && /fail/.test(a)),
+    `a failed login is audited: ${actions.join(', ')}`,
+  );
   assert.ok(actions.filter((a: string) => /login/.test(a) && !/fail/.test(a)).length >= 2, 'successful logins are audited');
 
   const page1 = await json<AuditPage>(await h.request('GET', '/api/v1/audit?limit=2', { session: admin }));
@@ -98,6 +116,9 @@ test('the audit log shows logins, failed logins and override changes to admins, 
   const page2 = await json<AuditPage>(await h.request('GET', `/api/v1/audit?limit=2&before=${page1.nextBefore}`, { session: admin }));
   assert.ok(page2.items[0].id < page1.items[1].id);
   const filtered = await json<AuditPage>(await h.request('GET', '/api/v1/audit?action=section.', { session: admin }));
-  assert.deepEqual(filtered.items.map((i: { action: string }) => i.action), ['section.override.set']);
+  assert.deepEqual(
+    filtered.items.map((i: { action: string }) => i.action),
+    ['section.override.set'],
+  );
   assert.equal((await h.request('GET', '/api/v1/audit?limit=0', { session: admin })).status, 400);
 });

@@ -5,15 +5,30 @@ import { makeStaffHarness, visibleText } from './staff-harness.ts';
 
 const BERLIN = { TIDINGS_DISPLAY_TZ: 'Europe/Berlin' };
 const ids = (h: ReturnType<typeof makeStaffHarness>) => {
-  const id = (table: string, name: string) => String((h.db.prepare(`SELECT id FROM ${table} WHERE name = ?`).get(name) as { id: number }).id);
-  return { type: id('task_types', 'Maintenance'), status: id('statuses', 'Planned'), category: id('categories', 'Email'), section: id('sections', 'Email'), finished: id('close_reasons', 'Finished') };
+  const id = (table: string, name: string) =>
+    String((h.db.prepare(`SELECT id FROM ${table} WHERE name = ?`).get(name) as { id: number }).id);
+  return {
+    type: id('task_types', 'Maintenance'),
+    status: id('statuses', 'Planned'),
+    category: id('categories', 'Email'),
+    section: id('sections', 'Email'),
+    finished: id('close_reasons', 'Finished'),
+  };
 };
 
 test('anonymous visitors get the login page, staff cannot open admin pages, writes without a session are refused', async () => {
   const h = makeStaffHarness();
   await h.addUser('bob', 'staff');
   const anon = h.browser();
-  for (const path of ['/staff', '/staff/tasks/new', '/staff/tasks/2733', '/staff/users', '/staff/audit', '/staff/lists', '/staff/overrides']) {
+  for (const path of [
+    '/staff',
+    '/staff/tasks/new',
+    '/staff/tasks/2733',
+    '/staff/users',
+    '/staff/audit',
+    '/staff/lists',
+    '/staff/overrides',
+  ]) {
     const r = await anon.get(path);
     assert.equal(r.status, 303, path);
     assert.equal(r.location, `/staff/login?next=${encodeURIComponent(path)}`);
@@ -42,20 +57,41 @@ test('create a task with a back-dated opening in the display zone, then edit it;
   await b.login('alice');
   const i = ids(h);
   const created = await b.post('/staff/tasks', {
-    summary: 'Mail relay maintenance', typeId: i.type, categoryId: i.category, sectionId: i.section, statusId: i.status,
-    percent: '0', details: 'Swap the **disks**.', openedAt: '2021-10-08T02:00', id: '', action: 'save',
+    summary: 'Mail relay maintenance',
+    typeId: i.type,
+    categoryId: i.category,
+    sectionId: i.section,
+    statusId: i.status,
+    percent: '0',
+    details: 'Swap the **disks**.',
+    openedAt: '2021-10-08T02:00',
+    id: '',
+    action: 'save',
   });
   assert.equal(created.status, 303, created.text.slice(0, 500));
   const id = Number(/\/staff\/tasks\/(\d+)/.exec(created.location ?? '')?.[1]);
   const row = h.db.prepare('SELECT summary, opened_at, details_html, percent FROM tasks WHERE id = ?').get(id) as Record<string, unknown>;
-  assert.deepEqual(row, { summary: 'Mail relay maintenance', opened_at: '2021-10-08T00:00:00.000Z', details_html: '<p>Swap the <strong>disks</strong>.</p>', percent: 0 });
+  assert.deepEqual(row, {
+    summary: 'Mail relay maintenance',
+    opened_at: '2021-10-08T00:00:00.000Z',
+    details_html: '<p>Swap the <strong>disks</strong>.</p>',
+    percent: 0,
+  });
 
   const page = await b.get(`/staff/tasks/${id}?done=created`);
   assert.match(page.text, /Task created\./);
   assert.match(page.text, /opened by alice \(display\) at 2021-10-08 02:00/);
   const version = /name="version" value="(\d+)"/.exec(page.text)![1];
   const saved = await b.post(`/staff/tasks/${id}`, {
-    summary: 'Mail relay maintenance (extended)', typeId: i.type, categoryId: i.category, sectionId: '', statusId: i.status, percent: '40', details: 'Swap the **disks**.', version, action: 'save',
+    summary: 'Mail relay maintenance (extended)',
+    typeId: i.type,
+    categoryId: i.category,
+    sectionId: '',
+    statusId: i.status,
+    percent: '40',
+    details: 'Swap the **disks**.',
+    version,
+    action: 'save',
   });
   assert.equal(saved.status, 303);
   const after = await b.get(`/staff/tasks/${id}`);
@@ -69,10 +105,20 @@ test('saving over a newer version is refused with a clear message and nothing is
   const h = makeStaffHarness();
   await h.addUser('alice', 'admin');
   await h.addUser('bob', 'staff');
-  const a = h.browser(); await a.login('alice');
-  const b = h.browser(); await b.login('bob');
+  const a = h.browser();
+  await a.login('alice');
+  const b = h.browser();
+  await b.login('bob');
   const i = ids(h);
-  const base = { typeId: i.type, categoryId: i.category, sectionId: i.section, statusId: i.status, percent: '0', details: '', action: 'save' };
+  const base = {
+    typeId: i.type,
+    categoryId: i.category,
+    sectionId: i.section,
+    statusId: i.status,
+    percent: '0',
+    details: '',
+    action: 'save',
+  };
   const pageA = await a.get('/staff/tasks/2733');
   const pageB = await b.get('/staff/tasks/2733');
   const vA = /name="version" value="(\d+)"/.exec(pageA.text)![1];
@@ -91,15 +137,23 @@ test('saving over a newer version is refused with a clear message and nothing is
 test('plan editor: add, reorder, edit and remove phases; times in the display zone, whole days inclusive', async () => {
   const h = makeStaffHarness({ env: BERLIN });
   await h.addUser('alice', 'admin');
-  const b = h.browser(); await b.login('alice');
-  const phasesOf = () => h.db.prepare('SELECT title, starts_at AS s, ends_at AS e FROM phases WHERE task_id = 2733 ORDER BY position').all();
+  const b = h.browser();
+  await b.login('alice');
+  const phasesOf = () =>
+    h.db.prepare('SELECT title, starts_at AS s, ends_at AS e FROM phases WHERE task_id = 2733 ORDER BY position').all();
   const empty = { title: '', sdate: '', stime: '', edate: '', etime: '', note: '' };
-  const rows = (list: Record<string, string>[]) => Object.fromEntries([['count', String(list.length)], ...list.flatMap((r, n) =>
-    Object.entries({ ...empty, ...r }).map(([k, v]) => [`phase_${k}_${n}`, v]))]);
-  let r = await b.post('/staff/tasks/2733/phases', { ...rows([
-    { title: 'prepare', edate: '2021-10-12', pos: '1' },
-    { title: 'switch', sdate: '2021-10-31', stime: '02:30', edate: '2021-10-31', etime: '03:30', pos: '2' },
-  ]), move: 'save' });
+  const rows = (list: Record<string, string>[]) =>
+    Object.fromEntries([
+      ['count', String(list.length)],
+      ...list.flatMap((r, n) => Object.entries({ ...empty, ...r }).map(([k, v]) => [`phase_${k}_${n}`, v])),
+    ]);
+  let r = await b.post('/staff/tasks/2733/phases', {
+    ...rows([
+      { title: 'prepare', edate: '2021-10-12', pos: '1' },
+      { title: 'switch', sdate: '2021-10-31', stime: '02:30', edate: '2021-10-31', etime: '03:30', pos: '2' },
+    ]),
+    move: 'save',
+  });
   assert.equal(r.status, 303, r.text.slice(0, 800));
   assert.equal(r.location, '/staff/tasks/2733?done=phases&tz=repeated#h-plan');
   assert.match((await b.get(r.location!)).text, /happened twice on that day \(the clocks went back\); the earlier one was used/);
@@ -113,15 +167,32 @@ test('plan editor: add, reorder, edit and remove phases; times in the display zo
   assert.match(page.text, /name="phase_etime_0" value=""/, 'an inclusive whole day shows as the date alone');
   assert.equal((page.text.match(/data-phase-state="done"/g) ?? []).length, 2, 'each saved phase says where it stands');
 
-  r = await b.post('/staff/tasks/2733/phases', { ...rows([{ title: 'prepare', edate: '2021-10-12', pos: '1' }, { title: 'switch', sdate: '2021-10-31', pos: '2' }, { title: 'cleanup', sdate: '2021-11-01', pos: '3' }]), move: 'up-2' });
+  r = await b.post('/staff/tasks/2733/phases', {
+    ...rows([
+      { title: 'prepare', edate: '2021-10-12', pos: '1' },
+      { title: 'switch', sdate: '2021-10-31', pos: '2' },
+      { title: 'cleanup', sdate: '2021-11-01', pos: '3' },
+    ]),
+    move: 'up-2',
+  });
   assert.equal(r.status, 200, 'moving re-renders the form without saving');
   assert.doesNotMatch(r.text, /data-phase-state/, 'an unsaved draft claims no state');
   assert.ok(r.text.indexOf('value="cleanup"') < r.text.indexOf('value="switch"'));
   assert.equal(phasesOf().length, 2);
 
-  r = await b.post('/staff/tasks/2733/phases', { ...rows([{ title: 'prepare', edate: '2021-10-12', pos: '3' }, { title: 'switch', sdate: '2021-10-31', pos: '1', remove: '1' }, { title: 'cleanup', sdate: '2021-11-01', pos: '2' }]), move: 'save' });
+  r = await b.post('/staff/tasks/2733/phases', {
+    ...rows([
+      { title: 'prepare', edate: '2021-10-12', pos: '3' },
+      { title: 'switch', sdate: '2021-10-31', pos: '1', remove: '1' },
+      { title: 'cleanup', sdate: '2021-11-01', pos: '2' },
+    ]),
+    move: 'save',
+  });
   assert.equal(r.status, 303);
-  assert.deepEqual(phasesOf().map((p) => (p as { title: string }).title), ['cleanup', 'prepare']);
+  assert.deepEqual(
+    phasesOf().map((p) => (p as { title: string }).title),
+    ['cleanup', 'prepare'],
+  );
 
   r = await b.post('/staff/tasks/2733/phases', { ...rows([{ title: 'bad', sdate: '2021-11-05', edate: '2021-11-01' }]), move: 'save' });
   assert.equal(r.status, 400);
@@ -132,15 +203,27 @@ test('plan editor: add, reorder, edit and remove phases; times in the display zo
 test('comment with an explicit time, Markdown preview through the sanitizer, close with a reason, reopen', async () => {
   const h = makeStaffHarness({ env: BERLIN });
   await h.addUser('alice', 'admin');
-  const b = h.browser(); await b.login('alice');
+  const b = h.browser();
+  await b.login('alice');
   const i = ids(h);
   await b.post('/staff/tasks/2733/reopen', {});
-  const preview = await b.post('/staff/tasks/2733/comments', { body: 'Now **active** <script>alert(1)</script> [x](javascript:alert(1))', at: '', action: 'preview' });
+  const preview = await b.post('/staff/tasks/2733/comments', {
+    body: 'Now **active** <script>alert(1)</script> [x](javascript:alert(1))',
+    at: '',
+    action: 'preview',
+  });
   assert.equal(preview.status, 200);
-  assert.match(preview.text, /<section class="preview" aria-label="Preview of the comment"><p>Now <strong>active<\/strong> &lt;script&gt;alert\(1\)&lt;\/script&gt; \[x\]\(javascript:alert\(1\)\)<\/p><\/section>/);
+  assert.match(
+    preview.text,
+    /<section class="preview" aria-label="Preview of the comment"><p>Now <strong>active<\/strong> &lt;script&gt;alert\(1\)&lt;\/script&gt; \[x\]\(javascript:alert\(1\)\)<\/p><\/section>/,
+  );
   const before = (h.db.prepare('SELECT count(*) AS n FROM comments WHERE task_id = 2733').get() as { n: number }).n;
 
-  const posted = await b.post('/staff/tasks/2733/comments', { body: 'The new mailsystem is now active.', at: '2021-10-13T16:40', action: 'save' });
+  const posted = await b.post('/staff/tasks/2733/comments', {
+    body: 'The new mailsystem is now active.',
+    at: '2021-10-13T16:40',
+    action: 'save',
+  });
   assert.equal(posted.status, 303);
   assert.equal(posted.location, '/staff/tasks/2733?done=commented#h-comments', 'an ordinary time carries no daylight-saving note');
   const skipped = await b.post('/staff/tasks/2733/comments', { body: 'In the gap.', at: '2022-03-27T02:30', action: 'save' });
@@ -154,7 +237,11 @@ test('comment with an explicit time, Markdown preview through the sanitizer, clo
 
   const closed = await b.post('/staff/tasks/2733/close', { reasonId: i.finished, at: '2021-11-10T17:09' });
   assert.equal(closed.status, 303);
-  assert.deepEqual(h.db.prepare('SELECT is_closed, percent, closed_at FROM tasks WHERE id = 2733').get(), { is_closed: 1, percent: 100, closed_at: '2021-11-10T16:09:00.000Z' });
+  assert.deepEqual(h.db.prepare('SELECT is_closed, percent, closed_at FROM tasks WHERE id = 2733').get(), {
+    is_closed: 1,
+    percent: 100,
+    closed_at: '2021-11-10T16:09:00.000Z',
+  });
   const again = await b.post('/staff/tasks/2733/close', { reasonId: i.finished, at: '' });
   assert.equal(again.status, 409);
   assert.match(again.text, /already closed/);
@@ -165,12 +252,14 @@ test('comment with an explicit time, Markdown preview through the sanitizer, clo
   assert.match(history, /close_reason — Finished/);
 });
 
-test('a POST without the CSRF token, or with another session\'s, is refused and writes nothing', async () => {
+test("a POST without the CSRF token, or with another session's, is refused and writes nothing", async () => {
   const h = makeStaffHarness();
   await h.addUser('alice', 'admin');
   await h.addUser('bob', 'staff');
-  const a = h.browser(); await a.login('alice');
-  const b = h.browser(); await b.login('bob');
+  const a = h.browser();
+  await a.login('alice');
+  const b = h.browser();
+  await b.login('bob');
   const count = () => (h.db.prepare('SELECT count(*) AS n FROM comments').get() as { n: number }).n;
   const n = count();
   assert.equal((await a.post('/staff/tasks/2733/comments', { body: 'forged', action: 'save' }, { csrf: false })).status, 403);
@@ -184,7 +273,8 @@ test('a POST without the CSRF token, or with another session\'s, is refused and 
 test('incident update in seconds: a quick comment from the dashboard, and the live preview endpoint behind staff + CSRF', async () => {
   const h = makeStaffHarness();
   await h.addUser('bob', 'staff');
-  const b = h.browser(); await b.login('bob');
+  const b = h.browser();
+  await b.login('bob');
   await b.post('/staff/tasks/2733/reopen', {});
   const dash = await b.get('/staff');
   assert.match(dash.text, /<form method="post" action="\/staff\/tasks\/2733\/comments">/);
@@ -207,11 +297,21 @@ test('saving the plan over a newer version is refused with the same clear messag
   const h = makeStaffHarness();
   await h.addUser('alice', 'admin');
   await h.addUser('bob', 'staff');
-  const a = h.browser(); await a.login('alice');
-  const b = h.browser(); await b.login('bob');
+  const a = h.browser();
+  await a.login('alice');
+  const b = h.browser();
+  await b.login('bob');
   const planVersion = (html: string) => /action="\/staff\/tasks\/2733\/phases">[\s\S]*?name="version" value="(\d+)"/.exec(html)![1];
-  const titles = () => (h.db.prepare('SELECT title FROM phases WHERE task_id = 2733 ORDER BY position').all() as { title: string }[]).map((p) => p.title);
-  const plan = (title: string, version: string) => ({ count: '1', phase_title_0: title, phase_sdate_0: '2026-02-02', phase_pos_0: '1', version, move: 'save' });
+  const titles = () =>
+    (h.db.prepare('SELECT title FROM phases WHERE task_id = 2733 ORDER BY position').all() as { title: string }[]).map((p) => p.title);
+  const plan = (title: string, version: string) => ({
+    count: '1',
+    phase_title_0: title,
+    phase_sdate_0: '2026-02-02',
+    phase_pos_0: '1',
+    version,
+    move: 'save',
+  });
   const vA = planVersion((await a.get('/staff/tasks/2733')).text);
   const vB = planVersion((await b.get('/staff/tasks/2733')).text);
   assert.equal((await a.post('/staff/tasks/2733/phases', plan('Alice plan', vA))).status, 303);
@@ -244,13 +344,23 @@ test('login form CSRF: the form carries a token bound to a short-lived cookie; a
   const cookieValue = set.split(';')[0].split('=')[1];
   assert.match(await form.text(), new RegExp(`name="_csrf" value="${cookieValue}"`), 'the hidden field carries the cookie value');
 
-  const post = (fields: Record<string, string>, cookie?: string) => h.app.request('/staff/login', {
-    method: 'POST', body: new URLSearchParams({ username: 'bob', password: 'correct horse battery', next: '/staff', ...fields }).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
-  }, env);
+  const post = (fields: Record<string, string>, cookie?: string) =>
+    h.app.request(
+      '/staff/login',
+      {
+        method: 'POST',
+        body: new URLSearchParams({ username: 'bob', password: 'correct horse battery', next: '/staff', ...fields }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+      },
+      env,
+    );
   // A forged post from another site: no token, or a token without our cookie, or the wrong one.
-  for (const [fields, cookie] of [[{}, undefined], [{ _csrf: cookieValue }, undefined], [{}, `tidings_login_csrf=${cookieValue}`],
-    [{ _csrf: 'x'.repeat(43) }, `tidings_login_csrf=${cookieValue}`]] as const) {
+  for (const [fields, cookie] of [
+    [{}, undefined],
+    [{ _csrf: cookieValue }, undefined],
+    [{}, `tidings_login_csrf=${cookieValue}`],
+    [{ _csrf: 'x'.repeat(43) }, `tidings_login_csrf=${cookieValue}`],
+  ] as const) {
     const res = await post(fields, cookie);
     assert.equal(res.status, 403, JSON.stringify([fields, cookie]));
     assert.match(await res.text(), /The login form has expired or was not sent from this site/);
@@ -262,17 +372,31 @@ test('login form CSRF: the form carries a token bound to a short-lived cookie; a
   assert.equal(ok.status, 303);
   const cookies = ok.headers.getSetCookie();
   assert.ok(cookies.some((c) => c.startsWith('tidings_session=')));
-  assert.ok(cookies.some((c) => /^tidings_login_csrf=;.*Max-Age=0/i.test(c)), 'the login token is dropped once used');
+  assert.ok(
+    cookies.some((c) => /^tidings_login_csrf=;.*Max-Age=0/i.test(c)),
+    'the login token is dropped once used',
+  );
 
   // The form fields of the JSON API need the same token; JSON itself is not something a form can send.
-  const apiForm = await h.app.request('/api/v1/auth/login', {
-    method: 'POST', body: new URLSearchParams({ username: 'bob', password: 'correct horse battery' }).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  }, env);
+  const apiForm = await h.app.request(
+    '/api/v1/auth/login',
+    {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'bob', password: 'correct horse battery' }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    },
+    env,
+  );
   assert.equal(apiForm.status, 403);
-  const apiJson = await h.app.request('/api/v1/auth/login', {
-    method: 'POST', body: JSON.stringify({ username: 'bob', password: 'correct horse battery' }), headers: { 'content-type': 'application/json' },
-  }, env);
+  const apiJson = await h.app.request(
+    '/api/v1/auth/login',
+    {
+      method: 'POST',
+      body: JSON.stringify({ username: 'bob', password: 'correct horse battery' }),
+      headers: { 'content-type': 'application/json' },
+    },
+    env,
+  );
   assert.equal(apiJson.status, 200);
 
   const https = makeStaffHarness({ env: { TIDINGS_PUBLIC_URL: 'https://status.example.test' } });

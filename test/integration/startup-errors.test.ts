@@ -11,7 +11,9 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 function start(env: Record<string, string>) {
   return spawnSync(process.execPath, ['server/main.ts'], {
-    cwd: ROOT, encoding: 'utf8', timeout: 120_000,
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
     env: { ...process.env, TIDINGS_ROLE: 'backend', TIDINGS_LOG_LEVEL: 'warn', ...env },
   });
 }
@@ -46,8 +48,16 @@ test('an HTTP port already in use is reported with the variables to change', asy
 
 test('the MX node refuses a bad setting the same way', () => {
   const r = spawnSync(process.execPath, ['mailsystem/main.ts'], {
-    cwd: ROOT, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, TIDINGS_STATE_DIR: mkdtempSync(join(tmpdir(), 'tidings-startup-')), TIDINGS_SMTP_PORT: '0', TIDINGS_MX_BACKEND_URL: 'http://127.0.0.1:9', TIDINGS_LOG_LEVEL: 'warn' },
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      ...process.env,
+      TIDINGS_STATE_DIR: mkdtempSync(join(tmpdir(), 'tidings-startup-')),
+      TIDINGS_SMTP_PORT: '0',
+      TIDINGS_MX_BACKEND_URL: 'http://127.0.0.1:9',
+      TIDINGS_LOG_LEVEL: 'warn',
+    },
   });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /TIDINGS_MX_TOKEN/);

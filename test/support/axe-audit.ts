@@ -9,8 +9,10 @@ import type { Page } from 'playwright-core';
 const AXE_SOURCE: string = createRequire(import.meta.url)('axe-core').source;
 const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 const VARIANTS = [
-  { width: 1280, scheme: 'light' }, { width: 1280, scheme: 'dark' },
-  { width: 375, scheme: 'light' }, { width: 375, scheme: 'dark' },
+  { width: 1280, scheme: 'light' },
+  { width: 1280, scheme: 'dark' },
+  { width: 375, scheme: 'light' },
+  { width: 375, scheme: 'dark' },
 ] as const;
 
 /** A Hono/Astro route pattern (`/task/:id`) as a regular expression over paths. */
@@ -28,7 +30,9 @@ export function publicPagePatterns(): string[] {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.astro') && e.name !== '404.astro') {
-        const route = `/${relative(root, p).replace(/\.astro$/, '').replace(/(^|\/)index$/, '')}`;
+        const route = `/${relative(root, p)
+          .replace(/\.astro$/, '')
+          .replace(/(^|\/)index$/, '')}`;
         out.push(route.replace(/\[(\w+)\]/g, ':$1').replace(/\/$/, '') || '/');
       }
     }
@@ -37,7 +41,12 @@ export function publicPagePatterns(): string[] {
   return out;
 }
 
-interface AxeViolation { id: string; impact: string; help: string; nodes: { target: string[]; failureSummary: string }[] }
+interface AxeViolation {
+  id: string;
+  impact: string;
+  help: string;
+  nodes: { target: string[]; failureSummary: string }[];
+}
 
 async function axeViolations(page: Page): Promise<AxeViolation[]> {
   // Evaluated through the DevTools protocol, which a page's Content-Security-Policy does not govern.
@@ -45,7 +54,12 @@ async function axeViolations(page: Page): Promise<AxeViolation[]> {
   return page.evaluate(async (tags) => {
     const axe = (window as unknown as { axe: { run: (ctx: Document, o: unknown) => Promise<{ violations: AxeViolation[] }> } }).axe;
     const r = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => ({ target: n.target, failureSummary: n.failureSummary })) }));
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => ({ target: n.target, failureSummary: n.failureSummary })),
+    }));
   }, WCAG_TAGS);
 }
 
@@ -53,7 +67,9 @@ async function axeViolations(page: Page): Promise<AxeViolation[]> {
 async function linksOn(page: Page, base: string): Promise<string[]> {
   const hrefs = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]')).map((a) => (a as HTMLAnchorElement).href));
   const origin = new URL(base).origin;
-  return hrefs.map((h) => new URL(h)).filter((u) => u.origin === origin && !/\.(xml|json|svg|js|css|png|txt)$|\/feed/.test(u.pathname))
+  return hrefs
+    .map((h) => new URL(h))
+    .filter((u) => u.origin === origin && !/\.(xml|json|svg|js|css|png|txt)$|\/feed/.test(u.pathname))
     .map((u) => u.pathname + u.search);
 }
 
@@ -61,7 +77,12 @@ async function linksOn(page: Page, base: string): Promise<string[]> {
  * Visits the seeds and every page they link to (one URL per route pattern), runs axe in every variant, and returns
  * the failures and the patterns it covered. Failures are collected, so one run reports every page that fails.
  */
-export async function auditPages(page: Page, base: string, seeds: string[], patterns: string[]): Promise<{ failures: string[]; covered: Set<string> }> {
+export async function auditPages(
+  page: Page,
+  base: string,
+  seeds: string[],
+  patterns: string[],
+): Promise<{ failures: string[]; covered: Set<string> }> {
   const regexes = patterns.map((p) => [p, patternRegex(p)] as const);
   const patternOf = (path: string) => regexes.find(([, r]) => r.test(path.split('?')[0]))?.[0] ?? null;
   const failures: string[] = [];
@@ -84,9 +105,17 @@ export async function auditPages(page: Page, base: string, seeds: string[], patt
     for (const v of VARIANTS) {
       await page.setViewportSize({ width: v.width, height: 900 });
       await page.emulateMedia({ colorScheme: v.scheme });
-      assert.ok(await page.evaluate(({ w, dark }) => window.innerWidth === w && matchMedia('(prefers-color-scheme: dark)').matches === dark, { w: v.width, dark: v.scheme === 'dark' }), `${path}: the ${v.width}px ${v.scheme} variant applies`);
+      assert.ok(
+        await page.evaluate(({ w, dark }) => window.innerWidth === w && matchMedia('(prefers-color-scheme: dark)').matches === dark, {
+          w: v.width,
+          dark: v.scheme === 'dark',
+        }),
+        `${path}: the ${v.width}px ${v.scheme} variant applies`,
+      );
       for (const violation of await axeViolations(page)) {
-        failures.push(`${path} (${v.width}px, ${v.scheme}): ${violation.id} [${violation.impact}] ${violation.help}: ${JSON.stringify(violation.nodes)}`);
+        failures.push(
+          `${path} (${v.width}px, ${v.scheme}): ${violation.id} [${violation.impact}] ${violation.help}: ${JSON.stringify(violation.nodes)}`,
+        );
       }
     }
     if (pattern) covered.add(pattern);

@@ -4,7 +4,10 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 /** Resolves when the process has exited (at once if it already has). */
 export function exitOf(child: ChildProcess): Promise<Exit> {
@@ -33,7 +36,12 @@ const running = (child: ChildProcess): boolean => child.exitCode === null && chi
  * away is a bug the test must show (a leaked session kept a drain waiting). It is killed then, so nothing
  * lingers after the failure.
  */
-export async function stopCleanly(child: ChildProcess, what: string, drainMs: number, opts: { signal?: NodeJS.Signals; output?: () => string } = {}): Promise<void> {
+export async function stopCleanly(
+  child: ChildProcess,
+  what: string,
+  drainMs: number,
+  opts: { signal?: NodeJS.Signals; output?: () => string } = {},
+): Promise<void> {
   if (!running(child)) {
     const exit = await exitOf(child);
     if (exit.code !== 0) throw new Error(`${what} had already exited (${exit.code ?? exit.signal}) before its stop${detail(opts.output)}`);
@@ -42,7 +50,9 @@ export async function stopCleanly(child: ChildProcess, what: string, drainMs: nu
   const exited = exitOf(child);
   child.kill(opts.signal ?? 'SIGTERM');
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), drainMs); });
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), drainMs);
+  });
   const exit = await Promise.race([exited, late]);
   clearTimeout(timer);
   if (exit === null) {
@@ -50,7 +60,8 @@ export async function stopCleanly(child: ChildProcess, what: string, drainMs: nu
     await exited;
     throw new Error(`${what} did not exit within ${drainMs} ms of ${opts.signal ?? 'SIGTERM'} (killed)${detail(opts.output)}`);
   }
-  if (exit.code !== 0) throw new Error(`${what} exited ${exit.code ?? exit.signal} after ${opts.signal ?? 'SIGTERM'}, not 0${detail(opts.output)}`);
+  if (exit.code !== 0)
+    throw new Error(`${what} exited ${exit.code ?? exit.signal} after ${opts.signal ?? 'SIGTERM'}, not 0${detail(opts.output)}`);
 }
 
 /** A deliberate SIGKILL (crash tests, cleanup after a failure): resolves once the process is gone. */
@@ -94,7 +105,9 @@ export function readLines(child: ChildProcess, stream: Readable, also?: Readable
   };
   stream.on('data', onData);
   // The other stream only feeds the failure text (e.g. stderr next to a stdout log).
-  also?.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+  also?.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+  });
   // The end of the stream, not the exit: output still buffered at the exit is read first. (A grandchild
   // that shares the stream keeps it open; the timeout covers that case.)
   let ended = false;
@@ -110,7 +123,8 @@ export function readLines(child: ChildProcess, stream: Readable, also?: Readable
         const finish = (err: Error | null, value?: T): void => {
           clearTimeout(timer);
           wakers.delete(look);
-          if (err) reject(err); else resolve(value as T);
+          if (err) reject(err);
+          else resolve(value as T);
         };
         const look = (): void => {
           for (; cursor < lines.length; cursor++) {
@@ -120,7 +134,10 @@ export function readLines(child: ChildProcess, stream: Readable, also?: Readable
               return finish(null, value);
             }
           }
-          if (ended) finish(new Error(`the process ended its output (exit ${child.exitCode ?? child.signalCode}) before ${what}${detail(() => text)}`));
+          if (ended)
+            finish(
+              new Error(`the process ended its output (exit ${child.exitCode ?? child.signalCode}) before ${what}${detail(() => text)}`),
+            );
         };
         wakers.add(look);
         look();

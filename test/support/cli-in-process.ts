@@ -3,13 +3,21 @@ import { PassThrough, Readable } from 'node:stream';
 import { runCli } from '#server/cli/run.ts';
 import type { CliContext } from '#server/cli/context.ts';
 
-export async function runCliInProcess(ctx: Pick<CliContext, 'db' | 'config' | 'clock'>, argv: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCliInProcess(
+  ctx: Pick<CliContext, 'db' | 'config' | 'clock'>,
+  argv: string[],
+  stdin = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
   let err = '';
-  stdout.on('data', (d) => { out += d; });
-  stderr.on('data', (d) => { err += d; });
+  stdout.on('data', (d) => {
+    out += d;
+  });
+  stderr.on('data', (d) => {
+    err += d;
+  });
   const code = await runCli(argv, { ...ctx, stdin: Readable.from([stdin]), stdout, stderr });
   return { code, stdout: out, stderr: err };
 }

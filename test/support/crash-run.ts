@@ -30,7 +30,11 @@ const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function queuedDeliveries(stateDir: string): number {
   const db = new Database(join(stateDir, 'node.sqlite'), { readonly: true });
-  try { return db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number; } finally { db.close(); }
+  try {
+    return db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number;
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -51,11 +55,19 @@ export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
     if (ackedInLife >= ackedBeforeKill) progress?.();
   };
   /** Resolves once the running incarnation has answered ackedBeforeKill messages 250. */
-  const incarnationWorked = (i: number): Promise<void> => new Promise<void>((resolve, reject) => {
-    const stuck = setTimeout(() => reject(new Error(`incarnation ${i + 1} answered only ${ackedInLife} messages 250 within 60 s`)), 60_000);
-    progress = () => { clearTimeout(stuck); progress = null; resolve(); };
-    if (ackedInLife >= ackedBeforeKill) progress();
-  });
+  const incarnationWorked = (i: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const stuck = setTimeout(
+        () => reject(new Error(`incarnation ${i + 1} answered only ${ackedInLife} messages 250 within 60 s`)),
+        60_000,
+      );
+      progress = () => {
+        clearTimeout(stuck);
+        progress = null;
+        resolve();
+      };
+      if (ackedInLife >= ackedBeforeKill) progress();
+    });
   const killer = (async () => {
     try {
       for (let i = 0; i < o.kills; i++) {
@@ -73,10 +85,19 @@ export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
     }
   })();
   const result = await runLoad({
-    port: o.port, sessions: o.sessions, perSession: 1_000_000, recipientFor: o.recipientFor, shouldStop: () => killsDone, onAcked,
+    port: o.port,
+    sessions: o.sessions,
+    perSession: 1_000_000,
+    recipientFor: o.recipientFor,
+    shouldStop: () => killsDone,
+    onAcked,
   });
   await killer;
-  await waitFor(() => queuedDeliveries(o.stateDir) === 0, () => `queue drained after the last kill (${queuedDeliveries(o.stateDir)} still queued)`, o.drainTimeoutMs ?? 60_000);
+  await waitFor(
+    () => queuedDeliveries(o.stateDir) === 0,
+    () => `queue drained after the last kill (${queuedDeliveries(o.stateDir)} still queued)`,
+    o.drainTimeoutMs ?? 60_000,
+  );
   await o.mx.stop();
   return { result, killTimes };
 }
@@ -117,7 +138,9 @@ export function attributeDuplicates(copies: Map<string, number[]>, killTimes: nu
 
 export function describeDuplicates(route: string, run: KillLoadRun, report: DuplicateReport): string {
   const kills = run.killTimes.length;
-  return `crash test (${route}): ${kills} SIGKILLs, ${run.result.acked.size} acked, ${run.result.uncertain.size} unanswered; ` +
+  return (
+    `crash test (${route}): ${kills} SIGKILLs, ${run.result.acked.size} acked, ${run.result.uncertain.size} unanswered; ` +
     `duplicates ${report.total} (${(report.total / kills).toFixed(2)} per kill, per kill [${report.perKill.join(', ')}], max ${Math.max(0, ...report.perKill)}; ` +
-    `${report.storedAfterKill} of the unrecorded copies stored after the kill; farthest ${Math.round(report.farthestMs)} ms from its kill)`;
+    `${report.storedAfterKill} of the unrecorded copies stored after the kill; farthest ${Math.round(report.farthestMs)} ms from its kill)`
+  );
 }

@@ -63,8 +63,8 @@ function record(type: number, rdata: Buffer): Buffer {
   const head = Buffer.alloc(12);
   head.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's
   head.writeUInt16BE(type, 2);
-  head.writeUInt16BE(1, 4);      // class IN
-  head.writeUInt32BE(60, 6);     // TTL
+  head.writeUInt16BE(1, 4); // class IN
+  head.writeUInt32BE(60, 6); // TTL
   head.writeUInt16BE(rdata.length, 10);
   return Buffer.concat([head, rdata]);
 }
@@ -113,7 +113,7 @@ export async function startDnsServer(zone: Zone): Promise<DnsServer> {
         rcode = code === 'ENOTFOUND' ? 3 : code === 'ENODATA' ? 0 : 2;
       }
       const header = Buffer.alloc(12);
-      query.copy(header, 0, 0, 2);                                   // id
+      query.copy(header, 0, 0, 2); // id
       header.writeUInt16BE(0x8000 | 0x0400 | (query.readUInt16BE(2) & 0x0100) | 0x0080 | rcode, 2); // QR AA RD RA rcode
       header.writeUInt16BE(1, 4);
       header.writeUInt16BE(answers.length, 6);

@@ -58,7 +58,9 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     chownSync(mail, uid, gid);
   }
   const conf = join(dir, 'dovecot.conf');
-  writeFileSync(conf, `base_dir = ${dir}/run
+  writeFileSync(
+    conf,
+    `base_dir = ${dir}/run
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
 protocols = lmtp
@@ -85,23 +87,34 @@ service anvil {
   chroot =
 }
 ${opts.extraConfig ?? ''}
-`);
+`,
+  );
   const child = spawn('dovecot', ['-F', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let spawnError: Error | undefined;
-  child.on('error', (e) => { spawnError = e; });
+  child.on('error', (e) => {
+    spawnError = e;
+  });
   let stderr = '';
-  child.stderr!.on('data', (c) => { stderr += c; });
+  child.stderr!.on('data', (c) => {
+    stderr += c;
+  });
   const logFile = join(dir, 'dovecot.log');
   const log = (): string => `${existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '(no log)'} ${stderr}`;
   try {
-    await waitFor(async () => {
-      if (spawnError || child.exitCode !== null) throw new Error(`dovecot exited (${child.exitCode}) before listening on ${port}`);
-      return isListening(port);
-    }, `dovecot listening on ${port}`, { timeoutMs: 30_000, intervalMs: 50 });
+    await waitFor(
+      async () => {
+        if (spawnError || child.exitCode !== null) throw new Error(`dovecot exited (${child.exitCode}) before listening on ${port}`);
+        return isListening(port);
+      },
+      `dovecot listening on ${port}`,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
   } catch (e) {
     if (!spawnError) await killHard(child);
     reserved.release();
-    throw new Error(`${spawnError ? `cannot run dovecot (${spawnError.message}); install Debian dovecot-lmtpd. ` : ''}${(e as Error).message}: ${log()}`);
+    throw new Error(
+      `${spawnError ? `cannot run dovecot (${spawnError.message}); install Debian dovecot-lmtpd. ` : ''}${(e as Error).message}: ${log()}`,
+    );
   }
   return {
     port,
@@ -110,7 +123,11 @@ ${opts.extraConfig ?? ''}
     delivered(mailbox) {
       const [user, domain] = mailbox.toLowerCase().split('@');
       const d = join(mail, domain, user, 'Maildir', 'new');
-      return existsSync(d) ? readdirSync(d).sort().map((f) => readFileSync(join(d, f))) : [];
+      return existsSync(d)
+        ? readdirSync(d)
+            .sort()
+            .map((f) => readFileSync(join(d, f)))
+        : [];
     },
     async stop() {
       try {

@@ -12,7 +12,8 @@ export function decodeEntities(s: string): string {
 
 /** Drops head, scripts, styles and aria-hidden decorations; block tags become spaces. */
 export function visibleText(html: string): string {
-  const body = html.replace(/<head[\s\S]*?<\/head>/i, ' ')
+  const body = html
+    .replace(/<head[\s\S]*?<\/head>/i, ' ')
     .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
     .replace(/<(\w+)[^>]*aria-hidden="true"[^>]*>[\s\S]*?<\/\1>/g, ' ');
   // Inline tags join text as a browser shows it ("12:00 GMT</time>." reads "12:00 GMT."); other tags separate.
@@ -25,7 +26,10 @@ export function assertInOrder(text: string, lines: readonly string[]): void {
   let from = 0;
   for (const line of lines) {
     const at = text.indexOf(line, from);
-    assert.ok(at >= 0, `expected "${line}" after position ${from}; ${text.includes(line) ? 'it occurs only earlier' : 'it is missing'}.\nText from there: ${text.slice(from, from + 300)}`);
+    assert.ok(
+      at >= 0,
+      `expected "${line}" after position ${from}; ${text.includes(line) ? 'it occurs only earlier' : 'it is missing'}.\nText from there: ${text.slice(from, from + 300)}`,
+    );
     from = at + line.length;
   }
 }

@@ -57,10 +57,21 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let failed = false;
   const stopping = (): boolean => failed || (opts.shouldStop?.() ?? false);
   const close = (c: RawSmtp | null): null => {
-    if (c) { c.close(); open.delete(c); }
+    if (c) {
+      c.close();
+      open.delete(c);
+    }
     return null;
   };
-  const result: LoadResult = { started: 0, acked: new Map(), uncertain: new Set(), codes: new Map(), unexpected: [], silentDrops: 0, texts421: new Set() };
+  const result: LoadResult = {
+    started: 0,
+    acked: new Map(),
+    uncertain: new Set(),
+    codes: new Map(),
+    unexpected: [],
+    silentDrops: 0,
+    texts421: new Set(),
+  };
   const note = (step: string, reply: string | null): number => {
     const code = codeOf(reply);
     if (reply === null) result.silentDrops++;
@@ -101,14 +112,22 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       for (;;) {
         c ??= await connect();
         if (!c) return;
-        const steps: [string, string][] = [['MAIL', 'MAIL FROM:<load@remote.test>\r\n'], ['RCPT', `RCPT TO:<${rcpt}>\r\n`], ['DATA', 'DATA\r\n']];
+        const steps: [string, string][] = [
+          ['MAIL', 'MAIL FROM:<load@remote.test>\r\n'],
+          ['RCPT', `RCPT TO:<${rcpt}>\r\n`],
+          ['DATA', 'DATA\r\n'],
+        ];
         let ok = true;
         for (const [step, line] of steps) {
           c.write(line);
           const code = note(step, await c.read(replyTimeoutMs).catch(() => null));
-          if (code !== 250 && code !== 354) { ok = false; break; }
+          if (code !== 250 && code !== 354) {
+            ok = false;
+            break;
+          }
         }
-        if (!ok) {  // nothing was stored: a new connection, the same message again
+        if (!ok) {
+          // nothing was stored: a new connection, the same message again
           c = close(c);
           continue;
         }
@@ -119,7 +138,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
           result.acked.set(id, rcpt);
           opts.onAcked?.(id);
         } else if (reply === null) result.uncertain.add(id);
-        else if (code === 421 || code === 451) { c = close(c); continue; }
+        else if (code === 421 || code === 451) {
+          c = close(c);
+          continue;
+        }
         if (reply === null) c = close(c);
         break;
       }
@@ -127,10 +149,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     close(c);
   }
 
-  const sessions = Array.from({ length: opts.sessions }, (_, s) => session(s).catch((err: unknown) => {
-    failed = true;
-    throw err;
-  }));
+  const sessions = Array.from({ length: opts.sessions }, (_, s) =>
+    session(s).catch((err: unknown) => {
+      failed = true;
+      throw err;
+    }),
+  );
   try {
     // allSettled, not all: on an error the other sessions still run until they notice the stop.
     const outcomes = await Promise.allSettled(sessions);

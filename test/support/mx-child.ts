@@ -67,7 +67,10 @@ export class MxChild {
   readStats(): Promise<MxProcessStats> {
     const proc = this.proc;
     if (!proc || !this.lines || !this.stats) return Promise.reject(new Error('the child was not started with stats'));
-    const stats = this.lines.next((line) => (line.startsWith('STATS ') ? JSON.parse(line.slice(6)) as MxProcessStats : undefined), 'STATS from the mx process');
+    const stats = this.lines.next(
+      (line) => (line.startsWith('STATS ') ? (JSON.parse(line.slice(6)) as MxProcessStats) : undefined),
+      'STATS from the mx process',
+    );
     process.kill(proc.pid!, 'SIGUSR2');
     return stats;
   }

@@ -19,20 +19,33 @@ export interface Harness {
 
 /** A minimal DSN body, enough for tests to see who was told what. */
 export function testDsn(req: DsnRequest): Buffer {
-  return Buffer.from(`From: MAILER-DAEMON@${req.reportingMta}\r\nTo: <${req.envelopeFrom}>\r\n` +
-    `Subject: Delivery Status Notification (${req.action})\r\n\r\n${req.recipient}: ${req.response}\r\n`);
+  return Buffer.from(
+    `From: MAILER-DAEMON@${req.reportingMta}\r\nTo: <${req.envelopeFrom}>\r\n` +
+      `Subject: Delivery Status Notification (${req.action})\r\n\r\n${req.recipient}: ${req.response}\r\n`,
+  );
 }
 
 export async function startHarness(data: FakeDirectoryData, opts: Partial<MailSystemOptions> = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-mx-'));
   const db = openDatabase(join(dir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
   const maildirRoot = join(dir, 'mail');
-  const mx = createMailSystem({ smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot, serverName: 'mx.test', ...opts }, {
-    db, directory: fakeDirectory(data), clock: systemClock, log: silentLog, buildDsn: testDsn,
-  });
+  const mx = createMailSystem(
+    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot, serverName: 'mx.test', ...opts },
+    {
+      db,
+      directory: fakeDirectory(data),
+      clock: systemClock,
+      log: silentLog,
+      buildDsn: testDsn,
+    },
+  );
   const port = await mx.start();
   return {
-    port, dir, maildirRoot, db, mx,
+    port,
+    dir,
+    maildirRoot,
+    db,
+    mx,
     async stop() {
       await mx.stop();
       db.close();

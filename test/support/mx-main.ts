@@ -30,24 +30,39 @@ export interface MainNode {
  */
 export async function spawnMxMain(env: Record<string, string | undefined>): Promise<MainNode> {
   const childEnv: NodeJS.ProcessEnv = {
-    ...process.env, TIDINGS_SMTP_PORT: '0', TIDINGS_SMTP_HOST: '127.0.0.1', TIDINGS_MX_HOSTNAME: 'mx.tidings.test', ...env, TIDINGS_LOG_LEVEL: 'info',
+    ...process.env,
+    TIDINGS_SMTP_PORT: '0',
+    TIDINGS_SMTP_HOST: '127.0.0.1',
+    TIDINGS_MX_HOSTNAME: 'mx.tidings.test',
+    ...env,
+    TIDINGS_LOG_LEVEL: 'info',
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
   const child = spawn(process.execPath, ['mailsystem/main.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (c) => { stderr += c; });
+  child.stderr!.on('data', (c) => {
+    stderr += c;
+  });
   const exited = exitOf(child);
   const lines = readLines(child, child.stdout!);
   const output = (): string => `${lines.text()}${stderr}`;
-  const port = await lines.next((line) => {
-    const entry = logEntry(line);
-    return entry?.msg === 'smtp ingress listening' && typeof entry.port === 'number' ? entry.port : undefined;
-  }, 'the "smtp ingress listening" line of mailsystem/main.ts', 60_000).catch(async (err: Error) => {
-    await killHard(child); // a node that never listened must not keep the test process alive
-    throw new Error(`${err.message}\n${stderr}`);
-  });
+  const port = await lines
+    .next(
+      (line) => {
+        const entry = logEntry(line);
+        return entry?.msg === 'smtp ingress listening' && typeof entry.port === 'number' ? entry.port : undefined;
+      },
+      'the "smtp ingress listening" line of mailsystem/main.ts',
+      60_000,
+    )
+    .catch(async (err: Error) => {
+      await killHard(child); // a node that never listened must not keep the test process alive
+      throw new Error(`${err.message}\n${stderr}`);
+    });
   return {
-    child, port, exited,
+    child,
+    port,
+    exited,
     stderr: () => stderr,
     stop: () => stopCleanly(child, 'mailsystem/main.ts', NODE_DRAIN_MS, { output }),
   };
@@ -71,7 +86,8 @@ export async function startMainNode(changes: ConfigChange[], env: Record<string,
     throw err;
   }
   return {
-    ...node, dir,
+    ...node,
+    dir,
     async stop() {
       try {
         await node.stop();

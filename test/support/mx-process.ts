@@ -26,32 +26,51 @@ interface MxProcessConfig extends MxChildExtras {
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8')) as MxProcessConfig;
 const db = openDatabase(join(config.stateDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
-const mx = createMailSystem({
-  smtpHost: '127.0.0.1', smtpPort: config.port, maildirRoot: join(config.stateDir, 'mail'), serverName: 'mx.test',
-  shutdownDeadlineMs: config.shutdownDeadlineMs ?? 2000,
-  ingress: config.tls ? { tls: ensureSelfSignedCert(config.stateDir, 'mx.test') } : {},
-}, {
-  db, directory: fakeDirectory(config.directory), clock: systemClock, log: silentLog, buildDsn: testDsn,
-  transports: {
-    lmtp: createLmtpTransport({ heloName: 'mx.test', timeoutMs: 10_000 }),
-    ...(config.forward ? {
-      forward: createForwardTransport({
-        resolver: zoneResolver(config.forward.zone), srs: createSrs({ domain: 'srs.mx.test', secret: 'mx-process-test-secret' }),
-        clock: systemClock, heloName: 'mx.test', port: config.forward.port, timeoutMs: 10_000,
-      }),
-    } : {}),
+const mx = createMailSystem(
+  {
+    smtpHost: '127.0.0.1',
+    smtpPort: config.port,
+    maildirRoot: join(config.stateDir, 'mail'),
+    serverName: 'mx.test',
+    shutdownDeadlineMs: config.shutdownDeadlineMs ?? 2000,
+    ingress: config.tls ? { tls: ensureSelfSignedCert(config.stateDir, 'mx.test') } : {},
   },
-});
+  {
+    db,
+    directory: fakeDirectory(config.directory),
+    clock: systemClock,
+    log: silentLog,
+    buildDsn: testDsn,
+    transports: {
+      lmtp: createLmtpTransport({ heloName: 'mx.test', timeoutMs: 10_000 }),
+      ...(config.forward
+        ? {
+            forward: createForwardTransport({
+              resolver: zoneResolver(config.forward.zone),
+              srs: createSrs({ domain: 'srs.mx.test', secret: 'mx-process-test-secret' }),
+              clock: systemClock,
+              heloName: 'mx.test',
+              port: config.forward.port,
+              timeoutMs: 10_000,
+            }),
+          }
+        : {}),
+    },
+  },
+);
 
 // Before READY: a SIGTERM that arrives right after the parent reads READY must find the handler.
 process.once('SIGTERM', () => {
-  mx.stop().then(() => {
-    db.close();
-    process.exit(0);
-  }, (err: unknown) => {
-    process.stderr.write(`stop failed: ${String(err)}\n`);
-    process.exit(1);
-  });
+  mx.stop().then(
+    () => {
+      db.close();
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`stop failed: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
 });
 if (config.stats) {
   const gc = (globalThis as { gc?: () => void }).gc;

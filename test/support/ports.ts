@@ -46,7 +46,11 @@ function tryLock(lock: string): { ok: true } | { ok: false; holder: number } {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     let holder = NaN;
-    try { holder = Number(readFileSync(lock, 'utf8')); } catch { /* released meanwhile: take it as held, try the next port */ holder = process.pid; }
+    try {
+      holder = Number(readFileSync(lock, 'utf8'));
+    } catch {
+      /* released meanwhile: take it as held, try the next port */ holder = process.pid;
+    }
     return { ok: false, holder };
   } finally {
     unlinkSync(draft);
@@ -65,7 +69,11 @@ function claim(dir: string, port: number): boolean {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false; // another process takes it over
     throw err;
   }
-  try { unlinkSync(lock); } catch { /* gone already */ }
+  try {
+    unlinkSync(lock);
+  } catch {
+    /* gone already */
+  }
   return tryLock(lock).ok;
 }
 
@@ -98,7 +106,11 @@ export async function reservePort(range?: { from: number; to: number }): Promise
       if (!held) return;
       held = false;
       process.off('exit', release);
-      try { if (readFileSync(lock, 'utf8') === String(process.pid)) unlinkSync(lock); } catch { /* already gone */ }
+      try {
+        if (readFileSync(lock, 'utf8') === String(process.pid)) unlinkSync(lock);
+      } catch {
+        /* already gone */
+      }
     };
     process.on('exit', release);
     if (await canListen(port)) return { port, release };
@@ -110,7 +122,10 @@ export async function reservePort(range?: { from: number; to: number }): Promise
 /** True when something accepts connections on the loopback port. */
 export function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.on('error', () => resolve(false));
   });
 }

@@ -30,15 +30,42 @@ export interface PostfixInstance {
 }
 
 // Core services of Debian's master.cf; the pipe transports name users this machine lacks.
-const SERVICES = new Set(['smtp', 'pickup', 'cleanup', 'qmgr', 'tlsmgr', 'rewrite', 'bounce', 'defer', 'trace', 'verify', 'flush',
-  'proxymap', 'proxywrite', 'relay', 'showq', 'error', 'retry', 'discard', 'local', 'virtual', 'lmtp', 'anvil', 'scache', 'postlog']);
+const SERVICES = new Set([
+  'smtp',
+  'pickup',
+  'cleanup',
+  'qmgr',
+  'tlsmgr',
+  'rewrite',
+  'bounce',
+  'defer',
+  'trace',
+  'verify',
+  'flush',
+  'proxymap',
+  'proxywrite',
+  'relay',
+  'showq',
+  'error',
+  'retry',
+  'discard',
+  'local',
+  'virtual',
+  'lmtp',
+  'anvil',
+  'scache',
+  'postlog',
+]);
 
 function masterCf(port: number): string {
   const out: string[] = [];
   let keep = false;
   for (const line of readFileSync('/etc/postfix/master.cf', 'utf8').split('\n')) {
     if (/^\s*#/.test(line) || line.trim() === '') continue;
-    if (/^\s/.test(line)) { if (keep) out.push(line); continue; }
+    if (/^\s/.test(line)) {
+      if (keep) out.push(line);
+      continue;
+    }
     const cols = line.split(/\s+/);
     keep = SERVICES.has(cols[0]);
     if (!keep) continue;
@@ -96,7 +123,9 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
   execFileSync('postfix', ['-c', etc, 'start'], { stdio: 'ignore' });
   const pidFile = join(dir, 'queue', 'pid', 'master.pid');
   return {
-    dir, port: opts.port, maildirRoot,
+    dir,
+    port: opts.port,
+    maildirRoot,
     masterPid: () => Number(readFileSync(pidFile, 'utf8').trim()),
     queueEmpty() {
       // Messages still in Postfix's own queue directories (incoming/active/deferred/maildrop).
@@ -119,7 +148,10 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
       if (!pidAlive(pid)) return;
       process.kill(pid, 'SIGTERM');
-      await waitFor(() => !pidAlive(pid), `the Postfix master (pid ${pid}) to exit after SIGTERM`, { timeoutMs: POSTFIX_DRAIN_MS, intervalMs: 50 });
+      await waitFor(() => !pidAlive(pid), `the Postfix master (pid ${pid}) to exit after SIGTERM`, {
+        timeoutMs: POSTFIX_DRAIN_MS,
+        intervalMs: 50,
+      });
     },
   };
 }

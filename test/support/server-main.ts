@@ -27,26 +27,48 @@ export interface ServerMain {
  */
 export async function startServerMain(env: Record<string, string | undefined>): Promise<ServerMain> {
   const child = spawn(process.execPath, ['server/main.ts'], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
     // Log level info whatever the caller says: the lines read here are info lines.
-    env: { ...process.env, TIDINGS_HTTP_HOST: '127.0.0.1', TIDINGS_HTTP_PORT: '0', TIDINGS_SMTP_HOST: '127.0.0.1', TIDINGS_SMTP_PORT: '0', ...env, TIDINGS_LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      TIDINGS_HTTP_HOST: '127.0.0.1',
+      TIDINGS_HTTP_PORT: '0',
+      TIDINGS_SMTP_HOST: '127.0.0.1',
+      TIDINGS_SMTP_PORT: '0',
+      ...env,
+      TIDINGS_LOG_LEVEL: 'info',
+    },
   });
   const lines = readLines(child, child.stdout!, child.stderr!);
-  const url = await lines.next((line) => /tidings: (http:\/\/127\.0\.0\.1:\d+)\//.exec(String(logEntry(line)?.msg ?? ''))?.[1], 'the HTTP listening line', START_TIMEOUT_MS)
+  const url = await lines
+    .next(
+      (line) => /tidings: (http:\/\/127\.0\.0\.1:\d+)\//.exec(String(logEntry(line)?.msg ?? ''))?.[1],
+      'the HTTP listening line',
+      START_TIMEOUT_MS,
+    )
     .catch(async (err: unknown) => {
       await killHard(child); // a server that never listened must not keep the test process alive
       throw err;
     });
   let mx: Promise<{ port: number; pid: number }> | undefined;
   return {
-    child, url, lines,
+    child,
+    url,
+    lines,
     port: Number(new URL(url).port),
     output: lines.text,
     mx() {
-      mx ??= lines.next((line) => {
-        const entry = logEntry(line);
-        return typeof entry?.smtpPort === 'number' && typeof entry.pid === 'number' ? { port: entry.smtpPort, pid: entry.pid } : undefined;
-      }, 'the MX node\'s listening line', 60_000);
+      mx ??= lines.next(
+        (line) => {
+          const entry = logEntry(line);
+          return typeof entry?.smtpPort === 'number' && typeof entry.pid === 'number'
+            ? { port: entry.smtpPort, pid: entry.pid }
+            : undefined;
+        },
+        "the MX node's listening line",
+        60_000,
+      );
       return mx;
     },
     stop: () => stopCleanly(child, 'server/main.ts', BACKEND_DRAIN_MS, { output: lines.text }),

@@ -23,9 +23,14 @@ export async function startSiteServer(opts: { now?: string; tz?: string; db?: DB
   let now = new Date(opts.now ?? '2026-01-15T12:00:00.000Z');
   const clock = () => new Date(now.getTime());
   const db = opts.db ?? openBackendStore(':memory:', clock);
-  const config = loadConfig({
-    TIDINGS_PUBLIC_URL: 'http://status.example.test', TIDINGS_STATE_DIR: '/nonexistent', TIDINGS_DISPLAY_TZ: opts.tz ?? 'UTC',
-  }, '/');
+  const config = loadConfig(
+    {
+      TIDINGS_PUBLIC_URL: 'http://status.example.test',
+      TIDINGS_STATE_DIR: '/nonexistent',
+      TIDINGS_DISPLAY_TZ: opts.tz ?? 'UTC',
+    },
+    '/',
+  );
   const changes = createChangeCounter();
   const app = createApp({ db, config, clock, log: pino({ level: 'silent' }), changes });
   const server: ServerType = await new Promise((resolve) => {
@@ -33,15 +38,21 @@ export async function startSiteServer(opts: { now?: string; tz?: string; db?: DB
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url, db, changes,
-    setNow: (iso) => { now = new Date(iso); },
+    url,
+    db,
+    changes,
+    setNow: (iso) => {
+      now = new Date(iso);
+    },
     get: (path, init) => fetch(url + path, { redirect: 'manual', ...init }),
-    close: () => new Promise<void>((resolve, reject) => {
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      server.close((err) => {
-        db.close();
-        if (err) reject(err); else resolve();
-      });
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close((err) => {
+          db.close();
+          if (err) reject(err);
+          else resolve();
+        });
+      }),
   };
 }

@@ -7,10 +7,10 @@ import { waitFor } from './wait.ts';
 const DRAIN_MS = 10_000;
 
 export interface SinkMessage {
-  from: string;          // '' for the null sender
+  from: string; // '' for the null sender
   to: string[];
   data: Buffer;
-  secure: boolean;       // true when the session ran over TLS (STARTTLS)
+  secure: boolean; // true when the session ran over TLS (STARTTLS)
   heloName: string;
   /** Date.now() when the message was complete, just before the sink answered it. */
   at: number;
@@ -54,7 +54,14 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        messages.push({ from, to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks), secure: session.secure, heloName: session.hostNameAppearsAs, at: Date.now() });
+        messages.push({
+          from,
+          to: session.envelope.rcptTo.map((r) => r.address),
+          data: Buffer.concat(chunks),
+          secure: session.secure,
+          heloName: session.hostNameAppearsAs,
+          at: Date.now(),
+        });
         for (const w of waiters.splice(0)) w();
         if (!opts.lmtpDataReply) return cb();
         const replies = session.envelope.rcptTo.map((r) => {
@@ -78,14 +85,21 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
       while (messages.length < n) {
         const left = deadline - Date.now();
         if (left <= 0) throw new Error(`smtp sink: expected ${n} messages, got ${messages.length}`);
-        await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, left).unref(); });
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, left).unref();
+        });
       }
       return messages;
     },
     async close() {
       const open = (): number => server.connections.size;
       try {
-        await waitFor(() => open() === 0, () => `the smtp sink's clients to end their sessions (${open()} still open)`, DRAIN_MS);
+        await waitFor(
+          () => open() === 0,
+          () => `the smtp sink's clients to end their sessions (${open()} still open)`,
+          DRAIN_MS,
+        );
       } finally {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }

@@ -13,11 +13,16 @@ export interface WaitOptions {
  * process exited"). The timeout message names the awaited thing; `what` may be a function, read at the
  * timeout, to tell how far it got (e.g. "queue drained (3 still queued)").
  */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string | (() => string), opts: WaitOptions | number = {}): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  opts: WaitOptions | number = {},
+): Promise<void> {
   const { timeoutMs = 10_000, intervalMs = 10 } = typeof opts === 'number' ? { timeoutMs: opts } : opts;
   const started = Date.now();
   while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

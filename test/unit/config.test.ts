@@ -16,12 +16,21 @@ test('defaults: state in ./state, HTTP 8080, SMTP 2525, all-in-one, no trusted p
 });
 
 for (const [variable, value] of [
-  ['TIDINGS_HTTP_PORT', 'abc'], ['TIDINGS_HTTP_PORT', '70000'], ['TIDINGS_SMTP_PORT', '-1'],
-  ['TIDINGS_PUBLIC_URL', 'ftp://x'], ['TIDINGS_PUBLIC_URL', 'not a url'], ['TIDINGS_DISPLAY_TZ', 'Mars/Olympus'],
-  ['TIDINGS_LOG_LEVEL', 'loud'], ['TIDINGS_ROLE', 'mx'], ['TIDINGS_TRUSTED_PROXIES', '10.0.0.1,proxy.local'],
+  ['TIDINGS_HTTP_PORT', 'abc'],
+  ['TIDINGS_HTTP_PORT', '70000'],
+  ['TIDINGS_SMTP_PORT', '-1'],
+  ['TIDINGS_PUBLIC_URL', 'ftp://x'],
+  ['TIDINGS_PUBLIC_URL', 'not a url'],
+  ['TIDINGS_DISPLAY_TZ', 'Mars/Olympus'],
+  ['TIDINGS_LOG_LEVEL', 'loud'],
+  ['TIDINGS_ROLE', 'mx'],
+  ['TIDINGS_TRUSTED_PROXIES', '10.0.0.1,proxy.local'],
 ] as const) {
   test(`${variable}=${value} is refused with a message naming ${variable}`, () => {
-    assert.throws(() => loadConfig({ [variable]: value }), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable));
+    assert.throws(
+      () => loadConfig({ [variable]: value }),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable),
+    );
   });
 }
 
@@ -29,7 +38,7 @@ async function ipVia(peer: string, forwardedFor: string | undefined, trusted: st
   const app = new Hono();
   app.get('/', (c) => c.text(clientIp(c, { trustedProxies: trusted })));
   const headers: Record<string, string> = forwardedFor ? { 'x-forwarded-for': forwardedFor } : {};
-  const res = await app.request("/", { headers }, { incoming: { socket: { remoteAddress: peer } } });
+  const res = await app.request('/', { headers }, { incoming: { socket: { remoteAddress: peer } } });
   return res.text();
 }
 
@@ -47,7 +56,10 @@ test('behind trusted proxies the right-most untrusted hop is the client, so a fo
 test('listen hosts must be IP literals or localhost', () => {
   assert.equal(loadConfig({ TIDINGS_HTTP_HOST: '::', TIDINGS_SMTP_HOST: 'localhost' }).httpHost, '::');
   for (const variable of ['TIDINGS_HTTP_HOST', 'TIDINGS_SMTP_HOST']) {
-    assert.throws(() => loadConfig({ [variable]: 'not a host' }), (e: unknown) => e instanceof ConfigError && e.variable === variable);
+    assert.throws(
+      () => loadConfig({ [variable]: 'not a host' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable,
+    );
   }
 });
 
@@ -55,12 +67,34 @@ test('MX node settings: defaults from the state folder and host name; backend UR
   const base = loadConfig({}, '/srv/t');
   const mx = loadMxConfig(base, {}, 'mx1.example.net', '/srv/t');
   assert.deepEqual(mx, {
-    backend: null, hostname: 'mx1.example.net', srsDomain: 'mx1.example.net', srsSecrets: [], maildirRoot: '/srv/t/state/mx/mail', exitWithParent: false,
-    tlsFiles: null, implicitTls: false, maxMessageBytes: 25 * 1024 * 1024, maxConnectionsPerIp: 20, maxUnknownRecipients: 10,
-    queueMaxAgeMs: 5 * 86_400_000, delayedDsnAfterMs: 4 * 3_600_000, syncIntervalMs: 10_000,
-    forwardRelay: null, forwardPort: 25, dnsServers: [],
+    backend: null,
+    hostname: 'mx1.example.net',
+    srsDomain: 'mx1.example.net',
+    srsSecrets: [],
+    maildirRoot: '/srv/t/state/mx/mail',
+    exitWithParent: false,
+    tlsFiles: null,
+    implicitTls: false,
+    maxMessageBytes: 25 * 1024 * 1024,
+    maxConnectionsPerIp: 20,
+    maxUnknownRecipients: 10,
+    queueMaxAgeMs: 5 * 86_400_000,
+    delayedDsnAfterMs: 4 * 3_600_000,
+    syncIntervalMs: 10_000,
+    forwardRelay: null,
+    forwardPort: 25,
+    dnsServers: [],
   });
-  const withBackend = loadMxConfig(base, { TIDINGS_MX_BACKEND_URL: 'https://status.example.net/', TIDINGS_MX_TOKEN: 'mxn_x', TIDINGS_SRS_DOMAIN: 'SRS.Example.net', TIDINGS_SRS_SECRETS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }, 'h');
+  const withBackend = loadMxConfig(
+    base,
+    {
+      TIDINGS_MX_BACKEND_URL: 'https://status.example.net/',
+      TIDINGS_MX_TOKEN: 'mxn_x',
+      TIDINGS_SRS_DOMAIN: 'SRS.Example.net',
+      TIDINGS_SRS_SECRETS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb',
+    },
+    'h',
+  );
   assert.deepEqual(withBackend.backend, { url: 'https://status.example.net', token: 'mxn_x' });
   assert.equal(withBackend.srsDomain, 'srs.example.net');
   assert.deepEqual(withBackend.srsSecrets, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
@@ -72,13 +106,28 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     [{ TIDINGS_SRS_DOMAIN: '-x.example' }, 'TIDINGS_SRS_DOMAIN'],
     [{ TIDINGS_SRS_SECRETS: 'short' }, 'TIDINGS_SRS_SECRETS'],
   ] as const) {
-    assert.throws(() => loadMxConfig(base, env, 'h'), (e: unknown) => e instanceof ConfigError && e.variable === variable, variable);
+    assert.throws(
+      () => loadMxConfig(base, env, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable,
+      variable,
+    );
   }
 });
 
 test('MX limits and queue durations: units, 0 turns the delayed notice off, nonsense is refused', () => {
   const base = loadConfig({}, '/srv/t');
-  const mx = loadMxConfig(base, { TIDINGS_QUEUE_MAX_AGE: '3d', TIDINGS_QUEUE_DELAYED_DSN_AFTER: '0', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '1048576', TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: '5', TIDINGS_SMTP_IMPLICIT_TLS: '1', TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '3' }, 'h');
+  const mx = loadMxConfig(
+    base,
+    {
+      TIDINGS_QUEUE_MAX_AGE: '3d',
+      TIDINGS_QUEUE_DELAYED_DSN_AFTER: '0',
+      TIDINGS_SMTP_MAX_MESSAGE_BYTES: '1048576',
+      TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: '5',
+      TIDINGS_SMTP_IMPLICIT_TLS: '1',
+      TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '3',
+    },
+    'h',
+  );
   assert.equal(mx.queueMaxAgeMs, 3 * 86_400_000);
   assert.equal(mx.delayedDsnAfterMs, 0);
   assert.equal(mx.maxMessageBytes, 1048576);
@@ -97,7 +146,11 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     [{ TIDINGS_SMTP_TLS_CERT: '/nonexistent/cert.pem', TIDINGS_SMTP_TLS_KEY: '/nonexistent/key.pem' }, 'TIDINGS_SMTP_TLS_CERT'],
     [{ TIDINGS_SMTP_TLS_CERT: '/etc/hostname' }, 'TIDINGS_SMTP_TLS_KEY'],
   ] as const) {
-    assert.throws(() => loadMxConfig(base, env, 'h'), (e: unknown) => e instanceof ConfigError && e.variable === variable, variable);
+    assert.throws(
+      () => loadMxConfig(base, env, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable,
+      variable,
+    );
   }
 });
 
@@ -107,19 +160,37 @@ test('TIDINGS_MX_SYNC_INTERVAL: 10 s unless set, seconds and longer units, nonse
   assert.equal(loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: '1s' }, 'h').syncIntervalMs, 1000);
   assert.equal(loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: '5m' }, 'h').syncIntervalMs, 5 * 60_000);
   for (const raw of ['0', '0s', '10', '1.5s', '500ms', 'often']) {
-    assert.throws(() => loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: raw }, 'h'),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'TIDINGS_MX_SYNC_INTERVAL' && /such as 1s, 10s or 5m/.test(e.message), raw);
+    assert.throws(
+      () => loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: raw }, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'TIDINGS_MX_SYNC_INTERVAL' && /such as 1s, 10s or 5m/.test(e.message),
+      raw,
+    );
   }
 });
 
 test('outbound forwarding: a smarthost as host[:port], the DNS servers, the remote SMTP port; nonsense is refused naming the variable', () => {
   const base = loadConfig({}, '/srv/t');
-  const mx = loadMxConfig(base, { TIDINGS_FORWARD_RELAY: 'Smarthost.Example.net:587', TIDINGS_DNS_SERVERS: '192.0.2.53, 127.0.0.1:5353,[2001:db8::53]:53,2001:db8::1', TIDINGS_FORWARD_PORT: '2525' }, 'h');
+  const mx = loadMxConfig(
+    base,
+    {
+      TIDINGS_FORWARD_RELAY: 'Smarthost.Example.net:587',
+      TIDINGS_DNS_SERVERS: '192.0.2.53, 127.0.0.1:5353,[2001:db8::53]:53,2001:db8::1',
+      TIDINGS_FORWARD_PORT: '2525',
+    },
+    'h',
+  );
   assert.deepEqual(mx.forwardRelay, { host: 'smarthost.example.net', port: 587 });
   assert.deepEqual(mx.dnsServers, ['192.0.2.53', '127.0.0.1:5353', '[2001:db8::53]:53', '2001:db8::1']);
   assert.equal(mx.forwardPort, 2525);
-  assert.deepEqual(loadMxConfig(base, { TIDINGS_FORWARD_RELAY: '192.0.2.25' }, 'h').forwardRelay, { host: '192.0.2.25', port: 25 }, 'port 25 unless given');
-  assert.deepEqual(loadMxConfig(base, { TIDINGS_FORWARD_RELAY: '[2001:db8::25]:2525' }, 'h').forwardRelay, { host: '2001:db8::25', port: 2525 });
+  assert.deepEqual(
+    loadMxConfig(base, { TIDINGS_FORWARD_RELAY: '192.0.2.25' }, 'h').forwardRelay,
+    { host: '192.0.2.25', port: 25 },
+    'port 25 unless given',
+  );
+  assert.deepEqual(loadMxConfig(base, { TIDINGS_FORWARD_RELAY: '[2001:db8::25]:2525' }, 'h').forwardRelay, {
+    host: '2001:db8::25',
+    port: 2525,
+  });
   for (const [env, variable] of [
     [{ TIDINGS_FORWARD_RELAY: 'relay host:25' }, 'TIDINGS_FORWARD_RELAY'],
     [{ TIDINGS_FORWARD_RELAY: 'relay.example.net:0' }, 'TIDINGS_FORWARD_RELAY'],
@@ -133,6 +204,10 @@ test('outbound forwarding: a smarthost as host[:port], the DNS servers, the remo
     [{ TIDINGS_FORWARD_PORT: '0' }, 'TIDINGS_FORWARD_PORT'],
     [{ TIDINGS_FORWARD_PORT: '25x' }, 'TIDINGS_FORWARD_PORT'],
   ] as const) {
-    assert.throws(() => loadMxConfig(base, env, 'h'), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable), `${variable}=${Object.values(env)[0]}`);
+    assert.throws(
+      () => loadMxConfig(base, env, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable),
+      `${variable}=${Object.values(env)[0]}`,
+    );
   }
 });

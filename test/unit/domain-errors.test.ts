@@ -14,7 +14,10 @@ test('each domain error answers with its HTTP status, title, message and field e
   for (const [err, status, title] of cases) {
     const p = problemOf(err);
     assert.ok(p instanceof Problem, err.name);
-    assert.deepEqual({ status: p.status, title: p.title, detail: p.detail, errors: p.errors }, { status, title, detail: err.message, errors: err.errors });
+    assert.deepEqual(
+      { status: p.status, title: p.title, detail: p.detail, errors: p.errors },
+      { status, title, detail: err.message, errors: err.errors },
+    );
   }
 });
 

@@ -3,11 +3,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildDsn, statusOf, type DsnInput } from '#mailsystem/delivery/dsn.ts';
 
-const original = Buffer.from('From: Anna <anna@origin.test>\r\nTo: bob@example.com\r\nSubject: Hello\r\nMessage-ID: <m1@origin.test>\r\n\r\nSECRET BODY TEXT\r\n');
+const original = Buffer.from(
+  'From: Anna <anna@origin.test>\r\nTo: bob@example.com\r\nSubject: Hello\r\nMessage-ID: <m1@origin.test>\r\n\r\nSECRET BODY TEXT\r\n',
+);
 const base: DsnInput = {
-  action: 'failed', queueId: 'Q123', envelopeFrom: 'anna@origin.test', recipient: 'bob@example.com',
-  response: '550 5.1.1 <bob@example.com>: user unknown', arrivedAt: Date.parse('2026-11-25T08:00:00Z'),
-  now: Date.parse('2026-11-30T08:00:00Z'), reportingMta: 'mx1.tidings.test', original,
+  action: 'failed',
+  queueId: 'Q123',
+  envelopeFrom: 'anna@origin.test',
+  recipient: 'bob@example.com',
+  response: '550 5.1.1 <bob@example.com>: user unknown',
+  arrivedAt: Date.parse('2026-11-25T08:00:00Z'),
+  now: Date.parse('2026-11-30T08:00:00Z'),
+  reportingMta: 'mx1.tidings.test',
+  original,
 };
 
 function parts(dsn: Buffer) {
@@ -29,7 +37,10 @@ test('a failed DSN is a multipart/report with notification, delivery-status and 
   assert.match(sections[0], /Content-Type: text\/plain/);
   assert.match(sections[0], /could not be delivered to <bob@example\.com>/);
   assert.match(sections[1], /Content-Type: message\/delivery-status\r\n/);
-  assert.match(sections[1], /Reporting-MTA: dns; mx1\.tidings\.test\r\nX-Tidings-Queue-ID: Q123\r\nArrival-Date: Wed, 25 Nov 2026 08:00:00 \+0000\r\n\r\nFinal-Recipient: rfc822; bob@example\.com\r\nAction: failed\r\nStatus: 5\.1\.1\r\nDiagnostic-Code: smtp; 550 5\.1\.1 <bob@example\.com>: user unknown\r\nLast-Attempt-Date: Mon, 30 Nov 2026 08:00:00 \+0000\r\n/);
+  assert.match(
+    sections[1],
+    /Reporting-MTA: dns; mx1\.tidings\.test\r\nX-Tidings-Queue-ID: Q123\r\nArrival-Date: Wed, 25 Nov 2026 08:00:00 \+0000\r\n\r\nFinal-Recipient: rfc822; bob@example\.com\r\nAction: failed\r\nStatus: 5\.1\.1\r\nDiagnostic-Code: smtp; 550 5\.1\.1 <bob@example\.com>: user unknown\r\nLast-Attempt-Date: Mon, 30 Nov 2026 08:00:00 \+0000\r\n/,
+  );
   assert.match(sections[2], /Content-Type: text\/rfc822-headers/);
   assert.match(sections[2], /Subject: Hello\r\nMessage-ID: <m1@origin\.test>/);
   assert.ok(!text.includes('SECRET BODY TEXT'), 'the body is not returned');
@@ -39,7 +50,12 @@ test('a failed DSN is a multipart/report with notification, delivery-status and 
 });
 
 test('a delayed DSN says so, with a 4.x.x status and the retry deadline', () => {
-  const text = buildDsn({ ...base, action: 'delayed', response: '451 4.3.0 try later', willRetryUntil: Date.parse('2026-12-02T08:00:00Z') }).toString('latin1');
+  const text = buildDsn({
+    ...base,
+    action: 'delayed',
+    response: '451 4.3.0 try later',
+    willRetryUntil: Date.parse('2026-12-02T08:00:00Z'),
+  }).toString('latin1');
   assert.match(text, /Subject: Delayed Mail \(still being retried\)/);
   assert.match(text, /Action: delayed\r\nStatus: 4\.3\.0\r\n/);
   assert.match(text, /Will-Retry-Until: Wed, 2 Dec 2026 08:00:00 \+0000/);
@@ -56,7 +72,9 @@ test('status codes: taken from the reply when of the right class, generic otherw
 });
 
 test('no header injection from a hostile reply or recipient; never to the null sender', () => {
-  const text = buildDsn({ ...base, response: '550 bad\r\nBcc: victim@evil.test', recipient: 'x@example.com\r\nX-Evil: 1' }).toString('latin1');
+  const text = buildDsn({ ...base, response: '550 bad\r\nBcc: victim@evil.test', recipient: 'x@example.com\r\nX-Evil: 1' }).toString(
+    'latin1',
+  );
   assert.ok(!/\r\nBcc:/.test(text));
   assert.ok(!/\r\nX-Evil:/.test(text));
   assert.throws(() => buildDsn({ ...base, envelopeFrom: '' }));

@@ -6,7 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBackendStore } from '#server/store/open.ts';
-import { reserveLoginAttempt, recordFailedAttempt, recordSucceededAttempt, LOGIN_LIMITS, type LoginAttempt } from '#server/http/ratelimit.ts';
+import {
+  reserveLoginAttempt,
+  recordFailedAttempt,
+  recordSucceededAttempt,
+  LOGIN_LIMITS,
+  type LoginAttempt,
+} from '#server/http/ratelimit.ts';
 
 const T0 = new Date('2026-01-15T12:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -45,6 +51,9 @@ test('a success forgives settled failures of the account but not attempts still 
   assert.equal(reserveLoginAttempt(db, who(21), at(21)).kind, 'reserved');
   assert.equal(reserveLoginAttempt(db, who(22), at(22)).kind, 'limited');
   for (const a of inFlight) recordFailedAttempt(db, a);
-  assert.equal((db.prepare('SELECT count(*) AS n FROM login_failures WHERE scope = ? AND pending = 0').get('account') as { n: number }).n, 3);
+  assert.equal(
+    (db.prepare('SELECT count(*) AS n FROM login_failures WHERE scope = ? AND pending = 0').get('account') as { n: number }).n,
+    3,
+  );
   db.close();
 });

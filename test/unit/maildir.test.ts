@@ -10,8 +10,19 @@ import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
 const root = mkdtempSync(join(tmpdir(), 'tidings-maildir-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const job = (queueId: string, mailbox: string, attempt = 1, message = Buffer.from('Subject: x\r\n\r\n\x00\xff\r\n', 'latin1')): DeliveryJob => ({
-  queueId, deliveryId: 1, envelopeFrom: 's@r.test', recipient: mailbox, route: { kind: 'maildir', mailbox }, message, attempt,
+const job = (
+  queueId: string,
+  mailbox: string,
+  attempt = 1,
+  message = Buffer.from('Subject: x\r\n\r\n\x00\xff\r\n', 'latin1'),
+): DeliveryJob => ({
+  queueId,
+  deliveryId: 1,
+  envelopeFrom: 's@r.test',
+  recipient: mailbox,
+  route: { kind: 'maildir', mailbox },
+  message,
+  attempt,
 });
 
 describe('Maildir transport', () => {

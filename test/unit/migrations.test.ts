@@ -16,7 +16,8 @@ test('backend migrations: second open applies 0 and user_version stays at the ne
   const first = openBackendStore(dir);
   assert.equal(first.pragma('user_version', { simple: true }), expected);
   const tables = (first.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
-  for (const name of ['tasks', 'comments', 'phases', 'task_history', 'users', 'sessions', 'login_failures', 'audit_log']) assert.ok(tables.includes(name), name);
+  for (const name of ['tasks', 'comments', 'phases', 'task_history', 'users', 'sessions', 'login_failures', 'audit_log'])
+    assert.ok(tables.includes(name), name);
   first.close();
 
   const second = openDatabase(join(dir, 'backend.sqlite'));

@@ -13,27 +13,52 @@ function setup() {
   let now = new Date('2030-05-01T10:00:00.000Z');
   const clock = () => new Date(now);
   const db = openBackendStore(':memory:', clock);
-  const user = db.prepare(`INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES ('ops', 'Ops Person', 'staff', 'x', ?)`)
+  const user = db
+    .prepare(`INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES ('ops', 'Ops Person', 'staff', 'x', ?)`)
     .run(now.toISOString());
   const ctx = { db, clock, changes: createChangeCounter() };
   const actor = { userId: Number(user.lastInsertRowid), name: 'ops' };
-  return { db, ctx, actor, clock, set: (iso: string) => { now = new Date(iso); } };
+  return {
+    db,
+    ctx,
+    actor,
+    clock,
+    set: (iso: string) => {
+      now = new Date(iso);
+    },
+  };
 }
 
 /** The HTTP status the API answers a refusal with (services raise domain errors; problemOf is the edge's mapping). */
 const status = (fn: () => unknown) => {
-  try { fn(); } catch (e) { const p = problemOf(e); if (p) return p.status; throw e; }
+  try {
+    fn();
+  } catch (e) {
+    const p = problemOf(e);
+    if (p) return p.status;
+    throw e;
+  }
   return 200;
 };
 
 test('an override is in force until its expiry, then ends on its own', () => {
   const s = setup();
-  const row = setOverride({ ctx: s.ctx, actor: s.actor, slug: 'email', input: { state: 'issues', note: 'Delays at one provider', expiresAt: '2030-05-01T14:00:00+02:00' } });
+  const row = setOverride({
+    ctx: s.ctx,
+    actor: s.actor,
+    slug: 'email',
+    input: { state: 'issues', note: 'Delays at one provider', expiresAt: '2030-05-01T14:00:00+02:00' },
+  });
   assert.equal(row.expiresAt, '2030-05-01T12:00:00.000Z', 'stored as UTC');
   assert.equal(row.setBy, 'Ops Person');
   assert.equal(s.ctx.changes.version(), 1);
   const signal = overrideSignal(() => allOverrides(s.db));
-  assert.deepEqual(signal('email', s.clock()), { state: 'issues', reason: 'Delays at one provider', setAt: '2030-05-01T10:00:00.000Z', expiresAt: '2030-05-01T12:00:00.000Z' });
+  assert.deepEqual(signal('email', s.clock()), {
+    state: 'issues',
+    reason: 'Delays at one provider',
+    setAt: '2030-05-01T10:00:00.000Z',
+    expiresAt: '2030-05-01T12:00:00.000Z',
+  });
   assert.equal(signal('dns', s.clock()), null);
   assert.ok(activeOverride(allOverrides(s.db), new Date('2030-05-01T11:59:59.999Z')));
   assert.equal(activeOverride(allOverrides(s.db), new Date('2030-05-01T12:00:00.000Z')), null, 'over exactly at the expiry');
@@ -45,7 +70,12 @@ test('an override is in force until its expiry, then ends on its own', () => {
 test('setting again replaces; clearing ends it early; both are audited', () => {
   const s = setup();
   setOverride({ ctx: s.ctx, actor: s.actor, slug: 'email', input: { state: 'issues', note: 'first', expiresAt: '2030-05-01T12:00:00Z' } });
-  setOverride({ ctx: s.ctx, actor: s.actor, slug: 'email', input: { state: 'announcement', note: 'second', expiresAt: '2030-05-02T12:00:00Z' } });
+  setOverride({
+    ctx: s.ctx,
+    actor: s.actor,
+    slug: 'email',
+    input: { state: 'announcement', note: 'second', expiresAt: '2030-05-02T12:00:00Z' },
+  });
   const rows = allOverrides(s.db);
   assert.equal(rows.length, 1);
   assert.equal(rows[0].state, 'announcement');
@@ -64,12 +94,16 @@ test('setting again replaces; clearing ends it early; both are audited', () => {
 
 test('refused: an expiry in the past or now, more than 30 days ahead, an unknown section; nothing written', () => {
   const s = setup();
-  const set = (slug: string, expiresAt: string) => () => setOverride({ ctx: s.ctx, actor: s.actor, slug, input: { state: 'unknown', note: '', expiresAt } });
+  const set = (slug: string, expiresAt: string) => () =>
+    setOverride({ ctx: s.ctx, actor: s.actor, slug, input: { state: 'unknown', note: '', expiresAt } });
   assert.equal(status(set('email', '2030-05-01T10:00:00Z')), 400);
   assert.equal(status(set('email', '2030-04-30T10:00:00Z')), 400);
   assert.equal(status(set('email', '2030-06-01T10:00:00Z')), 400);
   assert.equal(status(set('nope', '2030-05-01T11:00:00Z')), 404);
-  assert.equal(status(() => clearOverride({ ctx: s.ctx, actor: s.actor, slug: 'nope' })), 404);
+  assert.equal(
+    status(() => clearOverride({ ctx: s.ctx, actor: s.actor, slug: 'nope' })),
+    404,
+  );
   assert.equal(allOverrides(s.db).length, 0);
   assert.equal(s.ctx.changes.version(), 0);
 });

@@ -8,7 +8,10 @@ const MIN = 60_000;
 
 describe('backoff', () => {
   it('retries first within minutes, doubles, caps at an hour', () => {
-    assert.deepEqual([1, 2, 3, 4, 7, 20].map((a) => retryDelay(DEFAULT_RETRY, a) / MIN), [1, 2, 4, 8, 60, 60]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 7, 20].map((a) => retryDelay(DEFAULT_RETRY, a) / MIN),
+      [1, 2, 4, 8, 60, 60],
+    );
     assert.equal(retryDelay(DEFAULT_RETRY, 1, 0.5), 1.1 * MIN);
   });
   it('expires after five days and never schedules past the max age', () => {

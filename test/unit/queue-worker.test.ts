@@ -26,33 +26,59 @@ function fresh(): { db: DB; store: QueueStore; committer: GroupCommitter } {
 }
 
 const msg = (id: string, from: string, routes: Route[], at: number, isSpam = false): AcceptedMessage => ({
-  id, receivedAt: at, envelopeFrom: from, clientIp: '192.0.2.1', helo: 'c.test', isSpam,
-  body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`), deliveries: routes.map((route) => ({ recipient: 'rcpt@example.test', route })),
+  id,
+  receivedAt: at,
+  envelopeFrom: from,
+  clientIp: '192.0.2.1',
+  helo: 'c.test',
+  isSpam,
+  body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
+  deliveries: routes.map((route) => ({ recipient: 'rcpt@example.test', route })),
 });
 
 describe('group commit', () => {
   it('commits many submissions of one turn in one transaction, each resolving after COMMIT', async () => {
     const { db, store, committer } = fresh();
-    const all = Array.from({ length: 50 }, (_, i) => committer.submit(() => store.insertAccepted(msg(`m${i}`, 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], 1))));
+    const all = Array.from({ length: 50 }, (_, i) =>
+      committer.submit(() => store.insertAccepted(msg(`m${i}`, 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], 1))),
+    );
     assert.equal(db.prepare('SELECT count(*) FROM messages').pluck().get(), 0, 'nothing is written before the batch runs');
     await Promise.all(all);
     assert.deepEqual(committer.stats, { batches: 1, items: 50 });
     assert.equal(db.prepare('SELECT count(*) FROM messages').pluck().get(), 50);
     const seqs = db.prepare("SELECT seq FROM events WHERE type = 'accepted' ORDER BY seq").pluck().all() as number[];
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+    );
     assert.equal(new Set(seqs).size, 50);
   });
 
   it('fails one bad item alone, and the whole batch when the disk is full', async () => {
     const { db, store, committer } = fresh();
     const dup = msg('same', 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], 1);
-    const results = await Promise.allSettled([committer.submit(() => store.insertAccepted(dup)), committer.submit(() => store.insertAccepted(dup))]);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected']);
+    const results = await Promise.allSettled([
+      committer.submit(() => store.insertAccepted(dup)),
+      committer.submit(() => store.insertAccepted(dup)),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected'],
+    );
     // SQLITE_FULL: no page may be added, so every message of the batch must be refused.
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-    const big = (id: string): AcceptedMessage => ({ ...msg(id, 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], 1), body: Buffer.alloc(64 * 1024, 0x61) });
-    const full = await Promise.allSettled([committer.submit(() => store.insertAccepted(big('f1'))), committer.submit(() => store.insertAccepted(big('f2')))]);
-    assert.deepEqual(full.map((r) => r.status), ['rejected', 'rejected']);
+    const big = (id: string): AcceptedMessage => ({
+      ...msg(id, 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], 1),
+      body: Buffer.alloc(64 * 1024, 0x61),
+    });
+    const full = await Promise.allSettled([
+      committer.submit(() => store.insertAccepted(big('f1'))),
+      committer.submit(() => store.insertAccepted(big('f2'))),
+    ]);
+    assert.deepEqual(
+      full.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal(db.prepare("SELECT count(*) FROM messages WHERE id IN ('f1', 'f2')").pluck().get(), 0);
   });
 });
@@ -63,35 +89,65 @@ describe('delivery worker', () => {
   let jobs: DeliveryJob[];
   let dsns: DsnRequest[];
   beforeEach(() => {
-    clock = { t: 1_000_000, now() { return this.t; } };
+    clock = {
+      t: 1_000_000,
+      now() {
+        return this.t;
+      },
+    };
     outcomes = [];
     jobs = [];
     dsns = [];
   });
 
   function worker(q: ReturnType<typeof fresh>, retry = DEFAULT_RETRY): DeliveryWorker {
-    return new DeliveryWorker({ owner: 'w1', leaseMs: 10 * MIN, concurrency: 4, idlePollMs: 20, retry, reportingMta: 'mx.test' }, {
-      store: q.store, committer: q.committer, clock, log: silentLog, random: () => 0, newId: (t) => `dsn${t}`,
-      routesForSender: (a) => [{ kind: 'forward', to: a }],
-      buildDsn: (req) => { dsns.push(req); return Buffer.from(`DSN ${req.action} ${req.recipient}\r\n`); },
-      transports: {
-        maildir: { deliver: async (job) => { jobs.push(job); return outcomes.shift() ?? { kind: 'delivered', response: '250 ok' }; } },
-        forward: { deliver: async (job) => { jobs.push(job); return { kind: 'delivered', response: '250 forwarded' }; } },
+    return new DeliveryWorker(
+      { owner: 'w1', leaseMs: 10 * MIN, concurrency: 4, idlePollMs: 20, retry, reportingMta: 'mx.test' },
+      {
+        store: q.store,
+        committer: q.committer,
+        clock,
+        log: silentLog,
+        random: () => 0,
+        newId: (t) => `dsn${t}`,
+        routesForSender: (a) => [{ kind: 'forward', to: a }],
+        buildDsn: (req) => {
+          dsns.push(req);
+          return Buffer.from(`DSN ${req.action} ${req.recipient}\r\n`);
+        },
+        transports: {
+          maildir: {
+            deliver: async (job) => {
+              jobs.push(job);
+              return outcomes.shift() ?? { kind: 'delivered', response: '250 ok' };
+            },
+          },
+          forward: {
+            deliver: async (job) => {
+              jobs.push(job);
+              return { kind: 'delivered', response: '250 forwarded' };
+            },
+          },
+        },
       },
-    });
+    );
   }
   const rows = (db: DB, sql: string): unknown[] => db.prepare(sql).all();
   const state = (db: DB, id: string): string => db.prepare('SELECT state FROM deliveries WHERE message_id = ?').pluck().get(id) as string;
 
   it('delivers, records the accept-to-delivery latency, and drops the body once final', async () => {
     const q = fresh();
-    await q.committer.submit(() => q.store.insertAccepted(msg('a', 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t - 250)));
+    await q.committer.submit(() =>
+      q.store.insertAccepted(msg('a', 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t - 250)),
+    );
     const w = worker(q);
     w.start();
     await waitFor(() => state(q.db, 'a') === 'delivered', 'delivered');
     await w.stop();
-    assert.deepEqual(rows(q.db, "SELECT route_kind, latency_ms FROM events WHERE type = 'delivered'"), [{ route_kind: 'maildir', latency_ms: 250 }]);
-    assert.equal((q.db.prepare("SELECT count(*) FROM message_bodies").pluck().get()), 0);
+    assert.deepEqual(rows(q.db, "SELECT route_kind, latency_ms FROM events WHERE type = 'delivered'"), [
+      { route_kind: 'maildir', latency_ms: 250 },
+    ]);
+    assert.equal(q.db.prepare('SELECT count(*) FROM message_bodies').pluck().get(), 0);
     assert.equal(q.store.messageBody('a').length, 0);
     assert.equal(jobs[0].attempt, 1);
   });
@@ -99,11 +155,16 @@ describe('delivery worker', () => {
   it('defers with backoff, retries when due, expires after max age with a DSN to the sender', async () => {
     const q = fresh();
     outcomes = Array(20).fill({ kind: 'deferred', response: '451 4.3.0 try later' });
-    await q.committer.submit(() => q.store.insertAccepted(msg('b', 'sender@remote.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t)));
+    await q.committer.submit(() =>
+      q.store.insertAccepted(msg('b', 'sender@remote.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t)),
+    );
     const retry = { ...DEFAULT_RETRY, maxAgeMs: 10 * MIN, delayedDsnAfterMs: 0 };
     const w = worker(q, retry);
     w.start();
-    await waitFor(() => jobs.length === 1 && (q.db.prepare("SELECT count(*) FROM events WHERE type = 'deferred'").pluck().get() as number) === 1, 'first deferral');
+    await waitFor(
+      () => jobs.length === 1 && (q.db.prepare("SELECT count(*) FROM events WHERE type = 'deferred'").pluck().get() as number) === 1,
+      'first deferral',
+    );
     assert.equal(q.db.prepare("SELECT next_attempt_at FROM deliveries WHERE message_id = 'b'").pluck().get(), clock.t + MIN);
     // Every claim the worker makes, with the time it claimed at and what it got.
     const claims: { at: number; got: number }[] = [];
@@ -116,7 +177,11 @@ describe('delivery worker', () => {
     clock.t += MIN - 1;
     // A claim made one millisecond before the retry is due must come back empty.
     await waitFor(() => claims.some((c) => c.at === clock.t), 'a claim at one millisecond before the retry is due');
-    assert.deepEqual(claims.filter((c) => c.at === clock.t && c.got > 0), [], 'nothing claimed before it is due');
+    assert.deepEqual(
+      claims.filter((c) => c.at === clock.t && c.got > 0),
+      [],
+      'nothing claimed before it is due',
+    );
     assert.equal(jobs.length, 1, 'not retried before it is due');
     clock.t += 1;
     await waitFor(() => jobs.length === 2, 'second attempt');
@@ -137,7 +202,11 @@ describe('delivery worker', () => {
 
   it('bounces a permanent failure at once; no DSN to the null sender or for spam', async () => {
     const q = fresh();
-    outcomes = [{ kind: 'failed', response: '550 5.1.1 gone' }, { kind: 'failed', response: '550 5.1.1 gone' }, { kind: 'failed', response: '550 5.1.1 gone' }];
+    outcomes = [
+      { kind: 'failed', response: '550 5.1.1 gone' },
+      { kind: 'failed', response: '550 5.1.1 gone' },
+      { kind: 'failed', response: '550 5.1.1 gone' },
+    ];
     await q.committer.submit(() => {
       q.store.insertAccepted(msg('c', 'sender@remote.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t));
       q.store.insertAccepted(msg('d', '', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t));
@@ -147,14 +216,19 @@ describe('delivery worker', () => {
     w.start();
     await waitFor(() => ['c', 'd', 'e'].every((id) => state(q.db, id) === 'bounced'), 'all bounced');
     await w.stop();
-    assert.deepEqual(dsns.map((d) => d.envelopeFrom), ['sender@remote.test']);
+    assert.deepEqual(
+      dsns.map((d) => d.envelopeFrom),
+      ['sender@remote.test'],
+    );
     assert.equal(dsns[0].expired, false, 'a permanent reply is not an expiry');
   });
 
   it('sends one delayed DSN after the configured time and keeps retrying', async () => {
     const q = fresh();
     outcomes = Array(5).fill({ kind: 'deferred', response: '451 4.4.1 no answer' });
-    await q.committer.submit(() => q.store.insertAccepted(msg('f', 'sender@remote.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t)));
+    await q.committer.submit(() =>
+      q.store.insertAccepted(msg('f', 'sender@remote.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], clock.t)),
+    );
     const w = worker(q, { ...DEFAULT_RETRY, delayedDsnAfterMs: 2 * MIN });
     const deferrals = (): number => q.db.prepare("SELECT count(*) FROM events WHERE type = 'deferred'").pluck().get() as number;
     w.start();
@@ -164,7 +238,10 @@ describe('delivery worker', () => {
       await waitFor(() => deferrals() === i + 2, `attempt ${i + 2} recorded`);
     }
     await w.stop();
-    assert.deepEqual(dsns.map((d) => d.action), ['delayed']);
+    assert.deepEqual(
+      dsns.map((d) => d.action),
+      ['delayed'],
+    );
     const arrived = q.db.prepare("SELECT created_at FROM deliveries WHERE message_id = 'f'").pluck().get() as number;
     assert.equal(dsns[0].willRetryUntil, arrived + DEFAULT_RETRY.maxAgeMs, 'the notice says until when we keep trying');
     assert.equal(state(q.db, 'f'), 'queued');
@@ -174,14 +251,32 @@ describe('delivery worker', () => {
     // Dovecot or a provider has stored the message once it answers 250; a crash before our commit
     // redelivers it. So that outcome must not wait for the next group-commit batch.
     const q = fresh();
-    await q.committer.submit(() => q.store.insertAccepted(msg('r', 's@r.test', [{ kind: 'lmtp', mailbox: 'a@example.test', host: '127.0.0.1', port: 24 }], clock.t)));
+    await q.committer.submit(() =>
+      q.store.insertAccepted(msg('r', 's@r.test', [{ kind: 'lmtp', mailbox: 'a@example.test', host: '127.0.0.1', port: 24 }], clock.t)),
+    );
     let reply: ((o: DeliveryOutcome) => void) | null = null;
     const asked = new Promise<void>((called) => {
-      const w = new DeliveryWorker({ owner: 'w1', leaseMs: 10 * MIN, concurrency: 4, idlePollMs: 20, retry: DEFAULT_RETRY, reportingMta: 'mx.test' }, {
-        store: q.store, committer: q.committer, clock, log: silentLog, newId: (t) => `dsn${t}`, routesForSender: () => [],
-        buildDsn: () => Buffer.alloc(0),
-        transports: { lmtp: { deliver: () => new Promise<DeliveryOutcome>((resolve) => { reply = resolve; called(); }) } },
-      });
+      const w = new DeliveryWorker(
+        { owner: 'w1', leaseMs: 10 * MIN, concurrency: 4, idlePollMs: 20, retry: DEFAULT_RETRY, reportingMta: 'mx.test' },
+        {
+          store: q.store,
+          committer: q.committer,
+          clock,
+          log: silentLog,
+          newId: (t) => `dsn${t}`,
+          routesForSender: () => [],
+          buildDsn: () => Buffer.alloc(0),
+          transports: {
+            lmtp: {
+              deliver: () =>
+                new Promise<DeliveryOutcome>((resolve) => {
+                  reply = resolve;
+                  called();
+                }),
+            },
+          },
+        },
+      );
       w.start();
       t.after(() => w.stop());
     });

@@ -11,11 +11,28 @@ const now = new Date('2026-11-30T12:00:00Z');
 type Rec = Record<string, unknown>;
 let v = 0;
 const domain = (name: string, extra: Rec = {}): ConfigChange =>
-  ({ version: ++v, op: 'upsert', entity: 'domain', key: name, record: { name, mode: 'active', legacyHost: null, legacyPort: null, catchAll: null, ...extra } }) as ConfigChange;
+  ({
+    version: ++v,
+    op: 'upsert',
+    entity: 'domain',
+    key: name,
+    record: { name, mode: 'active', legacyHost: null, legacyPort: null, catchAll: null, ...extra },
+  }) as ConfigChange;
 const mailbox = (address: string, extra: Rec = {}): ConfigChange =>
-  ({ version: ++v, op: 'upsert', entity: 'mailbox', key: address, record: { address, domain: address.split('@')[1], delivery: 'maildir', lmtpHost: null, lmtpPort: null, ...extra } }) as ConfigChange;
-const alias = (address: string, targets: string[], keepLocalCopy = false): ConfigChange =>
-  ({ version: ++v, op: 'upsert', entity: 'alias', key: address, record: { address, domain: address.split('@')[1], targets, keepLocalCopy } });
+  ({
+    version: ++v,
+    op: 'upsert',
+    entity: 'mailbox',
+    key: address,
+    record: { address, domain: address.split('@')[1], delivery: 'maildir', lmtpHost: null, lmtpPort: null, ...extra },
+  }) as ConfigChange;
+const alias = (address: string, targets: string[], keepLocalCopy = false): ConfigChange => ({
+  version: ++v,
+  op: 'upsert',
+  entity: 'alias',
+  key: address,
+  record: { address, domain: address.split('@')[1], targets, keepLocalCopy },
+});
 
 function setup(changes: ConfigChange[], extra: { postmaster?: string } = {}) {
   const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
@@ -23,7 +40,14 @@ function setup(changes: ConfigChange[], extra: { postmaster?: string } = {}) {
   let clock = now.getTime();
   const srs = createSrs({ domain: 'srs.tidings.test', secret: 'k' });
   const dir = createReplicaDirectory({ db, clock: { now: () => clock }, srs, ...extra });
-  return { db, dir, srs, setClock: (d: Date) => { clock = d.getTime(); } };
+  return {
+    db,
+    dir,
+    srs,
+    setClock: (d: Date) => {
+      clock = d.getTime();
+    },
+  };
 }
 
 test('mailboxes by delivery kind; unknown user; not hosted; case-insensitive', () => {
@@ -32,8 +56,16 @@ test('mailboxes by delivery kind; unknown user; not hosted; case-insensitive', (
     mailbox('anna@example.com'),
     mailbox('bob@example.com', { delivery: 'lmtp', lmtpHost: '127.0.0.1', lmtpPort: 2424 }),
   ]);
-  assert.deepEqual(dir.resolve('Anna@EXAMPLE.com'), { status: 'ok', address: 'anna@example.com', routes: [{ kind: 'maildir', mailbox: 'anna@example.com' }] });
-  assert.deepEqual(dir.resolve('bob@example.com'), { status: 'ok', address: 'bob@example.com', routes: [{ kind: 'lmtp', mailbox: 'bob@example.com', host: '127.0.0.1', port: 2424 }] });
+  assert.deepEqual(dir.resolve('Anna@EXAMPLE.com'), {
+    status: 'ok',
+    address: 'anna@example.com',
+    routes: [{ kind: 'maildir', mailbox: 'anna@example.com' }],
+  });
+  assert.deepEqual(dir.resolve('bob@example.com'), {
+    status: 'ok',
+    address: 'bob@example.com',
+    routes: [{ kind: 'lmtp', mailbox: 'bob@example.com', host: '127.0.0.1', port: 2424 }],
+  });
   assert.deepEqual(dir.resolve('carol@example.com'), { status: 'unknown-user' });
   assert.deepEqual(dir.resolve('anna@elsewhere.test'), { status: 'not-hosted' });
   assert.equal(dir.isHostedDomain('EXAMPLE.COM'), true);
@@ -62,7 +94,11 @@ test('aliases: internal and external targets, keep-local-copy, recursion, dead t
     { kind: 'forward', to: 'partner@other.test' },
   ]);
   // an alias without keep-local-copy replaces the mailbox
-  assert.deepEqual(dir.resolve('bob@example.com'), { status: 'ok', address: 'bob@example.com', routes: [{ kind: 'forward', to: 'bob@gmail.test' }] });
+  assert.deepEqual(dir.resolve('bob@example.com'), {
+    status: 'ok',
+    address: 'bob@example.com',
+    routes: [{ kind: 'forward', to: 'bob@gmail.test' }],
+  });
   assert.deepEqual(dir.resolve('ping@example.com'), { status: 'unknown-user' }, 'a loop with no final target resolves to nothing');
 });
 
@@ -72,11 +108,15 @@ test('alias targets keep the local part of an external target and resolve intern
     mailbox('anna@example.com'),
     alias('fwd@example.com', ['Ext.User@provider.test', 'Anna@example.com', 'ext.user@provider.test']),
   ]);
-  assert.deepEqual(dir.resolve('FWD@example.com'), { status: 'ok', address: 'fwd@example.com', routes: [
-    { kind: 'forward', to: 'Ext.User@provider.test' },
-    { kind: 'maildir', mailbox: 'anna@example.com' },
-    { kind: 'forward', to: 'ext.user@provider.test' },
-  ] });
+  assert.deepEqual(dir.resolve('FWD@example.com'), {
+    status: 'ok',
+    address: 'fwd@example.com',
+    routes: [
+      { kind: 'forward', to: 'Ext.User@provider.test' },
+      { kind: 'maildir', mailbox: 'anna@example.com' },
+      { kind: 'forward', to: 'ext.user@provider.test' },
+    ],
+  });
 });
 
 test('plus-addressing and catch-all', () => {
@@ -88,20 +128,50 @@ test('plus-addressing and catch-all', () => {
     domain('strict.test'),
     mailbox('anna@strict.test'),
   ]);
-  assert.deepEqual(dir.resolve('anna+news@example.com'), { status: 'ok', address: 'anna@example.com', routes: [{ kind: 'maildir', mailbox: 'anna@example.com' }] });
-  assert.deepEqual(dir.resolve('anna+exact@example.com'), { status: 'ok', address: 'anna+exact@example.com', routes: [{ kind: 'maildir', mailbox: 'anna+exact@example.com' }] });
-  assert.deepEqual(dir.resolve('whoever@example.com'), { status: 'ok', address: 'whoever@example.com', routes: [{ kind: 'maildir', mailbox: 'inbox@example.com' }] });
-  assert.deepEqual(dir.resolve('anna+x@strict.test'), { status: 'ok', address: 'anna@strict.test', routes: [{ kind: 'maildir', mailbox: 'anna@strict.test' }] });
+  assert.deepEqual(dir.resolve('anna+news@example.com'), {
+    status: 'ok',
+    address: 'anna@example.com',
+    routes: [{ kind: 'maildir', mailbox: 'anna@example.com' }],
+  });
+  assert.deepEqual(dir.resolve('anna+exact@example.com'), {
+    status: 'ok',
+    address: 'anna+exact@example.com',
+    routes: [{ kind: 'maildir', mailbox: 'anna+exact@example.com' }],
+  });
+  assert.deepEqual(dir.resolve('whoever@example.com'), {
+    status: 'ok',
+    address: 'whoever@example.com',
+    routes: [{ kind: 'maildir', mailbox: 'inbox@example.com' }],
+  });
+  assert.deepEqual(dir.resolve('anna+x@strict.test'), {
+    status: 'ok',
+    address: 'anna@strict.test',
+    routes: [{ kind: 'maildir', mailbox: 'anna@strict.test' }],
+  });
   assert.deepEqual(dir.resolve('nobody+x@strict.test'), { status: 'unknown-user' });
 });
 
 test('postmaster@ is always accepted for hosted domains; an explicit one wins', () => {
-  const { dir } = setup([domain('example.com'), domain('second.test'), mailbox('postmaster@second.test', { delivery: 'lmtp', lmtpHost: '127.0.0.1', lmtpPort: 24 })]);
-  assert.deepEqual(dir.resolve('PostMaster@example.com'), { status: 'ok', address: 'postmaster@example.com', routes: [{ kind: 'maildir', mailbox: 'postmaster@example.com' }] });
+  const { dir } = setup([
+    domain('example.com'),
+    domain('second.test'),
+    mailbox('postmaster@second.test', { delivery: 'lmtp', lmtpHost: '127.0.0.1', lmtpPort: 24 }),
+  ]);
+  assert.deepEqual(dir.resolve('PostMaster@example.com'), {
+    status: 'ok',
+    address: 'postmaster@example.com',
+    routes: [{ kind: 'maildir', mailbox: 'postmaster@example.com' }],
+  });
   assert.equal((dir.resolve('postmaster@second.test') as { routes: { kind: string }[] }).routes[0].kind, 'lmtp');
   assert.deepEqual(dir.resolve('postmaster@unhosted.test'), { status: 'not-hosted' });
-  const { dir: central } = setup([domain('example.com'), mailbox('noc@example.com'), domain('third.test')], { postmaster: 'noc@example.com' });
-  assert.deepEqual(central.resolve('postmaster@third.test'), { status: 'ok', address: 'postmaster@third.test', routes: [{ kind: 'maildir', mailbox: 'noc@example.com' }] });
+  const { dir: central } = setup([domain('example.com'), mailbox('noc@example.com'), domain('third.test')], {
+    postmaster: 'noc@example.com',
+  });
+  assert.deepEqual(central.resolve('postmaster@third.test'), {
+    status: 'ok',
+    address: 'postmaster@third.test',
+    routes: [{ kind: 'maildir', mailbox: 'noc@example.com' }],
+  });
 });
 
 test('legacy and shadow domains relay every address to the old MX', () => {
@@ -111,18 +181,34 @@ test('legacy and shadow domains relay every address to the old MX', () => {
     domain('example.com'),
     alias('x@example.com', ['someone@old.test']),
   ]);
-  assert.deepEqual(dir.resolve('anyone@old.test'), { status: 'ok', address: 'anyone@old.test', routes: [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }] });
-  assert.deepEqual(dir.resolve('anyone@moving.test'), { status: 'ok', address: 'anyone@moving.test', routes: [{ kind: 'legacy', host: 'mx.old.test', port: 25 }] });
+  assert.deepEqual(dir.resolve('anyone@old.test'), {
+    status: 'ok',
+    address: 'anyone@old.test',
+    routes: [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }],
+  });
+  assert.deepEqual(dir.resolve('anyone@moving.test'), {
+    status: 'ok',
+    address: 'anyone@moving.test',
+    routes: [{ kind: 'legacy', host: 'mx.old.test', port: 25 }],
+  });
   assert.deepEqual((dir.resolve('x@example.com') as { routes: unknown[] }).routes, [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }]);
 });
 
 test('SRS bounces: valid → forward to the original sender; forged, unsigned or expired → unknown user', () => {
   const { dir, srs, setClock } = setup([domain('example.com'), mailbox('anna@example.com')]);
   const rewritten = srs.forward('Sender@Origin.test', now);
-  assert.deepEqual(dir.resolve(rewritten), { status: 'ok', address: rewritten.toLowerCase(), routes: [{ kind: 'forward', to: 'Sender@Origin.test' }] });
+  assert.deepEqual(dir.resolve(rewritten), {
+    status: 'ok',
+    address: rewritten.toLowerCase(),
+    routes: [{ kind: 'forward', to: 'Sender@Origin.test' }],
+  });
   assert.deepEqual(dir.resolve(rewritten.toLowerCase()).status, 'ok');
   const local = srs.forward('anna@example.com', now);
-  assert.deepEqual((dir.resolve(local) as { routes: unknown[] }).routes, [{ kind: 'maildir', mailbox: 'anna@example.com' }], 'a hosted original sender is delivered locally');
+  assert.deepEqual(
+    (dir.resolve(local) as { routes: unknown[] }).routes,
+    [{ kind: 'maildir', mailbox: 'anna@example.com' }],
+    'a hosted original sender is delivered locally',
+  );
   assert.deepEqual(dir.resolve(rewritten.replace('Sender', 'Victim')), { status: 'unknown-user' });
   assert.deepEqual(dir.resolve('SRS0=xxxxxx=AB=origin.test=sender@srs.tidings.test'), { status: 'unknown-user' });
   assert.deepEqual(dir.resolve('random@srs.tidings.test'), { status: 'unknown-user' });
@@ -134,20 +220,49 @@ test('SRS bounces: valid → forward to the original sender; forged, unsigned or
 test('changes apply without a restart: the same Directory sees deletes and new entries', () => {
   const { db, dir } = setup([domain('example.com'), mailbox('anna@example.com')]);
   assert.equal(dir.resolve('anna@example.com').status, 'ok');
-  applyConfigChanges(db, { since: v, version: v + 2, more: false, reset: false, changes: [
-    { version: ++v, op: 'delete', entity: 'mailbox', key: 'anna@example.com' },
-    mailbox('bert@example.com'),
-  ] }, now);
+  applyConfigChanges(
+    db,
+    {
+      since: v,
+      version: v + 2,
+      more: false,
+      reset: false,
+      changes: [{ version: ++v, op: 'delete', entity: 'mailbox', key: 'anna@example.com' }, mailbox('bert@example.com')],
+    },
+    now,
+  );
   assert.deepEqual(dir.resolve('anna@example.com'), { status: 'unknown-user' });
   assert.equal(dir.resolve('bert@example.com').status, 'ok');
 });
 
 test('a reset payload replaces the whole replica', () => {
   const { db, dir } = setup([domain('example.com'), mailbox('anna@example.com'), domain('gone.test')]);
-  applyConfigChanges(db, { since: 0, version: 2, more: false, reset: true, changes: [
-    { version: 1, op: 'upsert', entity: 'domain', key: 'example.com', record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } },
-    { version: 2, op: 'upsert', entity: 'mailbox', key: 'bert@example.com', record: { address: 'bert@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null } },
-  ] }, now);
+  applyConfigChanges(
+    db,
+    {
+      since: 0,
+      version: 2,
+      more: false,
+      reset: true,
+      changes: [
+        {
+          version: 1,
+          op: 'upsert',
+          entity: 'domain',
+          key: 'example.com',
+          record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
+        },
+        {
+          version: 2,
+          op: 'upsert',
+          entity: 'mailbox',
+          key: 'bert@example.com',
+          record: { address: 'bert@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null },
+        },
+      ],
+    },
+    now,
+  );
   assert.deepEqual(dir.resolve('anna@example.com'), { status: 'unknown-user' });
   assert.equal(dir.resolve('bert@example.com').status, 'ok');
   assert.equal(dir.isHostedDomain('gone.test'), false);

@@ -5,8 +5,15 @@ import { phaseState, taskStage, sectionState, dailyHistory, nextBoundary, type T
 
 const at = (iso: string) => new Date(iso);
 const task = (over: Partial<TaskFacts>): TaskFacts => ({
-  id: 1, summary: 'Work', type: 'Maintenance', isClosed: false, openedAt: '2026-01-01T00:00:00.000Z', closedAt: null,
-  lastEditedAt: '2026-01-01T00:00:00.000Z', phases: [], ...over,
+  id: 1,
+  summary: 'Work',
+  type: 'Maintenance',
+  isClosed: false,
+  openedAt: '2026-01-01T00:00:00.000Z',
+  closedAt: null,
+  lastEditedAt: '2026-01-01T00:00:00.000Z',
+  phases: [],
+  ...over,
 });
 const plan = [
   { startsAt: null, endsAt: '2026-01-12T23:59:59.999Z' },
@@ -17,7 +24,11 @@ test('a phase is running through the last millisecond of its end day, done after
   assert.equal(phaseState(plan[0], at('2026-01-12T23:59:59.999Z'), false), 'running');
   assert.equal(phaseState(plan[0], at('2026-01-13T00:00:00.000Z'), false), 'done');
   assert.equal(phaseState(plan[1], at('2026-01-12T23:59:59.999Z'), false), 'upcoming');
-  assert.equal(phaseState({ startsAt: null, endsAt: null }, at('2026-01-12T00:00:00.000Z'), true), 'done', 'undated phase of a closed task');
+  assert.equal(
+    phaseState({ startsAt: null, endsAt: null }, at('2026-01-12T00:00:00.000Z'), true),
+    'done',
+    'undated phase of a closed task',
+  );
 });
 
 test('task stages: incident → issue, plan under way → running, plan ahead → upcoming, closed → closed', () => {
@@ -27,7 +38,10 @@ test('task stages: incident → issue, plan under way → running, plan ahead �
   assert.equal(taskStage(task({ phases: plan }), at('2026-02-05T00:00:00Z')), 'open');
   assert.equal(taskStage(task({ type: 'Announcement' }), at('2026-02-05T00:00:00Z')), 'running');
   assert.equal(taskStage(task({ type: 'Bug' }), at('2026-02-05T00:00:00Z')), 'open');
-  assert.equal(taskStage(task({ type: 'Incident', isClosed: true, closedAt: '2026-01-02T00:00:00Z' }), at('2026-01-05T00:00:00Z')), 'closed');
+  assert.equal(
+    taskStage(task({ type: 'Incident', isClosed: true, closedAt: '2026-01-02T00:00:00Z' }), at('2026-01-05T00:00:00Z')),
+    'closed',
+  );
 });
 
 test('section state: incident beats announced work, finished plans and bugs leave it operational', () => {
@@ -44,7 +58,12 @@ test('section state: incident beats announced work, finished plans and bugs leav
 
 test('a staff override wins until it expires; telemetry can only make the light worse', () => {
   const now = at('2026-01-05T00:00:00Z');
-  const override = { state: 'issues' as const, reason: 'investigating', setAt: '2026-01-04T00:00:00Z', expiresAt: '2026-01-06T00:00:00.000Z' };
+  const override = {
+    state: 'issues' as const,
+    reason: 'investigating',
+    setAt: '2026-01-04T00:00:00Z',
+    expiresAt: '2026-01-06T00:00:00.000Z',
+  };
   assert.deepEqual(sectionState({ tasks: [], now, override }), { state: 'issues', reason: 'investigating' });
   assert.equal(sectionState({ tasks: [], now: at('2026-01-06T00:00:00Z'), override }).state, 'operational');
   const stale = { state: 'unknown' as const, reason: 'no telemetry for 10 minutes', at: '2026-01-04T23:50:00Z' };
@@ -54,19 +73,30 @@ test('a staff override wins until it expires; telemetry can only make the light 
 });
 
 test('daily history colours incident days red and announced work from announcement to its last phase', () => {
-  const days = dailyHistory([
-    task({ type: 'Incident', openedAt: '2026-01-03T10:00:00Z', closedAt: '2026-01-04T02:00:00Z', isClosed: true }),
-    task({ openedAt: '2026-01-06T10:00:00Z', phases: [{ startsAt: '2026-01-07T00:00:00Z', endsAt: '2026-01-07T23:59:59.999Z' }] }),
-  ], at('2026-01-10T12:00:00Z'), 10);
+  const days = dailyHistory(
+    [
+      task({ type: 'Incident', openedAt: '2026-01-03T10:00:00Z', closedAt: '2026-01-04T02:00:00Z', isClosed: true }),
+      task({ openedAt: '2026-01-06T10:00:00Z', phases: [{ startsAt: '2026-01-07T00:00:00Z', endsAt: '2026-01-07T23:59:59.999Z' }] }),
+    ],
+    at('2026-01-10T12:00:00Z'),
+    10,
+  );
   assert.equal(days.length, 10);
-  assert.deepEqual(days.map((d) => `${d.day.slice(8)}:${d.state[0]}`),
-    ['01:o', '02:o', '03:i', '04:i', '05:o', '06:a', '07:a', '08:o', '09:o', '10:o']);
+  assert.deepEqual(
+    days.map((d) => `${d.day.slice(8)}:${d.state[0]}`),
+    ['01:o', '02:o', '03:i', '04:i', '05:o', '06:a', '07:a', '08:o', '09:o', '10:o'],
+  );
 });
 
 test('the next boundary is the nearest phase start or end (+1 ms), override expiry, or midnight', () => {
   const t = [task({ phases: plan })];
   assert.equal(nextBoundary(t, at('2026-01-12T10:00:00Z')).toISOString(), '2026-01-13T00:00:00.000Z');
   assert.equal(nextBoundary(t, at('2026-01-20T10:00:00Z')).toISOString(), '2026-01-21T00:00:00.000Z');
-  assert.equal(nextBoundary(t, at('2026-01-14T10:00:00Z'), [{ state: 'issues', reason: '', setAt: '', expiresAt: '2026-01-14T11:00:00.000Z' }]).toISOString(), '2026-01-14T11:00:00.000Z');
+  assert.equal(
+    nextBoundary(t, at('2026-01-14T10:00:00Z'), [
+      { state: 'issues', reason: '', setAt: '', expiresAt: '2026-01-14T11:00:00.000Z' },
+    ]).toISOString(),
+    '2026-01-14T11:00:00.000Z',
+  );
   assert.equal(nextBoundary([], at('2026-01-14T10:00:00Z')).toISOString(), '2026-01-15T00:00:00.000Z');
 });

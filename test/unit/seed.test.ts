@@ -35,7 +35,10 @@ test('FS#2733 is seeded field by field', () => {
   assert.equal(t.percent, 100);
 
   assert.equal(t.comments.length, 3);
-  assert.deepEqual(t.comments.map((c) => c.at), ['2021-10-12T10:40:00.000Z', '2021-10-13T14:40:00.000Z', '2021-11-10T16:09:00.000Z']);
+  assert.deepEqual(
+    t.comments.map((c) => c.at),
+    ['2021-10-12T10:40:00.000Z', '2021-10-13T14:40:00.000Z', '2021-11-10T16:09:00.000Z'],
+  );
   assert.ok(t.comments.every((c) => c.author.displayName === 'Admin'));
   const long = t.comments[0].markdown;
   assert.ok(long.startsWith('We are going to rework the entire inbound mailsystem. The new mailsystem will have more scalability'));
@@ -47,18 +50,25 @@ test('FS#2733 is seeded field by field', () => {
     '1.) Do I lose EMails during the deployment?',
     '4.) Do I get more or less spam / virus after the deployment?',
     'No tagged EMails become delivered in future.',
-  ]) assert.ok(long.includes(line), line);
+  ])
+    assert.ok(long.includes(line), line);
   assert.match(t.comments[0].html, /<li>Change of the internal routing of mails \(only headers affected\)<\/li>/);
   assert.equal(t.comments[1].markdown, 'The new mailsystem is now active.');
   assert.equal(t.comments[2].markdown, 'Review done. Everything looks good.');
 
-  assert.deepEqual(t.phases.map((p) => [p.title, p.startsAt?.slice(0, 10) ?? null, p.endsAt?.slice(0, 10) ?? null]), [
-    ['development and test', null, '2021-10-12'],
-    ['deployment and parallel service new/old', '2021-10-13', '2021-10-20'],
-    ['deactivation of old inbound mailsystem', '2021-10-21', '2021-10-21'],
-  ]);
+  assert.deepEqual(
+    t.phases.map((p) => [p.title, p.startsAt?.slice(0, 10) ?? null, p.endsAt?.slice(0, 10) ?? null]),
+    [
+      ['development and test', null, '2021-10-12'],
+      ['deployment and parallel service new/old', '2021-10-13', '2021-10-20'],
+      ['deactivation of old inbound mailsystem', '2021-10-21', '2021-10-21'],
+    ],
+  );
   // The historical author cannot log in.
-  const author = db.prepare('SELECT password_hash, disabled FROM users WHERE id = ?').get(t.openedBy.id) as { password_hash: string | null; disabled: number };
+  const author = db.prepare('SELECT password_hash, disabled FROM users WHERE id = ?').get(t.openedBy.id) as {
+    password_hash: string | null;
+    disabled: number;
+  };
   assert.equal(author.password_hash, null);
 });
 
@@ -67,14 +77,22 @@ test('seeding twice adds nothing and never overwrites edits, also across reopeni
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const clock = () => new Date('2026-01-01T00:00:00.000Z');
   const db = openBackendStore(dir, clock);
-  const before = { tasks: count(db, 'SELECT count(*) AS n FROM tasks'), types: count(db, 'SELECT count(*) AS n FROM task_types'), comments: count(db, 'SELECT count(*) AS n FROM comments') };
+  const before = {
+    tasks: count(db, 'SELECT count(*) AS n FROM tasks'),
+    types: count(db, 'SELECT count(*) AS n FROM task_types'),
+    comments: count(db, 'SELECT count(*) AS n FROM comments'),
+  };
   seedAll(db, clock().toISOString());
   assert.equal(count(db, 'SELECT count(*) AS n FROM tasks'), before.tasks);
   assert.equal(count(db, 'SELECT count(*) AS n FROM task_types'), before.types);
   assert.equal(count(db, 'SELECT count(*) AS n FROM comments'), before.comments);
 
   const ctx = { db, clock, changes: createChangeCounter() };
-  const { user } = await addStaff({ ctx, actor: { userId: null, name: 'test' }, input: { username: 'bob', role: 'staff', password: 'long enough pw' } });
+  const { user } = await addStaff({
+    ctx,
+    actor: { userId: null, name: 'test' },
+    input: { username: 'bob', role: 'staff', password: 'long enough pw' },
+  });
   const actor = { userId: user.id, name: 'bob' };
   updateTask({ ctx, actor, id: 2733, input: { summary: 'Edited summary', percent: 40 } });
   addComment({ ctx, actor, taskId: 2733, input: { body: 'later note' } });

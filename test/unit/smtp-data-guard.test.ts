@@ -20,7 +20,8 @@ describe('DataGuard', () => {
   });
 
   it('finds a bare LF, a bare CR, CR CR LF and a trailing CR', () => {
-    for (const text of ['a\nb\r\n', 'a\rb\r\n', 'a\r\r\n', 'a\r\n\r']) assert.equal(run([text]).verdict, 'bare-newline', JSON.stringify(text));
+    for (const text of ['a\nb\r\n', 'a\rb\r\n', 'a\r\r\n', 'a\r\n\r'])
+      assert.equal(run([text]).verdict, 'bare-newline', JSON.stringify(text));
   });
 
   it('pairs a CR at the end of one chunk with the LF at the start of the next', () => {

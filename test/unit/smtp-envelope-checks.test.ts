@@ -18,7 +18,14 @@ describe('checkAddressCommand', () => {
     assert.equal(checkAddressCommand({ ...mail, params: ['SIZE', 'BODY', 'SMTPUTF8'] }), null);
   });
   it('refuses anything else with 555 5.5.4, DSN parameters included', () => {
-    for (const [command, param] of [['MAIL', 'FOO'], ['MAIL', 'RET'], ['MAIL', 'ENVID'], ['RCPT', 'NOTIFY'], ['RCPT', 'ORCPT'], ['RCPT', 'SIZE']] as const) {
+    for (const [command, param] of [
+      ['MAIL', 'FOO'],
+      ['MAIL', 'RET'],
+      ['MAIL', 'ENVID'],
+      ['RCPT', 'NOTIFY'],
+      ['RCPT', 'ORCPT'],
+      ['RCPT', 'SIZE'],
+    ] as const) {
       const r = checkAddressCommand({ ...mail, command, params: [param] });
       assert.ok(r, `${command} ${param}`);
       assert.equal(r.reason, 'unknown-parameter');
@@ -43,7 +50,16 @@ describe('canonical address form', () => {
     assert.equal(unquoteLocalPart('"jürgen"@example.test'), 'jürgen@example.test');
   });
   it('keeps quotes a local part needs, and leaves unquoted ones alone', () => {
-    for (const a of ['"a b"@example.test', '"a,b"@example.test', '".box"@example.test', '"a..b"@example.test', '""@example.test', '"a\\"b"@example.test', 'box1@example.test', '']) {
+    for (const a of [
+      '"a b"@example.test',
+      '"a,b"@example.test',
+      '".box"@example.test',
+      '"a..b"@example.test',
+      '""@example.test',
+      '"a\\"b"@example.test',
+      'box1@example.test',
+      '',
+    ]) {
       assert.equal(unquoteLocalPart(a), a);
     }
   });

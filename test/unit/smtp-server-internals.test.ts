@@ -12,7 +12,13 @@ import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { REPLIES } from '#mailsystem/smtp/replies.ts';
 import { ensureSelfSignedCert } from '#mailsystem/smtp/self-signed.ts';
-import { MxSmtpServer, RELIED_ON_FIELDS, RELIED_ON_METHODS, SMTP_SERVER_VERSION, type Refusal } from '#mailsystem/smtp/smtp-server-adapter.ts';
+import {
+  MxSmtpServer,
+  RELIED_ON_FIELDS,
+  RELIED_ON_METHODS,
+  SMTP_SERVER_VERSION,
+  type Refusal,
+} from '#mailsystem/smtp/smtp-server-adapter.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 
 const ADAPTER = 'mailsystem/smtp/smtp-server-adapter.ts';
@@ -24,18 +30,30 @@ const changed = (what: string, reliedOnBy: string, how: string): string =>
 describe('the smtp-server version', () => {
   it('package.json pins exactly the version the adapter was checked against', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { dependencies: Record<string, string> };
-    assert.equal(pkg.dependencies['smtp-server'], SMTP_SERVER_VERSION,
-      `package.json must pin smtp-server to exactly ${SMTP_SERVER_VERSION}, the version ${ADAPTER} was checked against; upgrade by re-checking the adapter`);
+    assert.equal(
+      pkg.dependencies['smtp-server'],
+      SMTP_SERVER_VERSION,
+      `package.json must pin smtp-server to exactly ${SMTP_SERVER_VERSION}, the version ${ADAPTER} was checked against; upgrade by re-checking the adapter`,
+    );
   });
 
   it('the installed smtp-server is that version', () => {
-    const installed = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('smtp-server/package.json'), 'utf8')) as { version: string }).version;
-    assert.equal(installed, SMTP_SERVER_VERSION, `smtp-server ${installed} is installed but ${ADAPTER} was checked against ${SMTP_SERVER_VERSION}`);
+    const installed = (
+      JSON.parse(readFileSync(createRequire(import.meta.url).resolve('smtp-server/package.json'), 'utf8')) as { version: string }
+    ).version;
+    assert.equal(
+      installed,
+      SMTP_SERVER_VERSION,
+      `smtp-server ${installed} is installed but ${ADAPTER} was checked against ${SMTP_SERVER_VERSION}`,
+    );
   });
 });
 
 describe('the methods the adapter overrides, calls or depends on', () => {
-  const prototypes = { SMTPServer: SMTPServer.prototype, SMTPConnection: SMTPConnection.prototype } as unknown as Record<string, Record<string, unknown>>;
+  const prototypes = { SMTPServer: SMTPServer.prototype, SMTPConnection: SMTPConnection.prototype } as unknown as Record<
+    string,
+    Record<string, unknown>
+  >;
   for (const method of RELIED_ON_METHODS) {
     const what = `${method.owner}.prototype.${method.name}`;
     it(what, () => {
@@ -67,14 +85,22 @@ interface Moment {
 
 /** A field read by its dotted path, as the adapter reads it, undefined where the path breaks. */
 const read = (target: object, path: string): unknown =>
-  path.split('.').reduce<unknown>((o, key) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined), target);
+  path
+    .split('.')
+    .reduce<unknown>((o, key) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined), target);
 
 /** Every listed field, read now. */
 const snapshot = (connection: object): Record<Field, unknown> =>
   Object.fromEntries(Object.keys(RELIED_ON_FIELDS).map((field) => [field, read(connection, field)])) as Record<Field, unknown>;
 
 const show = (value: unknown): string =>
-  value instanceof tls.TLSSocket ? 'a TLS socket' : value instanceof net.Socket ? 'a plain socket' : value !== null && typeof value === 'object' ? `a ${value.constructor.name}` : String(value);
+  value instanceof tls.TLSSocket
+    ? 'a TLS socket'
+    : value instanceof net.Socket
+      ? 'a plain socket'
+      : value !== null && typeof value === 'object'
+        ? `a ${value.constructor.name}`
+        : String(value);
 
 describe('the private fields the adapter reads, on live sessions', () => {
   const certDir = mkdtempSync(join(tmpdir(), 'tidings-internals-'));
@@ -87,7 +113,10 @@ describe('the private fields the adapter reads, on live sessions', () => {
   /** Settles with the registered event, or fails naming it: a hook an upgrade stopped calling must not hang the suite. */
   function within<T>(what: string, register: (resolve: (value: T) => void) => void): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`smtp-server internals changed: never reached ${what}; re-check ${ADAPTER}`)), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`smtp-server internals changed: never reached ${what}; re-check ${ADAPTER}`)),
+        10_000,
+      );
       register((value) => {
         clearTimeout(timer);
         resolve(value);
@@ -96,7 +125,8 @@ describe('the private fields the adapter reads, on live sessions', () => {
   }
   /** The next time the server passes the named point (registered before the client acts). */
   const next = (name: string): Promise<Moment> => within(name, (resolve) => waiting.set(name, resolve));
-  const nextRefusal = (reason: Refusal['reason']): Promise<Refusal> => within(`the ${reason} report`, (resolve) => refusalWaiters.set(reason, resolve));
+  const nextRefusal = (reason: Refusal['reason']): Promise<Refusal> =>
+    within(`the ${reason} report`, (resolve) => refusalWaiters.set(reason, resolve));
 
   /** Resolves the wait for this point; after onClose the adapter no longer knows the connection. */
   function reached(name: string, session: SMTPServerSession, handed?: unknown): void {
@@ -108,10 +138,19 @@ describe('the private fields the adapter reads, on live sessions', () => {
     resolve({ fields, session, connection: connection!, handed, mailFrom: session.envelope?.mailFrom });
   }
 
-  function expectField(fields: Record<Field, unknown>, field: Field, when: string, expected: string, ok: (value: unknown) => boolean): void {
+  function expectField(
+    fields: Record<Field, unknown>,
+    field: Field,
+    when: string,
+    expected: string,
+    ok: (value: unknown) => boolean,
+  ): void {
     checked.add(field);
     const value = fields[field];
-    assert.ok(ok(value), changed(`SMTPConnection#${field}`, RELIED_ON_FIELDS[field], `${when}: expected ${expected}, found ${show(value)}`));
+    assert.ok(
+      ok(value),
+      changed(`SMTPConnection#${field}`, RELIED_ON_FIELDS[field], `${when}: expected ${expected}, found ${show(value)}`),
+    );
   }
 
   async function greeted(): Promise<RawSmtp> {
@@ -131,15 +170,32 @@ describe('the private fields the adapter reads, on live sessions', () => {
   before(async () => {
     const cert = ensureSelfSignedCert(certDir, 'mx.test');
     server = new MxSmtpServer({
-      name: 'mx.test', logger: false, disableReverseLookup: true, disabledCommands: ['AUTH'], hideENHANCEDSTATUSCODES: false,
-      size: 1000, socketTimeout: 2000, closeTimeout: 1000, key: cert.key, cert: cert.cert,
+      name: 'mx.test',
+      logger: false,
+      disableReverseLookup: true,
+      disabledCommands: ['AUTH'],
+      hideENHANCEDSTATUSCODES: false,
+      size: 1000,
+      socketTimeout: 2000,
+      closeTimeout: 1000,
+      key: cert.key,
+      cert: cert.cert,
       onRefused: (refusal) => {
         refusalWaiters.get(refusal.reason)?.(refusal);
         refusalWaiters.delete(refusal.reason);
       },
-      onConnect: (session, cb) => { reached('onConnect', session); cb(); },
-      onMailFrom: (_address, session, cb) => { reached('onMailFrom', session); setImmediate(cb); },
-      onSecure: (socket, session, cb) => { reached('onSecure', session, socket); cb(); },
+      onConnect: (session, cb) => {
+        reached('onConnect', session);
+        cb();
+      },
+      onMailFrom: (_address, session, cb) => {
+        reached('onMailFrom', session);
+        setImmediate(cb);
+      },
+      onSecure: (socket, session, cb) => {
+        reached('onSecure', session, socket);
+        cb();
+      },
       onData: (stream, session, cb) => {
         stream.once('data', () => reached('the first message bytes', session, stream));
         stream.on('end', () => {
@@ -149,7 +205,9 @@ describe('the private fields the adapter reads, on live sessions', () => {
       },
       onClose: (session) => reached('onClose', session),
     });
-    port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.server.address() as net.AddressInfo).port)));
+    port = await new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.server.address() as net.AddressInfo).port)),
+    );
   });
 
   after(async () => {
@@ -169,7 +227,10 @@ describe('the private fields the adapter reads, on live sessions', () => {
     expectField(m.fields, '_dataStream', when, 'false', (v) => v === false);
     expectField(m.fields, '_parser._dataMode', when, 'false', (v) => v === false);
     expectField(m.fields, '_socket', when, 'a plain socket', (v) => v instanceof net.Socket && !(v instanceof tls.TLSSocket));
-    assert.ok(server.connections.has(m.connection), changed('SMTPServer#connections', 'MxSmtpServer.connect', 'the connection is not in the set'));
+    assert.ok(
+      server.connections.has(m.connection),
+      changed('SMTPServer#connections', 'MxSmtpServer.connect', 'the connection is not in the set'),
+    );
     c.close();
   });
 
@@ -222,7 +283,10 @@ describe('the private fields the adapter reads, on live sessions', () => {
     const e = await ended;
     expectField(e.fields, '_parser._dataMode', 'at the end of the message', 'false', (v) => v === false);
     expectField(e.fields, '_dataStream', 'at the end of the message', 'the stream onData got', (v) => v === e.handed);
-    assert.ok(e.mailFrom, changed('SMTPConnection.prototype.handler_DATA', 'Ingress.drain', 'MAIL FROM left the envelope before the reply to DATA'));
+    assert.ok(
+      e.mailFrom,
+      changed('SMTPConnection.prototype.handler_DATA', 'Ingress.drain', 'MAIL FROM left the envelope before the reply to DATA'),
+    );
     assert.match((await c.read())!, /^250 /);
 
     // replyAndClose: the reply goes out and the connection is closing.
@@ -244,13 +308,25 @@ describe('the private fields the adapter reads, on live sessions', () => {
 
     const c = await greeted();
     const tooBig = nextRefusal('too-big-declared');
-    assert.match((await c.cmd('MAIL FROM:<s@remote.test> SIZE=1001'))!, /^552 5\.3\.4 /, changed('SMTPConnection.prototype.send', 'MxConnection.send', 'our enhanced code was not kept'));
+    assert.match(
+      (await c.cmd('MAIL FROM:<s@remote.test> SIZE=1001'))!,
+      /^552 5\.3\.4 /,
+      changed('SMTPConnection.prototype.send', 'MxConnection.send', 'our enhanced code was not kept'),
+    );
     assert.deepEqual((await tooBig).detail, { declared: 1001, limit: 1000 });
-    assert.match((await c.cmd('MAIL FROM:<s@remote.test> REQUIRETLS'))!, /^555 5\.5\.4 /, changed('SMTPConnection.prototype._validateMailParams', 'the MAIL checks', 'ours no longer run first'));
+    assert.match(
+      (await c.cmd('MAIL FROM:<s@remote.test> REQUIRETLS'))!,
+      /^555 5\.5\.4 /,
+      changed('SMTPConnection.prototype._validateMailParams', 'the MAIL checks', 'ours no longer run first'),
+    );
     assert.match((await c.cmd('MAIL FROM:<s@remote.test>'))!, /^250 /);
     const nonAscii = nextRefusal('non-ascii-address');
     c.write(Buffer.concat([Buffer.from('RCPT TO:<j'), Buffer.from([0xc3, 0xb6]), Buffer.from('rg@example.test>\r\n')]));
-    assert.match((await c.read())!, /^553 5\.6\.7 /, changed('SMTPConnection.prototype._parseAddressCommand', 'the raw-byte RCPT check', 'it did not run'));
+    assert.match(
+      (await c.read())!,
+      /^553 5\.6\.7 /,
+      changed('SMTPConnection.prototype._parseAddressCommand', 'the raw-byte RCPT check', 'it did not run'),
+    );
     await nonAscii;
     assert.match((await c.cmd('RCPT TO:<r@example.test>'))!, /^250 /);
     assert.match((await c.cmd('DATA'))!, /^354 /);
@@ -270,13 +346,22 @@ describe('the private fields the adapter reads, on live sessions', () => {
     const publicHooks = new Set(['onConnect', 'onSecure', 'onAuth', 'onMailFrom', 'onRcptTo', 'onData', 'onClose']);
     const overrides = (ours: object, theirs: object) =>
       Object.getOwnPropertyNames(ours).filter((name) => name !== 'constructor' && name in theirs);
-    assert.deepEqual(overrides(Object.getPrototypeOf(connection), SMTPConnection.prototype).filter((n) => !listed('SMTPConnection').has(n)), [],
-      `an SMTPConnection method is overridden in ${ADAPTER} but missing from RELIED_ON_METHODS`);
-    assert.deepEqual(overrides(MxSmtpServer.prototype, SMTPServer.prototype).filter((n) => !listed('SMTPServer').has(n) && !publicHooks.has(n)), [],
-      `an SMTPServer method is overridden in ${ADAPTER} but missing from RELIED_ON_METHODS`);
+    assert.deepEqual(
+      overrides(Object.getPrototypeOf(connection), SMTPConnection.prototype).filter((n) => !listed('SMTPConnection').has(n)),
+      [],
+      `an SMTPConnection method is overridden in ${ADAPTER} but missing from RELIED_ON_METHODS`,
+    );
+    assert.deepEqual(
+      overrides(MxSmtpServer.prototype, SMTPServer.prototype).filter((n) => !listed('SMTPServer').has(n) && !publicHooks.has(n)),
+      [],
+      `an SMTPServer method is overridden in ${ADAPTER} but missing from RELIED_ON_METHODS`,
+    );
   });
 
   it('every field the adapter lists was checked above', () => {
-    assert.deepEqual(Object.keys(RELIED_ON_FIELDS).filter((f) => !checked.has(f as Field)), []);
+    assert.deepEqual(
+      Object.keys(RELIED_ON_FIELDS).filter((f) => !checked.has(f as Field)),
+      [],
+    );
   });
 });

@@ -47,7 +47,11 @@ test('secret rotation: addresses signed with an old secret still reverse; new on
   const signedNew = after.forward('alice@origin.example', now);
   assert.notEqual(signedNew, signedOld);
   assert.equal(createSrs({ domain: 'srs.tidings.test', secret: 'new' }).reverse(signedNew, now).ok, true);
-  assert.equal(createSrs({ domain: 'srs.tidings.test', secret: 'new' }).reverse(signedOld, now).ok, false, 'dropping the old secret retires its addresses');
+  assert.equal(
+    createSrs({ domain: 'srs.tidings.test', secret: 'new' }).reverse(signedOld, now).ok,
+    false,
+    'dropping the old secret retires its addresses',
+  );
 });
 
 test('SRS1: a sender already rewritten by another forwarder bounces back to that forwarder', () => {

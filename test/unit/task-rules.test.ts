@@ -28,10 +28,13 @@ test('closing completes a task, edit times only move forward, the future is refu
 });
 
 test('describePhases is one legible line per phase with open ends', () => {
-  assert.equal(describePhases([
-    { title: 'dev', startsAt: null, endsAt: '2021-10-12T23:59:59.999Z', note: '' },
-    { title: 'run', startsAt: '2021-10-13T00:00:00.000Z', endsAt: null, note: 'parallel' },
-  ]), 'dev: … – 2021-10-12T23:59:59.999Z\nrun: 2021-10-13T00:00:00.000Z – … (parallel)');
+  assert.equal(
+    describePhases([
+      { title: 'dev', startsAt: null, endsAt: '2021-10-12T23:59:59.999Z', note: '' },
+      { title: 'run', startsAt: '2021-10-13T00:00:00.000Z', endsAt: null, note: 'parallel' },
+    ]),
+    'dev: … – 2021-10-12T23:59:59.999Z\nrun: 2021-10-13T00:00:00.000Z – … (parallel)',
+  );
   assert.equal(describePhases([]), '');
 });
 

@@ -17,19 +17,32 @@ const log = pino({ level: 'silent' });
 function makeClock(iso: string) {
   let now = new Date(iso);
   const clock = () => new Date(now);
-  return { clock, set: (s: string) => { now = new Date(s); } };
+  return {
+    clock,
+    set: (s: string) => {
+      now = new Date(s);
+    },
+  };
 }
 
 function idOf(db: DB, table: string, name: string): number {
   return (db.prepare(`SELECT id FROM ${table} WHERE name = ?`).get(name) as { id: number }).id;
 }
 
-interface PhaseSpec { title: string; startsAt: string | null; endsAt: string | null }
+interface PhaseSpec {
+  title: string;
+  startsAt: string | null;
+  endsAt: string | null;
+}
 
 function createPlannedTask(db: DB, phases: PhaseSpec[], status = 'Planned'): number {
-  const user = db.prepare(`INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES (?, 'Op', 'staff', NULL, '2030-01-01T00:00:00.000Z')`)
+  const user = db
+    .prepare(
+      `INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES (?, 'Op', 'staff', NULL, '2030-01-01T00:00:00.000Z')`,
+    )
     .run(`op${Math.random()}`);
-  const r = db.prepare(`INSERT INTO tasks (summary, type_id, category_id, section_id, status_id, opened_by, opened_at, last_edited_at)
+  const r = db
+    .prepare(`INSERT INTO tasks (summary, type_id, category_id, section_id, status_id, opened_by, opened_at, last_edited_at)
     VALUES ('Mail maintenance', ?, 1, 1, ?, ?, '2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00.000Z')`)
     .run(idOf(db, 'task_types', 'Maintenance'), idOf(db, 'statuses', status), user.lastInsertRowid);
   const id = Number(r.lastInsertRowid);
@@ -41,12 +54,21 @@ function createPlannedTask(db: DB, phases: PhaseSpec[], status = 'Planned'): num
 function replacePhases(db: DB, taskId: number, phases: PhaseSpec[]): void {
   db.prepare('DELETE FROM phases WHERE task_id = ?').run(taskId);
   for (const [i, p] of phases.entries()) {
-    db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)').run(taskId, i, p.title, p.startsAt, p.endsAt);
+    db.prepare('INSERT INTO phases (task_id, position, title, starts_at, ends_at) VALUES (?, ?, ?, ?, ?)').run(
+      taskId,
+      i,
+      p.title,
+      p.startsAt,
+      p.endsAt,
+    );
   }
 }
 
 const comments = (db: DB, taskId: number) =>
-  db.prepare('SELECT created_at AS at, body_md AS body FROM comments WHERE task_id = ? ORDER BY id').all(taskId) as { at: string; body: string }[];
+  db.prepare('SELECT created_at AS at, body_md AS body FROM comments WHERE task_id = ? ORDER BY id').all(taskId) as {
+    at: string;
+    body: string;
+  }[];
 const statusOf = (db: DB, taskId: number) =>
   (db.prepare('SELECT s.name FROM tasks t JOIN statuses s ON s.id = t.status_id WHERE t.id = ?').get(taskId) as { name: string }).name;
 
@@ -70,7 +92,10 @@ test('each transition is commented exactly once across re-runs, restarts and clo
 
     c.set('2030-03-01T10:00:00.000Z');
     for (let i = 0; i < 3; i++) runTransitions(deps());
-    assert.deepEqual(comments(db, id).map((x) => x.at), ['2030-03-01T10:00:00.000Z']);
+    assert.deepEqual(
+      comments(db, id).map((x) => x.at),
+      ['2030-03-01T10:00:00.000Z'],
+    );
     assert.match(comments(db, id)[0].body, /Phase "drain old MX" has started\./);
     assert.equal(statusOf(db, id), 'In progress', 'Planned → In progress when the first phase starts');
     assert.equal(changes.version(), 1, 'public caches told once');
@@ -107,8 +132,13 @@ test('each transition is commented exactly once across re-runs, restarts and clo
     assert.equal(statusOf(db, id), 'Monitoring');
 
     const history = db.prepare(`SELECT field, old_value AS o, new_value AS n FROM task_history WHERE task_id = ? ORDER BY id`).all(id);
-    assert.deepEqual(history, [{ field: 'status', o: 'Planned', n: 'In progress' }, { field: 'status', o: 'In progress', n: 'Monitoring' }]);
-    const audit = db.prepare(`SELECT count(*) AS n FROM audit_log WHERE action = 'task.plan_transition' AND target = ?`).get(`FS#${id}`) as { n: number };
+    assert.deepEqual(history, [
+      { field: 'status', o: 'Planned', n: 'In progress' },
+      { field: 'status', o: 'In progress', n: 'Monitoring' },
+    ]);
+    const audit = db
+      .prepare(`SELECT count(*) AS n FROM audit_log WHERE action = 'task.plan_transition' AND target = ?`)
+      .get(`FS#${id}`) as { n: number };
     assert.equal(audit.n, 3);
     db.close();
   } finally {
@@ -181,7 +211,10 @@ test('the cron schedule runs the job on its own and stops cleanly', async () => 
   const id = createPlannedTask(db, PLAN);
   const jobs = startJobs({ db, clock: c.clock, log, changes: createChangeCounter() }, { every: '* * * * * *' });
   try {
-    await waitFor(() => comments(db, id).length > 0, 'the scheduled run (every second) to comment the start', { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor(() => comments(db, id).length > 0, 'the scheduled run (every second) to comment the start', {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     assert.equal(comments(db, id).length, 1, 'the scheduled run commented the start');
   } finally {
     await jobs.stop();

@@ -35,9 +35,13 @@ export const ENHANCE_JS = `// Tidings staff: live Markdown preview for textareas
 
 export function enhanceRoutes(_deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  app.get('/assets/enhance.js', (c) => c.body(ENHANCE_JS, 200, {
-    'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff',
-  }));
+  app.get('/assets/enhance.js', (c) =>
+    c.body(ENHANCE_JS, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': 'public, max-age=300',
+      'x-content-type-options': 'nosniff',
+    }),
+  );
   // Guarded (staff + CSRF) where it is mounted: the sanitizer is cheap, but it is not a public service.
   app.post('/preview', async (c) => {
     const form = await readForm(c);

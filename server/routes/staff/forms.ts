@@ -37,7 +37,10 @@ export class FormReader {
   id(name: string, label: string): number | null {
     const raw = (this.form[name] ?? '').trim();
     if (raw === '') return null;
-    if (!/^\d{1,10}$/.test(raw)) { this.errors.push({ field: label, message: 'choose an entry from the list' }); return null; }
+    if (!/^\d{1,10}$/.test(raw)) {
+      this.errors.push({ field: label, message: 'choose an entry from the list' });
+      return null;
+    }
     return Number(raw);
   }
 

@@ -63,8 +63,6 @@ export const actorOf = staffActor;
 /** Problems on staff pages read as pages, not JSON; a lapsed session offers the login link. */
 export function problemPage(c: Context, p: Problem): Response | Promise<Response> {
   const auth = (c.get('auth') as StaffAuth | null | undefined) ?? null;
-  const body = p.status === 401
-    ? html`<p><a href="/staff/login">Log in</a></p>`
-    : html`<p><a href="/staff">Back to the dashboard</a></p>`;
+  const body = p.status === 401 ? html`<p><a href="/staff/login">Log in</a></p>` : html`<p><a href="/staff">Back to the dashboard</a></p>`;
   return send(c, page({ title: p.title, auth, errors: [p.detail, ...p.errors], body }), p.status);
 }

@@ -10,10 +10,20 @@ export { html, raw };
 
 /** Messages shown after a redirect, picked by a fixed key so nothing typed ever travels in a URL. */
 export const NOTICES: Record<string, string> = {
-  saved: 'Saved.', created: 'Task created.', commented: 'Comment posted.', closed: 'Task closed.', reopened: 'Task reopened.',
-  phases: 'Deployment plan saved.', override: 'Override set.', cleared: 'Override cleared.', added: 'Added.',
-  deleted: 'Deleted.', disabled: 'Account disabled; its sessions have ended.', enabled: 'Account enabled.',
-  loggedout: 'You are logged out.', unchanged: 'Nothing changed.',
+  saved: 'Saved.',
+  created: 'Task created.',
+  commented: 'Comment posted.',
+  closed: 'Task closed.',
+  reopened: 'Task reopened.',
+  phases: 'Deployment plan saved.',
+  override: 'Override set.',
+  cleared: 'Override cleared.',
+  added: 'Added.',
+  deleted: 'Deleted.',
+  disabled: 'Account disabled; its sessions have ended.',
+  enabled: 'Account enabled.',
+  loggedout: 'You are logged out.',
+  unchanged: 'Nothing changed.',
   password: 'Your new password is set; your other sessions have ended.',
 };
 
@@ -42,8 +52,9 @@ pre.diff{white-space:pre-wrap;margin:0}
  * style attributes besides it (they can neither run script nor load anything img-src refuses).
  */
 export const STAFF_SECURITY_HEADERS = {
-  'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; `
-    + "style-src-attr 'unsafe-inline'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    `default-src 'none'; script-src 'self'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; ` +
+    "style-src-attr 'unsafe-inline'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'referrer-policy': 'same-origin',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
@@ -59,14 +70,16 @@ export interface PageOptions {
 }
 
 export function page(o: PageOptions): Html {
-  const nav = o.auth ? html`<nav aria-label="Staff">
+  const nav = o.auth
+    ? html`<nav aria-label="Staff">
       <a href="/staff">Dashboard</a><a href="/staff/tasks/new">New task</a><a href="/staff/lists">Sections &amp; lists</a>
       <a href="/staff/overrides">Overrides</a><a href="/staff/mail">Mail</a>
       ${o.auth.user.role === 'admin' ? html`<a href="/staff/audit">Audit log</a><a href="/staff/users">Users</a>` : ''}
       <a href="/staff/password">Password</a><a href="/">Public site</a>
     </nav>
     <form method="post" action="/staff/logout">${csrfField(o.auth)}<span class="muted">${o.auth.user.displayName}</span>
-      <button type="submit">Log out</button></form>` : '';
+      <button type="submit">Log out</button></form>`
+    : '';
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><title>${o.title} · Tidings staff</title><style>${raw(CSS)}</style>
@@ -81,7 +94,10 @@ ${o.body}</main></body></html>`;
 export function errorList(errors: readonly (string | FieldError)[]): Html | string {
   if (errors.length === 0) return '';
   return html`<div class="error" role="alert"><ul>${errors.map((e) =>
-    typeof e === 'string' ? html`<li>${e}</li>` : html`<li>${e.field && e.field !== '(body)' ? html`<strong>${e.field}</strong>: ` : ''}${e.message}</li>`)}</ul></div>`;
+    typeof e === 'string'
+      ? html`<li>${e}</li>`
+      : html`<li>${e.field && e.field !== '(body)' ? html`<strong>${e.field}</strong>: ` : ''}${e.message}</li>`,
+  )}</ul></div>`;
 }
 
 export function csrfField(auth: StaffAuth): Html {
@@ -89,7 +105,8 @@ export function csrfField(auth: StaffAuth): Html {
 }
 
 const DST_NOTES: Record<string, string> = {
-  skipped: 'Note: a time you entered does not exist on that day (the clocks jumped forward over it); it was read as the same time after the jump. Check the saved time.',
+  skipped:
+    'Note: a time you entered does not exist on that day (the clocks jumped forward over it); it was read as the same time after the jump. Check the saved time.',
   repeated: 'Note: a time you entered happened twice on that day (the clocks went back); the earlier one was used. Check the saved time.',
 };
 
@@ -106,6 +123,7 @@ export function send(c: Context, body: Html, status = 200): Response | Promise<R
 }
 
 export function options(items: readonly { id: number; label: string }[], selected: number | null | undefined, empty?: string): Html {
-  return html`${empty !== undefined ? html`<option value=""${selected == null ? raw(' selected') : ''}>${empty}</option>` : ''}${items.map((i) =>
-    html`<option value="${i.id}"${i.id === selected ? raw(' selected') : ''}>${i.label}</option>`)}`;
+  return html`${empty !== undefined ? html`<option value=""${selected == null ? raw(' selected') : ''}>${empty}</option>` : ''}${items.map(
+    (i) => html`<option value="${i.id}"${i.id === selected ? raw(' selected') : ''}>${i.label}</option>`,
+  )}`;
 }

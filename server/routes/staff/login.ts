@@ -36,16 +36,37 @@ export function loginRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const password = (form.password ?? '').slice(0, 1024);
     // Checked before the password is even looked at: a forged login must not count towards lockouts either.
     if (!loginCsrfMatches(c, deps.config, form._csrf)) {
-      return send(c, page({ title: 'Log in', auth: null, errors: [LOGIN_CSRF_REFUSED], body: loginForm(issueLoginCsrf(c, deps.config, { fresh: true }), next, username) }), 403);
+      return send(
+        c,
+        page({
+          title: 'Log in',
+          auth: null,
+          errors: [LOGIN_CSRF_REFUSED],
+          body: loginForm(issueLoginCsrf(c, deps.config, { fresh: true }), next, username),
+        }),
+        403,
+      );
     }
     const again = (typed: string) => loginForm(issueLoginCsrf(c, deps.config), next, typed);
     if (!username || !password) {
       return send(c, page({ title: 'Log in', auth: null, errors: ['Enter your username and password.'], body: again(username) }), 400);
     }
-    const result = await login({ ctx, input: { username, password, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) } });
+    const result = await login({
+      ctx,
+      input: { username, password, ip: clientIp(c, deps.config), previousSecret: readSessionSecret(c, deps.config) },
+    });
     if (result.kind === 'limited') {
       c.header('Retry-After', String(result.retryAfterSeconds));
-      return send(c, page({ title: 'Log in', auth: null, errors: [`Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`], body: again(username) }), 429);
+      return send(
+        c,
+        page({
+          title: 'Log in',
+          auth: null,
+          errors: [`Too many failed logins; try again in ${result.retryAfterSeconds} seconds.`],
+          body: again(username),
+        }),
+        429,
+      );
     }
     if (result.kind === 'invalid') {
       return send(c, page({ title: 'Log in', auth: null, errors: ['Wrong username or password.'], body: again(username) }), 401);

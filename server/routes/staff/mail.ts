@@ -19,8 +19,17 @@ import { authOf, actorOf } from './guard.ts';
 import { attempt } from './tasks.ts';
 
 const LABELS: Record<string, string> = {
-  name: 'Domain', mode: 'Mode', legacyHost: 'Legacy host', legacyPort: 'Legacy port', catchAll: 'Catch-all',
-  address: 'Address', delivery: 'Delivery', lmtpHost: 'LMTP host', lmtpPort: 'LMTP port', targets: 'Targets', keepLocalCopy: 'Keep a local copy',
+  name: 'Domain',
+  mode: 'Mode',
+  legacyHost: 'Legacy host',
+  legacyPort: 'Legacy port',
+  catchAll: 'Catch-all',
+  address: 'Address',
+  delivery: 'Delivery',
+  lmtpHost: 'LMTP host',
+  lmtpPort: 'LMTP port',
+  targets: 'Targets',
+  keepLocalCopy: 'Keep a local copy',
 };
 
 /** Parses form input with the API's schema; field errors come back with the form's labels. */
@@ -42,19 +51,22 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const csrf = csrfField(auth);
     const domains = listDomains(deps.db);
     // Typed values come back only into the form that was sent.
-    const v = (kind: string, key: string) => (form.form === kind ? form[key] ?? '' : '');
-    const modeOptions = (selected: string) => MIGRATION_MODES.map((m) => html`<option value="${m}"${m === selected ? raw(' selected') : ''}>${m}</option>`);
+    const v = (kind: string, key: string) => (form.form === kind ? (form[key] ?? '') : '');
+    const modeOptions = (selected: string) =>
+      MIGRATION_MODES.map((m) => html`<option value="${m}"${m === selected ? raw(' selected') : ''}>${m}</option>`);
     const body = html`<p class="muted">Changes reach the MX nodes on their next config sync (version ${currentConfigVersion(deps.db)}); no restart. Modes: legacy relays everything to the old MX, shadow relays and dry-runs the new path, active delivers here.</p>
     <h2>Domains</h2>
     <table><thead><tr><th>Domain</th><th>Mode, legacy host, catch-all</th><th></th></tr></thead><tbody>
-    ${domains.map((d) => html`<tr><td>${d.name}</td><td>
+    ${domains.map(
+      (d) => html`<tr><td>${d.name}</td><td>
       <form method="post" action="/staff/mail/domains/${d.name}" class="row">${csrf}
         <div><label for="mode-${d.name}">Mode</label><select id="mode-${d.name}" name="mode">${modeOptions(d.mode)}</select></div>
         <div><label for="lh-${d.name}">Legacy host</label><input type="text" id="lh-${d.name}" name="legacyHost" value="${d.legacyHost ?? ''}"></div>
         <div><label for="lp-${d.name}">Legacy port</label><input type="text" id="lp-${d.name}" name="legacyPort" size="5" value="${d.legacyPort ?? ''}"></div>
         <div><label for="ca-${d.name}">Catch-all</label><input type="text" id="ca-${d.name}" name="catchAll" value="${d.catchAll ?? ''}"></div>
         <div><button type="submit">Save ${d.name}</button></div></form></td>
-      <td><form method="post" action="/staff/mail/domains/${d.name}/remove">${csrf}<button type="submit">Remove ${d.name}</button></form></td></tr>`)}
+      <td><form method="post" action="/staff/mail/domains/${d.name}/remove">${csrf}<button type="submit">Remove ${d.name}</button></form></td></tr>`,
+    )}
     </tbody></table>
     <form method="post" action="/staff/mail/domains"><fieldset><legend>Add a domain</legend>${csrf}<input type="hidden" name="form" value="domain">
       <label for="d-name">Domain</label><input type="text" id="d-name" name="name" required value="${v('domain', 'name')}">
@@ -66,8 +78,10 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
 
     <h2>Mailboxes</h2>
     <table><thead><tr><th>Mailbox</th><th>Delivery</th><th></th></tr></thead><tbody>
-    ${listMailboxes(deps.db).map((m) => html`<tr><td>${m.address}</td><td>${m.delivery === 'lmtp' ? `LMTP ${m.lmtpHost}:${m.lmtpPort}` : 'built-in Maildir'}</td>
-      <td><form method="post" action="/staff/mail/mailboxes/${m.address}/remove">${csrf}<button type="submit">Remove ${m.address}</button></form></td></tr>`)}
+    ${listMailboxes(deps.db).map(
+      (m) => html`<tr><td>${m.address}</td><td>${m.delivery === 'lmtp' ? `LMTP ${m.lmtpHost}:${m.lmtpPort}` : 'built-in Maildir'}</td>
+      <td><form method="post" action="/staff/mail/mailboxes/${m.address}/remove">${csrf}<button type="submit">Remove ${m.address}</button></form></td></tr>`,
+    )}
     </tbody></table>
     <form method="post" action="/staff/mail/mailboxes"><fieldset><legend>Add a mailbox</legend>${csrf}<input type="hidden" name="form" value="mailbox">
       <label for="m-address">Address</label><input type="text" id="m-address" name="address" required value="${v('mailbox', 'address')}">
@@ -78,8 +92,10 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
 
     <h2>Aliases and forwardings</h2>
     <table><thead><tr><th>Alias</th><th>Targets</th><th>Local copy</th><th></th></tr></thead><tbody>
-    ${listAliases(deps.db).map((a) => html`<tr><td>${a.address}</td><td>${a.targets.join(', ')}</td><td>${a.keepLocalCopy ? 'yes' : 'no'}</td>
-      <td><form method="post" action="/staff/mail/aliases/${a.address}/remove">${csrf}<button type="submit">Remove ${a.address}</button></form></td></tr>`)}
+    ${listAliases(deps.db).map(
+      (a) => html`<tr><td>${a.address}</td><td>${a.targets.join(', ')}</td><td>${a.keepLocalCopy ? 'yes' : 'no'}</td>
+      <td><form method="post" action="/staff/mail/aliases/${a.address}/remove">${csrf}<button type="submit">Remove ${a.address}</button></form></td></tr>`,
+    )}
     </tbody></table>
     <form method="post" action="/staff/mail/aliases"><fieldset><legend>Add an alias or forwarding</legend>${csrf}<input type="hidden" name="form" value="alias">
       <label for="a-address">Address</label><input type="text" id="a-address" name="address" required value="${v('alias', 'address')}">
@@ -100,45 +116,117 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
 
   app.post('/mail/domains', async (c) => {
     const f = await readForm(c);
-    const p = parseForm(DomainInput, { name: f.name ?? '', mode: f.mode || undefined, legacyHost: blankToNull(f.legacyHost), legacyPort: portValue(f.legacyPort), catchAll: blankToNull(f.catchAll) });
-    return write(c, f, p, () => { addDomain({ ctx, actor: actorOf(c), input: p.data! }); }, 'added');
+    const p = parseForm(DomainInput, {
+      name: f.name ?? '',
+      mode: f.mode || undefined,
+      legacyHost: blankToNull(f.legacyHost),
+      legacyPort: portValue(f.legacyPort),
+      catchAll: blankToNull(f.catchAll),
+    });
+    return write(
+      c,
+      f,
+      p,
+      () => {
+        addDomain({ ctx, actor: actorOf(c), input: p.data! });
+      },
+      'added',
+    );
   });
 
   app.post('/mail/domains/:name', async (c) => {
     const f = await readForm(c);
     const name = parseForm(DomainName, c.req.param('name'));
-    const p = parseForm(DomainPatch, { mode: f.mode || undefined, legacyHost: blankToNull(f.legacyHost), legacyPort: portValue(f.legacyPort), catchAll: blankToNull(f.catchAll) });
+    const p = parseForm(DomainPatch, {
+      mode: f.mode || undefined,
+      legacyHost: blankToNull(f.legacyHost),
+      legacyPort: portValue(f.legacyPort),
+      catchAll: blankToNull(f.catchAll),
+    });
     p.errors.push(...name.errors);
-    return write(c, {}, p, () => { updateDomain({ ctx, actor: actorOf(c), name: name.data!, patch: p.data! }); }, 'saved');
+    return write(
+      c,
+      {},
+      p,
+      () => {
+        updateDomain({ ctx, actor: actorOf(c), name: name.data!, patch: p.data! });
+      },
+      'saved',
+    );
   });
 
   app.post('/mail/domains/:name/remove', (c) => {
     const name = parseForm(DomainName, c.req.param('name'));
-    return write(c, {}, name, () => { removeDomain({ ctx, actor: actorOf(c), name: name.data! }); }, 'deleted');
+    return write(
+      c,
+      {},
+      name,
+      () => {
+        removeDomain({ ctx, actor: actorOf(c), name: name.data! });
+      },
+      'deleted',
+    );
   });
 
   app.post('/mail/mailboxes', async (c) => {
     const f = await readForm(c);
     const lmtp = f.delivery === 'lmtp';
-    const p = parseForm(MailboxInput, { address: f.address ?? '', delivery: lmtp ? 'lmtp' : 'maildir', lmtpHost: lmtp ? blankToNull(f.lmtpHost) : null, lmtpPort: lmtp ? portValue(f.lmtpPort) : null });
-    return write(c, f, p, () => { addMailbox({ ctx, actor: actorOf(c), input: p.data! }); }, 'added');
+    const p = parseForm(MailboxInput, {
+      address: f.address ?? '',
+      delivery: lmtp ? 'lmtp' : 'maildir',
+      lmtpHost: lmtp ? blankToNull(f.lmtpHost) : null,
+      lmtpPort: lmtp ? portValue(f.lmtpPort) : null,
+    });
+    return write(
+      c,
+      f,
+      p,
+      () => {
+        addMailbox({ ctx, actor: actorOf(c), input: p.data! });
+      },
+      'added',
+    );
   });
 
   app.post('/mail/mailboxes/:address/remove', (c) => {
     const address = parseForm(Address, c.req.param('address'));
-    return write(c, {}, address, () => { removeMailbox({ ctx, actor: actorOf(c), address: address.data! }); }, 'deleted');
+    return write(
+      c,
+      {},
+      address,
+      () => {
+        removeMailbox({ ctx, actor: actorOf(c), address: address.data! });
+      },
+      'deleted',
+    );
   });
 
   app.post('/mail/aliases', async (c) => {
     const f = await readForm(c);
     const targets = (f.targets ?? '').split(/[\s,;]+/).filter(Boolean);
     const p = parseForm(AliasInput, { address: f.address ?? '', targets, keepLocalCopy: f.keepLocalCopy === '1' });
-    return write(c, f, p, () => { addAlias({ ctx, actor: actorOf(c), input: p.data! }); }, 'added');
+    return write(
+      c,
+      f,
+      p,
+      () => {
+        addAlias({ ctx, actor: actorOf(c), input: p.data! });
+      },
+      'added',
+    );
   });
 
   app.post('/mail/aliases/:address/remove', (c) => {
     const address = parseForm(Address, c.req.param('address'));
-    return write(c, {}, address, () => { removeAlias({ ctx, actor: actorOf(c), address: address.data! }); }, 'deleted');
+    return write(
+      c,
+      {},
+      address,
+      () => {
+        removeAlias({ ctx, actor: actorOf(c), address: address.data! });
+      },
+      'deleted',
+    );
   });
   return app;
 }

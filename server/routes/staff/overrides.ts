@@ -30,7 +30,10 @@ export function overridePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const body = html`<p class="muted">An override beats every automatic rule for its section until it expires (times in ${tz}). The note is shown publicly.</p>
     ${listEntries(deps.db, 'sections').map((s) => {
       const slug = String(s.slug);
-      const active = activeOverride(rows.filter((r) => r.slug === slug), now);
+      const active = activeOverride(
+        rows.filter((r) => r.slug === slug),
+        now,
+      );
       return html`<section class="preview" aria-labelledby="h-${slug}"><h2 id="h-${slug}">${s.name}</h2>
         <p>${active ? html`Override in force: <strong>${active.state}</strong> (${STATE_LEGEND[active.state]}) until ${utcToWallTime(active.expiresAt, tz).replace('T', ' ')}${active.note ? html` — “${active.note}”` : ''}, set by ${active.setBy ?? 'unknown'}.` : 'No override: the state follows tasks and telemetry.'}</p>
         <form method="post" action="/staff/overrides/${slug}" class="row">${csrfField(auth)}
@@ -52,15 +55,24 @@ export function overridePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     if (!(SERVICE_STATES as readonly string[]).includes(state)) r.errors.push({ field: 'State', message: 'choose one of the four states' });
     const expiresAt = r.instant('expiresAt', 'Expires');
     if (expiresAt === undefined && r.errors.length === 0) r.errors.push({ field: 'Expires', message: 'an override needs an expiry' });
-    const errors = r.errors.length ? r.errors : attempt(() => {
-      setOverride({ ctx, actor: actorOf(c), slug: c.req.param('slug'), input: { state, note: r.text('note').trim().slice(0, 1000), expiresAt: expiresAt! } });
-    });
+    const errors = r.errors.length
+      ? r.errors
+      : attempt(() => {
+          setOverride({
+            ctx,
+            actor: actorOf(c),
+            slug: c.req.param('slug'),
+            input: { state, note: r.text('note').trim().slice(0, 1000), expiresAt: expiresAt! },
+          });
+        });
     if (errors) return show(c, errors, (errors as { status?: number }).status ?? 400);
     return c.redirect(`/staff/overrides?done=override${r.dstQuery()}`, 303);
   });
 
   app.post('/overrides/:slug/clear', (c) => {
-    const errors = attempt(() => { clearOverride({ ctx, actor: actorOf(c), slug: c.req.param('slug') }); });
+    const errors = attempt(() => {
+      clearOverride({ ctx, actor: actorOf(c), slug: c.req.param('slug') });
+    });
     if (errors) return show(c, errors, errors.status ?? 400);
     return c.redirect('/staff/overrides?done=cleared', 303);
   });

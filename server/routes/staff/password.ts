@@ -43,7 +43,9 @@ export function passwordPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     let result: ChangePasswordResult;
     try {
       result = await changeOwnPassword({
-        ctx, actor: actorOf(c), input: { currentPassword, newPassword, sessionHash: authOf(c).sessionHash, ip: clientIp(c, deps.config) },
+        ctx,
+        actor: actorOf(c),
+        input: { currentPassword, newPassword, sessionHash: authOf(c).sessionHash, ip: clientIp(c, deps.config) },
       });
     } catch (e) {
       if (e instanceof Invalid) return show(c, next, { errors: [e.message], status: 400 });

@@ -10,11 +10,29 @@ import { html, raw, csrfField, options, type Html } from './layout.ts';
 import { wallValue, dayBoundValue } from './forms.ts';
 
 export interface FieldsDraft {
-  summary: string; details: string; typeId: number | null; categoryId: number | null; sectionId: number | null;
-  statusId: number | null; percent: string; version?: number; id?: string; openedAt?: string;
+  summary: string;
+  details: string;
+  typeId: number | null;
+  categoryId: number | null;
+  sectionId: number | null;
+  statusId: number | null;
+  percent: string;
+  version?: number;
+  id?: string;
+  openedAt?: string;
 }
-export interface PhaseDraft { title: string; startDate: string; startTime: string; endDate: string; endTime: string; note: string }
-export interface CommentDraft { body: string; at: string }
+export interface PhaseDraft {
+  title: string;
+  startDate: string;
+  startTime: string;
+  endDate: string;
+  endTime: string;
+  note: string;
+}
+export interface CommentDraft {
+  body: string;
+  at: string;
+}
 
 export interface TaskPageState {
   auth: StaffAuth;
@@ -38,8 +56,14 @@ export const BLANK_PHASE_ROWS = 2;
 
 export function fieldsOf(t: Task): FieldsDraft {
   return {
-    summary: t.summary, details: t.details.markdown, typeId: t.type.id, categoryId: t.category.id,
-    sectionId: t.section?.id ?? null, statusId: t.status.id, percent: String(t.percent), version: t.version,
+    summary: t.summary,
+    details: t.details.markdown,
+    typeId: t.type.id,
+    categoryId: t.category.id,
+    sectionId: t.section?.id ?? null,
+    statusId: t.status.id,
+    percent: String(t.percent),
+    version: t.version,
   };
 }
 
@@ -90,9 +114,13 @@ function phaseRow(i: number, p: PhaseDraft, count: number, state: PhaseState | u
     <div><label for="${n('etime')}">at (optional)</label><input type="time" id="${n('etime')}" name="${n('etime')}" value="${p.endTime}"></div>
   </div>
   <label for="${n('note')}">Note</label><input type="text" id="${n('note')}" name="${n('note')}" maxlength="2000" value="${p.note}">
-  <p>${i < count ? html`<button type="submit" name="move" value="up-${i}"${i === 0 ? raw(' disabled') : ''}>Move up</button>
+  <p>${
+    i < count
+      ? html`<button type="submit" name="move" value="up-${i}"${i === 0 ? raw(' disabled') : ''}>Move up</button>
     <button type="submit" name="move" value="down-${i}"${i === count - 1 ? raw(' disabled') : ''}>Move down</button>
-    <label class="inline"><input type="checkbox" name="${n('remove')}" value="1"> Remove</label>` : html`<span class="muted">New phase: fill in a title to add it.</span>`}</p>
+    <label class="inline"><input type="checkbox" name="${n('remove')}" value="1"> Remove</label>`
+      : html`<span class="muted">New phase: fill in a title to add it.</span>`
+  }</p>
   </fieldset>`;
 }
 
@@ -112,8 +140,10 @@ function historyValues(h: HistoryEntry, tz: string): Html {
 /** Admins get a link per entry to the redaction form (a page of its own, so nothing is wiped by one stray click). */
 function historyTable(history: HistoryEntry[], tz: string, taskId: number, canRedact: boolean): Html {
   return html`<table><thead><tr><th>When (${tz})</th><th>Who</th><th>Field</th><th>Old</th><th>New</th>${canRedact ? html`<th>Redact</th>` : ''}</tr></thead><tbody>
-    ${history.map((h) => html`<tr id="history-${h.id}"><td>${wall(h.at, tz)}</td><td>${h.user?.displayName ?? 'system'}</td><td>${h.field}</td>
-      ${historyValues(h, tz)}${canRedact ? html`<td>${h.redacted ? '' : html`<a href="/staff/tasks/${taskId}/history/${h.id}/redact">Redact</a>`}</td>` : ''}</tr>`)}</tbody></table>`;
+    ${history.map(
+      (h) => html`<tr id="history-${h.id}"><td>${wall(h.at, tz)}</td><td>${h.user?.displayName ?? 'system'}</td><td>${h.field}</td>
+      ${historyValues(h, tz)}${canRedact ? html`<td>${h.redacted ? '' : html`<a href="/staff/tasks/${taskId}/history/${h.id}/redact">Redact</a>`}</td>` : ''}</tr>`,
+    )}</tbody></table>`;
 }
 
 /** The confirmation form of a redaction: what will be wiped, what stays, and the entries that may hold the same text. */
@@ -121,18 +151,31 @@ export function redactEntryPage(s: { auth: StaffAuth; tz: string; task: Task; en
   const { entry: h, tz, task: t } = s;
   const values = [h.oldValue, h.newValue].filter((v): v is string => v !== null);
   // The edit that removed a pasted value records it again as its old value: offer those entries too.
-  const related = s.history.filter((o) => o.id !== h.id && !o.redacted && o.field === h.field
-    && [o.oldValue, o.newValue].some((v) => v !== null && values.includes(v)));
+  const related = s.history.filter(
+    (o) => o.id !== h.id && !o.redacted && o.field === h.field && [o.oldValue, o.newValue].some((v) => v !== null && values.includes(v)),
+  );
   return html`<p><a href="/staff/tasks/${t.id}#h-history">Back to ${taskRef(t.id)}</a></p>
   <dl><dt>Field</dt><dd>${h.field}</dd><dt>Changed</dt><dd>${wall(h.at, tz)} (${tz}) by ${h.user?.displayName ?? 'system'}</dd>
-    ${h.redacted ? html`<dt>Values</dt><dd>${redactionNote(h, tz)}</dd>` : html`<dt>Old value</dt><dd><pre class="diff">${h.oldValue ?? '—'}</pre></dd>
-    <dt>New value</dt><dd><pre class="diff">${h.newValue ?? '—'}</pre></dd>`}</dl>
-  ${h.redacted ? html`<p>This entry is redacted already.</p>` : html`<p>Redacting overwrites both values of this entry in the database for good; the entry stays, showing who redacted it and when.
+    ${
+      h.redacted
+        ? html`<dt>Values</dt><dd>${redactionNote(h, tz)}</dd>`
+        : html`<dt>Old value</dt><dd><pre class="diff">${h.oldValue ?? '—'}</pre></dd>
+    <dt>New value</dt><dd><pre class="diff">${h.newValue ?? '—'}</pre></dd>`
+    }</dl>
+  ${
+    h.redacted
+      ? html`<p>This entry is redacted already.</p>`
+      : html`<p>Redacting overwrites both values of this entry in the database for good; the entry stays, showing who redacted it and when.
     The task's current ${h.field} is not changed, and the audit log records the redaction without the values.</p>
   <form method="post" action="/staff/tasks/${t.id}/history/${h.id}/redact">${csrfField(s.auth)}
-    <button type="submit">Redact this entry permanently</button></form>`}
-  ${related.length ? html`<section aria-labelledby="h-related"><h2 id="h-related">Entries of the same field holding one of these values</h2>
-    <ul>${related.map((o) => html`<li><a href="/staff/tasks/${t.id}/history/${o.id}/redact">${o.field} changed at ${wall(o.at, tz)} by ${o.user?.displayName ?? 'system'}</a></li>`)}</ul></section>` : ''}`;
+    <button type="submit">Redact this entry permanently</button></form>`
+  }
+  ${
+    related.length
+      ? html`<section aria-labelledby="h-related"><h2 id="h-related">Entries of the same field holding one of these values</h2>
+    <ul>${related.map((o) => html`<li><a href="/staff/tasks/${t.id}/history/${o.id}/redact">${o.field} changed at ${wall(o.at, tz)} by ${o.user?.displayName ?? 'system'}</a></li>`)}</ul></section>`
+      : ''
+  }`;
 }
 
 export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history: HistoryEntry[]): Html {
@@ -141,10 +184,15 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
   const reasons = listEntries(db, 'close-reasons').map((e) => ({ id: e.id, label: e.name }));
   // Where each saved phase stands now, as the scheduler sees it; a draft being edited shows none.
   const states = t.phases.map((p) => phaseState(p, s.now));
-  const rows = [...s.phases, ...Array.from({ length: BLANK_PHASE_ROWS }, () => ({ title: '', startDate: '', startTime: '', endDate: '', endTime: '', note: '' }))];
-  return html`<p><a href="/task/${t.id}">Public page of ${taskRef(t.id)}</a> · ${t.closed
-    ? html`<strong>Closed</strong> (${t.closeReason?.name ?? ''}) by ${t.closedBy?.displayName ?? ''} at ${wallValue(t.closedAt, s.tz).replace('T', ' ')}`
-    : html`<strong>Open</strong>`} · opened by ${t.openedBy.displayName} at ${wallValue(t.openedAt, s.tz).replace('T', ' ')} · version ${t.version}</p>
+  const rows = [
+    ...s.phases,
+    ...Array.from({ length: BLANK_PHASE_ROWS }, () => ({ title: '', startDate: '', startTime: '', endDate: '', endTime: '', note: '' })),
+  ];
+  return html`<p><a href="/task/${t.id}">Public page of ${taskRef(t.id)}</a> · ${
+    t.closed
+      ? html`<strong>Closed</strong> (${t.closeReason?.name ?? ''}) by ${t.closedBy?.displayName ?? ''} at ${wallValue(t.closedAt, s.tz).replace('T', ' ')}`
+      : html`<strong>Open</strong>`
+  } · opened by ${t.openedBy.displayName} at ${wallValue(t.openedAt, s.tz).replace('T', ' ')} · version ${t.version}</p>
 
   <section aria-labelledby="h-fields"><h2 id="h-fields">Task</h2>
   <form method="post" action="/staff/tasks/${t.id}">${csrfField(s.auth)}<input type="hidden" name="version" value="${f.version ?? t.version}">
@@ -171,17 +219,25 @@ export function editTaskPage(db: DB, s: TaskPageState & { task: Task }, history:
   </form></section>
 
   <section aria-labelledby="h-close"><h2 id="h-close">${t.closed ? 'Reopen' : 'Close'}</h2>
-  ${t.closed
-    ? html`<form method="post" action="/staff/tasks/${t.id}/reopen">${csrfField(s.auth)}<button type="submit">Reopen task</button></form>`
-    : html`<form method="post" action="/staff/tasks/${t.id}/close">${csrfField(s.auth)}<div class="row">
+  ${
+    t.closed
+      ? html`<form method="post" action="/staff/tasks/${t.id}/reopen">${csrfField(s.auth)}<button type="submit">Reopen task</button></form>`
+      : html`<form method="post" action="/staff/tasks/${t.id}/close">${csrfField(s.auth)}<div class="row">
         <div><label for="reasonId">Reason for closing</label><select id="reasonId" name="reasonId" required>${options(reasons, null, '')}</select></div>
         <div><label for="closeAt">Closed at (${s.tz}; empty = now)</label><input type="datetime-local" id="closeAt" name="at"></div>
-        <div><button type="submit">Close task (percent → 100)</button></div></div></form>`}
+        <div><button type="submit">Close task (percent → 100)</button></div></div></form>`
+  }
   </section>
 
   <section aria-labelledby="h-comments"><h2 id="h-comments">Comments</h2>
-  ${t.comments.length === 0 ? html`<p class="muted">No comments yet.</p>` : t.comments.map((cm) => html`<article class="preview">
-    <p class="muted">${cm.author.displayName} · ${wallValue(cm.at, s.tz).replace('T', ' ')}</p>${raw(cm.html)}</article>`)}
+  ${
+    t.comments.length === 0
+      ? html`<p class="muted">No comments yet.</p>`
+      : t.comments.map(
+          (cm) => html`<article class="preview">
+    <p class="muted">${cm.author.displayName} · ${wallValue(cm.at, s.tz).replace('T', ' ')}</p>${raw(cm.html)}</article>`,
+        )
+  }
   </section>
 
   <section aria-labelledby="h-history"><h2 id="h-history">History</h2>${historyTable(history, s.tz, t.id, s.auth.user.role === 'admin')}</section>`;

@@ -1,7 +1,13 @@
 // /staff/tasks: create and edit tasks (and, for admins, redact history) through plain forms posting to the same services as the API.
 import { Hono, type Context } from 'hono';
 import {
-  CreateTaskInput, UpdateTaskInput, AddCommentInput, CloseTaskInput, ReplacePhasesInput, taskRef, type Task,
+  CreateTaskInput,
+  UpdateTaskInput,
+  AddCommentInput,
+  CloseTaskInput,
+  ReplacePhasesInput,
+  taskRef,
+  type Task,
 } from '#data/contracts/tasks.ts';
 import type { ServerDeps } from '../../deps.ts';
 import type { AuthEnv } from '../../http/auth.ts';
@@ -19,7 +25,16 @@ import { redactHistoryEntry } from '../../services/tasks/redactHistoryEntry.ts';
 import { page, send, noticeOf } from './layout.ts';
 import { readForm, FormReader, type Form } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
-import { newTaskPage, editTaskPage, redactEntryPage, fieldsOf, phasesOf, type TaskPageState, type FieldsDraft, type PhaseDraft } from './task-view.ts';
+import {
+  newTaskPage,
+  editTaskPage,
+  redactEntryPage,
+  fieldsOf,
+  phasesOf,
+  type TaskPageState,
+  type FieldsDraft,
+  type PhaseDraft,
+} from './task-view.ts';
 
 /** Runs a service; a refusal (or an edge Problem) becomes field errors for the form instead of an error page. */
 export function attempt(run: () => void): (FieldError[] & { status?: number }) | null {
@@ -40,8 +55,13 @@ export function formErrorsOf(e: unknown): FieldError[] & { status: number } {
 
 function fieldsDraft(r: FormReader): FieldsDraft {
   return {
-    summary: r.text('summary'), details: r.text('details'), typeId: r.id('typeId', 'Task type'), categoryId: r.id('categoryId', 'Category'),
-    sectionId: r.id('sectionId', 'Section'), statusId: r.id('statusId', 'Status'), percent: r.text('percent').trim(),
+    summary: r.text('summary'),
+    details: r.text('details'),
+    typeId: r.id('typeId', 'Task type'),
+    categoryId: r.id('categoryId', 'Category'),
+    sectionId: r.id('sectionId', 'Section'),
+    statusId: r.id('statusId', 'Status'),
+    percent: r.text('percent').trim(),
   };
 }
 
@@ -51,7 +71,14 @@ function phaseDrafts(form: Form): { drafts: PhaseDraft[]; positions: number[] } 
   const rows: { d: PhaseDraft; pos: number; i: number }[] = [];
   for (let i = 0; i < count; i++) {
     const g = (k: string) => (form[`phase_${k}_${i}`] ?? '').trim();
-    const d = { title: g('title'), startDate: g('sdate'), startTime: g('stime'), endDate: g('edate'), endTime: g('etime'), note: g('note') };
+    const d = {
+      title: g('title'),
+      startDate: g('sdate'),
+      startTime: g('stime'),
+      endDate: g('edate'),
+      endTime: g('etime'),
+      note: g('note'),
+    };
     if (g('remove') === '1') continue;
     if (!d.title && !d.startDate && !d.endDate && !d.note) continue;
     rows.push({ d, pos: Number(g('pos')) || i + 1, i });
@@ -68,7 +95,12 @@ function phaseDrafts(form: Form): { drafts: PhaseDraft[]; positions: number[] } 
 
 /** What a form says when its save was refused because someone else changed the task after it was opened. */
 function staleEditMessage(id: number): FieldError[] {
-  return [{ field: '', message: `Not saved: someone else changed ${taskRef(id)} after you opened it. Their version is shown in the history below; your edits are still in the form. Save again to replace their change with yours.` }];
+  return [
+    {
+      field: '',
+      message: `Not saved: someone else changed ${taskRef(id)} after you opened it. Their version is shown in the history below; your edits are still in the form. Save again to replace their change with yours.`,
+    },
+  ];
 }
 
 export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
@@ -83,15 +115,41 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
   };
   const baseState = (c: Context, task: Task): TaskPageState & { task: Task } => {
     const phases = phasesOf(task, tz);
-    return { auth: authOf(c), tz, task, fields: fieldsOf(task), phases, savedPhases: phases, comment: { body: '', at: '' }, now: deps.clock() };
+    return {
+      auth: authOf(c),
+      tz,
+      task,
+      fields: fieldsOf(task),
+      phases,
+      savedPhases: phases,
+      comment: { body: '', at: '' },
+      now: deps.clock(),
+    };
   };
   const showEdit = (c: Context, s: TaskPageState & { task: Task }, status = 200, notice: string | null = null) =>
-    send(c, page({ title: `${taskRef(s.task.id)}: ${s.task.summary}`, auth: s.auth, notice, errors: s.errors, body: editTaskPage(deps.db, s, historyOf(deps.db, s.task.id)) }), status);
+    send(
+      c,
+      page({
+        title: `${taskRef(s.task.id)}: ${s.task.summary}`,
+        auth: s.auth,
+        notice,
+        errors: s.errors,
+        body: editTaskPage(deps.db, s, historyOf(deps.db, s.task.id)),
+      }),
+      status,
+    );
   const statusOf = (errors: FieldError[] & { status?: number }) => errors.status ?? 400;
 
   app.get('/tasks/new', (c) => {
-    const s: TaskPageState = { auth: authOf(c), tz, task: null, phases: [], comment: { body: '', at: '' }, now: deps.clock(),
-      fields: { summary: '', details: '', typeId: null, categoryId: null, sectionId: null, statusId: null, percent: '0' } };
+    const s: TaskPageState = {
+      auth: authOf(c),
+      tz,
+      task: null,
+      phases: [],
+      comment: { body: '', at: '' },
+      now: deps.clock(),
+      fields: { summary: '', details: '', typeId: null, categoryId: null, sectionId: null, statusId: null, percent: '0' },
+    };
     return send(c, page({ title: 'New task', auth: s.auth, body: newTaskPage(deps.db, s) }));
   });
 
@@ -100,18 +158,43 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const fields: FieldsDraft = { ...fieldsDraft(r), id: r.text('id').trim(), openedAt: r.text('openedAt').trim() };
     const openedAt = r.instant('openedAt', 'Opened at');
     const keepId = r.int('id', 'Task number', 1, 2_147_483_647);
-    const s: TaskPageState = { auth: authOf(c), tz, task: null, fields, phases: [], comment: { body: '', at: '' }, now: deps.clock(), errors: r.errors };
+    const s: TaskPageState = {
+      auth: authOf(c),
+      tz,
+      task: null,
+      fields,
+      phases: [],
+      comment: { body: '', at: '' },
+      now: deps.clock(),
+      errors: r.errors,
+    };
     if (r.form.action === 'preview') {
-      return send(c, page({ title: 'New task', auth: s.auth, body: newTaskPage(deps.db, { ...s, detailsPreview: renderMarkdown(fields.details) }) }));
+      return send(
+        c,
+        page({ title: 'New task', auth: s.auth, body: newTaskPage(deps.db, { ...s, detailsPreview: renderMarkdown(fields.details) }) }),
+      );
     }
     let id = 0;
-    const errors = r.errors.length ? r.errors : attempt(() => {
-      const input = parseWith(CreateTaskInput, {
-        id: keepId, summary: fields.summary, details: fields.details, typeId: fields.typeId, categoryId: fields.categoryId,
-        sectionId: fields.sectionId, statusId: fields.statusId, percent: fields.percent === '' ? 0 : Number(fields.percent), openedAt,
-      }, 'task');
-      id = createTask({ ctx, actor: actorOf(c), input });
-    });
+    const errors = r.errors.length
+      ? r.errors
+      : attempt(() => {
+          const input = parseWith(
+            CreateTaskInput,
+            {
+              id: keepId,
+              summary: fields.summary,
+              details: fields.details,
+              typeId: fields.typeId,
+              categoryId: fields.categoryId,
+              sectionId: fields.sectionId,
+              statusId: fields.statusId,
+              percent: fields.percent === '' ? 0 : Number(fields.percent),
+              openedAt,
+            },
+            'task',
+          );
+          id = createTask({ ctx, actor: actorOf(c), input });
+        });
     if (errors) return send(c, page({ title: 'New task', auth: s.auth, errors, body: newTaskPage(deps.db, s) }), statusOf(errors));
     return c.redirect(`/staff/tasks/${id}?done=created${r.dstQuery()}`, 303);
   });
@@ -127,17 +210,33 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const fields = { ...fieldsDraft(r), version };
     const s = { ...baseState(c, task), fields };
     if (r.form.action === 'preview') return showEdit(c, { ...s, detailsPreview: renderMarkdown(fields.details) });
-    const errors = r.errors.length ? r.errors : attempt(() => {
-      const input = parseWith(UpdateTaskInput, {
-        summary: fields.summary, details: fields.details, typeId: fields.typeId ?? undefined, categoryId: fields.categoryId ?? undefined,
-        sectionId: fields.sectionId, statusId: fields.statusId ?? undefined, percent: fields.percent === '' ? undefined : Number(fields.percent), version,
-      }, 'task');
-      updateTask({ ctx, actor: actorOf(c), id: task.id, input });
-    });
+    const errors = r.errors.length
+      ? r.errors
+      : attempt(() => {
+          const input = parseWith(
+            UpdateTaskInput,
+            {
+              summary: fields.summary,
+              details: fields.details,
+              typeId: fields.typeId ?? undefined,
+              categoryId: fields.categoryId ?? undefined,
+              sectionId: fields.sectionId,
+              statusId: fields.statusId ?? undefined,
+              percent: fields.percent === '' ? undefined : Number(fields.percent),
+              version,
+            },
+            'task',
+          );
+          updateTask({ ctx, actor: actorOf(c), id: task.id, input });
+        });
     if (errors) {
       const conflict = statusOf(errors) === 409;
       // Keep what they typed; only saving again on purpose (with the new version) overwrites the other change.
-      return showEdit(c, { ...s, fields: conflict ? { ...fields, version: task.version } : fields, errors: conflict ? staleEditMessage(task.id) : errors }, statusOf(errors));
+      return showEdit(
+        c,
+        { ...s, fields: conflict ? { ...fields, version: task.version } : fields, errors: conflict ? staleEditMessage(task.id) : errors },
+        statusOf(errors),
+      );
     }
     return c.redirect(`/staff/tasks/${task.id}?done=saved`, 303);
   });
@@ -155,18 +254,30 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       const i = positions[k];
       const label = `Phase ${k + 1}`;
       return {
-        title: d.title, note: d.note,
+        title: d.title,
+        note: d.note,
         startsAt: r.dayBound(`phase_sdate_${i}`, `phase_stime_${i}`, `${label} start`, 'start') ?? null,
         endsAt: r.dayBound(`phase_edate_${i}`, `phase_etime_${i}`, `${label} end`, 'end') ?? null,
       };
     });
-    const errors = r.errors.length ? r.errors : attempt(() => {
-      replacePhases({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(ReplacePhasesInput, { phases, version }, 'deployment plan') });
-    });
+    const errors = r.errors.length
+      ? r.errors
+      : attempt(() => {
+          replacePhases({
+            ctx,
+            actor: actorOf(c),
+            taskId: task.id,
+            input: parseWith(ReplacePhasesInput, { phases, version }, 'deployment plan'),
+          });
+        });
     if (errors) {
       const conflict = statusOf(errors) === 409;
       // As in the task form: the draft stays, and the form now carries the current version so saving again is a deliberate overwrite.
-      return showEdit(c, conflict ? { ...draftState, phasesVersion: task.version, errors: staleEditMessage(task.id) } : { ...draftState, errors }, statusOf(errors));
+      return showEdit(
+        c,
+        conflict ? { ...draftState, phasesVersion: task.version, errors: staleEditMessage(task.id) } : { ...draftState, errors },
+        statusOf(errors),
+      );
     }
     return c.redirect(`/staff/tasks/${task.id}?done=phases${r.dstQuery()}#h-plan`, 303);
   });
@@ -178,9 +289,11 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const at = r.instant('at', 'Dated');
     const s = { ...baseState(c, task), comment };
     if (r.form.action === 'preview') return showEdit(c, { ...s, commentPreview: renderMarkdown(comment.body) });
-    const errors = r.errors.length ? r.errors : attempt(() => {
-      addComment({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(AddCommentInput, { body: comment.body, at }, 'comment') });
-    });
+    const errors = r.errors.length
+      ? r.errors
+      : attempt(() => {
+          addComment({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(AddCommentInput, { body: comment.body, at }, 'comment') });
+        });
     if (errors) return showEdit(c, { ...s, errors }, statusOf(errors));
     if (r.form.from === 'dashboard') return c.redirect('/staff?done=commented', 303);
     return c.redirect(`/staff/tasks/${task.id}?done=commented${r.dstQuery()}#h-comments`, 303);
@@ -191,9 +304,11 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const r = new FormReader(await readForm(c), tz);
     const reasonId = r.id('reasonId', 'Reason for closing');
     const at = r.instant('at', 'Closed at');
-    const errors = r.errors.length ? r.errors : attempt(() => {
-      closeTask({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(CloseTaskInput, { reasonId, at }, 'close form') });
-    });
+    const errors = r.errors.length
+      ? r.errors
+      : attempt(() => {
+          closeTask({ ctx, actor: actorOf(c), taskId: task.id, input: parseWith(CloseTaskInput, { reasonId, at }, 'close form') });
+        });
     if (errors) return showEdit(c, { ...baseState(c, task), errors }, statusOf(errors));
     return c.redirect(`/staff/tasks/${task.id}?done=closed${r.dstQuery()}`, 303);
   });
@@ -215,7 +330,14 @@ export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const history = historyOf(deps.db, task.id);
     const entry = history.find((h) => h.id === entryId);
     if (!entry) throw notFound(`${taskRef(task.id)} has no history entry ${entryId}.`);
-    return send(c, page({ title: `Redact a history entry of ${taskRef(task.id)}`, auth: authOf(c), body: redactEntryPage({ auth: authOf(c), tz, task, entry, history }) }));
+    return send(
+      c,
+      page({
+        title: `Redact a history entry of ${taskRef(task.id)}`,
+        auth: authOf(c),
+        body: redactEntryPage({ auth: authOf(c), tz, task, entry, history }),
+      }),
+    );
   });
 
   app.post('/tasks/:id/history/:entryId/redact', (c) => {

@@ -33,10 +33,12 @@ export function userPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const users = allUsers(deps.db).map(staffView);
     const body = html`${o.secret ?? ''}
       <table><thead><tr><th>Username</th><th>Display name</th><th>Role</th><th>State</th><th>Actions</th></tr></thead><tbody>
-      ${users.map((u) => html`<tr><td>${u.username}</td><td>${u.displayName}</td><td>${u.role}</td>
+      ${users.map(
+        (u) => html`<tr><td>${u.username}</td><td>${u.displayName}</td><td>${u.role}</td>
         <td>${u.disabled ? 'disabled' : u.canLogIn ? 'active' : 'cannot log in'}</td>
         <td><form method="post" action="/staff/users/${u.id}/password" class="inline">${csrfField(auth)}<button type="submit">Reset password</button></form>
-          <form method="post" action="/staff/users/${u.id}/${u.disabled ? 'enable' : 'disable'}" class="inline">${csrfField(auth)}<button type="submit">${u.disabled ? 'Enable' : 'Disable'} ${u.username}</button></form></td></tr>`)}
+          <form method="post" action="/staff/users/${u.id}/${u.disabled ? 'enable' : 'disable'}" class="inline">${csrfField(auth)}<button type="submit">${u.disabled ? 'Enable' : 'Disable'} ${u.username}</button></form></td></tr>`,
+      )}
       </tbody></table>
       <h2>Add staff</h2>
       <form method="post" action="/staff/users">${csrfField(auth)}<div class="row">
@@ -56,10 +58,16 @@ export function userPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const f = await readForm(c);
     let result: Awaited<ReturnType<typeof addStaff>> | undefined;
     const errors = await attemptAsync(async () => {
-      const input = parseWith(AddStaffInput, {
-        username: (f.username ?? '').trim(), role: f.role || 'staff',
-        ...(f.displayName?.trim() ? { displayName: f.displayName } : {}), ...(f.password ? { password: f.password } : {}),
-      }, 'new user');
+      const input = parseWith(
+        AddStaffInput,
+        {
+          username: (f.username ?? '').trim(),
+          role: f.role || 'staff',
+          ...(f.displayName?.trim() ? { displayName: f.displayName } : {}),
+          ...(f.password ? { password: f.password } : {}),
+        },
+        'new user',
+      );
       result = await addStaff({ ctx, actor: actorOf(c), input });
     });
     if (errors) return show(c, { errors, status: errors.status ?? 400 });
@@ -84,7 +92,9 @@ export function userPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
   for (const verb of ['disable', 'enable'] as const) {
     app.post(`/users/:id/${verb}`, (c) => {
       const id = parseId(c.req.param('id'));
-      const errors = attempt(() => { setStaffDisabled({ ctx, actor: actorOf(c), userId: id, disabled: verb === 'disable' }); });
+      const errors = attempt(() => {
+        setStaffDisabled({ ctx, actor: actorOf(c), userId: id, disabled: verb === 'disable' });
+      });
       if (errors) return show(c, { errors, status: errors.status ?? 400 });
       // Disabling yourself ends your own session too: the next page is the login page.
       return c.redirect(`/staff/users?done=${verb}d`, 303);

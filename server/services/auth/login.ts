@@ -17,10 +17,14 @@ export interface LoginInput {
 
 export type LoginResult =
   | {
-    kind: 'ok'; user: { id: number; username: string; displayName: string; role: Role }; secret: string; csrfToken: string; expiresAt: Date;
-    /** Logged in with a one-time password: the session may only set a new one. */
-    mustChangePassword: boolean;
-  }
+      kind: 'ok';
+      user: { id: number; username: string; displayName: string; role: Role };
+      secret: string;
+      csrfToken: string;
+      expiresAt: Date;
+      /** Logged in with a one-time password: the session may only set a new one. */
+      mustChangePassword: boolean;
+    }
   | { kind: 'invalid' }
   | { kind: 'limited'; retryAfterSeconds: number };
 
@@ -48,28 +52,46 @@ export async function login({ ctx, input }: { ctx: ServiceContext; input: LoginI
   const matches = await verifyPassword(input.password, found?.password_hash ?? DECOY_HASH);
   const now = ctx.clock();
   const at = now.toISOString();
-  return db.transaction((): LoginResult => {
-    // Read again: while this password was hashed, another login may have spent a one-time password, or an admin
-    // may have reset or disabled the account.
-    const user = found && userById(db, found.id);
-    const why = refusal(user, matches && user?.password_hash === found?.password_hash, now);
-    if (why !== null || !user || (user.one_time_expires_at !== null && !spendOneTimePassword(db, user.id, at))) {
-      recordFailedAttempt(db, attempt);
-      writeAudit(db, { at, userId: user?.id ?? null, actor: input.username, action: why ?? 'login.one-time-spent', detail: `ip ${input.ip}` });
-      return { kind: 'invalid' };
-    }
-    const mustChangePassword = user.one_time_expires_at !== null;
-    const secret = newSessionSecret();
-    const csrfToken = newCsrfToken();
-    const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
-    if (input.previousSecret) deleteSession(db, hashSecret(input.previousSecret));
-    deleteExpiredSessions(db, at);
-    recordSucceededAttempt(db, attempt, account);
-    insertSession(db, { idHash: hashSecret(secret), userId: user.id, csrfToken, createdAt: at, expiresAt: expiresAt.toISOString() });
-    writeAudit(db, { at, userId: user.id, actor: user.username, action: 'login', detail: `ip ${input.ip}${mustChangePassword ? '; one-time password, must set a new one' : ''}` });
-    return {
-      kind: 'ok', secret, csrfToken, expiresAt, mustChangePassword,
-      user: { id: user.id, username: user.username, displayName: user.display_name, role: user.role },
-    };
-  }).immediate();
+  return db
+    .transaction((): LoginResult => {
+      // Read again: while this password was hashed, another login may have spent a one-time password, or an admin
+      // may have reset or disabled the account.
+      const user = found && userById(db, found.id);
+      const why = refusal(user, matches && user?.password_hash === found?.password_hash, now);
+      if (why !== null || !user || (user.one_time_expires_at !== null && !spendOneTimePassword(db, user.id, at))) {
+        recordFailedAttempt(db, attempt);
+        writeAudit(db, {
+          at,
+          userId: user?.id ?? null,
+          actor: input.username,
+          action: why ?? 'login.one-time-spent',
+          detail: `ip ${input.ip}`,
+        });
+        return { kind: 'invalid' };
+      }
+      const mustChangePassword = user.one_time_expires_at !== null;
+      const secret = newSessionSecret();
+      const csrfToken = newCsrfToken();
+      const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+      if (input.previousSecret) deleteSession(db, hashSecret(input.previousSecret));
+      deleteExpiredSessions(db, at);
+      recordSucceededAttempt(db, attempt, account);
+      insertSession(db, { idHash: hashSecret(secret), userId: user.id, csrfToken, createdAt: at, expiresAt: expiresAt.toISOString() });
+      writeAudit(db, {
+        at,
+        userId: user.id,
+        actor: user.username,
+        action: 'login',
+        detail: `ip ${input.ip}${mustChangePassword ? '; one-time password, must set a new one' : ''}`,
+      });
+      return {
+        kind: 'ok',
+        secret,
+        csrfToken,
+        expiresAt,
+        mustChangePassword,
+        user: { id: user.id, username: user.username, displayName: user.display_name, role: user.role },
+      };
+    })
+    .immediate();
 }

@@ -5,8 +5,10 @@ import { writeAudit } from '../../store/audit.ts';
 
 export function logout({ ctx, actor, sessionHash }: { ctx: ServiceContext; actor: Actor; sessionHash: string }): void {
   const at = ctx.clock().toISOString();
-  ctx.db.transaction(() => {
-    deleteSession(ctx.db, sessionHash);
-    writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'logout' });
-  }).immediate();
+  ctx.db
+    .transaction(() => {
+      deleteSession(ctx.db, sessionHash);
+      writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'logout' });
+    })
+    .immediate();
 }

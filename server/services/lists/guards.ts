@@ -19,7 +19,8 @@ export function uniqueOrConflict<T>(kind: ListKind, write: () => T): T {
 export function assertValidParent(db: DB, id: number | null, parentId: number | null | undefined): void {
   if (parentId === undefined || parentId === null) return;
   const tree = categoryTree(db);
-  if (!tree.has(parentId)) throw new Invalid(`unknown category ${parentId}`, [{ field: 'parentId', message: `unknown category ${parentId}` }]);
+  if (!tree.has(parentId))
+    throw new Invalid(`unknown category ${parentId}`, [{ field: 'parentId', message: `unknown category ${parentId}` }]);
   if (id !== null && wouldCreateCycle(id, parentId, tree)) {
     throw new Invalid('A category cannot sit below itself.', [{ field: 'parentId', message: 'would make a loop in the category tree' }]);
   }

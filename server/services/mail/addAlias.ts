@@ -10,17 +10,24 @@ export function addAlias({ ctx, actor, input }: { ctx: ServiceContext; actor: Ac
   const now = ctx.clock().toISOString();
   const domainName = splitAddress(input.address)!.domain;
   if (input.targets.some((t) => t.toLowerCase() === input.address)) {
-    throw new Invalid('An alias cannot point at itself; use keepLocalCopy to keep a copy in its mailbox.', [{ field: 'targets', message: 'contains the alias address' }]);
+    throw new Invalid('An alias cannot point at itself; use keepLocalCopy to keep a copy in its mailbox.', [
+      { field: 'targets', message: 'contains the alias address' },
+    ]);
   }
-  return ctx.db.transaction(() => {
-    const d = findDomain(ctx.db, domainName);
-    if (!d) throw new Invalid(`The domain ${domainName} is not hosted; add it first.`, [{ field: 'address', message: 'domain is not hosted' }]);
-    if (findAlias(ctx.db, input.address)) throw new Conflict(`The alias ${input.address} already exists.`);
-    if (input.keepLocalCopy && !findMailbox(ctx.db, input.address)) {
-      throw new Invalid(`keepLocalCopy needs a mailbox ${input.address} to keep the copy in.`, [{ field: 'keepLocalCopy', message: 'no mailbox at this address' }]);
-    }
-    const a = upsertAlias(ctx.db, d.id, input, now);
-    recordChange(ctx, actor, { entity: 'alias', key: a.address, op: 'upsert', record: aliasRecord(a) }, 'mail.alias.add', now);
-    return a;
-  }).immediate();
+  return ctx.db
+    .transaction(() => {
+      const d = findDomain(ctx.db, domainName);
+      if (!d)
+        throw new Invalid(`The domain ${domainName} is not hosted; add it first.`, [{ field: 'address', message: 'domain is not hosted' }]);
+      if (findAlias(ctx.db, input.address)) throw new Conflict(`The alias ${input.address} already exists.`);
+      if (input.keepLocalCopy && !findMailbox(ctx.db, input.address)) {
+        throw new Invalid(`keepLocalCopy needs a mailbox ${input.address} to keep the copy in.`, [
+          { field: 'keepLocalCopy', message: 'no mailbox at this address' },
+        ]);
+      }
+      const a = upsertAlias(ctx.db, d.id, input, now);
+      recordChange(ctx, actor, { entity: 'alias', key: a.address, op: 'upsert', record: aliasRecord(a) }, 'mail.alias.add', now);
+      return a;
+    })
+    .immediate();
 }

@@ -7,10 +7,12 @@ import { recordChange } from './record.ts';
 
 export function addDomain({ ctx, actor, input }: { ctx: ServiceContext; actor: Actor; input: DomainInput }): Domain {
   const now = ctx.clock().toISOString();
-  return ctx.db.transaction(() => {
-    if (findDomain(ctx.db, input.name)) throw new Conflict(`The domain ${input.name} is already hosted.`);
-    const d = insertDomain(ctx.db, input, now);
-    recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'upsert', record: domainRecord(d) }, 'mail.domain.add', now);
-    return d;
-  }).immediate();
+  return ctx.db
+    .transaction(() => {
+      if (findDomain(ctx.db, input.name)) throw new Conflict(`The domain ${input.name} is already hosted.`);
+      const d = insertDomain(ctx.db, input, now);
+      recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'upsert', record: domainRecord(d) }, 'mail.domain.add', now);
+      return d;
+    })
+    .immediate();
 }

@@ -10,12 +10,17 @@ export function hashNodeToken(token: string): string {
 }
 
 export function issueNodeToken({ ctx, actor, name }: { ctx: ServiceContext; actor: Actor; name: string }): string {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new Invalid('A node name is 1-64 letters, digits, dots, dashes or underscores.', [{ field: 'name', message: 'invalid node name' }]);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+    throw new Invalid('A node name is 1-64 letters, digits, dots, dashes or underscores.', [
+      { field: 'name', message: 'invalid node name' },
+    ]);
   const token = `mxn_${randomBytes(32).toString('base64url')}`;
   const now = ctx.clock().toISOString();
-  ctx.db.transaction(() => {
-    upsertNodeToken(ctx.db, name, hashNodeToken(token), now);
-    writeAudit(ctx.db, { at: now, userId: actor.userId, actor: actor.name, action: 'mail.node-token.issue', target: name });
-  }).immediate();
+  ctx.db
+    .transaction(() => {
+      upsertNodeToken(ctx.db, name, hashNodeToken(token), now);
+      writeAudit(ctx.db, { at: now, userId: actor.userId, actor: actor.name, action: 'mail.node-token.issue', target: name });
+    })
+    .immediate();
   return token;
 }

@@ -4,23 +4,28 @@ import { NotFound } from '../../domain/errors.ts';
 import { findDomain, listMailboxes, listAliases, deleteMailbox, deleteAlias, deleteDomain } from '../../store/mail.ts';
 import { recordChange } from './record.ts';
 
-export function removeDomain({ ctx, actor, name }: { ctx: ServiceContext; actor: Actor; name: string }): { mailboxes: number; aliases: number } {
+export function removeDomain({ ctx, actor, name }: { ctx: ServiceContext; actor: Actor; name: string }): {
+  mailboxes: number;
+  aliases: number;
+} {
   const now = ctx.clock().toISOString();
-  return ctx.db.transaction(() => {
-    const d = findDomain(ctx.db, name);
-    if (!d) throw new NotFound(`The domain ${name} is not hosted.`);
-    const aliases = listAliases(ctx.db, d.name);
-    for (const a of aliases) {
-      deleteAlias(ctx.db, a.id);
-      recordChange(ctx, actor, { entity: 'alias', key: a.address, op: 'delete' }, 'mail.alias.remove', now);
-    }
-    const mailboxes = listMailboxes(ctx.db, d.name);
-    for (const m of mailboxes) {
-      deleteMailbox(ctx.db, m.id);
-      recordChange(ctx, actor, { entity: 'mailbox', key: m.address, op: 'delete' }, 'mail.mailbox.remove', now);
-    }
-    deleteDomain(ctx.db, d.id);
-    recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'delete' }, 'mail.domain.remove', now);
-    return { mailboxes: mailboxes.length, aliases: aliases.length };
-  }).immediate();
+  return ctx.db
+    .transaction(() => {
+      const d = findDomain(ctx.db, name);
+      if (!d) throw new NotFound(`The domain ${name} is not hosted.`);
+      const aliases = listAliases(ctx.db, d.name);
+      for (const a of aliases) {
+        deleteAlias(ctx.db, a.id);
+        recordChange(ctx, actor, { entity: 'alias', key: a.address, op: 'delete' }, 'mail.alias.remove', now);
+      }
+      const mailboxes = listMailboxes(ctx.db, d.name);
+      for (const m of mailboxes) {
+        deleteMailbox(ctx.db, m.id);
+        recordChange(ctx, actor, { entity: 'mailbox', key: m.address, op: 'delete' }, 'mail.mailbox.remove', now);
+      }
+      deleteDomain(ctx.db, d.id);
+      recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'delete' }, 'mail.domain.remove', now);
+      return { mailboxes: mailboxes.length, aliases: aliases.length };
+    })
+    .immediate();
 }

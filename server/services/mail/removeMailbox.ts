@@ -6,10 +6,12 @@ import { recordChange } from './record.ts';
 
 export function removeMailbox({ ctx, actor, address }: { ctx: ServiceContext; actor: Actor; address: string }): void {
   const now = ctx.clock().toISOString();
-  ctx.db.transaction(() => {
-    const m = findMailbox(ctx.db, address);
-    if (!m) throw new NotFound(`There is no mailbox ${address}.`);
-    deleteMailbox(ctx.db, m.id);
-    recordChange(ctx, actor, { entity: 'mailbox', key: m.address, op: 'delete' }, 'mail.mailbox.remove', now);
-  }).immediate();
+  ctx.db
+    .transaction(() => {
+      const m = findMailbox(ctx.db, address);
+      if (!m) throw new NotFound(`There is no mailbox ${address}.`);
+      deleteMailbox(ctx.db, m.id);
+      recordChange(ctx, actor, { entity: 'mailbox', key: m.address, op: 'delete' }, 'mail.mailbox.remove', now);
+    })
+    .immediate();
 }

@@ -7,21 +7,25 @@ import { recordChange } from './record.ts';
 
 export function updateDomain({ ctx, actor, name, patch }: { ctx: ServiceContext; actor: Actor; name: string; patch: DomainPatch }): Domain {
   const now = ctx.clock().toISOString();
-  return ctx.db.transaction(() => {
-    const d = findDomain(ctx.db, name);
-    if (!d) throw new NotFound(`The domain ${name} is not hosted.`);
-    const next: Domain = {
-      ...d,
-      mode: patch.mode ?? d.mode,
-      legacyHost: patch.legacyHost === undefined ? d.legacyHost : patch.legacyHost,
-      legacyPort: patch.legacyPort === undefined ? d.legacyPort : patch.legacyPort,
-      catchAll: patch.catchAll === undefined ? d.catchAll : patch.catchAll,
-    };
-    if (next.mode !== 'active' && next.legacyHost === null) {
-      throw new Invalid('Legacy and shadow modes relay to the old MX, so they need a legacyHost.', [{ field: 'legacyHost', message: 'required unless mode is active' }]);
-    }
-    const updated = storeUpdate(ctx.db, next, now);
-    recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'upsert', record: domainRecord(updated) }, 'mail.domain.update', now);
-    return updated;
-  }).immediate();
+  return ctx.db
+    .transaction(() => {
+      const d = findDomain(ctx.db, name);
+      if (!d) throw new NotFound(`The domain ${name} is not hosted.`);
+      const next: Domain = {
+        ...d,
+        mode: patch.mode ?? d.mode,
+        legacyHost: patch.legacyHost === undefined ? d.legacyHost : patch.legacyHost,
+        legacyPort: patch.legacyPort === undefined ? d.legacyPort : patch.legacyPort,
+        catchAll: patch.catchAll === undefined ? d.catchAll : patch.catchAll,
+      };
+      if (next.mode !== 'active' && next.legacyHost === null) {
+        throw new Invalid('Legacy and shadow modes relay to the old MX, so they need a legacyHost.', [
+          { field: 'legacyHost', message: 'required unless mode is active' },
+        ]);
+      }
+      const updated = storeUpdate(ctx.db, next, now);
+      recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'upsert', record: domainRecord(updated) }, 'mail.domain.update', now);
+      return updated;
+    })
+    .immediate();
 }

@@ -3,7 +3,12 @@ import type { ServiceState } from '#data/contracts/states.ts';
 import type { OverrideRow } from '../../store/overrides.ts';
 
 /** What the section-state rules take (structurally the same as their StateOverride). */
-export interface StateOverride { state: ServiceState; reason: string; setAt: string; expiresAt: string | null }
+export interface StateOverride {
+  state: ServiceState;
+  reason: string;
+  setAt: string;
+  expiresAt: string | null;
+}
 
 /** In force while now is before the expiry; an expired row is simply ignored, no clean-up needed. */
 export function isActive(row: Pick<OverrideRow, 'expiresAt'>, now: Date): boolean {
@@ -28,7 +33,10 @@ export function toStateOverride(row: OverrideRow): StateOverride {
  */
 export function overrideSignal(readRows: () => readonly OverrideRow[]): (slug: string, now: Date) => StateOverride | null {
   return (slug, now) => {
-    const row = activeOverride(readRows().filter((r) => r.slug === slug), now);
+    const row = activeOverride(
+      readRows().filter((r) => r.slug === slug),
+      now,
+    );
     return row ? toStateOverride(row) : null;
   };
 }

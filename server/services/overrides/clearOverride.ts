@@ -6,13 +6,23 @@ import { writeAudit } from '../../store/audit.ts';
 
 export function clearOverride({ ctx, actor, slug }: { ctx: ServiceContext; actor: Actor; slug: string }): boolean {
   const at = ctx.clock().toISOString();
-  const removed = ctx.db.transaction(() => {
-    const section = sectionBySlug(ctx.db, slug);
-    if (!section) throw new NotFound(`There is no section "${slug.slice(0, 60)}".`);
-    const gone = deleteOverride(ctx.db, section.id);
-    if (gone) writeAudit(ctx.db, { at, userId: actor.userId, actor: actor.name, action: 'section.override.clear', target: section.slug, detail: null });
-    return gone;
-  }).immediate();
+  const removed = ctx.db
+    .transaction(() => {
+      const section = sectionBySlug(ctx.db, slug);
+      if (!section) throw new NotFound(`There is no section "${slug.slice(0, 60)}".`);
+      const gone = deleteOverride(ctx.db, section.id);
+      if (gone)
+        writeAudit(ctx.db, {
+          at,
+          userId: actor.userId,
+          actor: actor.name,
+          action: 'section.override.clear',
+          target: section.slug,
+          detail: null,
+        });
+      return gone;
+    })
+    .immediate();
   if (removed) ctx.changes.bump();
   return removed;
 }

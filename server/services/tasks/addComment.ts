@@ -8,20 +8,46 @@ import { isInFuture, laterInstant } from '../../domain/task-rules.ts';
 import { taskRow, updateTask, insertHistory, insertComment } from '../../store/tasks.ts';
 import { auditTask } from './audit.ts';
 
-export function addComment({ ctx, actor, taskId, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number; input: AddCommentInput }): number {
+export function addComment({
+  ctx,
+  actor,
+  taskId,
+  input,
+}: {
+  ctx: ServiceContext;
+  actor: Actor & { userId: number };
+  taskId: number;
+  input: AddCommentInput;
+}): number {
   const now = ctx.clock();
   const at = input.at ?? now.toISOString();
-  if (isInFuture(at, now)) throw new Invalid('A comment cannot be dated in the future.', [{ field: 'at', message: 'must not be in the future' }]);
-  const id = ctx.db.transaction(() => {
-    const task = taskRow(ctx.db, taskId);
-    if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
-    if (at < task.opened_at) throw new Invalid('A comment cannot predate its task.', [{ field: 'at', message: `must not be before ${task.opened_at}` }]);
-    const commentId = insertComment(ctx.db, { taskId, authorId: actor.userId, at, bodyMd: input.body, bodyHtml: renderMarkdown(input.body) });
-    updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
-    insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'comment', oldValue: null, newValue: `added comment ${commentId}` }]);
-    auditTask(ctx.db, { at: now.toISOString(), actor, action: 'task.comment', taskId, detail: `comment ${commentId}${at === now.toISOString() ? '' : `, dated ${at}`}` });
-    return commentId;
-  }).immediate();
+  if (isInFuture(at, now))
+    throw new Invalid('A comment cannot be dated in the future.', [{ field: 'at', message: 'must not be in the future' }]);
+  const id = ctx.db
+    .transaction(() => {
+      const task = taskRow(ctx.db, taskId);
+      if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
+      if (at < task.opened_at)
+        throw new Invalid('A comment cannot predate its task.', [{ field: 'at', message: `must not be before ${task.opened_at}` }]);
+      const commentId = insertComment(ctx.db, {
+        taskId,
+        authorId: actor.userId,
+        at,
+        bodyMd: input.body,
+        bodyHtml: renderMarkdown(input.body),
+      });
+      updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
+      insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'comment', oldValue: null, newValue: `added comment ${commentId}` }]);
+      auditTask(ctx.db, {
+        at: now.toISOString(),
+        actor,
+        action: 'task.comment',
+        taskId,
+        detail: `comment ${commentId}${at === now.toISOString() ? '' : `, dated ${at}`}`,
+      });
+      return commentId;
+    })
+    .immediate();
   ctx.changes.bump();
   return id;
 }

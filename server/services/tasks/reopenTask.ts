@@ -9,19 +9,25 @@ import { auditTask } from './audit.ts';
 
 export function reopenTask({ ctx, actor, taskId }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number }): void {
   const at = ctx.clock().toISOString();
-  ctx.db.transaction(() => {
-    const task = taskRow(ctx.db, taskId);
-    if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
-    if (!task.is_closed) throw new Conflict(`${taskRef(taskId)} is not closed.`);
-    updateTask(ctx.db, taskId, {
-      is_closed: 0, close_reason_id: null, closed_by: null, closed_at: null,
-      version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at),
-    });
-    insertHistory(ctx.db, taskId, actor.userId, at, [
-      { field: 'closed', oldValue: 'closed', newValue: 'open' },
-      { field: 'close_reason', oldValue: displayOf(ctx.db, 'close-reasons', task.close_reason_id), newValue: null },
-    ]);
-    auditTask(ctx.db, { at, actor, action: 'task.reopen', taskId });
-  }).immediate();
+  ctx.db
+    .transaction(() => {
+      const task = taskRow(ctx.db, taskId);
+      if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
+      if (!task.is_closed) throw new Conflict(`${taskRef(taskId)} is not closed.`);
+      updateTask(ctx.db, taskId, {
+        is_closed: 0,
+        close_reason_id: null,
+        closed_by: null,
+        closed_at: null,
+        version: task.version + 1,
+        last_edited_at: laterInstant(task.last_edited_at, at),
+      });
+      insertHistory(ctx.db, taskId, actor.userId, at, [
+        { field: 'closed', oldValue: 'closed', newValue: 'open' },
+        { field: 'close_reason', oldValue: displayOf(ctx.db, 'close-reasons', task.close_reason_id), newValue: null },
+      ]);
+      auditTask(ctx.db, { at, actor, action: 'task.reopen', taskId });
+    })
+    .immediate();
   ctx.changes.bump();
 }

@@ -8,21 +8,35 @@ import { taskRow, updateTask, insertHistory, phaseRows, replacePhaseRows } from 
 import { assertCurrentVersion } from './version.ts';
 import { auditTask } from './audit.ts';
 
-export function replacePhases({ ctx, actor, taskId, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number; input: ReplacePhasesInput }): { changed: boolean } {
+export function replacePhases({
+  ctx,
+  actor,
+  taskId,
+  input,
+}: {
+  ctx: ServiceContext;
+  actor: Actor & { userId: number };
+  taskId: number;
+  input: ReplacePhasesInput;
+}): { changed: boolean } {
   const at = ctx.clock().toISOString();
-  const changed = ctx.db.transaction(() => {
-    const task = taskRow(ctx.db, taskId);
-    if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
-    assertCurrentVersion(task, input.version);
-    const old = describePhases(phaseRows(ctx.db, taskId).map((p) => ({ title: p.title, startsAt: p.starts_at, endsAt: p.ends_at, note: p.note })));
-    const next = describePhases(input.phases);
-    if (old === next) return false;
-    replacePhaseRows(ctx.db, taskId, input.phases);
-    updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
-    insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'phases', oldValue: old || null, newValue: next || null }]);
-    auditTask(ctx.db, { at, actor, action: 'task.phases', taskId, detail: `${input.phases.length} phase(s)` });
-    return true;
-  }).immediate();
+  const changed = ctx.db
+    .transaction(() => {
+      const task = taskRow(ctx.db, taskId);
+      if (!task) throw new NotFound(`${taskRef(taskId)} does not exist.`);
+      assertCurrentVersion(task, input.version);
+      const old = describePhases(
+        phaseRows(ctx.db, taskId).map((p) => ({ title: p.title, startsAt: p.starts_at, endsAt: p.ends_at, note: p.note })),
+      );
+      const next = describePhases(input.phases);
+      if (old === next) return false;
+      replacePhaseRows(ctx.db, taskId, input.phases);
+      updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
+      insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'phases', oldValue: old || null, newValue: next || null }]);
+      auditTask(ctx.db, { at, actor, action: 'task.phases', taskId, detail: `${input.phases.length} phase(s)` });
+      return true;
+    })
+    .immediate();
   if (changed) ctx.changes.bump();
   return { changed };
 }

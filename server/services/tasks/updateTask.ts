@@ -27,40 +27,52 @@ function display(db: DB, t: Editable): Record<string, string | null> {
   };
 }
 
-export function updateTask({ ctx, actor, id, input }: { ctx: ServiceContext; actor: Actor & { userId: number }; id: number; input: UpdateTaskInput }): { changed: number } {
+export function updateTask({
+  ctx,
+  actor,
+  id,
+  input,
+}: {
+  ctx: ServiceContext;
+  actor: Actor & { userId: number };
+  id: number;
+  input: UpdateTaskInput;
+}): { changed: number } {
   const db = ctx.db;
   const at = ctx.clock().toISOString();
-  const changed = db.transaction(() => {
-    const before = taskRow(db, id);
-    if (!before) throw new NotFound(`${taskRef(id)} does not exist.`);
-    assertCurrentVersion(before, input.version);
-    assertReferencesExist(db, [
-      { field: 'typeId', kind: 'task-types', id: input.typeId },
-      { field: 'categoryId', kind: 'categories', id: input.categoryId },
-      { field: 'sectionId', kind: 'sections', id: input.sectionId },
-      { field: 'statusId', kind: 'statuses', id: input.statusId },
-    ]);
-    const after: Editable = {
-      summary: input.summary ?? before.summary,
-      details_md: input.details ?? before.details_md,
-      type_id: input.typeId ?? before.type_id,
-      category_id: input.categoryId ?? before.category_id,
-      section_id: input.sectionId === undefined ? before.section_id : input.sectionId,
-      status_id: input.statusId ?? before.status_id,
-      percent: input.percent ?? before.percent,
-    };
-    const changes = diffFields(display(db, before), display(db, after));
-    if (changes.length === 0) return 0;
-    writeTask(db, id, {
-      ...after,
-      details_html: after.details_md === before.details_md ? before.details_html : renderMarkdown(after.details_md),
-      version: before.version + 1,
-      last_edited_at: laterInstant(before.last_edited_at, at),
-    });
-    insertHistory(db, id, actor.userId, at, changes);
-    auditTask(db, { at, actor, action: 'task.update', taskId: id, detail: changes.map((ch) => ch.field).join(', ') });
-    return changes.length;
-  }).immediate();
+  const changed = db
+    .transaction(() => {
+      const before = taskRow(db, id);
+      if (!before) throw new NotFound(`${taskRef(id)} does not exist.`);
+      assertCurrentVersion(before, input.version);
+      assertReferencesExist(db, [
+        { field: 'typeId', kind: 'task-types', id: input.typeId },
+        { field: 'categoryId', kind: 'categories', id: input.categoryId },
+        { field: 'sectionId', kind: 'sections', id: input.sectionId },
+        { field: 'statusId', kind: 'statuses', id: input.statusId },
+      ]);
+      const after: Editable = {
+        summary: input.summary ?? before.summary,
+        details_md: input.details ?? before.details_md,
+        type_id: input.typeId ?? before.type_id,
+        category_id: input.categoryId ?? before.category_id,
+        section_id: input.sectionId === undefined ? before.section_id : input.sectionId,
+        status_id: input.statusId ?? before.status_id,
+        percent: input.percent ?? before.percent,
+      };
+      const changes = diffFields(display(db, before), display(db, after));
+      if (changes.length === 0) return 0;
+      writeTask(db, id, {
+        ...after,
+        details_html: after.details_md === before.details_md ? before.details_html : renderMarkdown(after.details_md),
+        version: before.version + 1,
+        last_edited_at: laterInstant(before.last_edited_at, at),
+      });
+      insertHistory(db, id, actor.userId, at, changes);
+      auditTask(db, { at, actor, action: 'task.update', taskId: id, detail: changes.map((ch) => ch.field).join(', ') });
+      return changes.length;
+    })
+    .immediate();
   if (changed) ctx.changes.bump();
   return { changed };
 }
