@@ -9,10 +9,13 @@ export interface FieldError {
 /** A refusal the caller can understand and act on; its message is meant for people, never a stack trace. */
 export class DomainError extends Error {
   readonly errors: FieldError[];
-  constructor(message: string, errors: FieldError[] = []) {
+  /** Extra members of the answer (a problem's extension members), for a caller that acts on them: a cursor to resend from. */
+  readonly extensions: Record<string, unknown>;
+  constructor(message: string, errors: FieldError[] = [], extensions: Record<string, unknown> = {}) {
     super(message);
     this.name = new.target.name;
     this.errors = errors;
+    this.extensions = extensions;
   }
 }
 
@@ -27,3 +30,6 @@ export class Invalid extends DomainError {}
 
 /** The actor may not do this, whoever they are logged in as. */
 export class Forbidden extends DomainError {}
+
+/** Well-formed input that cannot be taken as it is: telemetry dated in the future. */
+export class Unprocessable extends DomainError {}

@@ -1,6 +1,6 @@
 // One error type at the edge: every failure leaves as RFC 9457 problem details JSON.
 import type { Context } from 'hono';
-import { Conflict, DomainError, Forbidden, Invalid, NotFound, type FieldError } from '../domain/errors.ts';
+import { Conflict, DomainError, Forbidden, Invalid, NotFound, Unprocessable, type FieldError } from '../domain/errors.ts';
 
 export type { FieldError };
 
@@ -9,12 +9,15 @@ export class Problem extends Error {
   readonly title: string;
   readonly detail: string;
   readonly errors: FieldError[];
-  constructor(status: number, title: string, detail: string, errors: FieldError[] = []) {
+  /** Extension members (RFC 9457 section 3.2), added to the body next to the standard ones, never replacing them. */
+  readonly extensions: Record<string, unknown>;
+  constructor(status: number, title: string, detail: string, errors: FieldError[] = [], extensions: Record<string, unknown> = {}) {
     super(detail);
     this.status = status;
     this.title = title;
     this.detail = detail;
     this.errors = errors;
+    this.extensions = extensions;
   }
 }
 
@@ -32,6 +35,7 @@ const DOMAIN_STATUS: [new (...args: never[]) => DomainError, number, string][] =
   [Conflict, 409, 'Conflict'],
   [Invalid, 400, 'Bad Request'],
   [Forbidden, 403, 'Forbidden'],
+  [Unprocessable, 422, 'Unprocessable Content'],
 ];
 
 /** The problem an error answers as: itself, a service refusal's status and message, or null for a bug (a 500). */
@@ -39,11 +43,11 @@ export function problemOf(err: unknown): Problem | null {
   if (err instanceof Problem) return err;
   if (!(err instanceof DomainError)) return null;
   const found = DOMAIN_STATUS.find(([type]) => err instanceof type);
-  return found ? new Problem(found[1], found[2], err.message, err.errors) : null;
+  return found ? new Problem(found[1], found[2], err.message, err.errors, err.extensions) : null;
 }
 
 export function problemResponse(c: Context, p: Problem): Response {
-  const body: Record<string, unknown> = { type: 'about:blank', status: p.status, title: p.title, detail: p.detail };
+  const body: Record<string, unknown> = { ...p.extensions, type: 'about:blank', status: p.status, title: p.title, detail: p.detail };
   if (p.errors.length) body.errors = p.errors;
   // Errors are about this one request: never stored, never sniffed (they may echo what the client sent).
   return c.json(body, p.status as 400, {

@@ -1,4 +1,4 @@
-// /api/v1: the REST API (auth, tasks, lists, users, mail, overrides, audit, MX config), JSON in and out, problem details on error.
+// /api/v1: the REST API (auth, tasks, lists, users, mail, overrides, audit, MX config, MX telemetry), JSON in and out, problem details on error.
 import { Hono } from 'hono';
 import type { ServerDeps } from '../deps.ts';
 import type { AuthEnv } from '../http/auth.ts';
@@ -10,6 +10,7 @@ import { authRoutes } from './auth.ts';
 import { userRoutes } from './users.ts';
 import { overrideRoutes } from './overrides.ts';
 import { auditRoutes } from './audit.ts';
+import { telemetryRoutes } from './telemetry.ts';
 
 export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -23,5 +24,6 @@ export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', userRoutes(deps));
   app.route('/', overrideRoutes(deps));
   app.route('/', auditRoutes(deps));
+  app.route('/', telemetryRoutes(deps));
   return app;
 }

@@ -19,7 +19,7 @@ const EXPECTED_PUBLIC = [
   'GET /api/v1/tasks/:id/history',
   ...['sections', 'task-types', 'statuses', 'close-reasons', 'categories'].flatMap((k) => [`GET /api/v1/${k}`, `GET /api/v1/${k}/:id`]),
 ].sort();
-const EXPECTED_NODE = ['GET /api/v1/mx/config'];
+const EXPECTED_NODE = ['GET /api/v1/mx/config', 'POST /api/v1/telemetry', 'POST /api/v1/telemetry/heartbeat'].sort();
 const EXPECTED_SESSION = ['POST /api/v1/auth/logout', 'POST /api/v1/auth/password'];
 
 type Access = 'public' | 'session' | 'staff' | 'admin' | 'node';
@@ -50,10 +50,28 @@ const fill = (path: string) =>
     .replace(/:name\b/g, 'example.test')
     .replace(/:address\b/g, 'postmaster@example.test');
 
+/** Bodies a node route accepts, so that "the node token passes" is proven by a 200, not by any answer but 401. */
+const NODE_BODIES: Record<string, unknown> = {
+  'POST /api/v1/telemetry': { after: 0, events: [{ seq: 1, at: 0, type: 'accepted', messageId: 'm1' }] },
+  'POST /api/v1/telemetry/heartbeat': {
+    at: 0,
+    queueDepth: 0,
+    oldestQueuedMs: null,
+    inRetry: 0,
+    configVersion: 0,
+    lastSyncAt: null,
+    lastSeq: 0,
+  },
+};
+
 function send(h: Harness, key: string, o: { session?: Session; headers?: Record<string, string> } = {}): Promise<Response> {
   const [method, path] = key.split(' ');
   assert.doesNotMatch(fill(path), /[:*]/, `${key}: a parameter the test does not fill`);
-  return h.request(method, fill(path), { session: o.session, headers: o.headers, body: method === 'GET' ? undefined : {} });
+  return h.request(method, fill(path), {
+    session: o.session,
+    headers: o.headers,
+    body: method === 'GET' ? undefined : (NODE_BODIES[key] ?? {}),
+  });
 }
 
 async function assertProblem(res: Response, status: number, what: string): Promise<{ detail: string }> {

@@ -33,6 +33,12 @@ const NO_TEXT = new Set([
   'POST /staff/users/:id/enable',
   'POST /api/v1/tasks/:id/history/:entryId/redact',
   'POST /staff/tasks/:id/history/:entryId/redact',
+  'POST /api/v1/telemetry/heartbeat',
+]);
+
+/** Text-taking routes whose control-character case lives in another file (node routes: their refusals are counted). */
+const TESTED_ELSEWHERE = new Set([
+  'POST /api/v1/telemetry', // test/integration/telemetry-ingest.test.ts (a NUL in messageId)
 ]);
 
 interface ApiCase {
@@ -180,9 +186,11 @@ test('every writing route under /api/v1 and /staff is listed here, as taking tex
     ...new Set(h.app.routes.filter((r) => WRITES.has(r.method) && /^\/(api\/v1|staff)\//.test(r.path)).map((r) => `${r.method} ${r.path}`)),
   ];
   assert.ok(writing.length >= 50, `found only ${writing.length} writing routes`);
-  const unlisted = writing.filter((k) => !(k in API_CASES) && !(k in STAFF_CASES) && !NO_TEXT.has(k));
+  const unlisted = writing.filter((k) => !(k in API_CASES) && !(k in STAFF_CASES) && !NO_TEXT.has(k) && !TESTED_ELSEWHERE.has(k));
   assert.deepEqual(unlisted, [], 'new writing routes: add a control-character case for each one that takes text');
-  const stale = [...Object.keys(API_CASES), ...Object.keys(STAFF_CASES), ...NO_TEXT].filter((k) => !writing.includes(k));
+  const stale = [...Object.keys(API_CASES), ...Object.keys(STAFF_CASES), ...NO_TEXT, ...TESTED_ELSEWHERE].filter(
+    (k) => !writing.includes(k),
+  );
   assert.deepEqual(stale, [], 'listed routes that no longer exist');
 });
 

@@ -1,0 +1,53 @@
+// /api/v1/telemetry (nodeRoute): MX nodes ship their event log by cursor and send heartbeats; every refusal is counted.
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { TELEMETRY_MAX_BATCH, TelemetryBatch, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
+import type { ServerDeps } from '../deps.ts';
+import type { AuthEnv } from '../http/auth.ts';
+import { currentNode, nodeRoute } from '../http/api-access.ts';
+import { Problem } from '../http/problem.ts';
+import { parseWith, readJson } from '../http/validate.ts';
+import { ingestBatch } from '../services/telemetry/ingestBatch.ts';
+import { recordHeartbeat } from '../services/telemetry/recordHeartbeat.ts';
+import { countRefusal, refusalReasonOf } from '../services/telemetry/refusals.ts';
+
+export function telemetryRoutes(deps: ServerDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+
+  /** Runs a node's request; a refusal is counted against the node (in its own transaction) and answered as usual. */
+  const counted = async (c: Context, run: () => Promise<Response>): Promise<Response> => {
+    try {
+      return await run();
+    } catch (err) {
+      const reason = refusalReasonOf(err);
+      if (reason) countRefusal(deps, currentNode(c).id, reason);
+      throw err;
+    }
+  };
+
+  app.post('/telemetry', nodeRoute, (c) =>
+    counted(c, async () => {
+      const node = currentNode(c);
+      const body = await readJson(c, z.unknown());
+      const events = (body as { events?: unknown } | null)?.events;
+      if (Array.isArray(events) && events.length > TELEMETRY_MAX_BATCH)
+        throw new Problem(
+          413,
+          'Content Too Large',
+          `A batch holds at most ${TELEMETRY_MAX_BATCH} events; this one has ${events.length}. Send smaller batches.`,
+          [{ field: 'events', message: `at most ${TELEMETRY_MAX_BATCH} events` }],
+        );
+      const batch = parseWith(TelemetryBatch, body, 'telemetry batch');
+      return c.json(ingestBatch({ db: deps.db, clock: deps.clock, node, batch }), 200, { 'cache-control': 'no-store' });
+    }),
+  );
+
+  app.post('/telemetry/heartbeat', nodeRoute, (c) =>
+    counted(c, async () => {
+      const node = currentNode(c);
+      const heartbeat = await readJson(c, TelemetryHeartbeat);
+      return c.json(recordHeartbeat({ db: deps.db, clock: deps.clock, node, heartbeat }), 200, { 'cache-control': 'no-store' });
+    }),
+  );
+  return app;
+}

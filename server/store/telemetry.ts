@@ -1,0 +1,201 @@
+// SQL for MX node telemetry: the per-node cursor, minute rollups (outcomes, latency, gauges), heartbeats, refusal counters.
+import type { DB } from '#data/db.ts';
+import type { RouteKind, TelemetryEventType, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
+
+export const MINUTE_MS = 60_000;
+export const minuteOf = (at: number): number => at - (at % MINUTE_MS);
+
+/** Why a telemetry request was refused; each has its counter (data/migrations/backend/006_telemetry.sql). */
+export const TELEMETRY_REFUSAL_REASONS = ['bad-token', 'malformed', 'too-large', 'gap', 'future'] as const;
+export type TelemetryRefusalReason = (typeof TELEMETRY_REFUSAL_REASONS)[number];
+
+/** One minute bucket of event counts; route and reason are '' for events that have none. */
+export interface OutcomeCount {
+  minute: number;
+  route: RouteKind | '';
+  outcome: TelemetryEventType;
+  reason: string;
+  count: number;
+}
+
+export interface LatencyCount {
+  minute: number;
+  route: RouteKind;
+  bucket: number;
+  count: number;
+}
+
+// ── cursor ─────────────────────────────────────────────────────────────────
+
+/** The highest seq applied for the node; 0 before its first batch. */
+export function readCursor(db: DB, nodeId: number): number {
+  const r = db.prepare('SELECT cursor FROM telemetry_cursors WHERE node_id = ?').get(nodeId) as { cursor: number } | undefined;
+  return r?.cursor ?? 0;
+}
+
+export function writeCursor(db: DB, nodeId: number, cursor: number, now: number): void {
+  db.prepare(`INSERT INTO telemetry_cursors (node_id, cursor, updated_at) VALUES (?, ?, ?)
+              ON CONFLICT(node_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`).run(nodeId, cursor, now);
+}
+
+// ── rollups ────────────────────────────────────────────────────────────────
+
+/** Adds counts to the minute buckets (creating the buckets a count is the first of). */
+export function addOutcomeCounts(db: DB, nodeId: number, counts: Iterable<OutcomeCount>): void {
+  const stmt = db.prepare(`INSERT INTO telemetry_minutes (node_id, minute, route, outcome, reason, count) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT(node_id, minute, route, outcome, reason) DO UPDATE SET count = count + excluded.count`);
+  for (const c of counts) stmt.run(nodeId, c.minute, c.route, c.outcome, c.reason, c.count);
+}
+
+export function addLatencyCounts(db: DB, nodeId: number, counts: Iterable<LatencyCount>): void {
+  const stmt = db.prepare(`INSERT INTO telemetry_latency_minutes (node_id, minute, route, bucket, count) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT(node_id, minute, route, bucket) DO UPDATE SET count = count + excluded.count`);
+  for (const c of counts) stmt.run(nodeId, c.minute, c.route, c.bucket, c.count);
+}
+
+/** Outcome counts summed over the minutes in [from, to), for one node or all. */
+export function sumOutcomes(
+  db: DB,
+  range: { from: number; to: number; nodeId?: number },
+): { route: RouteKind | ''; outcome: TelemetryEventType; reason: string; count: number }[] {
+  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  return db
+    .prepare(`SELECT route, outcome, reason, sum(count) AS count FROM telemetry_minutes
+              WHERE minute >= @from AND minute < @to ${byNode}
+              GROUP BY outcome, reason, route ORDER BY outcome, reason, route`)
+    .all(range) as { route: RouteKind | ''; outcome: TelemetryEventType; reason: string; count: number }[];
+}
+
+/** Latency bucket counts summed over the minutes in [from, to), per route. */
+export function sumLatency(
+  db: DB,
+  range: { from: number; to: number; nodeId?: number },
+): { route: RouteKind; bucket: number; count: number }[] {
+  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  return db
+    .prepare(`SELECT route, bucket, sum(count) AS count FROM telemetry_latency_minutes
+              WHERE minute >= @from AND minute < @to ${byNode}
+              GROUP BY route, bucket ORDER BY route, bucket`)
+    .all(range) as { route: RouteKind; bucket: number; count: number }[];
+}
+
+// ── heartbeats and gauges ──────────────────────────────────────────────────
+
+export interface HeartbeatRow extends TelemetryHeartbeat {
+  nodeId: number;
+  nodeName: string;
+  /** When the backend received it, by its own clock. */
+  receivedAt: number;
+}
+
+/**
+ * Keeps the node's latest reading: a heartbeat read earlier than the one held (a late retry) does not replace it.
+ * Returns whether it did.
+ */
+export function upsertHeartbeat(db: DB, nodeId: number, hb: TelemetryHeartbeat, receivedAt: number): boolean {
+  return (
+    db
+      .prepare(`INSERT INTO telemetry_heartbeats (node_id, received_at, at, queue_depth, oldest_queued_ms, in_retry, config_version, last_sync_at, last_seq)
+              VALUES (@nodeId, @receivedAt, @at, @queueDepth, @oldestQueuedMs, @inRetry, @configVersion, @lastSyncAt, @lastSeq)
+              ON CONFLICT(node_id) DO UPDATE SET received_at = excluded.received_at, at = excluded.at, queue_depth = excluded.queue_depth,
+                oldest_queued_ms = excluded.oldest_queued_ms, in_retry = excluded.in_retry, config_version = excluded.config_version,
+                last_sync_at = excluded.last_sync_at, last_seq = excluded.last_seq
+              WHERE excluded.at >= telemetry_heartbeats.at`)
+      .run({ nodeId, receivedAt, ...hb }).changes > 0
+  );
+}
+
+/** Folds a reading into its minute's gauge row: each gauge keeps the largest value of the minute. */
+export function foldGaugeMinute(db: DB, nodeId: number, hb: TelemetryHeartbeat): void {
+  db.prepare(`INSERT INTO telemetry_gauge_minutes (node_id, minute, queue_depth_max, oldest_queued_ms_max, in_retry_max)
+              VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT(node_id, minute) DO UPDATE SET
+                queue_depth_max = max(queue_depth_max, excluded.queue_depth_max),
+                oldest_queued_ms_max = nullif(max(ifnull(oldest_queued_ms_max, -1), ifnull(excluded.oldest_queued_ms_max, -1)), -1),
+                in_retry_max = max(in_retry_max, excluded.in_retry_max)`).run(
+    nodeId,
+    minuteOf(hb.at),
+    hb.queueDepth,
+    hb.oldestQueuedMs,
+    hb.inRetry,
+  );
+}
+
+export interface GaugeMinute {
+  nodeId: number;
+  minute: number;
+  queueDepthMax: number;
+  oldestQueuedMsMax: number | null;
+  inRetryMax: number;
+}
+
+export function gaugeMinutes(db: DB, range: { from: number; to: number; nodeId?: number }): GaugeMinute[] {
+  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  return db
+    .prepare(`SELECT node_id AS nodeId, minute, queue_depth_max AS queueDepthMax, oldest_queued_ms_max AS oldestQueuedMsMax,
+                     in_retry_max AS inRetryMax
+              FROM telemetry_gauge_minutes WHERE minute >= @from AND minute < @to ${byNode} ORDER BY minute, node_id`)
+    .all(range) as GaugeMinute[];
+}
+
+const HEARTBEAT_SELECT = `SELECT h.node_id AS nodeId, n.name AS nodeName, h.received_at AS receivedAt, h.at, h.queue_depth AS queueDepth,
+  h.oldest_queued_ms AS oldestQueuedMs, h.in_retry AS inRetry, h.config_version AS configVersion, h.last_sync_at AS lastSyncAt,
+  h.last_seq AS lastSeq
+  FROM telemetry_heartbeats h JOIN mx_nodes n ON n.id = h.node_id`;
+
+export function latestHeartbeats(db: DB, nodeId?: number): HeartbeatRow[] {
+  return (
+    nodeId === undefined
+      ? db.prepare(`${HEARTBEAT_SELECT} ORDER BY n.name`).all()
+      : db.prepare(`${HEARTBEAT_SELECT} WHERE h.node_id = ?`).all(nodeId)
+  ) as HeartbeatRow[];
+}
+
+// ── refusals ───────────────────────────────────────────────────────────────
+
+/** One more refusal on the (node, reason) counter: an UPSERT, never a row per refusal. */
+export function bumpRefusal(db: DB, nodeId: number | null, reason: TelemetryRefusalReason, at: number): void {
+  db.prepare(`INSERT INTO telemetry_refusals (node_id, reason, count, last_at) VALUES (?, ?, 1, ?)
+              ON CONFLICT(ifnull(node_id, 0), reason) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`).run(
+    nodeId,
+    reason,
+    at,
+  );
+}
+
+export interface RefusalCount {
+  nodeId: number | null;
+  /** null for the node-less counter. */
+  nodeName: string | null;
+  reason: TelemetryRefusalReason;
+  count: number;
+  lastAt: number;
+}
+
+export function refusalCounts(db: DB): RefusalCount[] {
+  return db
+    .prepare(`SELECT r.node_id AS nodeId, n.name AS nodeName, r.reason, r.count, r.last_at AS lastAt
+              FROM telemetry_refusals r LEFT JOIN mx_nodes n ON n.id = r.node_id
+              ORDER BY r.node_id IS NOT NULL, n.name, r.reason`)
+    .all() as RefusalCount[];
+}
+
+// ── per node, for staff ────────────────────────────────────────────────────
+
+export interface NodeTelemetryRow {
+  nodeId: number;
+  nodeName: string;
+  /** null before the node's first batch. */
+  cursor: number | null;
+  heartbeat: HeartbeatRow | null;
+}
+
+/** Every MX node with its cursor and latest heartbeat (null where there is none yet). */
+export function nodeTelemetry(db: DB): NodeTelemetryRow[] {
+  const nodes = db
+    .prepare(`SELECT n.id AS nodeId, n.name AS nodeName, c.cursor FROM mx_nodes n
+              LEFT JOIN telemetry_cursors c ON c.node_id = n.id ORDER BY n.name`)
+    .all() as { nodeId: number; nodeName: string; cursor: number | null }[];
+  const beats = new Map(latestHeartbeats(db).map((h) => [h.nodeId, h]));
+  return nodes.map((n) => ({ ...n, heartbeat: beats.get(n.nodeId) ?? null }));
+}
