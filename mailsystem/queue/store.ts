@@ -1,6 +1,10 @@
 // SQL for the node queue: accepted messages, delivery rows with leases, and the event log.
+import type { BounceReason, RejectReason, RouteKind, TelemetryEventType } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
+
+/** Why a message is in the queue: accepted from an SMTP client, or a DSN this node generated (messages.origin). */
+export type MessageOrigin = 'smtp' | 'dsn';
 
 export interface AcceptedMessage {
   id: string;
@@ -11,8 +15,8 @@ export interface AcceptedMessage {
   body: Buffer;
   isSpam?: boolean;
   deliveries: { recipient: string; route: Route }[];
-  /** Why this message exists when ingress did not accept it from a client (e.g. 'dsn'). */
-  origin?: string;
+  /** Why this message exists; default 'smtp'. A DSN is logged as a 'dsn' event, not as 'accepted'. */
+  origin?: MessageOrigin;
 }
 
 export interface ClaimedDelivery {
@@ -29,12 +33,25 @@ export interface ClaimedDelivery {
 
 export interface RejectedEvent {
   at: number;
-  reason: string;
+  /** A closed union shared with the backend (data/contracts/telemetry.ts): no free strings in the log. */
+  reason: RejectReason;
   recipient?: string;
   detail?: Record<string, unknown>;
 }
 
-export type EventType = 'accepted' | 'rejected' | 'delivered' | 'deferred' | 'bounced';
+/**
+ * One row of the event log as this node writes it. Each type names the columns it fills, and the reason
+ * column takes only the contract's unions, so the compiler proves every row maps to a TelemetryEvent.
+ */
+type EventRow =
+  | { type: 'accepted' | 'dsn'; at: number; messageId: string; detail: string }
+  | { type: 'rejected'; at: number; reason: RejectReason; recipient: string | null; detail: string | null }
+  | { type: 'delivered'; at: number; delivery: ClaimedDelivery; route: RouteKind; latencyMs: number }
+  | { type: 'deferred'; at: number; delivery: ClaimedDelivery; route: RouteKind; detail: string }
+  | { type: 'bounced'; at: number; delivery: ClaimedDelivery; route: RouteKind; reason: BounceReason; detail: string };
+
+/** The types the node writes today are all types the contract knows. */
+export type EventType = EventRow['type'] & TelemetryEventType;
 
 interface ClaimRow {
   id: number;
@@ -59,8 +76,8 @@ export class QueueStore {
       // The body goes into its own rowid table (003_message_bodies.sql): appended once, deleted
       // when the message is done, so the small messages row is never rewritten for it.
       insertBody: db.prepare(`INSERT INTO message_bodies (body) VALUES (?)`),
-      message: db.prepare(`INSERT INTO messages (id, received_at, envelope_from, client_ip, helo, size, is_spam, body_id)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      message: db.prepare(`INSERT INTO messages (id, received_at, envelope_from, client_ip, helo, size, is_spam, body_id, origin)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       delivery: db.prepare(`INSERT INTO deliveries (message_id, recipient, route_kind, route, created_at, next_attempt_at)
                             VALUES (?, ?, ?, ?, ?, ?)`),
       event: db.prepare(`INSERT INTO events (at, type, message_id, delivery_id, recipient, route_kind, latency_ms, reason, detail)
@@ -92,16 +109,23 @@ export class QueueStore {
 
   insertAccepted(m: AcceptedMessage): void {
     const bodyId = this.s.insertBody.run(m.body).lastInsertRowid;
-    this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, bodyId);
+    const origin = m.origin ?? 'smtp';
+    this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, bodyId, origin);
     for (const d of m.deliveries) {
       this.s.delivery.run(m.id, d.recipient, d.route.kind, JSON.stringify(d.route), m.receivedAt, m.receivedAt);
     }
-    const detail = JSON.stringify({ size: m.body.length, deliveries: m.deliveries.length, origin: m.origin ?? 'smtp' });
-    this.event(m.receivedAt, 'accepted', m.id, null, null, null, null, null, detail);
+    const detail = JSON.stringify({ size: m.body.length, deliveries: m.deliveries.length });
+    this.event({ type: origin === 'dsn' ? 'dsn' : 'accepted', at: m.receivedAt, messageId: m.id, detail });
   }
 
   insertRejected(e: RejectedEvent): void {
-    this.event(e.at, 'rejected', null, null, e.recipient ?? null, null, null, e.reason, e.detail ? JSON.stringify(e.detail) : null);
+    this.event({
+      type: 'rejected',
+      at: e.at,
+      reason: e.reason,
+      recipient: e.recipient ?? null,
+      detail: e.detail ? JSON.stringify(e.detail) : null,
+    });
   }
 
   /** The node database belongs to one mailsystem process, so at start-up no lease can be live. */
@@ -139,40 +163,22 @@ export class QueueStore {
   /** Each record* returns false when the row was no longer ours to change (already final). */
   recordDelivered(d: ClaimedDelivery, now: number, response: string): boolean {
     if (this.s.delivered.run({ id: d.id, now, response }).changes === 0) return false;
-    this.event(now, 'delivered', d.messageId, d.id, d.recipient, d.route.kind, now - d.createdAt, null, null);
+    this.event({ type: 'delivered', at: now, delivery: d, route: d.route.kind, latencyMs: now - d.createdAt });
     this.dropBodyWhenDone(d.messageId);
     return true;
   }
 
   recordDeferred(d: ClaimedDelivery, now: number, next: number, response: string): boolean {
     if (this.s.deferred.run({ id: d.id, next, response }).changes === 0) return false;
-    this.event(
-      now,
-      'deferred',
-      d.messageId,
-      d.id,
-      d.recipient,
-      d.route.kind,
-      null,
-      'tempfail',
-      JSON.stringify({ response, attempt: d.attempts, nextAttemptAt: next }),
-    );
+    const detail = JSON.stringify({ response, attempt: d.attempts, nextAttemptAt: next });
+    this.event({ type: 'deferred', at: now, delivery: d, route: d.route.kind, detail });
     return true;
   }
 
-  recordBounced(d: ClaimedDelivery, now: number, response: string, reason: 'permanent' | 'expired'): boolean {
+  recordBounced(d: ClaimedDelivery, now: number, response: string, reason: BounceReason): boolean {
     if (this.s.bounced.run({ id: d.id, now, response }).changes === 0) return false;
-    this.event(
-      now,
-      'bounced',
-      d.messageId,
-      d.id,
-      d.recipient,
-      d.route.kind,
-      null,
-      reason,
-      JSON.stringify({ response, attempts: d.attempts }),
-    );
+    const detail = JSON.stringify({ response, attempts: d.attempts });
+    this.event({ type: 'bounced', at: now, delivery: d, route: d.route.kind, reason, detail });
     this.dropBodyWhenDone(d.messageId);
     return true;
   }
@@ -191,17 +197,30 @@ export class QueueStore {
     if (this.s.openCount.get(messageId) === 0) this.s.dropBody.run(messageId);
   }
 
-  private event(
-    at: number,
-    type: EventType,
-    messageId: string | null,
-    deliveryId: number | null,
-    recipient: string | null,
-    routeKind: string | null,
-    latencyMs: number | null,
-    reason: string | null,
-    detail: string | null,
-  ): void {
-    this.s.event.run(at, type, messageId, deliveryId, recipient, routeKind, latencyMs, reason, detail);
+  private event(e: EventRow): void {
+    switch (e.type) {
+      case 'accepted':
+      case 'dsn':
+        this.s.event.run(e.at, e.type, e.messageId, null, null, null, null, null, e.detail);
+        return;
+      case 'rejected':
+        this.s.event.run(e.at, e.type, null, null, e.recipient, null, null, e.reason, e.detail);
+        return;
+      case 'delivered': {
+        const d = e.delivery;
+        this.s.event.run(e.at, e.type, d.messageId, d.id, d.recipient, e.route, e.latencyMs, null, null);
+        return;
+      }
+      case 'deferred': {
+        const d = e.delivery;
+        this.s.event.run(e.at, e.type, d.messageId, d.id, d.recipient, e.route, null, null, e.detail);
+        return;
+      }
+      case 'bounced': {
+        const d = e.delivery;
+        this.s.event.run(e.at, e.type, d.messageId, d.id, d.recipient, e.route, null, e.reason, e.detail);
+        return;
+      }
+    }
   }
 }

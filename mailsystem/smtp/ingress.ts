@@ -166,6 +166,7 @@ export class Ingress {
       cb();
     } catch (err) {
       this.deps.log.error({ err }, 'recipient lookup failed');
+      this.recordStorageFailure(session, { recipient: address.address });
       cb(replyError(REPLIES.storageFailed));
     }
   }
@@ -189,6 +190,7 @@ export class Ingress {
         this.finishData(guard, session, cb);
       } catch (err) {
         this.deps.log.error({ err }, 'finishing DATA failed');
+        this.recordStorageFailure(session);
         cb(replyError(REPLIES.storageFailed));
       }
     });
@@ -202,7 +204,10 @@ export class Ingress {
     }
     const txn = this.transactions.get(session);
     this.transactions.delete(session);
-    if (!txn || txn.deliveries.size === 0) return cb(replyError(REPLIES.storageFailed));
+    if (!txn || txn.deliveries.size === 0) {
+      this.recordStorageFailure(session);
+      return cb(replyError(REPLIES.storageFailed));
+    }
     const now = this.deps.clock.now();
     const id = this.deps.newId(now);
     const envelope = session.envelope;
@@ -233,10 +238,17 @@ export class Ingress {
         () => cb(null, acceptedText(id)),
         (err: unknown) => {
           this.deps.log.error({ err, queueId: id }, 'queue commit failed; answering 451');
+          this.recordStorageFailure(session, { queueId: id });
           cb(replyError(REPLIES.storageFailed));
         },
       )
       .finally(() => this.committing.delete(session.id));
+  }
+
+  /** Every 451 "storage" answer is a refusal the event log counts (recording never throws into the session). */
+  private recordStorageFailure(session: SMTPServerSession, extra: { recipient?: string; queueId?: string } = {}): void {
+    const { recipient, ...detail } = extra;
+    this.deps.recordRejected({ at: this.deps.clock.now(), reason: 'storage', recipient, detail: { ip: session.remoteAddress, ...detail } });
   }
 
   private abortData(session: SMTPServerSession): void {
