@@ -8,6 +8,11 @@ import { auditPages } from '../support/axe-audit.ts';
 import { launchChromium, type LaunchedBrowser } from '../support/chromium.ts';
 import { startSiteServer, type SiteServer } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
+import { ingestBatch } from '#server/services/telemetry/ingestBatch.ts';
+import { recordHeartbeat } from '#server/services/telemetry/recordHeartbeat.ts';
+import { findNodeByTokenHash } from '#server/store/mail.ts';
+import { hashNodeToken, issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { bumpRefusal } from '#server/store/telemetry.ts';
 
 const PASSWORD = 'a long staff password';
 // The real time: the session cookie's expiry comes from the server clock and the browser compares it with its own.
@@ -54,6 +59,20 @@ before(async () => {
     actor: { userId: null, name: 'cli' },
     input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD },
   });
+  // An MX node with shipped events, a heartbeat and refusals, so /staff/mail's telemetry tables are audited too.
+  const token = issueNodeToken({ ctx, actor: { userId: null, name: 'cli' }, name: 'mx1' });
+  const node = findNodeByTokenHash(site.db, hashNodeToken(token))!;
+  const t = NOW.getTime();
+  ingestBatch({
+    db: site.db,
+    clock: () => NOW,
+    node,
+    batch: { after: 0, events: [{ seq: 1, at: t - 1000, type: 'accepted', messageId: 'm1' }] },
+  });
+  const heartbeat = { at: t, queueDepth: 2, oldestQueuedMs: 5000, inRetry: 1, configVersion: 3, lastSyncAt: t, lastSeq: 4 };
+  recordHeartbeat({ db: site.db, clock: () => NOW, node, heartbeat });
+  bumpRefusal(site.db, null, 'bad-token', t);
+  bumpRefusal(site.db, node.id, 'gap', t);
   chrome = await launchChromium();
 });
 after(async () => {

@@ -1,4 +1,5 @@
-// /staff/mail: hosted domains (with migration mode), mailboxes and aliases as plain forms, over the same audited services as the API.
+// /staff/mail: hosted domains (with migration mode), mailboxes and aliases as plain forms, over the same audited services as the API;
+// and, read-only, the MX nodes' telemetry (server/routes/staff/telemetry-view.ts).
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { MIGRATION_MODES, DomainInput, DomainPatch, MailboxInput, AliasInput, DomainName, Address } from '#data/contracts/mail-config.ts';
@@ -17,6 +18,7 @@ import { page, send, html, raw, csrfField, noticeOf } from './layout.ts';
 import { readForm, type Form } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
 import { attempt } from './tasks.ts';
+import { telemetrySection } from './telemetry-view.ts';
 
 const LABELS: Record<string, string> = {
   name: 'Domain',
@@ -101,7 +103,8 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       <label for="a-address">Address</label><input type="text" id="a-address" name="address" required value="${v('alias', 'address')}">
       <label for="a-targets">Targets (one per line; internal or external addresses)</label><textarea id="a-targets" name="targets">${v('alias', 'targets')}</textarea>
       <label><input type="checkbox" name="keepLocalCopy" value="1"${v('alias', 'keepLocalCopy') ? raw(' checked') : ''}> Keep a local copy in the mailbox of the same address</label>
-      <p><button type="submit">Add alias</button></p></fieldset></form>`;
+      <p><button type="submit">Add alias</button></p></fieldset></form>
+    ${telemetrySection(deps)}`;
     return send(c, page({ title: 'Mail configuration', auth, notice: noticeOf(c), errors, body }), status);
   };
 
