@@ -1,4 +1,5 @@
 // Reads TIDINGS_* environment variables into one checked configuration object.
+import { TELEMETRY_MAX_BATCH } from './contracts/telemetry.ts';
 import { accessSync, constants } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -126,6 +127,18 @@ export interface MxConfig {
   forwardPort: number;
   /** Name servers as "ip", "ip:port" or "[ipv6]:port"; empty: the system's resolv.conf. */
   dnsServers: string[];
+  /** Shipping the event log to the backend (on by default with a backend); null: off. */
+  telemetry: TelemetrySettings | null;
+}
+
+export interface TelemetrySettings {
+  /** Pause between shipping ticks once the log is shipped up to date (a backlog ships without pause). */
+  intervalMs: number;
+  heartbeatIntervalMs: number;
+  /** Events per POST, at most TELEMETRY_MAX_BATCH. */
+  batchSize: number;
+  /** Shipped events older than this are pruned from the node's log. */
+  retentionMs: number;
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -265,7 +278,24 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     forwardRelay: forwardRelay(env, 'TIDINGS_FORWARD_RELAY'),
     forwardPort: remotePort(env, 'TIDINGS_FORWARD_PORT', 25),
     dnsServers: dnsServers(env, 'TIDINGS_DNS_SERVERS'),
+    telemetry: telemetrySettings(env, Boolean(url)),
   };
+}
+
+function telemetrySettings(env: Env, haveBackend: boolean): TelemetrySettings | null {
+  const mode = oneOf(env, 'TIDINGS_TELEMETRY', ['on', 'off'] as const, haveBackend ? 'on' : 'off');
+  if (mode === 'on' && !haveBackend)
+    throw new ConfigError(
+      'TIDINGS_TELEMETRY',
+      'is on, but there is no backend to ship to: set TIDINGS_MX_BACKEND_URL and TIDINGS_MX_TOKEN',
+    );
+  const settings = {
+    intervalMs: duration(env, 'TIDINGS_TELEMETRY_INTERVAL', 2 * UNIT_MS.s, false, '1s, 2s or 1m'),
+    heartbeatIntervalMs: duration(env, 'TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL', 15 * UNIT_MS.s, false, '1s, 15s or 1m'),
+    batchSize: positiveInt(env, 'TIDINGS_TELEMETRY_BATCH', 500, TELEMETRY_MAX_BATCH),
+    retentionMs: duration(env, 'TIDINGS_TELEMETRY_RETENTION', 7 * UNIT_MS.d, false, '12h, 7d or 30d'),
+  };
+  return mode === 'on' ? settings : null;
 }
 
 function tlsFiles(env: Env, cwd: string): { cert: string; key: string } | null {

@@ -17,6 +17,8 @@ import { createSystemResolver } from './dns/system.ts';
 import { systemClock } from './deps.ts';
 import { ensureSelfSignedCert } from './smtp/self-signed.ts';
 import { createSrs } from './srs/srs.ts';
+import { createBackendPost } from './telemetry/http.ts';
+import { createShipper } from './telemetry/shipper.ts';
 
 /** The SRS secret must survive restarts (bounces arrive days later), so it lives in the state dir. */
 function srsSecrets(dir: string, fromEnv: string[]): { secret: string; oldSecrets: string[] } {
@@ -97,6 +99,19 @@ async function main(): Promise<void> {
   if (sync) sync.start();
   else log.warn('TIDINGS_MX_BACKEND_URL/TIDINGS_MX_TOKEN not set: serving the local replica only');
 
+  // The event log ships on its own timers, one bounded batch per tick; the SMTP path only appends to it.
+  const shipper =
+    mxConfig.backend && mxConfig.telemetry
+      ? createShipper({
+          db,
+          clock,
+          log,
+          post: createBackendPost({ backendUrl: mxConfig.backend.url, token: mxConfig.backend.token }),
+          ...mxConfig.telemetry,
+        })
+      : null;
+  shipper?.start();
+
   // Handlers first: a SIGTERM during start-up must still drain instead of killing the process.
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -104,7 +119,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down: draining sessions and deliveries');
     sync?.stop();
-    mx.stop().then(
+    // The shipper aborts a POST in flight (the batch is resent after the restart; the backend dedups by seq).
+    Promise.all([shipper?.stop(), mx.stop()]).then(
       () => {
         db.close();
         process.exit(0);

@@ -84,6 +84,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     forwardRelay: null,
     forwardPort: 25,
     dnsServers: [],
+    telemetry: null,
   });
   const withBackend = loadMxConfig(
     base,
@@ -164,6 +165,50 @@ test('TIDINGS_MX_SYNC_INTERVAL: 10 s unless set, seconds and longer units, nonse
       () => loadMxConfig(base, { TIDINGS_MX_SYNC_INTERVAL: raw }, 'h'),
       (e: unknown) => e instanceof ConfigError && e.variable === 'TIDINGS_MX_SYNC_INTERVAL' && /such as 1s, 10s or 5m/.test(e.message),
       raw,
+    );
+  }
+});
+
+test('TIDINGS_TELEMETRY*: on with a backend (2 s, 15 s, 500, 7 d), off without one or when set off; bad values are refused naming the variable', () => {
+  const base = loadConfig({}, '/srv/t');
+  const backend = { TIDINGS_MX_BACKEND_URL: 'http://127.0.0.1:8080', TIDINGS_MX_TOKEN: 'mxn_x' };
+  assert.equal(loadMxConfig(base, {}, 'h').telemetry, null);
+  assert.deepEqual(loadMxConfig(base, backend, 'h').telemetry, {
+    intervalMs: 2000,
+    heartbeatIntervalMs: 15_000,
+    batchSize: 500,
+    retentionMs: 7 * 86_400_000,
+  });
+  assert.equal(loadMxConfig(base, { ...backend, TIDINGS_TELEMETRY: 'off' }, 'h').telemetry, null);
+  assert.deepEqual(
+    loadMxConfig(
+      base,
+      {
+        ...backend,
+        TIDINGS_TELEMETRY: 'on',
+        TIDINGS_TELEMETRY_INTERVAL: '1s',
+        TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL: '1m',
+        TIDINGS_TELEMETRY_BATCH: '1000',
+        TIDINGS_TELEMETRY_RETENTION: '12h',
+      },
+      'h',
+    ).telemetry,
+    { intervalMs: 1000, heartbeatIntervalMs: 60_000, batchSize: 1000, retentionMs: 12 * 3_600_000 },
+  );
+  for (const [variable, value, env] of [
+    ['TIDINGS_TELEMETRY', 'on', {}],
+    ['TIDINGS_TELEMETRY', 'yes', backend],
+    ['TIDINGS_TELEMETRY_INTERVAL', '0', backend],
+    ['TIDINGS_TELEMETRY_INTERVAL', '500ms', backend],
+    ['TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL', '15', backend],
+    ['TIDINGS_TELEMETRY_BATCH', '1001', backend],
+    ['TIDINGS_TELEMETRY_BATCH', '0', backend],
+    ['TIDINGS_TELEMETRY_RETENTION', 'forever', backend],
+  ] as const) {
+    assert.throws(
+      () => loadMxConfig(base, { ...env, [variable]: value }, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable,
+      `${variable}=${value}`,
     );
   }
 });
