@@ -193,7 +193,7 @@ test('the read side: ranges, one node or all, latest heartbeat per node with its
   assert.ok(empty.latency.every((n) => n === 0));
 });
 
-test('a wrong, missing or revoked token: 401, nothing counted, the node-less bad-token refusal counted', async () => {
+test('a wrong, missing or revoked token: 401, no event counted, the node-less bad-token refusal counted (on /mx/config too)', async () => {
   const { h, token, batch, send } = setup();
   const events = sampleEvents();
   const r = await batch(0, events, 'mxn_not-a-token');
@@ -201,12 +201,14 @@ test('a wrong, missing or revoked token: 401, nothing counted, the node-less bad
   assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="tidings-mx"');
   assert.equal((await batch(0, events, null)).status, 401);
   assert.equal((await send('/api/v1/telemetry/heartbeat', { at: T0 }, 'wrong')).status, 401);
+  // The same gate guards the config feed: a bad token there is counted on the same node-less counter.
+  assert.equal((await h.request('GET', '/api/v1/mx/config', { headers: { authorization: 'Bearer wrong' } })).status, 401);
   // Rotating the node's token revokes the old one.
   const fresh = issueNodeToken({ ctx: h.ctx, actor: { userId: null, name: 'test' }, name: 'mx1' });
   assert.equal((await batch(0, events, token)).status, 401);
   const empty = { cursors: [], minutes: [], latency: [], heartbeats: [], gauges: [] };
   assert.deepEqual(state(h), empty);
-  assert.deepEqual(refusals(h), [{ nodeId: null, reason: 'bad-token', count: 4 }]);
+  assert.deepEqual(refusals(h), [{ nodeId: null, reason: 'bad-token', count: 5 }]);
   assert.deepEqual(await json(await batch(0, events, fresh)), { cursor: 14, applied: 12 });
 });
 

@@ -18,7 +18,7 @@ test('staff see each node’s cursor, heartbeat gauges and refusal counts, escap
   await b.login('sam');
   assert.match(
     visibleText((await b.get('/staff/mail')).text),
-    /Telemetry .*No MX node has a token yet.*No telemetry request has been refused/,
+    /Telemetry .*No MX node has a token yet.*No MX node request has been refused/,
   );
 
   // The CLI refuses such a name; the store does not, and the page must not trust it either.
@@ -62,8 +62,8 @@ test('staff see each node’s cursor, heartbeat gauges and refusal counts, escap
   // cursor 2; heard from at 12:00, 90 s ago; queue 17, oldest 125 s, 4 in retry, config 23 synced 11:59; 9 - 2 unshipped.
   assert.ok(text.includes(`${EVIL} 2 2026-01-15 12:00 (1 min ago) 17 2 min 4 23 2026-01-15 11:59 7`), text.slice(text.indexOf('MX nodes')));
   assert.match(text, /mx-quiet none yet none yet/);
-  assert.match(text, /Refused telemetry requests, by node and reason Node Reason Count Last refused/);
-  assert.match(text, /no valid token missing, wrong or revoked token \(401\) 2 2026-01-15 12:00/);
+  assert.match(text, /Refused MX node requests, by node and reason Node Reason Count Last refused/);
+  assert.match(text, /no valid token missing, wrong or revoked node token \(401; config sync included\) 2 2026-01-15 12:00/);
   assert.ok(text.includes(`${EVIL} sequence gap, told to resend (409) 1 2026-01-15 12:00`), text.slice(text.indexOf('Refused')));
   // Accessible tables: captions, and headers scoped to their columns and rows.
   assert.equal((page.match(/<caption>/g) ?? []).length, 2);

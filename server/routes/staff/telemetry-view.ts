@@ -5,7 +5,7 @@ import { nodeTelemetry, refusalCounts, type TelemetryRefusalReason } from '../..
 import { html, type Html } from './layout.ts';
 
 const REFUSAL_LABELS: Record<TelemetryRefusalReason, string> = {
-  'bad-token': 'missing, wrong or revoked token (401)',
+  'bad-token': 'missing, wrong or revoked node token (401; config sync included)',
   malformed: 'malformed body (400)',
   'too-large': 'batch too large (413)',
   gap: 'sequence gap, told to resend (409)',
@@ -55,8 +55,8 @@ export function telemetrySection(deps: Pick<ServerDeps, 'db' | 'clock' | 'config
     }
     ${
       refusals.length === 0
-        ? html`<p>No telemetry request has been refused.</p>`
-        : html`<table><caption>Refused telemetry requests, by node and reason</caption><thead><tr>
+        ? html`<p>No MX node request has been refused.</p>`
+        : html`<table><caption>Refused MX node requests, by node and reason</caption><thead><tr>
       <th scope="col">Node</th><th scope="col">Reason</th><th scope="col">Count</th><th scope="col">Last refused</th>
       </tr></thead><tbody>${refusals.map(
         (r) => html`<tr><th scope="row">${r.nodeName ?? 'no valid token'}</th><td>${REFUSAL_LABELS[r.reason]}</td>

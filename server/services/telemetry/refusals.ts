@@ -5,12 +5,14 @@ import { Conflict, Unprocessable } from '../../domain/errors.ts';
 import { Problem } from '../../http/problem.ts';
 import { bumpRefusal, type TelemetryRefusalReason } from '../../store/telemetry.ts';
 
-/** The counter a refusal goes to; null for what is no refusal of the request (a bug answers 500 and is logged). */
+/**
+ * The counter a refusal of an authenticated node's request goes to; null for what is no refusal of the request (a bug
+ * answers 500 and is logged). A bad token never gets this far: requireNode counts it (server/http/api-access.ts).
+ */
 export function refusalReasonOf(err: unknown): TelemetryRefusalReason | null {
   if (err instanceof Problem) {
     if (err.status === 400) return 'malformed';
     if (err.status === 413) return 'too-large';
-    if (err.status === 401) return 'bad-token';
     return null;
   }
   if (err instanceof Conflict) return 'gap';
