@@ -18,6 +18,8 @@ export interface Config {
   role: 'all-in-one' | 'backend';
   /** Reverse proxies whose X-Forwarded-For is believed (exact addresses). */
   trustedProxies: string[];
+  /** How long the backend keeps telemetry minute and hour rollups (days are kept); hours at least as long as minutes. */
+  telemetryRetention: { minutesMs: number; hoursMs: number };
 }
 
 export class ConfigError extends Error {
@@ -93,7 +95,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel: oneOf(env, 'TIDINGS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     role: oneOf(env, 'TIDINGS_ROLE', ['all-in-one', 'backend'] as const, 'all-in-one'),
     trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
+    telemetryRetention: telemetryRetention(env),
   };
+}
+
+function telemetryRetention(env: Env): Config['telemetryRetention'] {
+  const minutesMs = duration(env, 'TIDINGS_TELEMETRY_MINUTES_RETENTION', 14 * UNIT_MS.d, false, '36h, 14d or 30d');
+  const hoursMs = duration(env, 'TIDINGS_TELEMETRY_HOURS_RETENTION', 400 * UNIT_MS.d, false, '30d, 400d or 1000d');
+  if (hoursMs < minutesMs)
+    throw new ConfigError(
+      'TIDINGS_TELEMETRY_HOURS_RETENTION',
+      `must be at least TIDINGS_TELEMETRY_MINUTES_RETENTION (hours are rolled from minutes), got "${env.TIDINGS_TELEMETRY_HOURS_RETENTION ?? ''}"`,
+    );
+  return { minutesMs, hoursMs };
 }
 
 /** What an MX node needs besides the common settings (read by mailsystem/main.ts). */

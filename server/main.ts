@@ -37,8 +37,8 @@ try {
 }
 const changes = createChangeCounter();
 const { app, lookupCachedPage } = createAppWithFastPath({ db, config, clock, log, changes });
-const jobs = startJobs({ db, clock, log, changes });
-jobs.runNow(); // catch up on plan transitions at start-up instead of waiting for the first minute
+const jobs = startJobs({ db, clock, log, changes }, { telemetryRollup: config.telemetryRetention });
+jobs.runNow(); // catch up on plan transitions and telemetry rollups at start-up instead of waiting for the first minute
 // TIDINGS_ROLE=backend runs the backend alone (MX nodes elsewhere); the default is all-in-one.
 const allInOne = config.role === 'all-in-one';
 let mx: EmbeddedMx | null = null;

@@ -1,6 +1,7 @@
 // Starts and stops the backend's cron jobs; the composition root calls this once and keeps the handle.
-import cron from 'node-cron';
+import cron, { type ScheduledTask } from 'node-cron';
 import { runTransitions, type TransitionDeps, type TransitionOptions } from './transitions.ts';
+import { DEFAULT_ROLLUP, runTelemetryRollup, type RollupOptions } from './telemetry-rollup.ts';
 
 export interface Jobs {
   /** Runs every job once now (start-up catch-up, and tests). */
@@ -12,10 +13,17 @@ export interface JobOptions {
   transitions?: TransitionOptions;
   /** Cron expression; every minute unless a test wants otherwise. */
   every?: string;
+  /** Telemetry retentions (config.telemetryRetention); 14 days of minutes and 400 of hours by default. */
+  telemetryRollup?: RollupOptions;
+  /** Cron expression of the telemetry rollup; every minute unless a test wants otherwise. */
+  rollupEvery?: string;
 }
 
+/** The names the jobs are scheduled under (node-cron's task names). */
+export const JOB_NAMES = { transitions: 'plan-transitions', telemetryRollup: 'telemetry-rollup' } as const;
+
 export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
-  const runOnce = () => {
+  const transitions = () => {
     try {
       runTransitions(deps, opts.transitions);
     } catch (err) {
@@ -23,12 +31,26 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       deps.log.error({ err }, 'plan transitions job failed');
     }
   };
+  const rollup = () => {
+    try {
+      runTelemetryRollup(deps, opts.telemetryRollup ?? DEFAULT_ROLLUP);
+    } catch (err) {
+      // Each period rolls in its own transaction and stays marked until it has: the next minute tries again.
+      deps.log.error({ err }, 'telemetry rollup job failed');
+    }
+  };
   // noOverlap: a slow run (a locked database) is skipped rather than stacked; unref: never keeps the process alive.
-  const task = cron.schedule(opts.every ?? '* * * * *', runOnce, { name: 'plan-transitions', noOverlap: true, unref: true });
+  const tasks: ScheduledTask[] = [
+    cron.schedule(opts.every ?? '* * * * *', transitions, { name: JOB_NAMES.transitions, noOverlap: true, unref: true }),
+    cron.schedule(opts.rollupEvery ?? '* * * * *', rollup, { name: JOB_NAMES.telemetryRollup, noOverlap: true, unref: true }),
+  ];
   return {
-    runNow: runOnce,
+    runNow: () => {
+      transitions();
+      rollup();
+    },
     stop: async () => {
-      await task.destroy();
+      await Promise.all(tasks.map((t) => t.destroy()));
     },
   };
 }

@@ -4,6 +4,8 @@ import type { RouteKind, TelemetryEventType, TelemetryHeartbeat } from '#data/co
 
 export const MINUTE_MS = 60_000;
 export const minuteOf = (at: number): number => at - (at % MINUTE_MS);
+export const HOUR_MS = 3_600_000;
+export const hourOf = (at: number): number => at - (at % HOUR_MS);
 
 /** Why a telemetry request was refused; each has its counter (data/migrations/backend/006_telemetry.sql). */
 export const TELEMETRY_REFUSAL_REASONS = ['bad-token', 'malformed', 'too-large', 'gap', 'future'] as const;
@@ -40,17 +42,38 @@ export function writeCursor(db: DB, nodeId: number, cursor: number, now: number)
 
 // ── rollups ────────────────────────────────────────────────────────────────
 
+/**
+ * Marks the hours of these minutes for the rollup job to (re-)roll (data/migrations/backend/007_telemetry_rollups.sql):
+ * every write to a minute table calls it in the same transaction, so a late backlog corrects its hour and day.
+ */
+export function markHoursDirty(db: DB, minutes: Iterable<number>): void {
+  const hours = new Set<number>();
+  for (const m of minutes) hours.add(hourOf(m));
+  const stmt = db.prepare('INSERT OR IGNORE INTO telemetry_dirty_hours (hour) VALUES (?)');
+  for (const h of hours) stmt.run(h);
+}
+
 /** Adds counts to the minute buckets (creating the buckets a count is the first of). */
 export function addOutcomeCounts(db: DB, nodeId: number, counts: Iterable<OutcomeCount>): void {
   const stmt = db.prepare(`INSERT INTO telemetry_minutes (node_id, minute, route, outcome, reason, count) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT(node_id, minute, route, outcome, reason) DO UPDATE SET count = count + excluded.count`);
-  for (const c of counts) stmt.run(nodeId, c.minute, c.route, c.outcome, c.reason, c.count);
+  const minutes: number[] = [];
+  for (const c of counts) {
+    stmt.run(nodeId, c.minute, c.route, c.outcome, c.reason, c.count);
+    minutes.push(c.minute);
+  }
+  markHoursDirty(db, minutes);
 }
 
 export function addLatencyCounts(db: DB, nodeId: number, counts: Iterable<LatencyCount>): void {
   const stmt = db.prepare(`INSERT INTO telemetry_latency_minutes (node_id, minute, route, bucket, count) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT(node_id, minute, route, bucket) DO UPDATE SET count = count + excluded.count`);
-  for (const c of counts) stmt.run(nodeId, c.minute, c.route, c.bucket, c.count);
+  const minutes: number[] = [];
+  for (const c of counts) {
+    stmt.run(nodeId, c.minute, c.route, c.bucket, c.count);
+    minutes.push(c.minute);
+  }
+  markHoursDirty(db, minutes);
 }
 
 /** Outcome counts summed over the minutes in [from, to), for one node or all. */
@@ -119,6 +142,7 @@ export function foldGaugeMinute(db: DB, nodeId: number, hb: TelemetryHeartbeat):
     hb.oldestQueuedMs,
     hb.inRetry,
   );
+  markHoursDirty(db, [minuteOf(hb.at)]);
 }
 
 export interface GaugeMinute {

@@ -18,12 +18,14 @@ function start(env: Record<string, string>) {
   });
 }
 
-test('a bad port, host or state folder names its variable, exits 2 and prints no stack trace', async () => {
+test('a bad port, host, telemetry retention or state folder names its variable, exits 2 and prints no stack trace', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'tidings-startup-')), 'a-file');
   writeFileSync(file, 'not a folder');
   for (const [env, variable] of [
     [{ TIDINGS_HTTP_PORT: 'eighty' }, 'TIDINGS_HTTP_PORT'],
     [{ TIDINGS_HTTP_HOST: 'not a host' }, 'TIDINGS_HTTP_HOST'],
+    [{ TIDINGS_TELEMETRY_MINUTES_RETENTION: 'two weeks' }, 'TIDINGS_TELEMETRY_MINUTES_RETENTION'],
+    [{ TIDINGS_TELEMETRY_HOURS_RETENTION: '1d' }, 'TIDINGS_TELEMETRY_HOURS_RETENTION'],
     [{ TIDINGS_STATE_DIR: join(file, 'state') }, 'TIDINGS_STATE_DIR'],
   ] as const) {
     const r = start(env);

@@ -256,3 +256,32 @@ test('outbound forwarding: a smarthost as host[:port], the DNS servers, the remo
     );
   }
 });
+
+test('TIDINGS_TELEMETRY_MINUTES_RETENTION / _HOURS_RETENTION: 14 d and 400 d unless set; nonsense, 0 and hours shorter than minutes are refused naming the variable', () => {
+  const DAY = 86_400_000;
+  assert.deepEqual(loadConfig({}).telemetryRetention, { minutesMs: 14 * DAY, hoursMs: 400 * DAY });
+  assert.deepEqual(
+    loadConfig({ TIDINGS_TELEMETRY_MINUTES_RETENTION: '36h', TIDINGS_TELEMETRY_HOURS_RETENTION: '30d' }).telemetryRetention,
+    { minutesMs: 36 * 3_600_000, hoursMs: 30 * DAY },
+  );
+  assert.deepEqual(loadConfig({ TIDINGS_TELEMETRY_MINUTES_RETENTION: '7d', TIDINGS_TELEMETRY_HOURS_RETENTION: '7d' }).telemetryRetention, {
+    minutesMs: 7 * DAY,
+    hoursMs: 7 * DAY,
+  });
+  for (const [variable, env] of [
+    ['TIDINGS_TELEMETRY_MINUTES_RETENTION', { TIDINGS_TELEMETRY_MINUTES_RETENTION: '14' }],
+    ['TIDINGS_TELEMETRY_MINUTES_RETENTION', { TIDINGS_TELEMETRY_MINUTES_RETENTION: '0' }],
+    ['TIDINGS_TELEMETRY_MINUTES_RETENTION', { TIDINGS_TELEMETRY_MINUTES_RETENTION: 'two weeks' }],
+    ['TIDINGS_TELEMETRY_HOURS_RETENTION', { TIDINGS_TELEMETRY_HOURS_RETENTION: '-1d' }],
+    ['TIDINGS_TELEMETRY_HOURS_RETENTION', { TIDINGS_TELEMETRY_HOURS_RETENTION: '1y' }],
+    // Hours roll from minutes: keeping them for less time than the minutes is refused.
+    ['TIDINGS_TELEMETRY_HOURS_RETENTION', { TIDINGS_TELEMETRY_HOURS_RETENTION: '10d' }],
+    ['TIDINGS_TELEMETRY_HOURS_RETENTION', { TIDINGS_TELEMETRY_MINUTES_RETENTION: '30d', TIDINGS_TELEMETRY_HOURS_RETENTION: '29d' }],
+  ] as const) {
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable),
+      JSON.stringify(env),
+    );
+  }
+});
