@@ -59,6 +59,13 @@ export function dirtyPeriods(db: DB, level: RolledLevel, before: number): number
   );
 }
 
+/** Marked hours in [from, to), oldest first. */
+export function dirtyHoursIn(db: DB, from: number, to: number): number[] {
+  return (
+    db.prepare('SELECT hour FROM telemetry_dirty_hours WHERE hour >= ? AND hour < ? ORDER BY hour').all(from, to) as { hour: number }[]
+  ).map((r) => r.hour);
+}
+
 function isDirty(db: DB, level: RolledLevel, start: number): boolean {
   const col = LEVELS[level].col;
   return db.prepare(`SELECT 1 FROM ${DIRTY[level]} WHERE ${col} = ?`).get(start) !== undefined;
@@ -117,6 +124,16 @@ export function rollIfDirty(db: DB, level: RolledLevel, start: number): boolean 
 
 // ── pruning ────────────────────────────────────────────────────────────────
 
+/** The oldest bucket start in the source tables of `level` (minutes for 'hour', hours for 'day'); null when empty. */
+export function oldestSourceRow(db: DB, level: RolledLevel): number | null {
+  const from = SOURCE[level];
+  const mins = [from.counts, from.latency, from.gauges].map(
+    (table) => (db.prepare(`SELECT min(${from.col}) AS m FROM ${table}`).get() as { m: number | null }).m,
+  );
+  const present = mins.filter((m): m is number => m !== null);
+  return present.length === 0 ? null : Math.min(...present);
+}
+
 /**
  * Deletes the source rows of `level` (minutes for 'hour', hours for 'day') below `before` (aligned to `level`), after
  * rolling every marked period below it, so no row is deleted before it is counted in the level above; then moves the
@@ -143,6 +160,24 @@ export interface BucketRange {
   from: number;
   to: number;
   nodeId?: number;
+  /** Only hours that are rolled: not marked, so their rows are the sum of their minutes (hours only). */
+  rolledOnly?: boolean;
+}
+
+/** The WHERE clause and parameters of a range over one granularity's bucket column. */
+function where(g: Granularity, range: BucketRange): { sql: string; params: Record<string, number> } {
+  const col = LEVELS[g].col;
+  const params: Record<string, number> = { from: range.from, to: range.to };
+  let sql = `${col} >= @from AND ${col} < @to`;
+  if (range.nodeId !== undefined) {
+    sql += ' AND node_id = @nodeId';
+    params.nodeId = range.nodeId;
+  }
+  if (range.rolledOnly) {
+    if (g !== 'hour') throw new Error('rolledOnly reads hours');
+    sql += ' AND hour NOT IN (SELECT hour FROM telemetry_dirty_hours)';
+  }
+  return { sql, params };
 }
 
 export interface OutcomeSum {
@@ -154,46 +189,42 @@ export interface OutcomeSum {
 
 /** Outcome counts summed over the buckets of one granularity in the range. */
 export function sumOutcomesAt(db: DB, g: Granularity, range: BucketRange): OutcomeSum[] {
-  const { col, counts } = LEVELS[g];
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  const { counts } = LEVELS[g];
+  const w = where(g, range);
   return db
-    .prepare(`SELECT route, outcome, reason, sum(count) AS count FROM ${counts}
-              WHERE ${col} >= @from AND ${col} < @to ${byNode}
+    .prepare(`SELECT route, outcome, reason, sum(count) AS count FROM ${counts} WHERE ${w.sql}
               GROUP BY outcome, reason, route ORDER BY outcome, reason, route`)
-    .all(range) as OutcomeSum[];
+    .all(w.params) as OutcomeSum[];
 }
 
 /** Latency bucket counts summed over the buckets of one granularity in the range, per route. */
 export function sumLatencyAt(db: DB, g: Granularity, range: BucketRange): { route: RouteKind; bucket: number; count: number }[] {
-  const { col, latency } = LEVELS[g];
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  const { latency } = LEVELS[g];
+  const w = where(g, range);
   return db
-    .prepare(`SELECT route, bucket, sum(count) AS count FROM ${latency}
-              WHERE ${col} >= @from AND ${col} < @to ${byNode}
+    .prepare(`SELECT route, bucket, sum(count) AS count FROM ${latency} WHERE ${w.sql}
               GROUP BY route, bucket ORDER BY route, bucket`)
-    .all(range) as { route: RouteKind; bucket: number; count: number }[];
+    .all(w.params) as { route: RouteKind; bucket: number; count: number }[];
 }
 
 /** Outcome counts per bucket of one granularity (for charts: messages per interval), oldest first. */
 export function outcomeSeries(db: DB, g: Granularity, range: BucketRange): (OutcomeSum & { at: number })[] {
   const { col, counts } = LEVELS[g];
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  const w = where(g, range);
   return db
-    .prepare(`SELECT ${col} AS at, route, outcome, reason, sum(count) AS count FROM ${counts}
-              WHERE ${col} >= @from AND ${col} < @to ${byNode}
+    .prepare(`SELECT ${col} AS at, route, outcome, reason, sum(count) AS count FROM ${counts} WHERE ${w.sql}
               GROUP BY ${col}, outcome, reason, route ORDER BY ${col}, outcome, reason, route`)
-    .all(range) as (OutcomeSum & { at: number })[];
+    .all(w.params) as (OutcomeSum & { at: number })[];
 }
 
 /** Latency bucket counts per bucket of one granularity, all routes together, oldest first. */
 export function latencySeries(db: DB, g: Granularity, range: BucketRange): { at: number; bucket: number; count: number }[] {
   const { col, latency } = LEVELS[g];
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  const w = where(g, range);
   return db
-    .prepare(`SELECT ${col} AS at, bucket, sum(count) AS count FROM ${latency}
-              WHERE ${col} >= @from AND ${col} < @to ${byNode}
+    .prepare(`SELECT ${col} AS at, bucket, sum(count) AS count FROM ${latency} WHERE ${w.sql}
               GROUP BY ${col}, bucket ORDER BY ${col}, bucket`)
-    .all(range) as { at: number; bucket: number; count: number }[];
+    .all(w.params) as { at: number; bucket: number; count: number }[];
 }
 
 /** Each node's largest gauge readings per bucket of one granularity, oldest first. */
@@ -203,10 +234,10 @@ export function gaugeSeries(
   range: BucketRange,
 ): { nodeId: number; at: number; queueDepthMax: number; oldestQueuedMsMax: number | null; inRetryMax: number }[] {
   const { col, gauges } = LEVELS[g];
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
+  const w = where(g, range);
   return db
     .prepare(`SELECT node_id AS nodeId, ${col} AS at, queue_depth_max AS queueDepthMax, oldest_queued_ms_max AS oldestQueuedMsMax,
                      in_retry_max AS inRetryMax
-              FROM ${gauges} WHERE ${col} >= @from AND ${col} < @to ${byNode} ORDER BY ${col}, node_id`)
-    .all(range) as { nodeId: number; at: number; queueDepthMax: number; oldestQueuedMsMax: number | null; inRetryMax: number }[];
+              FROM ${gauges} WHERE ${w.sql} ORDER BY ${col}, node_id`)
+    .all(w.params) as { nodeId: number; at: number; queueDepthMax: number; oldestQueuedMsMax: number | null; inRetryMax: number }[];
 }

@@ -4,12 +4,12 @@
 // retentions and never deletes a minute before its hour holds it; every granularity reads the same totals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cron from 'node-cron';
 import pino from 'pino';
-import type { DB } from '#data/db.ts';
+import { MIGRATIONS, migrate, openDatabase, type DB } from '#data/db.ts';
 import { REJECT_REASONS, ROUTE_KINDS, type TelemetryEvent } from '#data/contracts/telemetry.ts';
 import { openBackendStore } from '#server/store/open.ts';
 import { createChangeCounter } from '#server/deps.ts';
@@ -19,7 +19,15 @@ import { recordHeartbeat } from '#server/services/telemetry/recordHeartbeat.ts';
 import { telemetrySummary } from '#server/services/telemetry/summary.ts';
 import { runTelemetryRollup, type RollupOptions } from '#server/jobs/telemetry-rollup.ts';
 import { JOB_NAMES, startJobs } from '#server/jobs/schedule.ts';
-import { pruneSource, prunedBefore, sumLatencyAt, sumOutcomesAt } from '#server/store/telemetry-rollups.ts';
+import {
+  gaugeSeries,
+  latencySeries,
+  outcomeSeries,
+  pruneSource,
+  prunedBefore,
+  sumLatencyAt,
+  sumOutcomesAt,
+} from '#server/store/telemetry-rollups.ts';
 import { readCursor } from '#server/store/telemetry.ts';
 
 const log = pino({ level: 'silent' });
@@ -28,7 +36,9 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 /** A Monday, 00:00 UTC. */
 const D0 = Date.parse('2026-03-02T00:00:00.000Z');
-const KEEP_ALL: RollupOptions = { minutesMs: 10_000 * DAY, hoursMs: 10_000 * DAY };
+/** Retentions for a test; no time budget, so each run does all its work (the budget has a test of its own). */
+const keep = (minutesMs: number, hoursMs: number): RollupOptions => ({ minutesMs, hoursMs, budgetMs: Number.POSITIVE_INFINITY });
+const KEEP_ALL = keep(10_000 * DAY, 10_000 * DAY);
 
 function makeClock(at: number) {
   let now = at;
@@ -236,12 +246,33 @@ test('hours are the sums of their minutes and days of their hours; re-rolling, a
       assert.deepEqual(sumLatencyAt(db, g, range), sumLatencyAt(db, 'minute', range), `${g}s histogram = minutes' histogram`);
     }
 
+    // The series the charts read: per bucket, the hours' and days' totals are those of their minutes.
+    for (const [g, ms] of [
+      ['hour', HOUR],
+      ['day', DAY],
+    ] as const) {
+      const perBucket = (series: { at: number; count: number }[], bucketMs: number) => {
+        const m = new Map<number, number>();
+        for (const r of series) m.set(r.at - (r.at % bucketMs), (m.get(r.at - (r.at % bucketMs)) ?? 0) + r.count);
+        return [...m.entries()];
+      };
+      assert.deepEqual(perBucket(outcomeSeries(db, g, range), ms), perBucket(outcomeSeries(db, 'minute', range), ms), `${g} series`);
+      assert.deepEqual(perBucket(latencySeries(db, g, range), ms), perBucket(latencySeries(db, 'minute', range), ms));
+      const gauges = gaugeSeries(db, g, range).map((r) => [r.nodeId, r.at, r.queueDepthMax, r.oldestQueuedMsMax, r.inRetryMax]);
+      const table = g === 'hour' ? once.gaugeHours : once.gaugeDays;
+      assert.deepEqual(
+        gauges.sort((x, y) => (x[0] as number) - (y[0] as number) || (x[1] as number) - (y[1] as number)),
+        table.map((r) => [r.node_id, r[g], r.queue_depth_max, r.oldest_queued_ms_max, r.in_retry_max]),
+      );
+    }
+
     // Again: nothing is marked, nothing changes.
     assert.deepEqual(runTelemetryRollup({ db, clock: t.c.clock, log }, KEEP_ALL), {
       hours: 0,
       days: 0,
       prunedMinuteRows: 0,
       prunedHourRows: 0,
+      done: true,
     });
     assert.deepEqual(rolled(db), once);
     // A restart: a new handle on the same file, an hour later.
@@ -257,6 +288,10 @@ test('hours are the sums of their minutes and days of their hours; re-rolling, a
     assert.equal(again.hours, 3 * 24);
     assert.deepEqual(rolled(db), once, 'a period rolled twice is not counted twice');
     assert.deepEqual(totals(db, D0, D0 + 3 * DAY, t.c.clock().getTime()), before);
+    // Rolled hours inside the minutes' retention are read from the hours; the partial hours at the ends from minutes.
+    const [from, to] = [D0 + 17 * MIN, D0 + 2 * DAY + 43 * MIN];
+    const inRange = [...ea, ...eb].filter((e) => e.at >= from && e.at < to).length;
+    assert.equal(summaryTotal(totals(db, from, to, t.c.clock().getTime())), inRange);
   } finally {
     db.close();
     t.cleanup();
@@ -297,6 +332,10 @@ test('a backlog shipped after an outage corrects hours and days already rolled, 
     const eb = makeEvents(5, D0 + 10 * MIN, 200, 7 * MIN);
     ship(db, t.c.clock, b, eb);
     assert.equal(dayCount(), ea.length, 'the day is stale until the job runs');
+    const count = (from: number, to: number) => summaryTotal(totals(db, from, to, t.c.clock().getTime()));
+    const inRange = (from: number, to: number) => [...ea, ...eb].filter((e) => e.at >= from && e.at < to).length;
+    assert.equal(count(D0, D0 + DAY), ea.length + eb.length, 'the summary is not stale: it reads the marked hours from their minutes');
+    assert.equal(count(D0 + 17 * MIN, D0 + 5 * HOUR + 43 * MIN), inRange(D0 + 17 * MIN, D0 + 5 * HOUR + 43 * MIN), 'partial hours');
     const run = runTelemetryRollup({ db, clock: t.c.clock, log }, KEEP_ALL);
     assert.ok(run.hours >= 20 && run.days === 1, `the backlog's hours and their day were rolled again (${JSON.stringify(run)})`);
     const hoursJs = rollInJs(db, 'minute', 'hour');
@@ -307,7 +346,7 @@ test('a backlog shipped after an outage corrects hours and days already rolled, 
 
     // Fifteen days later the minutes of day 0 are pruned (14 days by default) ...
     t.c.set(D0 + 16 * DAY);
-    const pruned = runTelemetryRollup({ db, clock: t.c.clock, log }, { minutesMs: 14 * DAY, hoursMs: 400 * DAY });
+    const pruned = runTelemetryRollup({ db, clock: t.c.clock, log }, keep(14 * DAY, 400 * DAY));
     assert.ok(pruned.prunedMinuteRows > 0);
     assert.equal(rows(db, `SELECT 1 FROM telemetry_minutes WHERE minute < ${D0 + DAY}`).length, 0);
     const hoursBefore = rolled(db).hours;
@@ -319,7 +358,7 @@ test('a backlog shipped after an outage corrects hours and days already rolled, 
     const expected = ea.length + eb.length + ec.length;
     const summaryCount = () => summaryTotal(totals(db, all.from, all.to, t.c.clock().getTime()));
     assert.equal(summaryCount(), expected, 'the summary counts the backlog before the job folds it in');
-    runTelemetryRollup({ db, clock: t.c.clock, log }, { minutesMs: 14 * DAY, hoursMs: 400 * DAY });
+    runTelemetryRollup({ db, clock: t.c.clock, log }, keep(14 * DAY, 400 * DAY));
     assert.equal(rows(db, `SELECT 1 FROM telemetry_minutes WHERE minute < ${D0 + DAY}`).length, 0, 'the late minutes were folded in');
     const hoursAfter = rolled(db).hours;
     assert.deepEqual(
@@ -355,7 +394,7 @@ test('pruning keeps to the retentions, never deletes an unrolled minute, and a 3
     assert.equal(summaryTotal(before), events.length);
 
     // 3 days of minutes, 10 days of hours (the clock sits at a day boundary: D0 + 31 d).
-    const run = runTelemetryRollup({ db, clock: t.c.clock, log }, { minutesMs: 3 * DAY, hoursMs: 10 * DAY });
+    const run = runTelemetryRollup({ db, clock: t.c.clock, log }, keep(3 * DAY, 10 * DAY));
     assert.ok(run.prunedMinuteRows > 0 && run.prunedHourRows > 0);
     const oldest = (table: string, col: string) => (db.prepare(`SELECT min(${col}) AS m FROM ${table}`).get() as { m: number }).m;
     assert.equal(prunedBefore(db, 'minutes'), now - 3 * DAY);
@@ -378,6 +417,8 @@ test('pruning keeps to the retentions, never deletes an unrolled minute, and a 3
       const inRange = events.filter((e) => e.at >= from && e.at < to).length;
       assert.equal(summaryTotal(totals(db, from, to, now)), inRange, `[${from}, ${to})`);
     }
+    const midHour = summaryTotal(totals(db, now - 6 * DAY + 30 * MIN, now - 5 * DAY, now));
+    assert.equal(midHour, events.filter((e) => e.at >= now - 6 * DAY + HOUR && e.at < now - 5 * DAY).length, 'hours starting in the range');
     const midDay = summaryTotal(totals(db, D0 + 2 * DAY - HOUR, D0 + 5 * DAY - HOUR, now));
     assert.equal(midDay, events.filter((e) => e.at >= D0 + 2 * DAY && e.at < D0 + 5 * DAY).length, 'days starting in the range');
 
@@ -405,6 +446,48 @@ test('pruning keeps to the retentions, never deletes an unrolled minute, and a 3
   }
 });
 
+test('with a time budget a long catch-up is spread over runs, one period or pruning step at least per run, to the same end', () => {
+  const now = D0 + 5 * DAY;
+  const build = () => {
+    const t = tempStore(now);
+    const db = t.open();
+    const a = addNode(db, 'mx1');
+    ship(db, t.c.clock, a, makeEvents(9, D0, 5 * 144, 10 * MIN));
+    beat(db, t.c.clock, a, D0, 5 * 24, HOUR);
+    return { t, db };
+  };
+  const state = (db: DB) => ({
+    ...rolled(db),
+    minutes: rows(db, 'SELECT * FROM telemetry_minutes ORDER BY node_id, minute, route, outcome, reason'),
+    watermarks: rows(db, 'SELECT * FROM telemetry_rollup_watermarks ORDER BY source'),
+  });
+  const whole = build();
+  const slow = build();
+  try {
+    const opts = keep(2 * DAY, 3 * DAY);
+    assert.equal(runTelemetryRollup({ db: whole.db, clock: whole.t.c.clock, log }, opts).done, true);
+    const runs: ReturnType<typeof runTelemetryRollup>[] = [];
+    for (let r = runTelemetryRollup({ db: slow.db, clock: slow.t.c.clock, log }, { ...opts, budgetMs: 0 }); ; ) {
+      runs.push(r);
+      if (r.done || runs.length > 1000) break;
+      r = runTelemetryRollup({ db: slow.db, clock: slow.t.c.clock, log }, { ...opts, budgetMs: 0 });
+    }
+    assert.ok(runs.at(-1)?.done, 'it gets there');
+    assert.ok(
+      runs.every((r) => r.hours + r.days <= 1),
+      'at most one period per run',
+    );
+    assert.equal(runs.filter((r) => r.hours === 1).length, 5 * 24, 'each hour rolled once');
+    assert.ok(runs.filter((r) => r.prunedMinuteRows > 0).length >= 2, 'minutes pruned in several steps');
+    assert.deepEqual(state(slow.db), state(whole.db), 'the same rows and watermarks as one unbounded run');
+  } finally {
+    for (const s of [whole, slow]) {
+      s.db.close();
+      s.t.cleanup();
+    }
+  }
+});
+
 test('the rollup job is scheduled with node-cron and unscheduled on stop', async () => {
   const db = openBackendStore(':memory:');
   const named = () => [...cron.getTasks().values()].filter((task) => task.name === JOB_NAMES.telemetryRollup);
@@ -420,4 +503,37 @@ test('the rollup job is scheduled with node-cron and unscheduled on stop', async
   }
   assert.equal(named().length, before, 'stop() destroys it');
   db.close();
+});
+
+test('minutes written before the rollup migration are marked, so the first run rolls them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-rollup-migration-'));
+  try {
+    // The backend's migrations up to 006 (telemetry ingest, no rollups).
+    const upTo6 = join(dir, 'migrations');
+    mkdirSync(upTo6);
+    for (const name of readdirSync(MIGRATIONS.backend).filter((n) => /^00[1-6]_/.test(n)))
+      copyFileSync(join(MIGRATIONS.backend, name), join(upTo6, name));
+    const db = openDatabase(join(dir, 'backend.sqlite'), { migrationsDir: upTo6 });
+    const node = addNode(db, 'mx1');
+    db.prepare(`INSERT INTO telemetry_minutes VALUES (?, ?, '', 'accepted', '', 3)`).run(node.id, D0 + 5 * MIN);
+    db.prepare(`INSERT INTO telemetry_latency_minutes VALUES (?, ?, 'lmtp', 4, 2)`).run(node.id, D0 + HOUR + 5 * MIN);
+    db.prepare('INSERT INTO telemetry_gauge_minutes VALUES (?, ?, 7, NULL, 1)').run(node.id, D0 + 2 * HOUR + 5 * MIN);
+    assert.equal(migrate(db, MIGRATIONS.backend), readdirSync(MIGRATIONS.backend).length - 6);
+    assert.deepEqual(rows(db, 'SELECT hour FROM telemetry_dirty_hours ORDER BY hour'), [
+      { hour: D0 },
+      { hour: D0 + HOUR },
+      { hour: D0 + 2 * HOUR },
+    ]);
+    const run = runTelemetryRollup({ db, clock: () => new Date(D0 + DAY), log }, KEEP_ALL);
+    assert.deepEqual([run.hours, run.days], [3, 1]);
+    const r = rolled(db);
+    assert.deepEqual(
+      [r.hours.length, r.latencyHours.length, r.gaugeHours.length, r.days[0]?.count],
+      [1, 1, 1, 3],
+      'each table rolled its old rows',
+    );
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

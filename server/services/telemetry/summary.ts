@@ -4,6 +4,7 @@ import type { DB } from '#data/db.ts';
 import { HOUR_MS, latestHeartbeats } from '../../store/telemetry.ts';
 import {
   DAY_MS,
+  dirtyHoursIn,
   prunedBefore,
   sumLatencyAt,
   sumOutcomesAt,
@@ -40,25 +41,37 @@ export interface TelemetrySummary {
 const emptyHistogram = () => new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
 
 const ceilTo = (at: number, ms: number): number => Math.ceil(at / ms) * ms;
+const floorTo = (at: number, ms: number): number => at - (at % ms);
 
 /**
- * Which table answers which part of a range. Minutes answer from the minutes' pruning watermark on. Below it the
- * hours answer, plus the minute rows still there (a late backlog the job has not folded into its hour yet: every
- * other minute row below the watermark was counted in an hour and deleted); below the hours' watermark the days
- * answer, plus what is left of hours and minutes there. So the sum is exact whatever the job has done so far.
+ * The reads that sum a range exactly, whatever the rollup job has done so far:
+ * - From the minutes' pruning watermark on, the minutes are complete. There, whole hours that are rolled (not marked
+ *   since: their hour rows are the sum of their minutes) are read from the hours, which is 60 times fewer rows, and
+ *   the rest (marked or open hours, and the partial hours at the range's ends) from the minutes.
+ * - Below it, the hours, plus the minute rows still there: a late backlog the job has not folded into its hour yet
+ *   (every other minute row below the watermark was counted in its hour and deleted).
+ * - Below the hours' watermark, the days, plus what is left of hours and minutes there, for the same reason.
  */
-export function summaryParts(db: DB, range: TelemetryRange): { granularities: Granularity[]; range: BucketRange }[] {
+export function summaryReads(db: DB, range: TelemetryRange): { g: Granularity; range: BucketRange }[] {
   const pm = prunedBefore(db, 'minutes');
   const ph = Math.min(prunedBefore(db, 'hours'), pm);
   const node = range.nodeId === undefined ? {} : { nodeId: range.nodeId };
-  const parts: { granularities: Granularity[]; range: BucketRange }[] = [];
-  const days = { from: ceilTo(range.from, DAY_MS), to: Math.min(ph, ceilTo(range.to, DAY_MS)) };
-  if (days.from < days.to) parts.push({ granularities: ['day', 'hour', 'minute'], range: { ...days, ...node } });
-  const hours = { from: Math.max(ceilTo(range.from, HOUR_MS), ph), to: Math.min(pm, ceilTo(range.to, HOUR_MS)) };
-  if (hours.from < hours.to) parts.push({ granularities: ['hour', 'minute'], range: { ...hours, ...node } });
-  const minutes = { from: Math.max(range.from, pm), to: range.to };
-  if (minutes.from < minutes.to) parts.push({ granularities: ['minute'], range: { ...minutes, ...node } });
-  return parts;
+  const reads: { g: Granularity; range: BucketRange }[] = [];
+  const add = (gs: Granularity[], from: number, to: number, rolledOnly = false) => {
+    if (from < to) for (const g of gs) reads.push({ g, range: { from, to, ...node, ...(rolledOnly ? { rolledOnly } : {}) } });
+  };
+  add(['day', 'hour', 'minute'], ceilTo(range.from, DAY_MS), Math.min(ph, ceilTo(range.to, DAY_MS)));
+  add(['hour', 'minute'], Math.max(ceilTo(range.from, HOUR_MS), ph), Math.min(pm, ceilTo(range.to, HOUR_MS)));
+  const from = Math.max(range.from, pm);
+  const whole = { from: ceilTo(from, HOUR_MS), to: floorTo(range.to, HOUR_MS) };
+  if (whole.from < whole.to) {
+    add(['minute'], from, whole.from);
+    add(['hour'], whole.from, whole.to, true);
+    // Marked hours (few: the open one, and any a backlog reached) by minute, each an index range.
+    for (const hour of dirtyHoursIn(db, whole.from, whole.to)) add(['minute'], hour, hour + HOUR_MS);
+    add(['minute'], whole.to, range.to);
+  } else add(['minute'], from, range.to);
+  return reads;
 }
 
 export function telemetrySummary(db: DB, range: TelemetryRange, now: Date): TelemetrySummary {
@@ -67,19 +80,17 @@ export function telemetrySummary(db: DB, range: TelemetryRange, now: Date): Tele
   const outcomes = new Map<string, OutcomeSum>();
   // One read transaction: the watermarks and the rows they describe are read as of one moment.
   db.transaction(() => {
-    for (const part of summaryParts(db, range)) {
-      for (const g of part.granularities) {
-        for (const r of sumLatencyAt(db, g, part.range)) {
-          latency[r.bucket] += r.count;
-          latencyByRoute[r.route] ??= emptyHistogram();
-          latencyByRoute[r.route]![r.bucket] += r.count;
-        }
-        for (const r of sumOutcomesAt(db, g, part.range)) {
-          const key = `${r.outcome}\u0000${r.reason}\u0000${r.route}`;
-          const o = outcomes.get(key);
-          if (o) o.count += r.count;
-          else outcomes.set(key, { outcome: r.outcome, reason: r.reason, route: r.route, count: r.count });
-        }
+    for (const read of summaryReads(db, range)) {
+      for (const r of sumLatencyAt(db, read.g, read.range)) {
+        latency[r.bucket] += r.count;
+        latencyByRoute[r.route] ??= emptyHistogram();
+        latencyByRoute[r.route]![r.bucket] += r.count;
+      }
+      for (const r of sumOutcomesAt(db, read.g, read.range)) {
+        const key = `${r.outcome}\u0000${r.reason}\u0000${r.route}`;
+        const o = outcomes.get(key);
+        if (o) o.count += r.count;
+        else outcomes.set(key, { outcome: r.outcome, reason: r.reason, route: r.route, count: r.count });
       }
     }
   }).deferred();
