@@ -207,7 +207,11 @@ export function sumLatencyAt(db: DB, g: Granularity, range: BucketRange): { rout
     .all(w.params) as { route: RouteKind; bucket: number; count: number }[];
 }
 
-/** Outcome counts per bucket of one granularity (for charts: messages per interval), oldest first. */
+/**
+ * Outcome counts per bucket of one granularity (for charts: messages per interval), oldest first. The series read
+ * their own table only: an hour or day a backlog has just reached shows it after the job's next run (within a
+ * minute), and so do hours below the minutes' watermark. telemetrySummary is exact at every moment.
+ */
 export function outcomeSeries(db: DB, g: Granularity, range: BucketRange): (OutcomeSum & { at: number })[] {
   const { col, counts } = LEVELS[g];
   const w = where(g, range);
