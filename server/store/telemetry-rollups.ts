@@ -209,8 +209,8 @@ export function sumLatencyAt(db: DB, g: Granularity, range: BucketRange): { rout
 
 /**
  * Outcome counts per bucket of one granularity (for charts: messages per interval), oldest first. The series read
- * their own table only: an hour or day a backlog has just reached shows it after the job's next run (within a
- * minute), and so do hours below the minutes' watermark. telemetrySummary is exact at every moment.
+ * their own table only: an hour or day a backlog has just reached shows it once the job has rolled it again,
+ * and so do hours below the minutes' watermark. telemetrySummary is exact at every moment.
  */
 export function outcomeSeries(db: DB, g: Granularity, range: BucketRange): (OutcomeSum & { at: number })[] {
   const { col, counts } = LEVELS[g];
