@@ -194,6 +194,8 @@ export function createShipper(opts: ShipperOptions): Shipper {
         },
       );
     }, delay);
+    // The SMTP server keeps the process alive; the shipper alone must not (nor keep a failed test running).
+    shipTimer.unref();
   }
 
   let beating: Promise<boolean> | undefined;
@@ -221,6 +223,7 @@ export function createShipper(opts: ShipperOptions): Shipper {
     beatTimer = setTimeout(() => {
       void heartbeatOnce().finally(scheduleBeat);
     }, heartbeatInterval);
+    beatTimer.unref();
   }
 
   return {

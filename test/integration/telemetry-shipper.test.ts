@@ -3,22 +3,33 @@
 // only on an acknowledgement, nothing is skipped or reordered, pruning removes only shipped old events.
 import { once } from 'node:events';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { type RejectReason, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import { MIGRATIONS, openDatabase, type DB } from '#data/db.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
 import { silentLog } from '#mailsystem/deps.ts';
 import { QueueStore } from '#mailsystem/queue/store.ts';
 import { createBackendPost } from '#mailsystem/telemetry/http.ts';
-import { createShipper, nextBackoffMs, type ShipperOptions } from '#mailsystem/telemetry/shipper.ts';
+import { createShipper as createRealShipper, nextBackoffMs, type Shipper, type ShipperOptions } from '#mailsystem/telemetry/shipper.ts';
 import { FakeTelemetryBackend } from '../support/telemetry-backend.ts';
 import { waitFor } from '../support/wait.ts';
 
 const REASONS: RejectReason[] = ['unknown-user', 'not-hosted', 'too-big', 'bare-newline', 'storage'];
 
+/** Shippers and databases a test made: stopped and closed after it, also when an assertion failed midway. */
+const shippers: Shipper[] = [];
+const dbs: DB[] = [];
+
 function freshDb(): { db: DB; store: QueueStore } {
   const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
+  dbs.push(db);
   return { db, store: new QueueStore(db) };
+}
+
+function createShipper(opts: ShipperOptions): Shipper {
+  const s = createRealShipper(opts);
+  shippers.push(s);
+  return s;
 }
 
 /** Appends n rejected events at `at` through the node's own writer; returns their seqs. */
@@ -46,6 +57,10 @@ describe('telemetry shipper', () => {
     backend = await FakeTelemetryBackend.start();
   });
   after(async () => backend.stop());
+  afterEach(async () => {
+    for (const s of shippers.splice(0)) await s.stop();
+    for (const db of dbs.splice(0)) db.close();
+  });
 
   it('moves the cursor only on a 200 ack; down, 500 and a late answer keep it; a 409 moves it back; every event lands once, in order', async () => {
     backend.rollBackTo(0);
