@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { openDatabase, type DB } from '#data/db.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
@@ -13,6 +14,7 @@ import { telemetrySummary } from '#server/services/telemetry/summary.ts';
 import { killHard } from '../support/child.ts';
 import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
 import { startServerMain, type ServerMain } from '../support/server-main.ts';
+import { FakeTelemetryBackend } from '../support/telemetry-backend.ts';
 import { waitFor } from '../support/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -151,4 +153,24 @@ test('node telemetry reaches the backend exactly once, across a backend outage',
 
   await node.stop();
   await backend.stop();
+});
+
+test('SIGTERM with a telemetry POST hanging: the node still drains and exits 0 promptly', { timeout: 60_000 }, async (t) => {
+  const backend = await FakeTelemetryBackend.start();
+  t.after(() => backend.stop());
+  backend.mode = 'hang';
+  const nodeDir = mkdtempSync(join(tmpdir(), 'tidings-tel-hang-'));
+  dirs.push(nodeDir);
+  const hanging = once(backend, 'hanging');
+  const node = await spawnMxMain({
+    TIDINGS_STATE_DIR: nodeDir,
+    TIDINGS_MX_BACKEND_URL: backend.url,
+    TIDINGS_MX_TOKEN: 'mxn_test',
+    TIDINGS_TELEMETRY_INTERVAL: '1s',
+  });
+  started.push(node);
+  // Any refusal gives the node an event to ship (an empty replica hosts nothing: 550 5.7.1); the POST is never answered.
+  assert.match(await mail(node.port, 'nobody@example.com'), /^550 5\.7\.1/);
+  await hanging;
+  await node.stop(); // exit code 0 within the node's drain deadline, or this throws
 });

@@ -78,6 +78,11 @@ export class FakeTelemetryBackend extends EventEmitter {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    // Only the two telemetry endpoints are played (a node's config sync gets a 503 and serves its replica).
+    if (req.method !== 'POST' || !req.url?.startsWith('/api/v1/telemetry')) {
+      res.writeHead(503).end();
+      return;
+    }
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
     res.on('close', () => {
       if (!res.writableFinished) {
