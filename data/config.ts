@@ -20,6 +20,8 @@ export interface Config {
   trustedProxies: string[];
   /** How long the backend keeps telemetry minute and hour rollups (days are kept); hours at least as long as minutes. */
   telemetryRetention: { minutesMs: number; hoursMs: number };
+  /** Bearer token for the backend's GET /metrics; null: /metrics answers loopback requests that no proxy passed on. */
+  metricsToken: string | null;
 }
 
 export class ConfigError extends Error {
@@ -96,7 +98,16 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     role: oneOf(env, 'TIDINGS_ROLE', ['all-in-one', 'backend'] as const, 'all-in-one'),
     trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
     telemetryRetention: telemetryRetention(env),
+    metricsToken: metricsToken(env),
   };
+}
+
+function metricsToken(env: Env): string | null {
+  const raw = env.TIDINGS_METRICS_TOKEN;
+  if (raw === undefined || raw === '') return null;
+  if (!/^[\x21-\x7e]{16,}$/.test(raw))
+    throw new ConfigError('TIDINGS_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
+  return raw;
 }
 
 function telemetryRetention(env: Env): Config['telemetryRetention'] {
@@ -143,6 +154,8 @@ export interface MxConfig {
   dnsServers: string[];
   /** Shipping the event log to the backend (on by default with a backend); null: off. */
   telemetry: TelemetrySettings | null;
+  /** Prometheus /metrics on a listener of its own; null (the default): no listener. Loopback unless told. */
+  metrics: { host: string; port: number } | null;
 }
 
 export interface TelemetrySettings {
@@ -293,7 +306,20 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     forwardPort: remotePort(env, 'TIDINGS_FORWARD_PORT', 25),
     dnsServers: dnsServers(env, 'TIDINGS_DNS_SERVERS'),
     telemetry: telemetrySettings(env, Boolean(url)),
+    metrics: mxMetrics(env),
   };
+}
+
+/** Off unless TIDINGS_MX_METRICS_PORT is set (0 binds any free port); TIDINGS_MX_METRICS_HOST defaults to 127.0.0.1. */
+function mxMetrics(env: Env): MxConfig['metrics'] {
+  const host = listenHost(env, 'TIDINGS_MX_METRICS_HOST');
+  const raw = env.TIDINGS_MX_METRICS_PORT;
+  if (raw === undefined || raw === '') {
+    if (env.TIDINGS_MX_METRICS_HOST)
+      throw new ConfigError('TIDINGS_MX_METRICS_HOST', 'is set, but /metrics is off: set TIDINGS_MX_METRICS_PORT too');
+    return null;
+  }
+  return { host, port: port(env, 'TIDINGS_MX_METRICS_PORT', 0) };
 }
 
 function telemetrySettings(env: Env, haveBackend: boolean): TelemetrySettings | null {

@@ -9,7 +9,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from './queue/backoff.ts';
 import type { Clock, Log } from './deps.ts';
 import { GroupCommitter } from './queue/group-commit.ts';
 import { newQueueId } from './queue/ids.ts';
-import { QueueStore } from './queue/store.ts';
+import { type EventObserver, QueueStore } from './queue/store.ts';
 import { Ingress, type IngressOptions } from './smtp/ingress.ts';
 
 export interface MailSystemOptions {
@@ -33,6 +33,8 @@ export interface MailSystemDeps {
   /** Route kinds other than maildir (LMTP, forward, legacy) come from their own modules. */
   transports?: Transports;
   buildDsn: (req: DsnRequest) => Buffer;
+  /** Sees every event the queue writes (the node's Prometheus counters); default: nobody. */
+  observeEvent?: EventObserver;
 }
 
 export interface MailSystem {
@@ -58,7 +60,7 @@ export const DEFAULT_INGRESS: Omit<IngressOptions, 'serverName'> = {
 
 export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
   const serverName = opts.serverName ?? hostname();
-  const store = new QueueStore(deps.db);
+  const store = new QueueStore(deps.db, deps.observeEvent);
   const committer = new GroupCommitter(deps.db);
   const newId = (now: number): string => newQueueId(now);
 

@@ -17,7 +17,10 @@ import { createSystemResolver } from './dns/system.ts';
 import { systemClock } from './deps.ts';
 import { ensureSelfSignedCert } from './smtp/self-signed.ts';
 import { createSrs } from './srs/srs.ts';
+import { eventLog } from './telemetry/events.ts';
+import { heartbeatReader } from './telemetry/gauges.ts';
 import { createBackendPost } from './telemetry/http.ts';
+import { createMxMetrics, listenMetrics, type MetricsListener } from './telemetry/metrics.ts';
 import { createShipper } from './telemetry/shipper.ts';
 
 /** The SRS secret must survive restarts (bounces arrive days later), so it lives in the state dir. */
@@ -49,6 +52,11 @@ async function main(): Promise<void> {
     ? { cert: readFileSync(mxConfig.tlsFiles.cert), key: readFileSync(mxConfig.tlsFiles.key) }
     : ensureSelfSignedCert(mxDir, serverName);
 
+  // Prometheus counters see every event the queue writes; the listener itself opens below, only when configured.
+  const metrics = mxConfig.metrics
+    ? createMxMetrics({ readGauges: heartbeatReader(db), ackedCursor: eventLog(db).cursor, now: () => clock.now() })
+    : null;
+
   const mx = createMailSystem(
     {
       smtpHost: config.smtpHost,
@@ -70,6 +78,7 @@ async function main(): Promise<void> {
       clock,
       log,
       buildDsn,
+      observeEvent: metrics?.observe,
       transports: {
         lmtp: createLmtpTransport({ heloName: serverName }),
         forward: createForwardTransport({
@@ -114,13 +123,14 @@ async function main(): Promise<void> {
 
   // Handlers first: a SIGTERM during start-up must still drain instead of killing the process.
   let stopping = false;
+  let metricsListener: MetricsListener | null = null;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: draining sessions and deliveries');
     sync?.stop();
     // The shipper aborts a POST in flight (the batch is resent after the restart; the backend dedups by seq).
-    Promise.all([shipper?.stop(), mx.stop()]).then(
+    Promise.all([shipper?.stop(), mx.stop(), metricsListener?.close()]).then(
       () => {
         db.close();
         process.exit(0);
@@ -140,6 +150,17 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  if (metrics && mxConfig.metrics) {
+    const { host, port } = mxConfig.metrics;
+    try {
+      metricsListener = await listenMetrics(metrics.registry, host, port);
+    } catch (err) {
+      throw new ConfigError('TIDINGS_MX_METRICS_PORT', `cannot listen on ${host}:${port}: ${(err as Error).message}`);
+    }
+    if (stopping) void metricsListener.close();
+    log.info({ port: metricsListener.port, host }, 'metrics listening');
+  }
 
   const port = await mx.start();
   // A supervising backend (all-in-one) learns the bound port here: with TIDINGS_SMTP_PORT=0 only we know it.

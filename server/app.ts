@@ -11,8 +11,7 @@ import { createSite, type LookupCachedPage } from './routes/site.ts';
 import { staffRoutes } from './routes/staff/index.ts';
 import { problemPage } from './routes/staff/guard.ts';
 import { STAFF_SECURITY_HEADERS } from './routes/staff/layout.ts';
-import { overrideSignal } from './services/overrides/active.ts';
-import { allOverrides } from './store/overrides.ts';
+import { publicSignals } from './services/status-snapshot.ts';
 
 export function createApp(deps: ServerDeps): Hono {
   return createAppWithFastPath(deps).app;
@@ -45,8 +44,9 @@ export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCach
   app.route('/staff', staffRoutes(deps));
   // An unknown staff path is answered by the staff side (after its guard ran), not by the public, cacheable 404.
   app.all('/staff/*', (c) => problemPage(c, notFound(`There is no staff page at ${c.req.path}.`)));
-  // Staff overrides reach the public snapshot; it reads them only when it rebuilds (writes, or an expiry passing).
-  const site = createSite(deps, { signals: { override: overrideSignal(() => allOverrides(deps.db)) } });
+  // Staff overrides and the MX nodes' telemetry reach the public snapshot; it reads them only when it rebuilds (writes,
+  // an expiry passing, and while a section shows telemetry, every TELEMETRY_REFRESH_MS).
+  const site = createSite(deps, { signals: publicSignals(deps) });
   app.route('/', site.routes);
   app.notFound((c) => problemResponse(c, new Problem(404, 'Not Found', `Nothing at ${c.req.path}.`)));
   const lookupCachedPage: LookupCachedPage = (method, url) => {

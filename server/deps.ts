@@ -34,6 +34,21 @@ export function createChangeCounter(): ChangeCounter {
   };
 }
 
+/**
+ * A bump that moves the counter at most once per `minIntervalMs` of the clock: for writes that come in floods (MX
+ * telemetry) and whose readers also refresh on their own, so a skipped bump is picked up at their next refresh.
+ */
+export function throttledBump(changes: ChangeCounter, clock: Clock, minIntervalMs: number): () => void {
+  let last: number | null = null;
+  return () => {
+    const t = clock().getTime();
+    // A clock set back (tests) counts as time passed, rather than silencing bumps until it catches up.
+    if (last !== null && t >= last && t - last < minIntervalMs) return;
+    last = t;
+    changes.bump();
+  };
+}
+
 export interface ServerDeps {
   db: DB;
   config: Config;

@@ -61,6 +61,44 @@ export type TaskView = z.infer<typeof TaskView>;
 export const DayState = z.object({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/), state: ServiceState });
 export type DayState = z.infer<typeof DayState>;
 
+/** How many minutes the status summary of a section's telemetry covers (the current minute and the ones before it). */
+export const TELEMETRY_STATUS_WINDOW_MINUTES = 5;
+
+/**
+ * What the nodes reporting for a section measured recently (issue 10): published in /status.json for every section
+ * whose nodes report, none other. Counts are exact sums of the minute rollups; nothing here is an average.
+ */
+export const SectionTelemetry = z.object({
+  window: z.literal(`${TELEMETRY_STATUS_WINDOW_MINUTES}m`),
+  /**
+   * Start of the oldest minute counted: events from here to the snapshot's generatedAt are counted (the current,
+   * partial minute and the four before it), so the window is between four and five minutes long.
+   */
+  since: Instant,
+  accepted: z.number().int().nonnegative(),
+  delivered: z.number().int().nonnegative(),
+  deferred: z.number().int().nonnegative(),
+  bounced: z.number().int().nonnegative(),
+  /** Refused at SMTP time, every reason. */
+  rejected: z.number().int().nonnegative(),
+  /**
+   * Accept-to-delivery p95 as the upper bound of its histogram bucket ("p95 ≤ this"); null when nothing was delivered
+   * in the window, never a made-up zero.
+   */
+  p95LatencyMs: z.number().int().positive().nullable(),
+  /** True when p95 lies past the histogram's largest bound: p95LatencyMs is then that bound and p95 is above it. */
+  p95LatencyOverflow: z.boolean(),
+  /** Sum over the nodes of the queue depth in each node's latest heartbeat. */
+  queueDepth: z.number().int().nonnegative(),
+  /** Nodes that have sent a heartbeat (fresh or not: see lastHeartbeatAt). */
+  nodes: z.number().int().nonnegative(),
+  /** When the backend received the newest heartbeat of any node; null before the first. */
+  lastHeartbeatAt: Instant.nullable(),
+  /** generatedAt minus lastHeartbeatAt; null before the first heartbeat. */
+  freshestHeartbeatAgeMs: z.number().int().nonnegative().nullable(),
+});
+export type SectionTelemetry = z.infer<typeof SectionTelemetry>;
+
 export const SectionView = z.object({
   slug: z.string(),
   name: z.string(),
@@ -72,6 +110,8 @@ export const SectionView = z.object({
   lastUpdated: Instant.nullable(),
   /** Oldest first, one entry per UTC day, ending today. */
   history: z.array(DayState),
+  /** Only for a section whose nodes report telemetry (TIDINGS_TELEMETRY_SECTION); absent for the others. */
+  telemetry: SectionTelemetry.optional(),
 });
 export type SectionView = z.infer<typeof SectionView>;
 

@@ -50,6 +50,18 @@ type EventRow =
   | { type: 'deferred'; at: number; delivery: ClaimedDelivery; route: RouteKind; detail: string }
   | { type: 'bounced'; at: number; delivery: ClaimedDelivery; route: RouteKind; reason: BounceReason; detail: string };
 
+/**
+ * What an observer of the event log sees of each row as it is written (e.g. the node's Prometheus counters). It is
+ * called inside the write's transaction, right after the row's INSERT succeeded.
+ */
+export type ObservedEvent =
+  | { type: 'accepted' | 'dsn' }
+  | { type: 'rejected'; reason: RejectReason }
+  | { type: 'delivered'; route: RouteKind; latencyMs: number }
+  | { type: 'deferred'; route: RouteKind }
+  | { type: 'bounced'; route: RouteKind; reason: BounceReason };
+export type EventObserver = (e: ObservedEvent) => void;
+
 /** The types the node writes today are all types the contract knows. */
 export type EventType = EventRow['type'] & TelemetryEventType;
 
@@ -69,9 +81,12 @@ interface ClaimRow {
 export class QueueStore {
   private readonly db: DB;
   private readonly s;
+  private readonly observe: EventObserver;
 
-  constructor(db: DB) {
+  /** `observe` sees every event row this store writes (default: nobody). */
+  constructor(db: DB, observe: EventObserver = () => {}) {
     this.db = db;
+    this.observe = observe;
     this.s = {
       // The body goes into its own rowid table (003_message_bodies.sql): appended once, deleted
       // when the message is done, so the small messages row is never rewritten for it.
@@ -202,23 +217,28 @@ export class QueueStore {
       case 'accepted':
       case 'dsn':
         this.s.event.run(e.at, e.type, e.messageId, null, null, null, null, null, e.detail);
+        this.observe({ type: e.type });
         return;
       case 'rejected':
         this.s.event.run(e.at, e.type, null, null, e.recipient, null, null, e.reason, e.detail);
+        this.observe({ type: e.type, reason: e.reason });
         return;
       case 'delivered': {
         const d = e.delivery;
         this.s.event.run(e.at, e.type, d.messageId, d.id, d.recipient, e.route, e.latencyMs, null, null);
+        this.observe({ type: e.type, route: e.route, latencyMs: e.latencyMs });
         return;
       }
       case 'deferred': {
         const d = e.delivery;
         this.s.event.run(e.at, e.type, d.messageId, d.id, d.recipient, e.route, null, null, e.detail);
+        this.observe({ type: e.type, route: e.route });
         return;
       }
       case 'bounced': {
         const d = e.delivery;
         this.s.event.run(e.at, e.type, d.messageId, d.id, d.recipient, e.route, null, e.reason, e.detail);
+        this.observe({ type: e.type, route: e.route, reason: e.reason });
         return;
       }
     }

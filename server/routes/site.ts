@@ -4,19 +4,17 @@ import { join } from 'node:path';
 import type { ServerDeps } from '../deps.ts';
 import { Problem } from '../http/problem.ts';
 import { FILE_SECURITY, PUBLIC_PAGE_SECURITY } from '../http/security-headers.ts';
-import { createStatusSnapshots, type SectionSignals, type StatusSnapshots } from '../services/status-snapshot.ts';
+import { createStatusSnapshots, publicSignals, type SectionSignals, type StatusSnapshots } from '../services/status-snapshot.ts';
 import { lazyAstroRenderer, SiteNotBuilt, type RenderPage } from '../site/astro-renderer.ts';
 import { loadStaticAssets, type StaticAsset } from '../site/static-assets.ts';
 import { buildFeeds, type Feeds } from '../site/feeds.ts';
 import { SITE_OUT } from '../site/build.ts';
-import { overrideSignal } from '../services/overrides/active.ts';
-import { allOverrides } from '../store/overrides.ts';
 import { parseTaskQuery, taskListHref } from '#data/contracts/task-query.ts';
 
 export interface SiteOptions {
   /** Folder of the Astro build (server/ and client/); the repository's dist/site by default. */
   outDir?: string;
-  /** Defaults to the staff overrides in the database; telemetry verdicts arrive with the telemetry issue. */
+  /** Defaults to publicSignals: the staff overrides in the database and the MX nodes' telemetry summary. */
   signals?: SectionSignals;
   /** How long a rendered page is reused while the snapshot stays the same (the "now" marker moves meanwhile). */
   pageTtlMs?: number;
@@ -81,8 +79,9 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
       changes: deps.changes,
       displayTimeZone: deps.config.displayTimeZone,
       publicUrl: deps.config.publicUrl,
-      // Read only when the snapshot rebuilds; overrides bump the change counter and their expiry is a boundary.
-      signals: opts.signals ?? { override: overrideSignal(() => allOverrides(deps.db)) },
+      // Read only when the snapshot rebuilds; overrides bump the change counter and their expiry is a boundary;
+      // accepted telemetry bumps it (throttled) and a section showing telemetry refreshes every TELEMETRY_REFRESH_MS.
+      signals: opts.signals ?? publicSignals(deps),
     });
   const pageTtl = opts.pageTtlMs ?? 30_000;
   const renderer = lazyAstroRenderer(outDir);

@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { TELEMETRY_MAX_BATCH, TelemetryBatch, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
-import type { ServerDeps } from '../deps.ts';
+import { throttledBump, type ServerDeps } from '../deps.ts';
 import type { AuthEnv } from '../http/auth.ts';
 import { currentNode, nodeRoute } from '../http/api-access.ts';
 import { Problem } from '../http/problem.ts';
@@ -10,14 +10,21 @@ import { parseWith, readJson } from '../http/validate.ts';
 import { ingestBatch } from '../services/telemetry/ingestBatch.ts';
 import { recordHeartbeat } from '../services/telemetry/recordHeartbeat.ts';
 import { countRefusal, refusalReasonOf } from '../services/telemetry/refusals.ts';
+import { TELEMETRY_REFRESH_MS } from '../services/telemetry/section-telemetry.ts';
 
 export function telemetryRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
 
+  // Accepted telemetry moves the public snapshot (a section's telemetry summary), at most once per TELEMETRY_REFRESH_MS
+  // however many batches flood in; in between, the snapshot's own refresh boundary picks the rest up.
+  const telemetryChanged = throttledBump(deps.changes, deps.clock, TELEMETRY_REFRESH_MS);
+
   /** Runs a node's request; a refusal is counted against the node (in its own transaction) and answered as usual. */
   const counted = async (c: Context, run: () => Promise<Response>): Promise<Response> => {
     try {
-      return await run();
+      const res = await run();
+      telemetryChanged();
+      return res;
     } catch (err) {
       const reason = refusalReasonOf(err);
       if (reason) countRefusal(deps, currentNode(c).id, reason);

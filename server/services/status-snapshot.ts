@@ -2,9 +2,12 @@
 import { createHash } from 'node:crypto';
 import type { DB } from '#data/db.ts';
 import { STATE_LEGEND } from '#data/contracts/states.ts';
-import type { StatusSnapshot, TaskView, SectionView, StatusJson } from '#data/contracts/status.ts';
-import type { ChangeCounter, Clock } from '../deps.ts';
+import type { StatusSnapshot, TaskView, SectionView, StatusJson, SectionTelemetry } from '#data/contracts/status.ts';
+import type { ChangeCounter, Clock, ServerDeps } from '../deps.ts';
 import { readPublicRows, type PublicRows } from '../store/public-read.ts';
+import { allOverrides } from '../store/overrides.ts';
+import { overrideSignal } from './overrides/active.ts';
+import { TELEMETRY_REFRESH_MS, telemetrySummarySignal } from './telemetry/section-telemetry.ts';
 import {
   phaseState,
   taskStage,
@@ -19,10 +22,23 @@ import {
 
 export const HISTORY_DAYS = 90;
 
-/** Later issues plug staff overrides and telemetry verdicts in here; both are optional. */
+/** Later issues plug staff overrides and telemetry verdicts in here; all are optional. */
 export interface SectionSignals {
   override?: (slug: string, now: Date) => StateOverride | null;
   telemetry?: (slug: string, now: Date) => TelemetryVerdict | null;
+  /**
+   * What the section's nodes measured lately, published with the section (null: its nodes do not report). A section
+   * with a summary makes the snapshot rebuild every TELEMETRY_REFRESH_MS, so its counts and freshness stay current.
+   */
+  telemetrySummary?: (slug: string, now: Date) => SectionTelemetry | null;
+}
+
+/** The signals of the real app: staff overrides, and the MX nodes' telemetry for TIDINGS_TELEMETRY_SECTION. */
+export function publicSignals(deps: Pick<ServerDeps, 'db' | 'config'>): SectionSignals {
+  return {
+    override: overrideSignal(() => allOverrides(deps.db)),
+    telemetrySummary: telemetrySummarySignal(deps.db, deps.config.telemetrySection),
+  };
 }
 
 export interface BuiltSnapshot {
@@ -132,6 +148,7 @@ export function buildSnapshot(
   });
 
   const overrides: StateOverride[] = [];
+  let measured = false;
   const sections: SectionView[] = rows.sections.map((s) => {
     const own = facts.filter((_, i) => rows.tasks[i].section_id === s.id);
     const override = opts.signals?.override?.(s.slug, now) ?? null;
@@ -139,6 +156,8 @@ export function buildSnapshot(
     if (override) overrides.push(override);
     const input = { tasks: own, now, override, telemetry };
     const verdict = sectionState(input);
+    const summary = opts.signals?.telemetrySummary?.(s.slug, now) ?? null;
+    if (summary) measured = true;
     return {
       slug: s.slug,
       name: s.name,
@@ -147,6 +166,7 @@ export function buildSnapshot(
       reason: verdict.reason,
       lastUpdated: sectionLastUpdated(input),
       history: dailyHistory(own, now, HISTORY_DAYS),
+      ...(summary ? { telemetry: summary } : {}),
     };
   });
 
@@ -169,7 +189,7 @@ export function buildSnapshot(
     snapshot,
     statusJson,
     statusJsonEtag: `"${createHash('sha256').update(statusJson).digest('base64url').slice(0, 22)}"`,
-    nextBoundary: nextBoundary(facts, now, overrides),
+    nextBoundary: measured ? earlier(nextBoundary(facts, now, overrides), nextRefresh(now)) : nextBoundary(facts, now, overrides),
   };
 }
 
@@ -190,6 +210,13 @@ export function toStatusJson(s: StatusSnapshot, publicUrl: string): StatusJson {
       })),
   };
 }
+
+/** The next multiple of TELEMETRY_REFRESH_MS after now (minute starts are multiples of it). */
+function nextRefresh(now: Date): Date {
+  return new Date(Math.floor(now.getTime() / TELEMETRY_REFRESH_MS) * TELEMETRY_REFRESH_MS + TELEMETRY_REFRESH_MS);
+}
+
+const earlier = (a: Date, b: Date): Date => (a < b ? a : b);
 
 function groupBy<T>(items: readonly T[], key: (t: T) => number): Map<number, T[]> {
   const out = new Map<number, T[]>();

@@ -16,6 +16,8 @@ export interface MainNode {
   child: ChildProcess;
   /** The SMTP port the node reported (it binds port 0). */
   port: number;
+  /** The /metrics port its "metrics listening" line named; null when it logged none (metrics off). */
+  metricsPort: number | null;
   /** Resolves when the process has exited. */
   exited: Promise<Exit>;
   /** Standard error so far. */
@@ -46,10 +48,13 @@ export async function spawnMxMain(env: Record<string, string | undefined>): Prom
   const exited = exitOf(child);
   const lines = readLines(child, child.stdout!);
   const output = (): string => `${lines.text()}${stderr}`;
+  let metricsPort: number | null = null;
   const port = await lines
     .next(
       (line) => {
         const entry = logEntry(line);
+        // Logged before the SMTP listener opens, so it is passed on the way to the "smtp ingress listening" line.
+        if (entry?.msg === 'metrics listening' && typeof entry.port === 'number') metricsPort = entry.port;
         return entry?.msg === 'smtp ingress listening' && typeof entry.port === 'number' ? entry.port : undefined;
       },
       'the "smtp ingress listening" line of mailsystem/main.ts',
@@ -62,6 +67,7 @@ export async function spawnMxMain(env: Record<string, string | undefined>): Prom
   return {
     child,
     port,
+    metricsPort,
     exited,
     stderr: () => stderr,
     stop: () => stopCleanly(child, 'mailsystem/main.ts', NODE_DRAIN_MS, { output }),

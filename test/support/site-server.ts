@@ -18,7 +18,9 @@ export interface SiteServer {
   close(): Promise<void>;
 }
 
-export async function startSiteServer(opts: { now?: string; tz?: string; db?: DB } = {}): Promise<SiteServer> {
+export async function startSiteServer(
+  opts: { now?: string; tz?: string; db?: DB /** More TIDINGS_* settings. */; env?: Record<string, string> } = {},
+): Promise<SiteServer> {
   await ensureSiteBuilt({ info: () => {} });
   let now = new Date(opts.now ?? '2026-01-15T12:00:00.000Z');
   const clock = () => new Date(now.getTime());
@@ -28,6 +30,7 @@ export async function startSiteServer(opts: { now?: string; tz?: string; db?: DB
       TIDINGS_PUBLIC_URL: 'http://status.example.test',
       TIDINGS_STATE_DIR: '/nonexistent',
       TIDINGS_DISPLAY_TZ: opts.tz ?? 'UTC',
+      ...opts.env,
     },
     '/',
   );

@@ -285,3 +285,15 @@ test('TIDINGS_TELEMETRY_MINUTES_RETENTION / _HOURS_RETENTION: 14 d and 400 d unl
     );
   }
 });
+
+test('TIDINGS_TELEMETRY_SECTION: email unless set; another slug is taken as is; anything that is not a slug is refused naming the variable', () => {
+  assert.equal(loadConfig({}).telemetrySection, 'email');
+  assert.equal(loadConfig({ TIDINGS_TELEMETRY_SECTION: 'mail-eu2' }).telemetrySection, 'mail-eu2');
+  for (const bad of ['Email', 'e mail', '-email', 'email/x', 'x'.repeat(61)]) {
+    assert.throws(
+      () => loadConfig({ TIDINGS_TELEMETRY_SECTION: bad }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'TIDINGS_TELEMETRY_SECTION' && /section slug/.test(e.message),
+      bad,
+    );
+  }
+});
