@@ -20,6 +20,8 @@ export interface Config {
   trustedProxies: string[];
   /** How long the backend keeps telemetry minute and hour rollups (days are kept); hours at least as long as minutes. */
   telemetryRetention: { minutesMs: number; hoursMs: number };
+  /** Slug of the section the MX nodes report telemetry for (its /status.json entry carries their summary). */
+  telemetrySection: string;
   /** Bearer token for the backend's GET /metrics; null: /metrics answers loopback requests that no proxy passed on. */
   metricsToken: string | null;
 }
@@ -98,6 +100,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     role: oneOf(env, 'TIDINGS_ROLE', ['all-in-one', 'backend'] as const, 'all-in-one'),
     trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
     telemetryRetention: telemetryRetention(env),
+    telemetrySection: sectionSlug(env, 'TIDINGS_TELEMETRY_SECTION', 'email'),
     metricsToken: metricsToken(env),
   };
 }
@@ -107,6 +110,15 @@ function metricsToken(env: Env): string | null {
   if (raw === undefined || raw === '') return null;
   if (!/^[\x21-\x7e]{16,}$/.test(raw))
     throw new ConfigError('TIDINGS_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
+  return raw;
+}
+
+/** A section slug as the sections table allows it (lower-case letters, digits and dashes, at most 60). */
+function sectionSlug(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[a-z0-9][a-z0-9-]{0,59}$/.test(raw))
+    throw new ConfigError(name, `must be a section slug (lower-case letters, digits and dashes, such as email), got "${raw}"`);
   return raw;
 }
 
