@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StatusJson } from '#data/contracts/status.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { killHard, pidAlive } from '../support/child.ts';
 import { startServerMain, type ServerMain } from '../support/server-main.ts';
@@ -68,6 +69,25 @@ test('one command: the page and API answer, and mail for a configured mailbox la
   const inbox = join(stateDir, 'mx', 'mail', 'aio.test', 'dora', 'Maildir', 'new');
   await waitFor(() => existsSync(inbox) && readdirSync(inbox).length === 1, 'message in the Maildir', 30_000);
   assert.match(readFileSync(join(inbox, readdirSync(inbox)[0]), 'utf8'), /all in one/);
+
+  // The node's telemetry reaches the public status: the Email section (TIDINGS_TELEMETRY_SECTION's default) shows
+  // the delivery within a shipping interval plus the snapshot's 15 s refresh; no other section has telemetry.
+  let sections: StatusJson['sections'] = [];
+  await waitFor(
+    async () => {
+      sections = StatusJson.parse(await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()).sections;
+      return sections.find((s) => s.slug === 'email')?.telemetry?.delivered === 1;
+    },
+    () => `status.json shows the delivery (last: ${JSON.stringify(sections.find((s) => s.slug === 'email')?.telemetry)})`,
+    { timeoutMs: 40_000, intervalMs: 500 },
+  );
+  const email = sections.find((s) => s.slug === 'email')!.telemetry!;
+  assert.deepEqual([email.accepted, email.delivered, email.nodes], [1, 1, 1]);
+  assert.ok(email.p95LatencyMs !== null && email.p95LatencyMs > 0, 'a delivery has a p95');
+  assert.deepEqual(
+    sections.filter((s) => s.telemetry).map((s) => s.slug),
+    ['email'],
+  );
 
   // SIGTERM stops both processes cleanly: the backend exits 0 only after its MX node has exited.
   await server.stop();
