@@ -85,6 +85,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     forwardPort: 25,
     dnsServers: [],
     telemetry: null,
+    metrics: null,
   });
   const withBackend = loadMxConfig(
     base,
