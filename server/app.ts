@@ -6,6 +6,7 @@ import { Problem, contentTooLarge, notFound, problemOf, problemResponse } from '
 import { MAX_BODY_BYTES } from './http/validate.ts';
 import { API_HEADERS, defaultHeaders } from './http/security-headers.ts';
 import { API_PREFIX } from './http/api-access.ts';
+import { createBackendMetrics, httpMetrics, metricsAllowed } from './http/metrics.ts';
 import { apiRoutes } from './routes/api.ts';
 import { createSite, type LookupCachedPage } from './routes/site.ts';
 import { staffRoutes } from './routes/staff/index.ts';
@@ -22,7 +23,9 @@ export function createApp(deps: ServerDeps): Hono {
  * going through Hono. The look-up is null for paths mounted ahead of the site, whose middleware (staff log-in) can
  * decide by more than the path, so only requests the site routes alone answer can be short-cut.
  */
-export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCachedPage: LookupCachedPage } {
+export function createAppWithFastPath(given: ServerDeps): { app: Hono; lookupCachedPage: LookupCachedPage } {
+  const deps: ServerDeps = { ...given, metrics: given.metrics ?? createBackendMetrics() };
+  const metrics = deps.metrics as NonNullable<ServerDeps['metrics']>;
   const app = new Hono();
   // The one place where service refusals (server/domain/errors.ts) become problem details; anything else is a bug.
   app.onError((err, c) => {
@@ -30,6 +33,23 @@ export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCach
     if (problem) return problemResponse(c, problem);
     deps.log.error({ err, path: c.req.path }, 'unhandled error');
     return problemResponse(c, new Problem(500, 'Internal Server Error', 'Something went wrong on our side; it has been logged.'));
+  });
+  // Outermost: every request Hono answers is counted, errors and 404s included.
+  app.use('*', httpMetrics(metrics));
+  // Outside /api/v1 (so its gate never applies) and outside /staff (no page headers): plain text for Prometheus.
+  // Not public: a bearer token (TIDINGS_METRICS_TOKEN) or, without one, loopback requests that no proxy passed on.
+  app.get('/metrics', async (c) => {
+    if (!metricsAllowed(c, deps.config.metricsToken ?? null)) {
+      if (deps.config.metricsToken) c.header('www-authenticate', 'Bearer realm="tidings-metrics"');
+      return problemResponse(
+        c,
+        deps.config.metricsToken
+          ? new Problem(401, 'Unauthorized', 'Send the metrics token as "Authorization: Bearer <token>".')
+          : new Problem(403, 'Forbidden', '/metrics answers loopback requests only; set TIDINGS_METRICS_TOKEN to read it from elsewhere.'),
+      );
+    }
+    const body = await metrics.registry.metrics();
+    return c.body(body, 200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
   });
   // Outermost, so they reach every answer below them, 413s, redirects and errors included. The public site sets its
   // own (server/routes/site.ts), because the cached-page fast path answers without Hono.
@@ -51,7 +71,7 @@ export function createAppWithFastPath(deps: ServerDeps): { app: Hono; lookupCach
   app.notFound((c) => problemResponse(c, new Problem(404, 'Not Found', `Nothing at ${c.req.path}.`)));
   const lookupCachedPage: LookupCachedPage = (method, url) => {
     const start = url.indexOf('/', url.indexOf('//') + 2);
-    if (start < 0 || url.startsWith('/api', start) || url.startsWith('/staff', start)) return null;
+    if (start < 0 || url.startsWith('/api', start) || url.startsWith('/staff', start) || url.startsWith('/metrics', start)) return null;
     return site.lookupCachedPage(method, url);
   };
   return { app, lookupCachedPage };

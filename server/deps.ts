@@ -1,6 +1,7 @@
 // What every route, service and job receives instead of importing singletons.
 import type { DB } from '#data/db.ts';
 import type { Config } from '#data/config.ts';
+import type { BackendMetrics } from './http/metrics.ts';
 
 /** The backend's one clock: every "now" of a route, service, job or the CLI comes from it, so tests can set the time. */
 export type Clock = () => Date;
@@ -55,4 +56,6 @@ export interface ServerDeps {
   clock: Clock;
   log: Log;
   changes: ChangeCounter;
+  /** Prometheus counters for GET /metrics; createApp makes its own when none is given. */
+  metrics?: BackendMetrics;
 }

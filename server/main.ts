@@ -6,6 +6,7 @@ import pino from 'pino';
 import { loadConfig, ConfigError, type Config } from '#data/config.ts';
 import { openBackendStore } from './store/open.ts';
 import { createAppWithFastPath } from './app.ts';
+import { createBackendMetrics } from './http/metrics.ts';
 import { createChangeCounter, systemClock, type Log } from './deps.ts';
 import { startJobs } from './jobs/schedule.ts';
 import { ensureSiteBuilt } from './site/build.ts';
@@ -36,7 +37,8 @@ try {
   process.exit(2);
 }
 const changes = createChangeCounter();
-const { app, lookupCachedPage } = createAppWithFastPath({ db, config, clock, log, changes });
+const metrics = createBackendMetrics();
+const { app, lookupCachedPage } = createAppWithFastPath({ db, config, clock, log, changes, metrics });
 const jobs = startJobs({ db, clock, log, changes }, { telemetryRollup: config.telemetryRetention });
 jobs.runNow(); // catch up on plan transitions and telemetry rollups at start-up instead of waiting for the first minute
 // TIDINGS_ROLE=backend runs the backend alone (MX nodes elsewhere); the default is all-in-one.
@@ -71,7 +73,11 @@ function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 const server = createServer((req, res) => {
-  if (!fastPath(req, res)) void honoListener(req, res);
+  const start = process.hrtime.bigint();
+  // A cached public page is answered without Hono, so its metrics middleware; it is counted here under one label.
+  if (fastPath(req, res))
+    metrics.httpRequest(req.method ?? '', '(cached page)', res.statusCode, Number(process.hrtime.bigint() - start) / 1e9);
+  else void honoListener(req, res);
 });
 server.listen(config.httpPort, config.httpHost, () => {
   const info = server.address() as AddressInfo;

@@ -54,7 +54,7 @@ export function declaredAccess(c: Context): ApiAccess {
 }
 
 /** The one gate in front of every /api/v1 route; a route that declares nothing needs a staff session. */
-export function apiAccess(deps: Pick<ServerDeps, 'db' | 'config' | 'clock' | 'log'>): MiddlewareHandler {
+export function apiAccess(deps: Pick<ServerDeps, 'db' | 'config' | 'clock' | 'log' | 'metrics'>): MiddlewareHandler {
   const checks: Record<Exclude<ApiAccess, 'public' | 'none'>, MiddlewareHandler> = {
     session: requireSession(deps),
     staff: requireStaff(deps),
@@ -72,12 +72,13 @@ export function apiAccess(deps: Pick<ServerDeps, 'db' | 'config' | 'clock' | 'lo
  * Bearer node token → the node; the same answer for a missing and a wrong token, so tokens cannot be probed. Each
  * refusal is counted (the node-less 'bad-token' counter staff see on /staff/mail); counting never throws.
  */
-function requireNode(deps: Pick<ServerDeps, 'db' | 'clock' | 'log'>): MiddlewareHandler {
+function requireNode(deps: Pick<ServerDeps, 'db' | 'clock' | 'log' | 'metrics'>): MiddlewareHandler {
   return async (c, next) => {
     const m = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     const node = m ? authenticateNode(deps.db, m[1]) : undefined;
     if (!node) {
       countRefusal(deps, null, 'bad-token');
+      if (c.req.method === 'POST' && c.req.path === `${API_PREFIX}/telemetry`) deps.metrics?.batch('bad-token');
       c.header('www-authenticate', 'Bearer realm="tidings-mx"');
       throw unauthorized('Send a valid MX node token as "Authorization: Bearer <token>".');
     }

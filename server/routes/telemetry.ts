@@ -32,7 +32,18 @@ export function telemetryRoutes(deps: ServerDeps): Hono<AuthEnv> {
     }
   };
 
-  app.post('/telemetry', nodeRoute, (c) =>
+  app.post('/telemetry', nodeRoute, async (c) => {
+    try {
+      const res = await postBatch(c);
+      deps.metrics?.batch('applied');
+      return res;
+    } catch (err) {
+      deps.metrics?.batch(refusalReasonOf(err) ?? 'error');
+      throw err;
+    }
+  });
+
+  const postBatch = (c: Context): Promise<Response> =>
     counted(c, async () => {
       const node = currentNode(c);
       const body = await readJson(c, z.unknown());
@@ -45,9 +56,10 @@ export function telemetryRoutes(deps: ServerDeps): Hono<AuthEnv> {
           [{ field: 'events', message: `at most ${TELEMETRY_MAX_BATCH} events` }],
         );
       const batch = parseWith(TelemetryBatch, body, 'telemetry batch');
-      return c.json(ingestBatch({ db: deps.db, clock: deps.clock, node, batch }), 200, { 'cache-control': 'no-store' });
-    }),
-  );
+      const ack = ingestBatch({ db: deps.db, clock: deps.clock, node, batch });
+      deps.metrics?.eventsApplied(ack.applied);
+      return c.json(ack, 200, { 'cache-control': 'no-store' });
+    });
 
   app.post('/telemetry/heartbeat', nodeRoute, (c) =>
     counted(c, async () => {

@@ -23,11 +23,14 @@ export interface RequestOptions {
   ip?: string;
 }
 
-export function makeHarness(opts: { publicUrl?: string; start?: string } = {}) {
+export function makeHarness(opts: { publicUrl?: string; start?: string; env?: Record<string, string> } = {}) {
   let now = new Date(opts.start ?? '2026-01-15T12:00:00.000Z');
   const clock = () => new Date(now.getTime());
   const db = openBackendStore(':memory:', clock);
-  const config = loadConfig({ TIDINGS_PUBLIC_URL: opts.publicUrl ?? 'http://localhost:8080', TIDINGS_STATE_DIR: '/nonexistent' }, '/');
+  const config = loadConfig(
+    { TIDINGS_PUBLIC_URL: opts.publicUrl ?? 'http://localhost:8080', TIDINGS_STATE_DIR: '/nonexistent', ...opts.env },
+    '/',
+  );
   const changes = createChangeCounter();
   const app = createApp({ db, config, clock, log: pino({ level: 'silent' }), changes });
   const ctx = { db, clock, changes };

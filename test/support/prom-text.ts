@@ -37,10 +37,12 @@ function unescapeHelp(s: string, lineNo: number): string {
   });
 }
 
+/** A float as Go's strconv.ParseFloat reads it (the format says so): NaN and Inf in any letter case, e.g. "Nan". */
 function parseValue(raw: string, lineNo: number): number {
-  if (raw === 'NaN') return Number.NaN;
-  if (raw === '+Inf' || raw === 'Inf') return Number.POSITIVE_INFINITY;
-  if (raw === '-Inf') return Number.NEGATIVE_INFINITY;
+  const word = raw.toLowerCase();
+  if (word === 'nan') return Number.NaN;
+  if (word === '+inf' || word === 'inf' || word === '+infinity' || word === 'infinity') return Number.POSITIVE_INFINITY;
+  if (word === '-inf' || word === '-infinity') return Number.NEGATIVE_INFINITY;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw)) fail(lineNo, `bad value "${raw}"`);
   return Number(raw);
 }
