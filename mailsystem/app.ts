@@ -33,7 +33,10 @@ export interface MailSystemDeps {
   /** Route kinds other than maildir (LMTP, forward, legacy) come from their own modules. */
   transports?: Transports;
   buildDsn: (req: DsnRequest) => Buffer;
-  /** Sees every event the queue writes (the node's Prometheus counters); default: nobody. */
+  /**
+   * Sees every event the queue writes (the node's Prometheus counters), once its transaction has committed: a row
+   * rolled back (its item failed, or the commit did and the client got 451) is never seen. Default: nobody.
+   */
   observeEvent?: EventObserver;
 }
 
@@ -60,8 +63,9 @@ export const DEFAULT_INGRESS: Omit<IngressOptions, 'serverName'> = {
 
 export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
   const serverName = opts.serverName ?? hostname();
-  const store = new QueueStore(deps.db, deps.observeEvent);
   const committer = new GroupCommitter(deps.db);
+  const observe = deps.observeEvent;
+  const store = new QueueStore(deps.db, observe && ((e) => committer.afterCommit(() => observe(e))));
   const newId = (now: number): string => newQueueId(now);
 
   const routesForSender = (address: string): Route[] => {

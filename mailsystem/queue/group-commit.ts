@@ -24,6 +24,8 @@ export class GroupCommitter {
   private pending: Pending[] = [];
   private scheduled = false;
   private closed = false;
+  /** Callbacks registered (afterCommit) by the work running now; null outside any work. */
+  private itemHooks: (() => void)[] | null = null;
 
   // The transaction statements, prepared once: better-sqlite3's db.transaction(fn) builds four
   // wrapper functions per call, which per item and per batch showed up in the ingress profile.
@@ -39,6 +41,25 @@ export class GroupCommitter {
       release: db.prepare('RELEASE group_commit_item'),
       rollbackTo: db.prepare('ROLLBACK TO group_commit_item'),
     };
+  }
+
+  /**
+   * Runs fn once the work that is running now has committed; never when it is rolled back (its savepoint or the whole
+   * batch). Outside any work it runs at once. For observers that must count only what is on disk (metrics).
+   */
+  afterCommit(fn: () => void): void {
+    if (this.itemHooks) this.itemHooks.push(fn);
+    else fn();
+  }
+
+  private runItem<T>(work: () => T): { value: T; hooks: (() => void)[] } {
+    const hooks: (() => void)[] = [];
+    this.itemHooks = hooks;
+    try {
+      return { value: work(), hooks };
+    } finally {
+      this.itemHooks = null;
+    }
   }
 
   submit<T>(work: () => T): Promise<T> {
@@ -61,9 +82,9 @@ export class GroupCommitter {
     if (this.closed) throw new Error('queue is closed');
     const { db, sql } = this;
     sql.begin.run();
-    let value: T;
+    let done: { value: T; hooks: (() => void)[] };
     try {
-      value = work();
+      done = this.runItem(work);
       sql.commit.run();
     } catch (err) {
       if (db.inTransaction) sql.rollback.run();
@@ -71,7 +92,8 @@ export class GroupCommitter {
     }
     this.stats.batches++;
     this.stats.items++;
-    return value;
+    for (const hook of done.hooks) hook();
+    return done.value;
   }
 
   /** Commits what is pending now; later submissions are refused. */
@@ -86,6 +108,7 @@ export class GroupCommitter {
     if (batch.length === 0) return;
     this.pending = [];
     const results: { ok: boolean; value: unknown }[] = [];
+    const hooks: (() => void)[] = [];
     const { db, sql } = this;
     try {
       sql.begin.run();
@@ -93,9 +116,10 @@ export class GroupCommitter {
         for (const item of batch) {
           sql.savepoint.run();
           try {
-            const value = item.work();
+            const done = this.runItem(item.work);
             sql.release.run();
-            results.push({ ok: true, value });
+            results.push({ ok: true, value: done.value });
+            hooks.push(...done.hooks);
           } catch (err) {
             // SQLite rolls the whole transaction back on some errors (disk full, I/O): then the
             // rest must not run in autocommit mode, so the batch fails as a whole.
@@ -117,6 +141,7 @@ export class GroupCommitter {
     }
     this.stats.batches++;
     this.stats.items += batch.length;
+    for (const hook of hooks) hook();
     for (const [i, item] of batch.entries()) {
       const result = results[i];
       if (result.ok) item.resolve(result.value);
