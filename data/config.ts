@@ -22,8 +22,23 @@ export interface Config {
   telemetryRetention: { minutesMs: number; hoursMs: number };
   /** Slug of the section the MX nodes report telemetry for (its /status.json entry carries their summary). */
   telemetrySection: string;
+  /** When the telemetry section's light turns unknown or to active issues (server/services/telemetry/health.ts). */
+  telemetryHealth: TelemetryHealthConfig;
   /** Bearer token for the backend's GET /metrics; null: /metrics answers loopback requests that no proxy passed on. */
   metricsToken: string | null;
+}
+
+export interface TelemetryHealthConfig {
+  /** No heartbeat from any node for this long: unknown (once a node has ever reported). */
+  staleAfterMs: number;
+  /** p95 accept-to-delivery latency above this over the sustain window: active issues. */
+  p95ThresholdMs: number;
+  /** The window of whole minutes the p95 and the tempfail ratio are measured over. */
+  p95SustainMs: number;
+  /** deferred / (delivered + deferred) above this over the same window: active issues (0 < ratio < 1). */
+  tempfailRatio: number;
+  /** A fresh node's oldest queued delivery older than this: active issues. */
+  oldestQueuedMs: number;
 }
 
 export class ConfigError extends Error {
@@ -102,7 +117,38 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     telemetryRetention: telemetryRetention(env),
     telemetrySection: sectionSlug(env, 'TIDINGS_TELEMETRY_SECTION', 'email'),
     metricsToken: metricsToken(env),
+    telemetryHealth: telemetryHealth(env),
   };
+}
+
+function telemetryHealth(env: Env): TelemetryHealthConfig {
+  const raw = env.TIDINGS_TELEMETRY_TEMPFAIL_RATIO;
+  let tempfailRatio = 0.05;
+  if (raw !== undefined && raw !== '') {
+    const m = /^(\d{1,2}(?:\.\d{1,3})?)%$/.exec(raw);
+    if (!m || Number(m[1]) <= 0 || Number(m[1]) >= 100)
+      throw new ConfigError(
+        'TIDINGS_TELEMETRY_TEMPFAIL_RATIO',
+        `must be a percentage above 0 and below 100 such as 5% or 2.5%, got "${raw}"`,
+      );
+    tempfailRatio = Number(m[1]) / 100;
+  }
+  const ex = '30s, 5m or 1h';
+  return {
+    staleAfterMs: duration(env, 'TIDINGS_TELEMETRY_STALE_AFTER', 5 * UNIT_MS.m, false, ex),
+    p95ThresholdMs: duration(env, 'TIDINGS_TELEMETRY_P95_THRESHOLD', 5 * UNIT_MS.m, false, ex),
+    p95SustainMs: wholeMinutes(env, 'TIDINGS_TELEMETRY_P95_SUSTAIN', 10 * UNIT_MS.m),
+    tempfailRatio,
+    oldestQueuedMs: duration(env, 'TIDINGS_TELEMETRY_OLDEST_QUEUED_THRESHOLD', 30 * UNIT_MS.m, false, ex),
+  };
+}
+
+/** A duration of whole minutes (the rollups are per minute), at most a day. */
+function wholeMinutes(env: Env, name: string, fallbackMs: number): number {
+  const ms = duration(env, name, fallbackMs, false, '10m or 1h');
+  if (ms % UNIT_MS.m !== 0 || ms > UNIT_MS.d)
+    throw new ConfigError(name, `must be whole minutes up to 1d such as 10m or 1h, got "${env[name]}"`);
+  return ms;
 }
 
 function metricsToken(env: Env): string | null {

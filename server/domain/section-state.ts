@@ -97,6 +97,15 @@ export function sectionState(input: SectionInputs): SectionVerdict {
   return verdict;
 }
 
+/** Which input gave sectionState's verdict: an active override, the telemetry rules (when they beat the tasks), or the tasks. */
+export function verdictSource(input: SectionInputs): 'override' | 'telemetry' | 'tasks' {
+  const o = input.override;
+  if (o && (o.expiresAt === null || ms(o.expiresAt) > input.now.getTime())) return 'override';
+  const tv = input.telemetry;
+  if (tv && sectionState({ ...input, telemetry: null }).state !== sectionState(input).state) return 'telemetry';
+  return 'tasks';
+}
+
 /** A reason names at most three tasks, so a bad day does not flood the overview. */
 const REASON_TASKS = 3;
 

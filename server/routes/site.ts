@@ -82,6 +82,8 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
       // Read only when the snapshot rebuilds; overrides bump the change counter and their expiry is a boundary;
       // accepted telemetry bumps it (throttled) and a section showing telemetry refreshes every TELEMETRY_REFRESH_MS.
       signals: opts.signals ?? publicSignals(deps),
+      // A build that finds a section's state changed stores it (section_state_changes).
+      recordStateChanges: true,
     });
   const pageTtl = opts.pageTtlMs ?? 30_000;
   const renderer = lazyAstroRenderer(outDir);

@@ -8,6 +8,8 @@ import { readPublicRows, type PublicRows } from '../store/public-read.ts';
 import { allOverrides } from '../store/overrides.ts';
 import { overrideSignal } from './overrides/active.ts';
 import { TELEMETRY_REFRESH_MS, telemetrySummarySignal } from './telemetry/section-telemetry.ts';
+import { telemetryHealthSignals } from './telemetry/health.ts';
+import { recordStateIfChanged, type StateSource } from '../store/state-changes.ts';
 import {
   phaseState,
   taskStage,
@@ -15,6 +17,7 @@ import {
   sectionLastUpdated,
   dailyHistory,
   nextBoundary,
+  verdictSource,
   type TaskFacts,
   type StateOverride,
   type TelemetryVerdict,
@@ -27,6 +30,11 @@ export interface SectionSignals {
   override?: (slug: string, now: Date) => StateOverride | null;
   telemetry?: (slug: string, now: Date) => TelemetryVerdict | null;
   /**
+   * The next instant the section's telemetry verdict changes with nothing written (a heartbeat becoming stale): a
+   * boundary of the snapshot, so "unknown" appears on time. Called right after `telemetry` for the same section.
+   */
+  telemetryBoundary?: (slug: string, now: Date) => Date | null;
+  /**
    * What the section's nodes measured lately, published with the section (null: its nodes do not report). A section
    * with a summary makes the snapshot rebuild every TELEMETRY_REFRESH_MS, so its counts and freshness stay current.
    */
@@ -37,6 +45,7 @@ export interface SectionSignals {
 export function publicSignals(deps: Pick<ServerDeps, 'db' | 'config'>): SectionSignals {
   return {
     override: overrideSignal(() => allOverrides(deps.db)),
+    ...telemetryHealthSignals(deps.db, deps.config.telemetrySection, deps.config.telemetryHealth),
     telemetrySummary: telemetrySummarySignal(deps.db, deps.config.telemetrySection),
   };
 }
@@ -49,6 +58,8 @@ export interface BuiltSnapshot {
   statusJson: string;
   statusJsonEtag: string;
   nextBoundary: Date;
+  /** Which input gave each section's state, by slug. */
+  sources: ReadonlyMap<string, StateSource>;
 }
 
 export interface SnapshotOptions {
@@ -58,6 +69,11 @@ export interface SnapshotOptions {
   displayTimeZone: string;
   publicUrl: string;
   signals?: SectionSignals;
+  /**
+   * Store each section's state in section_state_changes when a build finds it changed (the live site sets this; a
+   * build that finds the stored state again adds nothing, so restarts add no rows).
+   */
+  recordStateChanges?: boolean;
 }
 
 export interface StatusSnapshots {
@@ -75,9 +91,16 @@ export function createStatusSnapshots(opts: SnapshotOptions): StatusSnapshots {
       if (built && version === builtAtVersion && now < built.nextBoundary) return built;
       builtAtVersion = version;
       built = buildSnapshot(readPublicRows(opts.db), now, ++generation, opts);
+      if (opts.recordStateChanges) recordChanges(opts.db, built);
       return built;
     },
   };
+}
+
+function recordChanges(db: DB, built: BuiltSnapshot): void {
+  const at = built.snapshot.generatedAt;
+  for (const s of built.snapshot.sections)
+    recordStateIfChanged(db, { slug: s.slug, at, state: s.state, reason: s.reason, source: built.sources.get(s.slug) ?? 'tasks' });
 }
 
 function categoryPath(rows: PublicRows['categories']): (id: number) => string[] {
@@ -148,14 +171,19 @@ export function buildSnapshot(
   });
 
   const overrides: StateOverride[] = [];
+  const sources = new Map<string, StateSource>();
+  let telemetryNext: Date | null = null;
   let measured = false;
   const sections: SectionView[] = rows.sections.map((s) => {
     const own = facts.filter((_, i) => rows.tasks[i].section_id === s.id);
     const override = opts.signals?.override?.(s.slug, now) ?? null;
     const telemetry = opts.signals?.telemetry?.(s.slug, now) ?? null;
+    const tb = opts.signals?.telemetryBoundary?.(s.slug, now) ?? null;
+    if (tb && (telemetryNext === null || tb < telemetryNext)) telemetryNext = tb;
     if (override) overrides.push(override);
     const input = { tasks: own, now, override, telemetry };
     const verdict = sectionState(input);
+    sources.set(s.slug, verdictSource(input));
     const summary = opts.signals?.telemetrySummary?.(s.slug, now) ?? null;
     if (summary) measured = true;
     return {
@@ -189,7 +217,11 @@ export function buildSnapshot(
     snapshot,
     statusJson,
     statusJsonEtag: `"${createHash('sha256').update(statusJson).digest('base64url').slice(0, 22)}"`,
-    nextBoundary: measured ? earlier(nextBoundary(facts, now, overrides), nextRefresh(now)) : nextBoundary(facts, now, overrides),
+    nextBoundary: [measured ? nextRefresh(now) : null, telemetryNext].reduce<Date>(
+      (a, b) => (b && b > now ? earlier(a, b) : a),
+      nextBoundary(facts, now, overrides),
+    ),
+    sources,
   };
 }
 
