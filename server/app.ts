@@ -23,7 +23,12 @@ export function createApp(deps: ServerDeps): Hono {
  * going through Hono. The look-up is null for paths mounted ahead of the site, whose middleware (staff log-in) can
  * decide by more than the path, so only requests the site routes alone answer can be short-cut.
  */
-export function createAppWithFastPath(given: ServerDeps): { app: Hono; lookupCachedPage: LookupCachedPage } {
+export function createAppWithFastPath(given: ServerDeps): {
+  app: Hono;
+  lookupCachedPage: LookupCachedPage;
+  /** Brings the public snapshot up to date (rebuilding it if data changed or a boundary passed): the state job. */
+  refreshStatus: () => void;
+} {
   const deps: ServerDeps = { ...given, metrics: given.metrics ?? createBackendMetrics() };
   const metrics = deps.metrics as NonNullable<ServerDeps['metrics']>;
   const app = new Hono();
@@ -74,7 +79,7 @@ export function createAppWithFastPath(given: ServerDeps): { app: Hono; lookupCac
     if (start < 0 || url.startsWith('/api', start) || url.startsWith('/staff', start) || url.startsWith('/metrics', start)) return null;
     return site.lookupCachedPage(method, url);
   };
-  return { app, lookupCachedPage };
+  return { app, lookupCachedPage, refreshStatus: () => void site.snapshots.current() };
 }
 
 /** The 413 as the part of the site that was asked answers errors: a staff page for /staff, problem details elsewhere. */

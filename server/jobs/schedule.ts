@@ -17,10 +17,17 @@ export interface JobOptions {
   telemetryRollup?: RollupOptions;
   /** Cron expression of the telemetry rollup; every minute unless a test wants otherwise. */
   rollupEvery?: string;
+  /**
+   * Brings the public snapshot up to date, so each section's state is evaluated (and a change stored) at least every
+   * minute even when nobody views the site; createAppWithFastPath's refreshStatus. Off when left out.
+   */
+  statusRefresh?: () => void;
+  /** Cron expression of the status refresh; every minute unless a test wants otherwise. */
+  statusEvery?: string;
 }
 
 /** The names the jobs are scheduled under (node-cron's task names). */
-export const JOB_NAMES = { transitions: 'plan-transitions', telemetryRollup: 'telemetry-rollup' } as const;
+export const JOB_NAMES = { transitions: 'plan-transitions', telemetryRollup: 'telemetry-rollup', statusStates: 'status-states' } as const;
 
 export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
   const transitions = () => {
@@ -39,15 +46,26 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       deps.log.error({ err }, 'telemetry rollup job failed');
     }
   };
+  const status = () => {
+    try {
+      opts.statusRefresh?.();
+    } catch (err) {
+      // Nothing half-done: the next minute (or page view) evaluates again.
+      deps.log.error({ err }, 'status state job failed');
+    }
+  };
   // noOverlap: a slow run (a locked database) is skipped rather than stacked; unref: never keeps the process alive.
   const tasks: ScheduledTask[] = [
     cron.schedule(opts.every ?? '* * * * *', transitions, { name: JOB_NAMES.transitions, noOverlap: true, unref: true }),
     cron.schedule(opts.rollupEvery ?? '* * * * *', rollup, { name: JOB_NAMES.telemetryRollup, noOverlap: true, unref: true }),
   ];
+  if (opts.statusRefresh)
+    tasks.push(cron.schedule(opts.statusEvery ?? '* * * * *', status, { name: JOB_NAMES.statusStates, noOverlap: true, unref: true }));
   return {
     runNow: () => {
       transitions();
       rollup();
+      status();
     },
     stop: async () => {
       await Promise.all(tasks.map((t) => t.destroy()));

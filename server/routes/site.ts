@@ -69,7 +69,10 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
   return createSite(deps, opts).routes;
 }
 
-export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: Hono; lookupCachedPage: LookupCachedPage } {
+export function createSite(
+  deps: ServerDeps,
+  opts: SiteOptions = {},
+): { routes: Hono; lookupCachedPage: LookupCachedPage; snapshots: StatusSnapshots } {
   const outDir = opts.outDir ?? SITE_OUT;
   const snapshots =
     opts.snapshots ??
@@ -203,5 +206,5 @@ export function createSite(deps: ServerDeps, opts: SiteOptions = {}): { routes: 
     return renderPage(c);
   });
 
-  return { routes: app, lookupCachedPage };
+  return { routes: app, lookupCachedPage, snapshots };
 }
