@@ -115,7 +115,7 @@ export function createSite(
     const key = slug ?? '';
     let hit = feedCache.get(key);
     if (!hit || hit.generation !== built.generation) {
-      hit = { generation: built.generation, feeds: buildFeeds(built.snapshot, deps.config.publicUrl, slug) };
+      hit = { generation: built.generation, feeds: buildFeeds(built.snapshot, deps.config.publicUrl, slug, built.stateChanges) };
       // Only real sections are kept (an unknown slug costs a lookup), so the keys stay as few as the sections.
       if (hit.feeds) {
         if (feedCache.size > 100) feedCache.clear();

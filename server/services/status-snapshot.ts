@@ -9,7 +9,8 @@ import { allOverrides } from '../store/overrides.ts';
 import { overrideSignal } from './overrides/active.ts';
 import { TELEMETRY_REFRESH_MS, telemetrySummarySignal } from './telemetry/section-telemetry.ts';
 import { telemetryHealthSignals } from './telemetry/health.ts';
-import { recordStateIfChanged, type StateSource } from '../store/state-changes.ts';
+import { FEED_ITEMS } from '../site/feeds.ts';
+import { recentStateChanges, recordStateIfChanged, type StateChange, type StateSource } from '../store/state-changes.ts';
 import {
   phaseState,
   taskStage,
@@ -60,6 +61,8 @@ export interface BuiltSnapshot {
   nextBoundary: Date;
   /** Which input gave each section's state, by slug. */
   sources: ReadonlyMap<string, StateSource>;
+  /** The sections' latest stored state changes for the feeds (recentStateChanges); empty unless recordStateChanges. */
+  stateChanges: readonly (StateChange & { id: number })[];
 }
 
 export interface SnapshotOptions {
@@ -91,7 +94,10 @@ export function createStatusSnapshots(opts: SnapshotOptions): StatusSnapshots {
       if (built && version === builtAtVersion && now < built.nextBoundary) return built;
       builtAtVersion = version;
       built = buildSnapshot(readPublicRows(opts.db), now, ++generation, opts);
-      if (opts.recordStateChanges) recordChanges(opts.db, built);
+      if (opts.recordStateChanges) {
+        recordChanges(opts.db, built);
+        built.stateChanges = recentStateChanges(opts.db, FEED_ITEMS);
+      }
       return built;
     },
   };
@@ -222,6 +228,7 @@ export function buildSnapshot(
       nextBoundary(facts, now, overrides),
     ),
     sources,
+    stateChanges: [],
   };
 }
 

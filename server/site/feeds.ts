@@ -1,7 +1,9 @@
-// Atom and RSS feeds of task updates (opened, commented, closed), for everything or one section.
+// Atom and RSS feeds of task updates (opened, commented, closed) and section state changes, for everything or one section.
 import { randomUUID } from 'node:crypto';
 import { Feed, type FeedOptions } from 'feed';
+import { STATE_LEGEND } from '#data/contracts/states.ts';
 import type { StatusSnapshot, TaskView } from '#data/contracts/status.ts';
+import type { StateChange } from '../store/state-changes.ts';
 
 export const FEED_ITEMS = 50;
 
@@ -10,18 +12,21 @@ interface Update {
   at: string;
   title: string;
   html: string;
-  task: TaskView;
+  /** The page the entry links to (its id is this plus `#` and the update's id). */
+  link: string;
+  section: { slug: string; name: string } | null;
   author: string;
 }
 
-function updatesOf(t: TaskView): Update[] {
+function updatesOf(t: TaskView, publicUrl: string): Update[] {
+  const task = { link: `${publicUrl}/task/${t.id}`, section: t.section };
   const out: Update[] = [
     {
       id: `task-${t.id}-opened`,
       at: t.openedAt,
       title: `FS#${t.id} opened: ${t.summary}`,
       html: t.detailsHtml,
-      task: t,
+      ...task,
       author: t.openedBy,
     },
   ];
@@ -31,7 +36,7 @@ function updatesOf(t: TaskView): Update[] {
       at: c.at,
       title: `FS#${t.id} ${t.summary}: update`,
       html: c.bodyHtml,
-      task: t,
+      ...task,
       author: c.author,
     });
   }
@@ -41,11 +46,24 @@ function updatesOf(t: TaskView): Update[] {
       at: t.closedAt,
       title: `FS#${t.id} closed: ${t.summary}`,
       html: `<p>Reason for closing: ${escapeHtml(t.closeReason ?? '')}</p>`,
-      task: t,
+      ...task,
       author: t.closedBy ?? '',
     });
   }
   return out;
+}
+
+/** A section's stored state change as a feed entry: "Email: service status unknown or not updated yet", the reason. */
+function stateUpdate(c: StateChange & { id: number }, section: { slug: string; name: string }, publicUrl: string): Update {
+  return {
+    id: `section-${section.slug}-state-${c.id}`,
+    at: c.at,
+    title: `${section.name}: ${STATE_LEGEND[c.state]}`,
+    html: `<p>${escapeHtml(c.reason)}</p>`,
+    link: `${publicUrl}/section/${section.slug}`,
+    section,
+    author: '',
+  };
 }
 
 function escapeHtml(s: string): string {
@@ -93,13 +111,27 @@ export interface Feeds {
   rss: string;
 }
 
-/** Returns null for an unknown section so the route can answer 404. */
-export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?: string): Feeds | null {
+/**
+ * Returns null for an unknown section so the route can answer 404. `stateChanges`: the sections' stored state changes
+ * (each section's first stored state, its state when recording began, is no change and is left out by the caller).
+ */
+export function buildFeeds(
+  snap: StatusSnapshot,
+  publicUrl: string,
+  sectionSlug?: string,
+  stateChanges: readonly (StateChange & { id: number })[] = [],
+): Feeds | null {
   const section = sectionSlug === undefined ? null : snap.sections.find((s) => s.slug === sectionSlug);
   if (sectionSlug !== undefined && !section) return null;
   const tasks = section ? snap.tasks.filter((t) => t.section?.slug === section.slug) : snap.tasks;
+  const sections = new Map(snap.sections.map((s) => [s.slug, { slug: s.slug, name: s.name }]));
+  const changes = stateChanges.flatMap((c) => {
+    const sec = sections.get(c.slug);
+    return sec && (!section || section.slug === c.slug) ? [stateUpdate(c, sec, publicUrl)] : [];
+  });
   const updates = tasks
-    .flatMap(updatesOf)
+    .flatMap((t) => updatesOf(t, publicUrl))
+    .concat(changes)
     .sort((a, b) => b.at.localeCompare(a.at) || a.id.localeCompare(b.id))
     .slice(0, FEED_ITEMS);
   const base = section ? `${publicUrl}/section/${section.slug}` : publicUrl;
@@ -125,9 +157,9 @@ export function buildFeeds(snap: StatusSnapshot, publicUrl: string, sectionSlug?
   const rssFeed = new Feed(options);
   const atomFeed = new Feed(options);
   for (const u of updates) {
-    const link = `${publicUrl}/task/${u.task.id}`;
+    const link = u.link;
     const html = cdataSafe(u.html);
-    const sec = u.task.section;
+    const sec = u.section;
     const item = {
       // Atom marks titles type="html" and readers render RSS titles as HTML too: the text must arrive escaped.
       title: escapeHtml(u.title),

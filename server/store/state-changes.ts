@@ -44,3 +44,18 @@ export function stateChanges(db: DB, slug: string): StateChange[] {
               WHERE s.slug = ? ORDER BY c.id`)
     .all(slug) as StateChange[];
 }
+
+/**
+ * The latest `perSection` changes of every section, newest first, each with its row id; a section's first stored row
+ * (its state when recording began, not a change) is left out.
+ */
+export function recentStateChanges(db: DB, perSection: number): (StateChange & { id: number })[] {
+  return db
+    .prepare(`SELECT id, slug, at, state, reason, source FROM (
+                SELECT c.id, s.slug, c.at, c.state, c.reason, c.source,
+                       row_number() OVER (PARTITION BY c.section_id ORDER BY c.id) AS n,
+                       row_number() OVER (PARTITION BY c.section_id ORDER BY c.id DESC) AS r
+                FROM section_state_changes c JOIN sections s ON s.id = c.section_id)
+              WHERE n > 1 AND r <= ? ORDER BY id DESC`)
+    .all(perSection) as (StateChange & { id: number })[];
+}

@@ -5,6 +5,7 @@
 // the tasks' state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { StatusJson } from '#data/contracts/status.ts';
 import type { TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import { loadConfig } from '#data/config.ts';
@@ -90,6 +91,21 @@ async function start(env: Record<string, string> = {}, slug = 'email'): Promise<
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The feed's entries as [title, content text, link] (Atom) or [title, description, link] (RSS), newest first. */
+async function feed(site: SiteServer, path: string): Promise<[string, string, string][]> {
+  const r = await site.get(path);
+  assert.equal(r.status, 200, path);
+  const xml = await r.text();
+  assert.equal(XMLValidator.validate(xml), true, `${path} is well-formed XML`);
+  const doc = new XMLParser({ ignoreAttributes: false }).parse(xml);
+  const text = (x: unknown) => String(typeof x === 'object' && x !== null ? (x as Record<string, unknown>)['#text'] : (x ?? ''));
+  if (path.endsWith('.atom'))
+    return [doc.feed.entry ?? []]
+      .flat()
+      .map((e: Record<string, unknown>) => [text(e.title), text(e.content), (e.link as Record<string, string>)['@_href']]);
+  return [doc.rss.channel.item ?? []].flat().map((i: Record<string, unknown>) => [text(i.title), text(i.description), text(i.link)]);
+}
+
 test('heartbeat then silence: unknown at exactly the stale instant, with no write; a new heartbeat brings it back', async () => {
   const t = await start();
   try {
@@ -117,6 +133,21 @@ test('heartbeat then silence: unknown at exactly the stale instant, with no writ
       { state: 'unknown', source: 'telemetry', at: iso(T + 5 * MIN + 7_001), reason: stale.reason },
       { state: 'operational', source: 'tasks', at: iso(T + 20 * MIN), reason: 'no open incidents or announced work' },
     ]);
+    // The feeds carry the changes (the first stored state, when recording began, is none), newest first.
+    const section = 'http://status.example.test/section/email';
+    const entries = [
+      ['Email: normal work for all services', '<p>no open incidents or announced work</p>', section],
+      [`Email: ${LEGEND}`, `<p>${stale.reason}</p>`, section],
+    ];
+    for (const path of ['/section/email/feed.atom', '/section/email/feed.rss'])
+      assert.deepEqual(
+        (await feed(t.site, path)).filter(([title]) => title.startsWith('Email: ')),
+        entries,
+        path,
+      );
+    const all = (await feed(t.site, '/feed.atom')).filter(([title]) => title.startsWith('Email: '));
+    assert.deepEqual(all, entries, 'the all-updates feed has them too');
+    assert.deepEqual(await feed(t.site, '/section/dns/feed.atom'), [], 'the DNS feed has none of them');
   } finally {
     await t.site.close();
   }
