@@ -285,6 +285,35 @@ test('a staff override wins over the telemetry verdict until it expires; each ch
   }
 });
 
+test('a change an override makes is stored with the override as its source', async () => {
+  const t = await start();
+  try {
+    await t.beat();
+    assert.equal((await t.email()).state, 'operational');
+    const ctx = { db: t.site.db, clock: () => new Date(t.now()), changes: t.site.changes };
+    setOverride({
+      ctx,
+      actor: { userId: null, name: 'test' },
+      slug: 'email',
+      input: { state: 'issues', note: 'mail delayed at a provider', expiresAt: iso(T + 2 * MIN) },
+    });
+    assert.equal((await t.email()).state, 'issues');
+    t.setNow(T + 2 * MIN);
+    await t.beat();
+    assert.equal((await t.email()).state, 'operational');
+    assert.deepEqual(
+      t.changes().map((c) => [c.state, c.source, c.reason]),
+      [
+        ['operational', 'tasks', 'no open incidents or announced work'],
+        ['issues', 'override', 'mail delayed at a provider'],
+        ['operational', 'tasks', 'no open incidents or announced work'],
+      ],
+    );
+  } finally {
+    await t.site.close();
+  }
+});
+
 test('restarts store nothing new: a second snapshot over the same database finds the stored state', async () => {
   const t = await start();
   try {
