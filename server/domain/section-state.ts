@@ -76,24 +76,30 @@ const SEVERITY: Record<ServiceState, number> = { operational: 0, announcement: 1
 export interface SectionVerdict {
   state: ServiceState;
   reason: string;
+  /**
+   * The reason as it may be kept for good (the stored state changes, the feeds): task-given reasons name the tasks by
+   * number only, since a summary can be edited later and its old text redacted from the task's history.
+   */
+  lasting: string;
 }
 
 export function sectionState(input: SectionInputs): SectionVerdict {
   const { now } = input;
   const o = input.override;
-  if (o && (o.expiresAt === null || ms(o.expiresAt) > now.getTime())) return { state: o.state, reason: o.reason };
+  if (o && (o.expiresAt === null || ms(o.expiresAt) > now.getTime())) return { state: o.state, reason: o.reason, lasting: o.reason };
 
-  let verdict: SectionVerdict = { state: 'operational', reason: 'no open incidents or announced work' };
+  const idle = 'no open incidents or announced work';
+  let verdict: SectionVerdict = { state: 'operational', reason: idle, lasting: idle };
   const issues = input.tasks.filter((t) => taskStage(t, now) === 'issue');
   const announcing = input.tasks.filter((t) => {
     const stage = taskStage(t, now);
     return ANNOUNCING_TYPES.has(t.type) && (stage === 'running' || stage === 'upcoming');
   });
-  if (issues.length > 0) verdict = { state: 'issues', reason: listTasks(issues) };
-  else if (announcing.length > 0) verdict = { state: 'announcement', reason: listTasks(announcing) };
+  if (issues.length > 0) verdict = { state: 'issues', reason: listTasks(issues), lasting: listTaskNumbers(issues) };
+  else if (announcing.length > 0) verdict = { state: 'announcement', reason: listTasks(announcing), lasting: listTaskNumbers(announcing) };
 
   const tv = input.telemetry;
-  if (tv && SEVERITY[tv.state] > SEVERITY[verdict.state]) verdict = { state: tv.state, reason: tv.reason };
+  if (tv && SEVERITY[tv.state] > SEVERITY[verdict.state]) verdict = { state: tv.state, reason: tv.reason, lasting: tv.reason };
   return verdict;
 }
 
@@ -115,6 +121,14 @@ function listTasks(tasks: readonly TaskFacts[]): string {
     .map((t) => `FS#${t.id} ${t.summary}`)
     .join('; ');
   return tasks.length > REASON_TASKS ? `${named}; and ${tasks.length - REASON_TASKS} more` : named;
+}
+
+function listTaskNumbers(tasks: readonly TaskFacts[]): string {
+  const named = tasks
+    .slice(0, REASON_TASKS)
+    .map((t) => `FS#${t.id}`)
+    .join(', ');
+  return tasks.length > REASON_TASKS ? `${named} and ${tasks.length - REASON_TASKS} more` : named;
 }
 
 /** The latest instant that bears on the section's state, or null when nothing ever happened there. */

@@ -61,6 +61,8 @@ export interface BuiltSnapshot {
   nextBoundary: Date;
   /** Which input gave each section's state, by slug. */
   sources: ReadonlyMap<string, StateSource>;
+  /** Each section's reason as stored in its state changes (SectionVerdict.lasting: tasks by number, no summaries). */
+  lastingReasons: ReadonlyMap<string, string>;
   /** The sections' latest stored state changes for the feeds (recentStateChanges); empty unless recordStateChanges. */
   stateChanges: readonly (StateChange & { id: number })[];
 }
@@ -106,7 +108,13 @@ export function createStatusSnapshots(opts: SnapshotOptions): StatusSnapshots {
 function recordChanges(db: DB, built: BuiltSnapshot): void {
   const at = built.snapshot.generatedAt;
   for (const s of built.snapshot.sections)
-    recordStateIfChanged(db, { slug: s.slug, at, state: s.state, reason: s.reason, source: built.sources.get(s.slug) ?? 'tasks' });
+    recordStateIfChanged(db, {
+      slug: s.slug,
+      at,
+      state: s.state,
+      reason: built.lastingReasons.get(s.slug) ?? s.reason,
+      source: built.sources.get(s.slug) ?? 'tasks',
+    });
 }
 
 function categoryPath(rows: PublicRows['categories']): (id: number) => string[] {
@@ -178,6 +186,7 @@ export function buildSnapshot(
 
   const overrides: StateOverride[] = [];
   const sources = new Map<string, StateSource>();
+  const lastingReasons = new Map<string, string>();
   let telemetryNext: Date | null = null;
   let measured = false;
   const sections: SectionView[] = rows.sections.map((s) => {
@@ -190,6 +199,7 @@ export function buildSnapshot(
     const input = { tasks: own, now, override, telemetry };
     const verdict = sectionState(input);
     sources.set(s.slug, verdictSource(input));
+    lastingReasons.set(s.slug, verdict.lasting);
     const summary = opts.signals?.telemetrySummary?.(s.slug, now) ?? null;
     if (summary) measured = true;
     return {
@@ -228,6 +238,7 @@ export function buildSnapshot(
       nextBoundary(facts, now, overrides),
     ),
     sources,
+    lastingReasons,
     stateChanges: [],
   };
 }

@@ -50,10 +50,12 @@ test('section state: incident beats announced work, finished plans and bugs leav
   assert.equal(sectionState({ tasks: [task({ type: 'Bug' })], now }).state, 'operational');
   assert.equal(sectionState({ tasks: [task({ phases: plan })], now }).state, 'announcement');
   const v = sectionState({ tasks: [task({ phases: plan }), task({ id: 7, type: 'Incident', summary: 'Mail delayed' })], now });
-  assert.deepEqual(v, { state: 'issues', reason: 'FS#7 Mail delayed' });
+  // The lasting reason (stored state changes, feeds) names tasks by number only: a summary may later be redacted.
+  assert.deepEqual(v, { state: 'issues', reason: 'FS#7 Mail delayed', lasting: 'FS#7' });
   assert.equal(sectionState({ tasks: [task({ phases: plan })], now: at('2026-02-01T00:00:00Z') }).state, 'operational');
   const many = [1, 2, 3, 4, 5].map((id) => task({ id, type: 'Incident', summary: `Outage ${id}` }));
   assert.equal(sectionState({ tasks: many, now }).reason, 'FS#1 Outage 1; FS#2 Outage 2; FS#3 Outage 3; and 2 more');
+  assert.equal(sectionState({ tasks: many, now }).lasting, 'FS#1, FS#2, FS#3 and 2 more');
 });
 
 test('a staff override wins until it expires; telemetry can only make the light worse', () => {
@@ -64,10 +66,14 @@ test('a staff override wins until it expires; telemetry can only make the light 
     setAt: '2026-01-04T00:00:00Z',
     expiresAt: '2026-01-06T00:00:00.000Z',
   };
-  assert.deepEqual(sectionState({ tasks: [], now, override }), { state: 'issues', reason: 'investigating' });
+  assert.deepEqual(sectionState({ tasks: [], now, override }), { state: 'issues', reason: 'investigating', lasting: 'investigating' });
   assert.equal(sectionState({ tasks: [], now: at('2026-01-06T00:00:00Z'), override }).state, 'operational');
   const stale = { state: 'unknown' as const, reason: 'no telemetry for 10 minutes', at: '2026-01-04T23:50:00Z' };
-  assert.deepEqual(sectionState({ tasks: [], now, telemetry: stale }), { state: 'unknown', reason: 'no telemetry for 10 minutes' });
+  assert.deepEqual(sectionState({ tasks: [], now, telemetry: stale }), {
+    state: 'unknown',
+    reason: 'no telemetry for 10 minutes',
+    lasting: 'no telemetry for 10 minutes',
+  });
   assert.equal(sectionState({ tasks: [task({ type: 'Incident' })], now, telemetry: stale }).state, 'issues');
   assert.equal(sectionState({ tasks: [task({ phases: plan })], now, telemetry: { ...stale, state: 'operational' } }).state, 'announcement');
 });
