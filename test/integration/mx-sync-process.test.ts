@@ -1,37 +1,21 @@
 // Real processes: backend and MX node started as the product starts them; config flows down, and the node outlives the backend.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { killHard } from '../support/child.ts';
 import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
-import { startServerMain, type ServerMain } from '../support/server-main.ts';
+import { mailCli, startServerMain, type ServerMain } from '../support/server-main.ts';
 import { waitFor } from '../support/wait.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const started: (MainNode | ServerMain)[] = [];
 const dirs: string[] = [];
 after(async () => {
   for (const p of started) await killHard(p.child);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function cli(stateDir: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['server/cli.ts', 'mail', ...args],
-      { cwd: ROOT, env: { ...process.env, TIDINGS_STATE_DIR: stateDir }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        if (err) reject(new Error(`cli mail ${args.join(' ')}: ${stderr}`));
-        else resolve(stdout);
-      },
-    );
-  });
-}
 
 const mail = (port: number, to: string) =>
   sendMessage({
@@ -63,9 +47,9 @@ test('node takes its config from the backend, picks up changes while running, an
   const nodeDir = mkdtempSync(join(tmpdir(), 'tidings-node-'));
   dirs.push(backendDir, nodeDir);
 
-  await cli(backendDir, 'domain', 'add', 'example.com');
-  await cli(backendDir, 'mailbox', 'add', 'anna@example.com');
-  const token = (await cli(backendDir, 'node-token', 'mx-test')).trim();
+  await mailCli(backendDir, 'domain', 'add', 'example.com');
+  await mailCli(backendDir, 'mailbox', 'add', 'anna@example.com');
+  const token = (await mailCli(backendDir, 'node-token', 'mx-test')).trim();
   const backend = await startServerMain({ TIDINGS_STATE_DIR: backendDir, TIDINGS_ROLE: 'backend' });
   started.push(backend);
 
@@ -83,7 +67,7 @@ test('node takes its config from the backend, picks up changes while running, an
   assert.match(bert.response, /^550 5\.1\.1/);
 
   // A change made while the node runs arrives with its next poll: no restart.
-  await cli(backendDir, 'mailbox', 'add', 'bert@example.com');
+  await mailCli(backendDir, 'mailbox', 'add', 'bert@example.com');
   await acceptedAfterSync(node.port, 'bert@example.com', 'bert@example.com accepted without a restart');
 
   // Backend gone: the node keeps accepting for known addresses and refusing unknown ones, also after its own restart.

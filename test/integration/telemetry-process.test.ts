@@ -2,7 +2,6 @@
 // The node's telemetry reaches the backend with exactly the counts its SMTP replies imply, and stopping the
 // backend for part of the run and starting it again changes nothing in the final counts: no loss, no double count.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +12,10 @@ import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { telemetrySummary } from '#server/services/telemetry/summary.ts';
 import { killHard } from '../support/child.ts';
 import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
-import { startServerMain, type ServerMain } from '../support/server-main.ts';
+import { mailCli, startServerMain, type ServerMain } from '../support/server-main.ts';
 import { FakeTelemetryBackend } from '../support/telemetry-backend.ts';
 import { waitFor } from '../support/wait.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const started: (MainNode | ServerMain)[] = [];
 const dirs: string[] = [];
 const dbs: DB[] = [];
@@ -26,20 +24,6 @@ after(async () => {
   for (const p of started) await killHard(p.child);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function cli(stateDir: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['server/cli.ts', 'mail', ...args],
-      { cwd: ROOT, env: { ...process.env, TIDINGS_STATE_DIR: stateDir }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        if (err) reject(new Error(`cli mail ${args.join(' ')}: ${stderr}`));
-        else resolve(stdout);
-      },
-    );
-  });
-}
 
 /** What the SMTP replies said, counted by the test: the backend must end with exactly these. */
 const replies = { accepted: 0, unknownUser: 0 };
@@ -70,9 +54,9 @@ test('node telemetry reaches the backend exactly once, across a backend outage',
   const backendDir = mkdtempSync(join(tmpdir(), 'tidings-tel-backend-'));
   const nodeDir = mkdtempSync(join(tmpdir(), 'tidings-tel-node-'));
   dirs.push(backendDir, nodeDir);
-  await cli(backendDir, 'domain', 'add', 'example.com');
-  await cli(backendDir, 'mailbox', 'add', 'anna@example.com');
-  const token = (await cli(backendDir, 'node-token', 'mx-tel')).trim();
+  await mailCli(backendDir, 'domain', 'add', 'example.com');
+  await mailCli(backendDir, 'mailbox', 'add', 'anna@example.com');
+  const token = (await mailCli(backendDir, 'node-token', 'mx-tel')).trim();
   const backendEnv = { TIDINGS_STATE_DIR: backendDir, TIDINGS_ROLE: 'backend' };
   let backend = await startServerMain(backendEnv);
   started.push(backend);

@@ -1,6 +1,6 @@
 // Runs `npm start`'s entry, server/main.ts, as a real process on ports it binds itself (port 0), read back
 // from its log: the HTTP listener, and in all-in-one mode the supervised MX node's SMTP port and pid.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from '#server/site/build.ts';
 import { killHard, logEntry, readLines, stopCleanly, type Lines } from './child.ts';
 
@@ -73,4 +73,23 @@ export async function startServerMain(env: Record<string, string | undefined>): 
     },
     stop: () => stopCleanly(child, 'server/main.ts', BACKEND_DRAIN_MS, { output: lines.text }),
   };
+}
+
+/**
+ * Runs the operator CLI's `mail` command (server/cli.ts mail ...) as its own process over the backend store in
+ * stateDir, as an operator prepares a backend before starting it; resolves with what it printed, rejects with
+ * its stderr when it fails.
+ */
+export function mailCli(stateDir: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['server/cli.ts', 'mail', ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, TIDINGS_STATE_DIR: stateDir }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`cli mail ${args.join(' ')}: ${stderr}`));
+        else resolve(stdout);
+      },
+    );
+  });
 }
