@@ -5,7 +5,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { StatusJson } from '#data/contracts/status.ts';
 import { openBackendStore } from '#server/store/open.ts';
 import type { DB } from '#data/db.ts';
-import { startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { countingPrepares, startSiteServer, type SiteServer } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
 import { decodeEntities } from '../support/html-text.ts';
 
@@ -13,19 +13,10 @@ let site: SiteServer;
 let prepares = 0;
 
 /** Counts statements prepared through the app's handle: a page view served from the snapshot prepares none. */
-function countingDb(db: DB): DB {
-  return new Proxy(db, {
-    get(target, prop) {
-      if (prop === 'prepare')
-        return (sql: string) => {
-          prepares++;
-          return target.prepare(sql);
-        };
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
+const countingDb = (db: DB): DB =>
+  countingPrepares(db, () => {
+    prepares++;
   });
-}
 
 before(async () => {
   const now = '2026-01-15T12:00:00.000Z';

@@ -13,7 +13,7 @@ import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { setOverride } from '#server/services/overrides/setOverride.ts';
 import { createStatusSnapshots, publicSignals } from '#server/services/status-snapshot.ts';
 import { stateChanges } from '#server/store/state-changes.ts';
-import { startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
 
 const MIN = 60_000;
 const T = Date.parse('2026-01-15T12:00:30.000Z');
@@ -43,14 +43,7 @@ async function start(env: Record<string, string> = {}, slug = 'email'): Promise<
     return token;
   };
   let seq = 0;
-  const post = async (path: string, body: unknown, token = tokenOf('mx1')) => {
-    const r = await site.get(path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    assert.equal(r.status, 200, `${path}: ${await r.text()}`);
-  };
+  const post = (path: string, body: unknown, token = tokenOf('mx1')) => postAsNode(site, path, token, body);
   return {
     site,
     now: () => now,

@@ -12,11 +12,10 @@ import {
   type TelemetryEvent,
   type TelemetryHeartbeat,
 } from '#data/contracts/telemetry.ts';
-import type { DB } from '#data/db.ts';
 import { createChangeCounter } from '#server/deps.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { openBackendStore } from '#server/store/open.ts';
-import { startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { countingPrepares, postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
 
 const MIN = 60_000;
 /** Half past 12:00: the window is the minutes 11:56 to 12:00 (the current one partial). */
@@ -39,27 +38,12 @@ async function start(opts: { env?: Record<string, string> } = {}): Promise<Env> 
   let prepares = 0;
   const db = openBackendStore(':memory:', () => new Date(now));
   // Counts statements prepared through the app's handle: a view served from the snapshot prepares none.
-  const counting = new Proxy(db, {
-    get(target, prop) {
-      if (prop === 'prepare')
-        return (sql: string) => {
-          prepares++;
-          return target.prepare(sql);
-        };
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  }) as DB;
+  const counting = countingPrepares(db, () => {
+    prepares++;
+  });
   const site = await startSiteServer({ now: new Date(T).toISOString(), db: counting, env: opts.env });
   const ctx = { db, clock: () => new Date(now), changes: createChangeCounter() };
-  const post = async (path: string, token: string, body: unknown) => {
-    const r = await site.get(path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    assert.equal(r.status, 200, `${path}: ${await r.text()}`);
-  };
+  const post = (path: string, token: string, body: unknown) => postAsNode(site, path, token, body);
   return {
     site,
     prepares: () => prepares,

@@ -1,4 +1,5 @@
 // Starts the real backend app with the built site on a loopback port, over an in-memory store with a settable clock.
+import assert from 'node:assert/strict';
 import pino from 'pino';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
@@ -58,4 +59,31 @@ export async function startSiteServer(
         });
       }),
   };
+}
+
+/**
+ * The db with every prepare() counted through onPrepare: a view served from the status snapshot prepares none.
+ */
+export function countingPrepares(db: DB, onPrepare: () => void): DB {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'prepare')
+        return (sql: string) => {
+          onPrepare();
+          return target.prepare(sql);
+        };
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** POSTs JSON to the app as an MX node (its bearer token), as the telemetry shipper does; asserts 200. */
+export async function postAsNode(site: SiteServer, path: string, token: string, body: unknown): Promise<void> {
+  const r = await site.get(path, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(r.status, 200, `${path}: ${await r.text()}`);
 }
