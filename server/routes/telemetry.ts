@@ -6,7 +6,7 @@ import { throttledBump, type ServerDeps } from '../deps.ts';
 import type { AuthEnv } from '../http/auth.ts';
 import { currentNode, nodeRoute } from '../http/api-access.ts';
 import { Problem } from '../http/problem.ts';
-import { parseWith, readJson } from '../http/validate.ts';
+import { parseChecked, readJson } from '../http/validate.ts';
 import { ingestBatch } from '../services/telemetry/ingestBatch.ts';
 import { recordHeartbeat } from '../services/telemetry/recordHeartbeat.ts';
 import { countRefusal, refusalReasonOf } from '../services/telemetry/refusals.ts';
@@ -46,6 +46,7 @@ export function telemetryRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const postBatch = (c: Context): Promise<Response> =>
     counted(c, async () => {
       const node = currentNode(c);
+      // Read and refused for control characters once, here; the schema below only parses (parseChecked).
       const body = await readJson(c, z.unknown());
       const events = (body as { events?: unknown } | null)?.events;
       if (Array.isArray(events) && events.length > TELEMETRY_MAX_BATCH)
@@ -55,7 +56,7 @@ export function telemetryRoutes(deps: ServerDeps): Hono<AuthEnv> {
           `A batch holds at most ${TELEMETRY_MAX_BATCH} events; this one has ${events.length}. Send smaller batches.`,
           [{ field: 'events', message: `at most ${TELEMETRY_MAX_BATCH} events` }],
         );
-      const batch = parseWith(TelemetryBatch, body, 'telemetry batch');
+      const batch = parseChecked(TelemetryBatch, body, 'telemetry batch');
       const ack = ingestBatch({ db: deps.db, clock: deps.clock, node, batch });
       deps.metrics?.eventsApplied(ack.applied);
       return c.json(ack, 200, { 'cache-control': 'no-store' });
