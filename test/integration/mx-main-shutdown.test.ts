@@ -5,9 +5,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { killHard } from '../support/child.ts';
-import { startMainNode, type MainNode } from '../support/mx-main.ts';
+import { ANNA_MAILDIR_REPLICA, startMainNode, type MainNode } from '../support/mx-main.ts';
 import { reservePort } from '../support/ports.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 
@@ -22,23 +21,7 @@ after(async () => {
 
 /** A node whose replica hosts example.com with a Maildir mailbox anna@. */
 async function startNode(env: Record<string, string> = {}): Promise<MainNode & { dir: string }> {
-  const changes: ConfigChange[] = [
-    {
-      version: 1,
-      op: 'upsert',
-      entity: 'domain',
-      key: 'example.com',
-      record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
-    },
-    {
-      version: 2,
-      op: 'upsert',
-      entity: 'mailbox',
-      key: 'anna@example.com',
-      record: { address: 'anna@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null },
-    },
-  ];
-  const node = await startMainNode(changes, env);
+  const node = await startMainNode(ANNA_MAILDIR_REPLICA, env);
   nodes.push(node);
   return node;
 }

@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { after, test } from 'node:test';
-import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { killHard } from '../support/child.ts';
-import { startMainNode, type MainNode } from '../support/mx-main.ts';
+import { ANNA_MAILDIR_REPLICA, startMainNode, type MainNode } from '../support/mx-main.ts';
 import { parseExposition, sampleSum, sampleValue, type Family } from '../support/prom-text.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -20,25 +19,8 @@ after(async () => {
   }
 });
 
-const CHANGES: ConfigChange[] = [
-  {
-    version: 1,
-    op: 'upsert',
-    entity: 'domain',
-    key: 'example.com',
-    record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
-  },
-  {
-    version: 2,
-    op: 'upsert',
-    entity: 'mailbox',
-    key: 'anna@example.com',
-    record: { address: 'anna@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null },
-  },
-];
-
 async function startNode(env: Record<string, string>): Promise<MainNode & { dir: string }> {
-  const node = await startMainNode(CHANGES, env);
+  const node = await startMainNode(ANNA_MAILDIR_REPLICA, env);
   nodes.push(node);
   return node;
 }

@@ -78,11 +78,11 @@ export async function spawnMxMain(env: Record<string, string | undefined>): Prom
  * Starts the node without a backend, serving the replica the changes describe (in a fresh state folder,
  * removed by stop()), with extra TIDINGS_* settings.
  */
-export async function startMainNode(changes: ConfigChange[], env: Record<string, string>): Promise<MainNode & { dir: string }> {
+export async function startMainNode(changes: readonly ConfigChange[], env: Record<string, string>): Promise<MainNode & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-main-'));
   const db = openDatabase(join(dir, 'mx', 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
   const version = changes.reduce((v, c) => Math.max(v, c.version), 0);
-  applyConfigChanges(db, { since: 0, version, more: false, reset: false, changes }, new Date());
+  applyConfigChanges(db, { since: 0, version, more: false, reset: false, changes: [...changes] }, new Date());
   db.close();
   let node: MainNode;
   try {
@@ -103,3 +103,21 @@ export async function startMainNode(changes: ConfigChange[], env: Record<string,
     },
   };
 }
+
+/** The replica most node tests serve: example.com (active) with one Maildir mailbox, anna@example.com. */
+export const ANNA_MAILDIR_REPLICA: readonly ConfigChange[] = [
+  {
+    version: 1,
+    op: 'upsert',
+    entity: 'domain',
+    key: 'example.com',
+    record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
+  },
+  {
+    version: 2,
+    op: 'upsert',
+    entity: 'mailbox',
+    key: 'anna@example.com',
+    record: { address: 'anna@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null },
+  },
+];
