@@ -60,8 +60,16 @@ export function eventLog(db: DB) {
                        WHERE seq > ? ORDER BY seq LIMIT ?`),
     cursor: db.prepare('SELECT acked_seq FROM telemetry_cursor WHERE id = 1').pluck(),
     setCursor: db.prepare('UPDATE telemetry_cursor SET acked_seq = ?, updated_at = ? WHERE id = 1'),
+    // The oldest shipped rows by the primary key: events are appended in seq order with `at` from the clock, so
+    // the lowest seqs are the oldest. Reads at most `limit` rows from the front of the log (no index on `at`, which
+    // every accepted/rejected/delivered event would have to write too) and deletes those older than the cutoff;
+    // in the normal case they are a prefix, and a young row ends them. Only seq <= the acked cursor is ever read,
+    // so an unshipped event is never pruned. If the clock stepped back, an event can carry an `at` older than a
+    // lower-seq event's: it is deleted when it falls in the window beside that younger row, or else on a later
+    // step, once the younger rows in front of it have aged past the cutoff and gone (at most the step's length late).
     prune: db.prepare(`DELETE FROM events WHERE seq IN
-                         (SELECT seq FROM events WHERE at < @cutoff AND seq <= @cursor ORDER BY at, seq LIMIT @limit)`),
+                         (SELECT seq FROM events WHERE seq <= @cursor ORDER BY seq LIMIT @limit)
+                       AND at < @cutoff`),
   };
   return {
     cursor: (): number => s.cursor.get() as number,

@@ -12,7 +12,7 @@ import { DEFAULT_INGRESS } from '#mailsystem/app.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { QueueStore, type RejectedEvent } from '#mailsystem/queue/store.ts';
 import { Ingress } from '#mailsystem/smtp/ingress.ts';
-import { type EventLogRow, toTelemetryEvent } from '#mailsystem/telemetry/events.ts';
+import { type EventLogRow, eventLog, toTelemetryEvent } from '#mailsystem/telemetry/events.ts';
 import { fakeDirectory, maildirUsers } from '../support/fake-directory.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 
@@ -133,4 +133,37 @@ test("a 451 because the queue could not store the message is recorded as a 'stor
     recorded.map((e) => [e.reason, e.detail?.queueId]),
     [['storage', 'q1']],
   );
+});
+
+test('prune: by seq from the front of the shipped log, never unshipped; a clock stepped back is pruned a step later', () => {
+  const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
+  const store = new QueueStore(db);
+  const log = eventLog(db);
+  const hour = 3_600_000;
+  const t0 = 1_800_000_000_000;
+  const seqs = (): number[] => db.prepare('SELECT seq FROM events ORDER BY seq').pluck().all() as number[];
+  // seq 1..2 old; seq 3 young (clock ahead); seq 4..5 old again (clock stepped back); seq 6 old but unshipped.
+  for (const at of [t0, t0, t0 + 10 * hour, t0 + hour, t0 + hour, t0]) store.insertRejected({ at, reason: 'unknown-user' });
+  log.setCursor(5, t0);
+  const cutoff = t0 + 5 * hour;
+  assert.equal(log.prune(cutoff, 2), 2, 'the two oldest seqs');
+  assert.deepEqual(seqs(), [3, 4, 5, 6]);
+  assert.equal(log.prune(cutoff, 2), 1, 'seq 4 in the window beside the young seq 3; seq 5 is beyond it');
+  assert.deepEqual(seqs(), [3, 5, 6]);
+  assert.equal(log.prune(cutoff, 2), 1, 'seq 5 on the next step');
+  assert.equal(log.prune(cutoff, 2), 0, 'the young seq 3 stays, the old unshipped seq 6 stays');
+  assert.deepEqual(seqs(), [3, 6]);
+  assert.equal(log.prune(t0 + 11 * hour, 2), 1, 'seq 3 once it ages');
+  assert.deepEqual(seqs(), [6], 'never an unshipped event');
+  // The prune's statement (as in events.ts) reads the primary key, not an index on at (migration 004 has none).
+  const plan = db
+    .prepare(`EXPLAIN QUERY PLAN DELETE FROM events WHERE seq IN
+                (SELECT seq FROM events WHERE seq <= 5 ORDER BY seq LIMIT 2) AND at < 0`)
+    .all()
+    .map((r) => (r as { detail: string }).detail)
+    .join('; ');
+  assert.match(plan, /SEARCH events USING INTEGER PRIMARY KEY/, plan);
+  assert.doesNotMatch(plan, /SCAN/, plan);
+  assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_at_seq'").pluck().get(), 0);
+  db.close();
 });

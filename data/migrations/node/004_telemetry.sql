@@ -10,10 +10,9 @@ CREATE TABLE telemetry_cursor (
 );
 INSERT INTO telemetry_cursor (id, acked_seq, updated_at) VALUES (1, 0, NULL);
 
--- Pruning deletes shipped events (seq <= acked_seq) older than the retention, a few hundred at a time:
--- the range at < cutoff is read from this index, whose entries carry the seq, so a prune that finds
--- nothing to delete reads only the (normally no) old unshipped entries instead of the whole log.
-CREATE INDEX events_at_seq ON events (at, seq);
+-- Pruning deletes shipped events (seq <= acked_seq) older than the retention, a few hundred at a time,
+-- by the primary key (mailsystem/telemetry/events.ts): no index on events (at), which every event written
+-- on the SMTP path would have to update too.
 
 -- Why a message is in the queue: accepted from a client ('smtp') or a DSN this node generated ('dsn').
 -- It lived in the 'accepted' event's detail JSON ({"origin":"dsn"}); now it is a column, and a DSN's
