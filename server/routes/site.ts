@@ -10,6 +10,8 @@ import { loadStaticAssets, type StaticAsset } from '../site/static-assets.ts';
 import { buildFeeds, type Feeds } from '../site/feeds.ts';
 import { SITE_OUT } from '../site/build.ts';
 import { parseTaskQuery, taskListHref } from '#data/contracts/task-query.ts';
+import type { TelemetryViews } from '#data/contracts/telemetry-views.ts';
+import { telemetryViews } from '../services/telemetry/views.ts';
 
 export interface SiteOptions {
   /** Folder of the Astro build (server/ and client/); the repository's dist/site by default. */
@@ -19,6 +21,8 @@ export interface SiteOptions {
   /** How long a rendered page is reused while the snapshot stays the same (the "now" marker moves meanwhile). */
   pageTtlMs?: number;
   snapshots?: StatusSnapshots;
+  /** Defaults to the views over this server's telemetry rollups (server/services/telemetry/views.ts). */
+  telemetryViews?: TelemetryViews;
 }
 
 /** Rendered pages kept, least recently used out first. */
@@ -89,6 +93,7 @@ export function createSite(
       recordStateChanges: true,
     });
   const pageTtl = opts.pageTtlMs ?? 30_000;
+  const views = opts.telemetryViews ?? telemetryViews(deps.db, deps.config);
   const renderer = lazyAstroRenderer(outDir);
   let assets: Map<string, StaticAsset> | null = null;
   const pages = new Map<string, CachedPage>();
@@ -151,7 +156,11 @@ export function createSite(
         throw err;
       }
       // Concatenated, not resolved: a path starting with // must not become another host.
-      const res = await render(new Request(`http://tidings.local${key}`), { snapshot: built.snapshot, now: now.toISOString() });
+      const res = await render(new Request(`http://tidings.local${key}`), {
+        snapshot: built.snapshot,
+        now: now.toISOString(),
+        telemetry: views,
+      });
       page = { generation: built.generation, at: now.getTime(), status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
       if (res.status >= 500) throw new Error(`site page ${c.req.path} rendered ${res.status}`);
       pages.delete(key);

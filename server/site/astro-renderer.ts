@@ -3,11 +3,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StatusSnapshot } from '#data/contracts/status.ts';
+import type { TelemetryViews } from '#data/contracts/telemetry-views.ts';
 import { SITE_OUT } from './build.ts';
 
 export interface PageLocals {
   snapshot: StatusSnapshot;
   now: string;
+  /** Mail telemetry for the section charts and task impact reports. */
+  telemetry?: TelemetryViews;
 }
 export type RenderPage = (request: Request, locals: PageLocals) => Promise<Response>;
 
