@@ -1,0 +1,235 @@
+// /task/<id> for a task in the section the MX nodes report for: an impact report per phase of its deployment plan,
+// fed through the real POST /api/v1/telemetry and /telemetry/heartbeat of the same app. Exact sentences per phase,
+// the week before the task opened, "No telemetry for this period" instead of zeros, a phase not started yet, phase
+// titles escaped, no report outside the telemetry section, and a new batch reaching the cached page on refresh.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
+import { createChangeCounter } from '#server/deps.ts';
+import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { visibleText } from '../support/html-text.ts';
+import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { insertTask } from '../support/task-rows.ts';
+
+/** Now: half a minute into 12:00 UTC (13:00 in Berlin, the display time zone). */
+const T = Date.parse('2026-01-15T12:00:30.000Z');
+const OPENED = '2026-01-14T00:00:00.000Z';
+const EVIL = '<script>alert("x")</script> & <b>prep</b>';
+const PHASES = [
+  // No start: under way since the task opened, so measured from OPENED to its end; no node reported in it.
+  { title: EVIL, startsAt: null, endsAt: '2026-01-14T05:59:59.999Z' },
+  { title: 'deployment and parallel service new/old', startsAt: '2026-01-14T06:00:00.000Z', endsAt: '2026-01-15T05:59:59.999Z' },
+  { title: 'monitoring', startsAt: '2026-01-15T06:00:00.000Z', endsAt: null },
+  { title: 'deactivation of old inbound mailsystem', startsAt: '2026-01-16T00:00:00.000Z', endsAt: '2026-01-16T23:59:59.999Z' },
+];
+
+interface Node {
+  seq: number;
+  batch(events: Omit<TelemetryEvent, 'seq'>[]): Promise<void>;
+  beat(at: number, hb?: Partial<TelemetryHeartbeat>): Promise<void>;
+}
+
+async function start(): Promise<{ site: SiteServer; node: Node; setNow(ms: number): void }> {
+  let now = T;
+  const site = await startSiteServer({ now: new Date(T).toISOString(), tz: 'Europe/Berlin' });
+  const token = issueNodeToken({
+    ctx: { db: site.db, clock: () => new Date(now), changes: createChangeCounter() },
+    actor: { userId: null, name: 'test' },
+    name: 'mx1',
+  });
+  const node: Node = {
+    seq: 0,
+    async batch(events) {
+      const after = node.seq;
+      const numbered = events.map((e) => ({ ...e, seq: ++node.seq }));
+      // The contract's batch size; larger runs go as several batches, each after the last acknowledged seq.
+      for (let i = 0; i < numbered.length; i += 1000) {
+        const part = numbered.slice(i, i + 1000);
+        await postAsNode(site, '/api/v1/telemetry', token, { after: i === 0 ? after : numbered[i - 1].seq, events: part });
+      }
+    },
+    beat: (at, hb) =>
+      postAsNode(site, '/api/v1/telemetry/heartbeat', token, {
+        at,
+        queueDepth: 0,
+        oldestQueuedMs: null,
+        inRetry: 0,
+        configVersion: 1,
+        lastSyncAt: null,
+        lastSeq: node.seq,
+        ...hb,
+      }),
+  };
+  return {
+    site,
+    node,
+    setNow(ms) {
+      now = ms;
+      site.setNow(new Date(ms).toISOString());
+    },
+  };
+}
+
+const accepted = (at: number, id: string) => ({ at, type: 'accepted' as const, messageId: id });
+const delivered = (at: number, id: string, latencyMs: number) => ({
+  at,
+  type: 'delivered' as const,
+  messageId: id,
+  route: 'maildir' as const,
+  latencyMs,
+});
+
+/** The report's section of the page, or null when the page has none. */
+function report(html: string): string | null {
+  return /<section aria-labelledby="impact-h"[\s\S]*?<\/section>/.exec(html)?.[0] ?? null;
+}
+
+async function reportText(site: SiteServer, id: number): Promise<string> {
+  const res = await site.get(`/task/${id}`);
+  assert.equal(res.status, 200);
+  const section = report(await res.text());
+  assert.ok(section, `/task/${id} has an impact report`);
+  return visibleText(section);
+}
+
+/** The telemetry of the test task: the week before it opened, the deployment phase, the running phase. */
+async function feed(node: Node): Promise<void> {
+  const week = Date.parse('2026-01-07T00:00:00.000Z');
+  const deploy = Date.parse('2026-01-14T06:00:00.000Z');
+  const monitor = Date.parse('2026-01-15T06:00:00.000Z');
+  await node.batch([
+    // The last minute before the week: not counted.
+    accepted(week - 1, 'too-early'),
+    // The week's first instant and three messages on the 10th; delivered in 100, 150 and 1,500 ms: p95 is the third,
+    // in the bucket up to 1,778 ms.
+    accepted(week, 'w0'),
+    accepted(Date.parse('2026-01-10T10:00:00.000Z'), 'w1'),
+    delivered(Date.parse('2026-01-10T10:00:01.000Z'), 'w1', 100),
+    accepted(Date.parse('2026-01-10T10:00:02.000Z'), 'w2'),
+    delivered(Date.parse('2026-01-10T10:00:03.000Z'), 'w2', 150),
+    accepted(Date.parse('2026-01-13T23:59:00.000Z'), 'w3'),
+    delivered(Date.parse('2026-01-13T23:59:59.999Z'), 'w3', 1_500),
+  ]);
+  // The deployment: 1,200 messages from its first minute to its last (two batches), five deliveries, the slowest
+  // 2,100 ms (bucket up to 3,162 ms), which is the 95th percentile of five.
+  const many = Array.from({ length: 1_200 }, (_, i) => accepted(deploy + Math.floor((i * (monitor - deploy - 1)) / 1_199), `d${i}`));
+  await node.batch([
+    ...many,
+    ...[200, 300, 2_100, 400, 500].map((ms, i) => delivered(monitor - 60_000 + i, `d${i}`, ms)),
+    // The first instant of monitoring belongs to it, not to the deployment.
+    accepted(monitor, 'm0'),
+    accepted(T - 20_000, 'm1'),
+  ]);
+  await node.beat(T);
+}
+
+test('each phase states its numbers next to the week before; no telemetry and not started are said in words', async () => {
+  const { site, node } = await start();
+  try {
+    const id = insertTask(site.db, { summary: 'Scale inbound mail', section: 'email', openedAt: OPENED, phases: PHASES });
+    await feed(node);
+    const text = await reportText(site, id);
+    assert.equal(
+      text,
+      [
+        'Impact on mail delivery',
+        'What the mail system measured during each phase of the deployment plan, next to the week before this task was opened.',
+        `During ${EVIL}: No telemetry for this period.`,
+        '2026-01-14 01:00 CET to 2026-01-14 07:00 CET',
+        'During deployment and parallel service new/old: 1,200 messages accepted, loss not measured, p95 delay ≤ 3.2 s (the week before: ≤ 1.8 s).',
+        '2026-01-14 07:00 CET to 2026-01-15 07:00 CET',
+        'So far during monitoring: 2 messages accepted, loss not measured, no message delivered, so no delay to measure (the week before: ≤ 1.8 s).',
+        '2026-01-15 07:00 CET to now (2026-01-15 13:00 CET)',
+        'deactivation of old inbound mailsystem: not started yet (starts Friday, 16 January 2026, 01:00 CET).',
+        'The week before the task opened (2026-01-07 01:00 CET to 2026-01-14 01:00 CET): 4 messages accepted, loss not measured, p95 delay ≤ 1.8 s.',
+        'Accepted: messages our servers took on. Lost: deliveries (one per recipient) that were neither delivered, bounced, quarantined, discarded nor still waiting in the queue. p95 delay: 95 of 100 deliveries reached their mailbox within this time after we accepted the message; delays are measured in steps, so each figure is the top of its step ("≤").',
+      ].join(' '),
+    );
+  } finally {
+    await site.close();
+  }
+});
+
+test('phase titles are staff text: the report escapes them', async () => {
+  const { site } = await start();
+  try {
+    const id = insertTask(site.db, { summary: 'Scale inbound mail', section: 'email', openedAt: OPENED, phases: PHASES });
+    const html = report(await (await site.get(`/task/${id}`)).text()) ?? '';
+    assert.match(html, /<em>&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt; &amp; &lt;b&gt;prep&lt;\/b&gt;<\/em>/);
+    assert.doesNotMatch(html, /<script|<b>/);
+  } finally {
+    await site.close();
+  }
+});
+
+test('with no node reporting at all, every period says "No telemetry", never a zero', async () => {
+  const { site } = await start();
+  try {
+    const id = insertTask(site.db, { summary: 'Scale inbound mail', section: 'email', openedAt: OPENED, phases: PHASES });
+    const text = await reportText(site, id);
+    assert.equal(text.match(/No telemetry for this period\./g)?.length, 4, text);
+    assert.doesNotMatch(text, /\d+ messages? accepted|\d+ lost|loss not measured|p95 delay [≤o]/);
+    assert.match(text, /not started yet/);
+  } finally {
+    await site.close();
+  }
+});
+
+test('a heartbeat alone is telemetry: 0 messages accepted is then a measured zero; reports missing an end are said', async () => {
+  const { site, node } = await start();
+  try {
+    const id = insertTask(site.db, {
+      summary: 'Quiet change',
+      section: 'email',
+      openedAt: OPENED,
+      phases: [{ title: 'switch', startsAt: '2026-01-15T10:00:00.000Z', endsAt: null }],
+    });
+    // The node reported from 11:00 on only (heartbeats, no mail), and in the week before not at all.
+    for (let at = Date.parse('2026-01-15T11:00:00.000Z'); at <= T; at += 15_000) await node.beat(at);
+    const text = await reportText(site, id);
+    assert.match(
+      text,
+      /So far during switch: 0 messages accepted, loss not measured, no message delivered, so no delay to measure \(the week before: no telemetry\)\. 2026-01-15 11:00 CET to now \(2026-01-15 13:00 CET\) · Telemetry covers only 2026-01-15 12:00 CET to 2026-01-15 13:00 CET of this period\./,
+    );
+    assert.match(text, /The week before the task opened \(2026-01-07 01:00 CET to 2026-01-14 01:00 CET\): No telemetry for this period\./);
+  } finally {
+    await site.close();
+  }
+});
+
+test('only tasks of the telemetry section with a deployment plan have a report', async () => {
+  const { site, node } = await start();
+  try {
+    await feed(node);
+    const other = insertTask(site.db, { summary: 'PHP rollout', section: 'webhosting', openedAt: OPENED, phases: PHASES });
+    const noPlan = insertTask(site.db, { summary: 'Webmail login fails', type: 'Incident', section: 'email', openedAt: OPENED });
+    for (const id of [other, noPlan]) {
+      const res = await site.get(`/task/${id}`);
+      assert.equal(res.status, 200);
+      const html = await res.text();
+      assert.match(html, /<h1>FS#\d+ - /);
+      assert.equal(report(html), null, `/task/${id} has no impact report`);
+      assert.doesNotMatch(html, /data-impact/);
+    }
+  } finally {
+    await site.close();
+  }
+});
+
+test('a batch accepted after the page was cached shows on the page at the next refresh (TELEMETRY_REFRESH_MS)', async () => {
+  const { site, node, setNow } = await start();
+  try {
+    const id = insertTask(site.db, { summary: 'Scale inbound mail', section: 'email', openedAt: OPENED, phases: PHASES });
+    await feed(node);
+    assert.match(await reportText(site, id), /So far during monitoring: 2 messages accepted/);
+    // Five seconds on, a new message; 15 s after the first render (the page itself is kept 30 s) the page shows it.
+    setNow(T + 5_000);
+    await node.batch([accepted(T + 4_000, 'm2')]);
+    setNow(T + 15_000);
+    const text = await reportText(site, id);
+    assert.match(text, /So far during monitoring: 3 messages accepted/);
+    assert.match(text, /to now \(2026-01-15 13:00 CET\)/);
+  } finally {
+    await site.close();
+  }
+});

@@ -1,0 +1,63 @@
+// The impact report's words: delays shown as upper bounds that stay true, counts with separators, unknown in words.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LATENCY_BUCKETS_MS } from '#data/contracts/telemetry.ts';
+import type { MeasuredPeriod } from '#data/contracts/telemetry-impact.ts';
+import { formatCount, formatDelay, lostText, measuredText, p95Text, weekBeforeP95 } from '../../site/lib/impact-text.ts';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, min: 60_000, h: 3_600_000, days: 86_400_000 };
+
+test('every histogram bound is shown rounded up, never below the bound, and close to it', () => {
+  for (const bound of LATENCY_BUCKETS_MS) {
+    const text = formatDelay(bound);
+    const m = /^(\d+(?:\.\d)?) (ms|s|min|h|days)$/.exec(text);
+    assert.ok(m, `${bound} ms shows as "${text}"`);
+    const shown = Number(m[1]) * UNIT_MS[m[2]];
+    assert.ok(shown >= bound, `${bound} ms shows as ${text}, below the bound`);
+    // At most one step of the shown precision above (2 digits are shown; the step is under 10 % of the value).
+    assert.ok(shown <= bound * 1.1, `${bound} ms shows as ${text}, far above the bound`);
+  }
+});
+
+test('delays read as people say them', () => {
+  assert.deepEqual(
+    [10, 562, 1_000, 1_778, 2_100, 5_623, 17_783, 56_234, 100_000, 316_228, 1_778_279, 5_623_413, 56_234_133, 316_227_766].map(formatDelay),
+    ['10 ms', '562 ms', '1 s', '1.8 s', '2.1 s', '5.7 s', '18 s', '57 s', '1.7 min', '5.3 min', '30 min', '1.6 h', '16 h', '3.7 days'],
+  );
+});
+
+const measured = (over: Partial<MeasuredPeriod>): MeasuredPeriod => ({
+  kind: 'measured',
+  from: '2026-01-14T06:00:00.000Z',
+  to: '2026-01-15T06:00:00.000Z',
+  acceptedMessages: 41_220,
+  lost: 0,
+  delivered: 41_300,
+  p95DelayMs: 3_162,
+  p95DelayOverflow: false,
+  reportedFrom: '2026-01-14T06:00:00.000Z',
+  reportedTo: '2026-01-15T06:00:00.000Z',
+  partial: false,
+  ...over,
+});
+
+test('the accounting words: thousands separators, "0 lost" only when measured, unknown loss in words', () => {
+  assert.equal(formatCount(41_220), '41,220');
+  assert.equal(formatCount(1_234_567), '1,234,567');
+  assert.equal(measuredText(measured({})), '41,220 messages accepted, 0 lost, p95 delay ≤ 3.2 s');
+  assert.equal(lostText(measured({ lost: null })), 'loss not measured');
+  assert.equal(lostText(measured({ lost: 1_002 })), '1,002 lost');
+  assert.equal(lostText(measured({ lost: -3 })), 'the count does not balance (3 more outcomes than accepted deliveries)');
+  assert.equal(measuredText(measured({ acceptedMessages: 1, lost: null })), '1 message accepted, loss not measured, p95 delay ≤ 3.2 s');
+});
+
+test('p95 with nothing delivered, and past the largest bound, is said in words', () => {
+  assert.equal(p95Text(measured({ p95DelayMs: null })), 'no message delivered, so no delay to measure');
+  assert.equal(p95Text(measured({ p95DelayMs: 316_227_766, p95DelayOverflow: true })), 'p95 delay over 3.7 days');
+  assert.equal(weekBeforeP95(measured({ p95DelayMs: 1_778 })), 'the week before: ≤ 1.8 s');
+  assert.equal(weekBeforeP95(measured({ p95DelayMs: null })), 'the week before: nothing delivered');
+  assert.equal(
+    weekBeforeP95({ kind: 'no-telemetry', from: '2026-01-07T00:00:00.000Z', to: '2026-01-14T00:00:00.000Z' }),
+    'the week before: no telemetry',
+  );
+});
