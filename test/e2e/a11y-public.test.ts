@@ -3,11 +3,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditPages, publicPagePatterns } from '../support/axe-audit.ts';
 import { launchChromium, type LaunchedBrowser } from '../support/chromium.ts';
-import { startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
+import { createChangeCounter } from '#server/deps.ts';
+import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 
 let site: SiteServer;
 let chrome: LaunchedBrowser;
+/** An Email task whose impact report has every kind of line: numbers, no telemetry, running, not started. */
+let impactTask: number;
 
 before(async () => {
   site = await startSiteServer({ now: '2026-01-15T12:00:00.000Z' });
@@ -38,6 +42,33 @@ before(async () => {
     openedAt: '2026-01-14T10:00:00.000Z',
     closed: { at: '2026-01-14T12:00:00.000Z' },
   });
+  impactTask = insertTask(site.db, {
+    summary: 'Scale inbound mail',
+    type: 'Upgrade',
+    section: 'email',
+    openedAt: '2026-01-13T00:00:00.000Z',
+    phases: [
+      { title: 'preparation', startsAt: null, endsAt: '2026-01-13T11:59:59.999Z' },
+      { title: 'deployment and parallel service new/old', startsAt: '2026-01-13T12:00:00.000Z', endsAt: '2026-01-14T23:59:59.999Z' },
+      { title: 'monitoring', startsAt: '2026-01-15T00:00:00.000Z', endsAt: null },
+      { title: 'deactivation', startsAt: '2026-01-20T00:00:00.000Z', endsAt: null },
+    ],
+  });
+  const token = issueNodeToken({
+    ctx: { db: site.db, clock: () => new Date('2026-01-15T12:00:00.000Z'), changes: createChangeCounter() },
+    actor: { userId: null, name: 'test' },
+    name: 'mx1',
+  });
+  const at = (iso: string) => Date.parse(iso);
+  await postAsNode(site, '/api/v1/telemetry', token, {
+    after: 0,
+    events: [
+      { seq: 1, at: at('2026-01-10T10:00:00.000Z'), type: 'accepted', messageId: 'a' },
+      { seq: 2, at: at('2026-01-10T10:00:01.000Z'), type: 'delivered', messageId: 'a', route: 'maildir', latencyMs: 900 },
+      { seq: 3, at: at('2026-01-14T10:00:00.000Z'), type: 'accepted', messageId: 'b' },
+      { seq: 4, at: at('2026-01-14T10:00:02.000Z'), type: 'delivered', messageId: 'b', route: 'lmtp', latencyMs: 2_000 },
+    ],
+  });
   site.changes.bump();
   chrome = await launchChromium();
 });
@@ -58,4 +89,19 @@ test('every public page passes axe WCAG 2 A/AA, light and dark, at 1280 and 375 
     [],
     'public pages no link led to',
   );
+});
+
+test('a task page with an impact report passes axe WCAG 2 A/AA, light and dark, at 1280 and 375 px', { timeout: 120_000 }, async () => {
+  const path = `/task/${impactTask}`;
+  const html = await (await site.get(path)).text();
+  // The report is there with measured numbers and with the words for what was not measured.
+  assert.match(html, /<section aria-labelledby="impact-h" data-impact>/);
+  assert.match(html, /1 message accepted/);
+  assert.match(html, /No telemetry for this period/);
+  assert.match(html, /not started yet/);
+  const page = await chrome.context.newPage();
+  const { failures, covered } = await auditPages(page, site.url, [path], ['/task/:id']);
+  await page.close();
+  assert.deepEqual(failures, []);
+  assert.deepEqual([...covered], ['/task/:id']);
 });
