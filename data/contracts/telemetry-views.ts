@@ -4,7 +4,10 @@ import type { ChartRange, SectionCharts } from './telemetry-charts.ts';
 import type { TaskImpact } from './telemetry-impact.ts';
 
 export interface TelemetryViews {
-  /** The charts of a section's telemetry over `range` ending at `now`; null when no node reports for the section. */
+  /**
+   * The charts of a section's telemetry over `range` ending at `now`; null for a section no node reports for (the nodes
+   * report for one section; before any of them has reported, its charts say so with `reporting: false`).
+   */
   sectionCharts(slug: string, range: ChartRange, now: Date): SectionCharts | null;
   /** The impact report of a task; null when its section has no telemetry. */
   taskImpact(taskId: number, now: Date): TaskImpact | null;

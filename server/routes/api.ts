@@ -11,6 +11,7 @@ import { userRoutes } from './users.ts';
 import { overrideRoutes } from './overrides.ts';
 import { auditRoutes } from './audit.ts';
 import { telemetryRoutes } from './telemetry.ts';
+import { sectionTelemetryRoutes } from './section-telemetry.ts';
 
 export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -25,5 +26,6 @@ export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', overrideRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', telemetryRoutes(deps));
+  app.route('/', sectionTelemetryRoutes(deps));
   return app;
 }

@@ -17,6 +17,7 @@ const EXPECTED_PUBLIC = [
   'GET /api/v1/tasks',
   'GET /api/v1/tasks/:id',
   'GET /api/v1/tasks/:id/history',
+  'GET /api/v1/sections/:slug/telemetry',
   ...['sections', 'task-types', 'statuses', 'close-reasons', 'categories'].flatMap((k) => [`GET /api/v1/${k}`, `GET /api/v1/${k}/:id`]),
 ].sort();
 const EXPECTED_NODE = ['GET /api/v1/mx/config', 'POST /api/v1/telemetry', 'POST /api/v1/telemetry/heartbeat'].sort();

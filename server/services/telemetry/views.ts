@@ -8,7 +8,7 @@ import { taskImpact } from './impact.ts';
 /** The nodes report for config.telemetrySection (TIDINGS_TELEMETRY_SECTION); no other section has telemetry. */
 export function telemetryViews(db: DB, config: Pick<Config, 'telemetrySection'>): TelemetryViews {
   return {
-    sectionCharts: (slug, range, now) => (slug === config.telemetrySection ? sectionCharts(db, range, now) : null),
+    sectionCharts: (slug, range, now) => (slug === config.telemetrySection ? sectionCharts(db, slug, range, now) : null),
     taskImpact: (taskId, now) => taskImpact(db, config.telemetrySection, taskId, now),
   };
 }
