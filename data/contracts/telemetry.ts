@@ -71,9 +71,20 @@ const seq = z.number().int().positive();
 /** Milliseconds since the epoch. */
 const at = z.number().int().nonnegative();
 
-/** One row of the node's event log as shipped; `reason` is constrained by `type`. */
+/**
+ * How many deliveries (queued rows, one per recipient and route) an accepted message or a DSN created: 'accepted' counts
+ * messages, outcomes count deliveries, and the accounting line (data/contracts/telemetry-accounting.ts) needs both.
+ * Optional on the wire only for nodes older than the field: the backend counts such a message as uncounted, and the
+ * accounting line then shows no unaccounted figure rather than a guess. This node always sends it.
+ */
+const deliveries = z.number().int().nonnegative().optional();
+
+/**
+ * One row of the node's event log as shipped; `reason` is constrained by `type`. Every outcome ('delivered',
+ * 'bounced', 'quarantined', 'discarded') is one delivery's.
+ */
 export const TelemetryEvent = z.discriminatedUnion('type', [
-  z.object({ seq, at, type: z.literal('accepted'), messageId: z.string().min(1) }),
+  z.object({ seq, at, type: z.literal('accepted'), messageId: z.string().min(1), deliveries }),
   z.object({ seq, at, type: z.literal('rejected'), reason: RejectReason }),
   z.object({
     seq,
@@ -89,7 +100,7 @@ export const TelemetryEvent = z.discriminatedUnion('type', [
   z.object({ seq, at, type: z.literal('quarantined'), messageId: z.string().min(1), reason: RejectReason.optional() }),
   z.object({ seq, at, type: z.literal('discarded'), messageId: z.string().min(1), reason: RejectReason.optional() }),
   /** A delivery status notification the node generated (it is queued as a message of its own). */
-  z.object({ seq, at, type: z.literal('dsn'), messageId: z.string().min(1) }),
+  z.object({ seq, at, type: z.literal('dsn'), messageId: z.string().min(1), deliveries }),
 ]);
 export type TelemetryEvent = z.infer<typeof TelemetryEvent>;
 

@@ -10,6 +10,8 @@ export interface EventLogRow {
   route_kind: string | null;
   latency_ms: number | null;
   reason: string | null;
+  /** accepted and dsn: the deliveries the message created (from the row's detail JSON). */
+  deliveries: number | null;
 }
 
 export type Mapped = { ok: true; event: TelemetryEvent } | { ok: false; error: string };
@@ -27,7 +29,8 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
   switch (row.type) {
     case 'accepted':
     case 'dsn':
-      candidate = { ...base, type: row.type, messageId };
+      // Written by QueueStore.insertAccepted into every accepted/dsn row's detail since the queue's first version.
+      candidate = { ...base, type: row.type, messageId, deliveries: row.deliveries ?? undefined };
       break;
     case 'rejected':
       candidate = { ...base, type: row.type, reason };
@@ -56,7 +59,10 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
 /** Prepared reads and writes of the shipped cursor and the event log. */
 export function eventLog(db: DB) {
   const s = {
-    batch: db.prepare(`SELECT seq, at, type, message_id, route_kind, latency_ms, reason FROM events
+    batch: db.prepare(`SELECT seq, at, type, message_id, route_kind, latency_ms, reason,
+                              CASE WHEN type IN ('accepted', 'dsn') AND json_valid(detail)
+                                   THEN json_extract(detail, '$.deliveries') END AS deliveries
+                       FROM events
                        WHERE seq > ? ORDER BY seq LIMIT ?`),
     cursor: db.prepare('SELECT acked_seq FROM telemetry_cursor WHERE id = 1').pluck(),
     setCursor: db.prepare('UPDATE telemetry_cursor SET acked_seq = ?, updated_at = ? WHERE id = 1'),

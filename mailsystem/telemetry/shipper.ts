@@ -90,6 +90,17 @@ export function createShipper(opts: ShipperOptions): Shipper {
     return p;
   }
 
+  // Batches and heartbeats take turns, never overlap: a heartbeat reads the queue together with the highest event seq
+  // written, and the backend's accounting line (server/services/telemetry/accounting.ts) compares that reading with
+  // its event counts at exactly that seq. Sent one at a time, no batch read after a heartbeat can reach the backend
+  // before it, so the backend always holds at most the heartbeat's seq when the heartbeat arrives.
+  let turn: Promise<unknown> = Promise.resolve();
+  function inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const mine = turn.then(work, work);
+    turn = mine.catch(() => {});
+    return mine;
+  }
+
   async function ship(): Promise<ShipOutcome> {
     if (broken) return { kind: 'broken', seq: -1, error: 'shipping stopped earlier' };
     const after = events.cursor();
@@ -144,7 +155,8 @@ export function createShipper(opts: ShipperOptions): Shipper {
   }
 
   async function shipOnce(): Promise<ShipOutcome> {
-    const outcome = await ship();
+    // A turn can start after stop() (it waited for a heartbeat): from then on nothing touches the database.
+    const outcome = await inTurn(() => (closed ? Promise.resolve<ShipOutcome>({ kind: 'failed', error: 'stopped' }) : ship()));
     if (!closed) {
       try {
         pruneOnce();
@@ -201,7 +213,8 @@ export function createShipper(opts: ShipperOptions): Shipper {
   let beating: Promise<boolean> | undefined;
   function heartbeatOnce(): Promise<boolean> {
     beating ??= track(
-      (async () => {
+      inTurn(async () => {
+        if (closed) return false;
         const beat: TelemetryHeartbeat = readHeartbeat(clock.now());
         try {
           const res = await post('/api/v1/telemetry/heartbeat', beat, abort.signal);
@@ -211,7 +224,7 @@ export function createShipper(opts: ShipperOptions): Shipper {
           if (!stopped) log.warn({ err: err instanceof Error ? err.message : String(err) }, 'telemetry: heartbeat not delivered');
         }
         return false;
-      })().finally(() => {
+      }).finally(() => {
         beating = undefined;
       }),
     );

@@ -16,8 +16,8 @@ import { type EventLogRow, eventLog, toTelemetryEvent } from '#mailsystem/teleme
 import { fakeDirectory, maildirUsers } from '../support/fake-directory.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 
-const rows = (db: DB): EventLogRow[] =>
-  db.prepare('SELECT seq, at, type, message_id, route_kind, latency_ms, reason FROM events ORDER BY seq').all() as EventLogRow[];
+/** The rows as the shipper reads them. */
+const rows = (db: DB): EventLogRow[] => eventLog(db).after(0, 100_000);
 
 function mapAll(db: DB): TelemetryEvent[] {
   return rows(db).map((r) => {
@@ -60,8 +60,8 @@ test('every event the store writes maps to the contract: accepted, dsn, every re
   );
   const rest = events.filter((e) => e.type !== 'rejected').map(({ seq: _s, at: _a, ...e }) => e);
   assert.deepEqual(rest, [
-    { type: 'accepted', messageId: 'm1' },
-    { type: 'dsn', messageId: 'd1' },
+    { type: 'accepted', messageId: 'm1', deliveries: 3 },
+    { type: 'dsn', messageId: 'd1', deliveries: 3 },
     { type: 'delivered', messageId: 'm1', route: 'maildir', latencyMs: 1500 },
     { type: 'deferred', messageId: 'm1', route: 'lmtp' },
     { type: 'bounced', messageId: 'm1', route: 'forward', reason: 'permanent' },
@@ -74,7 +74,7 @@ test('every event the store writes maps to the contract: accepted, dsn, every re
 });
 
 test('rows outside the contract do not map: a free-string reason, an unknown type, a delivery without its route', () => {
-  const base = { seq: 1, at: 1, message_id: 'm', route_kind: null, latency_ms: null, reason: null };
+  const base = { seq: 1, at: 1, message_id: 'm', route_kind: null, latency_ms: null, reason: null, deliveries: null };
   assert.equal(toTelemetryEvent({ ...base, type: 'rejected', reason: 'tempfail' }).ok, false);
   assert.equal(toTelemetryEvent({ ...base, type: 'exploded' }).ok, false);
   assert.equal(toTelemetryEvent({ ...base, type: 'delivered', latency_ms: 5 }).ok, false);

@@ -5,6 +5,7 @@ import type { DB } from '#data/db.ts';
 import type { Clock } from '../../deps.ts';
 import { Conflict, Unprocessable } from '../../domain/errors.ts';
 import type { MxNode } from '../../store/mail.ts';
+import { countEvents } from '../../store/telemetry-accounting.ts';
 import {
   addLatencyCounts,
   addOutcomeCounts,
@@ -97,6 +98,7 @@ export function ingestBatch({ db, clock, node, batch }: { db: DB; clock: Clock; 
       const { outcomes, latency } = rollUp(fresh);
       addOutcomeCounts(db, node.id, outcomes);
       addLatencyCounts(db, node.id, latency);
+      countEvents(db, node.id, cursor, fresh);
       const last = fresh[fresh.length - 1].seq;
       writeCursor(db, node.id, last, now);
       return { cursor: last, applied: fresh.length };

@@ -4,7 +4,8 @@ import type { DB } from '#data/db.ts';
 import type { Clock } from '../../deps.ts';
 import { Unprocessable } from '../../domain/errors.ts';
 import type { MxNode } from '../../store/mail.ts';
-import { foldGaugeMinute, upsertHeartbeat } from '../../store/telemetry.ts';
+import { recordReading } from '../../store/telemetry-accounting.ts';
+import { foldGaugeMinute, readCursor, upsertHeartbeat } from '../../store/telemetry.ts';
 import { MAX_FUTURE_MS } from './ingestBatch.ts';
 
 export function recordHeartbeat({ db, clock, node, heartbeat }: { db: DB; clock: Clock; node: MxNode; heartbeat: TelemetryHeartbeat }): {
@@ -19,6 +20,7 @@ export function recordHeartbeat({ db, clock, node, heartbeat }: { db: DB; clock:
   db.transaction(() => {
     upsertHeartbeat(db, node.id, heartbeat, now);
     foldGaugeMinute(db, node.id, heartbeat);
+    recordReading(db, node.id, readCursor(db, node.id), heartbeat);
   }).immediate();
   return { receivedAt: now };
 }
