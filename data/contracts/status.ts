@@ -58,8 +58,46 @@ export const TaskView = z.object({
 });
 export type TaskView = z.infer<typeof TaskView>;
 
-export const DayState = z.object({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/), state: ServiceState });
+/**
+ * How a day that saw several states is shown: by the worst of them, in this order (worst first). "unknown" ranks above
+ * "announcement": not knowing whether a service works is worse news than announced work. The same order decides when
+ * the telemetry verdict beats the tasks' state (server/domain/section-state.ts).
+ */
+export const WORST_FIRST = ['issues', 'unknown', 'announcement', 'operational'] as const satisfies readonly ServiceState[];
+
+export const DayState = z.object({
+  /** A UTC day, "2026-01-15". */
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  /**
+   * The worst state (WORST_FIRST) the section was in during the day, read from its stored state changes; null means no
+   * data: the day ended before the section's first stored state (the section did not exist yet, or nothing recorded
+   * its state). A day is never filled in from tasks.
+   */
+  state: ServiceState.nullable(),
+  /** Every state the section was in during the day, worst first: `state` and the others it passed through; [] when no data. */
+  states: z.array(ServiceState),
+});
 export type DayState = z.infer<typeof DayState>;
+
+export const STATE_SOURCES = ['tasks', 'telemetry', 'override'] as const;
+/** What gave a stored state: the section's tasks, the telemetry rules, or a staff override. */
+export const StateSource = z.enum(STATE_SOURCES);
+export type StateSource = z.infer<typeof StateSource>;
+
+/** How many of a section's latest stored state changes the snapshot carries for its page. */
+export const SECTION_STATE_CHANGES_SHOWN = 20;
+
+/** One stored change of a section's state (section_state_changes), as its page lists it. */
+export const SectionStateChange = z.object({
+  at: Instant,
+  /** The state before; null for the section's first stored state (when recording began, not a change). */
+  from: ServiceState.nullable(),
+  to: ServiceState,
+  /** As stored: tasks are named by number only ("FS#12"), since a summary may later be edited or redacted. */
+  reason: z.string(),
+  source: StateSource,
+});
+export type SectionStateChange = z.infer<typeof SectionStateChange>;
 
 /** How many minutes the status summary of a section's telemetry covers (the current minute and the ones before it). */
 export const TELEMETRY_STATUS_WINDOW_MINUTES = 5;
@@ -108,8 +146,15 @@ export const SectionView = z.object({
   reason: z.string(),
   /** Latest change that bears on the state; null when nothing ever happened in the section. */
   lastUpdated: Instant.nullable(),
-  /** Oldest first, one entry per UTC day, ending today. */
+  /**
+   * Oldest first, one entry per UTC day, ending today (90: HISTORY_DAYS in server/services/status-snapshot.ts), read
+   * from the stored state changes.
+   */
   history: z.array(DayState),
+  /** When the section's first state was stored (days before it have no data); null while none is stored. */
+  recordedSince: Instant.nullable(),
+  /** The section's latest stored state changes, newest first, at most SECTION_STATE_CHANGES_SHOWN. */
+  stateChanges: z.array(SectionStateChange),
   /** Only for a section whose nodes report telemetry (TIDINGS_TELEMETRY_SECTION); absent for the others. */
   telemetry: SectionTelemetry.optional(),
 });
@@ -129,14 +174,19 @@ export const StatusSnapshot = z.object({
 });
 export type StatusSnapshot = z.infer<typeof StatusSnapshot>;
 
-/** GET /status.json: sections and the tasks that are not closed, without comments (kept small for CDNs). */
+/**
+ * GET /status.json: sections and the tasks that are not closed, without comments (kept small for CDNs). A section's
+ * history (daily states, recordedSince, stateChanges) is left out: the pages show it and the feeds carry the changes.
+ */
 export const PublicTaskSummary = TaskView.omit({ comments: true, detailsHtml: true }).extend({ url: z.string() });
 export type PublicTaskSummary = z.infer<typeof PublicTaskSummary>;
 
 export const StatusJson = z.object({
   generatedAt: Instant,
   lastUpdated: Instant.nullable(),
-  sections: z.array(SectionView.omit({ history: true }).extend({ legend: z.string(), url: z.string() })),
+  sections: z.array(
+    SectionView.omit({ history: true, recordedSince: true, stateChanges: true }).extend({ legend: z.string(), url: z.string() }),
+  ),
   openTasks: z.array(PublicTaskSummary),
 });
 export type StatusJson = z.infer<typeof StatusJson>;

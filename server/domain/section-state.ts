@@ -1,6 +1,6 @@
 // Pure rules: a phase's, a task's and a section's public state at an instant, and the next instant any of them changes.
 import type { ServiceState } from '#data/contracts/states.ts';
-import type { PhaseState, TaskStage, DayState } from '#data/contracts/status.ts';
+import { WORST_FIRST, type PhaseState, type TaskStage } from '#data/contracts/status.ts';
 
 /** Task types that mean "something is broken now". */
 export const ISSUE_TYPES: ReadonlySet<string> = new Set(['Incident']);
@@ -71,7 +71,8 @@ export function taskStage(task: TaskFacts, now: Date): TaskStage {
   return ANNOUNCING_TYPES.has(task.type) ? 'running' : 'open';
 }
 
-const SEVERITY: Record<ServiceState, number> = { operational: 0, announcement: 1, unknown: 2, issues: 3 };
+/** Higher is worse: issues > unknown > announcement > operational (WORST_FIRST, which the daily bars use too). */
+const SEVERITY = Object.fromEntries(WORST_FIRST.map((s, i) => [s, WORST_FIRST.length - i])) as Record<ServiceState, number>;
 
 export interface SectionVerdict {
   state: ServiceState;
@@ -140,43 +141,7 @@ export function sectionLastUpdated(input: SectionInputs): string | null {
   return candidates.reduce((a, b) => (ms(a) >= ms(b) ? a : b));
 }
 
-/** The window a task colours the history bar: incidents while open, announced work from announcement to its last phase. */
-function activeWindow(t: TaskFacts, now: Date): [number, number] | null {
-  const open = ms(t.openedAt);
-  const close = t.closedAt ? ms(t.closedAt) : now.getTime();
-  if (ISSUE_TYPES.has(t.type)) return [open, close];
-  if (!ANNOUNCING_TYPES.has(t.type)) return null;
-  const ends = t.phases
-    .map((p) => p.endsAt)
-    .filter((e): e is string => e !== null)
-    .map(ms);
-  const end = ends.length > 0 && ends.length === t.phases.length ? Math.min(Math.max(...ends), close) : close;
-  return [open, end];
-}
-
 const DAY = 86_400_000;
-
-/** One state per UTC day for the `days` days ending with today, oldest first. */
-export function dailyHistory(tasks: readonly TaskFacts[], now: Date, days: number): DayState[] {
-  const today = Math.floor(now.getTime() / DAY) * DAY;
-  const windows = tasks.map((t) => ({ issue: ISSUE_TYPES.has(t.type), w: activeWindow(t, now) }));
-  const out: DayState[] = [];
-  for (let i = days - 1; i >= 0; i--) {
-    const start = today - i * DAY;
-    const end = start + DAY;
-    let state: ServiceState = 'operational';
-    for (const { issue, w } of windows) {
-      if (!w || w[0] >= end || w[1] < start) continue;
-      if (issue) {
-        state = 'issues';
-        break;
-      }
-      state = 'announcement';
-    }
-    out.push({ day: new Date(start).toISOString().slice(0, 10), state });
-  }
-  return out;
-}
 
 /** The next instant after `now` at which a phase starts or ends, an override expires, or the day rolls over. */
 export function nextBoundary(tasks: readonly TaskFacts[], now: Date, overrides: readonly StateOverride[] = []): Date {

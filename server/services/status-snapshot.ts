@@ -2,7 +2,15 @@
 import { createHash } from 'node:crypto';
 import type { DB } from '#data/db.ts';
 import { STATE_LEGEND } from '#data/contracts/states.ts';
-import type { StatusSnapshot, TaskView, SectionView, StatusJson, SectionTelemetry } from '#data/contracts/status.ts';
+import {
+  SECTION_STATE_CHANGES_SHOWN,
+  type StatusSnapshot,
+  type TaskView,
+  type SectionView,
+  type StatusJson,
+  type SectionTelemetry,
+  type SectionStateChange,
+} from '#data/contracts/status.ts';
 import type { ChangeCounter, Clock, ServerDeps } from '../deps.ts';
 import { readPublicRows, type PublicRows } from '../store/public-read.ts';
 import { allOverrides } from '../store/overrides.ts';
@@ -10,13 +18,21 @@ import { overrideSignal } from './overrides/active.ts';
 import { TELEMETRY_REFRESH_MS, telemetrySummarySignal } from './telemetry/section-telemetry.ts';
 import { telemetryHealthSignals } from './telemetry/health.ts';
 import { FEED_ITEMS } from '../site/feeds.ts';
-import { recentStateChanges, recordStateIfChanged, type StateChange, type StateSource } from '../store/state-changes.ts';
+import {
+  latestStateChangeId,
+  recentStateChanges,
+  recordStateIfChanged,
+  sectionHistories,
+  type StateChange,
+  type StateSource,
+  type StoredSectionHistory,
+} from '../store/state-changes.ts';
+import { historyStart, storedDailyHistory } from '../domain/daily-history.ts';
 import {
   phaseState,
   taskStage,
   sectionState,
   sectionLastUpdated,
-  dailyHistory,
   nextBoundary,
   verdictSource,
   type TaskFacts,
@@ -89,19 +105,38 @@ export function createStatusSnapshots(opts: SnapshotOptions): StatusSnapshots {
   let built: BuiltSnapshot | null = null;
   let builtAtVersion = -1;
   let generation = 0;
+  const stored = storedHistoryReader(opts.db);
   return {
     current() {
       const now = opts.clock();
       const version = opts.changes.version();
       if (built && version === builtAtVersion && now < built.nextBoundary) return built;
       builtAtVersion = version;
-      built = buildSnapshot(readPublicRows(opts.db), now, ++generation, opts);
+      built = buildSnapshot(readPublicRows(opts.db), now, ++generation, opts, stored(now));
       if (opts.recordStateChanges) {
         recordChanges(opts.db, built);
         built.stateChanges = recentStateChanges(opts.db, FEED_ITEMS);
       }
       return built;
     },
+  };
+}
+
+/**
+ * The sections' stored changes for the daily bars and change lists, by section id: read again only when a change was
+ * stored (the newest id moved) or the bars' first day moved (a new UTC day), not on every rebuild.
+ */
+function storedHistoryReader(db: DB): (now: Date) => ReadonlyMap<number, StoredSectionHistory> {
+  let key = '';
+  let value: ReadonlyMap<number, StoredSectionHistory> = new Map();
+  return (now) => {
+    const since = new Date(historyStart(now, HISTORY_DAYS)).toISOString();
+    const k = `${latestStateChangeId(db)} ${since}`;
+    if (k !== key) {
+      value = sectionHistories(db, since, SECTION_STATE_CHANGES_SHOWN);
+      key = k;
+    }
+    return value;
   };
 }
 
@@ -135,6 +170,8 @@ export function buildSnapshot(
   now: Date,
   generation: number,
   opts: Pick<SnapshotOptions, 'displayTimeZone' | 'publicUrl' | 'signals'>,
+  /** The stored state changes by section id (sectionHistories); a section absent from it has none stored. */
+  stored: ReadonlyMap<number, StoredSectionHistory> = new Map(),
 ): BuiltSnapshot {
   const pathOf = categoryPath(rows.categories);
   const sectionById = new Map(rows.sections.map((s) => [s.id, s]));
@@ -198,7 +235,8 @@ export function buildSnapshot(
     if (override) overrides.push(override);
     const input = { tasks: own, now, override, telemetry };
     const verdict = sectionState(input);
-    sources.set(s.slug, verdictSource(input));
+    const source = verdictSource(input);
+    sources.set(s.slug, source);
     lastingReasons.set(s.slug, verdict.lasting);
     const summary = opts.signals?.telemetrySummary?.(s.slug, now) ?? null;
     if (summary) measured = true;
@@ -209,7 +247,7 @@ export function buildSnapshot(
       state: verdict.state,
       reason: verdict.reason,
       lastUpdated: sectionLastUpdated(input),
-      history: dailyHistory(own, now, HISTORY_DAYS),
+      ...storedHistory(stored.get(s.id), { at: now.toISOString(), to: verdict.state, reason: verdict.lasting, source }, now),
       ...(summary ? { telemetry: summary } : {}),
     };
   });
@@ -243,11 +281,32 @@ export function buildSnapshot(
   };
 }
 
+/**
+ * A section's daily states and latest changes from its stored ones, with the state this build found (`live`) taken as
+ * a change at `now` when it differs from the last stored: it is the row recordChanges stores right after the build,
+ * so the page shows a change at once rather than one rebuild later.
+ */
+function storedHistory(
+  h: StoredSectionHistory | undefined,
+  live: Omit<SectionStateChange, 'from'>,
+  now: Date,
+): Pick<SectionView, 'history' | 'recordedSince' | 'stateChanges'> {
+  const last = h?.recent[0]?.to ?? null;
+  const pending: SectionStateChange | null = last === live.to ? null : { ...live, from: last };
+  const window = pending ? [...(h?.window ?? []), { at: pending.at, state: pending.to }] : (h?.window ?? []);
+  const recent = h?.recent ?? [];
+  return {
+    history: storedDailyHistory(window, now, HISTORY_DAYS),
+    recordedSince: h?.firstAt ?? pending?.at ?? null,
+    stateChanges: pending ? [pending, ...recent].slice(0, SECTION_STATE_CHANGES_SHOWN) : recent,
+  };
+}
+
 export function toStatusJson(s: StatusSnapshot, publicUrl: string): StatusJson {
   return {
     generatedAt: s.generatedAt,
     lastUpdated: s.lastUpdated,
-    sections: s.sections.map(({ history: _history, ...rest }) => ({
+    sections: s.sections.map(({ history: _h, recordedSince: _r, stateChanges: _c, ...rest }) => ({
       ...rest,
       legend: STATE_LEGEND[rest.state],
       url: `${publicUrl}/section/${rest.slug}`,

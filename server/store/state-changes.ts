@@ -1,8 +1,9 @@
 // The stored history of each section's public state: one row per change (migration 008).
 import type { ServiceState } from '#data/contracts/states.ts';
+import type { SectionStateChange, StateSource } from '#data/contracts/status.ts';
 import type { DB } from '#data/db.ts';
 
-export type StateSource = 'tasks' | 'telemetry' | 'override';
+export type { StateSource };
 
 export interface StateChange {
   slug: string;
@@ -58,4 +59,56 @@ export function recentStateChanges(db: DB, perSection: number): (StateChange & {
                 FROM section_state_changes c JOIN sections s ON s.id = c.section_id)
               WHERE n > 1 AND r <= ? ORDER BY id DESC`)
     .all(perSection) as (StateChange & { id: number })[];
+}
+
+/** The id of the newest stored change of any section (0 when none): a new row changes it. */
+export function latestStateChangeId(db: DB): number {
+  return (db.prepare('SELECT coalesce(max(id), 0) AS id FROM section_state_changes').get() as { id: number }).id;
+}
+
+/** What a section's page needs of its stored changes (see sectionHistories). */
+export interface StoredSectionHistory {
+  /** The changes at or after `since` and the last one before it (the state in effect then), oldest first. */
+  window: { at: string; state: ServiceState }[];
+  /** The section's latest changes, newest first, its first stored state (from: null) included. */
+  recent: SectionStateChange[];
+  /** When the section's first state was stored. */
+  firstAt: string;
+}
+
+/**
+ * Every section's stored changes that the daily bars from `since` on and the list of its `recent` latest changes
+ * need, by section id; a section with none stored is absent. One pass over the table in (section, id) order.
+ */
+export function sectionHistories(db: DB, since: string, recent: number): Map<number, StoredSectionHistory> {
+  const rows = db
+    .prepare(`SELECT section_id, at, state, reason, source, prev, first_at,
+                     (at >= @since OR next_at IS NULL OR next_at >= @since) AS in_window, r <= @recent AS is_recent
+              FROM (SELECT section_id, id, at, state, reason, source,
+                           lag(state) OVER w AS prev, lead(at) OVER w AS next_at, first_value(at) OVER w AS first_at,
+                           row_number() OVER (PARTITION BY section_id ORDER BY id DESC) AS r
+                    FROM section_state_changes WINDOW w AS (PARTITION BY section_id ORDER BY id))
+              WHERE in_window OR is_recent ORDER BY section_id, id`)
+    .all({ since, recent }) as {
+    section_id: number;
+    at: string;
+    state: ServiceState;
+    reason: string;
+    source: StateSource;
+    prev: ServiceState | null;
+    first_at: string;
+    in_window: 0 | 1;
+    is_recent: 0 | 1;
+  }[];
+  const out = new Map<number, StoredSectionHistory>();
+  for (const r of rows) {
+    let h = out.get(r.section_id);
+    if (!h) {
+      h = { window: [], recent: [], firstAt: r.first_at };
+      out.set(r.section_id, h);
+    }
+    if (r.in_window) h.window.push({ at: r.at, state: r.state });
+    if (r.is_recent) h.recent.unshift({ at: r.at, from: r.prev, to: r.state, reason: r.reason, source: r.source });
+  }
+  return out;
 }

@@ -212,20 +212,24 @@ test('/tasks sorts by any column both ways and pages through long lists', async 
 test('/section/dns shows its light, reason, 90 daily states and its tasks; email keeps a labelled place for charts', async () => {
   const html = await (await site.get('/section/dns')).text();
   assert.match(html, /<p data-section-state><span class="state s-issues" data-state="issues">/);
-  const days = [...html.matchAll(/<span class="h-(\w+)" title="[^"]*" data-day="([\d-]+)" data-state="(\w+)">/g)].map((m) => [m[2], m[3]]);
+  const days = [...html.matchAll(/<span class="h-([\w-]+)" title="[^"]*" data-day="([\d-]+)" data-state="([\w-]+)">/g)].map((m) => [
+    m[2],
+    m[3],
+  ]);
   assert.equal(days.length, 90);
   assert.equal(days.at(-1)?.[0], '2026-01-15');
-  const state = Object.fromEntries(days);
-  assert.equal(state['2026-01-09'], 'operational');
-  assert.equal(state['2026-01-10'], 'issues');
-  assert.equal(state['2026-01-11'], 'issues');
-  assert.equal(state['2026-01-13'], 'operational');
-  assert.equal(state['2026-01-15'], 'issues');
+  // The bars read the stored state changes (issue 10), and this site stored its first states today: the old outage of
+  // the 10th and 11th is in the task list, not in the bars, which have no data before today.
+  assert.deepEqual(
+    days.map(([, s]) => s),
+    [...Array(89).fill('none'), 'issues'],
+  );
   assertInOrder(visibleText(html), [
     'DNS',
     STATE_LEGEND.issues,
     `FS#${incident} DNS answers slowly`,
     'Last 90 days',
+    'no data: 89 days',
     'Tasks (2)',
     'Old DNS outage',
   ]);

@@ -1,7 +1,7 @@
-// The pure state rules: phases against the clock, a task's stage, a section's light, its daily history, the next boundary.
+// The pure state rules: phases against the clock, a task's stage, a section's light, the next boundary (the daily history: daily-history.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { phaseState, taskStage, sectionState, dailyHistory, nextBoundary, type TaskFacts } from '#server/domain/section-state.ts';
+import { phaseState, taskStage, sectionState, nextBoundary, type TaskFacts } from '#server/domain/section-state.ts';
 
 const at = (iso: string) => new Date(iso);
 const task = (over: Partial<TaskFacts>): TaskFacts => ({
@@ -76,22 +76,6 @@ test('a staff override wins until it expires; telemetry can only make the light 
   });
   assert.equal(sectionState({ tasks: [task({ type: 'Incident' })], now, telemetry: stale }).state, 'issues');
   assert.equal(sectionState({ tasks: [task({ phases: plan })], now, telemetry: { ...stale, state: 'operational' } }).state, 'announcement');
-});
-
-test('daily history colours incident days red and announced work from announcement to its last phase', () => {
-  const days = dailyHistory(
-    [
-      task({ type: 'Incident', openedAt: '2026-01-03T10:00:00Z', closedAt: '2026-01-04T02:00:00Z', isClosed: true }),
-      task({ openedAt: '2026-01-06T10:00:00Z', phases: [{ startsAt: '2026-01-07T00:00:00Z', endsAt: '2026-01-07T23:59:59.999Z' }] }),
-    ],
-    at('2026-01-10T12:00:00Z'),
-    10,
-  );
-  assert.equal(days.length, 10);
-  assert.deepEqual(
-    days.map((d) => `${d.day.slice(8)}:${d.state[0]}`),
-    ['01:o', '02:o', '03:i', '04:i', '05:o', '06:a', '07:a', '08:o', '09:o', '10:o'],
-  );
 });
 
 test('the next boundary is the nearest phase start or end (+1 ms), override expiry, or midnight', () => {
