@@ -27,6 +27,10 @@ before(async () => {
       { title: 'all hosts', startsAt: '2026-01-12T00:00:00.000Z', endsAt: '2026-01-20T23:59:59.999Z' },
     ],
   });
+  // A first view stores each section's state; the incident below then shows on /section/email as a stored change
+  // from one state to another (the section pages all have "no data" bars before today).
+  site.changes.bump();
+  assert.equal((await site.get('/status.json')).status, 200);
   insertTask(site.db, {
     summary: 'Webmail login fails',
     type: 'Incident',
@@ -104,4 +108,19 @@ test('a task page with an impact report passes axe WCAG 2 A/AA, light and dark, 
   await page.close();
   assert.deepEqual(failures, []);
   assert.deepEqual([...covered], ['/task/:id']);
+});
+
+test('a section page with "no data" bars and a list of state changes passes axe WCAG 2 A/AA, light and dark, at 1280 and 375 px', {
+  timeout: 120_000,
+}, async () => {
+  const html = await (await site.get('/section/email')).text();
+  // What is audited: days without data, a day with a state, a change from one state to another.
+  assert.match(html, /data-state="none"/);
+  assert.match(html, /data-day="2026-01-15" data-state="issues"/);
+  assert.match(html, /<li data-change="issues" data-source="tasks">/);
+  const page = await chrome.context.newPage();
+  const { failures, covered } = await auditPages(page, site.url, ['/section/email'], ['/section/:slug']);
+  await page.close();
+  assert.deepEqual(failures, []);
+  assert.deepEqual([...covered], ['/section/:slug']);
 });

@@ -209,7 +209,7 @@ test('/tasks sorts by any column both ways and pages through long lists', async 
   assert.match(html1, /<a href="\/tasks\?q=filler&amp;sort=summary&amp;dir=asc&amp;page=2" rel="next">Next page<\/a>/);
 });
 
-test('/section/dns shows its light, reason, 90 daily states and its tasks; email keeps a labelled place for charts', async () => {
+test('/section/dns shows its light, reason, 90 daily states, its state changes and its tasks; email keeps a labelled place for charts', async () => {
   const html = await (await site.get('/section/dns')).text();
   assert.match(html, /<p data-section-state><span class="state s-issues" data-state="issues">/);
   const days = [...html.matchAll(/<span class="h-([\w-]+)" title="[^"]*" data-day="([\d-]+)" data-state="([\w-]+)">/g)].map((m) => [
@@ -224,12 +224,15 @@ test('/section/dns shows its light, reason, 90 daily states and its tasks; email
     days.map(([, s]) => s),
     [...Array(89).fill('none'), 'issues'],
   );
+  assert.match(html, /<li data-change="issues" data-source="tasks">/);
   assertInOrder(visibleText(html), [
     'DNS',
     STATE_LEGEND.issues,
     `FS#${incident} DNS answers slowly`,
     'Last 90 days',
     'no data: 89 days',
+    'State changes',
+    `First recorded state: Issues FS#${incident} (source: its tasks)`,
     'Tasks (2)',
     'Old DNS outage',
   ]);
