@@ -27,12 +27,14 @@ export const MeasuredPeriod = z.object({
   kind: z.literal('measured'),
   from: Instant,
   to: Instant,
-  /** Messages our 250 accepted in the period. */
+  /** Messages our 250 accepted in the period (the rollups' 'accepted' events in [from, to)). */
   acceptedMessages: Count,
   /**
-   * Deliveries the accounting line cannot place (its `unaccounted`: neither delivered, bounced, quarantined, discarded
-   * nor still queued); null when the loss is not measured (no accounting, or no queue reading at the period's end).
-   * Negative when more outcomes than accepted deliveries were counted (the accounting does not balance).
+   * Deliveries the accounting line (data/contracts/telemetry-accounting.ts) cannot place: its `unaccounted`, neither
+   * delivered, bounced, quarantined, discarded nor still queued. Null when the loss is not measured: no line, no
+   * queue reading by the period's end, a node too old to count its deliveries, or readings more than
+   * IMPACT_COVERAGE_SLACK_MS before either end of the period. Negative when more outcomes than accepted deliveries
+   * were counted (the line does not balance).
    */
   lost: z.number().int().nullable(),
   /** Deliveries (one per recipient) that reached their mailbox or next hop in the period. */

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import { createChangeCounter } from '#server/deps.ts';
+import { runTelemetryRollup } from '#server/jobs/telemetry-rollup.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { prunedBefore } from '#server/store/telemetry-rollups.ts';
 import { visibleText } from '../support/html-text.ts';
 import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
@@ -128,23 +130,40 @@ test('each phase states its numbers next to the week before; no telemetry and no
   try {
     const id = insertTask(site.db, { summary: 'Scale inbound mail', section: 'email', openedAt: OPENED, phases: PHASES });
     await feed(node);
-    const text = await reportText(site, id);
-    assert.equal(
-      text,
-      [
-        'Impact on mail delivery',
-        'What the mail system measured during each phase of the deployment plan, next to the week before this task was opened.',
-        `During ${EVIL}: No telemetry for this period.`,
-        '2026-01-14 01:00 CET to 2026-01-14 07:00 CET',
-        'During deployment and parallel service new/old: 1,200 messages accepted, loss not measured, p95 delay ≤ 3.2 s (the week before: ≤ 1.8 s).',
-        '2026-01-14 07:00 CET to 2026-01-15 07:00 CET',
-        'So far during monitoring: 2 messages accepted, loss not measured, no message delivered, so no delay to measure (the week before: ≤ 1.8 s).',
-        '2026-01-15 07:00 CET to now (2026-01-15 13:00 CET)',
-        'deactivation of old inbound mailsystem: not started yet (starts Friday, 16 January 2026, 01:00 CET).',
-        'The week before the task opened (2026-01-07 01:00 CET to 2026-01-14 01:00 CET): 4 messages accepted, loss not measured, p95 delay ≤ 1.8 s.',
-        'Accepted: messages our servers took on. Lost: deliveries (one per recipient) that were neither delivered, bounced, quarantined, discarded nor still waiting in the queue. p95 delay: 95 of 100 deliveries reached their mailbox within this time after we accepted the message; delays are measured in steps, so each figure is the top of its step ("≤").',
-      ].join(' '),
-    );
+    assert.equal(await reportText(site, id), FED_REPORT);
+  } finally {
+    await site.close();
+  }
+});
+
+/** The report of the task with PHASES after feed(). */
+const FED_REPORT = [
+  'Impact on mail delivery',
+  'What the mail system measured during each phase of the deployment plan, next to the week before this task was opened.',
+  `During ${EVIL}: No telemetry for this period.`,
+  '2026-01-14 01:00 CET to 2026-01-14 07:00 CET',
+  'During deployment and parallel service new/old: 1,200 messages accepted, loss not measured, p95 delay ≤ 3.2 s (the week before: ≤ 1.8 s).',
+  '2026-01-14 07:00 CET to 2026-01-15 07:00 CET',
+  'So far during monitoring: 2 messages accepted, loss not measured, no message delivered, so no delay to measure (the week before: ≤ 1.8 s).',
+  '2026-01-15 07:00 CET to now (2026-01-15 13:00 CET)',
+  'deactivation of old inbound mailsystem: not started yet (starts Friday, 16 January 2026, 01:00 CET).',
+  'The week before the task opened (2026-01-07 01:00 CET to 2026-01-14 01:00 CET): 4 messages accepted, loss not measured, p95 delay ≤ 1.8 s.',
+  'Accepted: messages our servers took on. Lost: deliveries (one per recipient) that were neither delivered, bounced, quarantined, discarded nor still waiting in the queue. p95 delay: 95 of 100 deliveries reached their mailbox within this time after we accepted the message; delays are measured in steps, so each figure is the top of its step ("≤").',
+].join(' ');
+
+test('the same report once the rollup job has rolled and pruned: periods read from minutes, hours and days', async () => {
+  const { site, node } = await start();
+  try {
+    const id = insertTask(site.db, { summary: 'Scale inbound mail', section: 'email', openedAt: OPENED, phases: PHASES });
+    await feed(node);
+    // Minutes kept 1 day (pruned before 2026-01-14 12:00), hours 3 days (pruned before 2026-01-12 00:00): the week
+    // before reads days and hours, the deployment hours and minutes.
+    const deps = { db: site.db, clock: () => new Date(T), log: { info() {}, warn() {}, error() {} } };
+    while (!runTelemetryRollup(deps, { minutesMs: 86_400_000, hoursMs: 3 * 86_400_000 }).done);
+    assert.equal(prunedBefore(site.db, 'minutes'), Date.parse('2026-01-14T12:00:00.000Z'));
+    assert.equal(prunedBefore(site.db, 'hours'), Date.parse('2026-01-12T00:00:00.000Z'));
+    site.changes.bump();
+    assert.equal(await reportText(site, id), FED_REPORT);
   } finally {
     await site.close();
   }

@@ -6,14 +6,15 @@ import {
   type PhaseImpact,
   type TaskImpact,
 } from '#data/contracts/telemetry-impact.ts';
+import type { Accounting } from '#data/contracts/telemetry-accounting.ts';
 import { LATENCY_BUCKETS_MS, latencyQuantile } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 import { sectionBySlug } from '../../store/overrides.ts';
-import { LEVELS } from '../../store/telemetry-rollups.ts';
+import { LEVELS, prunedBefore, type Granularity } from '../../store/telemetry-rollups.ts';
 import { reportSpanAt } from '../../store/telemetry-span.ts';
 import { phaseRows, taskRow } from '../../store/tasks.ts';
 import { accounting } from './accounting.ts';
-import { summaryReads, telemetrySummary } from './summary.ts';
+import { telemetrySummary } from './summary.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -62,10 +63,9 @@ export function measure(db: DB, from: number, to: number, now: Date): ImpactPeri
     kind: 'measured',
     from: iso(from),
     to: iso(to),
-    // The accounting line's count when there is one (the same rollups), else the 'accepted' events themselves.
-    acceptedMessages: line ? line.acceptedMessages : count('accepted'),
-    // Unknown stays unknown: no accounting line, or one without a queue reading, measures no loss.
-    lost: line && line.queued !== null ? line.unaccounted : null,
+    // The rollups count exactly the period (the accounting line runs between queue readings near its ends).
+    acceptedMessages: count('accepted'),
+    lost: lossOf(line, from, to),
     delivered: count('delivered'),
     p95DelayMs: overflow ? LATENCY_BUCKETS_MS[LATENCY_BUCKETS_MS.length - 1] : p95,
     p95DelayOverflow: overflow,
@@ -76,19 +76,43 @@ export function measure(db: DB, from: number, to: number, now: Date): ImpactPeri
 }
 
 /**
- * The first and last instant of [from, to) that a node's report covers (a bucket with an event count or a
- * heartbeat's gauges), read from the same granularities the summary sums; null when no node reported in it.
+ * The accounting line's `unaccounted` as the period's loss, when it measures the period: null (not measured) when
+ * there is no line, no queue reading by `to`, or the line's readings lie more than IMPACT_COVERAGE_SLACK_MS before
+ * the period's ends (a node that stopped reporting mid-phase: the line would be about another span).
+ */
+export function lossOf(line: Accounting | null, from: number, to: number): number | null {
+  if (!line || line.queued === null || line.unaccounted === null || line.measuredTo === null) return null;
+  if (to - Date.parse(line.measuredTo) > IMPACT_COVERAGE_SLACK_MS) return null;
+  // measuredFrom null: the line starts at the nodes' first event, before which nothing was queued.
+  if (line.measuredFrom !== null && from - Date.parse(line.measuredFrom) > IMPACT_COVERAGE_SLACK_MS) return null;
+  return line.unaccounted;
+}
+
+/**
+ * The first and last instant of [from, to) that a node's report covers (a bucket with an event count or a heartbeat's
+ * gauges), or null when no node reported in it. Each part of the range is read at the finest granularity kept there,
+ * as the summary reads it: minutes wherever there are any (all of them from the minutes' pruning watermark on, a late
+ * backlog below it), hours below that watermark, days below the hours' one. Bucket starts in [from, to) count, as in
+ * the summary.
  */
 function reportSpan(db: DB, from: number, to: number): { first: number; last: number } | null {
   let first: number | null = null;
   let last: number | null = null;
   db.transaction(() => {
-    for (const read of summaryReads(db, { from, to })) {
-      const s = reportSpanAt(db, read.g, read.range);
+    const pm = prunedBefore(db, 'minutes');
+    const ph = Math.min(prunedBefore(db, 'hours'), pm);
+    const reads: [Granularity, number][] = [
+      ['minute', to],
+      ['hour', Math.min(to, pm)],
+      ['day', Math.min(to, ph)],
+    ];
+    for (const [g, end] of reads) {
+      if (end <= from) continue;
+      const s = reportSpanAt(db, g, { from, to: end });
       if (!s) continue;
       if (first === null || s.first < first) first = s.first;
-      const end = s.last + LEVELS[read.g].ms;
-      if (last === null || end > last) last = end;
+      const bucketEnd = s.last + LEVELS[g].ms;
+      if (last === null || bucketEnd > last) last = bucketEnd;
     }
   }).deferred();
   return first === null || last === null ? null : { first, last };
