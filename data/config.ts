@@ -200,6 +200,8 @@ export interface MxConfig {
   maxUnknownRecipients: number;
   /** Give up (and bounce) after this long in the queue. */
   queueMaxAgeMs: number;
+  /** The wait after a delivery's first temporary failure; it doubles on each further one, up to an hour. */
+  queueFirstRetryMs: number;
   /** Tell the sender about a delay after this long; 0: never. */
   delayedDsnAfterMs: number;
   /** How often the node asks the backend for configuration changes. */
@@ -358,6 +360,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     maxConnectionsPerIp: positiveInt(env, 'TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP', 20, 100_000),
     maxUnknownRecipients: positiveInt(env, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS', 10, 100_000),
     queueMaxAgeMs: duration(env, 'TIDINGS_QUEUE_MAX_AGE', 5 * UNIT_MS.d, false),
+    queueFirstRetryMs: duration(env, 'TIDINGS_QUEUE_FIRST_RETRY', UNIT_MS.m, false, '10s, 1m or 5m'),
     delayedDsnAfterMs: duration(env, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER', 4 * UNIT_MS.h, true),
     syncIntervalMs: duration(env, 'TIDINGS_MX_SYNC_INTERVAL', 10 * UNIT_MS.s, false, '1s, 10s or 5m'),
     forwardRelay: forwardRelay(env, 'TIDINGS_FORWARD_RELAY'),

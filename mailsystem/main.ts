@@ -70,7 +70,7 @@ async function main(): Promise<void> {
         maxConnectionsPerIp: mxConfig.maxConnectionsPerIp,
         maxUnknownRecipients: mxConfig.maxUnknownRecipients,
       },
-      retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs },
+      retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs, firstRetryMs: mxConfig.queueFirstRetryMs },
     },
     {
       db,

@@ -79,6 +79,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     maxConnectionsPerIp: 20,
     maxUnknownRecipients: 10,
     queueMaxAgeMs: 5 * 86_400_000,
+    queueFirstRetryMs: 60_000,
     delayedDsnAfterMs: 4 * 3_600_000,
     syncIntervalMs: 10_000,
     forwardRelay: null,
@@ -123,6 +124,7 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     {
       TIDINGS_QUEUE_MAX_AGE: '3d',
       TIDINGS_QUEUE_DELAYED_DSN_AFTER: '0',
+      TIDINGS_QUEUE_FIRST_RETRY: '5s',
       TIDINGS_SMTP_MAX_MESSAGE_BYTES: '1048576',
       TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: '5',
       TIDINGS_SMTP_IMPLICIT_TLS: '1',
@@ -132,6 +134,8 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
   );
   assert.equal(mx.queueMaxAgeMs, 3 * 86_400_000);
   assert.equal(mx.delayedDsnAfterMs, 0);
+  assert.equal(mx.queueFirstRetryMs, 5_000);
+  assert.equal(loadMxConfig(base, {}, 'h').queueFirstRetryMs, 60_000, 'first retry after a minute by default');
   assert.equal(mx.maxMessageBytes, 1048576);
   assert.equal(mx.maxConnectionsPerIp, 5);
   assert.equal(mx.maxUnknownRecipients, 3);
@@ -141,6 +145,7 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     [{ TIDINGS_QUEUE_MAX_AGE: '0' }, 'TIDINGS_QUEUE_MAX_AGE'],
     [{ TIDINGS_QUEUE_MAX_AGE: '5' }, 'TIDINGS_QUEUE_MAX_AGE'],
     [{ TIDINGS_QUEUE_DELAYED_DSN_AFTER: '4 hours' }, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER'],
+    [{ TIDINGS_QUEUE_FIRST_RETRY: '0' }, 'TIDINGS_QUEUE_FIRST_RETRY'],
     [{ TIDINGS_SMTP_MAX_MESSAGE_BYTES: '0' }, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES'],
     [{ TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: 'many' }, 'TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP'],
     [{ TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '0' }, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS'],
