@@ -34,6 +34,8 @@ export interface SinkOptions {
   lmtpDataReply?: (address: string) => [number, string] | null;
   /** Offer STARTTLS (smtp-server's built-in self-signed certificate). Default true. */
   starttls?: boolean;
+  /** Listen on this port (e.g. a sink back on the port it had before it went down); default 0, any free port. */
+  port?: number;
 }
 
 export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
@@ -75,7 +77,7 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
   const server = new SMTPServer(options);
   // A client dying mid-session (a crash test kills the node) resets the connection: not the sink's failure.
   server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   return {
     port,
