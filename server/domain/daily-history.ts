@@ -25,7 +25,8 @@ export function storedDailyHistory(changes: readonly StoredState[], now: Date, d
   const nowMs = now.getTime();
   let i = 0;
   let current: ServiceState | null = null;
-  const time = (k: number) => Date.parse(changes[k].at);
+  const times = changes.map((c) => Date.parse(c.at));
+  const time = (k: number) => times[k];
   // Applies the changes before `limit` (or at it, with `atToo`), adding each state they set to `seen`.
   const apply = (limit: number, atToo: boolean, seen?: Set<ServiceState>) => {
     for (; i < changes.length && time(i) <= nowMs && (time(i) < limit || (atToo && time(i) === limit)); i++) {

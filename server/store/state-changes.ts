@@ -78,37 +78,39 @@ export interface StoredSectionHistory {
 
 /**
  * Every section's stored changes that the daily bars from `since` on and the list of its `recent` latest changes
- * need, by section id; a section with none stored is absent. One pass over the table in (section, id) order.
+ * need, by section id; a section with none stored is absent. Each section's rows are read newest first along the
+ * (section_id, id) index and reading stops once both are complete: at the first row stored before `since` (the
+ * state in effect when the window begins; rows are taken in the order they were stored, as the bars apply them),
+ * so a long history costs only its last 90 days.
  */
 export function sectionHistories(db: DB, since: string, recent: number): Map<number, StoredSectionHistory> {
-  const rows = db
-    .prepare(`SELECT section_id, at, state, reason, source, prev, first_at,
-                     (at >= @since OR next_at IS NULL OR next_at >= @since) AS in_window, r <= @recent AS is_recent
-              FROM (SELECT section_id, id, at, state, reason, source,
-                           lag(state) OVER w AS prev, lead(at) OVER w AS next_at, first_value(at) OVER w AS first_at,
-                           row_number() OVER (PARTITION BY section_id ORDER BY id DESC) AS r
-                    FROM section_state_changes WINDOW w AS (PARTITION BY section_id ORDER BY id))
-              WHERE in_window OR is_recent ORDER BY section_id, id`)
-    .all({ since, recent }) as {
-    section_id: number;
-    at: string;
-    state: ServiceState;
-    reason: string;
-    source: StateSource;
-    prev: ServiceState | null;
-    first_at: string;
-    in_window: 0 | 1;
-    is_recent: 0 | 1;
-  }[];
+  const first = db.prepare('SELECT at FROM section_state_changes WHERE section_id = ? ORDER BY id LIMIT 1');
+  const newestFirst = db.prepare('SELECT at, state, reason, source FROM section_state_changes WHERE section_id = ? ORDER BY id DESC');
   const out = new Map<number, StoredSectionHistory>();
-  for (const r of rows) {
-    let h = out.get(r.section_id);
-    if (!h) {
-      h = { window: [], recent: [], firstAt: r.first_at };
-      out.set(r.section_id, h);
+  for (const { id } of db.prepare('SELECT id FROM sections').all() as { id: number }[]) {
+    const oldest = first.get(id) as { at: string } | undefined;
+    if (!oldest) continue;
+    const h: StoredSectionHistory = { window: [], recent: [], firstAt: oldest.at };
+    let windowDone = false;
+    // The newest listed change waiting for the state before it (the next row read).
+    let waiting: SectionStateChange | null = null;
+    for (const row of newestFirst.iterate(id) as Iterable<{ at: string; state: ServiceState; reason: string; source: StateSource }>) {
+      if (waiting) {
+        waiting.from = row.state;
+        waiting = null;
+      }
+      if (h.recent.length < recent) {
+        waiting = { at: row.at, from: null, to: row.state, reason: row.reason, source: row.source };
+        h.recent.push(waiting);
+      }
+      if (!windowDone) {
+        h.window.push({ at: row.at, state: row.state });
+        windowDone = row.at < since;
+      }
+      if (windowDone && !waiting && h.recent.length >= recent) break;
     }
-    if (r.in_window) h.window.push({ at: r.at, state: r.state });
-    if (r.is_recent) h.recent.unshift({ at: r.at, from: r.prev, to: r.state, reason: r.reason, source: r.source });
+    h.window.reverse();
+    out.set(id, h);
   }
   return out;
 }
