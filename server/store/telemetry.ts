@@ -1,4 +1,5 @@
 // SQL for MX node telemetry: the per-node cursor, minute rollups (outcomes, latency, gauges), heartbeats, refusal counters.
+import type { Statement } from 'better-sqlite3';
 import type { DB } from '#data/db.ts';
 import type { RouteKind, TelemetryEventType, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 
@@ -27,17 +28,79 @@ export interface LatencyCount {
   count: number;
 }
 
+// ── statements of the ingest path, prepared once per database ─────────────
+
+/**
+ * Rows one multi-row upsert writes: measured with bench/telemetry, 16 rows per statement write a batch's buckets in
+ * about 0.6 of the time one statement per row takes (fewer calls into SQLite); longer statements were no faster.
+ */
+export const ROWS_PER_UPSERT = 16;
+
+const OUTCOME_COLUMNS = 6;
+const LATENCY_COLUMNS = 5;
+const upsertOutcomes = (rows: number) => `INSERT INTO telemetry_minutes (node_id, minute, route, outcome, reason, count)
+  VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}
+  ON CONFLICT(node_id, minute, route, outcome, reason) DO UPDATE SET count = count + excluded.count`;
+const upsertLatency = (rows: number) => `INSERT INTO telemetry_latency_minutes (node_id, minute, route, bucket, count)
+  VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}
+  ON CONFLICT(node_id, minute, route, bucket) DO UPDATE SET count = count + excluded.count`;
+
+interface IngestStatements {
+  readCursor: Statement;
+  writeCursor: Statement;
+  markHour: Statement;
+  /** Index k: the upsert of k rows (1..ROWS_PER_UPSERT), prepared when first needed. */
+  outcomes: Statement[];
+  latency: Statement[];
+}
+
+/** Keyed by the database handle: a closed or dropped handle takes its statements with it. */
+const STATEMENTS = new WeakMap<DB, IngestStatements>();
+
+function statements(db: DB): IngestStatements {
+  let s = STATEMENTS.get(db);
+  if (!s) {
+    s = {
+      readCursor: db.prepare('SELECT cursor FROM telemetry_cursors WHERE node_id = ?'),
+      writeCursor: db.prepare(`INSERT INTO telemetry_cursors (node_id, cursor, updated_at) VALUES (?, ?, ?)
+              ON CONFLICT(node_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`),
+      markHour: db.prepare('INSERT OR IGNORE INTO telemetry_dirty_hours (hour) VALUES (?)'),
+      outcomes: [],
+      latency: [],
+    };
+    STATEMENTS.set(db, s);
+  }
+  return s;
+}
+
+/** Runs `rows` through the k-row upserts: ROWS_PER_UPSERT at a time, then the rest in one statement. */
+function upsertRows<T>(
+  db: DB,
+  cache: Statement[],
+  sql: (rows: number) => string,
+  columns: number,
+  rows: readonly T[],
+  bind: (params: unknown[], at: number, row: T) => void,
+): void {
+  for (let i = 0; i < rows.length; i += ROWS_PER_UPSERT) {
+    const k = Math.min(ROWS_PER_UPSERT, rows.length - i);
+    const params: unknown[] = new Array(k * columns);
+    for (let j = 0; j < k; j++) bind(params, j * columns, rows[i + j]);
+    cache[k] ??= db.prepare(sql(k));
+    cache[k].run(params);
+  }
+}
+
 // ── cursor ─────────────────────────────────────────────────────────────────
 
 /** The highest seq applied for the node; 0 before its first batch. */
 export function readCursor(db: DB, nodeId: number): number {
-  const r = db.prepare('SELECT cursor FROM telemetry_cursors WHERE node_id = ?').get(nodeId) as { cursor: number } | undefined;
+  const r = statements(db).readCursor.get(nodeId) as { cursor: number } | undefined;
   return r?.cursor ?? 0;
 }
 
 export function writeCursor(db: DB, nodeId: number, cursor: number, now: number): void {
-  db.prepare(`INSERT INTO telemetry_cursors (node_id, cursor, updated_at) VALUES (?, ?, ?)
-              ON CONFLICT(node_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`).run(nodeId, cursor, now);
+  statements(db).writeCursor.run(nodeId, cursor, now);
 }
 
 // ── rollups ────────────────────────────────────────────────────────────────
@@ -49,31 +112,37 @@ export function writeCursor(db: DB, nodeId: number, cursor: number, now: number)
 export function markHoursDirty(db: DB, minutes: Iterable<number>): void {
   const hours = new Set<number>();
   for (const m of minutes) hours.add(hourOf(m));
-  const stmt = db.prepare('INSERT OR IGNORE INTO telemetry_dirty_hours (hour) VALUES (?)');
+  const stmt = statements(db).markHour;
   for (const h of hours) stmt.run(h);
 }
 
 /** Adds counts to the minute buckets (creating the buckets a count is the first of). */
-export function addOutcomeCounts(db: DB, nodeId: number, counts: Iterable<OutcomeCount>): void {
-  const stmt = db.prepare(`INSERT INTO telemetry_minutes (node_id, minute, route, outcome, reason, count) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT(node_id, minute, route, outcome, reason) DO UPDATE SET count = count + excluded.count`);
-  const minutes: number[] = [];
-  for (const c of counts) {
-    stmt.run(nodeId, c.minute, c.route, c.outcome, c.reason, c.count);
-    minutes.push(c.minute);
-  }
-  markHoursDirty(db, minutes);
+export function addOutcomeCounts(db: DB, nodeId: number, counts: readonly OutcomeCount[]): void {
+  upsertRows(db, statements(db).outcomes, upsertOutcomes, OUTCOME_COLUMNS, counts, (p, at, c) => {
+    p[at] = nodeId;
+    p[at + 1] = c.minute;
+    p[at + 2] = c.route;
+    p[at + 3] = c.outcome;
+    p[at + 4] = c.reason;
+    p[at + 5] = c.count;
+  });
+  markHoursDirty(db, minutesOf(counts));
 }
 
-export function addLatencyCounts(db: DB, nodeId: number, counts: Iterable<LatencyCount>): void {
-  const stmt = db.prepare(`INSERT INTO telemetry_latency_minutes (node_id, minute, route, bucket, count) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT(node_id, minute, route, bucket) DO UPDATE SET count = count + excluded.count`);
-  const minutes: number[] = [];
-  for (const c of counts) {
-    stmt.run(nodeId, c.minute, c.route, c.bucket, c.count);
-    minutes.push(c.minute);
-  }
-  markHoursDirty(db, minutes);
+/** Adds counts to the latency buckets, as addOutcomeCounts does to the outcome buckets. */
+export function addLatencyCounts(db: DB, nodeId: number, counts: readonly LatencyCount[]): void {
+  upsertRows(db, statements(db).latency, upsertLatency, LATENCY_COLUMNS, counts, (p, at, c) => {
+    p[at] = nodeId;
+    p[at + 1] = c.minute;
+    p[at + 2] = c.route;
+    p[at + 3] = c.bucket;
+    p[at + 4] = c.count;
+  });
+  markHoursDirty(db, minutesOf(counts));
+}
+
+function* minutesOf(counts: readonly { minute: number }[]): Iterable<number> {
+  for (const c of counts) yield c.minute;
 }
 
 /** Outcome counts summed over the minutes in [from, to), for one node or all. */

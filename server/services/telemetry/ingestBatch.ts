@@ -1,6 +1,16 @@
 // Applies a batch of a node's event log to the minute rollups, exactly once per (node, seq): see TelemetryBatch in
 // data/contracts/telemetry.ts for the cursor rules this follows.
-import { latencyBucket, type TelemetryAck, type TelemetryBatch, type TelemetryEvent } from '#data/contracts/telemetry.ts';
+import {
+  BOUNCE_REASONS,
+  LATENCY_BUCKETS_MS,
+  REJECT_REASONS,
+  ROUTE_KINDS,
+  TELEMETRY_EVENT_TYPES,
+  type TelemetryAck,
+  type TelemetryBatch,
+  type TelemetryEvent,
+  type TelemetryEventType,
+} from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 import type { Clock } from '../../deps.ts';
 import { Conflict, Unprocessable } from '../../domain/errors.ts';
@@ -58,26 +68,118 @@ function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: strin
   }
 }
 
-/** The batch's new events summed per bucket, so each bucket is written once per batch. */
-export function rollUp(events: readonly TelemetryEvent[]): { outcomes: OutcomeCount[]; latency: LatencyCount[] } {
-  const outcomes = new Map<string, OutcomeCount>();
-  const latency = new Map<string, LatencyCount>();
-  for (const e of events) {
+// Outcome buckets of one minute as small integers: type, route ('' first) and reason ('' first; every reason of the
+// contract once, 'expired' is both a reject and a bounce reason), so counting is an array increment, not a string key.
+const TYPES: readonly TelemetryEventType[] = TELEMETRY_EVENT_TYPES;
+const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]));
+const ROUTES: readonly OutcomeCount['route'][] = ['', ...ROUTE_KINDS];
+const ROUTE_CODE = new Map(ROUTES.map((r, i) => [r, i]));
+const REASONS: readonly string[] = [...new Set(['', ...REJECT_REASONS, ...BOUNCE_REASONS])];
+const REASON_CODE = new Map(REASONS.map((r, i) => [r, i]));
+const OUTCOME_CODES = TYPES.length * ROUTES.length * REASONS.length;
+const LATENCY_CODES = ROUTE_KINDS.length * (LATENCY_BUCKETS_MS.length + 1);
+
+/** latencyBucket (data/contracts/telemetry.ts) by binary search over the same bounds. */
+export function bucketOf(ms: number): number {
+  let lo = 0;
+  let hi = LATENCY_BUCKETS_MS.length; // the answer is in [lo, hi]; hi = +Inf
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ms <= LATENCY_BUCKETS_MS[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+interface MinuteCounts {
+  minute: number;
+  outcomes: Uint32Array;
+  /** null until the minute has a delivery. */
+  latency: Uint32Array | null;
+}
+
+/**
+ * The batch's events from index `from` on, summed per bucket, so each bucket is written once per batch; buckets in
+ * the order of their minute's first event, then by type, route and reason (outcomes) or route and bucket (latency).
+ */
+export function rollUp(events: readonly TelemetryEvent[], from = 0): { outcomes: OutcomeCount[]; latency: LatencyCount[] } {
+  const minutes = new Map<number, MinuteCounts>();
+  let last: MinuteCounts | undefined;
+  for (let i = from; i < events.length; i++) {
+    const e = events[i];
     const minute = minuteOf(e.at);
+    let m = last !== undefined && last.minute === minute ? last : minutes.get(minute);
+    if (m === undefined) {
+      m = { minute, outcomes: new Uint32Array(OUTCOME_CODES), latency: null };
+      minutes.set(minute, m);
+    }
+    last = m;
     const { route, reason } = keyOf(e);
-    const ok = `${minute}\u0000${route}\u0000${e.type}\u0000${reason}`;
-    const o = outcomes.get(ok);
-    if (o) o.count++;
-    else outcomes.set(ok, { minute, route, outcome: e.type, reason, count: 1 });
+    const code =
+      ((TYPE_CODE.get(e.type) as number) * ROUTES.length + (ROUTE_CODE.get(route) as number)) * REASONS.length +
+      (REASON_CODE.get(reason) as number);
+    m.outcomes[code]++;
     if (e.type === 'delivered') {
-      const bucket = latencyBucket(e.latencyMs);
-      const lk = `${minute}\u0000${e.route}\u0000${bucket}`;
-      const l = latency.get(lk);
-      if (l) l.count++;
-      else latency.set(lk, { minute, route: e.route, bucket, count: 1 });
+      m.latency ??= new Uint32Array(LATENCY_CODES);
+      m.latency[((ROUTE_CODE.get(e.route) as number) - 1) * (LATENCY_BUCKETS_MS.length + 1) + bucketOf(e.latencyMs)]++;
     }
   }
-  return { outcomes: [...outcomes.values()], latency: [...latency.values()] };
+  const outcomes: OutcomeCount[] = [];
+  const latency: LatencyCount[] = [];
+  for (const m of minutes.values()) {
+    for (let code = 0; code < OUTCOME_CODES; code++) {
+      const count = m.outcomes[code];
+      if (count === 0) continue;
+      const reason = code % REASONS.length;
+      const rest = (code - reason) / REASONS.length;
+      const route = rest % ROUTES.length;
+      const type = (rest - route) / ROUTES.length;
+      outcomes.push({ minute: m.minute, route: ROUTES[route], outcome: TYPES[type], reason: REASONS[reason], count });
+    }
+    if (m.latency === null) continue;
+    for (let code = 0; code < LATENCY_CODES; code++) {
+      const count = m.latency[code];
+      if (count === 0) continue;
+      const bucket = code % (LATENCY_BUCKETS_MS.length + 1);
+      const route = ROUTE_KINDS[(code - bucket) / (LATENCY_BUCKETS_MS.length + 1)];
+      latency.push({ minute: m.minute, route, bucket, count });
+    }
+  }
+  return { outcomes, latency };
+}
+
+/** The first event dated more than MAX_FUTURE_MS after `now`, if any. */
+function firstFromFuture(events: readonly TelemetryEvent[], now: number): TelemetryEvent | undefined {
+  for (const e of events) if (e.at > now + MAX_FUTURE_MS) return e;
+  return undefined;
+}
+
+/** The batch's work inside its transaction, made once per database (db.transaction builds a wrapper each call). */
+const APPLY = new WeakMap<DB, (nodeId: number, batch: TelemetryBatch, now: number) => TelemetryAck>();
+
+function applier(db: DB): (nodeId: number, batch: TelemetryBatch, now: number) => TelemetryAck {
+  let apply = APPLY.get(db);
+  if (!apply) {
+    const tx = db.transaction((nodeId: number, batch: TelemetryBatch, now: number): TelemetryAck => {
+      const cursor = readCursor(db, nodeId);
+      if (batch.after > cursor) throw new TelemetryGap(batch.after, cursor);
+      // Events are in increasing seq order (TelemetryBatch): the new ones are a tail.
+      const events = batch.events;
+      let from = 0;
+      while (from < events.length && events[from].seq <= cursor) from++;
+      if (from === events.length) return { cursor, applied: 0 };
+      const { outcomes, latency } = rollUp(events, from);
+      addOutcomeCounts(db, nodeId, outcomes);
+      addLatencyCounts(db, nodeId, latency);
+      countEvents(db, nodeId, cursor, events, from);
+      const last = events[events.length - 1].seq;
+      writeCursor(db, nodeId, last, now);
+      return { cursor: last, applied: events.length - from };
+    });
+    apply = (nodeId, batch, now) => tx.immediate(nodeId, batch, now);
+    APPLY.set(db, apply);
+  }
+  return apply;
 }
 
 /**
@@ -87,21 +189,7 @@ export function rollUp(events: readonly TelemetryEvent[]): { outcomes: OutcomeCo
  */
 export function ingestBatch({ db, clock, node, batch }: { db: DB; clock: Clock; node: MxNode; batch: TelemetryBatch }): TelemetryAck {
   const now = clock().getTime();
-  const late = batch.events.find((e) => e.at > now + MAX_FUTURE_MS);
+  const late = firstFromFuture(batch.events, now);
   if (late) throw new TelemetryFromFuture(late.seq, late.at, now);
-  return db
-    .transaction((): TelemetryAck => {
-      const cursor = readCursor(db, node.id);
-      if (batch.after > cursor) throw new TelemetryGap(batch.after, cursor);
-      const fresh = batch.events.filter((e) => e.seq > cursor);
-      if (fresh.length === 0) return { cursor, applied: 0 };
-      const { outcomes, latency } = rollUp(fresh);
-      addOutcomeCounts(db, node.id, outcomes);
-      addLatencyCounts(db, node.id, latency);
-      countEvents(db, node.id, cursor, fresh);
-      const last = fresh[fresh.length - 1].seq;
-      writeCursor(db, node.id, last, now);
-      return { cursor: last, applied: fresh.length };
-    })
-    .immediate();
+  return applier(db)(node.id, batch, now);
 }
