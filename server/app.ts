@@ -63,8 +63,17 @@ export function createAppWithFastPath(given: ServerDeps): {
   // Before any route or middleware can read a body: a declared Content-Length over the cap is refused unread, a
   // chunked body is counted as it arrives and refused at the first byte over (Node drops the rest of the upload).
   // GET and HEAD bodies are never read (@hono/node-server does not even pass them on), so they skip the check.
+  // A declared length without Transfer-Encoding is all bodyLimit compares then; compared here, because bodyLimit first
+  // reads c.req.raw.body, which turns @hono/node-server's request into a web stream and costs every POST its direct
+  // body read (bench/telemetry measured it).
   const limitBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) });
-  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && c.req.header('transfer-encoding') === undefined)
+      return Number.parseInt(declared, 10) > MAX_BODY_BYTES ? tooLarge(c) : next();
+    return limitBody(c, next);
+  });
   app.route(API_PREFIX, apiRoutes(deps));
   app.route('/staff', staffRoutes(deps));
   // An unknown staff path is answered by the staff side (after its guard ran), not by the public, cacheable 404.
