@@ -34,6 +34,11 @@ export interface SinkOptions {
   lmtpDataReply?: (address: string) => [number, string] | null;
   /** Offer STARTTLS (smtp-server's built-in self-signed certificate). Default true. */
   starttls?: boolean;
+  /**
+   * Called when a message is complete; the sink answers it (and records it) only once the promise resolves: a
+   * delivery target that holds its mail, e.g. a paused mailbox server.
+   */
+  hold?: () => Promise<void>;
   /** Listen on this port (e.g. a sink back on the port it had before it went down); default 0, any free port. */
   port?: number;
 }
@@ -54,7 +59,7 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
     onData(stream, session, cb) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
+      const answer = () => {
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         messages.push({
           from,
@@ -71,7 +76,8 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
           return refusal ? Object.assign(new Error(refusal[1]), { responseCode: refusal[0] }) : `2.0.0 <${r.address}> saved`;
         });
         (cb as (err: Error | null, replies: (string | Error)[]) => void)(null, replies);
-      });
+      };
+      stream.on('end', () => (opts.hold ? void opts.hold().then(answer) : answer()));
     },
   };
   const server = new SMTPServer(options);
