@@ -2,9 +2,9 @@
 import type { MiddlewareHandler } from 'hono';
 
 /**
- * The public pages run no script at all, so none is allowed; charts, when they come, get a script file from this
- * origin ('self'), never inline code. Styles come from the hashed stylesheet; the percent and plan bars place
- * themselves with style attributes (style-src-attr), which can neither run script nor load anything img-src refuses.
+ * The public pages run no script at all, so none is allowed (the section pages' charts: CHART_PAGE_SECURITY below).
+ * Styles come from the hashed stylesheet; the percent and plan bars place themselves with style attributes
+ * (style-src-attr), which can neither run script nor load anything img-src refuses.
  */
 export const PUBLIC_PAGE_SECURITY = {
   'content-security-policy':
@@ -13,6 +13,18 @@ export const PUBLIC_PAGE_SECURITY = {
   'referrer-policy': 'same-origin',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
+} as const;
+
+/**
+ * Section pages draw their telemetry charts with a script file bundled from this origin: script-src 'self' and nothing
+ * more (no inline code, no eval). Their JSON data block is a <script type="application/json">, which never runs.
+ */
+export const CHART_PAGE_SECURITY = {
+  ...PUBLIC_PAGE_SECURITY,
+  'content-security-policy': PUBLIC_PAGE_SECURITY['content-security-policy'].replace(
+    "default-src 'none';",
+    "default-src 'none'; script-src 'self';",
+  ),
 } as const;
 
 /** JSON, feeds and static files: never sniffed into something runnable, and opened on their own they load nothing. */

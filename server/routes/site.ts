@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { join } from 'node:path';
 import type { ServerDeps } from '../deps.ts';
 import { Problem } from '../http/problem.ts';
-import { FILE_SECURITY, PUBLIC_PAGE_SECURITY } from '../http/security-headers.ts';
+import { CHART_PAGE_SECURITY, FILE_SECURITY, PUBLIC_PAGE_SECURITY } from '../http/security-headers.ts';
 import { createStatusSnapshots, publicSignals, type SectionSignals, type StatusSnapshots } from '../services/status-snapshot.ts';
 import { lazyAstroRenderer, SiteNotBuilt, type RenderPage } from '../site/astro-renderer.ts';
 import { loadStaticAssets, type StaticAsset } from '../site/static-assets.ts';
@@ -11,6 +11,7 @@ import { buildFeeds, type Feeds } from '../site/feeds.ts';
 import { SITE_OUT } from '../site/build.ts';
 import { parseTaskQuery, taskListHref } from '#data/contracts/task-query.ts';
 import type { TelemetryViews } from '#data/contracts/telemetry-views.ts';
+import { DEFAULT_CHART_RANGE, parseChartRange } from '#data/contracts/telemetry-charts.ts';
 import { telemetryViews } from '../services/telemetry/views.ts';
 
 export interface SiteOptions {
@@ -38,6 +39,7 @@ const CACHE = {
 
 /** Bodies are kept encoded: writing a cached Buffer costs far less than re-encoding a 30 KB string per view. */
 const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': CACHE.page, ...PUBLIC_PAGE_SECURITY } as const;
+const CHART_PAGE_HEADERS = { ...PAGE_HEADERS, ...CHART_PAGE_SECURITY } as const;
 
 interface CachedPage {
   generation: number;
@@ -47,8 +49,8 @@ interface CachedPage {
 }
 
 /**
- * The page cache key, which is also the URL rendered: the raw path, plus for /tasks (the only page that reads its
- * query) the task query in its canonical form. Parameters the pages never read, repeats, order and invalid values
+ * The page cache key, which is also the URL rendered: the raw path, plus for /tasks the task query in its canonical
+ * form and for /section/<slug> its chart range (the only pages that read their query). Parameters the pages never read, repeats, order and invalid values
  * all map to the same key, so made-up query strings cannot add cache entries (or push the real pages out).
  */
 export function pageCacheKey(url: string): string {
@@ -57,8 +59,18 @@ export function pageCacheKey(url: string): string {
   const q = url.indexOf('?', start);
   if (q < 0) return url.slice(start);
   const path = url.slice(start, q);
-  return path === '/tasks' ? taskListHref(parseTaskQuery(new URLSearchParams(url.slice(q + 1))), {}) : path;
+  if (path === '/tasks') return taskListHref(parseTaskQuery(new URLSearchParams(url.slice(q + 1))), {});
+  // A section page reads its chart range: a valid one other than the default is kept, anything else is the default.
+  if (SECTION_PAGE.test(path)) {
+    const range = parseChartRange(new URLSearchParams(url.slice(q + 1)).get('range'));
+    return range === null || range === DEFAULT_CHART_RANGE ? path : `${path}?range=${range}`;
+  }
+  return path;
 }
+
+const SECTION_PAGE = /^\/section\/[^/]+$/;
+/** Section pages carry the telemetry charts, drawn by our own bundled script; every other public page runs none. */
+const headersOf = (key: string) => (key.startsWith('/section/') ? CHART_PAGE_HEADERS : PAGE_HEADERS);
 
 /** A cached page ready to write: the same status, headers and bytes the page route answers with. */
 export interface CachedPageResponse {
@@ -168,7 +180,7 @@ export function createSite(
       // A Map iterates in insertion order: the first key is the least recently used one.
       if (pages.size > PAGE_CACHE_MAX) pages.delete(pages.keys().next().value!);
     }
-    return c.body(page.body, page.status as 200, PAGE_HEADERS);
+    return c.body(page.body, page.status as 200, headersOf(key));
   }
 
   /** The cached page for key if it is still fresh (same snapshot, younger than the TTL), moved to the recent end. */
@@ -191,9 +203,10 @@ export function createSite(
    */
   const lookupCachedPage: LookupCachedPage = (method, url) => {
     if (method !== 'GET' && method !== 'HEAD') return null;
-    const page = freshPage(pageCacheKey(url), snapshots.current().generation, deps.clock());
+    const key = pageCacheKey(url);
+    const page = freshPage(key, snapshots.current().generation, deps.clock());
     if (!page) return null;
-    return { status: page.status, headers: PAGE_HEADERS, body: method === 'HEAD' ? null : page.body };
+    return { status: page.status, headers: headersOf(key), body: method === 'HEAD' ? null : page.body };
   };
 
   app.get('*', (c) => {
