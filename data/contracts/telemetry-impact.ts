@@ -2,6 +2,7 @@
 // during the phase, next to the week before the task opened. Built by server/services/telemetry/impact.ts, rendered
 // by site/components/ImpactReport.astro. Nothing here is a made-up zero: what was not measured is null or says so.
 import { z } from 'zod';
+import { Accounting } from './telemetry-accounting.ts';
 
 const Instant = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
 const Count = z.number().int().nonnegative();
@@ -37,6 +38,8 @@ export const MeasuredPeriod = z.object({
    * were counted (the line does not balance).
    */
   lost: z.number().int().nullable(),
+  /** The accounting line itself when it measures the period (lost is its unaccounted then); null when lost is null. */
+  accounting: Accounting.nullable(),
   /** Deliveries (one per recipient) that reached their mailbox or next hop in the period. */
   delivered: Count,
   /**

@@ -1,5 +1,6 @@
 // The words of a task's impact report (site/components/ImpactReport.astro): counts, delays and periods as a customer
 // reads them. Unknown stays unknown: a loss that was not measured or a delay with nothing delivered is said in words.
+import type { Accounting } from '#data/contracts/telemetry-accounting.ts';
 import type { ImpactPeriod, MeasuredPeriod } from '#data/contracts/telemetry-impact.ts';
 import { formatShort } from './format.ts';
 
@@ -61,4 +62,26 @@ export function weekBeforeP95(p: ImpactPeriod): string {
 export function coverageText(p: ImpactPeriod, tz: string): string | null {
   if (p.kind !== 'measured' || !p.partial) return null;
   return `Telemetry covers only ${formatShort(p.reportedFrom, tz)} to ${formatShort(p.reportedTo, tz)} of this period.`;
+}
+
+/**
+ * The accounting line in deliveries: "In deliveries (one per recipient): 2 waiting at the start + 3 accepted = 4
+ * delivered + 0 bounced + 0 quarantined + 0 discarded + 0 still waiting + 1 lost." Delivery status notices the
+ * servers sent are a term of their own only when there were any. Null when the line has no loss figure.
+ */
+export function accountingText(a: Accounting): string | null {
+  if (a.queued === null || a.unaccounted === null) return null;
+  const n = formatCount;
+  const inflow = [`${n(a.carriedIn)} waiting at the start`, `${n(a.accepted)} accepted`];
+  if (a.dsn > 0) inflow.push(`${n(a.dsn)} delivery status ${a.dsn === 1 ? 'notice' : 'notices'} we sent`);
+  const outflow = [
+    `${n(a.delivered)} delivered`,
+    `${n(a.bounced)} bounced`,
+    `${n(a.quarantined)} quarantined`,
+    `${n(a.discarded)} discarded`,
+    `${n(a.queued)} still waiting`,
+  ];
+  // A line that does not balance the other way round (more out than in) says so rather than "-3 lost".
+  const rest = a.unaccounted < 0 ? `${n(-a.unaccounted)} more than came in` : `${n(a.unaccounted)} lost`;
+  return `In deliveries (one per recipient): ${inflow.join(' + ')} = ${outflow.join(' + ')} + ${rest}.`;
 }

@@ -196,11 +196,14 @@ const FED_REPORT = [
   '2026-01-14 01:00 CET to 2026-01-14 07:00 CET',
   'During deployment and parallel service new/old: 1,200 messages accepted, 0 lost, p95 delay ≤ 3.2 s (the week before: ≤ 1.8 s).',
   '2026-01-14 07:00 CET to 2026-01-15 07:00 CET',
+  'In deliveries (one per recipient): 0 waiting at the start + 1,200 accepted = 1,195 delivered + 3 bounced + 0 quarantined + 0 discarded + 2 still waiting + 0 lost.',
   'So far during monitoring: 2 messages accepted, 1 lost, p95 delay ≤ 3 min (the week before: ≤ 1.8 s).',
   '2026-01-15 07:00 CET to now (2026-01-15 13:00 CET)',
+  'In deliveries (one per recipient): 2 waiting at the start + 3 accepted = 4 delivered + 0 bounced + 0 quarantined + 0 discarded + 0 still waiting + 1 lost.',
   'deactivation of old inbound mailsystem: not started yet (starts Friday, 16 January 2026, 01:00 CET).',
   'The week before the task opened (2026-01-07 01:00 CET to 2026-01-14 01:00 CET): 4 messages accepted, 0 lost, p95 delay ≤ 1.8 s.',
-  'Accepted: messages our servers took on. Lost: deliveries (one per recipient) that were neither delivered, bounced, quarantined, discarded nor still waiting in the queue. p95 delay: 95 of 100 deliveries reached their mailbox within this time after we accepted the message; delays are measured in steps, so each figure is the top of its step ("≤").',
+  'In deliveries (one per recipient): 0 waiting at the start + 4 accepted = 3 delivered + 1 bounced + 0 quarantined + 0 discarded + 0 still waiting + 0 lost.',
+  'Accepted: messages our servers took on. Lost: deliveries (one per recipient) that were neither delivered, bounced, quarantined, discarded nor still waiting in the queue. p95 delay: 95 of 100 deliveries were made within this time after we accepted the message; delays are measured in steps, so each figure is the top of its step ("≤").',
 ].join(' ');
 
 test('the same report once the rollup job has rolled and pruned: periods read from minutes, hours and days', async () => {

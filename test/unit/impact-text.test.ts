@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LATENCY_BUCKETS_MS } from '#data/contracts/telemetry.ts';
+import type { Accounting } from '#data/contracts/telemetry-accounting.ts';
 import type { MeasuredPeriod } from '#data/contracts/telemetry-impact.ts';
-import { formatCount, formatDelay, lostText, measuredText, p95Text, weekBeforeP95 } from '../../site/lib/impact-text.ts';
+import { accountingText, formatCount, formatDelay, lostText, measuredText, p95Text, weekBeforeP95 } from '../../site/lib/impact-text.ts';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, min: 60_000, h: 3_600_000, days: 86_400_000 };
 
@@ -38,6 +39,7 @@ const measured = (over: Partial<MeasuredPeriod>): MeasuredPeriod => ({
   reportedFrom: '2026-01-14T06:00:00.000Z',
   reportedTo: '2026-01-15T06:00:00.000Z',
   partial: false,
+  accounting: null,
   ...over,
 });
 
@@ -60,4 +62,38 @@ test('p95 with nothing delivered, and past the largest bound, is said in words',
     weekBeforeP95({ kind: 'no-telemetry', from: '2026-01-07T00:00:00.000Z', to: '2026-01-14T00:00:00.000Z' }),
     'the week before: no telemetry',
   );
+});
+
+const line = (over: Partial<Accounting>): Accounting => ({
+  from: '2026-01-14T06:00:00.000Z',
+  to: '2026-01-15T06:00:00.000Z',
+  measuredFrom: '2026-01-14T05:59:50.000Z',
+  measuredTo: '2026-01-15T05:59:45.000Z',
+  acceptedMessages: 40_000,
+  carriedIn: 12,
+  accepted: 41_220,
+  dsn: 0,
+  delivered: 41_100,
+  bounced: 100,
+  quarantined: 20,
+  discarded: 2,
+  queued: 10,
+  uncountedMessages: 0,
+  unaccounted: 0,
+  ...over,
+});
+
+test('the accounting line in deliveries: every term, notices only when sent, an imbalance either way said as it is', () => {
+  assert.equal(
+    accountingText(line({})),
+    'In deliveries (one per recipient): 12 waiting at the start + 41,220 accepted = 41,100 delivered + 100 bounced + 20 quarantined + 2 discarded + 10 still waiting + 0 lost.',
+  );
+  assert.equal(
+    accountingText(line({ dsn: 1, bounced: 101 })),
+    'In deliveries (one per recipient): 12 waiting at the start + 41,220 accepted + 1 delivery status notice we sent = 41,100 delivered + 101 bounced + 20 quarantined + 2 discarded + 10 still waiting + 0 lost.',
+  );
+  assert.match(accountingText(line({ delivered: 41_097, unaccounted: 3 })) ?? '', /41,097 delivered .* \+ 3 lost\.$/);
+  assert.match(accountingText(line({ delivered: 41_102, unaccounted: -2 })) ?? '', /\+ 10 still waiting \+ 2 more than came in\.$/);
+  assert.equal(accountingText(line({ queued: null, unaccounted: null })), null);
+  assert.equal(accountingText(line({ uncountedMessages: 5, unaccounted: null })), null);
 });

@@ -55,6 +55,7 @@ export function measure(db: DB, from: number, to: number, now: Date): ImpactPeri
   const summary = telemetrySummary(db, { from, to }, now);
   const count = (outcome: string) => summary.outcomes.reduce((n, o) => (o.outcome === outcome ? n + o.count : n), 0);
   const line = accounting(db, { from, to }, now);
+  const lost = lossOf(line, from, to);
   const p95 = latencyQuantile(summary.latency, 0.95);
   const overflow = p95 === Number.POSITIVE_INFINITY;
   const reportedFrom = Math.max(from, span.first);
@@ -65,7 +66,8 @@ export function measure(db: DB, from: number, to: number, now: Date): ImpactPeri
     to: iso(to),
     // The rollups count exactly the period (the accounting line runs between queue readings near its ends).
     acceptedMessages: count('accepted'),
-    lost: lossOf(line, from, to),
+    lost,
+    accounting: lost === null ? null : line,
     delivered: count('delivered'),
     p95DelayMs: overflow ? LATENCY_BUCKETS_MS[LATENCY_BUCKETS_MS.length - 1] : p95,
     p95DelayOverflow: overflow,
