@@ -2,9 +2,12 @@
 // into the real ingest: it balances to unaccounted 0 when nothing is lost, and it can FAIL: an event lost on the way,
 // a delivery logged twice, or a heartbeat reading that does not match the events all show as unaccounted != 0.
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { TelemetryBatch, type TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
-import { MIGRATIONS, openDatabase, type DB } from '#data/db.ts';
+import { MIGRATIONS, migrate, openDatabase, type DB } from '#data/db.ts';
 import { silentLog } from '#mailsystem/deps.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import { QueueStore, type ClaimedDelivery } from '#mailsystem/queue/store.ts';
@@ -321,4 +324,97 @@ test('the shipper sends batches and heartbeats one at a time, so a reading never
   const l = line(w);
   assert.equal(l?.accepted, 7);
   assert.equal(l?.unaccounted, 0);
+});
+
+test('readings: the last of each minute is kept; past 14 days only the last of each hour, and lines still balance', () => {
+  const w = world();
+  const beat = (at: number, queueDepth: number, lastSeq: number) =>
+    recordHeartbeat({
+      db: w.backend,
+      clock: () => new Date(at),
+      node: w.node,
+      heartbeat: { at, queueDepth, oldestQueuedMs: null, inRetry: 0, configVersion: 0, lastSyncAt: null, lastSeq },
+    });
+  const events = (after: number, at: number, list: Omit<TelemetryEvent, 'seq' | 'at'>[]) =>
+    ingestBatch({
+      db: w.backend,
+      clock: () => new Date(at),
+      node: w.node,
+      batch: { after, events: list.map((e, i) => ({ ...e, seq: after + i + 1, at }) as TelemetryEvent) },
+    });
+  const H = 60 * MIN;
+  const D0 = T0 - (T0 % (24 * H)) - 20 * 24 * H; // a UTC midnight 20 days back
+  // Hour 0: readings at minutes 0..3, two in minute 3; one message accepted in minute 1, delivered in minute 3.
+  beat(D0, 0, 0);
+  events(0, D0 + MIN, [{ type: 'accepted', messageId: 'a', deliveries: 1 }]);
+  beat(D0 + MIN + 1, 1, 1);
+  beat(D0 + 2 * MIN, 1, 1);
+  events(1, D0 + 3 * MIN, [{ type: 'delivered', messageId: 'a', route: 'maildir', latencyMs: 5 }]);
+  beat(D0 + 3 * MIN, 0, 2);
+  beat(D0 + 3 * MIN + 30_000, 0, 2);
+  // Hour 1: two readings.
+  beat(D0 + H + MIN, 0, 2);
+  beat(D0 + H + 2 * MIN, 0, 2);
+  const minutes = () => w.backend.prepare('SELECT minute FROM telemetry_checkpoints ORDER BY minute').pluck().all() as number[];
+  assert.deepEqual(
+    minutes().map((m) => (m - D0) / MIN),
+    [0, 1, 2, 3, 61, 62],
+    'one per minute',
+  );
+  assert.equal(
+    w.backend
+      .prepare('SELECT at FROM telemetry_checkpoints WHERE minute = ?')
+      .pluck()
+      .get(D0 + 3 * MIN),
+    D0 + 3 * MIN + 30_000,
+    "the minute's last reading",
+  );
+  // 15 days later, a reading in a new hour thins what is older than 14 days.
+  beat(D0 + 15 * 24 * H + 5 * MIN, 0, 2);
+  assert.deepEqual(
+    minutes().map((m) => (m - D0) / MIN),
+    [3, 62, 15 * 24 * 60 + 5],
+  );
+  const l = line(w, { from: D0 - MIN, to: D0 + 16 * 24 * H });
+  assert.equal(l?.accepted, 1);
+  assert.equal(l?.delivered, 1);
+  assert.equal(l?.unaccounted, 0);
+});
+
+test('a node that shipped before the accounting existed: its line starts at its first reading after the upgrade', (t) => {
+  // The backend as it was before migration 009, with a node that has shipped events 1..3 (one message still queued).
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-acc-mig-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const f of readdirSync(MIGRATIONS.backend).filter((f) => f < '009')) cpSync(join(MIGRATIONS.backend, f), join(dir, f));
+  const db = openDatabase(':memory:', { migrationsDir: dir });
+  upsertNodeToken(db, 'old', 'hash-old', new Date(T0).toISOString());
+  const node = findNodeByTokenHash(db, 'hash-old') as MxNode;
+  const clock = () => new Date(T0 + 10 * MIN);
+  // What the old ingest left: the node's cursor at seq 3 (two messages accepted, one delivered).
+  db.prepare('INSERT INTO telemetry_cursors (node_id, cursor, updated_at) VALUES (?, 3, ?)').run(node.id, T0);
+  migrate(db, MIGRATIONS.backend);
+  assert.deepEqual(db.prepare('SELECT seq, origin_seq AS originSeq FROM telemetry_accounts').get(), { seq: 3, originSeq: 3 });
+  const beat = (at: number, queueDepth: number, lastSeq: number) =>
+    recordHeartbeat({
+      db,
+      clock,
+      node,
+      heartbeat: { at, queueDepth, oldestQueuedMs: null, inRetry: 0, configVersion: 0, lastSyncAt: null, lastSeq },
+    });
+  beat(T0 + 2 * MIN, 1, 3);
+  ingestBatch({
+    db,
+    clock,
+    node,
+    batch: { after: 3, events: [{ seq: 4, at: T0 + 3 * MIN, type: 'delivered', messageId: 'b', route: 'maildir', latencyMs: 9 }] },
+  });
+  beat(T0 + 4 * MIN, 0, 4);
+  const l = accounting(db, { from: T0 - 60 * MIN, to: T0 + 60 * MIN }, clock());
+  assert.equal(l?.measuredFrom, new Date(T0 + 2 * MIN).toISOString(), 'not from its first event: those were counted before');
+  assert.equal(l?.carriedIn, 1);
+  assert.equal(l?.accepted, 0);
+  assert.equal(l?.delivered, 1);
+  assert.equal(l?.queued, 0);
+  assert.equal(l?.unaccounted, 0);
+  db.close();
 });
