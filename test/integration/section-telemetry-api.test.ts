@@ -69,7 +69,14 @@ async function start(): Promise<Env> {
       return body.charts;
     },
     rollup() {
-      runTelemetryRollup({ db, clock: () => new Date(T), log: pino({ level: 'silent' }) });
+      // Minutes kept for one hour only: everything before 11:00 is then read from the rolled hours alone.
+      const run = runTelemetryRollup(
+        { db, clock: () => new Date(T), log: pino({ level: 'silent' }) },
+        { minutesMs: HOUR, hoursMs: 400 * 24 * HOUR },
+      );
+      assert.ok(run.done && run.prunedMinuteRows > 0, `the job rolled and pruned: ${JSON.stringify(run)}`);
+      const left = db.prepare('SELECT min(minute) AS m FROM telemetry_minutes').get() as { m: number };
+      assert.equal(new Date(left.m).toISOString(), '2026-01-15T11:01:00.000Z', 'no minute before 11:00 is left');
     },
   };
 }
@@ -190,7 +197,8 @@ test('24h: exact counts, p50/p95 and gauges per hour, null where nothing was mea
     const before = await env.charts();
     checkDay(before);
     assert.deepEqual(await env.charts('24h'), before, 'range=24h is the default');
-    // The job rolls the ended hours (and yesterday's day): the hours are now read from the rollups, not the minutes.
+    // The job rolls the ended hours (and yesterday's day) and prunes the minutes before 11:00: those hours are now read
+    // from the rollups alone.
     env.rollup();
     const after = await env.charts();
     checkDay(after);
