@@ -218,3 +218,39 @@ test('pages without charts run no script: the overview, a task, and a section no
     if (path !== '/section/dns') assert.doesNotMatch(res.headers.get('content-security-policy') ?? '', /script-src/, path);
   }
 });
+
+test('not Email-only: with TIDINGS_TELEMETRY_SECTION=dns the DNS page has the charts and the Email page has none', async () => {
+  const other = await startSiteServer({ now: NOW, env: { TIDINGS_TELEMETRY_SECTION: 'dns' } });
+  try {
+    const token = issueNodeToken({
+      ctx: { db: other.db, clock: () => new Date(T), changes: createChangeCounter() },
+      actor: { userId: null, name: 'test' },
+      name: 'mx1',
+    });
+    await postAsNode(other, '/api/v1/telemetry/heartbeat', token, {
+      at: T - MIN,
+      queueDepth: 6,
+      oldestQueuedMs: 1_000,
+      inRetry: 0,
+      configVersion: 1,
+      lastSyncAt: null,
+      lastSeq: 0,
+    });
+    other.changes.bump();
+    const dns = await (await other.get('/section/dns')).text();
+    assert.match(dns, /<section aria-labelledby="telemetry-h" class="telemetry" data-telemetry="dns" data-range="24h">/);
+    assert.deepEqual(row(dns, 'Queue per hour', '2026-01-15T12:00:00.000Z'), {
+      label: '15 Jan 12:00',
+      nodes: '1',
+      depth: '6',
+      oldest: '1 s',
+    });
+    assert.match(dns, /<script type="module" src="\/_astro\/[^"]+\.js"><\/script>/);
+    const email = await (await other.get('/section/email')).text();
+    assert.doesNotMatch(email, /data-telemetry|<script/);
+    const api = (await (await other.get('/api/v1/sections/email/telemetry')).json()) as { charts: unknown };
+    assert.equal(api.charts, null);
+  } finally {
+    await other.close();
+  }
+});
