@@ -36,7 +36,7 @@ export const ChartInterval = z.object({
   from: Instant,
   /** from + step, or now for the last (partial) interval. */
   to: Instant,
-  /** Events counted in the interval, all nodes and routes together. */
+  /** Messages our 250 accepted in the interval; the outcomes below count deliveries (one per recipient). All nodes. */
   accepted: Count,
   delivered: Count,
   deferred: Count,
