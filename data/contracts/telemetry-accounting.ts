@@ -12,8 +12,9 @@ const Count = z.number().int().nonnegative();
  * highest event seq it had written); the flows are the node's events up to exactly those seqs. Queue and events are
  * independent records, so a lost, duplicated or miscounted event makes unaccounted non-zero: it must be 0.
  *
- * The readings used are each node's last one at or before `from` and at or before `to` (heartbeats come every 15 s
- * and one per minute is kept, so up to about a minute before each end): measuredFrom/measuredTo say which. Before a
+ * The readings used are each node's last one at or before `from` and at or before `to` (heartbeats come every 15 s;
+ * while nothing happens one per minute is kept, and after 14 days one per hour): measuredFrom/measuredTo say which.
+ * Summed over nodes: a delivery lost on one node and one counted twice on another would cancel out. Before a
  * node's first reading the line starts from its first event (carriedIn 0) when the backend has all of its events;
  * measuredFrom is then null.
  *

@@ -5,7 +5,7 @@ import type { DB } from '#data/db.ts';
 import { DAY_MS } from './telemetry-rollups.ts';
 import { HOUR_MS, hourOf, minuteOf } from './telemetry.ts';
 
-/** Readings older than this are thinned to the last of each hour. */
+/** Readings older than this are thinned to the last of each hour (data/migrations/backend/009_telemetry_accounting.sql). */
 export const CHECKPOINT_MINUTES_KEPT_MS = 14 * DAY_MS;
 
 /** A node's events counted from its origin: messages, and the deliveries they created or ended. */
@@ -148,22 +148,23 @@ function count(a: Counts, e: TelemetryEvent): void {
 function insertCheckpoint(db: DB, nodeId: number, at: number, seq: number, queueDepth: number, c: Counts): void {
   const minute = minuteOf(at);
   const earlierThisHour = db
-    .prepare('SELECT 1 FROM telemetry_checkpoints WHERE node_id = ? AND minute >= ? AND minute < ?')
+    .prepare('SELECT 1 FROM telemetry_checkpoints WHERE node_id = ? AND minute >= ? AND minute <= ?')
     .get(nodeId, hourOf(minute), minute);
-  // The last reading of the minute is kept: a later one (by seq) replaces it.
+  // A reading at the seq of one already held for the minute says the same (nothing happened between): the later
+  // one's time is kept.
   db.prepare(`INSERT INTO telemetry_checkpoints (node_id, minute, at, seq, queue_depth, accepted_messages, accepted, dsn_messages,
                 dsn_deliveries, delivered, bounced, quarantined, discarded, uncounted)
               VALUES (@nodeId, @minute, @at, @seq, @queueDepth, @acceptedMessages, @accepted, @dsnMessages, @dsnDeliveries,
                 @delivered, @bounced, @quarantined, @discarded, @uncounted)
-              ON CONFLICT(node_id, minute) DO UPDATE SET at = excluded.at, seq = excluded.seq, queue_depth = excluded.queue_depth,
+              ON CONFLICT(node_id, minute, seq) DO UPDATE SET at = excluded.at, queue_depth = excluded.queue_depth,
                 accepted_messages = excluded.accepted_messages, accepted = excluded.accepted, dsn_messages = excluded.dsn_messages,
                 dsn_deliveries = excluded.dsn_deliveries, delivered = excluded.delivered, bounced = excluded.bounced,
                 quarantined = excluded.quarantined, discarded = excluded.discarded, uncounted = excluded.uncounted
-              WHERE excluded.seq >= telemetry_checkpoints.seq`).run({ nodeId, minute, at, seq, queueDepth, ...c });
+              WHERE excluded.at >= telemetry_checkpoints.at`).run({ nodeId, minute, at, seq, queueDepth, ...c });
   // Once per hour of readings: older than CHECKPOINT_MINUTES_KEPT_MS, keep the last reading of each hour.
   if (!earlierThisHour)
-    db.prepare(`DELETE FROM telemetry_checkpoints WHERE node_id = @nodeId AND minute < @cutoff AND minute NOT IN
-                  (SELECT max(minute) FROM telemetry_checkpoints WHERE node_id = @nodeId AND minute < @cutoff
+    db.prepare(`DELETE FROM telemetry_checkpoints WHERE node_id = @nodeId AND minute < @cutoff AND at NOT IN
+                  (SELECT max(at) FROM telemetry_checkpoints WHERE node_id = @nodeId AND minute < @cutoff
                    GROUP BY minute - minute % ${HOUR_MS})`).run({ nodeId, cutoff: minute - CHECKPOINT_MINUTES_KEPT_MS });
 }
 

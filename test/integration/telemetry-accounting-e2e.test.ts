@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { SectionTelemetryResponse } from '#data/contracts/telemetry-charts.ts';
 import { openDatabase, type DB } from '#data/db.ts';
+import { accounting } from '#server/services/telemetry/accounting.ts';
 import { telemetrySummary } from '#server/services/telemetry/summary.ts';
 import { killHard } from '../support/child.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
@@ -173,11 +174,24 @@ test('500 messages through real processes: the charts API reports exactly what t
     [all[i], all[j]] = [all[j], all[i]];
   }
   const part = (k: number) => all.slice(k * 125, (k + 1) * 125);
+  const queued = () => nodeDb.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number;
+  const lastSeq = () => nodeDb.prepare('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number;
 
   await sendAll(node.port, part(0));
   // The provider goes down: forwards are deferred and retried.
   await provider.close();
   await sendAll(node.port, part(1));
+  // Mid-run, with forwards waiting: a queue reading paired after these messages balances too, with deliveries queued.
+  const seqNow = lastSeq();
+  await waitFor(
+    () => (backendDb.prepare('SELECT count(*) FROM telemetry_checkpoints WHERE seq >= ?').pluck().get(seqNow) as number) > 0,
+    'a queue reading paired after the second part',
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+  const midAt = Date.now();
+  const mid = accounting(backendDb, { from: t0, to: midAt }, new Date(midAt));
+  assert.ok(mid && mid.queued !== null && mid.queued > 0, `deliveries queued mid-run: ${JSON.stringify(mid)}`);
+  assert.equal(mid.unaccounted, 0, `mid-run line: ${JSON.stringify(mid)}`);
   // The backend goes down too: the node keeps accepting and delivering, its log waits.
   const httpPort = backend.port;
   await backend.stop();
@@ -195,8 +209,6 @@ test('500 messages through real processes: the charts API reports exactly what t
   const sentAt = Date.now();
 
   // Settled: the queue is empty, the backend holds every event, and a heartbeat read after the last one is paired.
-  const queued = () => nodeDb.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number;
-  const lastSeq = () => nodeDb.prepare('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number;
   const checkpointSeq = () => (backendDb.prepare('SELECT coalesce(max(seq), 0) FROM telemetry_checkpoints').pluck().get() as number) ?? 0;
   await waitFor(
     () => queued() === 0,
@@ -281,11 +293,24 @@ test('500 messages through real processes: the charts API reports exactly what t
   );
   assert.equal(by('dsn', ''), said.refused);
 
+  // From the last kept reading that saw deliveries queued to the end: those are carried in, and everything is placed.
+  const busy = backendDb
+    .prepare('SELECT at, queue_depth AS depth FROM telemetry_checkpoints WHERE queue_depth > 0 ORDER BY at DESC LIMIT 1')
+    .get() as { at: number; depth: number };
+  const rest = accounting(backendDb, { from: busy.at, to: Date.now() }, new Date());
+  assert.ok(rest);
+  assert.equal(rest.measuredFrom, new Date(busy.at).toISOString());
+  assert.equal(rest.carriedIn, busy.depth, 'carried in: what that reading measured');
+  assert.equal(rest.queued, 0);
+  assert.equal(rest.unaccounted, 0, `the rest of the run: ${JSON.stringify(rest)}`);
+
   const shippedAt = Date.now();
   console.log(
     `# e2e: 500 messages (${said.messages} accepted, ${said.deliveries.maildir + said.deliveries.lmtp + said.deliveries.forward} deliveries, ` +
       `${deferred} deferrals, ${said.refused} bounces + DSNs); sent in ${((sentAt - t0) / 1000).toFixed(1)} s from start, ` +
-      `drained ${((drainedAt - sentAt) / 1000).toFixed(1)} s later, shipped and paired ${((shippedAt - drainedAt) / 1000).toFixed(1)} s after that`,
+      `drained ${((drainedAt - sentAt) / 1000).toFixed(1)} s later, shipped and paired ${((shippedAt - drainedAt) / 1000).toFixed(1)} s after that; ` +
+      `mid-run line: ${mid.acceptedMessages} messages, ${mid.accepted} deliveries, ${mid.queued} queued, unaccounted ${mid.unaccounted}; ` +
+      `from the last busy reading: ${rest.carriedIn} carried in, ${rest.accepted} accepted, unaccounted ${rest.unaccounted}`,
   );
   await node.stop();
   await backend.stop();

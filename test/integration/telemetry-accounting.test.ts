@@ -326,7 +326,7 @@ test('the shipper sends batches and heartbeats one at a time, so a reading never
   assert.equal(l?.unaccounted, 0);
 });
 
-test('readings: the last of each minute is kept; past 14 days only the last of each hour, and lines still balance', () => {
+test('readings: each distinct one is kept, the latest where the seq did not move in a minute; past 14 days the last of each hour', () => {
   const w = world();
   const beat = (at: number, queueDepth: number, lastSeq: number) =>
     recordHeartbeat({
@@ -335,7 +335,7 @@ test('readings: the last of each minute is kept; past 14 days only the last of e
       node: w.node,
       heartbeat: { at, queueDepth, oldestQueuedMs: null, inRetry: 0, configVersion: 0, lastSyncAt: null, lastSeq },
     });
-  const events = (after: number, at: number, list: Omit<TelemetryEvent, 'seq' | 'at'>[]) =>
+  const events = (after: number, at: number, list: Record<string, unknown>[]) =>
     ingestBatch({
       db: w.backend,
       clock: () => new Date(at),
@@ -344,37 +344,41 @@ test('readings: the last of each minute is kept; past 14 days only the last of e
     });
   const H = 60 * MIN;
   const D0 = T0 - (T0 % (24 * H)) - 20 * 24 * H; // a UTC midnight 20 days back
-  // Hour 0: readings at minutes 0..3, two in minute 3; one message accepted in minute 1, delivered in minute 3.
+  // Hour 0: a message accepted and delivered within minute 1, readings before, between and after.
   beat(D0, 0, 0);
   events(0, D0 + MIN, [{ type: 'accepted', messageId: 'a', deliveries: 1 }]);
   beat(D0 + MIN + 1, 1, 1);
-  beat(D0 + 2 * MIN, 1, 1);
-  events(1, D0 + 3 * MIN, [{ type: 'delivered', messageId: 'a', route: 'maildir', latencyMs: 5 }]);
-  beat(D0 + 3 * MIN, 0, 2);
-  beat(D0 + 3 * MIN + 30_000, 0, 2);
-  // Hour 1: two readings.
+  beat(D0 + MIN + 20_000, 1, 1); // nothing happened since: the same reading, later
+  events(1, D0 + MIN + 30_000, [{ type: 'delivered', messageId: 'a', route: 'maildir', latencyMs: 5 }]);
+  beat(D0 + MIN + 40_000, 0, 2);
+  beat(D0 + 2 * MIN, 0, 2);
+  // Hour 1: two readings of an idle node.
   beat(D0 + H + MIN, 0, 2);
   beat(D0 + H + 2 * MIN, 0, 2);
-  const minutes = () => w.backend.prepare('SELECT minute FROM telemetry_checkpoints ORDER BY minute').pluck().all() as number[];
-  assert.deepEqual(
-    minutes().map((m) => (m - D0) / MIN),
-    [0, 1, 2, 3, 61, 62],
-    'one per minute',
-  );
-  assert.equal(
-    w.backend
-      .prepare('SELECT at FROM telemetry_checkpoints WHERE minute = ?')
-      .pluck()
-      .get(D0 + 3 * MIN),
-    D0 + 3 * MIN + 30_000,
-    "the minute's last reading",
-  );
-  // 15 days later, a reading in a new hour thins what is older than 14 days.
+  const rows = () =>
+    (w.backend.prepare('SELECT at, seq FROM telemetry_checkpoints ORDER BY at').all() as { at: number; seq: number }[]).map((r) => [
+      (r.at - D0) / 1000,
+      r.seq,
+    ]);
+  assert.deepEqual(rows(), [
+    [0, 0],
+    [80, 1],
+    [100, 2],
+    [120, 2],
+    [3660, 2],
+    [3720, 2],
+  ]);
+  // A range starting between the two readings of minute 1 starts at the one before it.
+  const between = line(w, { from: D0 + MIN + 25_000, to: D0 + 2 * H });
+  assert.equal(between?.measuredFrom, new Date(D0 + MIN + 20_000).toISOString());
+  assert.deepEqual([between?.carriedIn, between?.accepted, between?.delivered, between?.unaccounted], [1, 0, 1, 0]);
+  // 15 days later, the first reading of a new hour thins what is older than 14 days to the last reading of each hour.
   beat(D0 + 15 * 24 * H + 5 * MIN, 0, 2);
-  assert.deepEqual(
-    minutes().map((m) => (m - D0) / MIN),
-    [3, 62, 15 * 24 * 60 + 5],
-  );
+  assert.deepEqual(rows(), [
+    [120, 2],
+    [3720, 2],
+    [15 * 24 * 3600 + 300, 2],
+  ]);
   const l = line(w, { from: D0 - MIN, to: D0 + 16 * 24 * H });
   assert.equal(l?.accepted, 1);
   assert.equal(l?.delivered, 1);

@@ -28,8 +28,9 @@ CREATE TABLE telemetry_accounts (
   skipped             INTEGER NOT NULL DEFAULT 0  -- heartbeats that arrived after events past their seq (not pairable)
 );
 
--- A node's queue reading (heartbeat `at`, by the node's clock; queue_depth) with its counters at the reading's seq.
--- The last reading of each minute is kept; readings older than 14 days are thinned to the last of each hour.
+-- A node's queue reading (heartbeat `at`, by the node's clock; queue_depth) with its counts at the reading's seq.
+-- Readings of one minute at the same seq say the same (nothing happened between them): the latest of them is kept, so
+-- an idle node keeps one per minute and a busy one each distinct reading. Older than 14 days, the last of each hour.
 CREATE TABLE telemetry_checkpoints (
   node_id           INTEGER NOT NULL REFERENCES mx_nodes(id) ON DELETE CASCADE,
   minute            INTEGER NOT NULL CHECK (minute >= 0 AND minute % 60000 = 0),
@@ -45,7 +46,7 @@ CREATE TABLE telemetry_checkpoints (
   quarantined       INTEGER NOT NULL,
   discarded         INTEGER NOT NULL,
   uncounted         INTEGER NOT NULL,
-  PRIMARY KEY (node_id, minute)
+  PRIMARY KEY (node_id, minute, seq)
 ) WITHOUT ROWID;
 CREATE INDEX telemetry_checkpoints_by_at ON telemetry_checkpoints(node_id, at);
 
