@@ -133,6 +133,10 @@ const hex = (rgb: number[]) =>
 test('/section/email draws the three charts with data and the phase band, light and dark, at 1280 and 375 px', async () => {
   for (const width of [1280, 375]) {
     const page = await chrome.context.newPage();
+    // A CSP violation (the chart script refused, an inline style or script) is reported as a console error below.
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+    });
     await page.setViewportSize({ width, height: 900 });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
