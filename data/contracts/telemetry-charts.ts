@@ -15,6 +15,8 @@ const HOUR_MS = 3_600_000;
  * Each range as intervals of one step, aligned to multiples of the step since the epoch (UTC hours, 6-hour blocks,
  * UTC days), so an interval is a whole number of rollup hours or days. The last interval is the one holding "now"
  * (partial); the range starts `intervals - 1` steps before it. At most 30 rows, so each table stays readable.
+ * Where the backend keeps only days (TIDINGS_TELEMETRY_HOURS_RETENTION shorter than the range), a day's counts fall in
+ * the interval its day starts in: an hourly or 6-hourly chart cannot split them.
  */
 export const CHART_STEPS: Readonly<Record<ChartRange, { stepMs: number; intervals: number; label: string; per: string }>> = {
   '24h': { stepMs: HOUR_MS, intervals: 24, label: '24 hours', per: 'hour' },
