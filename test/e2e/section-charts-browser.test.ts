@@ -39,13 +39,14 @@ before(async () => {
     actor: { userId: null, name: 'test' },
     name: 'mx1',
   });
-  // Mail in the last four hours: 8, 16, 24 and 32 delivered per hour, some deferred and rejected; a heartbeat in each.
-  const events: TelemetryEvent[] = [];
+  // Mail in the last four hours: 8, 16, 24 and 32 delivered per hour, one more deferred (still queued) and one rejected;
+  // after each hour's mail a heartbeat that measures the queue.
   let seq = 0;
   for (let h = 1; h <= 4; h++) {
     const start = T - (5 - h) * HOUR;
+    const events: TelemetryEvent[] = [];
     for (let i = 0; i < 8 * h; i++) {
-      events.push({ seq: ++seq, at: start + i * 1000, type: 'accepted', messageId: `m${h}-${i}` });
+      events.push({ seq: ++seq, at: start + i * 1000, type: 'accepted', messageId: `m${h}-${i}`, deliveries: 1 });
       events.push({
         seq: ++seq,
         at: start + i * 1000 + 1,
@@ -55,20 +56,20 @@ before(async () => {
         latencyMs: 50 * (i + 1),
       });
     }
+    events.push({ seq: ++seq, at: start + 59_000, type: 'accepted', messageId: `d${h}`, deliveries: 1 });
     events.push({ seq: ++seq, at: start + 60_000, type: 'deferred', messageId: `d${h}`, route: 'forward' });
     events.push({ seq: ++seq, at: start + 61_000, type: 'rejected', reason: 'unknown-user' });
-  }
-  await postAsNode(site, '/api/v1/telemetry', token, { after: 0, events });
-  for (let h = 1; h <= 4; h++)
+    await postAsNode(site, '/api/v1/telemetry', token, { after: seq - events.length, events });
     await postAsNode(site, '/api/v1/telemetry/heartbeat', token, {
-      at: T - (5 - h) * HOUR + 120_000,
+      at: start + 120_000,
       queueDepth: h,
       oldestQueuedMs: h * 60_000,
-      inRetry: 0,
+      inRetry: h,
       configVersion: 1,
       lastSyncAt: null,
       lastSeq: seq,
     });
+  }
   site.changes.bump();
   chrome = await launchChromium();
 });
@@ -223,7 +224,12 @@ test('with JavaScript off, no chart shows and the open tables alone carry the nu
   );
   const row = (chart: string) => page.locator(`figure[data-chart="${chart}"] tr[data-from="2026-01-15T11:00:00.000Z"]`);
   assert.ok(await row('outcomes').isVisible());
-  assert.deepEqual(await row('outcomes').locator('th, td').allInnerTexts(), ['15 Jan 11:00', '32', '32', '1', '0', '1']);
+  assert.deepEqual(await row('outcomes').locator('th, td').allInnerTexts(), ['15 Jan 11:00', '33', '32', '1', '0', '1']);
+  // 84 deliveries accepted: 80 delivered, the 4 deferred still queued at the last reading.
+  assert.match(
+    await page.locator('p.accounting').innerText(),
+    /accepted 84 = delivered 80 \+ queued 4 \+ quarantined 0 \+ bounced 0 \+ discarded 0, unaccounted 0\./,
+  );
   // 32 deliveries at 50 ms to 1.6 s: the 16th (800 ms) and the 31st (1.55 s) as bucket bounds.
   assert.deepEqual(await row('latency').locator('th, td').allInnerTexts(), ['15 Jan 11:00', '32', '≤ 1 s', '≤ 1.8 s']);
   assert.deepEqual(await row('queue').locator('th, td').allInnerTexts(), ['15 Jan 11:00', '1', '4', '4 min']);

@@ -41,8 +41,9 @@ before(async () => {
   await postAsNode(site, '/api/v1/telemetry', token, {
     after: 0,
     events: [
-      e(H11 + MIN, { type: 'accepted', messageId: 'a1' }),
-      e(H11 + 2 * MIN, { type: 'accepted', messageId: 'a2' }),
+      e(H11 + MIN, { type: 'accepted', messageId: 'a1', deliveries: 1 }),
+      e(H11 + 2 * MIN, { type: 'accepted', messageId: 'a2', deliveries: 1 }),
+      e(H11 + 2 * MIN + 1, { type: 'accepted', messageId: 'a3', deliveries: 1 }),
       e(H11 + 3 * MIN, { type: 'delivered', messageId: 'a1', route: 'maildir', latencyMs: 40 }),
       e(H11 + 4 * MIN, { type: 'delivered', messageId: 'a2', route: 'lmtp', latencyMs: 1_500 }),
       e(H11 + 5 * MIN, { type: 'rejected', reason: 'unknown-user' }),
@@ -53,7 +54,8 @@ before(async () => {
   });
   await postAsNode(site, '/api/v1/telemetry/heartbeat', token, {
     at: H11 + 10 * MIN,
-    queueDepth: 4,
+    // a3, deferred, is the one delivery still queued.
+    queueDepth: 1,
     oldestQueuedMs: 150_000,
     inRetry: 1,
     configVersion: 1,
@@ -118,7 +120,7 @@ test('the 24h tables carry the numbers of each hour in the display time zone, wi
   const m = row(html, 'Messages per hour', '2026-01-15T11:00:00.000Z');
   assert.deepEqual(m, {
     label: '15 Jan 12:00',
-    accepted: '2',
+    accepted: '3',
     delivered: '2',
     deferred: '1',
     bounced: '0',
@@ -133,7 +135,7 @@ test('the 24h tables carry the numbers of each hour in the display time zone, wi
   assert.equal(bound(1_500), 1778);
   assert.deepEqual(l, { label: '15 Jan 12:00', delivered: '2', p50: '≤ 56 ms', p95: '≤ 1.8 s' });
   const q = row(html, 'Queue per hour', '2026-01-15T11:00:00.000Z');
-  assert.deepEqual(q, { label: '15 Jan 12:00', nodes: '1', depth: '4', oldest: '2.5 min' });
+  assert.deepEqual(q, { label: '15 Jan 12:00', nodes: '1', depth: '1', oldest: '2.5 min' });
 
   // An hour with nothing: zero messages, but no delay and no heartbeat, never a made-up 0.
   assert.deepEqual(row(html, 'Delivery delay per hour', '2026-01-15T10:00:00.000Z'), {
@@ -154,7 +156,6 @@ test('the 24h tables carry the numbers of each hour in the display time zone, wi
   assert.equal([...html.matchAll(/<tr data-from=/g)].length, 3 * 24);
   // The phase, listed in words as well as shaded on the charts; the accounting line is there.
   assert.match(text, new RegExp(`FS#${taskId} deployment and parallel service new/old: 2026-01-15 07:00 CET to 2026-01-15 10:59 CET`));
-  assert.match(html, /<p class="accounting" data-accounting="\w+">/);
 
   // The chart script: one file from our origin, allowed by the page's CSP; no inline code.
   const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)].map((s) => ({ attrs: s[1], body: s[2] }));
@@ -177,6 +178,32 @@ test('the 24h tables carry the numbers of each hour in the display time zone, wi
   assert.equal(data.labels[22], '15 Jan 12:00');
   const api = (await (await site.get('/api/v1/sections/email/telemetry')).json()) as { charts: SectionCharts };
   assert.deepEqual(data.charts.intervals, api.charts.intervals);
+  // The accounting line: three deliveries accepted, two delivered, one still queued at the 12:10 (local) reading.
+  assert.deepEqual(
+    { ...api.charts.accounting, from: undefined, to: undefined },
+    {
+      from: undefined,
+      to: undefined,
+      measuredFrom: null,
+      measuredTo: '2026-01-15T11:10:00.000Z',
+      acceptedMessages: 3,
+      carriedIn: 0,
+      accepted: 3,
+      dsn: 0,
+      delivered: 2,
+      bounced: 0,
+      quarantined: 0,
+      discarded: 0,
+      queued: 1,
+      uncountedMessages: 0,
+      unaccounted: 0,
+    },
+  );
+  assert.match(html, /<p class="accounting" data-accounting="balanced">/);
+  assert.match(
+    text,
+    /Accounting, last 24 hours \(in deliveries, one per accepted recipient; 3 messages accepted\): accepted 3 = delivered 2 \+ queued 1 \+ quarantined 0 \+ bounced 0 \+ discarded 0, unaccounted 0\. Queue measured from the nodes' first events to 2026-01-15 12:10 CET\./,
+  );
 });
 
 test('?range=7d and ?range=30d: their own intervals and aria-current; a bad range shows the 24h page from the same cache entry', async () => {
@@ -193,7 +220,7 @@ test('?range=7d and ?range=30d: their own intervals and aria-current; a bad rang
   assert.equal([...month.html.matchAll(/<tr data-from=/g)].length, 3 * 30);
   // A UTC day starts at 01:00 in Berlin, and says so.
   const today = row(month.html, 'Messages per day', '2026-01-15T00:00:00.000Z');
-  assert.deepEqual([today.label, today.accepted, today['rejected:unknown-user']], ['Thu 15 Jan 01:00', '2', '2']);
+  assert.deepEqual([today.label, today.accepted, today['rejected:unknown-user']], ['Thu 15 Jan 01:00', '3', '2']);
 
   const asOf = (html: string) => /Status as of <time datetime="([^"]+)"/.exec(html)?.[1];
   const first = await page('/section/email');
