@@ -2,7 +2,7 @@
 import { CHART_STEPS, type ChartInterval, type ChartPhase, type ChartRange, type SectionCharts } from '#data/contracts/telemetry-charts.ts';
 import { LATENCY_BUCKETS_MS, REJECT_REASONS, latencyQuantile, type RejectReason } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
-import { gaugeSeries, latencySeries, outcomeSeries } from '../../store/telemetry-rollups.ts';
+import { gaugeSeries, latencySeries, outcomeSeries, type BucketRange, type Granularity } from '../../store/telemetry-rollups.ts';
 import { accounting } from './accounting.ts';
 import { summaryReads } from './summary.ts';
 
@@ -78,6 +78,13 @@ export function sectionCharts(db: DB, slug: string, range: ChartRange, now: Date
     reporting =
       db.prepare('SELECT 1 FROM telemetry_heartbeats LIMIT 1').get() !== undefined ||
       db.prepare('SELECT 1 FROM telemetry_cursors LIMIT 1').get() !== undefined;
+    // telemetry_gauge_minutes is keyed (node_id, minute) with no index by minute: its reads go node by node, each an
+    // index range, instead of a scan of every node's 14 days of minutes. The hour and day tables have one by time.
+    const nodeIds = (db.prepare('SELECT id FROM mx_nodes ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+    const gaugeRows = (read: { g: Granularity; range: BucketRange }) =>
+      read.g === 'minute'
+        ? nodeIds.flatMap((nodeId) => gaugeSeries(db, 'minute', { ...read.range, nodeId }))
+        : gaugeSeries(db, read.g, read.range);
     for (const read of summaryReads(db, { from: first, to: t })) {
       for (const r of outcomeSeries(db, read.g, read.range)) {
         const key = r.outcome === 'rejected' ? `rejected:${r.reason}` : r.outcome;
@@ -85,7 +92,7 @@ export function sectionCharts(db: DB, slug: string, range: ChartRange, now: Date
         m.set(key, (m.get(key) ?? 0) + r.count);
       }
       for (const r of latencySeries(db, read.g, read.range)) histograms[index(r.at)][r.bucket] += r.count;
-      for (const r of gaugeSeries(db, read.g, read.range)) {
+      for (const r of gaugeRows(read)) {
         const m = gauges[index(r.at)];
         const g = m.get(r.nodeId);
         const oldest = r.oldestQueuedMsMax;
