@@ -1,6 +1,5 @@
 // Words and numbers of the telemetry charts and their tables: interval labels in the display time zone, latencies
-// as histogram bounds ("≤ 1.8 s"), ages and counts.
-import { CHART_STEPS, type ChartRange } from '#data/contracts/telemetry-charts.ts';
+// as histogram bounds ("≤ 1.8 s"), ages and counts. Free of imports: the chart script bundles it for its tooltips.
 
 const count = new Intl.NumberFormat('en-GB');
 export const formatCount = (n: number): string => count.format(n);
@@ -15,11 +14,11 @@ function parts(iso: string, tz: string, opts: Intl.DateTimeFormatOptions): Recor
  * An interval's start as its row and axis label, in the display time zone: "15 Jan 11:00" for hours and 6-hour
  * blocks, "Thu 15 Jan" for days that start at local midnight (a UTC day elsewhere keeps its local time).
  */
-export function intervalLabel(iso: string, tz: string, range: ChartRange): string {
+export function intervalLabel(iso: string, tz: string, daily: boolean): string {
   const p = parts(iso, tz, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   const day = `${p.day} ${p.month}`;
   const time = `${p.hour}:${p.minute}`;
-  if (CHART_STEPS[range].per === 'day') return time === '00:00' ? `${p.weekday} ${day}` : `${p.weekday} ${day} ${time}`;
+  if (daily) return time === '00:00' ? `${p.weekday} ${day}` : `${p.weekday} ${day} ${time}`;
   return `${day} ${time}`;
 }
 

@@ -19,6 +19,7 @@ import {
 import annotationPlugin, { type AnnotationOptions } from 'chartjs-plugin-annotation';
 import type { SectionCharts } from '#data/contracts/telemetry-charts.ts';
 import { blend, CHART_PALETTES, type ChartPalette } from '../lib/charts-palette.ts';
+import { formatQuantile } from '../lib/charts-format.ts';
 
 Chart.register(
   BarController,
@@ -132,6 +133,17 @@ function latencyConfig(d: ChartData, p: ChartPalette): ChartConfiguration<'line'
   const scales = options.scales as Record<string, Record<string, unknown>>;
   // Delays span milliseconds to days: a log scale keeps both readable.
   scales.y = { ...scales.y, type: 'logarithmic', beginAtZero: false };
+  // Tooltips say what the table says: an upper bound, or "more than" the last bucket.
+  const plugins = options.plugins as Record<string, unknown>;
+  plugins.tooltip = {
+    callbacks: {
+      label: (ctx: { datasetIndex: number; dataIndex: number; dataset: { label?: string } }) => {
+        const i = charts.intervals[ctx.dataIndex];
+        const [ms, over] = ctx.datasetIndex === 0 ? [i.p50Ms, i.p50Overflow] : [i.p95Ms, i.p95Overflow];
+        return `${ctx.dataset.label}: ${formatQuantile(ms, over)}`;
+      },
+    },
+  };
   return {
     type: 'line',
     data: {
@@ -141,6 +153,7 @@ function latencyConfig(d: ChartData, p: ChartPalette): ChartConfiguration<'line'
           'p50',
           p.p50,
           charts.intervals.map((i) => s(i.p50Ms)),
+          { pointStyle: charts.intervals.map((i) => (i.p50Overflow ? 'triangle' : 'circle')) },
         ),
         // Dashed, so the two lines differ by more than colour; past the last bucket a triangle marks "more than".
         line(

@@ -5,15 +5,15 @@ import { LATENCY_BUCKETS_MS } from '#data/contracts/telemetry.ts';
 import { formatCount, formatDuration, formatQuantile, intervalLabel } from '../../site/lib/charts-format.ts';
 
 test('interval labels: hours and 6-hour blocks with their local time, days by weekday (with the time where a UTC day starts later)', () => {
-  assert.equal(intervalLabel('2026-01-15T11:00:00.000Z', 'UTC', '24h'), '15 Jan 11:00');
-  assert.equal(intervalLabel('2026-01-15T11:00:00.000Z', 'Europe/Berlin', '24h'), '15 Jan 12:00');
-  assert.equal(intervalLabel('2026-01-15T06:00:00.000Z', 'Europe/Berlin', '7d'), '15 Jan 07:00');
-  assert.equal(intervalLabel('2026-01-15T00:00:00.000Z', 'UTC', '30d'), 'Thu 15 Jan');
-  assert.equal(intervalLabel('2026-01-15T00:00:00.000Z', 'Europe/Berlin', '30d'), 'Thu 15 Jan 01:00');
+  assert.equal(intervalLabel('2026-01-15T11:00:00.000Z', 'UTC', false), '15 Jan 11:00');
+  assert.equal(intervalLabel('2026-01-15T11:00:00.000Z', 'Europe/Berlin', false), '15 Jan 12:00');
+  assert.equal(intervalLabel('2026-01-15T06:00:00.000Z', 'Europe/Berlin', false), '15 Jan 07:00');
+  assert.equal(intervalLabel('2026-01-15T00:00:00.000Z', 'UTC', true), 'Thu 15 Jan');
+  assert.equal(intervalLabel('2026-01-15T00:00:00.000Z', 'Europe/Berlin', true), 'Thu 15 Jan 01:00');
   // The night Berlin moves to summer time: 00:00 and 01:00 UTC are 01:00 CET and 03:00 CEST.
-  assert.equal(intervalLabel('2026-03-29T00:00:00.000Z', 'Europe/Berlin', '24h'), '29 Mar 01:00');
-  assert.equal(intervalLabel('2026-03-29T01:00:00.000Z', 'Europe/Berlin', '24h'), '29 Mar 03:00');
-  assert.equal(intervalLabel('2026-03-29T00:00:00.000Z', 'America/New_York', '30d'), 'Sat 28 Mar 20:00');
+  assert.equal(intervalLabel('2026-03-29T00:00:00.000Z', 'Europe/Berlin', false), '29 Mar 01:00');
+  assert.equal(intervalLabel('2026-03-29T01:00:00.000Z', 'Europe/Berlin', false), '29 Mar 03:00');
+  assert.equal(intervalLabel('2026-03-29T00:00:00.000Z', 'America/New_York', true), 'Sat 28 Mar 20:00');
 });
 
 test('delays read as people read them, quantiles as upper bounds, overflow as "more than", none as no delivery', () => {
