@@ -114,7 +114,7 @@ test('heartbeat then silence: unknown at exactly the stale instant, with no writ
     const stale = await t.email();
     assert.equal(stale.state, 'unknown', 'at the stale instant, rebuilt by the boundary alone');
     assert.equal(stale.legend, LEGEND);
-    assert.equal(stale.reason, `${LEGEND}: no heartbeat from any mail node since ${iso(T + 7_001)}`);
+    assert.equal(stale.reason, `${LEGEND}: no heartbeat from any mail node for 5 min`);
     assert.equal(t.site.changes.version(), version, 'nothing was written meanwhile');
     // Views while stale store nothing more.
     t.setNow(T + 20 * MIN);

@@ -157,7 +157,7 @@ test('a held backlog turns Email to active issues and back; a stopped node turns
   await waitFor(stateIs('unknown'), () => `Email turns unknown (now ${seen})`, { timeoutMs: STALE_MS + 15_000, intervalMs: 200 });
   const unknownSeenAt = Date.now();
   const stale = await email();
-  assert.equal(stale.reason, `${STATE_LEGEND.unknown}: no heartbeat from any mail node since ${new Date(last).toISOString()}`);
+  assert.equal(stale.reason, `${STATE_LEGEND.unknown}: no heartbeat from any mail node for ${STALE_MS / 60_000} min`);
   const unknown = changes().at(-1);
   assert.equal(unknown?.state, 'unknown');
   assert.equal(unknown?.source, 'telemetry');
@@ -181,7 +181,7 @@ test('a held backlog turns Email to active issues and back; a stopped node turns
     entries.map(([title]) => title),
     [`Email: ${STATE_LEGEND.unknown}`, `Email: ${STATE_LEGEND.operational}`, `Email: ${STATE_LEGEND.issues}`],
   );
-  assert.match(entries[0][1], new RegExp(`no heartbeat from any mail node since ${new Date(last).toISOString()}`));
+  assert.ok(entries[0][1].includes(`no heartbeat from any mail node for ${STALE_MS / 60_000} min`), entries[0][1]);
   assert.match(entries[2][1], /the oldest queued delivery on mx-light is older than 0\.05 min/);
 
   // The section page's state-change list shows the same changes, newest first, each at its stored instant.

@@ -38,7 +38,8 @@ export function evaluateTelemetryHealth(db: DB, now: Date, cfg: TelemetryHealthC
     return {
       verdict: {
         state: 'unknown',
-        reason: `${STATE_LEGEND.unknown}: no heartbeat from any mail node since ${iso(freshest)}`,
+        // A duration, not an instant: the reason is shown as stored, next to the change's time in the reader's time zone.
+        reason: `${STATE_LEGEND.unknown}: no heartbeat from any mail node for ${minutes(cfg.staleAfterMs)}`,
         at: iso(staleAt),
       },
       nextChange: null,
