@@ -54,10 +54,10 @@ async function untilListening(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
-async function waitUntil(check: () => boolean, timeoutMs = 120_000): Promise<void> {
+async function waitUntil(check: () => boolean, timeoutMs = 120_000, what = 'the queue to drain'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > end) throw new Error('queue did not drain');
+    if (Date.now() > end) throw new Error(`waited ${timeoutMs / 1000} s for ${what}`);
     await pause(50);
   }
 }
@@ -91,7 +91,7 @@ async function measure(t: Target, sessions: number, round: number, recipients: s
   const unshippedAtEnd = t.unshipped?.();
   // CPU counts until the last accepted message is in its Maildir, so delivery work is included; with shipping, also
   // until the backend has acknowledged every event, so shipping's work is included and none spills into the next run.
-  await waitUntil(t.drained);
+  await waitUntil(t.drained, 120_000, t.unshipped ? 'the queue to drain and every event to be shipped' : 'the queue to drain');
   const cpuMs = treeCpuMs(pid) - cpu0;
   const peakRss = rss.stop();
   const total = (r.messages * (DURATION_MS + 1000)) / DURATION_MS; // messages incl. warm-up, for CPU per message
@@ -261,7 +261,8 @@ async function main(): Promise<void> {
         })
         .filter((r): r is number => r !== undefined)
         .sort((a, b) => a - b);
-      const medianRound = perRound[Math.floor(perRound.length / 2)];
+      const mid = perRound.length >> 1;
+      const medianRound = perRound.length % 2 === 1 ? perRound[mid] : (perRound[mid - 1] + perRound[mid]) / 2;
       console.log(
         `  ${String(sessions).padStart(3)} sessions shipping telemetry: ${f1(mean('tidings+ship', 'msgsPerSec'))} msg/s with (${each('tidings+ship')}), ` +
           `${f1(mean('tidings', 'msgsPerSec'))} without (${each('tidings')}): ${(ratio * 100).toFixed(1)} % (goal ≥ 95 %); ` +
@@ -304,7 +305,7 @@ async function idleMemory(startTidings: (name: string, port: number) => { proc: 
     idle.push(s);
     if (i % 200 === 199) await pause(20);
   }
-  await waitUntil(() => greeted === IDLE_CONNECTIONS, 60_000);
+  await waitUntil(() => greeted === IDLE_CONNECTIONS, 60_000, `${IDLE_CONNECTIONS} greetings (${greeted} so far)`);
   await pause(1000);
   const withIdle = treeRssBytes(fresh.pid!);
   console.log(
