@@ -65,7 +65,7 @@ export function createAppWithFastPath(given: ServerDeps): {
   // GET and HEAD bodies are never read (@hono/node-server does not even pass them on), so they skip the check.
   // A declared length without Transfer-Encoding is all bodyLimit compares then; compared here, because bodyLimit first
   // reads c.req.raw.body, which turns @hono/node-server's request into a web stream and costs every POST its direct
-  // body read (bench/telemetry measured it).
+  // body read (seen in bench/telemetry's server profile; see its README).
   const limitBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) });
   app.use('*', async (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
