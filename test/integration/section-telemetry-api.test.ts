@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { SectionTelemetryResponse, type SectionCharts } from '#data/contracts/telemetry-charts.ts';
-import { LATENCY_BUCKETS_MS, latencyBucket, type TelemetryEvent, type TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
+import { LATENCY_BUCKETS_MS, latencyBucket } from '#data/contracts/telemetry.ts';
 import { createChangeCounter } from '#server/deps.ts';
 import { runTelemetryRollup } from '#server/jobs/telemetry-rollup.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { openBackendStore } from '#server/store/open.ts';
-import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { playNode, startSiteServer, type PlayedNode, type SiteServer, type UnnumberedEvent } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
 
 const MIN = 60_000;
@@ -20,15 +20,10 @@ const HOUR = 3_600_000;
 const NOW = '2026-01-15T12:30:00.000Z';
 const T = Date.parse(NOW);
 const bound = (ms: number) => LATENCY_BUCKETS_MS[latencyBucket(ms)];
-/** An event as the test writes it; the node numbers them. */
-type Unnumbered = TelemetryEvent extends infer E ? (E extends TelemetryEvent ? Omit<E, 'seq'> : never) : never;
 
 interface Env {
   site: SiteServer;
-  node(name: string): {
-    batch(events: Unnumbered[]): Promise<void>;
-    beat(at: number, hb: Partial<TelemetryHeartbeat>): Promise<void>;
-  };
+  node(name: string): PlayedNode;
   charts(range?: string): Promise<SectionCharts>;
   rollup(): void;
 }
@@ -40,26 +35,7 @@ async function start(): Promise<Env> {
   return {
     site,
     node(name) {
-      const token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name });
-      let seq = 0;
-      return {
-        batch: async (events) => {
-          const after = seq;
-          const numbered = events.map((e) => ({ ...e, seq: ++seq }));
-          await postAsNode(site, '/api/v1/telemetry', token, { after, events: numbered });
-        },
-        beat: (at, hb) =>
-          postAsNode(site, '/api/v1/telemetry/heartbeat', token, {
-            at,
-            queueDepth: 0,
-            oldestQueuedMs: null,
-            inRetry: 0,
-            configVersion: 1,
-            lastSyncAt: null,
-            lastSeq: seq,
-            ...hb,
-          }),
-      };
+      return playNode(site, issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name }));
     },
     async charts(range) {
       const r = await site.get(`/api/v1/sections/email/telemetry${range ? `?range=${range}` : ''}`);
@@ -83,8 +59,8 @@ async function start(): Promise<Env> {
 
 /** What happened, per hour: the test's record of the truth the API must report. */
 const at = (iso: string) => Date.parse(iso);
-function mail(): Unnumbered[] {
-  const out: Unnumbered[] = [];
+function mail(): UnnumberedEvent[] {
+  const out: UnnumberedEvent[] = [];
   // 15:00-16:00 yesterday: 20 deliveries at 10 ms ... 200 ms; then nothing until 11:00 today.
   for (let i = 1; i <= 20; i++) {
     out.push({ at: at('2026-01-14T15:00:00.000Z') + i * MIN, type: 'accepted', messageId: `y${i}` });

@@ -6,13 +6,12 @@
 // line (0 lost, 1 lost, or not measured) is the real one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import { createChangeCounter } from '#server/deps.ts';
 import { runTelemetryRollup } from '#server/jobs/telemetry-rollup.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { prunedBefore } from '#server/store/telemetry-rollups.ts';
 import { visibleText } from '../support/html-text.ts';
-import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { playNode, startSiteServer, type PlayedNode, type SiteServer, type UnnumberedEvent } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
 
 /** Now: half a minute into 12:00 UTC (13:00 in Berlin, the display time zone). */
@@ -27,13 +26,7 @@ const PHASES = [
   { title: 'deactivation of old inbound mailsystem', startsAt: '2026-01-16T00:00:00.000Z', endsAt: '2026-01-16T23:59:59.999Z' },
 ];
 
-interface Node {
-  seq: number;
-  batch(events: Omit<TelemetryEvent, 'seq'>[]): Promise<void>;
-  beat(at: number, hb?: Partial<TelemetryHeartbeat>): Promise<void>;
-}
-
-async function start(): Promise<{ site: SiteServer; node: Node; setNow(ms: number): void }> {
+async function start(): Promise<{ site: SiteServer; node: PlayedNode; setNow(ms: number): void }> {
   let now = T;
   const site = await startSiteServer({ now: new Date(T).toISOString(), tz: 'Europe/Berlin' });
   const token = issueNodeToken({
@@ -41,29 +34,7 @@ async function start(): Promise<{ site: SiteServer; node: Node; setNow(ms: numbe
     actor: { userId: null, name: 'test' },
     name: 'mx1',
   });
-  const node: Node = {
-    seq: 0,
-    async batch(events) {
-      const after = node.seq;
-      const numbered = events.map((e) => ({ ...e, seq: ++node.seq }));
-      // The contract's batch size; larger runs go as several batches, each after the last acknowledged seq.
-      for (let i = 0; i < numbered.length; i += 1000) {
-        const part = numbered.slice(i, i + 1000);
-        await postAsNode(site, '/api/v1/telemetry', token, { after: i === 0 ? after : numbered[i - 1].seq, events: part });
-      }
-    },
-    beat: (at, hb) =>
-      postAsNode(site, '/api/v1/telemetry/heartbeat', token, {
-        at,
-        queueDepth: 0,
-        oldestQueuedMs: null,
-        inRetry: 0,
-        configVersion: 1,
-        lastSyncAt: null,
-        lastSeq: node.seq,
-        ...hb,
-      }),
-  };
+  const node = playNode(site, token);
   return {
     site,
     node,
@@ -91,14 +62,14 @@ const bounced = (at: number, id: string) => ({
 });
 /** A heartbeat in a node's timeline: the queue depth it measures, paired with every event before it. */
 const beat = (at: number, queueDepth: number) => ({ at, type: 'beat' as const, queueDepth });
-type Item = Omit<TelemetryEvent, 'seq'> | ReturnType<typeof beat>;
+type Item = UnnumberedEvent | ReturnType<typeof beat>;
 
 /**
  * Ships a node's timeline as the node does: events in time order by seq, and at each heartbeat the events before it
  * first, then the reading with the seq it was taken at (the accounting line pairs the two).
  */
-async function ship(node: Node, items: Item[]): Promise<void> {
-  let pending: Omit<TelemetryEvent, 'seq'>[] = [];
+async function ship(node: PlayedNode, items: Item[]): Promise<void> {
+  let pending: UnnumberedEvent[] = [];
   for (const item of [...items].sort((x, y) => x.at - y.at)) {
     if (item.type !== 'beat') {
       pending.push(item);
@@ -128,7 +99,7 @@ async function reportText(site: SiteServer, id: number): Promise<string> {
  * The telemetry of the test task, with a queue reading at each end of each measured period: the week before it
  * opened, the deployment phase, the running phase; none in the first phase (00:00 to 06:00 on the 14th).
  */
-async function feed(node: Node): Promise<void> {
+async function feed(node: PlayedNode): Promise<void> {
   const week = Date.parse('2026-01-07T00:00:00.000Z');
   const deploy = Date.parse('2026-01-14T06:00:00.000Z');
   const monitor = Date.parse('2026-01-15T06:00:00.000Z');

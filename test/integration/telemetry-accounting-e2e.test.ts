@@ -16,7 +16,7 @@ import { accounting } from '#server/services/telemetry/accounting.ts';
 import { telemetrySummary } from '#server/services/telemetry/summary.ts';
 import { killHard } from '../support/child.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
-import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
+import { spawnShippingNode, type MainNode } from '../support/mx-main.ts';
 import { mailCli, startServerMain, type ServerMain } from '../support/server-main.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
@@ -143,13 +143,7 @@ test('500 messages through real processes: the charts API reports exactly what t
   const backendEnv = { TIDINGS_STATE_DIR: backendDir, TIDINGS_ROLE: 'backend' };
   let backend = await startServerMain(backendEnv);
   started.push(backend);
-  const node = await spawnMxMain({
-    TIDINGS_STATE_DIR: nodeDir,
-    TIDINGS_MX_BACKEND_URL: backend.url,
-    TIDINGS_MX_TOKEN: token,
-    TIDINGS_MX_SYNC_INTERVAL: '1s',
-    TIDINGS_TELEMETRY_INTERVAL: '1s',
-    TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL: '1s',
+  const node = await spawnShippingNode(nodeDir, backend.url, token, {
     TIDINGS_TELEMETRY_BATCH: '50',
     TIDINGS_SMTP_MAX_MESSAGE_BYTES: String(MAX_BYTES),
     TIDINGS_FORWARD_RELAY: `127.0.0.1:${providerPort}`,

@@ -15,7 +15,7 @@ import { openDatabase, type DB } from '#data/db.ts';
 import { TELEMETRY_REFRESH_MS } from '#server/services/telemetry/section-telemetry.ts';
 import { stateChanges } from '#server/store/state-changes.ts';
 import { killHard } from '../support/child.ts';
-import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
+import { spawnShippingNode, type MainNode } from '../support/mx-main.ts';
 import { mailCli, startServerMain, type ServerMain } from '../support/server-main.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
@@ -71,14 +71,7 @@ test('a held backlog turns Email to active issues and back; a stopped node turns
     TIDINGS_TELEMETRY_OLDEST_QUEUED_THRESHOLD: `${OLDEST_MS / 1000}s`,
   });
   started.push(backend);
-  const node = await spawnMxMain({
-    TIDINGS_STATE_DIR: nodeDir,
-    TIDINGS_MX_BACKEND_URL: backend.url,
-    TIDINGS_MX_TOKEN: token,
-    TIDINGS_MX_SYNC_INTERVAL: '1s',
-    TIDINGS_TELEMETRY_INTERVAL: '1s',
-    TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL: '1s',
-  });
+  const node = await spawnShippingNode(nodeDir, backend.url, token);
   started.push(node);
   const backendDb = openDatabase(join(backendDir, 'backend.sqlite'));
   const nodeDb = openDatabase(join(nodeDir, 'mx', 'node.sqlite'));

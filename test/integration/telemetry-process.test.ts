@@ -11,7 +11,7 @@ import { openDatabase, type DB } from '#data/db.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { telemetrySummary } from '#server/services/telemetry/summary.ts';
 import { killHard } from '../support/child.ts';
-import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
+import { spawnMxMain, spawnShippingNode, type MainNode } from '../support/mx-main.ts';
 import { mailCli, startServerMain, type ServerMain } from '../support/server-main.ts';
 import { FakeTelemetryBackend } from '../support/telemetry-backend.ts';
 import { waitFor } from '../support/wait.ts';
@@ -61,15 +61,7 @@ test('node telemetry reaches the backend exactly once, across a backend outage',
   let backend = await startServerMain(backendEnv);
   started.push(backend);
 
-  const node = await spawnMxMain({
-    TIDINGS_STATE_DIR: nodeDir,
-    TIDINGS_MX_BACKEND_URL: backend.url,
-    TIDINGS_MX_TOKEN: token,
-    TIDINGS_MX_SYNC_INTERVAL: '1s',
-    TIDINGS_TELEMETRY_INTERVAL: '1s',
-    TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL: '1s',
-    TIDINGS_TELEMETRY_BATCH: '3',
-  });
+  const node = await spawnShippingNode(nodeDir, backend.url, token, { TIDINGS_TELEMETRY_BATCH: '3' });
   started.push(node);
   const nodeDb = openDatabase(join(nodeDir, 'mx', 'node.sqlite'));
   dbs.push(nodeDb);

@@ -121,3 +121,19 @@ export const ANNA_MAILDIR_REPLICA: readonly ConfigChange[] = [
     record: { address: 'anna@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null },
   },
 ];
+
+/**
+ * An MX node that syncs from and ships telemetry to the backend at `backendUrl` every second (heartbeats too), with
+ * its state in `dir`; `env` adds or overrides settings.
+ */
+export function spawnShippingNode(dir: string, backendUrl: string, token: string, env: Record<string, string> = {}): Promise<MainNode> {
+  return spawnMxMain({
+    TIDINGS_STATE_DIR: dir,
+    TIDINGS_MX_BACKEND_URL: backendUrl,
+    TIDINGS_MX_TOKEN: token,
+    TIDINGS_MX_SYNC_INTERVAL: '1s',
+    TIDINGS_TELEMETRY_INTERVAL: '1s',
+    TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL: '1s',
+    ...env,
+  });
+}

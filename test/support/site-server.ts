@@ -5,6 +5,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '#data/config.ts';
 import type { DB } from '#data/db.ts';
+import { TELEMETRY_MAX_BATCH, type TelemetryEvent, type TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import { openBackendStore } from '#server/store/open.ts';
 import { createApp } from '#server/app.ts';
 import { createChangeCounter, type ChangeCounter } from '#server/deps.ts';
@@ -86,4 +87,43 @@ export async function postAsNode(site: SiteServer, path: string, token: string, 
     body: JSON.stringify(body),
   });
   assert.equal(r.status, 200, `${path}: ${await r.text()}`);
+}
+
+/** An event as a test writes it: the node numbers it when it sends. */
+export type UnnumberedEvent = TelemetryEvent extends infer E ? (E extends TelemetryEvent ? Omit<E, 'seq'> : never) : never;
+
+/** A test playing an MX node against the app: numbers its events, sends them in contract-sized batches, beats. */
+export interface PlayedNode {
+  /** The highest seq sent. */
+  seq: number;
+  batch(events: UnnumberedEvent[]): Promise<void>;
+  /** A heartbeat at `at` reading an empty queue at the current seq, unless `hb` says otherwise. */
+  beat(at: number, hb?: Partial<TelemetryHeartbeat>): Promise<void>;
+}
+
+export function playNode(site: SiteServer, token: string): PlayedNode {
+  const node: PlayedNode = {
+    seq: 0,
+    async batch(events) {
+      const after = node.seq;
+      const numbered = events.map((e) => ({ ...e, seq: ++node.seq }));
+      // Larger runs go as several batches, each after the last seq sent.
+      for (let i = 0; i < numbered.length; i += TELEMETRY_MAX_BATCH) {
+        const part = numbered.slice(i, i + TELEMETRY_MAX_BATCH);
+        await postAsNode(site, '/api/v1/telemetry', token, { after: i === 0 ? after : numbered[i - 1].seq, events: part });
+      }
+    },
+    beat: (at, hb) =>
+      postAsNode(site, '/api/v1/telemetry/heartbeat', token, {
+        at,
+        queueDepth: 0,
+        oldestQueuedMs: null,
+        inRetry: 0,
+        configVersion: 1,
+        lastSyncAt: null,
+        lastSeq: node.seq,
+        ...hb,
+      }),
+  };
+  return node;
 }
