@@ -1,0 +1,122 @@
+// The shipper's hand-written mapping (toTelemetryEvent) accepts and refuses exactly what the contract's zod
+// TelemetryEvent schema does, for every kind of value the node's event log can hand it, and returns the same event.
+// The reference below is the mapping as it was before it was hand-written: build the candidate, let zod judge it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BOUNCE_REASONS, REJECT_REASONS, ROUTE_KINDS, TELEMETRY_EVENT_TYPES, TelemetryEvent } from '#data/contracts/telemetry.ts';
+import { MIGRATIONS, openDatabase } from '#data/db.ts';
+import { type EventLogRow, eventLog, toTelemetryEvent } from '#mailsystem/telemetry/events.ts';
+import { seqOrderError } from '#mailsystem/telemetry/shipper.ts';
+
+function viaZod(row: EventLogRow): { ok: boolean; event?: unknown } {
+  const base = { seq: row.seq, at: row.at };
+  const messageId = row.message_id ?? undefined;
+  const route = row.route_kind ?? undefined;
+  const reason = row.reason ?? undefined;
+  const type = row.type;
+  const candidate: Record<string, unknown> =
+    type === 'accepted' || type === 'dsn'
+      ? { ...base, type, messageId, deliveries: row.deliveries ?? undefined }
+      : type === 'rejected'
+        ? { ...base, type, reason }
+        : type === 'delivered'
+          ? { ...base, type, messageId, route, latencyMs: row.latency_ms ?? undefined }
+          : type === 'deferred'
+            ? { ...base, type, messageId, route }
+            : type === 'bounced'
+              ? { ...base, type, messageId, route, reason }
+              : { ...base, type, messageId, reason };
+  const parsed = TelemetryEvent.safeParse(candidate);
+  return parsed.success ? { ok: true, event: parsed.data } : { ok: false };
+}
+
+function same(row: EventLogRow): boolean {
+  const mine = toTelemetryEvent(row);
+  const ref = viaZod(row);
+  assert.equal(
+    mine.ok,
+    ref.ok,
+    `row ${show(row)}: hand-written ${mine.ok ? 'accepts' : `refuses (${(mine as { error: string }).error})`}, zod ${ref.ok ? 'accepts' : 'refuses'}`,
+  );
+  if (mine.ok) assert.deepStrictEqual(mine.event, ref.event, `row ${show(row)}: the same event`);
+  else assert.ok(mine.error.length > 0, 'a refusal says why');
+  return mine.ok;
+}
+const show = (row: EventLogRow) => JSON.stringify(row, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+
+const numbers = [0, 1, -1, 7, 1.5, -0, 2 ** 53 - 1, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY, '5', null] as unknown[];
+const texts = ['', 'm1', 'x', 1, Buffer.from('m1'), null] as unknown[];
+const reasons = [...REJECT_REASONS, ...BOUNCE_REASONS, 'tempfail', 'toString', '__proto__', 'Storage', '', 3, null] as unknown[];
+const routes = [...ROUTE_KINDS, 'smtp', 'constructor', '', 2, null] as unknown[];
+const types = [...TELEMETRY_EVENT_TYPES, 'exploded', 'Accepted', ''];
+
+test('hand-written mapping = zod TelemetryEvent on a grid of valid and broken values for every field and type', () => {
+  const ok = { seq: 1, at: 1_800_000_000_000, message_id: 'm1', route_kind: 'maildir', latency_ms: 5, reason: null, deliveries: 2 };
+  let accepted = 0;
+  let refused = 0;
+  const count = (row: EventLogRow) => void (same(row) ? accepted++ : refused++);
+  for (const type of types) {
+    // Each field through all its values with the others valid for the type, then pairs of fields.
+    const valid = { ...ok, type, reason: type === 'rejected' ? 'storage' : type === 'bounced' ? 'permanent' : null } as EventLogRow;
+    const fields: [keyof EventLogRow, unknown[]][] = [
+      ['seq', numbers],
+      ['at', numbers],
+      ['message_id', texts],
+      ['route_kind', routes],
+      ['latency_ms', numbers],
+      ['reason', reasons],
+      ['deliveries', numbers],
+    ];
+    for (const [f, values] of fields) for (const v of values) count({ ...valid, [f]: v } as EventLogRow);
+    for (const [i, [f, fv]] of fields.entries())
+      for (const [g, gv] of fields.slice(i + 1)) for (const a of fv) for (const b of gv) count({ ...valid, [f]: a, [g]: b } as EventLogRow);
+  }
+  // Both outcomes are well represented, so neither side can pass by answering one way.
+  assert.ok(accepted > 1000 && refused > 10_000, `accepted ${accepted}, refused ${refused}`);
+});
+
+test('hand-written mapping = zod TelemetryEvent on rows as SQLite hands them back, odd values included', () => {
+  const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
+  const insert = db.prepare(
+    'INSERT INTO events (at, type, message_id, route_kind, latency_ms, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const ats: unknown[] = [1_800_000_000_000, 0, -5, 1.25, '17', 'soon', 2 ** 53];
+  const details: unknown[] = [
+    '{"deliveries":3}',
+    '{"deliveries":0}',
+    '{"deliveries":-1}',
+    '{"deliveries":2.5}',
+    '{"deliveries":"3"}',
+    '{"deliveries":[1]}',
+    '{"deliveries":null}',
+    '{"size":1}',
+    'not json',
+    null,
+  ];
+  const latencies: unknown[] = [0, 12, -3, 1.5, '40', 'slow', null];
+  for (const type of TELEMETRY_EVENT_TYPES)
+    for (const at of ats)
+      for (const mid of ['m1', '', null, 42])
+        for (const route of ['lmtp', 'pigeon', null])
+          for (const latency of latencies)
+            for (const reason of ['expired', 'spam', 'permanent', 'tempfail', null])
+              for (const detail of type === 'accepted' || type === 'dsn' ? details : [null])
+                insert.run(at, type, mid, route, latency, reason, detail);
+  const rows = eventLog(db).after(0, 1_000_000);
+  assert.ok(rows.length > 10_000);
+  let accepted = 0;
+  for (const row of rows) if (same(row)) accepted++;
+  assert.ok(accepted > 100 && accepted < rows.length, `accepted ${accepted} of ${rows.length}`);
+  db.close();
+});
+
+test("the shipper still checks the batch's seq order (the one rule of TelemetryBatch beyond each event)", () => {
+  const ev = (seq: number) => ({ seq, at: 1, type: 'rejected', reason: 'storage' }) as const;
+  assert.equal(seqOrderError(0, [ev(1), ev(2), ev(5)]), null);
+  assert.equal(seqOrderError(4, [ev(5)]), null);
+  assert.equal(seqOrderError(5, [ev(5)])?.seq, 5, 'not after "after"');
+  assert.equal(seqOrderError(0, [ev(1), ev(3), ev(3)])?.seq, 3, 'a repeated seq');
+  assert.match(seqOrderError(0, [ev(2), ev(1)])?.error ?? '', /seq 1 is not after 2/);
+  assert.match(seqOrderError(-1, [ev(2)])?.error ?? '', /cursor -1/);
+  assert.match(seqOrderError(0.5, [ev(2)])?.error ?? '', /cursor 0.5/);
+});
