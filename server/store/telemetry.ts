@@ -214,23 +214,6 @@ export function foldGaugeMinute(db: DB, nodeId: number, hb: TelemetryHeartbeat):
   markHoursDirty(db, [minuteOf(hb.at)]);
 }
 
-export interface GaugeMinute {
-  nodeId: number;
-  minute: number;
-  queueDepthMax: number;
-  oldestQueuedMsMax: number | null;
-  inRetryMax: number;
-}
-
-export function gaugeMinutes(db: DB, range: { from: number; to: number; nodeId?: number }): GaugeMinute[] {
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
-  return db
-    .prepare(`SELECT node_id AS nodeId, minute, queue_depth_max AS queueDepthMax, oldest_queued_ms_max AS oldestQueuedMsMax,
-                     in_retry_max AS inRetryMax
-              FROM telemetry_gauge_minutes WHERE minute >= @from AND minute < @to ${byNode} ORDER BY minute, node_id`)
-    .all(range) as GaugeMinute[];
-}
-
 const HEARTBEAT_SELECT = `SELECT h.node_id AS nodeId, n.name AS nodeName, h.received_at AS receivedAt, h.at, h.queue_depth AS queueDepth,
   h.oldest_queued_ms AS oldestQueuedMs, h.in_retry AS inRetry, h.config_version AS configVersion, h.last_sync_at AS lastSyncAt,
   h.last_seq AS lastSeq
