@@ -64,7 +64,19 @@ function bands(charts: SectionCharts, p: ChartPalette): Record<string, Annotatio
       drawTime: 'beforeDatasetsDraw',
       label: {
         display: true,
-        content: `FS#${phase.taskId} ${phase.title}`,
+        // The whole title where it fits in the band, else the task number alone (a narrow band on a phone).
+        content: (ctx) => {
+          const full = `FS#${phase.taskId} ${phase.title}`;
+          const x = ctx.chart.scales.x;
+          if (!x) return full;
+          const room = Math.abs(x.getPixelForValue(position(charts, phase.end)) - x.getPixelForValue(position(charts, phase.start)));
+          const c = ctx.chart.ctx;
+          c.save();
+          c.font = `11px ${Chart.defaults.font.family}`;
+          const fits = c.measureText(full).width + 8 <= room;
+          c.restore();
+          return fits ? full : `FS#${phase.taskId}`;
+        },
         position: { x: 'start', y: 'start' },
         color: p.text,
         font: { size: 11 },
@@ -225,9 +237,13 @@ function draw(section: HTMLElement): void {
             afterRender: (c) => {
               figure.dataset.drawn = 'true';
               figure.dataset.bands = JSON.stringify(
-                annotationPlugin
-                  .getAnnotations(c)
-                  .map((e) => ({ x: Math.round(e.x), x2: Math.round(e.x2), y: Math.round(e.y), y2: Math.round(e.y2) })),
+                annotationPlugin.getAnnotations(c).map((e) => ({
+                  x: Math.round(e.x),
+                  x2: Math.round(e.x2),
+                  y: Math.round(e.y),
+                  y2: Math.round(e.y2),
+                  label: (e.label?.options as { content?: unknown } | undefined)?.content ?? null,
+                })),
               );
             },
           },

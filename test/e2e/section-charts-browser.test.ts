@@ -21,12 +21,13 @@ const T = Date.parse(NOW);
 const HOUR = 3_600_000;
 let site: SiteServer;
 let chrome: LaunchedBrowser;
+let taskId = 0;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   site = await startSiteServer({ now: NOW });
   // A phase from 02:00 to 07:00 UTC: hours with no mail, so the band's own colour shows in the empty chart area.
-  insertTask(site.db, {
+  taskId = insertTask(site.db, {
     summary: 'MX rollout',
     section: 'email',
     openedAt: '2026-01-10T08:00:00.000Z',
@@ -83,6 +84,8 @@ interface Band {
   x2: number;
   y: number;
   y2: number;
+  /** The band's label as drawn. */
+  label: unknown;
 }
 
 /** Waits until the three charts have rendered, and returns each one's bands as the script reports them. */
@@ -155,6 +158,13 @@ test('/section/email draws the three charts with data and the phase band, light 
         assert.equal(bands[chart].length, 1, `${chart}: one phase band`);
         const b = bands[chart][0];
         assert.ok(b.x2 - b.x > 10 && b.y2 - b.y > 50, `${chart} at ${width}px: the band has an area (${JSON.stringify(b)})`);
+        // The band's label is the whole title where it fits, the task number alone where it does not (a phone).
+        const short = `FS#${taskId}`;
+        assert.ok(
+          b.label === `${short} deployment and parallel service new/old` || b.label === short,
+          `${chart} at ${width}px: band label ${JSON.stringify(b.label)}`,
+        );
+        if (width < 500) assert.equal(b.label, short, `${chart} at ${width}px: a narrow band shows the task number alone`);
         // The chart draws on its canvas: a good part of it is painted (axes, bars or lines, band).
         await page.waitForFunction(
           ({ chart, b, fill }) => {
