@@ -2,7 +2,8 @@
 // `telemetry` in its config it also ships its event log to a backend, as mailsystem/main.ts does.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, loadMxConfig } from '#data/config.ts';
+import { loadConfig } from '#data/config.ts';
+import { loadMxConfig } from '#data/config-mx.ts';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
 import { buildDsn } from '#mailsystem/delivery/dsn.ts';

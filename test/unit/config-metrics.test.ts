@@ -2,7 +2,8 @@
 // TIDINGS_METRICS_TOKEN; a bad value is a ConfigError naming the variable (mailsystem/main.ts and server/main.ts exit 2).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, loadMxConfig } from '#data/config.ts';
+import { ConfigError, loadConfig } from '#data/config.ts';
+import { loadMxConfig } from '#data/config-mx.ts';
 
 const base = loadConfig({}, '/srv/t');
 

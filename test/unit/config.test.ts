@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hono } from 'hono';
-import { loadConfig, loadMxConfig, ConfigError } from '#data/config.ts';
+import { loadConfig, ConfigError } from '#data/config.ts';
+import { loadMxConfig } from '#data/config-mx.ts';
 import { clientIp } from '#server/http/session.ts';
 
 test('defaults: state in ./state, HTTP 8080, SMTP 2525, all-in-one, no trusted proxies', () => {

@@ -1,0 +1,205 @@
+// Reads the MX node's TIDINGS_* settings (mailsystem/main.ts) on top of the shared ones in data/config.ts.
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import type { Config } from './config.ts';
+import { ConfigError, duration, type Env, listenHost, oneOf, port, positiveInt, readableFile, UNIT_MS } from './config-env.ts';
+import { TELEMETRY_MAX_BATCH } from './contracts/telemetry.ts';
+
+/** What an MX node needs besides the common settings (read by mailsystem/main.ts). */
+export interface MxConfig {
+  /** Backend to fetch the mail configuration from; null: serve the local replica only. */
+  backend: { url: string; token: string } | null;
+  /** Name in the greeting and Received headers. */
+  hostname: string;
+  srsDomain: string;
+  /** Secrets from the environment (the first signs, all verify); empty: use the one kept in the state folder. */
+  srsSecrets: string[];
+  maildirRoot: string;
+  /** Drain and exit when standard input closes (the all-in-one supervisor's pipe). */
+  exitWithParent: boolean;
+  /** PEM files for STARTTLS/implicit TLS; null: a self-signed certificate generated into the state folder. */
+  tlsFiles: { cert: string; key: string } | null;
+  implicitTls: boolean;
+  maxMessageBytes: number;
+  maxConnectionsPerIp: number;
+  /** Unknown recipients per SMTP session before 421 4.7.0 (against address harvesting). */
+  maxUnknownRecipients: number;
+  /** Give up (and bounce) after this long in the queue. */
+  queueMaxAgeMs: number;
+  /** The wait after a delivery's first temporary failure; it doubles on each further one, up to an hour. */
+  queueFirstRetryMs: number;
+  /** Tell the sender about a delay after this long; 0: never. */
+  delayedDsnAfterMs: number;
+  /** How often the node asks the backend for configuration changes. */
+  syncIntervalMs: number;
+  /** Smarthost for all forwarded mail (no MX lookup); null: each recipient domain's MX. */
+  forwardRelay: { host: string; port: number } | null;
+  /** SMTP port of remote MX hosts (25; tests point it at a loopback server). */
+  forwardPort: number;
+  /** Name servers as "ip", "ip:port" or "[ipv6]:port"; empty: the system's resolv.conf. */
+  dnsServers: string[];
+  /** Shipping the event log to the backend (on by default with a backend); null: off. */
+  telemetry: TelemetrySettings | null;
+  /** Prometheus /metrics on a listener of its own; null (the default): no listener. Loopback unless told. */
+  metrics: { host: string; port: number } | null;
+}
+
+export interface TelemetrySettings {
+  /** Pause between shipping ticks once the log is shipped up to date (a backlog ships without pause). */
+  intervalMs: number;
+  heartbeatIntervalMs: number;
+  /** Events per POST, at most TELEMETRY_MAX_BATCH. */
+  batchSize: number;
+  /** Shipped events older than this are pruned from the node's log. */
+  retentionMs: number;
+}
+
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function domainName(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!DOMAIN_NAME.test(raw)) throw new ConfigError(name, `must be a domain name such as mx1.example.net, got "${raw}"`);
+  return raw.toLowerCase();
+}
+
+/** `host`, `host:port` or `[ipv6]:port`, where host is a domain name or an IP address; null when malformed. */
+function parseHostPort(raw: string, defaultPort: number): { host: string; port: number } | null {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw);
+  const plain = /^([^:]+)(?::(\d+))?$/.exec(raw);
+  let host: string;
+  let portText: string | undefined;
+  if (bracketed && isIP(bracketed[1]) === 6) [, host, portText] = bracketed;
+  else if (isIP(raw) === 6) host = raw;
+  else if (plain && (isIP(plain[1]) === 4 || DOMAIN_NAME.test(plain[1]))) [, host, portText] = plain;
+  else return null;
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (port < 1 || port > 65535) return null;
+  return { host: host.toLowerCase(), port };
+}
+
+function forwardRelay(env: Env, name: string): { host: string; port: number } | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  const relay = parseHostPort(raw, 25);
+  if (!relay)
+    throw new ConfigError(
+      name,
+      `must be a host name or IP address with an optional port, such as smtp.example.net:587 or [2001:db8::25]:25, got "${raw}"`,
+    );
+  return relay;
+}
+
+function remotePort(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) throw new ConfigError(name, `must be a TCP port 1-65535, got "${raw}"`);
+  return Number(raw);
+}
+
+/** Name servers by address (a name would need DNS to find DNS), in the forms node:dns's setServers takes. */
+function dnsServers(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    const server = parseHostPort(item, 53);
+    if (!server || isIP(server.host) === 0)
+      throw new ConfigError(
+        name,
+        `must be a comma-separated list of IP addresses, each with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53), got "${item}"`,
+      );
+  }
+  return items;
+}
+
+export function loadMxConfig(base: Config, env: Env = process.env, systemHostname = 'localhost', cwd = process.cwd()): MxConfig {
+  const url = env.TIDINGS_MX_BACKEND_URL || '';
+  const token = env.TIDINGS_MX_TOKEN || '';
+  if (url) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(url).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError('TIDINGS_MX_BACKEND_URL', `must be an http(s) URL, got "${url}"`);
+  }
+  if (Boolean(url) !== Boolean(token)) {
+    throw new ConfigError(
+      url ? 'TIDINGS_MX_TOKEN' : 'TIDINGS_MX_BACKEND_URL',
+      'TIDINGS_MX_BACKEND_URL and TIDINGS_MX_TOKEN go together: set both or neither',
+    );
+  }
+  const hostname = domainName(env, 'TIDINGS_MX_HOSTNAME', DOMAIN_NAME.test(systemHostname) ? systemHostname : 'localhost');
+  const srsSecrets = (env.TIDINGS_SRS_SECRETS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (srsSecrets.some((s) => s.length < 16)) throw new ConfigError('TIDINGS_SRS_SECRETS', 'each secret must be at least 16 characters');
+  return {
+    backend: url ? { url: url.replace(/\/+$/, ''), token } : null,
+    hostname,
+    srsDomain: domainName(env, 'TIDINGS_SRS_DOMAIN', hostname),
+    srsSecrets,
+    maildirRoot: env.TIDINGS_MAILDIR_ROOT ? resolve(cwd, env.TIDINGS_MAILDIR_ROOT) : resolve(base.stateDir, 'mx', 'mail'),
+    exitWithParent: env.TIDINGS_MX_EXIT_WITH_PARENT === '1',
+    tlsFiles: tlsFiles(env, cwd),
+    implicitTls: oneOf(env, 'TIDINGS_SMTP_IMPLICIT_TLS', ['0', '1'] as const, '0') === '1',
+    maxMessageBytes: positiveInt(env, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES', 25 * 1024 * 1024, 1024 * 1024 * 1024),
+    maxConnectionsPerIp: positiveInt(env, 'TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP', 20, 100_000),
+    maxUnknownRecipients: positiveInt(env, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS', 10, 100_000),
+    queueMaxAgeMs: duration(env, 'TIDINGS_QUEUE_MAX_AGE', 5 * UNIT_MS.d, false),
+    queueFirstRetryMs: duration(env, 'TIDINGS_QUEUE_FIRST_RETRY', UNIT_MS.m, false, '10s, 1m or 5m'),
+    delayedDsnAfterMs: duration(env, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER', 4 * UNIT_MS.h, true),
+    syncIntervalMs: duration(env, 'TIDINGS_MX_SYNC_INTERVAL', 10 * UNIT_MS.s, false, '1s, 10s or 5m'),
+    forwardRelay: forwardRelay(env, 'TIDINGS_FORWARD_RELAY'),
+    forwardPort: remotePort(env, 'TIDINGS_FORWARD_PORT', 25),
+    dnsServers: dnsServers(env, 'TIDINGS_DNS_SERVERS'),
+    telemetry: telemetrySettings(env, Boolean(url)),
+    metrics: mxMetrics(env),
+  };
+}
+
+/** Off unless TIDINGS_MX_METRICS_PORT is set (0 binds any free port); TIDINGS_MX_METRICS_HOST defaults to 127.0.0.1. */
+function mxMetrics(env: Env): MxConfig['metrics'] {
+  const host = listenHost(env, 'TIDINGS_MX_METRICS_HOST');
+  const raw = env.TIDINGS_MX_METRICS_PORT;
+  if (raw === undefined || raw === '') {
+    if (env.TIDINGS_MX_METRICS_HOST)
+      throw new ConfigError('TIDINGS_MX_METRICS_HOST', 'is set, but /metrics is off: set TIDINGS_MX_METRICS_PORT too');
+    return null;
+  }
+  return { host, port: port(env, 'TIDINGS_MX_METRICS_PORT', 0) };
+}
+
+function telemetrySettings(env: Env, haveBackend: boolean): TelemetrySettings | null {
+  const mode = oneOf(env, 'TIDINGS_TELEMETRY', ['on', 'off'] as const, haveBackend ? 'on' : 'off');
+  if (mode === 'on' && !haveBackend)
+    throw new ConfigError(
+      'TIDINGS_TELEMETRY',
+      'is on, but there is no backend to ship to: set TIDINGS_MX_BACKEND_URL and TIDINGS_MX_TOKEN',
+    );
+  const settings = {
+    intervalMs: duration(env, 'TIDINGS_TELEMETRY_INTERVAL', 2 * UNIT_MS.s, false, '1s, 2s or 1m'),
+    heartbeatIntervalMs: duration(env, 'TIDINGS_TELEMETRY_HEARTBEAT_INTERVAL', 15 * UNIT_MS.s, false, '1s, 15s or 1m'),
+    batchSize: positiveInt(env, 'TIDINGS_TELEMETRY_BATCH', 500, TELEMETRY_MAX_BATCH),
+    retentionMs: duration(env, 'TIDINGS_TELEMETRY_RETENTION', 7 * UNIT_MS.d, false, '12h, 7d or 30d'),
+  };
+  return mode === 'on' ? settings : null;
+}
+
+function tlsFiles(env: Env, cwd: string): { cert: string; key: string } | null {
+  const cert = readableFile(env, 'TIDINGS_SMTP_TLS_CERT', cwd);
+  const key = readableFile(env, 'TIDINGS_SMTP_TLS_KEY', cwd);
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new ConfigError(
+      cert ? 'TIDINGS_SMTP_TLS_KEY' : 'TIDINGS_SMTP_TLS_CERT',
+      'TIDINGS_SMTP_TLS_CERT and TIDINGS_SMTP_TLS_KEY go together: set both or neither',
+    );
+  }
+  return cert && key ? { cert, key } : null;
+}
