@@ -7,13 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { StatusJson } from '#data/contracts/status.ts';
-import type { TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
+import type { TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import { loadConfig } from '#data/config.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { setOverride } from '#server/services/overrides/setOverride.ts';
 import { createStatusSnapshots, publicSignals } from '#server/services/status-snapshot.ts';
 import { stateChanges } from '#server/store/state-changes.ts';
-import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
+import { playNode, startSiteServer, type PlayedNode, type SiteServer, type UnnumberedEvent } from '../support/site-server.ts';
 
 const MIN = 60_000;
 const T = Date.parse('2026-01-15T12:00:30.000Z');
@@ -24,7 +24,7 @@ interface Env {
   now(): number;
   setNow(ms: number): void;
   beat(hb?: Partial<TelemetryHeartbeat>, node?: string): Promise<void>;
-  batch(events: Record<string, unknown>[]): Promise<void>;
+  batch(events: UnnumberedEvent[]): Promise<void>;
   email(): Promise<StatusJson['sections'][number]>;
   changes(): { state: string; source: string; at: string; reason: string }[];
 }
@@ -32,18 +32,16 @@ interface Env {
 async function start(env: Record<string, string> = {}, slug = 'email'): Promise<Env> {
   let now = T;
   const site = await startSiteServer({ now: new Date(T).toISOString(), env });
-  const tokens = new Map<string, string>();
-  const tokenOf = (name: string): string => {
-    let token = tokens.get(name);
-    if (!token) {
+  const nodes = new Map<string, PlayedNode>();
+  const nodeOf = (name: string): PlayedNode => {
+    let node = nodes.get(name);
+    if (!node) {
       const ctx = { db: site.db, clock: () => new Date(now), changes: site.changes };
-      token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name });
-      tokens.set(name, token);
+      node = playNode(site, issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name }));
+      nodes.set(name, node);
     }
-    return token;
+    return node;
   };
-  let seq = 0;
-  const post = (path: string, body: unknown, token = tokenOf('mx1')) => postAsNode(site, path, token, body);
   return {
     site,
     now: () => now,
@@ -51,26 +49,8 @@ async function start(env: Record<string, string> = {}, slug = 'email'): Promise<
       now = ms;
       site.setNow(new Date(ms).toISOString());
     },
-    beat: (hb = {}, node = 'mx1') =>
-      post(
-        '/api/v1/telemetry/heartbeat',
-        {
-          at: now,
-          queueDepth: 0,
-          oldestQueuedMs: null,
-          inRetry: 0,
-          configVersion: 1,
-          lastSyncAt: null,
-          lastSeq: node === 'mx1' ? seq : 0,
-          ...hb,
-        },
-        tokenOf(node),
-      ),
-    batch: async (events) => {
-      const after = seq;
-      const withSeq = events.map((e) => ({ ...e, seq: ++seq }) as TelemetryEvent);
-      await post('/api/v1/telemetry', { after, events: withSeq });
-    },
+    beat: (hb = {}, node = 'mx1') => nodeOf(node).beat(now, hb),
+    batch: (events) => nodeOf('mx1').batch(events),
     email: async () => {
       const r = await site.get('/status.json');
       assert.equal(r.status, 200);
