@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
+import { mailOne } from '../support/mail-one.ts';
 import { killHard } from '../support/child.ts';
 import { ANNA_MAILDIR_REPLICA, startMainNode, type MainNode } from '../support/mx-main.ts';
 import { parseExposition, sampleSum, sampleValue, type Family } from '../support/prom-text.ts';
@@ -56,16 +56,7 @@ async function scrape(port: number): Promise<Map<string, Family>> {
 }
 
 async function mail(port: number, to: string): Promise<string> {
-  const r = await sendMessage({
-    host: '127.0.0.1',
-    port,
-    heloName: 'client.test',
-    from: 'sender@origin.test',
-    to: [to],
-    timeoutMs: 10_000,
-    message: Buffer.from(`From: sender@origin.test\r\nTo: ${to}\r\nSubject: metrics\r\n\r\nhi\r\n`),
-  });
-  const reply = r.get(to)!;
+  const reply = await mailOne(port, to, 'metrics');
   if (reply.kind === 'delivered') return 'accepted';
   if (/^550 5\.1\.1/.test(reply.response)) return 'unknown-user';
   return reply.response;

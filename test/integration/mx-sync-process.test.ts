@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
+import { mailOne } from '../support/mail-one.ts';
 import { killHard } from '../support/child.ts';
 import { spawnMxMain, type MainNode } from '../support/mx-main.ts';
 import { mailCli, startServerMain, type ServerMain } from '../support/server-main.ts';
@@ -17,16 +17,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const mail = (port: number, to: string) =>
-  sendMessage({
-    host: '127.0.0.1',
-    port,
-    heloName: 'client.test',
-    from: 'sender@origin.test',
-    to: [to],
-    timeoutMs: 10_000,
-    message: Buffer.from(`From: sender@origin.test\r\nTo: ${to}\r\nSubject: sync\r\nMessage-ID: <${Date.now()}@origin.test>\r\n\r\nhi\r\n`),
-  }).then((r) => r.get(to)!);
+const mail = (port: number, to: string) => mailOne(port, to, 'sync', `Message-ID: <${Date.now()}@origin.test>\r\n`);
 
 /** Sends to the address until it is accepted: the node has synced the change (it polls every second here). */
 async function acceptedAfterSync(port: number, to: string, what: string): Promise<void> {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { openDatabase, type DB } from '#data/db.ts';
-import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { telemetrySummary } from '#server/services/telemetry/summary.ts';
+import { mailOne } from '../support/mail-one.ts';
 import { killHard } from '../support/child.ts';
 import { spawnMxMain, spawnShippingNode, type MainNode } from '../support/mx-main.ts';
 import { mailCli, startServerMain, type ServerMain } from '../support/server-main.ts';
@@ -29,16 +29,7 @@ after(async () => {
 const replies = { accepted: 0, unknownUser: 0 };
 
 async function mail(port: number, to: string): Promise<'accepted' | 'unknown-user' | string> {
-  const r = await sendMessage({
-    host: '127.0.0.1',
-    port,
-    heloName: 'client.test',
-    from: 'sender@origin.test',
-    to: [to],
-    timeoutMs: 10_000,
-    message: Buffer.from(`From: sender@origin.test\r\nTo: ${to}\r\nSubject: telemetry\r\n\r\nhi\r\n`),
-  });
-  const reply = r.get(to)!;
+  const reply = await mailOne(port, to, 'telemetry');
   if (reply.kind === 'delivered') {
     replies.accepted++;
     return 'accepted';
