@@ -145,32 +145,6 @@ function* minutesOf(counts: readonly { minute: number }[]): Iterable<number> {
   for (const c of counts) yield c.minute;
 }
 
-/** Outcome counts summed over the minutes in [from, to), for one node or all. */
-export function sumOutcomes(
-  db: DB,
-  range: { from: number; to: number; nodeId?: number },
-): { route: RouteKind | ''; outcome: TelemetryEventType; reason: string; count: number }[] {
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
-  return db
-    .prepare(`SELECT route, outcome, reason, sum(count) AS count FROM telemetry_minutes
-              WHERE minute >= @from AND minute < @to ${byNode}
-              GROUP BY outcome, reason, route ORDER BY outcome, reason, route`)
-    .all(range) as { route: RouteKind | ''; outcome: TelemetryEventType; reason: string; count: number }[];
-}
-
-/** Latency bucket counts summed over the minutes in [from, to), per route. */
-export function sumLatency(
-  db: DB,
-  range: { from: number; to: number; nodeId?: number },
-): { route: RouteKind; bucket: number; count: number }[] {
-  const byNode = range.nodeId === undefined ? '' : 'AND node_id = @nodeId';
-  return db
-    .prepare(`SELECT route, bucket, sum(count) AS count FROM telemetry_latency_minutes
-              WHERE minute >= @from AND minute < @to ${byNode}
-              GROUP BY route, bucket ORDER BY route, bucket`)
-    .all(range) as { route: RouteKind; bucket: number; count: number }[];
-}
-
 // ── heartbeats and gauges ──────────────────────────────────────────────────
 
 export interface HeartbeatRow extends TelemetryHeartbeat {
