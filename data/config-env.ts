@@ -36,13 +36,18 @@ export function listenHost(env: Env, name: string): string {
   return raw;
 }
 
-export function ipList(env: Env, name: string): string[] {
+/** A comma-separated setting's items, trimmed, empty ones dropped; [] when unset. */
+export function commaList(env: Env, name: string): string[] {
   const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return [];
-  const items = raw
+  if (raw === undefined) return [];
+  return raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+export function ipList(env: Env, name: string): string[] {
+  const items = commaList(env, name);
   for (const ip of items) {
     if (isIP(ip) === 0) throw new ConfigError(name, `must be a comma-separated list of IP addresses, got "${ip}"`);
   }

@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { Config } from './config.ts';
-import { ConfigError, duration, type Env, listenHost, oneOf, port, positiveInt, readableFile, UNIT_MS } from './config-env.ts';
+import { ConfigError, commaList, duration, type Env, listenHost, oneOf, port, positiveInt, readableFile, UNIT_MS } from './config-env.ts';
 import { TELEMETRY_MAX_BATCH } from './contracts/telemetry.ts';
 
 /** What an MX node needs besides the common settings (read by mailsystem/main.ts). */
@@ -99,12 +99,7 @@ function remotePort(env: Env, name: string, fallback: number): number {
 
 /** Name servers by address (a name would need DNS to find DNS), in the forms node:dns's setServers takes. */
 function dnsServers(env: Env, name: string): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return [];
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const items = commaList(env, name);
   for (const item of items) {
     const server = parseHostPort(item, 53);
     if (!server || isIP(server.host) === 0)
