@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '#data/config.ts';
 import { loadMxConfig } from '#data/config-mx.ts';
-import { MIGRATIONS, openDatabase } from '#data/db.ts';
+import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createMailSystem } from './app.ts';
 import { createReplicaDirectory } from './config/replica.ts';
 import { createConfigSync } from './config/sync.ts';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const mxDir = join(config.stateDir, 'mx');
   mkdirSync(mxDir, { recursive: true });
   const serverName = mxConfig.hostname;
-  const db = openDatabase(join(mxDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
+  const db = openNodeDatabase(join(mxDir, 'node.sqlite'));
   // One clock and one logger for every part of the process.
   const clock = systemClock;
   const srs = createSrs({ domain: mxConfig.srsDomain, ...srsSecrets(mxDir, mxConfig.srsSecrets) });

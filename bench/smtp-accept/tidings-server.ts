@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '#data/config.ts';
 import { loadMxConfig } from '#data/config-mx.ts';
-import { MIGRATIONS, openDatabase } from '#data/db.ts';
+import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
 import { buildDsn } from '#mailsystem/delivery/dsn.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
@@ -21,7 +21,7 @@ const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8')) as {
   /** Ship telemetry to this backend with this node token. */
   telemetry?: { backendUrl: string; token: string };
 };
-const db = openDatabase(join(cfg.stateDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
+const db = openNodeDatabase(join(cfg.stateDir, 'node.sqlite'));
 const mx = createMailSystem(
   {
     smtpHost: '127.0.0.1',

@@ -2,7 +2,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, MIGRATIONS, type DB } from '#data/db.ts';
+import type { DB } from '#data/db.ts';
+import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createMailSystem, type MailSystem, type MailSystemOptions } from '#mailsystem/app.ts';
 import type { DsnRequest } from '#mailsystem/delivery/worker.ts';
 import { systemClock, silentLog } from '#mailsystem/deps.ts';
@@ -27,7 +28,7 @@ export function testDsn(req: DsnRequest): Buffer {
 
 export async function startHarness(data: FakeDirectoryData, opts: Partial<MailSystemOptions> = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-mx-'));
-  const db = openDatabase(join(dir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
+  const db = openNodeDatabase(join(dir, 'node.sqlite'));
   const maildirRoot = join(dir, 'mail');
   const mx = createMailSystem(
     { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot, serverName: 'mx.test', ...opts },

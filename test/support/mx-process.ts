@@ -5,7 +5,7 @@
 // serves forward routes from a zone. LMTP routes always work (the route names the server).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIGRATIONS, openDatabase } from '#data/db.ts';
+import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
 import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
 import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
@@ -25,7 +25,7 @@ interface MxProcessConfig extends MxChildExtras {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8')) as MxProcessConfig;
-const db = openDatabase(join(config.stateDir, 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
+const db = openNodeDatabase(join(config.stateDir, 'node.sqlite'));
 const mx = createMailSystem(
   {
     smtpHost: '127.0.0.1',
