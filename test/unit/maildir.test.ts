@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MaildirTransport, maildirFileName, maildirPath } from '#mailsystem/delivery/maildir.ts';
+import { DirSyncer, MaildirTransport, maildirFileName, maildirPath } from '#mailsystem/delivery/maildir.ts';
 import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tidings-maildir-'));
@@ -77,5 +77,34 @@ describe('Maildir transport', () => {
     assert.equal(maildirPath(root, '../../etc@example.test'), null);
     assert.equal(maildirPath(root, 'a@..'), null);
     assert.equal((await t.deliver(job('Q5', '..@example.test'))).kind, 'failed');
+  });
+});
+
+describe('directory fsyncs', () => {
+  it('share one fsync of new/ among the deliveries to a mailbox that arrive while one runs', async () => {
+    const t = new MaildirTransport({ root: join(root, 'shared') });
+    await t.deliver(job('W0', 'busy@example.test')); // creates the folders
+    const before = t.dirSyncer.syncs;
+    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => t.deliver(job(`W${i + 1}`, 'busy@example.test'))));
+    assert.ok(outcomes.every((o) => o.kind === 'delivered'));
+    assert.equal(readdirSync(join(root, 'shared', 'example.test', 'busy', 'Maildir', 'new')).length, 41);
+    const syncs = t.dirSyncer.syncs - before;
+    assert.ok(syncs >= 1 && syncs < 40, `40 concurrent deliveries to one mailbox took ${syncs} directory fsyncs`);
+  });
+
+  it('gives each caller an fsync that started after it asked', async () => {
+    const dir = mkdtempSync(join(root, 'dirsync-'));
+    const s = new DirSyncer();
+    const first = s.sync(dir);
+    const second = s.sync(dir); // asked while the first runs: served by a second fsync
+    await Promise.all([first, second]);
+    assert.equal(s.syncs, 2);
+    await Promise.all([s.sync(dir), s.sync(join(dir, '..'))]);
+    assert.equal(s.syncs, 4, 'different folders are synced separately');
+  });
+
+  it('rejects the callers of a failed fsync', async () => {
+    const s = new DirSyncer();
+    await assert.rejects(s.sync(join(root, 'no-such-folder')), { code: 'ENOENT' });
   });
 });
