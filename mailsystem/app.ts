@@ -4,7 +4,7 @@ import type { DB } from '#data/db.ts';
 import type { Directory, Route } from './config/directory.ts';
 import { MaildirTransport } from './delivery/maildir.ts';
 import type { Transports } from './delivery/transport.ts';
-import { DeliveryWorker, type DsnRequest } from './delivery/worker.ts';
+import { DeliveryWorker, type DsnRequest, type WorkerOptions } from './delivery/worker.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './queue/backoff.ts';
 import type { Clock, Log } from './deps.ts';
 import { GroupCommitter } from './queue/group-commit.ts';
@@ -20,7 +20,7 @@ export interface MailSystemOptions {
   serverName?: string;
   ingress?: Partial<Omit<IngressOptions, 'serverName'>>;
   retry?: Partial<RetryPolicy>;
-  worker?: { concurrency?: number; leaseMs?: number; idlePollMs?: number };
+  worker?: { concurrency?: Partial<WorkerOptions['concurrency']>; leaseMs?: number; idlePollMs?: number };
   /** How long sessions in flight may finish after SIGTERM before they get 421 4.3.2. */
   shutdownDeadlineMs?: number;
 }
@@ -61,6 +61,12 @@ export const DEFAULT_INGRESS: Omit<IngressOptions, 'serverName'> = {
   dataTimeoutMs: 10 * 60_000, // the "DATA termination" timeout
 };
 
+/**
+ * Deliveries in hand at once: 128 Maildir writes (with 16 the worker idled on fsyncs while the queue grew; 128 kept the
+ * queue near empty in bench/smtp-e2e), 16 remote deliveries (also the most a crash can repeat).
+ */
+export const DEFAULT_CONCURRENCY: WorkerOptions['concurrency'] = { local: 128, remote: 16 };
+
 export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
   const serverName = opts.serverName ?? hostname();
   const committer = new GroupCommitter(deps.db);
@@ -77,7 +83,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
     {
       owner: `${serverName}:${process.pid}`,
       leaseMs: opts.worker?.leaseMs ?? 10 * 60_000,
-      concurrency: opts.worker?.concurrency ?? 16,
+      concurrency: { ...DEFAULT_CONCURRENCY, ...opts.worker?.concurrency },
       idlePollMs: opts.worker?.idlePollMs ?? 5_000,
       retry: { ...DEFAULT_RETRY, ...opts.retry },
       reportingMta: serverName,
@@ -127,7 +133,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
     async stop() {
       await ingress.drain(opts.shutdownDeadlineMs ?? 10_000);
       await worker.stop();
-      committer.close();
+      await committer.close();
     },
   };
 }

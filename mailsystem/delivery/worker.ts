@@ -3,7 +3,7 @@ import type { Route } from '#mailsystem/config/directory.ts';
 import { decideRetry, dueForDelayedDsn, type RetryPolicy } from '#mailsystem/queue/backoff.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
-import type { ClaimedDelivery, QueueStore } from '#mailsystem/queue/store.ts';
+import type { ClaimedDelivery, ClaimLane, QueueStore } from '#mailsystem/queue/store.ts';
 import type { DeliveryOutcome, Transports } from './transport.ts';
 import type { DsnInput } from './dsn.ts';
 
@@ -14,7 +14,12 @@ export interface WorkerOptions {
   /** Identifies this worker's leases. */
   owner: string;
   leaseMs: number;
-  concurrency: number;
+  /**
+   * Deliveries in hand at once, per lane (store.ts, ClaimLane). 'remote' (LMTP, forwarding, the legacy relay) is also
+   * the most deliveries a crash can repeat. 'local' (the built-in Maildir) is larger: each delivery mostly waits for
+   * two fsyncs on libuv's pool, so with few in hand the worker idles while the queue grows (bench/smtp-e2e/README.md).
+   */
+  concurrency: { local: number; remote: number };
   /** Longest sleep between looks at the queue when nothing is known to be due. */
   idlePollMs: number;
   retry: RetryPolicy;
@@ -37,7 +42,7 @@ export interface WorkerDeps {
 export class DeliveryWorker {
   private readonly opts: WorkerOptions;
   private readonly deps: WorkerDeps;
-  private readonly inHand = new Set<Promise<void>>();
+  private readonly inHand: Record<ClaimLane, Set<Promise<void>>> = { local: new Set(), remote: new Set() };
   private running = false;
   private claiming = false;
   private pumpQueued = false;
@@ -67,37 +72,53 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
-    while (this.inHand.size > 0) await Promise.allSettled([...this.inHand]);
+    while (this.active > 0) await Promise.allSettled([...this.inHand.local, ...this.inHand.remote]);
   }
 
   get active(): number {
-    return this.inHand.size;
+    return this.inHand.local.size + this.inHand.remote.size;
+  }
+
+  /** Room to claim into, per lane: claims come in batches (a claim is a commit), at least half the lane at a time. */
+  private room(lane: ClaimLane): number {
+    const limit = this.opts.concurrency[lane];
+    const room = limit - this.inHand[lane].size;
+    return room >= Math.max(1, limit / 2) ? room : 0;
   }
 
   private async pump(): Promise<void> {
     if (!this.running || this.claiming) return;
-    const room = this.opts.concurrency - this.inHand.size;
-    // Claim in batches: a claim is a commit, so claiming one at a time would cost an fsync each.
-    if (room < Math.max(1, this.opts.concurrency / 2)) return;
+    const room = { local: this.room('local'), remote: this.room('remote') };
+    if (room.local === 0 && room.remote === 0) return;
     this.claiming = true;
-    let claimed: ClaimedDelivery[] = [];
+    let claimed: Record<ClaimLane, ClaimedDelivery[]> = { local: [], remote: [] };
     try {
       const now = this.deps.clock.now();
-      claimed = await this.deps.committer.submit(() => this.deps.store.claimDue(this.opts.owner, now, this.opts.leaseMs, room));
+      const { store } = this.deps;
+      const { owner, leaseMs } = this.opts;
+      // Both lanes in one commit.
+      claimed = await this.deps.committer.submit(() => ({
+        local: store.claimDue(owner, now, leaseMs, room.local, 'local'),
+        remote: store.claimDue(owner, now, leaseMs, room.remote, 'remote'),
+      }));
     } catch (err) {
       this.deps.log.error({ err }, 'claiming deliveries failed');
     } finally {
       this.claiming = false;
     }
-    for (const d of claimed) {
-      const p = this.deliverOne(d).finally(() => {
-        this.inHand.delete(p);
-        this.kick();
-      });
-      this.inHand.add(p);
+    let more = false;
+    for (const lane of ['local', 'remote'] as const) {
+      for (const d of claimed[lane]) {
+        const p = this.deliverOne(d).finally(() => {
+          this.inHand[lane].delete(p);
+          this.kick();
+        });
+        this.inHand[lane].add(p);
+      }
+      if (room[lane] > 0 && claimed[lane].length === room[lane]) more = true;
     }
-    if (claimed.length === room) this.kick();
-    else if (this.inHand.size === 0) this.sleep();
+    if (more) this.kick();
+    else if (this.active === 0) this.sleep();
   }
 
   private sleep(): void {

@@ -77,6 +77,22 @@ interface ClaimRow {
   delayed_dsn_at: number | null;
 }
 
+/**
+ * Which deliveries a claim takes: the built-in Maildir ('local': a file on this host, idempotent, so many may run at
+ * once), every other route ('remote': a connection to another server each, and a duplicate per delivery in flight if
+ * the node crashes), or any.
+ */
+export type ClaimLane = 'local' | 'remote';
+
+function claimStatement(db: DB, laneFilter: string) {
+  return db.prepare(`UPDATE deliveries SET lease_owner = @owner, lease_until = @until, attempts = attempts + 1,
+                       first_attempt_at = coalesce(first_attempt_at, @now), last_attempt_at = @now
+                     WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND next_attempt_at <= @now
+                                    AND (lease_until IS NULL OR lease_until <= @now) ${laneFilter}
+                                  ORDER BY next_attempt_at LIMIT @limit)
+                     RETURNING id`);
+}
+
 /** Prepared statements; every method is synchronous and meant to run inside a group commit. */
 export class QueueStore {
   private readonly db: DB;
@@ -97,12 +113,9 @@ export class QueueStore {
                             VALUES (?, ?, ?, ?, ?, ?)`),
       event: db.prepare(`INSERT INTO events (at, type, message_id, delivery_id, recipient, route_kind, latency_ms, reason, detail)
                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      claim: db.prepare(`UPDATE deliveries SET lease_owner = @owner, lease_until = @until, attempts = attempts + 1,
-                           first_attempt_at = coalesce(first_attempt_at, @now), last_attempt_at = @now
-                         WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND next_attempt_at <= @now
-                                        AND (lease_until IS NULL OR lease_until <= @now)
-                                      ORDER BY next_attempt_at LIMIT @limit)
-                         RETURNING id`),
+      claim: claimStatement(db, ''),
+      claimLocal: claimStatement(db, `AND route_kind = 'maildir'`),
+      claimRemote: claimStatement(db, `AND route_kind <> 'maildir'`),
       claimed: db.prepare(`SELECT d.id, d.message_id, d.recipient, d.route, d.attempts, d.created_at, d.delayed_dsn_at,
                                   m.envelope_from, m.is_spam
                            FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`),
@@ -148,10 +161,12 @@ export class QueueStore {
     return this.s.release.run().changes;
   }
 
-  claimDue(owner: string, now: number, leaseMs: number, limit: number): ClaimedDelivery[] {
+  claimDue(owner: string, now: number, leaseMs: number, limit: number, lane?: ClaimLane): ClaimedDelivery[] {
+    if (limit <= 0) return [];
+    const claim = lane === 'local' ? this.s.claimLocal : lane === 'remote' ? this.s.claimRemote : this.s.claim;
     return this.db
       .transaction(() => {
-        const ids = this.s.claim.all({ owner, until: now + leaseMs, now, limit }) as { id: number }[];
+        const ids = claim.all({ owner, until: now + leaseMs, now, limit }) as { id: number }[];
         return ids.map(({ id }) => {
           const r = this.s.claimed.get(id) as ClaimRow;
           return {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_CONCURRENCY } from '#mailsystem/app.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import { attributeDuplicates, describeDuplicates, loadWithKills } from '../support/crash-run.ts';
 import { testIdOf } from '../support/load.ts';
@@ -16,8 +17,8 @@ import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 const SESSIONS = 10;
 const KILLS = 8;
 const MAILBOXES = 10;
-/** The worker's default concurrency (mailsystem/app.ts): no kill can catch more deliveries in flight. */
-const IN_FLIGHT = 16;
+/** The worker's default concurrency for remote routes (mailsystem/app.ts): no kill can catch more deliveries in flight. */
+const IN_FLIGHT = DEFAULT_CONCURRENCY.remote;
 /** A copy whose record was lost must lie this close to a kill: the window is a commit, not a batch or a retry. */
 const WINDOW_MS = 2000;
 

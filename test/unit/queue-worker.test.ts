@@ -44,7 +44,7 @@ describe('group commit', () => {
     );
     assert.equal(db.prepare('SELECT count(*) FROM messages').pluck().get(), 0, 'nothing is written before the batch runs');
     await Promise.all(all);
-    assert.deepEqual(committer.stats, { batches: 1, items: 50 });
+    assert.deepEqual(committer.stats, { batches: 1, items: 50, walSyncs: 0 }, 'FULL: SQLite synced in COMMIT, the committer adds none');
     assert.equal(db.prepare('SELECT count(*) FROM messages').pluck().get(), 50);
     const seqs = db.prepare("SELECT seq FROM events WHERE type = 'accepted' ORDER BY seq").pluck().all() as number[];
     assert.deepEqual(
@@ -102,7 +102,7 @@ describe('delivery worker', () => {
 
   function worker(q: ReturnType<typeof fresh>, retry = DEFAULT_RETRY): DeliveryWorker {
     return new DeliveryWorker(
-      { owner: 'w1', leaseMs: 10 * MIN, concurrency: 4, idlePollMs: 20, retry, reportingMta: 'mx.test' },
+      { owner: 'w1', leaseMs: 10 * MIN, concurrency: { local: 4, remote: 4 }, idlePollMs: 20, retry, reportingMta: 'mx.test' },
       {
         store: q.store,
         committer: q.committer,
@@ -257,7 +257,14 @@ describe('delivery worker', () => {
     let reply: ((o: DeliveryOutcome) => void) | null = null;
     const asked = new Promise<void>((called) => {
       const w = new DeliveryWorker(
-        { owner: 'w1', leaseMs: 10 * MIN, concurrency: 4, idlePollMs: 20, retry: DEFAULT_RETRY, reportingMta: 'mx.test' },
+        {
+          owner: 'w1',
+          leaseMs: 10 * MIN,
+          concurrency: { local: 4, remote: 4 },
+          idlePollMs: 20,
+          retry: DEFAULT_RETRY,
+          reportingMta: 'mx.test',
+        },
         {
           store: q.store,
           committer: q.committer,
