@@ -42,6 +42,45 @@ export interface MxConfig {
   telemetry: TelemetrySettings | null;
   /** Prometheus /metrics on a listener of its own; null (the default): no listener. Loopback unless told. */
   metrics: { host: string; port: number } | null;
+  /** When delivery falls behind, DATA replies are delayed and then refused (mailsystem/queue/flow-control.ts). */
+  flow: FlowLimits;
+}
+
+/** Flow control's thresholds: between soft and hard the reply to DATA is delayed in proportion; at hard, 451 4.3.1. */
+export interface FlowLimits {
+  /** Deliveries waiting for the worker (due, not in hand). */
+  softDepth: number;
+  hardDepth: number;
+  /** Age of the oldest waiting delivery, in milliseconds. */
+  softAgeMs: number;
+  hardAgeMs: number;
+  /** The longest delay of a DATA reply, reached just below a hard limit (as Postfix's in_flow_delay). 0: no delay. */
+  maxDelayMs: number;
+}
+
+/** A backlog of 2,000 is about a second of delivery on a 2-CPU node; the age limits keep the worst delay near 5 s. */
+export const DEFAULT_FLOW_LIMITS: FlowLimits = { softDepth: 2000, hardDepth: 20_000, softAgeMs: 1000, hardAgeMs: 5000, maxDelayMs: 1000 };
+
+function flowLimits(env: Env): FlowLimits {
+  const d = DEFAULT_FLOW_LIMITS;
+  const limits: FlowLimits = {
+    softDepth: positiveInt(env, 'TIDINGS_FLOW_QUEUE_SOFT', d.softDepth, 10_000_000),
+    hardDepth: positiveInt(env, 'TIDINGS_FLOW_QUEUE_HARD', d.hardDepth, 10_000_000),
+    softAgeMs: duration(env, 'TIDINGS_FLOW_AGE_SOFT', d.softAgeMs, false, '1s, 30s or 5m'),
+    hardAgeMs: duration(env, 'TIDINGS_FLOW_AGE_HARD', d.hardAgeMs, false, '5s, 1m or 10m'),
+    maxDelayMs: duration(env, 'TIDINGS_FLOW_MAX_DELAY', d.maxDelayMs, true, '1s or 5s'),
+  };
+  if (limits.softDepth >= limits.hardDepth)
+    throw new ConfigError(
+      'TIDINGS_FLOW_QUEUE_SOFT',
+      `must be below TIDINGS_FLOW_QUEUE_HARD (${limits.hardDepth}), got ${limits.softDepth}`,
+    );
+  if (limits.softAgeMs >= limits.hardAgeMs)
+    throw new ConfigError(
+      'TIDINGS_FLOW_AGE_SOFT',
+      `must be below TIDINGS_FLOW_AGE_HARD (${limits.hardAgeMs / 1000}s), got ${limits.softAgeMs / 1000}s`,
+    );
+  return limits;
 }
 
 export interface TelemetrySettings {
@@ -156,6 +195,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     dnsServers: dnsServers(env, 'TIDINGS_DNS_SERVERS'),
     telemetry: telemetrySettings(env, Boolean(url)),
     metrics: mxMetrics(env),
+    flow: flowLimits(env),
   };
 }
 

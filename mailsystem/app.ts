@@ -7,6 +7,7 @@ import type { Transports } from './delivery/transport.ts';
 import { DeliveryWorker, type DsnRequest, type WorkerOptions } from './delivery/worker.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './queue/backoff.ts';
 import type { Clock, Log } from './deps.ts';
+import { backlogReader, DEFAULT_FLOW_LIMITS, decideFlow, type FlowLimits } from './queue/flow-control.ts';
 import { GroupCommitter } from './queue/group-commit.ts';
 import { newQueueId } from './queue/ids.ts';
 import { type EventObserver, QueueStore } from './queue/store.ts';
@@ -21,6 +22,11 @@ export interface MailSystemOptions {
   ingress?: Partial<Omit<IngressOptions, 'serverName'>>;
   retry?: Partial<RetryPolicy>;
   worker?: { concurrency?: Partial<WorkerOptions['concurrency']>; leaseMs?: number; idlePollMs?: number };
+  /** When delivery falls behind: DATA replies are delayed, then refused with 451 4.3.1 (queue/flow-control.ts). */
+  flow?: Partial<FlowLimits> & {
+    /** How long one reading of the backlog serves later DATA replies (default 100 ms; 0: read it for every message). */
+    sampleMs?: number;
+  };
   /** How long sessions in flight may finish after SIGTERM before they get 421 4.3.2. */
   shutdownDeadlineMs?: number;
 }
@@ -100,6 +106,9 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
     },
   );
 
+  const { sampleMs, ...limits } = opts.flow ?? {};
+  const flowLimits: FlowLimits = { ...DEFAULT_FLOW_LIMITS, ...limits };
+  const backlog = backlogReader(deps.db, () => deps.clock.now(), sampleMs);
   const ingress = new Ingress(
     { ...DEFAULT_INGRESS, ...opts.ingress, serverName },
     {
@@ -111,6 +120,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
         await committer.submit(() => store.insertAccepted(message));
         worker.kick();
       },
+      flow: () => decideFlow(backlog(), flowLimits),
       recordRejected: (event) => {
         committer.submit(() => store.insertRejected(event)).catch((err: unknown) => deps.log.warn({ err }, 'could not record a rejection'));
       },

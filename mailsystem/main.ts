@@ -72,6 +72,7 @@ async function main(): Promise<void> {
         maxUnknownRecipients: mxConfig.maxUnknownRecipients,
       },
       retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs, firstRetryMs: mxConfig.queueFirstRetryMs },
+      flow: mxConfig.flow,
     },
     {
       db,

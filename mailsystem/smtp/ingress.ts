@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
+import type { FlowDecision } from '#mailsystem/queue/flow-control.ts';
 import type { AcceptedMessage, RejectedEvent } from '#mailsystem/queue/store.ts';
 import { DataGuard, type DataVerdict } from './data-guard.ts';
 import { MxSmtpServer } from './smtp-server-adapter.ts';
@@ -41,6 +42,8 @@ export interface IngressDeps {
   enqueue: (message: AcceptedMessage) => Promise<void>;
   /** Records a refusal for telemetry; never throws into the session. */
   recordRejected: (event: RejectedEvent) => void;
+  /** Flow control (queue/flow-control.ts), asked at the end of each DATA: delay the reply, or refuse. Default: accept. */
+  flow?: () => FlowDecision;
 }
 
 interface Transaction {
@@ -48,6 +51,8 @@ interface Transaction {
 }
 
 export const DEFAULT_MAX_UNKNOWN_RECIPIENTS = 10;
+
+const ACCEPT_NOW: FlowDecision = { kind: 'accept', delayMs: 0 };
 
 const DATA_REPLY: Record<Exclude<DataVerdict, 'ok'>, Reply> = {
   'bare-newline': REPLIES.bareNewline,
@@ -66,6 +71,8 @@ export class Ingress {
   private readonly limiter: ConnectionLimiter;
   private readonly committing = new Set<string>();
   private draining = false;
+  /** DATA replies flow control delayed, and refused with 451 4.3.1 (also counted as 'queue-full' rejections). */
+  readonly flowStats = { delayed: 0, delayedMs: 0, refused: 0 };
 
   constructor(opts: IngressOptions, deps: IngressDeps) {
     this.opts = opts;
@@ -208,6 +215,35 @@ export class Ingress {
       this.recordStorageFailure(session);
       return cb(replyError(REPLIES.storageFailed));
     }
+    const flow = this.deps.flow?.() ?? ACCEPT_NOW;
+    if (flow.kind === 'refuse') {
+      this.flowStats.refused++;
+      const { depth, oldestWaitingMs } = flow.backlog;
+      this.deps.recordRejected({
+        at: this.deps.clock.now(),
+        reason: 'queue-full',
+        detail: { ip: session.remoteAddress, depth, oldestWaitingMs },
+      });
+      return cb(replyError(REPLIES.queueFull));
+    }
+    if (flow.delayMs <= 0) return this.store(guard, txn, session, cb);
+    this.flowStats.delayed++;
+    this.flowStats.delayedMs += flow.delayMs;
+    // Delivery is behind: the reply waits (the client sends its next message that much later). Nothing is stored
+    // yet, so a client that hangs up meanwhile, or a shutdown that closes the session, loses nothing acknowledged.
+    setTimeout(() => {
+      if (!this.server.bySession.has(session.id)) return;
+      try {
+        this.store(guard, txn, session, cb);
+      } catch (err) {
+        this.deps.log.error({ err }, 'finishing DATA failed');
+        this.recordStorageFailure(session);
+        cb(replyError(REPLIES.storageFailed));
+      }
+    }, flow.delayMs);
+  }
+
+  private store(guard: DataGuard, txn: Transaction, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
     const now = this.deps.clock.now();
     const id = this.deps.newId(now);
     const envelope = session.envelope;

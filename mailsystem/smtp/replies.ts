@@ -20,6 +20,7 @@ export const REPLIES = {
   bareNewline: { code: 550, status: '5.6.0', text: 'Bare LF/CR in message: SMTP smuggling protection' },
   lineTooLong: { code: 550, status: '5.6.0', text: 'Message line too long' },
   storageFailed: { code: 451, status: '4.3.0', text: 'Local error in processing, try again later' },
+  queueFull: { code: 451, status: '4.3.1', text: 'Mail queue is full, delivery is behind: try again later' },
   tooManyConnections: { code: 421, status: '4.7.0', text: 'Too many connections from your address, try again later' },
   shuttingDown: { code: 421, status: '4.3.2', text: 'Service shutting down, try again later' },
   dataTimeout: { code: 421, status: '4.4.2', text: 'Timeout while receiving the message' },

@@ -88,6 +88,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     dnsServers: [],
     telemetry: null,
     metrics: null,
+    flow: { softDepth: 2000, hardDepth: 20_000, softAgeMs: 1000, hardAgeMs: 5000, maxDelayMs: 1000 },
   });
   const withBackend = loadMxConfig(
     base,
@@ -301,6 +302,44 @@ test('TIDINGS_TELEMETRY_SECTION: email unless set; another slug is taken as is; 
       () => loadConfig({ TIDINGS_TELEMETRY_SECTION: bad }),
       (e: unknown) => e instanceof ConfigError && e.variable === 'TIDINGS_TELEMETRY_SECTION' && /section slug/.test(e.message),
       bad,
+    );
+  }
+});
+
+test('flow control: defaults, each threshold settable, soft must stay below hard, 0 turns only the delay off', () => {
+  const base = loadConfig({}, '/srv/t');
+  assert.deepEqual(loadMxConfig(base, {}, 'h').flow, {
+    softDepth: 2000,
+    hardDepth: 20_000,
+    softAgeMs: 1000,
+    hardAgeMs: 5000,
+    maxDelayMs: 1000,
+  });
+  assert.deepEqual(
+    loadMxConfig(
+      base,
+      {
+        TIDINGS_FLOW_QUEUE_SOFT: '100',
+        TIDINGS_FLOW_QUEUE_HARD: '500',
+        TIDINGS_FLOW_AGE_SOFT: '2s',
+        TIDINGS_FLOW_AGE_HARD: '1m',
+        TIDINGS_FLOW_MAX_DELAY: '0',
+      },
+      'h',
+    ).flow,
+    { softDepth: 100, hardDepth: 500, softAgeMs: 2000, hardAgeMs: 60_000, maxDelayMs: 0 },
+  );
+  for (const [env, variable] of [
+    [{ TIDINGS_FLOW_QUEUE_HARD: '1000' }, 'TIDINGS_FLOW_QUEUE_SOFT'],
+    [{ TIDINGS_FLOW_QUEUE_SOFT: '0' }, 'TIDINGS_FLOW_QUEUE_SOFT'],
+    [{ TIDINGS_FLOW_AGE_SOFT: '5s' }, 'TIDINGS_FLOW_AGE_SOFT'],
+    [{ TIDINGS_FLOW_AGE_HARD: '0' }, 'TIDINGS_FLOW_AGE_HARD'],
+    [{ TIDINGS_FLOW_MAX_DELAY: '500ms' }, 'TIDINGS_FLOW_MAX_DELAY'],
+  ] as const) {
+    assert.throws(
+      () => loadMxConfig(base, env, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable,
+      variable,
     );
   }
 });
