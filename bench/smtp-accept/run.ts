@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     `bench:smtp-accept — ${BODY} B messages to ${MAILBOXES} Maildir mailboxes, ${DURATION_MS / 1000} s per run after 1 s warm-up, ${ROUNDS} alternating rounds`,
   );
   console.log(
-    `machine: ${(await import('node:os')).cpus().length} CPUs, node ${process.version}; fsync before 250 on both (Tidings synchronous=FULL, Postfix cleanup fsync); load average ${loadAverage()}\n`,
+    `machine: ${(await import('node:os')).cpus().length} CPUs, node ${process.version}; fsync before 250 on both (Tidings: the group committer fsyncs the WAL; Postfix: cleanup fsyncs the queue file); load average ${loadAverage()}\n`,
   );
   const rows: Row[] = [];
   for (const sessions of SESSIONS) {

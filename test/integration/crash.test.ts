@@ -45,6 +45,11 @@ describe('crash safety under SIGKILL (built-in Maildir)', () => {
 
     const found = scanMaildirs(join(dir, 'mail'));
     assert.equal(run.killTimes.length, KILLS);
+    // The kills land in delivery: the worker had deliveries in hand (leased, Maildir writes under way) when killed.
+    assert.ok(
+      run.inHandAtKill.some((n) => n > 0),
+      `no kill caught a delivery in hand: ${run.inHandAtKill.join(', ')}`,
+    );
     assert.ok(result.acked.size >= 200, `only ${result.acked.size} messages were accepted`);
     for (const [id, rcpt] of result.acked) {
       assert.deepEqual(found.get(id), [rcpt], `250'd message ${id} must be in ${rcpt} exactly once`);
@@ -53,5 +58,6 @@ describe('crash safety under SIGKILL (built-in Maildir)', () => {
     for (const [id, where] of found) assert.equal(where.length, 1, `${id} stored ${where.length} times`);
     for (const id of found.keys()) assert.ok(result.acked.has(id) || result.uncertain.has(id), `${id} stored but never sent in full`);
     console.log(describeDuplicates('Maildir', run, { perKill: run.killTimes.map(() => 0), total: 0, farthestMs: 0, storedAfterKill: 0 }));
+    console.log(`crash test (Maildir): deliveries in hand at each kill: ${run.inHandAtKill.join(', ')}`);
   });
 });

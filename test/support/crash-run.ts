@@ -23,19 +23,22 @@ export interface KillLoadRun {
   result: LoadResult;
   /** Date.now() just before each SIGKILL. */
   killTimes: number[];
+  /** Deliveries in the worker's hand (leased, not final) when each SIGKILL landed: kills during delivery. */
+  inHandAtKill: number[];
 }
 
 /** Load pacing, not a wait for an event: the kill lands at a random moment of the work in flight. */
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function queuedDeliveries(stateDir: string): number {
+function countDeliveries(stateDir: string, where: string): number {
   const db = new Database(join(stateDir, 'node.sqlite'), { readonly: true });
   try {
-    return db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number;
+    return db.prepare(`SELECT count(*) FROM deliveries WHERE ${where}`).pluck().get() as number;
   } finally {
     db.close();
   }
 }
+const queuedDeliveries = (stateDir: string): number => countDeliveries(stateDir, "state = 'queued'");
 
 /**
  * Load runs until the last kill is over (bounded by kills, not by message count); each incarnation is
@@ -46,6 +49,7 @@ function queuedDeliveries(stateDir: string): number {
 export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
   await o.mx.start();
   const killTimes: number[] = [];
+  const inHandAtKill: number[] = [];
   const ackedBeforeKill = o.ackedBeforeKill ?? 30;
   let killsDone = false;
   let ackedInLife = 0;
@@ -76,6 +80,8 @@ export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
         await pause(Math.random() * 300);
         killTimes.push(Date.now());
         await o.mx.kill();
+        // Read before the restart releases them: the leases the killed process held.
+        inHandAtKill.push(countDeliveries(o.stateDir, "state = 'queued' AND lease_owner IS NOT NULL"));
         ackedInLife = 0;
         await o.mx.start();
       }
@@ -99,7 +105,7 @@ export async function loadWithKills(o: KillLoadOptions): Promise<KillLoadRun> {
     o.drainTimeoutMs ?? 60_000,
   );
   await o.mx.stop();
-  return { result, killTimes };
+  return { result, killTimes, inHandAtKill };
 }
 
 export interface DuplicateReport {
