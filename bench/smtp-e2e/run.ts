@@ -67,6 +67,8 @@ interface Run {
   e2eMs: number;
   acceptRate: number;
   e2eRate: number;
+  /** Messages in their mailboxes by the last final 250, per second of load: delivery while it shares the machine with acceptance. */
+  duringLoadRate: number;
   cpuPer1000: number;
   delay: { p50: number; p99: number; max: number };
   files: number;
@@ -108,11 +110,14 @@ function countFiles(root: string): number {
 function scanDelays(
   root: string,
   acceptedAt: Float64Array,
-): { delays: Float64Array; lastMtime: number; files: number; unmatched: number; duplicates: number } {
+  /** Also count the files written by this time. */
+  by: number,
+): { delays: Float64Array; lastMtime: number; files: number; filesBy: number; unmatched: number; duplicates: number } {
   const delays: number[] = [];
   const seen = new Uint8Array(acceptedAt.length);
   const head = Buffer.alloc(2048);
   let lastMtime = Number.NEGATIVE_INFINITY;
+  let filesBy = 0;
   let files = 0;
   let unmatched = 0;
   let duplicates = 0;
@@ -137,6 +142,7 @@ function scanDelays(
       unlinkSync(path);
       files++;
       if (mtime > lastMtime) lastMtime = mtime;
+      if (mtime <= by) filesBy++;
       const m = /^X-Bench-Id: (\d+)\r?$/m.exec(head.toString('latin1', 0, bytes));
       const id = m ? Number(m[1]) : -1;
       if (id < 0 || id >= acceptedAt.length || Number.isNaN(acceptedAt[id])) {
@@ -148,7 +154,7 @@ function scanDelays(
       delays.push(mtime - acceptedAt[id]);
     }
   }
-  return { delays: Float64Array.from(delays).sort(), lastMtime, files, unmatched, duplicates };
+  return { delays: Float64Array.from(delays).sort(), lastMtime, files, filesBy, unmatched, duplicates };
 }
 
 async function measure(
@@ -183,7 +189,7 @@ async function measure(
     },
   );
   const cpuMs = treeCpuMs(pid) - cpu0;
-  const scan = scanDelays(t.maildirRoot, load.acceptedAt ?? new Float64Array());
+  const scan = scanDelays(t.maildirRoot, load.acceptedAt ?? new Float64Array(), load.last250At);
   const loadMs = load.last250At - load.firstSendAt;
   const e2eMs = scan.lastMtime - load.firstSendAt;
   const lat = t.deliveredLatencies?.(seq0);
@@ -198,6 +204,7 @@ async function measure(
     e2eMs,
     acceptRate: load.accepted / (loadMs / 1000),
     e2eRate: load.accepted / (e2eMs / 1000),
+    duringLoadRate: scan.filesBy / (loadMs / 1000),
     cpuPer1000: cpuMs / load.accepted,
     delay: { p50: pct(scan.delays, 0.5), p99: pct(scan.delays, 0.99), max: scan.delays.at(-1) ?? Number.NaN },
     files: scan.files,
@@ -212,7 +219,8 @@ function printRun(r: Run): void {
     r.mode === 'paced' ? ` sends late p50 ${f1(r.load.lateP50Ms ?? Number.NaN)} ms p99 ${f1(r.load.lateP99Ms ?? Number.NaN)} ms ` : ' ';
   console.log(
     `[${r.sessions} sessions] round ${r.round} ${r.mode.padEnd(6)} ${r.target.padEnd(7)} accepted ${r.load.accepted} in ${f1(r.loadMs / 1000)} s ` +
-      `(${f0(r.acceptRate)} msg/s), all in mailboxes after ${f1(r.e2eMs / 1000)} s: e2e ${f0(r.e2eRate)} msg/s  ` +
+      `(${f0(r.acceptRate)} msg/s), all in mailboxes after ${f1(r.e2eMs / 1000)} s: e2e ${f0(r.e2eRate)} msg/s ` +
+      `(delivered during the load ${f0(r.duringLoadRate)} msg/s)  ` +
       `250-to-mailbox p50 ${f0(r.delay.p50)} ms p99 ${f0(r.delay.p99)} ms max ${f0(r.delay.max)} ms ` +
       (r.events ? `(events latency_ms p50 ${r.events.p50} p99 ${r.events.p99}, n ${r.events.n}) ` : '') +
       `CPU ${r.cpuPer1000.toFixed(2)} s/1000${paced}` +
@@ -336,6 +344,7 @@ async function main(): Promise<void> {
       const c = of(name, 'closed');
       console.log(
         `  ${String(sessions).padStart(3)} sessions ${name.padEnd(7)} e2e ${f0(mean(c, (r) => r.e2eRate)).padStart(5)} msg/s  accept ${f0(mean(c, (r) => r.acceptRate)).padStart(5)} msg/s  ` +
+          `delivered during the load ${f0(mean(c, (r) => r.duringLoadRate)).padStart(5)} msg/s  ` +
           `CPU ${mean(c, (r) => r.cpuPer1000).toFixed(2)} s/1000  250-to-mailbox p50 ${f0(mean(c, (r) => r.delay.p50))} ms p99 ${f0(mean(c, (r) => r.delay.p99))} ms` +
           (name === 'tidings'
             ? ` (events latency_ms p50 ${f0(mean(c, (r) => r.events?.p50 ?? Number.NaN))} p99 ${f0(mean(c, (r) => r.events?.p99 ?? Number.NaN))})`
