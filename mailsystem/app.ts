@@ -44,6 +44,8 @@ export interface MailSystemDeps {
    * rolled back (its item failed, or the commit did and the client got 451) is never seen. Default: nobody.
    */
   observeEvent?: EventObserver;
+  /** Told of each DATA reply flow control delays (the node's metrics). */
+  observeFlowDelay?: (ms: number) => void;
 }
 
 export interface MailSystem {
@@ -121,6 +123,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
         worker.kick();
       },
       flow: () => decideFlow(backlog(), flowLimits),
+      onFlowDelay: deps.observeFlowDelay,
       recordRejected: (event) => {
         committer.submit(() => store.insertRejected(event)).catch((err: unknown) => deps.log.warn({ err }, 'could not record a rejection'));
       },

@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       log,
       buildDsn,
       observeEvent: metrics?.observe,
+      observeFlowDelay: metrics ? (ms) => metrics.observeFlowDelay(ms) : undefined,
       transports: {
         lmtp: createLmtpTransport({ heloName: serverName }),
         forward: createForwardTransport({

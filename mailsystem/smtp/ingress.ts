@@ -44,6 +44,8 @@ export interface IngressDeps {
   recordRejected: (event: RejectedEvent) => void;
   /** Flow control (queue/flow-control.ts), asked at the end of each DATA: delay the reply, or refuse. Default: accept. */
   flow?: () => FlowDecision;
+  /** Told of each DATA reply flow control delays, with the delay (the node's metrics). */
+  onFlowDelay?: (ms: number) => void;
 }
 
 interface Transaction {
@@ -229,6 +231,7 @@ export class Ingress {
     if (flow.delayMs <= 0) return this.store(guard, txn, session, cb);
     this.flowStats.delayed++;
     this.flowStats.delayedMs += flow.delayMs;
+    this.deps.onFlowDelay?.(flow.delayMs);
     // Delivery is behind: the reply waits (the client sends its next message that much later). Nothing is stored
     // yet, so a client that hangs up meanwhile, or a shutdown that closes the session, loses nothing acknowledged.
     setTimeout(() => {

@@ -11,6 +11,8 @@ export interface MxMetrics {
   readonly registry: Registry;
   /** The event log's observer (QueueStore): every written event moves its counter. */
   observe(e: ObservedEvent): void;
+  /** Flow control delayed a DATA reply by this long (queue/flow-control.ts); its refusals are 'queue-full' rejections. */
+  observeFlowDelay(ms: number): void;
 }
 
 export interface MxMetricsDeps {
@@ -54,6 +56,16 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
     buckets: LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
     registers,
   });
+  const flowDelayed = new Counter({
+    name: 'tidings_mx_flow_delayed_replies_total',
+    help: 'DATA replies flow control delayed because delivery was behind (its refusals: rejections{reason="queue-full"}).',
+    registers,
+  });
+  const flowDelay = new Counter({
+    name: 'tidings_mx_flow_delay_seconds_total',
+    help: 'Total time DATA replies were held by flow control.',
+    registers,
+  });
   // One read of the gauges per scrape, shared by every gauge's collect callback of that scrape.
   let read: { at: number; g: TelemetryHeartbeat; cursor: number } | null = null;
   const gauges = (): { g: TelemetryHeartbeat; cursor: number } => {
@@ -86,6 +98,10 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
   );
   return {
     registry,
+    observeFlowDelay(ms) {
+      flowDelayed.inc();
+      flowDelay.inc(ms / 1000);
+    },
     observe(e) {
       switch (e.type) {
         case 'accepted':

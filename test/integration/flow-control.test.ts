@@ -25,6 +25,8 @@ let mx: MailSystem;
 let port: number;
 let lmtp: SmtpSink;
 let release: () => void;
+/** What the node's metrics were told: each delayed reply's delay. */
+const observedDelays: number[] = [];
 
 before(async () => {
   const gate = new Promise<void>((resolve) => {
@@ -53,6 +55,7 @@ before(async () => {
       clock: systemClock,
       log: silentLog,
       buildDsn,
+      observeFlowDelay: (ms) => observedDelays.push(ms),
       transports: { lmtp: createLmtpTransport({ heloName: 'mx.test', timeoutMs: 120_000 }) },
     },
   );
@@ -99,6 +102,8 @@ test('a stalled delivery target slows DATA replies, then 451 4.3.1; after it res
   assert.match(refused.reply, /^451 4\.3\.1 /, 'past the hard limit: 451 with enhanced status 4.3.1');
   // Replies inside the band waited: the stats count them, and the client saw at least one clearly delayed reply.
   assert.ok(mx.ingress.flowStats.delayed >= 1, `delayed replies: ${JSON.stringify(mx.ingress.flowStats)}`);
+  assert.equal(observedDelays.length, mx.ingress.flowStats.delayed, 'each delay reaches the metrics');
+  assert.ok(observedDelays.every((ms) => ms > 0 && ms < MAX_DELAY_MS));
   const slow = replies.filter((r) => r.reply.startsWith('250') && r.ms >= MAX_DELAY_MS / 8);
   assert.ok(slow.length >= 1, `some 250 came late: ${replies.map((r) => `${r.n}:${r.waitingBefore}:${Math.round(r.ms)}`).join(' ')}`);
   // Below the soft limit nothing waited: the first replies came before any backlog.

@@ -78,7 +78,13 @@ test("the MX node's registry renders what its observer saw, and gauges are read 
   m.observe({ type: 'delivered', route: 'maildir', latencyMs: 120 });
   m.observe({ type: 'deferred', route: 'lmtp' });
   m.observe({ type: 'bounced', route: 'lmtp', reason: 'permanent' });
+  m.observe({ type: 'rejected', reason: 'queue-full' });
+  m.observeFlowDelay(250);
+  m.observeFlowDelay(500);
   const f = parseExposition(await m.registry.metrics());
+  assert.equal(sampleValue(f, 'tidings_mx_rejections_total', { reason: 'queue-full' }), 1);
+  assert.equal(sampleValue(f, 'tidings_mx_flow_delayed_replies_total'), 2);
+  assert.equal(sampleValue(f, 'tidings_mx_flow_delay_seconds_total'), 0.75);
   assert.equal(sampleValue(f, 'tidings_mx_messages_accepted_total'), 2);
   assert.equal(sampleValue(f, 'tidings_mx_rejections_total', { reason: 'unknown-user' }), 1);
   assert.equal(sampleValue(f, 'tidings_mx_deliveries_total', { route: 'maildir', outcome: 'delivered' }), 1);
