@@ -308,7 +308,7 @@ async function main(): Promise<void> {
       `${ROUNDS} alternating round(s), after ${WARMUP_MS / 1000} s of uncounted warm-up load per target and session count`,
   );
   console.log(
-    `machine: ${cpus().length} CPUs, node ${process.version}; fsync before 250 on both (Tidings synchronous=FULL, Postfix cleanup fsync); ` +
+    `machine: ${cpus().length} CPUs, node ${process.version}; fsync before 250 on both (Tidings: the group committer fsyncs the WAL; Postfix: cleanup fsyncs the queue file); ` +
       `delay = file mtime − final 250 (wall clock), the same for both; load average at start ${loadAverage()}\n`,
   );
   const runs: Run[] = [];
