@@ -6,6 +6,7 @@ import type { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import type { ClaimedDelivery, ClaimLane, QueueStore } from '#mailsystem/queue/store.ts';
 import type { DeliveryOutcome, Transports } from './transport.ts';
 import type { DsnInput } from './dsn.ts';
+import { renderCopy } from './render.ts';
 
 /** What a DSN builder needs to report one recipient's fate (RFC 3464): the builder's own input. */
 export type DsnRequest = DsnInput;
@@ -157,7 +158,7 @@ export class DeliveryWorker {
     const transport = this.deps.transports[d.route.kind];
     if (!transport) return { kind: 'deferred', response: `4.3.0 no transport configured for ${d.route.kind}` };
     try {
-      const message = this.deps.store.messageBody(d.messageId);
+      const message = renderCopy(this.deps.store.messageBody(d.messageId), d.added);
       return await transport.deliver({
         queueId: d.messageId,
         deliveryId: d.id,

@@ -14,9 +14,30 @@ export interface AcceptedMessage {
   helo: string;
   body: Buffer;
   isSpam?: boolean;
-  deliveries: { recipient: string; route: Route }[];
+  deliveries: QueuedDelivery[];
   /** Why this message exists; default 'smtp'. A DSN is logged as a 'dsn' event, not as 'accepted'. */
   origin?: MessageOrigin;
+}
+
+/** Headers added to one copy when it is delivered, and a prefix for its Subject (a 'tag' policy). */
+export interface AddedHeaders {
+  headers: [name: string, value: string][];
+  subjectPrefix: string | null;
+}
+
+/** Why a copy is kept back instead of delivered, and the scanners' verdict behind it. */
+export interface QuarantineRecord {
+  reason: 'spam' | 'virus';
+  verdict: Record<string, unknown>;
+}
+
+export interface QueuedDelivery {
+  recipient: string;
+  route: Route;
+  /** Applied when this copy is delivered; the stored body is shared by every copy. */
+  added?: AddedHeaders;
+  /** Kept in quarantine, not delivered: the row starts in state 'quarantined' and keeps the body. */
+  quarantine?: QuarantineRecord;
 }
 
 export interface ClaimedDelivery {
@@ -29,6 +50,7 @@ export interface ClaimedDelivery {
   envelopeFrom: string;
   isSpam: boolean;
   delayedDsnAt: number | null;
+  added: AddedHeaders | null;
 }
 
 export interface RejectedEvent {
@@ -48,7 +70,16 @@ type EventRow =
   | { type: 'rejected'; at: number; reason: RejectReason; recipient: string | null; detail: string | null }
   | { type: 'delivered'; at: number; delivery: ClaimedDelivery; route: RouteKind; latencyMs: number }
   | { type: 'deferred'; at: number; delivery: ClaimedDelivery; route: RouteKind; detail: string }
-  | { type: 'bounced'; at: number; delivery: ClaimedDelivery; route: RouteKind; reason: BounceReason; detail: string };
+  | { type: 'bounced'; at: number; delivery: ClaimedDelivery; route: RouteKind; reason: BounceReason; detail: string }
+  | {
+      type: 'quarantined';
+      at: number;
+      messageId: string;
+      deliveryId: number;
+      recipient: string;
+      route: RouteKind;
+      reason: 'spam' | 'virus';
+    };
 
 /**
  * What an observer of the event log sees of each row as it is written (e.g. the node's Prometheus counters). It is
@@ -59,7 +90,8 @@ export type ObservedEvent =
   | { type: 'rejected'; reason: RejectReason }
   | { type: 'delivered'; route: RouteKind; latencyMs: number }
   | { type: 'deferred'; route: RouteKind }
-  | { type: 'bounced'; route: RouteKind; reason: BounceReason };
+  | { type: 'bounced'; route: RouteKind; reason: BounceReason }
+  | { type: 'quarantined'; route: RouteKind; reason: 'spam' | 'virus' };
 export type EventObserver = (e: ObservedEvent) => void;
 
 /** The types the node writes today are all types the contract knows. */
@@ -75,6 +107,7 @@ interface ClaimRow {
   envelope_from: string;
   is_spam: number;
   delayed_dsn_at: number | null;
+  added_headers: string | null;
 }
 
 /**
@@ -109,14 +142,16 @@ export class QueueStore {
       insertBody: db.prepare(`INSERT INTO message_bodies (body) VALUES (?)`),
       message: db.prepare(`INSERT INTO messages (id, received_at, envelope_from, client_ip, helo, size, is_spam, body_id, origin)
                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      delivery: db.prepare(`INSERT INTO deliveries (message_id, recipient, route_kind, route, created_at, next_attempt_at)
-                            VALUES (?, ?, ?, ?, ?, ?)`),
+      delivery:
+        db.prepare(`INSERT INTO deliveries (message_id, recipient, route_kind, route, created_at, next_attempt_at, added_headers, state)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      quarantine: db.prepare(`INSERT INTO quarantine (delivery_id, reason, verdict, quarantined_at) VALUES (?, ?, ?, ?)`),
       event: db.prepare(`INSERT INTO events (at, type, message_id, delivery_id, recipient, route_kind, latency_ms, reason, detail)
                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       claim: claimStatement(db, ''),
       claimLocal: claimStatement(db, `AND route_kind = 'maildir'`),
       claimRemote: claimStatement(db, `AND route_kind <> 'maildir'`),
-      claimed: db.prepare(`SELECT d.id, d.message_id, d.recipient, d.route, d.attempts, d.created_at, d.delayed_dsn_at,
+      claimed: db.prepare(`SELECT d.id, d.message_id, d.recipient, d.route, d.attempts, d.created_at, d.delayed_dsn_at, d.added_headers,
                                   m.envelope_from, m.is_spam
                            FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`),
       body: db.prepare(`SELECT b.body FROM messages m JOIN message_bodies b ON b.id = m.body_id WHERE m.id = ?`).pluck(),
@@ -127,7 +162,8 @@ export class QueueStore {
       bounced: db.prepare(`UPDATE deliveries SET state = 'bounced', done_at = @now, last_response = @response,
                              lease_owner = NULL, lease_until = NULL WHERE id = @id AND state = 'queued'`),
       delayedDsn: db.prepare(`UPDATE deliveries SET delayed_dsn_at = ? WHERE id = ?`),
-      openCount: db.prepare(`SELECT count(*) FROM deliveries WHERE message_id = ? AND state = 'queued'`).pluck(),
+      // A quarantined copy may still be released: its body stays until it is released, deleted or pruned.
+      openCount: db.prepare(`SELECT count(*) FROM deliveries WHERE message_id = ? AND state IN ('queued', 'quarantined')`).pluck(),
       dropBody: db.prepare(`DELETE FROM message_bodies WHERE id = (SELECT body_id FROM messages WHERE id = ?)`),
       release: db.prepare(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
                            WHERE state = 'queued' AND lease_owner IS NOT NULL`),
@@ -139,11 +175,31 @@ export class QueueStore {
     const bodyId = this.s.insertBody.run(m.body).lastInsertRowid;
     const origin = m.origin ?? 'smtp';
     this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, bodyId, origin);
+    const quarantined: { id: number; d: QueuedDelivery & { quarantine: QuarantineRecord } }[] = [];
     for (const d of m.deliveries) {
-      this.s.delivery.run(m.id, d.recipient, d.route.kind, JSON.stringify(d.route), m.receivedAt, m.receivedAt);
+      const added = d.added && (d.added.headers.length > 0 || d.added.subjectPrefix) ? JSON.stringify(d.added) : null;
+      const state = d.quarantine ? 'quarantined' : 'queued';
+      const id = Number(
+        this.s.delivery.run(m.id, d.recipient, d.route.kind, JSON.stringify(d.route), m.receivedAt, m.receivedAt, added, state)
+          .lastInsertRowid,
+      );
+      if (d.quarantine) quarantined.push({ id, d: d as QueuedDelivery & { quarantine: QuarantineRecord } });
     }
     const detail = JSON.stringify({ size: m.body.length, deliveries: m.deliveries.length });
     this.event({ type: origin === 'dsn' ? 'dsn' : 'accepted', at: m.receivedAt, messageId: m.id, detail });
+    // Each kept-back copy is an outcome of its own, counted like a delivery (the accounting line balances).
+    for (const { id, d } of quarantined) {
+      this.s.quarantine.run(id, d.quarantine.reason, JSON.stringify(d.quarantine.verdict), m.receivedAt);
+      this.event({
+        type: 'quarantined',
+        at: m.receivedAt,
+        messageId: m.id,
+        deliveryId: id,
+        recipient: d.recipient,
+        route: d.route.kind,
+        reason: d.quarantine.reason,
+      });
+    }
   }
 
   insertRejected(e: RejectedEvent): void {
@@ -179,6 +235,7 @@ export class QueueStore {
             envelopeFrom: r.envelope_from,
             isSpam: r.is_spam === 1,
             delayedDsnAt: r.delayed_dsn_at,
+            added: r.added_headers === null ? null : (JSON.parse(r.added_headers) as AddedHeaders),
           };
         });
       })
@@ -256,6 +313,10 @@ export class QueueStore {
         this.observe({ type: e.type, route: e.route, reason: e.reason });
         return;
       }
+      case 'quarantined':
+        this.s.event.run(e.at, e.type, e.messageId, e.deliveryId, e.recipient, e.route, null, e.reason, null);
+        this.observe({ type: e.type, route: e.route, reason: e.reason });
+        return;
     }
   }
 }

@@ -45,7 +45,7 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
   });
   const deliveries = new Counter({
     name: 'tidings_mx_deliveries_total',
-    help: 'Delivery attempts by route kind and outcome (delivered, deferred, bounced).',
+    help: 'Delivery attempts by route kind and outcome (delivered, deferred, bounced; quarantined: kept back by policy).',
     labelNames: ['route', 'outcome'] as const,
     registers,
   });
@@ -122,6 +122,9 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
           return;
         case 'bounced':
           deliveries.inc({ route: e.route, outcome: 'bounced' });
+          return;
+        case 'quarantined':
+          deliveries.inc({ route: e.route, outcome: 'quarantined' });
           return;
       }
     },
