@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { DB } from '#data/db.ts';
 import type { Directory, Route } from './config/directory.ts';
 import { MaildirTransport } from './delivery/maildir.ts';
+import type { Checks } from './checks/types.ts';
 import type { Transports } from './delivery/transport.ts';
 import { DeliveryWorker, type DsnRequest, type WorkerOptions } from './delivery/worker.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './queue/backoff.ts';
@@ -46,6 +47,8 @@ export interface MailSystemDeps {
   observeEvent?: EventObserver;
   /** Told of each DATA reply flow control delays (the node's metrics). */
   observeFlowDelay?: (ms: number) => void;
+  /** Content checks (issue 12, mailsystem/checks/); without them nothing is filtered and messages are stored as received. */
+  checks?: Checks;
 }
 
 export interface MailSystem {
@@ -124,6 +127,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
       },
       flow: () => decideFlow(backlog(), flowLimits),
       onFlowDelay: deps.observeFlowDelay,
+      checks: deps.checks,
       recordRejected: (event) => {
         committer.submit(() => store.insertRejected(event)).catch((err: unknown) => deps.log.warn({ err }, 'could not record a rejection'));
       },

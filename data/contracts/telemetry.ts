@@ -53,7 +53,9 @@ export const REJECT_REASONS = [
   'storage',
   // flow control: the queue is too far behind (issue 11)
   'queue-full',
-  // content scanning and policies (issue 12)
+  // content scanning and policies (issue 12); 'policy-class' is the 452 for a recipient whose filtering policy differs
+  // from the transaction's first one (it comes back in a transaction of its own)
+  'policy-class',
   'spam',
   'virus',
   'dmarc',

@@ -1,10 +1,13 @@
 // SMTP ingress: thin smtp-server hooks onto the recipient decision, the DATA guard and the queue.
 import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { type MailPolicy, policyClass } from '#data/contracts/mail-policy.ts';
+import type { Checks } from '#mailsystem/checks/types.ts';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
+import { type Decision, decide, isSpam, type PolicyTarget } from '#mailsystem/policy/decide.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { FlowDecision } from '#mailsystem/queue/flow-control.ts';
-import type { AcceptedMessage, RejectedEvent } from '#mailsystem/queue/store.ts';
+import type { AcceptedMessage, QueuedDelivery, RejectedEvent } from '#mailsystem/queue/store.ts';
 import { DataGuard, type DataVerdict } from './data-guard.ts';
 import { MxSmtpServer } from './smtp-server-adapter.ts';
 import { receivedHeader } from './received.ts';
@@ -46,11 +49,29 @@ export interface IngressDeps {
   flow?: () => FlowDecision;
   /** Told of each DATA reply flow control delays, with the delay (the node's metrics). */
   onFlowDelay?: (ms: number) => void;
+  /**
+   * Content checks and per-recipient policies (issue 12). Without them the node stores what it accepts as it is,
+   * with no filtering at all; with them every message is checked, decided (policy/decide.ts) and stored per copy.
+   */
+  checks?: Checks;
 }
 
 interface Transaction {
   deliveries: Map<string, { recipient: string; route: Route }>;
+  /** Each accepted recipient with its targets and effective policy (used when checks are on). */
+  targets: PolicyTarget[];
+  /** The policy class of the first accepted recipient: the others must share it (452 4.5.3 otherwise). */
+  policyClass: string | null;
 }
+
+const newTransaction = (): Transaction => ({ deliveries: new Map(), targets: [], policyClass: null });
+
+const DECISION_REPLY: Record<Exclude<Decision, { kind: 'accept' }>['reason'], Reply> = {
+  spam: REPLIES.spamRejected,
+  virus: REPLIES.virusRejected,
+  dmarc: REPLIES.dmarcRejected,
+  'scanner-unavailable': REPLIES.scannerUnavailable,
+};
 
 export const DEFAULT_MAX_UNKNOWN_RECIPIENTS = 10;
 
@@ -130,7 +151,7 @@ export class Ingress {
 
   private onMailFrom(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
     if (this.draining) return cb(replyError(REPLIES.shuttingDown));
-    this.transactions.set(session, { deliveries: new Map() });
+    this.transactions.set(session, newTransaction());
     cb();
   }
 
@@ -166,8 +187,18 @@ export class Ingress {
         this.deps.recordRejected({ at: this.deps.clock.now(), reason: decision.reason, recipient: address.address });
         return cb(replyError(decision.reply));
       }
-      const txn = this.transactions.get(session) ?? { deliveries: new Map() };
+      const txn = this.transactions.get(session) ?? newTransaction();
       this.transactions.set(session, txn);
+      if (this.deps.checks && !this.samePolicyClass(txn, decision.policy)) {
+        this.deps.recordRejected({
+          at: this.deps.clock.now(),
+          reason: 'policy-class',
+          recipient: address.address,
+          detail: { ip: session.remoteAddress },
+        });
+        return cb(replyError(REPLIES.otherPolicy));
+      }
+      for (const route of decision.routes) txn.targets.push({ recipient: address.address, route, policy: decision.policy });
       for (const route of decision.routes) {
         const key = routeKey(address.address, route);
         if (!txn.deliveries.has(key)) txn.deliveries.set(key, { recipient: address.address, route });
@@ -185,6 +216,16 @@ export class Ingress {
     const tried = (this.unknownRecipients.get(session) ?? 0) + 1;
     this.unknownRecipients.set(session, tried);
     return this.maxUnknownRecipients > 0 && tried > this.maxUnknownRecipients;
+  }
+
+  /** One reply to DATA must be right for every recipient: only recipients whose rejecting settings agree share it. */
+  private samePolicyClass(txn: Transaction, policy: MailPolicy): boolean {
+    const cls = policyClass(policy);
+    if (txn.policyClass === null) {
+      txn.policyClass = cls;
+      return true;
+    }
+    return txn.policyClass === cls;
   }
 
   private onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
@@ -250,26 +291,107 @@ export class Ingress {
     const now = this.deps.clock.now();
     const id = this.deps.newId(now);
     const envelope = session.envelope;
-    const header = receivedHeader({
-      helo: session.hostNameAppearsAs,
-      clientIp: session.remoteAddress,
-      clientHostname: session.clientHostname,
-      serverName: this.opts.serverName,
-      queueId: id,
-      tls: !!session.secure,
-      utf8: !!envelope.smtpUtf8,
-      recipients: envelope.rcptTo.map((r) => r.address),
-      at: new Date(now),
-    });
-    const message: AcceptedMessage = {
+    const received = (at: number): Buffer =>
+      receivedHeader({
+        helo: session.hostNameAppearsAs,
+        clientIp: session.remoteAddress,
+        clientHostname: session.clientHostname,
+        serverName: this.opts.serverName,
+        queueId: id,
+        tls: !!session.secure,
+        utf8: !!envelope.smtpUtf8,
+        recipients: envelope.rcptTo.map((r) => r.address),
+        at: new Date(at),
+      });
+    const base = {
       id,
-      receivedAt: now,
       envelopeFrom: envelope.mailFrom ? envelope.mailFrom.address : '',
       clientIp: session.remoteAddress,
       helo: session.hostNameAppearsAs || '',
-      body: Buffer.concat([header, guard.body()]),
-      deliveries: [...txn.deliveries.values()],
     };
+    if (!this.deps.checks) {
+      const message: AcceptedMessage = {
+        ...base,
+        receivedAt: now,
+        body: Buffer.concat([received(now), guard.body()]),
+        deliveries: [...txn.deliveries.values()],
+      };
+      return this.commit(message, session, cb);
+    }
+    // Scanning holds the reply; the session counts as committing, so a shutdown lets it finish.
+    this.committing.add(session.id);
+    this.deps
+      .checks({
+        message: guard.body(),
+        envelope: {
+          ip: session.remoteAddress,
+          helo: session.hostNameAppearsAs || '',
+          mailFrom: base.envelopeFrom,
+          rcpts: envelope.rcptTo.map((r) => r.address),
+          queueId: id,
+        },
+      })
+      .then(
+        (checked) => {
+          const decision = decide(checked.facts, txn.targets);
+          if (decision.kind !== 'accept') {
+            this.committing.delete(session.id);
+            this.deps.recordRejected({
+              at: this.deps.clock.now(),
+              reason: decision.reason,
+              detail: {
+                ip: session.remoteAddress,
+                queueId: id,
+                ...(decision.kind === 'tempfail' ? { check: decision.detail } : {}),
+                verdict: checked.verdict,
+              },
+            });
+            return cb(replyError(DECISION_REPLY[decision.reason]));
+          }
+          // The client hung up while we scanned: it was never told the message was accepted, so it sends it again.
+          if (!this.server.bySession.has(session.id)) {
+            this.committing.delete(session.id);
+            return;
+          }
+          const at = this.deps.clock.now();
+          const deliveries: QueuedDelivery[] = decision.copies.map((c) =>
+            c.disposition.kind === 'deliver'
+              ? {
+                  recipient: c.recipient,
+                  route: c.route,
+                  added: { headers: c.disposition.headers, subjectPrefix: c.disposition.subjectPrefix },
+                }
+              : { recipient: c.recipient, route: c.route, quarantine: { reason: c.disposition.reason, verdict: checked.verdict } },
+          );
+          this.commit(
+            {
+              ...base,
+              receivedAt: at,
+              // No delivery status notice is ever sent about spam (no backscatter).
+              isSpam: txn.targets.some((t) => isSpam(checked.facts.spam, t.policy)),
+              body: Buffer.concat([received(at), checked.message]),
+              deliveries,
+            },
+            session,
+            cb,
+          );
+        },
+        (err: unknown) => {
+          // Checks never throw by contract; if one did, nothing is accepted.
+          this.committing.delete(session.id);
+          this.deps.log.error({ err, queueId: id }, 'content checks failed; answering 451');
+          this.deps.recordRejected({
+            at: this.deps.clock.now(),
+            reason: 'scanner-unavailable',
+            detail: { ip: session.remoteAddress, queueId: id },
+          });
+          cb(replyError(REPLIES.scannerUnavailable));
+        },
+      );
+  }
+
+  private commit(message: AcceptedMessage, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
+    const id = message.id;
     this.committing.add(session.id);
     this.deps
       .enqueue(message)

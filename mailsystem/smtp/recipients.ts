@@ -1,10 +1,11 @@
 // RCPT decision: the Directory's resolution becomes either routes to record or a public reply.
 import { foldDomain, splitAddress } from '#data/address.ts';
+import { DEFAULT_POLICY, type EffectivePolicy, type MailPolicy } from '#data/contracts/mail-policy.ts';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
 export type RecipientDecision =
-  | { accept: true; routes: Route[] }
+  | { accept: true; routes: Route[]; policy: MailPolicy }
   | { accept: false; reply: Reply; reason: 'unknown-user' | 'not-hosted' | 'bad-address' };
 
 /** `mxHostname` is this node's own name, whose postmaster is also the bare `RCPT TO:<postmaster>`. */
@@ -12,12 +13,17 @@ export function decideRecipient(directory: Directory, address: string, mxHostnam
   const parts = splitAddress(foldDomain(address));
   if (!parts) return { accept: false, reply: REPLIES.badRecipient, reason: 'bad-address' };
   const resolution = directory.resolve(address);
-  if (resolution.status === 'ok' && resolution.routes.length > 0) return { accept: true, routes: resolution.routes };
+  if (resolution.status === 'ok' && resolution.routes.length > 0) {
+    // The replica resolves each address's effective policy (installation → domain → address); a directory without
+    // policies means the installation default.
+    const effective = (resolution as { policy?: EffectivePolicy }).policy;
+    return { accept: true, routes: resolution.routes, policy: effective?.policy ?? DEFAULT_POLICY };
+  }
   // RFC 5321 §4.5.1: postmaster of every hosted domain, and of the MX's own name, must be
   // reachable even when nobody configured it; such mail lands in the built-in store under that domain.
   const ownName = parts.domain === mxHostname.toLowerCase();
   if (parts.local.toLowerCase() === 'postmaster' && (ownName || directory.isHostedDomain(parts.domain))) {
-    return { accept: true, routes: [{ kind: 'maildir', mailbox: `postmaster@${parts.domain}` }] };
+    return { accept: true, routes: [{ kind: 'maildir', mailbox: `postmaster@${parts.domain}` }], policy: DEFAULT_POLICY };
   }
   if (resolution.status === 'not-hosted') return { accept: false, reply: REPLIES.relayDenied, reason: 'not-hosted' };
   return { accept: false, reply: REPLIES.unknownUser, reason: 'unknown-user' };
