@@ -1,6 +1,7 @@
 // The payload of GET /api/v1/mx/config?since=<version>: the configuration changes an MX node has not applied yet.
 import { z } from 'zod';
 import { MigrationMode, DeliveryKind } from './mail-config.ts';
+import { PolicySettings, POLICY_LEVELS } from './mail-policy.ts';
 
 export const DomainRecord = z.object({
   name: z.string(),
@@ -28,7 +29,22 @@ export const AliasRecord = z.object({
 });
 export type AliasRecord = z.infer<typeof AliasRecord>;
 
-export const CONFIG_ENTITIES = ['domain', 'mailbox', 'alias'] as const;
+/**
+ * One level's spam/virus/DMARC settings (data/contracts/mail-policy.ts). The key says the level: `*` is the installation,
+ * a domain name a hosted domain, an address a hosted mailbox or alias; so a delete, which carries only the key, needs no scope.
+ */
+export const PolicyScope = z.enum(POLICY_LEVELS);
+export type PolicyScope = z.infer<typeof PolicyScope>;
+export const INSTALLATION_POLICY_KEY = '*';
+export function policyScopeOf(key: string): PolicyScope {
+  return key === INSTALLATION_POLICY_KEY ? 'installation' : key.includes('@') ? 'address' : 'domain';
+}
+export const PolicyRecord = z
+  .object({ scope: PolicyScope, key: z.string().min(1), settings: PolicySettings })
+  .refine((r) => policyScopeOf(r.key) === r.scope, { message: 'the key does not belong to the scope', path: ['key'] });
+export type PolicyRecord = z.infer<typeof PolicyRecord>;
+
+export const CONFIG_ENTITIES = ['domain', 'mailbox', 'alias', 'policy'] as const;
 export type ConfigEntity = (typeof CONFIG_ENTITIES)[number];
 
 const version = z.number().int().positive();
@@ -39,6 +55,7 @@ export const ConfigChange = z.discriminatedUnion('op', [
     z.object({ version, op: z.literal('upsert'), entity: z.literal('domain'), key: z.string(), record: DomainRecord }),
     z.object({ version, op: z.literal('upsert'), entity: z.literal('mailbox'), key: z.string(), record: MailboxRecord }),
     z.object({ version, op: z.literal('upsert'), entity: z.literal('alias'), key: z.string(), record: AliasRecord }),
+    z.object({ version, op: z.literal('upsert'), entity: z.literal('policy'), key: z.string(), record: PolicyRecord }),
   ]),
   z.object({ version, op: z.literal('delete'), entity: z.enum(CONFIG_ENTITIES), key: z.string() }),
 ]);

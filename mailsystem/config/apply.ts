@@ -1,6 +1,6 @@
 // Applies a page of backend configuration changes to the replica in one transaction: all of it or none.
 import type { DB } from '#data/db.ts';
-import type { MxConfigPayload, ConfigChange } from '#data/contracts/mx-config.ts';
+import { type MxConfigPayload, type ConfigChange, policyScopeOf } from '#data/contracts/mx-config.ts';
 
 export interface ApplyResult {
   applied: number;
@@ -14,13 +14,18 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
     ON CONFLICT(address) DO UPDATE SET domain = excluded.domain, delivery = excluded.delivery, lmtp_host = excluded.lmtp_host, lmtp_port = excluded.lmtp_port`);
   const upsertAlias = db.prepare(`INSERT INTO replica_aliases (address, domain, targets, keep_local_copy) VALUES (?, ?, ?, ?)
     ON CONFLICT(address) DO UPDATE SET domain = excluded.domain, targets = excluded.targets, keep_local_copy = excluded.keep_local_copy`);
+  const upsertPolicy = db.prepare(`INSERT INTO replica_policies (key, scope, settings) VALUES (?, ?, ?)
+    ON CONFLICT(key) DO UPDATE SET scope = excluded.scope, settings = excluded.settings`);
   const del = {
     domain: db.prepare('DELETE FROM replica_domains WHERE name = ?'),
     mailbox: db.prepare('DELETE FROM replica_mailboxes WHERE address = ?'),
     alias: db.prepare('DELETE FROM replica_aliases WHERE address = ?'),
+    policy: db.prepare('DELETE FROM replica_policies WHERE key = ?'),
   };
+  let policiesChanged = false;
 
   function applyOne(c: ConfigChange): void {
+    if (c.entity === 'policy') policiesChanged = true;
     if (c.op === 'delete') {
       del[c.entity].run(c.key);
       return;
@@ -41,6 +46,11 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
         upsertAlias.run(r.address, r.domain, JSON.stringify(r.targets), r.keepLocalCopy ? 1 : 0);
         break;
       }
+      case 'policy': {
+        const r = c.record;
+        upsertPolicy.run(r.key, policyScopeOf(r.key), JSON.stringify(r.settings));
+        break;
+      }
     }
   }
 
@@ -48,8 +58,9 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
     .transaction((): ApplyResult => {
       if (payload.reset) {
         db.exec(
-          'DELETE FROM replica_aliases; DELETE FROM replica_mailboxes; DELETE FROM replica_domains; UPDATE replica_state SET version = 0 WHERE id = 1',
+          'DELETE FROM replica_policies; DELETE FROM replica_aliases; DELETE FROM replica_mailboxes; DELETE FROM replica_domains; UPDATE replica_state SET version = 0 WHERE id = 1',
         );
+        policiesChanged = true;
       }
       const current = (db.prepare('SELECT version FROM replica_state WHERE id = 1').get() as { version: number }).version;
       let applied = 0;
@@ -60,10 +71,9 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
         version = c.version;
         applied++;
       }
-      db.prepare('UPDATE replica_state SET version = ?, synced_at = ?, last_error = NULL, last_error_at = NULL WHERE id = 1').run(
-        version,
-        now.toISOString(),
-      );
+      db.prepare(
+        'UPDATE replica_state SET version = ?, synced_at = ?, last_error = NULL, last_error_at = NULL, policy_generation = policy_generation + ? WHERE id = 1',
+      ).run(version, now.toISOString(), policiesChanged ? 1 : 0);
       return { applied, version };
     })
     .immediate();

@@ -1,4 +1,5 @@
-// The contract between SMTP ingress and the node's mail configuration: who is hosted, where mail goes.
+// The contract between SMTP ingress and the node's mail configuration: who is hosted, where mail goes, under which policy.
+import type { EffectivePolicy } from '#data/contracts/mail-policy.ts';
 
 /** Where one accepted recipient's copy is delivered. */
 export type Route =
@@ -8,7 +9,12 @@ export type Route =
   | { kind: 'legacy'; host: string; port: number }; // old MX during migration (relay as-is)
 
 export type Resolution =
-  | { status: 'ok'; address: string; routes: Route[] }
+  /**
+   * policy: the effective spam/virus/DMARC policy of the recipient (installation → domain → address, each setting with
+   * its source). The address level is the matched address's own (an alias's, not its targets'); a catch-all hit, an
+   * SRS bounce and the built-in postmaster take the domain's (or the installation's) settings.
+   */
+  | { status: 'ok'; address: string; routes: Route[]; policy: EffectivePolicy }
   | { status: 'unknown-user' } // hosted domain, no such address → 550 5.1.1
   | { status: 'not-hosted' }; // → 550 5.7.1 relaying denied
 

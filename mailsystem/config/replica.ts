@@ -1,6 +1,8 @@
 // The node's Directory: resolves recipients from the replica tables (aliases, plus-addressing, catch-all, postmaster, SRS bounces).
 import { canonicalAddress, foldDomain, splitAddress } from '#data/address.ts';
 import type { DB } from '#data/db.ts';
+import { effectivePolicy, type EffectivePolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
+import { INSTALLATION_POLICY_KEY } from '#data/contracts/mx-config.ts';
 import type { Clock } from '../deps.ts';
 import type { Directory, Resolution, Route } from './directory.ts';
 import type { Srs } from '../srs/srs.ts';
@@ -29,6 +31,12 @@ interface MailboxRow {
   lmtp_host: string | null;
   lmtp_port: number | null;
 }
+interface Expansion {
+  routes: Route[];
+  matched: string;
+  /** Resolved through the domain's catch-all: the matched address has no settings of its own. */
+  catchAll?: boolean;
+}
 interface AliasRow {
   address: string;
   targets: string;
@@ -42,6 +50,45 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
   const mailboxStmt = db.prepare('SELECT address, delivery, lmtp_host, lmtp_port FROM replica_mailboxes WHERE address = ?');
   const aliasStmt = db.prepare('SELECT address, targets, keep_local_copy FROM replica_aliases WHERE address = ?');
   const domainRow = (name: string) => domainStmt.get(name) as DomainRow | undefined;
+  const isHosted = (name: string) => domainRow(name) !== undefined;
+  const policyStmt = db.prepare('SELECT settings FROM replica_policies WHERE key = ?').pluck();
+  const generationStmt = db.prepare('SELECT policy_generation FROM replica_state WHERE id = 1').pluck();
+
+  // Effective policies by "domain\0address", valid while the replica's policy generation stays put (a sync that
+  // touches a policy moves it): per RCPT one indexed read, no JSON parse. Bounded; a full cache simply starts over.
+  const POLICY_CACHE_MAX = 10_000;
+  const policyCache = new Map<string, EffectivePolicy>();
+  const settingsCache = new Map<string, PolicySettings | undefined>();
+  let cachedGeneration = -1;
+  const settingsOf = (key: string): PolicySettings | undefined => {
+    if (settingsCache.has(key)) return settingsCache.get(key);
+    const raw = policyStmt.get(key) as string | undefined;
+    const settings = raw === undefined ? undefined : (JSON.parse(raw) as PolicySettings);
+    if (settingsCache.size >= POLICY_CACHE_MAX) settingsCache.clear();
+    settingsCache.set(key, settings);
+    return settings;
+  };
+  /** The effective policy of `address` (null: none of its own, e.g. a catch-all hit) in `domain` (null: not hosted). */
+  function policyFor(domain: string | null, address: string | null): EffectivePolicy {
+    const generation = generationStmt.get() as number;
+    if (generation !== cachedGeneration) {
+      policyCache.clear();
+      settingsCache.clear();
+      cachedGeneration = generation;
+    }
+    const cacheKey = `${domain ?? ''}\0${address ?? ''}`;
+    let p = policyCache.get(cacheKey);
+    if (!p) {
+      p = effectivePolicy({
+        installation: settingsOf(INSTALLATION_POLICY_KEY),
+        domain: domain === null ? undefined : settingsOf(domain),
+        address: address === null ? undefined : settingsOf(address),
+      });
+      if (policyCache.size >= POLICY_CACHE_MAX) policyCache.clear();
+      policyCache.set(cacheKey, p);
+    }
+    return p;
+  }
 
   const mailboxRoute = (m: MailboxRow): Route =>
     m.delivery === 'lmtp'
@@ -50,7 +97,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
   const legacyRoute = (d: DomainRow): Route => ({ kind: 'legacy', host: d.legacy_host!, port: d.legacy_port ?? 25 });
 
   /** Routes for one address, or null when a hosted address does not exist. `seen` cuts alias loops. */
-  function expand(target: string, depth: number, seen: Set<string>, viaCatchAll: boolean): { routes: Route[]; matched: string } | null {
+  function expand(target: string, depth: number, seen: Set<string>, viaCatchAll: boolean): Expansion | null {
     // Alias targets keep the local part as configured: an external provider may treat it
     // case-sensitively, so a forward keeps it; a hosted address is looked up lower-case.
     const address = target.toLowerCase();
@@ -74,7 +121,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     if (!alias && !mailbox) {
       if (dom.catch_all && !viaCatchAll) {
         const r = expand(dom.catch_all, depth + 1, seen, true);
-        return r && { routes: r.routes, matched: address };
+        return r && { routes: r.routes, matched: address, catchAll: true };
       }
       return null;
     }
@@ -91,10 +138,12 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     return { routes, matched };
   }
 
-  function finish(r: { routes: Route[]; matched: string } | null): Resolution {
+  function finish(r: Expansion | null): Resolution {
     if (!r) return { status: 'unknown-user' };
     const unique = [...new Map(r.routes.map((route) => [JSON.stringify(route), route])).values()];
-    return unique.length ? { status: 'ok', address: r.matched, routes: unique } : { status: 'unknown-user' };
+    if (!unique.length) return { status: 'unknown-user' };
+    const domain = splitAddress(r.matched)!.domain;
+    return { status: 'ok', address: r.matched, routes: unique, policy: policyFor(domain, r.catchAll ? null : r.matched) };
   }
 
   function resolveSrs(original: string): Resolution {
@@ -104,15 +153,25 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     const parts = splitAddress(target);
     if (parts && domainRow(parts.domain)) return finish(expand(target, 0, new Set(), false));
     // Keep the original sender's spelling: local parts may be case-sensitive at their home.
-    return { status: 'ok', address: original.toLowerCase(), routes: [{ kind: 'forward', to: back.address }] };
+    return {
+      status: 'ok',
+      address: original.toLowerCase(),
+      routes: [{ kind: 'forward', to: back.address }],
+      policy: policyFor(null, null),
+    };
   }
 
   function resolvePostmaster(address: string, domain: string): Resolution {
     if (opts.postmaster && opts.postmaster.toLowerCase() !== address) {
       const r = finish(expand(opts.postmaster.toLowerCase(), 0, new Set(), false));
-      if (r.status === 'ok') return { ...r, address };
+      if (r.status === 'ok') return { ...r, address, policy: policyFor(isHosted(domain) ? domain : null, null) };
     }
-    return { status: 'ok', address, routes: [{ kind: 'maildir', mailbox: `postmaster@${domain}` }] };
+    return {
+      status: 'ok',
+      address,
+      routes: [{ kind: 'maildir', mailbox: `postmaster@${domain}` }],
+      policy: policyFor(isHosted(domain) ? domain : null, null),
+    };
   }
 
   function resolve(raw: string): Resolution {

@@ -1,11 +1,20 @@
-// /api/v1/mail/* (staff, the API's default: domains, mailboxes, aliases) and /api/v1/mx/config (nodeRoute: MX nodes fetch config changes).
+// /api/v1/mail/* (staff, the API's default: domains, mailboxes, aliases, policies) and /api/v1/mx/config (nodeRoute: MX nodes fetch config changes).
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ServerDeps } from '../deps.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { DomainInput, DomainPatch, MailboxInput, AliasInput, DomainName, Address } from '#data/contracts/mail-config.ts';
 import { readJson, parseWith, parseQuery, requireFound } from '../http/validate.ts';
-import { listDomains, findDomain, listMailboxes, findMailbox, listAliases, findAlias, currentConfigVersion } from '../store/mail.ts';
+import {
+  listDomains,
+  findDomain,
+  listMailboxes,
+  findMailbox,
+  listAliases,
+  findAlias,
+  listPolicies,
+  currentConfigVersion,
+} from '../store/mail.ts';
 import { addDomain } from '../services/mail/addDomain.ts';
 import { updateDomain } from '../services/mail/updateDomain.ts';
 import { removeDomain } from '../services/mail/removeDomain.ts';
@@ -14,6 +23,11 @@ import { removeMailbox } from '../services/mail/removeMailbox.ts';
 import { addAlias } from '../services/mail/addAlias.ts';
 import { removeAlias } from '../services/mail/removeAlias.ts';
 import { configChanges } from '../services/mail/configChanges.ts';
+import { setPolicy } from '../services/mail/setPolicy.ts';
+import { removePolicy } from '../services/mail/removePolicy.ts';
+import { addressPolicy } from '../services/mail/addressPolicy.ts';
+import { DEFAULT_POLICY, PolicySettings } from '#data/contracts/mail-policy.ts';
+import { PolicyScope } from '#data/contracts/mx-config.ts';
 import { staffActor, type AuthEnv } from '../http/auth.ts';
 import { currentNode, nodeRoute } from '../http/api-access.ts';
 
@@ -65,6 +79,26 @@ export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
     removeAlias({ ctx, actor: actor(c), address: addressParam(c) });
     return c.body(null, 204);
   });
+
+  // Policies: '*' is the installation's key (PUT /mail/policies/installation/*), a domain name or an address the others'.
+  const scopeParam = (c: Context) => parseWith(PolicyScope, c.req.param('scope'), 'policy scope', 'scope');
+  const keyParam = (c: Context) => parseWith(z.string().min(1).max(320), c.req.param('key'), 'policy key', 'key');
+  app.get('/mail/policies', (c) =>
+    c.json({ policies: listPolicies(deps.db), default: DEFAULT_POLICY, version: currentConfigVersion(deps.db) }),
+  );
+  app.put('/mail/policies/:scope/:key', async (c) => {
+    const scope = scopeParam(c);
+    const key = keyParam(c);
+    const settings = await readJson(c, PolicySettings);
+    const p = setPolicy({ ctx, actor: actor(c), scope, key, settings });
+    // Empty settings leave nothing to keep: the level now inherits everything.
+    return p ? c.json(p) : c.body(null, 204);
+  });
+  app.delete('/mail/policies/:scope/:key', (c) => {
+    removePolicy({ ctx, actor: actor(c), scope: scopeParam(c), key: keyParam(c) });
+    return c.body(null, 204);
+  });
+  app.get('/mail/addresses/:address/policy', (c) => c.json(addressPolicy(deps.db, addressParam(c))));
 
   app.get('/mx/config', nodeRoute, async (c) => {
     const node = currentNode(c);

@@ -2,6 +2,8 @@
 import type { DB } from '#data/db.ts';
 import type { DomainRecord, MailboxRecord, AliasRecord, ConfigChange, ConfigEntity } from '#data/contracts/mx-config.ts';
 import type { DomainInput, MailboxInput, AliasInput } from '#data/contracts/mail-config.ts';
+import type { PolicyRecord, PolicyScope } from '#data/contracts/mx-config.ts';
+import type { PolicySettings } from '#data/contracts/mail-policy.ts';
 
 interface DomainRow {
   id: number;
@@ -185,6 +187,54 @@ export function upsertAlias(db: DB, domainId: number, a: AliasInput, now: string
 
 export function deleteAlias(db: DB, id: number): void {
   db.prepare('DELETE FROM mail_aliases WHERE id = ?').run(id);
+}
+
+// ── policies ───────────────────────────────────────────────────────────────
+
+export type Policy = PolicyRecord & { updatedAt: string };
+
+const toPolicy = (r: { scope: PolicyScope; key: string; settings: string; updated_at: string }): Policy => ({
+  scope: r.scope,
+  key: r.key,
+  settings: JSON.parse(r.settings) as PolicySettings,
+  updatedAt: r.updated_at,
+});
+
+/** Every level that sets something: the installation first, then domains, then addresses, each by key. */
+export function listPolicies(db: DB): Policy[] {
+  return (
+    db
+      .prepare(
+        "SELECT scope, key, settings, updated_at FROM mail_policies ORDER BY CASE scope WHEN 'installation' THEN 0 WHEN 'domain' THEN 1 ELSE 2 END, key",
+      )
+      .all() as { scope: PolicyScope; key: string; settings: string; updated_at: string }[]
+  ).map(toPolicy);
+}
+
+export function findPolicy(db: DB, key: string): Policy | undefined {
+  const r = db.prepare('SELECT scope, key, settings, updated_at FROM mail_policies WHERE key = ?').get(key) as
+    | { scope: PolicyScope; key: string; settings: string; updated_at: string }
+    | undefined;
+  return r && toPolicy(r);
+}
+
+export function upsertPolicy(db: DB, p: PolicyRecord, now: string): Policy {
+  db.prepare(`INSERT INTO mail_policies (scope, key, settings, updated_at) VALUES (?, ?, ?, ?)
+              ON CONFLICT(key) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`).run(
+    p.scope,
+    p.key,
+    JSON.stringify(p.settings),
+    now,
+  );
+  return findPolicy(db, p.key)!;
+}
+
+export function deletePolicy(db: DB, key: string): boolean {
+  return db.prepare('DELETE FROM mail_policies WHERE key = ?').run(key).changes > 0;
+}
+
+export function policyRecord(p: Policy): PolicyRecord {
+  return { scope: p.scope, key: p.key, settings: p.settings };
 }
 
 // ── change log ─────────────────────────────────────────────────────────────

@@ -18,6 +18,7 @@ const NO_TEXT = new Set([
   'DELETE /api/v1/mail/aliases/:address',
   'DELETE /api/v1/mail/domains/:name',
   'DELETE /api/v1/mail/mailboxes/:address',
+  'DELETE /api/v1/mail/policies/:scope/:key',
   'POST /api/v1/auth/logout',
   'POST /api/v1/tasks/:id/reopen',
   'POST /api/v1/users/:id/disable',
@@ -87,6 +88,11 @@ const API_CASES: Record<string, ApiCase> = {
     path: '/api/v1/mail/domains/example.com',
     body: { legacyHost: `${NUL}mx.old` },
     field: 'legacyHost',
+  },
+  'PUT /api/v1/mail/policies/:scope/:key': {
+    path: '/api/v1/mail/policies/installation/*',
+    body: { spam: 'tag', subjectPrefix: `[SPAM${NUL}] ` },
+    field: 'subjectPrefix',
   },
   'POST /api/v1/mail/mailboxes': { path: '/api/v1/mail/mailboxes', body: { address: `${NUL}bob@example.com` }, field: 'address' },
   'POST /api/v1/mail/aliases': {

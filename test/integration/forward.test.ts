@@ -1,4 +1,5 @@
 // SMTP forwarding to a loopback "external provider" found through a fake zone: SRS sender, TLS, MX rules, loops, and the bounce path back.
+import { effectivePolicy } from '#data/contracts/mail-policy.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, MIGRATIONS } from '#data/db.ts';
@@ -109,7 +110,12 @@ test('the bounce sent back to the SRS address resolves to the original sender, a
   );
   const dir = createReplicaDirectory({ db, clock, srs });
   const resolution = dir.resolve(sent.from);
-  assert.deepEqual(resolution, { status: 'ok', address: sent.from.toLowerCase(), routes: [{ kind: 'forward', to: 'Sender@origin.test' }] });
+  assert.deepEqual(resolution, {
+    status: 'ok',
+    address: sent.from.toLowerCase(),
+    routes: [{ kind: 'forward', to: 'Sender@origin.test' }],
+    policy: effectivePolicy({}),
+  });
   // The provider bounces (null sender) to the SRS address; the route forwards it to the original sender's MX.
   const before = provider.messages.length;
   const back = await transport(provider.port).deliver({

@@ -1,4 +1,5 @@
 // Config sync over real HTTP: a node fetches only what changed since its version, applies it live, and keeps resolving when the backend is gone.
+import { effectivePolicy } from '#data/contracts/mail-policy.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
@@ -104,6 +105,7 @@ test('node syncs incrementally, applies without restart, and serves from the rep
     status: 'ok',
     address: 'info@example.com',
     routes: [{ kind: 'forward', to: 'ext@provider.test' }],
+    policy: effectivePolicy({}),
   });
 
   r = await sync.syncOnce();

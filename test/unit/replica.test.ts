@@ -5,6 +5,7 @@ import { openDatabase, MIGRATIONS } from '#data/db.ts';
 import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
 import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
+import type { Directory, Resolution } from '#mailsystem/config/directory.ts';
 import { createSrs } from '#mailsystem/srs/srs.ts';
 
 const now = new Date('2026-11-30T12:00:00Z');
@@ -39,7 +40,17 @@ function setup(changes: ConfigChange[], extra: { postmaster?: string } = {}) {
   applyConfigChanges(db, { since: 0, version: v, more: false, reset: false, changes }, now);
   let clock = now.getTime();
   const srs = createSrs({ domain: 'srs.tidings.test', secret: 'k' });
-  const dir = createReplicaDirectory({ db, clock: { now: () => clock }, srs, ...extra });
+  const full = createReplicaDirectory({ db, clock: { now: () => clock }, srs, ...extra });
+  // These tests are about routes; the policy each resolution carries is tested in replica-policy.test.ts.
+  const dir: Directory = {
+    isHostedDomain: full.isHostedDomain,
+    resolve: (address) => {
+      const r = full.resolve(address);
+      if (r.status !== 'ok') return r;
+      const { policy: _policy, ...routes } = r;
+      return routes as Resolution;
+    },
+  };
   return {
     db,
     dir,
