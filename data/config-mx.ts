@@ -44,6 +44,8 @@ export interface MxConfig {
   metrics: { host: string; port: number } | null;
   /** When delivery falls behind, DATA replies are delayed and then refused (mailsystem/queue/flow-control.ts). */
   flow: FlowLimits;
+  /** Quarantined copies are deleted after this long. */
+  quarantineRetentionMs: number;
 }
 
 /** Flow control's thresholds: between soft and hard the reply to DATA is delayed in proportion; at hard, 451 4.3.1. */
@@ -196,6 +198,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     telemetry: telemetrySettings(env, Boolean(url)),
     metrics: mxMetrics(env),
     flow: flowLimits(env),
+    quarantineRetentionMs: duration(env, 'TIDINGS_QUARANTINE_RETENTION', 30 * UNIT_MS.d, false, '7d, 30d or 90d'),
   };
 }
 

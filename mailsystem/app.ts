@@ -28,6 +28,8 @@ export interface MailSystemOptions {
     /** How long one reading of the backlog serves later DATA replies (default 100 ms; 0: read it for every message). */
     sampleMs?: number;
   };
+  /** Quarantined copies older than this are deleted (default 30 days), by a job that runs at start and hourly. */
+  quarantineRetentionMs?: number;
   /** How long sessions in flight may finish after SIGTERM before they get 421 4.3.2. */
   shutdownDeadlineMs?: number;
 }
@@ -56,6 +58,8 @@ export interface MailSystem {
   readonly worker: DeliveryWorker;
   readonly store: QueueStore;
   readonly committer: GroupCommitter;
+  /** Deletes quarantined copies past their retention now (the hourly job's work); resolves with how many. */
+  pruneQuarantine(): Promise<number>;
   /** Starts delivering and listening; resolves with the bound SMTP port. */
   start(): Promise<number>;
   /** Graceful stop: drain sessions, finish deliveries in hand, commit what is pending. */
@@ -76,6 +80,10 @@ export const DEFAULT_INGRESS: Omit<IngressOptions, 'serverName'> = {
  * Deliveries in hand at once: 128 Maildir writes (with 16 the worker idled on fsyncs while the queue grew; 128 kept the
  * queue near empty in bench/smtp-e2e), 16 remote deliveries (also the most a crash can repeat).
  */
+export const DEFAULT_QUARANTINE_RETENTION_MS = 30 * 86_400_000;
+const QUARANTINE_PRUNE_EVERY_MS = 3_600_000;
+const QUARANTINE_PRUNE_STEP = 500;
+
 export const DEFAULT_CONCURRENCY: WorkerOptions['concurrency'] = { local: 128, remote: 16 };
 
 export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
@@ -134,20 +142,43 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
     },
   );
 
+  const retentionMs = opts.quarantineRetentionMs ?? DEFAULT_QUARANTINE_RETENTION_MS;
+  let pruneTimer: NodeJS.Timeout | null = null;
+  /** One bounded step per commit until nothing old is left, so a large backlog never holds the queue for long. */
+  const pruneQuarantine = async (): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const now = deps.clock.now();
+      const n = await committer.submit(() => store.pruneQuarantine(now - retentionMs, now, QUARANTINE_PRUNE_STEP));
+      total += n;
+      if (n < QUARANTINE_PRUNE_STEP) break;
+    }
+    if (total > 0) deps.log.info({ pruned: total, retentionMs }, 'pruned quarantined copies past retention');
+    return total;
+  };
+  const prune = (): void => {
+    pruneQuarantine().catch((err: unknown) => deps.log.warn({ err }, 'pruning the quarantine failed'));
+  };
+
   return {
     ingress,
     worker,
     store,
     committer,
+    pruneQuarantine,
     async start() {
       const released = store.releaseAllLeases();
       if (released > 0) deps.log.info({ released }, 'released leases of a previous run');
       worker.start();
+      prune();
+      pruneTimer = setInterval(prune, QUARANTINE_PRUNE_EVERY_MS);
+      pruneTimer.unref();
       const port = await ingress.listen(opts.smtpPort, opts.smtpHost);
       deps.log.info({ port, host: opts.smtpHost }, 'smtp ingress listening');
       return port;
     },
     async stop() {
+      if (pruneTimer) clearInterval(pruneTimer);
       await ingress.drain(opts.shutdownDeadlineMs ?? 10_000);
       await worker.stop();
       await committer.close();

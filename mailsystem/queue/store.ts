@@ -165,6 +165,12 @@ export class QueueStore {
       // A quarantined copy may still be released: its body stays until it is released, deleted or pruned.
       openCount: db.prepare(`SELECT count(*) FROM deliveries WHERE message_id = ? AND state IN ('queued', 'quarantined')`).pluck(),
       dropBody: db.prepare(`DELETE FROM message_bodies WHERE id = (SELECT body_id FROM messages WHERE id = ?)`),
+      quarantineOlderThan: db.prepare(`SELECT q.delivery_id AS id, d.message_id AS messageId FROM quarantine q
+                                        JOIN deliveries d ON d.id = q.delivery_id
+                                        WHERE q.quarantined_at < ? ORDER BY q.quarantined_at LIMIT ?`),
+      quarantined: db.prepare(`SELECT message_id FROM deliveries WHERE id = ? AND state = 'quarantined'`).pluck(),
+      unquarantine: db.prepare('DELETE FROM quarantine WHERE delivery_id = ?'),
+      discard: db.prepare(`UPDATE deliveries SET state = 'discarded', done_at = ? WHERE id = ? AND state = 'quarantined'`),
       release: db.prepare(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
                            WHERE state = 'queued' AND lease_owner IS NOT NULL`),
       nextDue: db.prepare(`SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM deliveries WHERE state = 'queued'`).pluck(),
@@ -268,6 +274,27 @@ export class QueueStore {
     this.event({ type: 'bounced', at: now, delivery: d, route: d.route.kind, reason, detail });
     this.dropBodyWhenDone(d.messageId);
     return true;
+  }
+
+  /**
+   * Deletes a quarantined copy: its quarantine record goes, the delivery becomes 'discarded', and the body too once no
+   * copy of the message is queued or quarantined. No event: its outcome was counted when it was quarantined.
+   */
+  deleteQuarantined(deliveryId: number, now: number): boolean {
+    const messageId = this.s.quarantined.get(deliveryId) as string | undefined;
+    if (messageId === undefined) return false;
+    this.s.unquarantine.run(deliveryId);
+    this.s.discard.run(now, deliveryId);
+    this.dropBodyWhenDone(messageId);
+    return true;
+  }
+
+  /** Deletes up to `limit` quarantined copies older than `before` (the retention); returns how many. */
+  pruneQuarantine(before: number, now: number, limit: number): number {
+    const old = this.s.quarantineOlderThan.all(before, limit) as { id: number }[];
+    let n = 0;
+    for (const { id } of old) if (this.deleteQuarantined(id, now)) n++;
+    return n;
   }
 
   markDelayedDsn(deliveryId: number, now: number): void {

@@ -89,6 +89,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     telemetry: null,
     metrics: null,
     flow: { softDepth: 2000, hardDepth: 20_000, softAgeMs: 1000, hardAgeMs: 5000, maxDelayMs: 1000 },
+    quarantineRetentionMs: 30 * 86_400_000,
   });
   const withBackend = loadMxConfig(
     base,
@@ -131,9 +132,11 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
       TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: '5',
       TIDINGS_SMTP_IMPLICIT_TLS: '1',
       TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '3',
+      TIDINGS_QUARANTINE_RETENTION: '7d',
     },
     'h',
   );
+  assert.equal(mx.quarantineRetentionMs, 7 * 86_400_000);
   assert.equal(mx.queueMaxAgeMs, 3 * 86_400_000);
   assert.equal(mx.delayedDsnAfterMs, 0);
   assert.equal(mx.queueFirstRetryMs, 5_000);
@@ -148,6 +151,7 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     [{ TIDINGS_QUEUE_MAX_AGE: '5' }, 'TIDINGS_QUEUE_MAX_AGE'],
     [{ TIDINGS_QUEUE_DELAYED_DSN_AFTER: '4 hours' }, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER'],
     [{ TIDINGS_QUEUE_FIRST_RETRY: '0' }, 'TIDINGS_QUEUE_FIRST_RETRY'],
+    [{ TIDINGS_QUARANTINE_RETENTION: '0' }, 'TIDINGS_QUARANTINE_RETENTION'],
     [{ TIDINGS_SMTP_MAX_MESSAGE_BYTES: '0' }, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES'],
     [{ TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: 'many' }, 'TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP'],
     [{ TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '0' }, 'TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS'],

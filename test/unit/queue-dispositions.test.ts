@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createMailSystem } from '#mailsystem/app.ts';
 import type { DeliveryJob } from '#mailsystem/delivery/transport.ts';
 import { renderCopy } from '#mailsystem/delivery/render.ts';
 import { DeliveryWorker } from '#mailsystem/delivery/worker.ts';
 import { DEFAULT_RETRY } from '#mailsystem/queue/backoff.ts';
-import { silentLog } from '#mailsystem/deps.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { type ObservedEvent, QueueStore } from '#mailsystem/queue/store.ts';
@@ -133,6 +134,81 @@ describe('queue', () => {
     // Both deliveries are final, but the quarantined copy may still be released: the body stays.
     assert.equal(store.messageBody('m1').length, body.length);
     await committer.close();
+    db.close();
+  });
+});
+
+describe('quarantine retention', () => {
+  it('deletes a quarantined copy: record gone, delivery discarded, body dropped once no copy needs it', async () => {
+    const db = openNodeDatabase(join(tmp, 'q2.sqlite'));
+    const store = new QueueStore(db);
+    const keep = (id: string, at: number, alsoQueued: boolean): void =>
+      store.insertAccepted({
+        id,
+        receivedAt: at,
+        envelopeFrom: 's@r.test',
+        clientIp: '192.0.2.1',
+        helo: 'c.test',
+        body,
+        deliveries: [
+          {
+            recipient: 'a@example.test',
+            route: { kind: 'maildir', mailbox: 'a@example.test' },
+            quarantine: { reason: 'virus', verdict: { name: 'X' } },
+          },
+          ...(alsoQueued ? [{ recipient: 'b@example.test', route: { kind: 'maildir' as const, mailbox: 'b@example.test' } }] : []),
+        ],
+      });
+    keep('old', 1_000, false);
+    keep('old-shared', 1_500, true);
+    keep('new', 50_000, false);
+    const pruned = store.pruneQuarantine(10_000, 60_000, 500);
+    assert.equal(pruned, 2);
+    assert.deepEqual(db.prepare("SELECT message_id, state FROM deliveries WHERE recipient = 'a@example.test' ORDER BY id").all(), [
+      { message_id: 'old', state: 'discarded' },
+      { message_id: 'old-shared', state: 'discarded' },
+      { message_id: 'new', state: 'quarantined' },
+    ]);
+    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM quarantine').get(), { n: 1 });
+    assert.equal(store.messageBody('old').length, 0, 'no copy needs the body any more');
+    assert.equal(store.messageBody('old-shared').length, body.length, 'a queued copy still needs it');
+    assert.equal(store.messageBody('new').length, body.length);
+    assert.equal(store.deleteQuarantined(999, 60_000), false, 'nothing to delete');
+    assert.equal(
+      db.prepare("SELECT count(*) FROM events WHERE type = 'quarantined'").pluck().get(),
+      3,
+      'deleting adds no outcome: each copy was counted when it was quarantined',
+    );
+    db.close();
+  });
+
+  it('the node prunes past retention when it starts (and then hourly)', async () => {
+    const db = openNodeDatabase(join(tmp, 'q3.sqlite'));
+    const old = Date.now() - 10 * 86_400_000;
+    new QueueStore(db).insertAccepted({
+      id: 'stale',
+      receivedAt: old,
+      envelopeFrom: '',
+      clientIp: '',
+      helo: '',
+      body,
+      deliveries: [
+        { recipient: 'a@example.test', route: { kind: 'maildir', mailbox: 'a@example.test' }, quarantine: { reason: 'spam', verdict: {} } },
+      ],
+    });
+    const mx = createMailSystem(
+      { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(tmp, 'mail3'), serverName: 'mx.test', quarantineRetentionMs: 7 * 86_400_000 },
+      {
+        db,
+        directory: { resolve: () => ({ status: 'not-hosted' }), isHostedDomain: () => false },
+        clock: systemClock,
+        log: silentLog,
+        buildDsn: () => Buffer.alloc(0),
+      },
+    );
+    await mx.start();
+    await waitFor(() => db.prepare('SELECT count(*) FROM quarantine').pluck().get() === 0, 'the stale copy pruned at start');
+    await mx.stop();
     db.close();
   });
 });
