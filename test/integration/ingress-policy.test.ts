@@ -3,6 +3,7 @@
 // The checks here are a stand-in that reads a marker in the message (the real rspamd/clamd/mailauth clients have
 // tests of their own); what is tested is the wiring: replies, events, queue rows and the delivered bytes.
 import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ const users: Record<string, { routes: Route[]; policy: Partial<MailPolicy> }> = 
   'tag@example.test': { routes: [{ kind: 'maildir', mailbox: 'tag@example.test' }], policy: { spam: 'tag' } },
   'remove@example.test': { routes: [{ kind: 'maildir', mailbox: 'remove@example.test' }], policy: { spam: 'remove' } },
   'reject@example.test': { routes: [{ kind: 'maildir', mailbox: 'reject@example.test' }], policy: { spam: 'reject', virus: 'reject' } },
+  'virusreject@example.test': { routes: [{ kind: 'maildir', mailbox: 'virusreject@example.test' }], policy: { virus: 'reject' } },
   'reject2@example.test': { routes: [{ kind: 'maildir', mailbox: 'reject2@example.test' }], policy: { spam: 'reject', virus: 'reject' } },
   // An alias with a local copy and an external forward.
   'alias@example.test': {
@@ -157,5 +159,35 @@ describe('ingress with checks and policies', () => {
       { route_kind: 'maildir', state: 'quarantined' },
       { route_kind: 'forward', state: 'quarantined' },
     ]);
+  });
+
+  it('nodemailer: three policy classes in one send, the others come back 452 and each retry gets its own right reply', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+    const raw = (to: string) => `From: sender@origin.test\r\nTo: ${to}\r\nSubject: mixed\r\n\r\nMARK-SPAM nodemailer\r\n`;
+    const first = ['tag@example.test', 'reject@example.test', 'virusreject@example.test'];
+    const info = await transport.sendMail({ envelope: { from: 'sender@origin.test', to: first }, raw: raw(first.join(', ')) });
+    assert.deepEqual(info.accepted, ['tag@example.test']);
+    assert.deepEqual(info.rejected, ['reject@example.test', 'virusreject@example.test']);
+    for (const err of (info as unknown as { rejectedErrors: { responseCode: number; response: string }[] }).rejectedErrors) {
+      assert.equal(err.responseCode, 452);
+      assert.match(err.response, /^452 4\.5\.3 /);
+    }
+    // The sender retries each refused recipient in a transaction of its own: spam to a rejecting one is refused at
+    // DATA (550, no bounce from us); the third (spam tagged, viruses rejected) accepts it.
+    await assert.rejects(
+      transport.sendMail({ envelope: { from: 'sender@origin.test', to: ['reject@example.test'] }, raw: raw('reject@example.test') }),
+      (err: { responseCode?: number; response?: string }) => err.responseCode === 550 && /^550 5\.7\.1 /.test(err.response ?? ''),
+    );
+    const retry = await transport.sendMail({
+      envelope: { from: 'sender@origin.test', to: ['virusreject@example.test'] },
+      raw: raw('virusreject@example.test'),
+    });
+    assert.deepEqual(retry.accepted, ['virusreject@example.test']);
+    transport.close();
+    await waitFor(
+      () => mailboxMessages(join(dir, 'mail'), 'tag@example.test').some((m) => m.includes('MARK-SPAM nodemailer')),
+      'the tagged copy',
+    );
+    assert.equal(db.prepare("SELECT count(*) FROM messages WHERE origin = 'dsn'").pluck().get(), 0, 'nothing bounced');
   });
 });
