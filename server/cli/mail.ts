@@ -15,6 +15,12 @@ import { removeMailbox } from '../services/mail/removeMailbox.ts';
 import { addAlias } from '../services/mail/addAlias.ts';
 import { removeAlias } from '../services/mail/removeAlias.ts';
 import { issueNodeToken } from '../services/mail/issueNodeToken.ts';
+import { setPolicy } from '../services/mail/setPolicy.ts';
+import { removePolicy } from '../services/mail/removePolicy.ts';
+import { addressPolicy } from '../services/mail/addressPolicy.ts';
+import { listPolicies } from '../store/mail.ts';
+import { DEFAULT_POLICY, type MailPolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
+import { INSTALLATION_POLICY_KEY, policyScopeOf } from '#data/contracts/mx-config.ts';
 
 export const MAIL_HELP = `Mail configuration (every change is audited and reaches the MX nodes on their next sync):
   mail domain add <domain> [--mode active|shadow|legacy] [--legacy-host HOST] [--legacy-port PORT] [--catch-all ADDRESS]
@@ -27,6 +33,13 @@ export const MAIL_HELP = `Mail configuration (every change is audited and reache
   mail alias add <address> <target>... [--keep-local-copy]
   mail alias list [--domain DOMAIN]
   mail alias remove <address>
+  mail policy list                     the policy settings of every level that sets any
+  mail policy set <installation|DOMAIN|ADDRESS> [--spam deliver|tag|remove|reject] [--virus remove|reject]
+                  [--dmarc honour|record] [--spam-threshold SCORE|rspamd] [--subject-prefix TEXT]
+                                       replaces that level's settings; what it leaves out is inherited
+                                       (installation → domain → address); no options: the level inherits everything
+  mail policy remove <installation|DOMAIN|ADDRESS>
+  mail policy show <address>           the effective policy of a mailbox or alias, and where each setting comes from
   mail node-token <node-name>          prints a new token for that MX node (replaces its old one)`;
 
 const ACTOR = { userId: null, name: 'cli' } as const;
@@ -45,6 +58,27 @@ function portOption(raw: string | undefined, name: string): number | null | unde
 }
 
 const orNone = (raw: string | undefined) => (raw === 'none' ? null : raw);
+
+/** A policy level as the CLI names it: `installation` (or `*`), a domain name, an address. */
+function policyLevel(raw: string): { scope: ReturnType<typeof policyScopeOf>; key: string } {
+  const key = raw === 'installation' ? INSTALLATION_POLICY_KEY : raw;
+  return { scope: policyScopeOf(key), key };
+}
+
+function thresholdOption(raw: string | undefined): number | null | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'rspamd') return null;
+  if (!/^-?\d+(\.\d+)?$/.test(raw)) throw new Invalid('--spam-threshold: a score such as 6 or 7.5, or rspamd (its own verdict)');
+  return Number(raw);
+}
+
+const settingText = (k: keyof MailPolicy, v: unknown) =>
+  k === 'spamThreshold' && v === null ? 'rspamd' : k === 'subjectPrefix' ? JSON.stringify(v) : String(v);
+const settingsText = (s: PolicySettings) =>
+  (Object.keys(DEFAULT_POLICY) as (keyof MailPolicy)[])
+    .filter((k) => s[k] !== undefined)
+    .map((k) => `${k}=${settingText(k, s[k])}`)
+    .join(' ');
 
 function table(ctx: CliContext, header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -71,6 +105,11 @@ function parseMailArgs(args: string[]) {
       lmtp: { type: 'string' },
       domain: { type: 'string' },
       'keep-local-copy': { type: 'boolean' },
+      spam: { type: 'string' },
+      virus: { type: 'string' },
+      dmarc: { type: 'string' },
+      'spam-threshold': { type: 'string' },
+      'subject-prefix': { type: 'string' },
     },
   });
 }
@@ -204,6 +243,55 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
         removeAlias({ ctx: services, actor: ACTOR, address: parse(Address, args[0]) });
         ctx.stdout.write(`Removed alias ${args[0].toLowerCase()}.\n`);
         return 0;
+      case 'policy list':
+        table(
+          ctx,
+          ['LEVEL', 'KEY', 'SETTINGS'],
+          listPolicies(ctx.db).map((p) => [p.scope, p.key === INSTALLATION_POLICY_KEY ? 'installation' : p.key, settingsText(p.settings)]),
+        );
+        return 0;
+      case 'policy set': {
+        if (args.length < 1)
+          throw new Invalid('name the level, e.g. `mail policy set example.com --spam reject` (or installation, or an address)');
+        const { scope, key } = policyLevel(args[0]);
+        const settings = Object.fromEntries(
+          Object.entries({
+            spam: o.spam,
+            virus: o.virus,
+            dmarc: o.dmarc,
+            spamThreshold: thresholdOption(o['spam-threshold']),
+            subjectPrefix: o['subject-prefix'],
+          }).filter(([, v]) => v !== undefined),
+        );
+        const p = setPolicy({ ctx: services, actor: ACTOR, scope, key, settings });
+        ctx.stdout.write(
+          p
+            ? `Set the ${scope} policy of ${p.key === INSTALLATION_POLICY_KEY ? 'the installation' : p.key}: ${settingsText(p.settings)}.\n`
+            : `The ${scope} level ${key === INSTALLATION_POLICY_KEY ? '' : `${key.toLowerCase()} `}now inherits every setting.\n`,
+        );
+        return 0;
+      }
+      case 'policy remove': {
+        if (args.length < 1) throw new Invalid('name the level, e.g. `mail policy remove example.com` (or installation, or an address)');
+        const { scope, key } = policyLevel(args[0]);
+        removePolicy({ ctx: services, actor: ACTOR, scope, key });
+        ctx.stdout.write(`Removed the ${scope} policy of ${key === INSTALLATION_POLICY_KEY ? 'the installation' : key.toLowerCase()}.\n`);
+        return 0;
+      }
+      case 'policy show': {
+        want(1, 'address');
+        const e = addressPolicy(ctx.db, parse(Address, args[0]));
+        table(
+          ctx,
+          ['SETTING', 'VALUE', 'FROM'],
+          (Object.keys(DEFAULT_POLICY) as (keyof MailPolicy)[]).map((k) => [
+            k,
+            settingText(k, e.policy[k]),
+            e.source[k] === 'installation' && e.levels.installation[k] === undefined ? 'default' : e.source[k],
+          ]),
+        );
+        return 0;
+      }
       default:
         if (noun === 'node-token' && verb) {
           const token = issueNodeToken({ ctx: services, actor: ACTOR, name: verb });
