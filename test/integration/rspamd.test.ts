@@ -9,7 +9,8 @@ import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createRspamdClient, type RspamdClientOptions, type SpamVerdict } from '#mailsystem/checks/rspamd.ts';
 import { GTUBE, gtubeMessage, HAM_SENDER, hamEnvelope, hamMessage } from '../support/mail-corpus.ts';
-import { type Rspamd, startRspamd } from '../support/rspamd.ts';
+import { pidAlive } from '../support/child.ts';
+import { childPids, type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** The score of Debian's 'greylist' and 'add header' actions (actions.conf): ham must stay under both. */
@@ -140,8 +141,11 @@ describe('rspamd client against the real rspamd', () => {
   });
 
   // Last: it stops the instance the tests above share.
-  test('rspamd stopped: unavailable, at once', async () => {
+  test('rspamd stopped (main process and workers gone): unavailable, at once', async () => {
+    const workers = childPids(rspamd.pid);
+    assert.ok(workers.length >= 2, `a normal worker and the hs_helper: ${workers.join()}`);
     await rspamd.stop();
+    assert.ok(![rspamd.pid, ...workers].some(pidAlive), 'no rspamd process left');
     const v = assertError(await client.check(hamMessage(), hamEnvelope()), 'unavailable');
     assert.ok(v.ms < 5_000, JSON.stringify(v));
     assert.match(v.detail, /ECONNREFUSED/);

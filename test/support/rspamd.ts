@@ -19,7 +19,18 @@
 //   until the instance has its hyperscan database (read from the cache, or compiled and written), so a second start
 //   waits ~20 s once and then starts warm. A lock whose holder process died is taken over (as in ports.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,16 +105,17 @@ function tryLock(token: string): boolean {
   } finally {
     unlinkSync(draft);
   }
-  let holder = Number.NaN;
+  let content: string;
   try {
-    holder = Number(readFileSync(LOCK, 'utf8').split(' ')[0]);
+    content = readFileSync(LOCK, 'utf8');
   } catch {
     return false; // released meanwhile: try again
   }
-  if (Number.isInteger(holder) && holder > 0 && pidAlive(holder)) return false;
-  // A dead holder: exactly one taker gets to remove its lock.
+  const [holder, holderToken] = content.split(' ');
+  if (pidAlive(Number(holder))) return false;
+  // A dead holder: exactly one taker gets to remove this lock (named by its token, which no later lock has).
   try {
-    writeFileSync(`${LOCK}.takeover-${holder}`, String(process.pid), { flag: 'wx' });
+    writeFileSync(`${LOCK}.takeover-${holderToken ?? holder}`, String(process.pid), { flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
@@ -147,6 +159,25 @@ function safeRead(file: string): string {
     return readFileSync(file, 'utf8');
   } catch {
     return '(nothing)';
+  }
+}
+
+/**
+ * rspamd writes each cache file under a temporary name (`*.tmp`, `*.new`, `hsmp-XXXX`) and renames it. One left by an
+ * rspamd killed while writing would only make later writes of that file fail (and their starts cold); under the start
+ * lock nobody else is writing, so a temporary file older than a start can take is such a leftover. Old takeover
+ * markers of dead locks go too.
+ */
+function removeStaleTempFiles(): void {
+  const cutoff = Date.now() - START_TIMEOUT_MS;
+  for (const name of readdirSync(SHARED_DIR)) {
+    if (!/\.(tmp|new)$|^hsmp-|^start\.lock\.takeover-/.test(name)) continue;
+    const file = join(SHARED_DIR, name);
+    try {
+      if (statSync(file).mtimeMs < cutoff) unlinkSync(file);
+    } catch {
+      /* gone meanwhile */
+    }
   }
 }
 
@@ -229,6 +260,7 @@ export async function startRspamd(opts: RspamdOptions = {}): Promise<Rspamd> {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(conf, 'local.d', name), text);
 
     releaseLock = await takeStartLock();
+    removeStaleTempFiles();
     const spawned = Date.now();
     const proc = spawn(
       RSPAMD_BIN,
