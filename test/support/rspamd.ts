@@ -1,5 +1,5 @@
 // A private rspamd for tests (recipe: shared/docs/real-parts.md, "rspamd"): Debian's rspamd and its stock
-// /etc/rspamd/rspamd.conf, with our settings in a temp LOCAL_CONFDIR/local.d: one normal worker on a reserved
+// /etc/rspamd/rspamd.conf, with our settings in a temp LOCAL_CONFDIR/local.d: normal worker(s) (one by default) on a reserved
 // loopback port, no controller, proxy or fuzzy workers, the log in a file, and DNS from a zone server on loopback
 // (test/support/dns-zone.ts; HAM_ZONE unless told otherwise), so no lookup leaves the machine. Stopped by process id.
 //
@@ -73,6 +73,8 @@ export interface RspamdOptions {
   zone?: Zone;
   /** Use this DNS server (127.0.0.1, UDP) instead of starting one. */
   dnsPort?: number;
+  /** Normal worker processes (default 1; a benchmark may want one per CPU). */
+  workers?: number;
   /** Extra files for local.d, by name (e.g. `{ 'actions.conf': 'reject = 12;' }`); merged over the defaults. */
   localD?: Record<string, string>;
 }
@@ -199,9 +201,10 @@ export function childPids(pid: number): number[] {
 
 /**
  * The hyperscan database is in place: read whole from the cache by the main process (warm), or compiled and written
- * by the hs_helper (cold). Both are info-level lines of rspamd 3.4.
+ * by the hs_helper (cold). Both are info-level lines of rspamd 3.4. A CPU without SSSE3 runs without hyperscan.
  */
-function hyperscanState(log: string): 'warm' | 'compiled' | null {
+function hyperscanState(log: string): 'warm' | 'compiled' | 'none' | null {
+  if (log.includes("CPU doesn't have SSSE3 instructions set required for hyperscan")) return 'none';
   if (/rspamd_re_cache_load_hyperscan: full hyperscan database of \d+ regexps has been loaded/.test(log)) return 'warm';
   if (/rspamd_rs_compile_cb: compiled \d+ regular expressions to the hyperscan tree/.test(log)) return 'compiled';
   return null;
@@ -243,7 +246,7 @@ export async function startRspamd(opts: RspamdOptions = {}): Promise<Rspamd> {
     const dnsPort = opts.dnsPort ?? dns!.port;
     const port = reserved.port;
     const files: Record<string, string> = {
-      'worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = 1;\n`,
+      'worker-normal.inc': `bind_socket = "127.0.0.1:${port}";\ncount = ${opts.workers ?? 1};\n`,
       'worker-controller.inc': 'enabled = false;\n',
       'worker-proxy.inc': 'enabled = false;\n',
       'worker-fuzzy.inc': 'enabled = false;\ncount = -1;\n',
