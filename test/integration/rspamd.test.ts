@@ -235,6 +235,21 @@ describe('rspamd client failure modes (fakes)', () => {
     }
   });
 
+  test('after a timeout the pool still works: the stalled connection is dropped, the next check gets a new one', async () => {
+    let requests = 0;
+    const f = await fake((_req, res) => {
+      if (++requests > 1) res.writeHead(200).end(VALID_REPLY); // the first one stalls
+    });
+    const c = clientFor(f, { timeoutMs: 300, maxSockets: 1 });
+    try {
+      assertError(await c.check(hamMessage(), hamEnvelope()), 'timeout');
+      scored(await c.check(hamMessage(), hamEnvelope()));
+      assert.equal(f.connections, 2);
+    } finally {
+      c.close();
+    }
+  });
+
   test('checks waiting for a pool socket count that wait against timeoutMs', async () => {
     const f = await fake(() => {
       /* never answers */
