@@ -187,7 +187,7 @@ function post(
       req?.destroy();
     };
     try {
-      req = http.request({ agent, host: base.hostname, port: base.port || 80, path, method: 'POST', headers });
+      req = http.request({ agent, host: base.hostname.replace(/^\[(.*)\]$/, '$1'), port: base.port || 80, path, method: 'POST', headers });
     } catch (err) {
       return finish({ kind: 'failed', code: (err as NodeJS.ErrnoException).code, detail: (err as Error).message, reused: false });
     }
