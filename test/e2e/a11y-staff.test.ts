@@ -12,6 +12,9 @@ import { ingestBatch } from '#server/services/telemetry/ingestBatch.ts';
 import { recordHeartbeat } from '#server/services/telemetry/recordHeartbeat.ts';
 import { findNodeByTokenHash } from '#server/store/mail.ts';
 import { hashNodeToken, issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { addDomain } from '#server/services/mail/addDomain.ts';
+import { addMailbox } from '#server/services/mail/addMailbox.ts';
+import { setPolicy } from '#server/services/mail/setPolicy.ts';
 import { bumpRefusal } from '#server/store/telemetry.ts';
 
 const PASSWORD = 'a long staff password';
@@ -73,6 +76,13 @@ before(async () => {
   recordHeartbeat({ db: site.db, clock: () => NOW, node, heartbeat });
   bumpRefusal(site.db, null, 'bad-token', t);
   bumpRefusal(site.db, node.id, 'gap', t);
+  // A domain and a mailbox with policies at each level, so /staff/mail's policy forms and effective-policy table are audited.
+  const cli = { userId: null, name: 'cli' };
+  addDomain({ ctx, actor: cli, input: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } });
+  addMailbox({ ctx, actor: cli, input: { address: 'anna@example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null } });
+  setPolicy({ ctx, actor: cli, scope: 'installation', key: '*', settings: { spam: 'remove' } });
+  setPolicy({ ctx, actor: cli, scope: 'domain', key: 'example.com', settings: { dmarc: 'honour' } });
+  setPolicy({ ctx, actor: cli, scope: 'address', key: 'anna@example.com', settings: { spamThreshold: 6, subjectPrefix: '<junk> ' } });
   chrome = await launchChromium();
 });
 after(async () => {

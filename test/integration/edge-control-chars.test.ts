@@ -169,6 +169,11 @@ const STAFF_CASES: Record<string, StaffCase> = {
     fields: { address: 'info@example.com', targets: `a@example.net ${NUL}b@example.net` },
     field: 'targets',
   },
+  'POST /staff/mail/policies/:scope/:key': {
+    path: '/staff/mail/policies/installation/*',
+    fields: { spam: 'tag', spamThresholdInherit: '1', subjectPrefix: `[SPAM${NUL}] ` },
+    field: 'subjectPrefix',
+  },
   'POST /staff/password': {
     path: '/staff/password',
     fields: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password`, next: '/staff' },

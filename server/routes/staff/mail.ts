@@ -1,4 +1,4 @@
-// /staff/mail: hosted domains (with migration mode), mailboxes and aliases as plain forms, over the same audited services as the API;
+// /staff/mail: hosted domains (with migration mode), mailboxes, aliases and their policies as plain forms, over the same audited services as the API;
 // and, read-only, the MX nodes' telemetry (server/routes/staff/telemetry-view.ts).
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
@@ -19,6 +19,10 @@ import { readForm, type Form } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
 import { attempt } from './tasks.ts';
 import { telemetrySection } from './telemetry-view.ts';
+import { policySection, policyFormSettings, POLICY_LABELS } from './policy-view.ts';
+import { PolicySettings } from '#data/contracts/mail-policy.ts';
+import { PolicyScope } from '#data/contracts/mx-config.ts';
+import { setPolicy } from '../../services/mail/setPolicy.ts';
 
 const LABELS: Record<string, string> = {
   name: 'Domain',
@@ -32,6 +36,8 @@ const LABELS: Record<string, string> = {
   lmtpPort: 'LMTP port',
   targets: 'Targets',
   keepLocalCopy: 'Keep a local copy',
+  ...POLICY_LABELS,
+  scope: 'Policy level',
 };
 
 /** Parses form input with the API's schema; field errors come back with the form's labels. */
@@ -104,6 +110,7 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       <label for="a-targets">Targets (one per line; internal or external addresses)</label><textarea id="a-targets" name="targets">${v('alias', 'targets')}</textarea>
       <label><input type="checkbox" name="keepLocalCopy" value="1"${v('alias', 'keepLocalCopy') ? raw(' checked') : ''}> Keep a local copy in the mailbox of the same address</label>
       <p><button type="submit">Add alias</button></p></fieldset></form>
+    ${policySection(deps.db, csrf)}
     ${telemetrySection(deps)}`;
     return send(c, page({ title: 'Mail configuration', auth, notice: noticeOf(c), errors, body }), status);
   };
@@ -229,6 +236,22 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
         removeAlias({ ctx, actor: actorOf(c), address: address.data! });
       },
       'deleted',
+    );
+  });
+  // A level's whole policy form: what is left to "inherit" is left out; nothing set removes the level's settings.
+  app.post('/mail/policies/:scope/:key', async (c) => {
+    const f = await readForm(c);
+    const scope = parseForm(PolicyScope, c.req.param('scope'));
+    const p = parseForm(PolicySettings, policyFormSettings(f));
+    p.errors.push(...scope.errors.map((e) => ({ ...e, field: LABELS.scope })));
+    return write(
+      c,
+      {},
+      p,
+      () => {
+        setPolicy({ ctx, actor: actorOf(c), scope: scope.data!, key: c.req.param('key'), settings: p.data! });
+      },
+      'saved',
     );
   });
   return app;
