@@ -1,6 +1,6 @@
 // RCPT decision: the Directory's resolution becomes either routes to record or a public reply.
 import { foldDomain, splitAddress } from '#data/address.ts';
-import { DEFAULT_POLICY, type EffectivePolicy, type MailPolicy } from '#data/contracts/mail-policy.ts';
+import { DEFAULT_POLICY, type MailPolicy } from '#data/contracts/mail-policy.ts';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
@@ -14,10 +14,8 @@ export function decideRecipient(directory: Directory, address: string, mxHostnam
   if (!parts) return { accept: false, reply: REPLIES.badRecipient, reason: 'bad-address' };
   const resolution = directory.resolve(address);
   if (resolution.status === 'ok' && resolution.routes.length > 0) {
-    // The replica resolves each address's effective policy (installation → domain → address); a directory without
-    // policies means the installation default.
-    const effective = (resolution as { policy?: EffectivePolicy }).policy;
-    return { accept: true, routes: resolution.routes, policy: effective?.policy ?? DEFAULT_POLICY };
+    // The replica resolves each address's effective policy (installation → domain → address).
+    return { accept: true, routes: resolution.routes, policy: resolution.policy.policy };
   }
   // RFC 5321 §4.5.1: postmaster of every hosted domain, and of the MX's own name, must be
   // reachable even when nobody configured it; such mail lands in the built-in store under that domain.

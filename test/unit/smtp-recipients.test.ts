@@ -1,6 +1,7 @@
 // RCPT decisions over a Directory, and the Received header ingress prepends.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULT_POLICY } from '#data/contracts/mail-policy.ts';
 import { decideRecipient, routeKey } from '#mailsystem/smtp/recipients.ts';
 import { receivedHeader } from '#mailsystem/smtp/received.ts';
 import { rfc5322Date } from '#mailsystem/rfc5322-date.ts';
@@ -13,6 +14,7 @@ describe('decideRecipient', () => {
     assert.deepEqual(decideRecipient(dir, 'A@example.test', 'mx.test'), {
       accept: true,
       routes: [{ kind: 'maildir', mailbox: 'a@example.test' }],
+      policy: DEFAULT_POLICY,
     });
   });
   it('answers 550 5.1.1 for unknown users and 550 5.7.1 for other domains', () => {
@@ -25,6 +27,7 @@ describe('decideRecipient', () => {
     assert.deepEqual(decideRecipient(dir, 'PostMaster@Example.test', 'mx.test'), {
       accept: true,
       routes: [{ kind: 'maildir', mailbox: 'postmaster@example.test' }],
+      policy: DEFAULT_POLICY,
     });
     assert.equal(decideRecipient(dir, 'postmaster@elsewhere.test', 'mx.test').accept, false);
   });
@@ -32,6 +35,7 @@ describe('decideRecipient', () => {
     assert.deepEqual(decideRecipient(dir, 'postmaster@MX.test', 'mx.test'), {
       accept: true,
       routes: [{ kind: 'maildir', mailbox: 'postmaster@mx.test' }],
+      policy: DEFAULT_POLICY,
     });
     const other = decideRecipient(dir, 'hostmaster@mx.test', 'mx.test');
     assert.ok(!other.accept && other.reason === 'not-hosted', 'only its postmaster');
