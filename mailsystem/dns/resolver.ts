@@ -13,6 +13,8 @@ export interface Resolver {
   resolveMx(name: string): Promise<MxRecord[]>;
   resolve4(name: string): Promise<string[]>;
   resolve6(name: string): Promise<string[]>;
+  /** Each record as its character-strings, unjoined (as node:dns gives them): SPF, DKIM and DMARC join them. */
+  resolveTxt(name: string): Promise<string[][]>;
 }
 
 export function dnsErrorCode(err: unknown): string {

@@ -16,5 +16,6 @@ export function createSystemResolver(opts: SystemResolverOptions = {}): Resolver
     resolveMx: (name) => r.resolveMx(name),
     resolve4: (name) => r.resolve4(name),
     resolve6: (name) => r.resolve6(name),
+    resolveTxt: (name) => r.resolveTxt(name),
   };
 }

@@ -6,8 +6,22 @@ export interface Zone {
   mx?: Record<string, MxRecord[]>;
   a?: Record<string, string[]>;
   aaaa?: Record<string, string[]>;
+  /**
+   * TXT records (SPF, DKIM keys under `<selector>._domainkey`, `_dmarc`), ASCII: each record either one
+   * string or its character-strings; a string longer than 255 characters is answered as 255-character
+   * strings, as a real zone has to publish it (both by zoneResolver and over UDP).
+   */
+  txt?: Record<string, (string | string[])[]>;
   /** Names that answer with this error code (e.g. ESERVFAIL) for every query. */
   fail?: Record<string, string>;
+}
+
+function characterStrings(record: string | string[]): string[] {
+  const out: string[] = [];
+  for (const s of typeof record === 'string' ? [record] : record) {
+    for (let at = 0; at === 0 || at < s.length; at += 255) out.push(s.slice(at, at + 255));
+  }
+  return out;
 }
 
 function dnsError(code: string, name: string): Error {
@@ -17,7 +31,7 @@ function dnsError(code: string, name: string): Error {
 export function zoneResolver(zone: Zone): Resolver & { queries: string[] } {
   const queries: string[] = [];
   const key = (n: string) => n.toLowerCase().replace(/\.$/, '');
-  const known = (n: string) => [zone.mx, zone.a, zone.aaaa].some((t) => t && key(n) in t);
+  const known = (n: string) => [zone.mx, zone.a, zone.aaaa, zone.txt].some((t) => t && key(n) in t);
   function lookup<T>(type: string, table: Record<string, T[]> | undefined, name: string): Promise<T[]> {
     queries.push(`${type} ${key(name)}`);
     const failure = zone.fail?.[key(name)];
@@ -31,6 +45,7 @@ export function zoneResolver(zone: Zone): Resolver & { queries: string[] } {
     resolveMx: (n) => lookup('MX', zone.mx, n),
     resolve4: (n) => lookup('A', zone.a, n),
     resolve6: (n) => lookup('AAAA', zone.aaaa, n),
+    resolveTxt: (n) => lookup('TXT', zone.txt, n).then((records) => records.map(characterStrings)),
   };
 }
 
@@ -41,7 +56,12 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-const TYPES: Record<number, 'MX' | 'A' | 'AAAA'> = { 1: 'A', 15: 'MX', 28: 'AAAA' };
+const TYPES: Record<number, 'MX' | 'A' | 'AAAA' | 'TXT'> = { 1: 'A', 15: 'MX', 16: 'TXT', 28: 'AAAA' };
+
+/** TXT RDATA: each character-string (at most 255 bytes, see characterStrings) as a length byte and its bytes. */
+function txtRdata(strings: string[]): Buffer {
+  return Buffer.concat(strings.map((s) => Buffer.concat([Buffer.from([s.length]), Buffer.from(s, 'latin1')])));
+}
 
 function encodeName(name: string): Buffer {
   const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
@@ -107,6 +127,8 @@ export async function startDnsServer(zone: Zone): Promise<DnsServer> {
           answers = (await resolver.resolve4(name)).map((ip) => record(1, Buffer.from(ip.split('.').map(Number))));
         } else if (type === 'AAAA') {
           answers = (await resolver.resolve6(name)).map((ip) => record(28, ipv6Bytes(ip)));
+        } else if (type === 'TXT') {
+          answers = (await resolver.resolveTxt(name)).map((strings) => record(16, txtRdata(strings)));
         }
       } catch (err) {
         const code = (err as { code?: string }).code;
