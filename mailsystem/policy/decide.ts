@@ -4,9 +4,7 @@ import type { MailPolicy } from '#data/contracts/mail-policy.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import { routeKey } from '#mailsystem/smtp/recipients.ts';
 
-/** rspamd's actions, mildest first. */
-export const RSPAMD_ACTIONS = ['no action', 'greylist', 'add header', 'rewrite subject', 'soft reject', 'reject'] as const;
-export type RspamdAction = (typeof RSPAMD_ACTIONS)[number];
+import type { RspamdAction } from '#mailsystem/checks/rspamd.ts';
 
 /** What the checks found; 'off' when scanning is switched off by configuration (TIDINGS_SCAN=off). */
 export type SpamFact =

@@ -34,6 +34,8 @@ export interface Clamd {
 export interface ClamdOptions {
   /** clamd's StreamMaxLength in bytes (default 1 MiB, small so the size-limit path is cheap to reach). */
   streamMaxLength?: number;
+  /** Listen on this reserved port, which the caller keeps (to restart clamd where its clients point); default a fresh one. */
+  reserved?: ReservedPort;
 }
 
 /** Sends zPING and resolves with the reply up to its NUL ('' on any failure). */
@@ -65,7 +67,8 @@ export async function startClamd(opts: ClamdOptions = {}): Promise<Clamd> {
   // md5:size:name; clamd matches the whole scanned file (or an attachment or archive member) by its hash.
   writeFileSync(join(dir, 'db', 'local.hdb'), `44d88612fea8a8f36de82e1278abb02f:68:${EICAR_SIGNATURE}\n`);
   // clamd cannot listen on port 0 and tell us the port: it gets a reserved one (ports.ts), held until it has stopped.
-  let reserved: ReservedPort | undefined = await reservePort();
+  const own = !opts.reserved;
+  let reserved: ReservedPort | undefined = opts.reserved ?? (await reservePort());
   const port = reserved.port;
   const conf = join(dir, 'clamd.conf');
   writeFileSync(
@@ -84,7 +87,7 @@ export async function startClamd(opts: ClamdOptions = {}): Promise<Clamd> {
     ].join('\n'),
   );
   const freePort = (): void => {
-    reserved?.release();
+    if (own) reserved?.release();
     reserved = undefined;
   };
 

@@ -1,0 +1,175 @@
+// The MX node with its real checks (issue 12): Debian's rspamd and clamd started by the test, mailauth over a test
+// zone, the ingress deciding per recipient policy. Fails, not skips, when rspamd or clamd is missing.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DB } from '#data/db.ts';
+import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
+import { createAuthCheck } from '#mailsystem/checks/auth.ts';
+import { createClamdClient } from '#mailsystem/checks/clamd.ts';
+import { createChecks } from '#mailsystem/checks/index.ts';
+import { createRspamdClient } from '#mailsystem/checks/rspamd.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
+import { openNodeDatabase } from '#mailsystem/queue/open.ts';
+import { type Clamd, EICAR, mimeWithAttachment, startClamd, storedZip } from '../support/clamd.ts';
+import { zoneResolver } from '../support/dns-zone.ts';
+import { fakeDirectory } from '../support/fake-directory.ts';
+import { gtubeMessage, HAM_SENDER, HAM_ZONE, hamMessage } from '../support/mail-corpus.ts';
+import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
+import { type Rspamd, startRspamd } from '../support/rspamd.ts';
+import { type ReservedPort, reservePort } from '../support/ports.ts';
+import { RawSmtp } from '../support/smtp-client.ts';
+import { waitFor } from '../support/wait.ts';
+
+const MAILBOXES = ['tag', 'remove', 'reject', 'deliver'].map((p) => `${p}@example.test`);
+
+let rspamd: Rspamd;
+let clamd: Clamd;
+let dir: string;
+let db: DB;
+let mx: MailSystem;
+let port: number;
+/** clamd's port, kept across its restart so the client's address stays right. */
+let clamdPort: ReservedPort;
+
+before(async () => {
+  clamdPort = await reservePort();
+  [rspamd, clamd] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd({ reserved: clamdPort })]);
+  dir = mkdtempSync(join(tmpdir(), 'tidings-scan-real-'));
+  db = openNodeDatabase(join(dir, 'node.sqlite'));
+  const checks = createChecks({
+    authServIds: ['mx.test'],
+    auth: createAuthCheck({ resolver: zoneResolver(HAM_ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
+    spam: createRspamdClient({ url: rspamd.url, timeoutMs: 10_000, maxSockets: 4, mtaName: 'mx.test' }),
+    virus: createClamdClient({
+      host: '127.0.0.1',
+      port: clamd.port,
+      timeoutMs: 10_000,
+      maxConnections: 4,
+      streamMaxLength: clamd.streamMaxLength,
+    }),
+  });
+  mx = createMailSystem(
+    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 50 } },
+    {
+      db,
+      directory: fakeDirectory({
+        domains: ['example.test'],
+        addresses: Object.fromEntries(MAILBOXES.map((m) => [m, [{ kind: 'maildir', mailbox: m }]])),
+        policies: {
+          'tag@example.test': { spam: 'tag' },
+          'remove@example.test': { spam: 'remove' },
+          'reject@example.test': { spam: 'reject', virus: 'reject' },
+          'deliver@example.test': { spam: 'deliver' },
+        },
+      }),
+      clock: systemClock,
+      log: silentLog,
+      buildDsn: testDsn,
+      checks,
+    },
+  );
+  port = await mx.start();
+});
+
+after(async () => {
+  await mx?.stop();
+  db?.close();
+  await Promise.all([rspamd?.stop(), clamd?.stop()]);
+  clamdPort?.release();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function send(to: string, message: Buffer): Promise<string> {
+  const c = await RawSmtp.connect(port);
+  await c.read();
+  await c.cmd(`EHLO ${HAM_SENDER.helo}`);
+  await c.cmd(`MAIL FROM:<${HAM_SENDER.from.address}>`);
+  const rcpt = await c.cmd(`RCPT TO:<${to}>`);
+  assert.match(rcpt ?? '', /^250/);
+  await c.cmd('DATA');
+  c.write(Buffer.concat([message, Buffer.from('.\r\n')]));
+  const reply = (await c.read(30_000)) ?? '(closed)';
+  c.write('QUIT\r\n');
+  c.close();
+  return reply;
+}
+
+const queueId = (reply: string): string => /queued as (\S+)/.exec(reply)?.[1] ?? '';
+const stateOf = (id: string): string[] =>
+  db.prepare('SELECT state FROM deliveries WHERE message_id = ? ORDER BY id').pluck().all(id) as string[];
+const inMailbox = (mailbox: string, marker: string): Buffer[] =>
+  mailboxMessages(join(dir, 'mail'), mailbox).filter((m) => m.includes(marker));
+
+describe('real rspamd, clamd and mailauth behind the ingress', () => {
+  it('ham is delivered to every policy, with our Authentication-Results and no forged one', async () => {
+    for (const mailbox of MAILBOXES) {
+      const marker = `ham-${mailbox}`;
+      const reply = await send(
+        mailbox,
+        hamMessage({ headers: [`X-Test-Marker: ${marker}`, 'Authentication-Results: mx.test; dkim=pass header.d=forged.example'] }),
+      );
+      assert.match(reply, /^250 /, `${mailbox}: ${reply}`);
+      await waitFor(() => inMailbox(mailbox, marker).length === 1, `${mailbox} got the ham`);
+      const text = inMailbox(mailbox, marker)[0].toString();
+      assert.match(text, /\r\nAuthentication-Results: mx\.test;/, 'ours is there');
+      assert.doesNotMatch(text, /forged\.example/, 'the forged one is gone');
+      if (mailbox === 'tag@example.test') assert.match(text, /^X-Spam-Flag: NO\r\n/);
+    }
+  });
+
+  it('GTUBE: tagged under tag, delivered as is under deliver, quarantined under remove, 550 under reject', async () => {
+    const tag = await send('tag@example.test', gtubeMessage({ headers: ['X-Test-Marker: gtube-tag'] }));
+    assert.match(tag, /^250 /);
+    await waitFor(() => inMailbox('tag@example.test', 'gtube-tag').length === 1, 'the tagged spam');
+    const tagged = inMailbox('tag@example.test', 'gtube-tag')[0].toString();
+    assert.match(tagged, /^X-Spam-Flag: YES\r\n/);
+    assert.match(tagged, /\r\nSubject: \[SPAM\] Quarterly figures\r\n/);
+
+    assert.match(await send('deliver@example.test', gtubeMessage({ headers: ['X-Test-Marker: gtube-deliver'] })), /^250 /);
+    await waitFor(() => inMailbox('deliver@example.test', 'gtube-deliver').length === 1, 'the untouched spam');
+    assert.doesNotMatch(inMailbox('deliver@example.test', 'gtube-deliver')[0].toString(), /X-Spam-Flag/);
+
+    const removed = await send('remove@example.test', gtubeMessage({ headers: ['X-Test-Marker: gtube-remove'] }));
+    assert.match(removed, /^250 /);
+    assert.deepEqual(stateOf(queueId(removed)), ['quarantined']);
+    const verdict = JSON.parse(
+      db
+        .prepare('SELECT q.verdict FROM quarantine q JOIN deliveries d ON d.id = q.delivery_id WHERE d.message_id = ?')
+        .pluck()
+        .get(queueId(removed)) as string,
+    );
+    assert.equal(verdict.spam.action, 'reject');
+    assert.ok(
+      verdict.spam.symbols.some((s: { name: string }) => s.name === 'GTUBE'),
+      JSON.stringify(verdict.spam.symbols),
+    );
+
+    assert.match(await send('reject@example.test', gtubeMessage()), /^550 5\.7\.1 /);
+  });
+
+  it('EICAR, attached or inside a zip: quarantined under remove, 554 under reject, never delivered', async () => {
+    const attached = mimeWithAttachment(Buffer.from(EICAR), 'readme.com');
+    const zipped = mimeWithAttachment(storedZip([{ name: 'invoice.com', data: Buffer.from(EICAR) }]), 'invoice.zip', 'application/zip');
+    for (const message of [attached, zipped]) {
+      const r = await send('tag@example.test', message);
+      assert.match(r, /^250 /);
+      assert.deepEqual(stateOf(queueId(r)), ['quarantined']);
+      assert.match(await send('reject@example.test', message), /^554 5\.7\.1 /);
+    }
+  });
+
+  it('clamd down: 451 4.7.1 and nothing stored; after it is back, the retry is delivered once', async () => {
+    await clamd.stop();
+    const before = db.prepare('SELECT count(*) FROM messages').pluck().get();
+    const message = hamMessage({ headers: ['X-Test-Marker: while-down'] });
+    assert.match(await send('tag@example.test', message), /^451 4\.7\.1 /);
+    assert.equal(db.prepare('SELECT count(*) FROM messages').pluck().get(), before);
+    clamd = await startClamd({ reserved: clamdPort });
+    assert.match(await send('tag@example.test', message), /^250 /);
+    await waitFor(() => inMailbox('tag@example.test', 'while-down').length === 1, 'delivered after the retry');
+    assert.equal(inMailbox('tag@example.test', 'while-down').length, 1);
+  });
+});
