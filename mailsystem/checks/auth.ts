@@ -132,14 +132,21 @@ export function mailauthResolver(resolver: Resolver, signal?: AbortSignal): DNSR
         return Promise.reject(dnsError('ENODATA', name, rrtype));
     }
   };
+  // One abort listener for all queries (a listener per query would trip Node's listener-leak warning
+  // on a message with many signatures): it fails whatever is still pending.
+  const pending = new Set<() => void>();
+  signal?.addEventListener('abort', () => {
+    for (const fail of pending) fail();
+    pending.clear();
+  });
   return (name, rrtype) => {
     if (signal?.aborted) return Promise.reject(dnsError('ETIMEOUT', name, rrtype));
     const answer = ask(name, rrtype) as Promise<string[][] | string[]>;
     if (!signal) return answer;
     return new Promise((resolve, reject) => {
-      const onAbort = () => reject(dnsError('ETIMEOUT', name, rrtype));
-      signal.addEventListener('abort', onAbort, { once: true });
-      answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      const fail = () => reject(dnsError('ETIMEOUT', name, rrtype));
+      pending.add(fail);
+      answer.then(resolve, reject).finally(() => pending.delete(fail));
     });
   };
 }
@@ -189,9 +196,10 @@ export function createAuthCheck(opts: AuthCheckOptions): AuthCheck {
     });
     const run = async (): Promise<AuthVerdict> => {
       try {
-        const ip = envelope.ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+        // An IPv4-mapped client address (::ffff:a.b.c.d, as node gives it on a dual-stack socket) is fine:
+        // mailauth evaluates SPF for it as the IPv4 client (RFC 7208 §5).
         const result = await authenticate(message, {
-          ip,
+          ip: envelope.ip,
           helo: envelope.helo,
           ...(envelope.mailFrom ? { sender: envelope.mailFrom } : {}),
           mta: opts.authServId,

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign, dkimVerify } from 'mailauth';
-import { createAuthCheck, type AuthVerdict } from '#mailsystem/checks/auth.ts';
+import { createAuthCheck, mailauthResolver, type AuthVerdict } from '#mailsystem/checks/auth.ts';
 import { cleanHeaders } from '#mailsystem/checks/headers.ts';
 import { createSystemResolver } from '#mailsystem/dns/system.ts';
 import type { Resolver } from '#mailsystem/dns/resolver.ts';
@@ -17,8 +17,11 @@ const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 20
 const keyRecord = `v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
 
 const zone: Zone = {
-  a: { 'mail.example.org': [GOOD_IP] },
+  a: { 'mail.example.org': [GOOD_IP], 'relay.example.net': [GOOD_IP], 'in.mx-only.test': [GOOD_IP] },
+  mx: { 'mx-only.test': [{ exchange: 'in.mx-only.test', priority: 10 }] },
   txt: {
+    'relay.example.net': ['v=spf1 a -all'],
+    'mx-only.test': ['v=spf1 mx -all'],
     'example.org': ['v=spf1 ip4:192.0.2.10 -all'],
     'sel._domainkey.example.org': [keyRecord],
     '_dmarc.example.org': ['v=DMARC1; p=reject'],
@@ -94,6 +97,13 @@ describe('auth check', () => {
     assert.equal(v.spf.result, 'none');
   });
 
+  it('SPF follows mx and a mechanisms through the Resolver, takes an IPv4-mapped client address, and checks HELO for the null sender', async () => {
+    const viaMx = done(await check(message('dan@mx-only.test'), { ip: `::ffff:${GOOD_IP}`, helo: 'x.test', mailFrom: 'dan@mx-only.test' }));
+    assert.deepEqual(viaMx.spf, { result: 'pass', domain: 'mx-only.test' });
+    const bounce = done(await check(message(), { ip: GOOD_IP, helo: 'relay.example.net', mailFrom: '' }));
+    assert.deepEqual(bounce.spf, { result: 'pass', domain: 'relay.example.net' });
+  });
+
   it('a DNS failure on the DMARC record is reported as temperror, not thrown', async () => {
     const failing = createAuthCheck({
       resolver: zoneResolver({ ...zone, fail: { '_dmarc.example.org': 'ESERVFAIL' } }),
@@ -130,6 +140,23 @@ describe('auth check', () => {
     assert.doesNotMatch(text, /bank\.example|X-Spam-Flag/);
     const again = await dkimVerify(stored, { resolver: async (name) => zoneResolver(zone).resolveTxt(name) });
     assert.equal(again.results[0].status.result, 'pass');
+  });
+});
+
+describe('mailauthResolver', () => {
+  it('maps record types to the Resolver, answers ENODATA for types it does not ask, and fails pending queries on abort', async () => {
+    const abort = new AbortController();
+    const never = () => new Promise<never>(() => {});
+    const resolve = mailauthResolver({ ...zoneResolver(zone), resolve6: never }, abort.signal);
+    assert.deepEqual(await resolve('mx-only.test', 'MX'), [{ exchange: 'in.mx-only.test', priority: 10 }]);
+    assert.deepEqual(await resolve('example.org', 'TXT'), [['v=spf1 ip4:192.0.2.10 -all']]);
+    assert.deepEqual(await resolve('mail.example.org', 'A'), [GOOD_IP]);
+    await assert.rejects(resolve('10.2.0.192.in-addr.arpa', 'PTR'), { code: 'ENODATA' });
+    await assert.rejects(resolve('example.org', 'CNAME'), { code: 'ENODATA' });
+    const stalled = resolve('mail.example.org', 'AAAA');
+    abort.abort();
+    await assert.rejects(stalled, { code: 'ETIMEOUT' });
+    await assert.rejects(resolve('example.org', 'TXT'), { code: 'ETIMEOUT' });
   });
 });
 
