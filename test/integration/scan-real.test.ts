@@ -11,6 +11,8 @@ import { createAuthCheck } from '#mailsystem/checks/auth.ts';
 import { createClamdClient } from '#mailsystem/checks/clamd.ts';
 import { createChecks } from '#mailsystem/checks/index.ts';
 import { createRspamdClient } from '#mailsystem/checks/rspamd.ts';
+import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
+import { createSrs } from '#mailsystem/srs/srs.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { type Clamd, EICAR, mimeWithAttachment, startClamd, storedZip } from '../support/clamd.ts';
@@ -21,9 +23,18 @@ import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { type ReservedPort, reservePort } from '../support/ports.ts';
 import { RawSmtp } from '../support/smtp-client.ts';
+import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
 
-const MAILBOXES = ['tag', 'remove', 'reject', 'deliver'].map((p) => `${p}@example.test`);
+const MAILBOXES = ['tag', 'remove', 'reject', 'deliver', 'strict', 'lax'].map((p) => `${p}@example.test`);
+/** A sender domain that publishes DMARC p=reject and allows no server to send for it (SPF -all), with no DKIM key. */
+const STRICT = 'strict-bank.example';
+const ZONE = {
+  ...HAM_ZONE,
+  txt: { [STRICT]: ['v=spf1 -all'], [`_dmarc.${STRICT}`]: ['v=DMARC1; p=reject'] },
+  mx: { ...HAM_ZONE.mx, 'provider.example': [{ exchange: 'mx.provider.example', priority: 10 }] },
+  a: { ...HAM_ZONE.a, 'mx.provider.example': ['127.0.0.1'] },
+};
 
 let rspamd: Rspamd;
 let clamd: Clamd;
@@ -33,15 +44,17 @@ let mx: MailSystem;
 let port: number;
 /** clamd's port, kept across its restart so the client's address stays right. */
 let clamdPort: ReservedPort;
+/** The external provider an alias forwards to (a loopback SMTP server). */
+let provider: SmtpSink;
 
 before(async () => {
   clamdPort = await reservePort();
-  [rspamd, clamd] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd({ reserved: clamdPort })]);
+  [rspamd, clamd, provider] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd({ reserved: clamdPort }), startSmtpSink()]);
   dir = mkdtempSync(join(tmpdir(), 'tidings-scan-real-'));
   db = openNodeDatabase(join(dir, 'node.sqlite'));
   const checks = createChecks({
     authServIds: ['mx.test'],
-    auth: createAuthCheck({ resolver: zoneResolver(HAM_ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
+    auth: createAuthCheck({ resolver: zoneResolver(ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
     spam: createRspamdClient({ url: rspamd.url, timeoutMs: 10_000, maxSockets: 4, mtaName: 'mx.test' }),
     virus: createClamdClient({
       host: '127.0.0.1',
@@ -57,8 +70,18 @@ before(async () => {
       db,
       directory: fakeDirectory({
         domains: ['example.test'],
-        addresses: Object.fromEntries(MAILBOXES.map((m) => [m, [{ kind: 'maildir', mailbox: m }]])),
+        addresses: {
+          ...Object.fromEntries(MAILBOXES.map((m) => [m, [{ kind: 'maildir', mailbox: m }]])),
+          // An alias with a local copy and a copy at an external provider.
+          'alias@example.test': [
+            { kind: 'maildir', mailbox: 'tag@example.test' },
+            { kind: 'forward', to: 'someone@provider.example' },
+          ],
+        },
         policies: {
+          'alias@example.test': { spam: 'tag' },
+          'strict@example.test': { dmarc: 'honour' },
+          'lax@example.test': { dmarc: 'record' },
           'tag@example.test': { spam: 'tag' },
           'remove@example.test': { spam: 'remove' },
           'reject@example.test': { spam: 'reject', virus: 'reject' },
@@ -69,6 +92,16 @@ before(async () => {
       log: silentLog,
       buildDsn: testDsn,
       checks,
+      transports: {
+        forward: createForwardTransport({
+          resolver: zoneResolver(ZONE),
+          srs: createSrs({ domain: 'srs.example.test', secret: 'scan-real-secret' }),
+          clock: systemClock,
+          heloName: 'mx.test',
+          port: () => provider.port,
+          timeoutMs: 5000,
+        }),
+      },
     },
   );
   port = await mx.start();
@@ -77,16 +110,16 @@ before(async () => {
 after(async () => {
   await mx?.stop();
   db?.close();
-  await Promise.all([rspamd?.stop(), clamd?.stop()]);
+  await Promise.all([rspamd?.stop(), clamd?.stop(), provider?.close()]);
   clamdPort?.release();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function send(to: string, message: Buffer): Promise<string> {
+async function send(to: string, message: Buffer, mailFrom: string = HAM_SENDER.from.address): Promise<string> {
   const c = await RawSmtp.connect(port);
   await c.read();
   await c.cmd(`EHLO ${HAM_SENDER.helo}`);
-  await c.cmd(`MAIL FROM:<${HAM_SENDER.from.address}>`);
+  await c.cmd(`MAIL FROM:<${mailFrom}>`);
   const rcpt = await c.cmd(`RCPT TO:<${to}>`);
   assert.match(rcpt ?? '', /^250/);
   await c.cmd('DATA');
@@ -171,5 +204,41 @@ describe('real rspamd, clamd and mailauth behind the ingress', () => {
     assert.match(await send('tag@example.test', message), /^250 /);
     await waitFor(() => inMailbox('tag@example.test', 'while-down').length === 1, 'delivered after the retry');
     assert.equal(inMailbox('tag@example.test', 'while-down').length, 1);
+  });
+
+  it('no spam forwarding: under tag the alias keeps a tagged local copy, the external provider gets ham and never spam or a virus', async () => {
+    const ham = await send('alias@example.test', hamMessage({ headers: ['X-Test-Marker: alias-ham'] }));
+    assert.match(ham, /^250 /);
+    await provider.waitFor(1, 15_000);
+    assert.ok(provider.messages[0].data.includes('alias-ham'), 'the provider got the ham');
+    const spam = await send('alias@example.test', gtubeMessage({ headers: ['X-Test-Marker: alias-spam'] }));
+    assert.match(spam, /^250 /);
+    await waitFor(() => inMailbox('tag@example.test', 'alias-spam').length === 1, 'the local tagged copy');
+    assert.match(inMailbox('tag@example.test', 'alias-spam')[0].toString(), /^X-Spam-Flag: YES\r\n/);
+    assert.deepEqual(db.prepare('SELECT route_kind, state FROM deliveries WHERE message_id = ? ORDER BY id').all(queueId(spam)), [
+      { route_kind: 'maildir', state: 'delivered' },
+      { route_kind: 'forward', state: 'quarantined' },
+    ]);
+    const virus = await send('alias@example.test', mimeWithAttachment(Buffer.from(EICAR), 'x.com'));
+    assert.deepEqual(stateOf(queueId(virus)), ['quarantined', 'quarantined']);
+    // Whatever is still queued has gone out by now; the provider holds the ham alone.
+    await waitFor(
+      () => (db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get() as number) === 0,
+      'queue empty',
+    );
+    assert.deepEqual(
+      provider.messages.map((m) => (m.data.includes('alias-ham') ? 'ham' : m.data.toString().slice(0, 200))),
+      ['ham'],
+    );
+  });
+
+  it('DMARC p=reject failing: 550 5.7.1 where the domain honours it, only recorded where it does not', async () => {
+    const forged = hamMessage({ from: { name: 'Bank', address: `alerts@${STRICT}` }, headers: ['X-Test-Marker: dmarc-fail'] });
+    const honoured = await send('strict@example.test', forged, `alerts@${STRICT}`);
+    assert.match(honoured, /^550 5\.7\.1 /);
+    const recorded = await send('lax@example.test', forged, `alerts@${STRICT}`);
+    assert.match(recorded, /^250 /);
+    await waitFor(() => inMailbox('lax@example.test', 'dmarc-fail').length === 1, 'delivered where DMARC is only recorded');
+    assert.match(inMailbox('lax@example.test', 'dmarc-fail')[0].toString(), /dmarc=fail/);
   });
 });
