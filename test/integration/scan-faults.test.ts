@@ -1,0 +1,183 @@
+// Scanner faults at the ingress (issue 12): rspamd stopped, rspamd stalled (a fake that never answers), rspamd
+// answering garbage, clamd answering garbage: each is 451 4.7.1 with nothing stored; the sender's retry once the
+// scanner is back is delivered exactly once. The faults are fakes (failure modes); recovery is the real rspamd/clamd.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DB } from '#data/db.ts';
+import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
+import { createAuthCheck } from '#mailsystem/checks/auth.ts';
+import { type ClamdClient, createClamdClient } from '#mailsystem/checks/clamd.ts';
+import { createChecks } from '#mailsystem/checks/index.ts';
+import { createRspamdClient, type RspamdClient } from '#mailsystem/checks/rspamd.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
+import { openNodeDatabase } from '#mailsystem/queue/open.ts';
+import { type Clamd, startClamd } from '../support/clamd.ts';
+import { zoneResolver } from '../support/dns-zone.ts';
+import { fakeDirectory } from '../support/fake-directory.ts';
+import { HAM_SENDER, HAM_ZONE, hamMessage } from '../support/mail-corpus.ts';
+import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
+import { type ReservedPort, reservePort } from '../support/ports.ts';
+import { type Rspamd, startRspamd } from '../support/rspamd.ts';
+import { RawSmtp } from '../support/smtp-client.ts';
+import { waitFor } from '../support/wait.ts';
+
+const TIMEOUT_MS = 500;
+let rspamd: Rspamd;
+let clamd: Clamd;
+let dir: string;
+let db: DB;
+let mx: MailSystem;
+let port: number;
+/** The clients the checks use right now: each test points them at a fault, then back at the real scanner. */
+let spam: RspamdClient;
+let virus: ClamdClient;
+const fakes: { close(): void }[] = [];
+let unused: ReservedPort;
+
+const listen = <T extends Server | net.Server>(server: T): Promise<number> =>
+  new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+
+before(async () => {
+  [rspamd, clamd, unused] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd(), reservePort()]);
+  spam = createRspamdClient({ url: rspamd.url, timeoutMs: 10_000, maxSockets: 2 });
+  virus = createClamdClient({
+    host: '127.0.0.1',
+    port: clamd.port,
+    timeoutMs: 10_000,
+    maxConnections: 2,
+    streamMaxLength: clamd.streamMaxLength,
+  });
+  dir = mkdtempSync(join(tmpdir(), 'tidings-scan-faults-'));
+  db = openNodeDatabase(join(dir, 'node.sqlite'));
+  const checks = createChecks({
+    authServIds: ['mx.test'],
+    auth: createAuthCheck({ resolver: zoneResolver(HAM_ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
+    spam: { check: (m, e) => spam.check(m, e), close: () => {} },
+    virus: { scan: (m) => virus.scan(m), close: () => {} },
+  });
+  mx = createMailSystem(
+    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 50 } },
+    {
+      db,
+      directory: fakeDirectory({
+        domains: ['example.test'],
+        addresses: { 'anna@example.test': [{ kind: 'maildir', mailbox: 'anna@example.test' }] },
+      }),
+      clock: systemClock,
+      log: silentLog,
+      buildDsn: testDsn,
+      checks,
+    },
+  );
+  port = await mx.start();
+});
+
+after(async () => {
+  await mx?.stop();
+  db?.close();
+  for (const f of fakes) f.close();
+  unused?.release();
+  await Promise.all([rspamd?.stop(), clamd?.stop()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function send(marker: string): Promise<string> {
+  const c = await RawSmtp.connect(port);
+  await c.read();
+  await c.cmd(`EHLO ${HAM_SENDER.helo}`);
+  await c.cmd(`MAIL FROM:<${HAM_SENDER.from.address}>`);
+  assert.match((await c.cmd('RCPT TO:<anna@example.test>')) ?? '', /^250/);
+  await c.cmd('DATA');
+  c.write(Buffer.concat([hamMessage({ headers: [`X-Test-Marker: ${marker}`] }), Buffer.from('.\r\n')]));
+  const reply = (await c.read(30_000)) ?? '(closed)';
+  c.write('QUIT\r\n');
+  c.close();
+  return reply;
+}
+
+const stored = (): number => db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+const copies = (marker: string): number => mailboxMessages(join(dir, 'mail'), 'anna@example.test').filter((m) => m.includes(marker)).length;
+
+/** Sends during the fault (451 4.7.1, nothing stored), restores the real client, sends again: delivered once. */
+async function faultThenRecovery(marker: string, fault: () => void, recover: () => void): Promise<void> {
+  fault();
+  const before = stored();
+  const reply = await send(marker);
+  assert.match(reply, /^451 4\.7\.1 /, `${marker}: ${reply}`);
+  assert.equal(stored(), before, `${marker}: nothing stored`);
+  recover();
+  assert.match(await send(marker), /^250 /);
+  await waitFor(() => copies(marker) === 1, `${marker} delivered after the retry`);
+  assert.equal(copies(marker), 1, `${marker}: exactly once`);
+}
+
+describe('scanner faults answer 451 4.7.1 and lose nothing', () => {
+  it('rspamd stopped (nothing listens)', async () => {
+    const real = spam;
+    await faultThenRecovery(
+      'rspamd-down',
+      () => {
+        spam = createRspamdClient({ url: `http://127.0.0.1:${unused.port}`, timeoutMs: TIMEOUT_MS, maxSockets: 2 });
+      },
+      () => {
+        spam = real;
+      },
+    );
+  });
+
+  it('rspamd stalled: a server that accepts and never answers', async () => {
+    const stall = createServer(() => {});
+    fakes.push({ close: () => stall.close() });
+    const stallPort = await listen(stall);
+    const real = spam;
+    await faultThenRecovery(
+      'rspamd-stalled',
+      () => {
+        spam = createRspamdClient({ url: `http://127.0.0.1:${stallPort}`, timeoutMs: TIMEOUT_MS, maxSockets: 2 });
+      },
+      () => {
+        spam = real;
+      },
+    );
+    stall.closeAllConnections();
+  });
+
+  it('rspamd answering garbage', async () => {
+    const garbage = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"score": "lots"}'));
+    fakes.push({ close: () => garbage.close() });
+    const garbagePort = await listen(garbage);
+    const real = spam;
+    await faultThenRecovery(
+      'rspamd-garbage',
+      () => {
+        spam = createRspamdClient({ url: `http://127.0.0.1:${garbagePort}`, timeoutMs: TIMEOUT_MS, maxSockets: 2 });
+      },
+      () => {
+        spam = real;
+      },
+    );
+  });
+
+  it('clamd answering garbage', async () => {
+    const garbage = net.createServer((s) => {
+      s.on('data', () => s.end('stream: maybe?\0'));
+    });
+    fakes.push({ close: () => garbage.close() });
+    const garbagePort = await listen(garbage);
+    const real = virus;
+    await faultThenRecovery(
+      'clamd-garbage',
+      () => {
+        virus = createClamdClient({ host: '127.0.0.1', port: garbagePort, timeoutMs: TIMEOUT_MS, maxConnections: 2 });
+      },
+      () => {
+        virus = real;
+      },
+    );
+  });
+});
