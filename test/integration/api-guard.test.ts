@@ -49,6 +49,8 @@ const fill = (path: string) =>
     .replace(/:(id|entryId)\b/g, '2733')
     .replace(/:slug\b/g, 'email')
     .replace(/:name\b/g, 'example.test')
+    .replace(/:scope\b/g, 'domain')
+    .replace(/:key\b/g, 'example.test')
     .replace(/:address\b/g, 'postmaster@example.test');
 
 /** Bodies a node route accepts, so that "the node token passes" is proven by a 200, not by any answer but 401. */
