@@ -1,68 +1,15 @@
 // Policies reach a node through the config sync: each level set through the API comes out of the node's Directory.resolve
 // as the right effective policy (with each setting's source); removals fall back to the level above; no restart.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import pino from 'pino';
-import { loadConfig } from '#data/config.ts';
 import { openDatabase, MIGRATIONS } from '#data/db.ts';
 import { DEFAULT_POLICY, effectivePolicy, type EffectivePolicy } from '#data/contracts/mail-policy.ts';
-import { openBackendStore } from '#server/store/open.ts';
-import { createApp } from '#server/app.ts';
-import { createChangeCounter, type ServerDeps } from '#server/deps.ts';
-import { addStaff } from '#server/services/users/addStaff.ts';
-import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
 import { createConfigSync } from '#mailsystem/config/sync.ts';
 import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
 import type { Directory } from '#mailsystem/config/directory.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
-
-const servers: ServerType[] = [];
-after(() => {
-  for (const s of servers) s.close();
-});
-
-async function startBackend() {
-  const db = openBackendStore(':memory:');
-  const deps: ServerDeps = {
-    db,
-    config: loadConfig({}),
-    clock: () => new Date(),
-    log: pino({ level: 'silent' }),
-    changes: createChangeCounter(),
-  };
-  const app = createApp(deps);
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
-  });
-  servers.push(server);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const ctx = { db, clock: deps.clock, changes: deps.changes };
-  await addStaff({
-    ctx,
-    actor: { userId: null, name: 'test' },
-    input: { username: 'ops', role: 'staff', password: 'correct horse battery', displayName: 'Ops' },
-  });
-  const login = await fetch(`${url}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'ops', password: 'correct horse battery' }),
-  });
-  assert.equal(login.status, 200);
-  const session = {
-    cookie: login.headers.get('set-cookie')!.split(';')[0],
-    csrf: ((await login.json()) as { csrfToken: string }).csrfToken,
-  };
-  const api = async (method: string, path: string, body?: unknown) => {
-    const headers = { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf };
-    const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    assert.ok(res.ok || res.status === 204, `${method} ${path} → ${res.status} ${await res.clone().text()}`);
-  };
-  const token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name: 'mx-test' });
-  return { db, server, url, api, token };
-}
+import { startSyncBackend } from '../support/sync-backend.ts';
 
 function policyOf(dir: Directory, address: string): EffectivePolicy {
   const r = dir.resolve(address);
@@ -71,7 +18,7 @@ function policyOf(dir: Directory, address: string): EffectivePolicy {
 }
 
 test('a policy set at each level reaches the node as the right effective policy; removal falls back', async () => {
-  const backend = await startBackend();
+  const backend = await startSyncBackend();
   const nodeDb = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
   const sync = createConfigSync({ db: nodeDb, backendUrl: backend.url, token: backend.token, clock: systemClock, log: silentLog });
   const dir = createReplicaDirectory({ db: nodeDb, clock: systemClock });

@@ -1,70 +1,17 @@
 // Config sync over real HTTP: a node fetches only what changed since its version, applies it live, and keeps resolving when the backend is gone.
 import { effectivePolicy } from '#data/contracts/mail-policy.ts';
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import pino from 'pino';
-import { loadConfig } from '#data/config.ts';
 import { openDatabase, MIGRATIONS } from '#data/db.ts';
-import { openBackendStore } from '#server/store/open.ts';
-import { createApp } from '#server/app.ts';
-import { createChangeCounter, type ServerDeps } from '#server/deps.ts';
-import { addStaff } from '#server/services/users/addStaff.ts';
 import { addMailbox } from '#server/services/mail/addMailbox.ts';
 import { MX_CONFIG_PAGE } from '#data/contracts/mx-config.ts';
-import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { createConfigSync } from '#mailsystem/config/sync.ts';
 import { createReplicaDirectory, replicaVersion } from '#mailsystem/config/replica.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
-
-const servers: ServerType[] = [];
-after(() => {
-  for (const s of servers) s.close();
-});
-
-async function startBackend() {
-  const db = openBackendStore(':memory:');
-  const deps: ServerDeps = {
-    db,
-    config: loadConfig({}),
-    clock: () => new Date(),
-    log: pino({ level: 'silent' }),
-    changes: createChangeCounter(),
-  };
-  const app = createApp(deps);
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
-  });
-  servers.push(server);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const ctx = { db, clock: deps.clock, changes: deps.changes };
-  await addStaff({
-    ctx,
-    actor: { userId: null, name: 'test' },
-    input: { username: 'ops', role: 'staff', password: 'correct horse battery', displayName: 'Ops' },
-  });
-  const login = await fetch(`${url}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'ops', password: 'correct horse battery' }),
-  });
-  assert.equal(login.status, 200);
-  const session = {
-    cookie: login.headers.get('set-cookie')!.split(';')[0],
-    csrf: ((await login.json()) as { csrfToken: string }).csrfToken,
-  };
-  const api = async (method: string, path: string, body?: unknown) => {
-    const headers = { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf };
-    const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    assert.ok(res.ok, `${method} ${path} → ${res.status} ${await res.clone().text()}`);
-  };
-  const token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name: 'mx-test' });
-  return { db, server, url, api, token };
-}
+import { startSyncBackend } from '../support/sync-backend.ts';
 
 test('node syncs incrementally, applies without restart, and serves from the replica when the backend is down', async () => {
-  const backend = await startBackend();
+  const backend = await startSyncBackend();
   const nodeDb = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
   const requested: string[] = [];
   const countingFetch: typeof fetch = (input, init) => {
@@ -124,7 +71,7 @@ test('node syncs incrementally, applies without restart, and serves from the rep
 });
 
 test('a wrong token changes nothing; a page fetched twice is applied once', async () => {
-  const backend = await startBackend();
+  const backend = await startSyncBackend();
   await backend.api('POST', '/api/v1/mail/domains', { name: 'example.com' });
   const nodeDb = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
   const log = silentLog;
@@ -149,7 +96,7 @@ test('a wrong token changes nothing; a page fetched twice is applied once', asyn
 });
 
 test('more changes than one page: the node keeps asking until it has them all', async () => {
-  const backend = await startBackend();
+  const backend = await startSyncBackend();
   await backend.api('POST', '/api/v1/mail/domains', { name: 'bulk.test' });
   const ctx = { db: backend.db, clock: () => new Date(), changes: { bump() {}, version: () => 0 } };
   for (let i = 0; i < MX_CONFIG_PAGE + 20; i++)
