@@ -24,10 +24,9 @@ import { type Clamd, EICAR, mimeWithAttachment, startClamd, storedZip } from '..
 import { zoneResolver } from '../support/dns-zone.ts';
 import { type Dovecot, startDovecot } from '../support/dovecot.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
-import { gtubeMessage, HAM_SENDER, HAM_ZONE, hamMessage } from '../support/mail-corpus.ts';
+import { gtubeMessage, HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
 import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
-import { RawSmtp } from '../support/smtp-client.ts';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -179,19 +178,7 @@ function message(kind: Message, marker: string): Buffer {
   }
 }
 
-async function send(to: string, bytes: Buffer): Promise<string> {
-  const c = await RawSmtp.connect(port);
-  await c.read();
-  await c.cmd(`EHLO ${HAM_SENDER.helo}`);
-  await c.cmd(`MAIL FROM:<${HAM_SENDER.from.address}>`);
-  assert.match((await c.cmd(`RCPT TO:<${to}>`)) ?? '', /^250/);
-  await c.cmd('DATA');
-  c.write(Buffer.concat([bytes, Buffer.from('.\r\n')]));
-  const reply = (await c.read(30_000)) ?? '(closed)';
-  c.write('QUIT\r\n');
-  c.close();
-  return reply;
-}
+const send = (to: string, bytes: Buffer): Promise<string> => sendFromHamSender(port, to, bytes);
 
 describe('policy matrix with rspamd, clamd, Dovecot and an external provider', () => {
   it('every spam × virus policy × message × target: the reply and each copy as the table says', { timeout: 300_000 }, async () => {

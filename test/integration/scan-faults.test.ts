@@ -19,11 +19,10 @@ import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { type Clamd, startClamd } from '../support/clamd.ts';
 import { zoneResolver } from '../support/dns-zone.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
-import { HAM_SENDER, HAM_ZONE, hamMessage } from '../support/mail-corpus.ts';
+import { HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
 import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
 import { type ReservedPort, reservePort } from '../support/ports.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
-import { RawSmtp } from '../support/smtp-client.ts';
 import { waitFor } from '../support/wait.ts';
 
 const TIMEOUT_MS = 500;
@@ -86,19 +85,8 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function send(marker: string): Promise<string> {
-  const c = await RawSmtp.connect(port);
-  await c.read();
-  await c.cmd(`EHLO ${HAM_SENDER.helo}`);
-  await c.cmd(`MAIL FROM:<${HAM_SENDER.from.address}>`);
-  assert.match((await c.cmd('RCPT TO:<anna@example.test>')) ?? '', /^250/);
-  await c.cmd('DATA');
-  c.write(Buffer.concat([hamMessage({ headers: [`X-Test-Marker: ${marker}`] }), Buffer.from('.\r\n')]));
-  const reply = (await c.read(30_000)) ?? '(closed)';
-  c.write('QUIT\r\n');
-  c.close();
-  return reply;
-}
+const send = (marker: string): Promise<string> =>
+  sendFromHamSender(port, 'anna@example.test', hamMessage({ headers: [`X-Test-Marker: ${marker}`] }));
 
 const stored = (): number => db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
 const copies = (marker: string): number => mailboxMessages(join(dir, 'mail'), 'anna@example.test').filter((m) => m.includes(marker)).length;

@@ -18,11 +18,10 @@ import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { type Clamd, EICAR, mimeWithAttachment, startClamd, storedZip } from '../support/clamd.ts';
 import { zoneResolver } from '../support/dns-zone.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
-import { gtubeMessage, HAM_SENDER, HAM_ZONE, hamMessage } from '../support/mail-corpus.ts';
+import { gtubeMessage, HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
 import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { type ReservedPort, reservePort } from '../support/ports.ts';
-import { RawSmtp } from '../support/smtp-client.ts';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -115,20 +114,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function send(to: string, message: Buffer, mailFrom: string = HAM_SENDER.from.address): Promise<string> {
-  const c = await RawSmtp.connect(port);
-  await c.read();
-  await c.cmd(`EHLO ${HAM_SENDER.helo}`);
-  await c.cmd(`MAIL FROM:<${mailFrom}>`);
-  const rcpt = await c.cmd(`RCPT TO:<${to}>`);
-  assert.match(rcpt ?? '', /^250/);
-  await c.cmd('DATA');
-  c.write(Buffer.concat([message, Buffer.from('.\r\n')]));
-  const reply = (await c.read(30_000)) ?? '(closed)';
-  c.write('QUIT\r\n');
-  c.close();
-  return reply;
-}
+const send = (to: string, message: Buffer, mailFrom?: string): Promise<string> => sendFromHamSender(port, to, message, mailFrom);
 
 const queueId = (reply: string): string => /queued as (\S+)/.exec(reply)?.[1] ?? '';
 const stateOf = (id: string): string[] =>

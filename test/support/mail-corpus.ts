@@ -8,6 +8,7 @@
 import { rfc5322Date } from '#mailsystem/rfc5322-date.ts';
 import type { SpamEnvelope } from '#mailsystem/checks/rspamd.ts';
 import type { Zone } from './dns-zone.ts';
+import { RawSmtp } from './smtp-client.ts';
 
 /** The Generic Test for Unsolicited Bulk Email: every rspamd rejects a message holding it. */
 export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
@@ -119,4 +120,29 @@ export function hamEnvelope(overrides: Partial<SpamEnvelope> = {}): SpamEnvelope
     queueId: `T${Date.now().toString(36).toUpperCase()}${++sequence}`,
     ...overrides,
   };
+}
+
+/**
+ * One transaction from the corpus's sending server: EHLO as its HELO name, MAIL FROM (default the ham sender), one
+ * RCPT (asserted 250), DATA with `message` (dot-stuffing is the caller's: the corpus has no line starting with a dot).
+ * Resolves with the final reply.
+ */
+export async function sendFromHamSender(
+  port: number,
+  to: string,
+  message: Buffer,
+  mailFrom: string = HAM_SENDER.from.address,
+): Promise<string> {
+  const c = await RawSmtp.connect(port);
+  await c.read();
+  await c.cmd(`EHLO ${HAM_SENDER.helo}`);
+  await c.cmd(`MAIL FROM:<${mailFrom}>`);
+  const rcpt = (await c.cmd(`RCPT TO:<${to}>`)) ?? '';
+  if (!rcpt.startsWith('250')) throw new Error(`RCPT TO:<${to}> answered ${rcpt}`);
+  await c.cmd('DATA');
+  c.write(Buffer.concat([message, Buffer.from('.\r\n')]));
+  const reply = (await c.read(30_000)) ?? '(closed)';
+  c.write('QUIT\r\n');
+  c.close();
+  return reply;
 }
