@@ -46,6 +46,45 @@ export interface MxConfig {
   flow: FlowLimits;
   /** Quarantined copies are deleted after this long. */
   quarantineRetentionMs: number;
+  /** Content checks during DATA (rspamd, clamd, mailauth); off only when TIDINGS_SCAN=off says so. */
+  scan: ScanSettings;
+}
+
+export interface ScanSettings {
+  mode: 'on' | 'off';
+  /** rspamd's normal worker (POST /checkv2). */
+  rspamdUrl: string;
+  /** clamd's TCP socket (zINSTREAM). */
+  clamd: { host: string; port: number };
+  /** Per check: authentication, spam and virus each get this long, then the message gets 451 4.7.1. */
+  timeoutMs: number;
+  /** Connections to rspamd and to clamd at most. */
+  connections: number;
+  /** clamd's StreamMaxLength: longer messages are not clean (451) without being sent. */
+  clamdStreamMax: number;
+}
+
+function scanSettings(env: Env): ScanSettings {
+  const rspamd = env.TIDINGS_RSPAMD_URL || 'http://127.0.0.1:11333';
+  let url: URL | null = null;
+  try {
+    url = new URL(rspamd);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new ConfigError('TIDINGS_RSPAMD_URL', `must be an http(s) URL such as http://127.0.0.1:11333, got "${rspamd}"`);
+  const clamdRaw = env.TIDINGS_CLAMD_ADDRESS || '127.0.0.1:3310';
+  const clamd = parseHostPort(clamdRaw, 3310);
+  if (!clamd) throw new ConfigError('TIDINGS_CLAMD_ADDRESS', `must be host:port such as 127.0.0.1:3310, got "${clamdRaw}"`);
+  return {
+    mode: oneOf(env, 'TIDINGS_SCAN', ['on', 'off'] as const, 'on'),
+    rspamdUrl: rspamd.replace(/\/+$/, ''),
+    clamd,
+    timeoutMs: duration(env, 'TIDINGS_SCAN_TIMEOUT', 20 * UNIT_MS.s, false, '10s, 20s or 1m'),
+    connections: positiveInt(env, 'TIDINGS_SCAN_CONNECTIONS', 16, 1000),
+    clamdStreamMax: positiveInt(env, 'TIDINGS_CLAMD_STREAM_MAX', 25 * 1024 * 1024, 4 * 1024 * 1024 * 1024),
+  };
 }
 
 /** Flow control's thresholds: between soft and hard the reply to DATA is delayed in proportion; at hard, 451 4.3.1. */
@@ -199,6 +238,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     metrics: mxMetrics(env),
     flow: flowLimits(env),
     quarantineRetentionMs: duration(env, 'TIDINGS_QUARANTINE_RETENTION', 30 * UNIT_MS.d, false, '7d, 30d or 90d'),
+    scan: scanSettings(env),
   };
 }
 

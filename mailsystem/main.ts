@@ -8,6 +8,10 @@ import { ConfigError, loadConfig } from '#data/config.ts';
 import { loadMxConfig } from '#data/config-mx.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createMailSystem } from './app.ts';
+import { createAuthCheck } from './checks/auth.ts';
+import { createClamdClient } from './checks/clamd.ts';
+import { createChecks, uncheckedChecks } from './checks/index.ts';
+import { createRspamdClient } from './checks/rspamd.ts';
 import { createReplicaDirectory } from './config/replica.ts';
 import { createConfigSync } from './config/sync.ts';
 import { buildDsn } from './delivery/dsn.ts';
@@ -49,6 +53,31 @@ async function main(): Promise<void> {
   const srs = createSrs({ domain: mxConfig.srsDomain, ...srsSecrets(mxDir, mxConfig.srsSecrets) });
   const directory = createReplicaDirectory({ db, clock, srs });
   const resolver = createSystemResolver({ servers: mxConfig.dnsServers });
+  // Content checks (issue 12): on unless TIDINGS_SCAN=off. A scanner that does not answer makes every message 451 4.7.1
+  // (fail closed); the node still starts, so mail is refused and retried rather than lost while rspamd or clamd is down.
+  const scan = mxConfig.scan;
+  const scanners =
+    scan.mode === 'on'
+      ? {
+          spam: createRspamdClient({ url: scan.rspamdUrl, timeoutMs: scan.timeoutMs, maxSockets: scan.connections, mtaName: serverName }),
+          virus: createClamdClient({
+            host: scan.clamd.host,
+            port: scan.clamd.port,
+            timeoutMs: scan.timeoutMs,
+            maxConnections: scan.connections,
+            streamMaxLength: scan.clamdStreamMax,
+          }),
+        }
+      : null;
+  const checks = scanners
+    ? createChecks({
+        authServIds: [serverName],
+        auth: createAuthCheck({ resolver, authServId: serverName, timeoutMs: scan.timeoutMs }),
+        ...scanners,
+      })
+    : uncheckedChecks([serverName]);
+  if (scanners) log.info({ rspamd: scan.rspamdUrl, clamd: `${scan.clamd.host}:${scan.clamd.port}` }, 'content checks on');
+  else log.warn('TIDINGS_SCAN=off: mail is accepted without spam or virus checks, each copy says so in X-Tidings-Scan');
   const tls = mxConfig.tlsFiles
     ? { cert: readFileSync(mxConfig.tlsFiles.cert), key: readFileSync(mxConfig.tlsFiles.key) }
     : ensureSelfSignedCert(mxDir, serverName);
@@ -83,6 +112,7 @@ async function main(): Promise<void> {
       buildDsn,
       observeEvent: metrics?.observe,
       observeFlowDelay: metrics ? (ms) => metrics.observeFlowDelay(ms) : undefined,
+      checks,
       transports: {
         lmtp: createLmtpTransport({ heloName: serverName }),
         forward: createForwardTransport({
@@ -136,6 +166,8 @@ async function main(): Promise<void> {
     // The shipper aborts a POST in flight (the batch is resent after the restart; the backend dedups by seq).
     Promise.all([shipper?.stop(), mx.stop(), metricsListener?.close()]).then(
       () => {
+        scanners?.spam.close();
+        scanners?.virus.close();
         db.close();
         process.exit(0);
       },

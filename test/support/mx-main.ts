@@ -36,6 +36,9 @@ export async function spawnMxMain(env: Record<string, string | undefined>): Prom
     TIDINGS_SMTP_PORT: '0',
     TIDINGS_SMTP_HOST: '127.0.0.1',
     TIDINGS_MX_HOSTNAME: 'mx.tidings.test',
+    // These tests are about the node's process, not content checks (scan-real/scan-faults/policy-matrix start the
+    // real scanners): without rspamd and clamd every message would be 451 4.7.1.
+    TIDINGS_SCAN: 'off',
     ...env,
     TIDINGS_LOG_LEVEL: 'info',
   };

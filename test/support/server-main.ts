@@ -36,6 +36,8 @@ export async function startServerMain(env: Record<string, string | undefined>): 
       TIDINGS_HTTP_PORT: '0',
       TIDINGS_SMTP_HOST: '127.0.0.1',
       TIDINGS_SMTP_PORT: '0',
+      // The embedded MX without rspamd and clamd would answer every message 451 4.7.1 (see test/support/mx-main.ts).
+      TIDINGS_SCAN: 'off',
       ...env,
       TIDINGS_LOG_LEVEL: 'info',
     },

@@ -90,6 +90,14 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     metrics: null,
     flow: { softDepth: 2000, hardDepth: 20_000, softAgeMs: 1000, hardAgeMs: 5000, maxDelayMs: 1000 },
     quarantineRetentionMs: 30 * 86_400_000,
+    scan: {
+      mode: 'on',
+      rspamdUrl: 'http://127.0.0.1:11333',
+      clamd: { host: '127.0.0.1', port: 3310 },
+      timeoutMs: 20_000,
+      connections: 16,
+      clamdStreamMax: 25 * 1024 * 1024,
+    },
   });
   const withBackend = loadMxConfig(
     base,
@@ -339,6 +347,46 @@ test('flow control: defaults, each threshold settable, soft must stay below hard
     [{ TIDINGS_FLOW_AGE_SOFT: '5s' }, 'TIDINGS_FLOW_AGE_SOFT'],
     [{ TIDINGS_FLOW_AGE_HARD: '0' }, 'TIDINGS_FLOW_AGE_HARD'],
     [{ TIDINGS_FLOW_MAX_DELAY: '500ms' }, 'TIDINGS_FLOW_MAX_DELAY'],
+  ] as const) {
+    assert.throws(
+      () => loadMxConfig(base, env, 'h'),
+      (e: unknown) => e instanceof ConfigError && e.variable === variable,
+      variable,
+    );
+  }
+});
+
+test('content checks: on by default at the Debian services, off only when TIDINGS_SCAN=off says so, nonsense refused', () => {
+  const base = loadConfig({}, '/srv/t');
+  assert.equal(loadMxConfig(base, {}, 'h').scan.mode, 'on');
+  assert.deepEqual(
+    loadMxConfig(
+      base,
+      {
+        TIDINGS_SCAN: 'off',
+        TIDINGS_RSPAMD_URL: 'http://[::1]:11334/',
+        TIDINGS_CLAMD_ADDRESS: 'clamd.internal:3311',
+        TIDINGS_SCAN_TIMEOUT: '1m',
+        TIDINGS_SCAN_CONNECTIONS: '4',
+        TIDINGS_CLAMD_STREAM_MAX: '1048576',
+      },
+      'h',
+    ).scan,
+    {
+      mode: 'off',
+      rspamdUrl: 'http://[::1]:11334',
+      clamd: { host: 'clamd.internal', port: 3311 },
+      timeoutMs: 60_000,
+      connections: 4,
+      clamdStreamMax: 1048576,
+    },
+  );
+  for (const [env, variable] of [
+    [{ TIDINGS_SCAN: 'no' }, 'TIDINGS_SCAN'],
+    [{ TIDINGS_RSPAMD_URL: 'unix:/run/rspamd.sock' }, 'TIDINGS_RSPAMD_URL'],
+    [{ TIDINGS_CLAMD_ADDRESS: 'not a host:99999' }, 'TIDINGS_CLAMD_ADDRESS'],
+    [{ TIDINGS_SCAN_TIMEOUT: '0' }, 'TIDINGS_SCAN_TIMEOUT'],
+    [{ TIDINGS_SCAN_CONNECTIONS: '0' }, 'TIDINGS_SCAN_CONNECTIONS'],
   ] as const) {
     assert.throws(
       () => loadMxConfig(base, env, 'h'),
