@@ -9,26 +9,13 @@ import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { type Clamd, startClamd } from '../support/clamd.ts';
 import { gtubeMessage, HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
 import { mailboxMessages } from '../support/mx-harness.ts';
-import { type MainNode, startMainNode } from '../support/mx-main.ts';
+import { ANNA_MAILDIR_REPLICA, type MainNode, startMainNode } from '../support/mx-main.ts';
 import { type ReservedPort, reservePort } from '../support/ports.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { waitFor } from '../support/wait.ts';
 
 const changes: ConfigChange[] = [
-  {
-    version: 1,
-    op: 'upsert',
-    entity: 'domain',
-    key: 'example.com',
-    record: { name: 'example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
-  },
-  {
-    version: 2,
-    op: 'upsert',
-    entity: 'mailbox',
-    key: 'anna@example.com',
-    record: { address: 'anna@example.com', domain: 'example.com', delivery: 'maildir', lmtpHost: null, lmtpPort: null },
-  },
+  ...ANNA_MAILDIR_REPLICA,
   {
     version: 3,
     op: 'upsert',
