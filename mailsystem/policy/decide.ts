@@ -83,7 +83,7 @@ function disposition(facts: Facts, target: PolicyTarget): Disposition {
   const { policy } = target;
   const spam = isSpam(fact, policy);
   if (spam && leavesUs(target.route)) return { kind: 'quarantine', reason: 'spam' };
-  if (spam && (policy.spam === 'remove' || policy.spam === 'reject')) return { kind: 'quarantine', reason: 'spam' };
+  if (spam && policy.spam === 'remove') return { kind: 'quarantine', reason: 'spam' };
   const headers = unscanned(facts);
   if (policy.spam === 'tag' && fact.status === 'scored') {
     return { kind: 'deliver', headers: [...spamHeaders(fact, spam), ...headers], subjectPrefix: spam ? policy.subjectPrefix : null };

@@ -4,10 +4,11 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import { type MailPolicy, policyClass } from '#data/contracts/mail-policy.ts';
 import type { Checks } from '#mailsystem/checks/types.ts';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
-import { type Decision, decide, isSpam, type PolicyTarget } from '#mailsystem/policy/decide.ts';
+import type { PolicyTarget } from '#mailsystem/policy/decide.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { FlowDecision } from '#mailsystem/queue/flow-control.ts';
-import type { AcceptedMessage, QueuedDelivery, RejectedEvent } from '#mailsystem/queue/store.ts';
+import type { AcceptedMessage, RejectedEvent } from '#mailsystem/queue/store.ts';
+import { checkData } from './checked-data.ts';
 import { DataGuard, type DataVerdict } from './data-guard.ts';
 import { MxSmtpServer } from './smtp-server-adapter.ts';
 import { receivedHeader } from './received.ts';
@@ -65,13 +66,6 @@ interface Transaction {
 }
 
 const newTransaction = (): Transaction => ({ deliveries: new Map(), targets: [], policyClass: null });
-
-const DECISION_REPLY: Record<Exclude<Decision, { kind: 'accept' }>['reason'], Reply> = {
-  spam: REPLIES.spamRejected,
-  virus: REPLIES.virusRejected,
-  dmarc: REPLIES.dmarcRejected,
-  'scanner-unavailable': REPLIES.scannerUnavailable,
-};
 
 export const DEFAULT_MAX_UNKNOWN_RECIPIENTS = 10;
 
@@ -320,74 +314,36 @@ export class Ingress {
     }
     // Scanning holds the reply; the session counts as committing, so a shutdown lets it finish.
     this.committing.add(session.id);
-    this.deps
-      .checks({
-        message: guard.body(),
-        envelope: {
-          ip: session.remoteAddress,
-          helo: session.hostNameAppearsAs || '',
-          mailFrom: base.envelopeFrom,
-          rcpts: envelope.rcptTo.map((r) => r.address),
-          queueId: id,
-        },
-      })
-      .then(
-        (checked) => {
-          const decision = decide(checked.facts, txn.targets);
-          if (decision.kind !== 'accept') {
-            this.committing.delete(session.id);
-            this.deps.recordRejected({
-              at: this.deps.clock.now(),
-              reason: decision.reason,
-              detail: {
-                ip: session.remoteAddress,
-                queueId: id,
-                ...(decision.kind === 'tempfail' ? { check: decision.detail } : {}),
-                verdict: checked.verdict,
-              },
-            });
-            return cb(replyError(DECISION_REPLY[decision.reason]));
-          }
-          // The client hung up while we scanned: it was never told the message was accepted, so it sends it again.
-          if (!this.server.bySession.has(session.id)) {
-            this.committing.delete(session.id);
-            return;
-          }
-          const at = this.deps.clock.now();
-          const deliveries: QueuedDelivery[] = decision.copies.map((c) =>
-            c.disposition.kind === 'deliver'
-              ? {
-                  recipient: c.recipient,
-                  route: c.route,
-                  added: { headers: c.disposition.headers, subjectPrefix: c.disposition.subjectPrefix },
-                }
-              : { recipient: c.recipient, route: c.route, quarantine: { reason: c.disposition.reason, verdict: checked.verdict } },
-          );
-          this.commit(
-            {
-              ...base,
-              receivedAt: at,
-              // No delivery status notice is ever sent about spam (no backscatter).
-              isSpam: txn.targets.some((t) => isSpam(checked.facts.spam, t.policy)),
-              body: Buffer.concat([received(at), checked.message]),
-              deliveries,
-            },
-            session,
-            cb,
-          );
-        },
-        (err: unknown) => {
-          // Checks never throw by contract; if one did, nothing is accepted.
-          this.committing.delete(session.id);
-          this.deps.log.error({ err, queueId: id }, 'content checks failed; answering 451');
-          this.deps.recordRejected({
-            at: this.deps.clock.now(),
-            reason: 'scanner-unavailable',
-            detail: { ip: session.remoteAddress, queueId: id },
-          });
-          cb(replyError(REPLIES.scannerUnavailable));
-        },
-      );
+    const input = {
+      message: guard.body(),
+      envelope: {
+        ip: session.remoteAddress,
+        helo: session.hostNameAppearsAs || '',
+        mailFrom: base.envelopeFrom,
+        rcpts: envelope.rcptTo.map((r) => r.address),
+        queueId: id,
+      },
+    };
+    void checkData(this.deps.checks, input, txn.targets).then((checked) => {
+      if (checked.kind === 'refuse') {
+        this.committing.delete(session.id);
+        if (checked.error) this.deps.log.error({ err: checked.error, queueId: id }, 'content checks failed; answering 451');
+        this.deps.recordRejected({
+          at: this.deps.clock.now(),
+          reason: checked.reason,
+          detail: { ip: session.remoteAddress, queueId: id, ...checked.detail },
+        });
+        return cb(replyError(checked.reply));
+      }
+      // The client hung up while we scanned: it was never told the message was accepted, so it sends it again.
+      if (!this.server.bySession.has(session.id)) {
+        this.committing.delete(session.id);
+        return;
+      }
+      const at = this.deps.clock.now();
+      const { body, isSpam, deliveries } = checked;
+      this.commit({ ...base, receivedAt: at, isSpam, body: Buffer.concat([received(at), body]), deliveries }, session, cb);
+    });
   }
 
   private commit(message: AcceptedMessage, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
