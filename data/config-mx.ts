@@ -72,8 +72,9 @@ function scanSettings(env: Env): ScanSettings {
   } catch {
     url = null;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-    throw new ConfigError('TIDINGS_RSPAMD_URL', `must be an http(s) URL such as http://127.0.0.1:11333, got "${rspamd}"`);
+  // rspamd's workers speak plain HTTP only (the client refuses anything else).
+  if (url?.protocol !== 'http:')
+    throw new ConfigError('TIDINGS_RSPAMD_URL', `must be an http:// URL such as http://127.0.0.1:11333, got "${rspamd}"`);
   const clamdRaw = env.TIDINGS_CLAMD_ADDRESS || '127.0.0.1:3310';
   const clamd = parseHostPort(clamdRaw, 3310);
   if (!clamd) throw new ConfigError('TIDINGS_CLAMD_ADDRESS', `must be host:port such as 127.0.0.1:3310, got "${clamdRaw}"`);

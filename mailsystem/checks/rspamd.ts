@@ -23,6 +23,7 @@
 //   score. Anything else, or a reply over MAX_REPLY_BYTES, is 'garbage'.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { AuthResultKeyword, DmarcPolicy } from './auth.ts';
 
 /** rspamd's actions (protocol.md, "Rspamd HTTP reply"), with the space rspamd writes. */
 export const RSPAMD_ACTIONS = ['no action', 'greylist', 'add header', 'rewrite subject', 'soft reject', 'reject'] as const;
@@ -56,15 +57,12 @@ export type SpamVerdict =
     }
   | { status: 'error'; reason: SpamErrorReason; detail: string; ms: number };
 
-/** RFC 8601 result keywords, as our authentication check reports them. */
-export type AuthKeyword = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy';
-
 /** Our own SPF/DKIM/DMARC results (the auth check's facts fit this shape), passed to rspamd instead of its own checks. */
 export interface RspamdAuthResults {
-  spf?: { result: AuthKeyword };
+  spf?: { result: AuthResultKeyword };
   /** One entry per DKIM signature; empty when the message has none. */
-  dkim?: { domain: string; result: AuthKeyword }[];
-  dmarc?: { result: AuthKeyword; policy: 'none' | 'quarantine' | 'reject' | null };
+  dkim?: { domain: string; result: AuthResultKeyword }[];
+  dmarc?: { result: AuthResultKeyword; policy: DmarcPolicy | null };
 }
 
 export interface SpamEnvelope {
@@ -85,10 +83,8 @@ export interface SpamEnvelope {
 }
 
 export interface RspamdClientOptions {
-  /** Base URL of the normal worker, e.g. http://127.0.0.1:11333 (or host and port). */
-  url?: string;
-  host?: string;
-  port?: number;
+  /** Base URL of the normal worker, e.g. http://127.0.0.1:11333. */
+  url: string;
   /** Upper bound for one whole check, waiting for a pool socket included. */
   timeoutMs: number;
   /** At most this many connections to rspamd at once. */
@@ -109,7 +105,7 @@ export const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 const RETRYABLE_ON_REUSED = new Set(['ECONNRESET', 'EPIPE']);
 
 export function createRspamdClient(opts: RspamdClientOptions): RspamdClient {
-  const base = opts.url ? new URL(opts.url) : new URL(`http://${opts.host ?? '127.0.0.1'}:${opts.port ?? 11333}`);
+  const base = new URL(opts.url);
   if (base.protocol !== 'http:') throw new Error(`rspamd url must be http: (rspamd serves no TLS): ${opts.url}`);
   if (!(opts.timeoutMs > 0)) throw new Error(`rspamd timeoutMs must be positive: ${opts.timeoutMs}`);
   if (!Number.isInteger(opts.maxSockets) || opts.maxSockets < 1)
@@ -263,7 +259,7 @@ function requestHeaders(message: Buffer, env: SpamEnvelope, mtaName: string | un
 
 // The words rspamd's http_headers module understands (rspamd 3.4, plugins/http_headers.lua). A result it has no
 // word for is still sent where rspamd accepts it silently, so that rspamd does not redo the check (SPF temperror).
-const SPF_RESULTS: Record<AuthKeyword, string | undefined> = {
+const SPF_RESULTS: Record<AuthResultKeyword, string | undefined> = {
   pass: 'pass',
   fail: 'fail',
   softfail: 'softfail',
@@ -274,7 +270,7 @@ const SPF_RESULTS: Record<AuthKeyword, string | undefined> = {
   policy: undefined,
 };
 
-const DKIM_RESULTS: Record<AuthKeyword, string> = {
+const DKIM_RESULTS: Record<AuthResultKeyword, string> = {
   pass: 'pass',
   fail: 'fail',
   policy: 'fail',

@@ -384,6 +384,7 @@ test('content checks: on by default at the Debian services, off only when TIDING
   for (const [env, variable] of [
     [{ TIDINGS_SCAN: 'no' }, 'TIDINGS_SCAN'],
     [{ TIDINGS_RSPAMD_URL: 'unix:/run/rspamd.sock' }, 'TIDINGS_RSPAMD_URL'],
+    [{ TIDINGS_RSPAMD_URL: 'https://rspamd.internal' }, 'TIDINGS_RSPAMD_URL'],
     [{ TIDINGS_CLAMD_ADDRESS: 'not a host:99999' }, 'TIDINGS_CLAMD_ADDRESS'],
     [{ TIDINGS_SCAN_TIMEOUT: '0' }, 'TIDINGS_SCAN_TIMEOUT'],
     [{ TIDINGS_SCAN_CONNECTIONS: '0' }, 'TIDINGS_SCAN_CONNECTIONS'],
