@@ -86,8 +86,6 @@ export function cleanHeaders(message: Buffer, opts: HygieneOptions): Buffer {
   const ours = new Set([opts.authServIds].flat().map((id) => id.toLowerCase().replace(/\.$/, '')));
   const split = bodyStart(message);
   const block = message.subarray(0, split).toString('latin1');
-  const firstLf = message.indexOf('\n');
-  const eol = firstLf > 0 && message[firstLf - 1] === 0x0d ? '\r\n' : firstLf >= 0 ? '\n' : '\r\n';
   const kept = splitFields(block).filter((f) => {
     if (isScannerHeaderName(f.name)) return false;
     if (f.name.toLowerCase() === 'authentication-results') {
@@ -96,10 +94,17 @@ export function cleanHeaders(message: Buffer, opts: HygieneOptions): Buffer {
     }
     return true;
   });
-  const prepend = (opts.prepend ?? []).map((h) => `${h.replace(/(\r?\n)+$/, '').replace(/\r?\n/g, eol)}${eol}`);
-  return Buffer.concat([
-    Buffer.from(prepend.join(''), 'utf8'),
-    Buffer.from(kept.map((f) => f.raw).join(''), 'latin1'),
-    message.subarray(split),
-  ]);
+  return prependFields(
+    Buffer.concat([Buffer.from(kept.map((f) => f.raw).join(''), 'latin1'), message.subarray(split)]),
+    opts.prepend ?? [],
+  );
+}
+
+/** Header fields put on top of a message, their line ends normalised to the message's own. */
+export function prependFields(message: Buffer, fields: string[]): Buffer {
+  if (fields.length === 0) return message;
+  const firstLf = message.indexOf('\n');
+  const eol = firstLf > 0 && message[firstLf - 1] === 0x0d ? '\r\n' : firstLf >= 0 ? '\n' : '\r\n';
+  const head = fields.map((h) => `${h.replace(/(\r?\n)+$/, '').replace(/\r?\n/g, eol)}${eol}`).join('');
+  return Buffer.concat([Buffer.from(head, 'utf8'), message]);
 }

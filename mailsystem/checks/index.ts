@@ -5,7 +5,7 @@
 import type { DmarcFact } from '#mailsystem/policy/decide.ts';
 import type { AuthCheck, AuthVerdict } from './auth.ts';
 import type { ClamdClient, VirusVerdict } from './clamd.ts';
-import { cleanHeaders } from './headers.ts';
+import { cleanHeaders, prependFields } from './headers.ts';
 import type { RspamdClient, SpamVerdict } from './rspamd.ts';
 import type { CheckResult, Checks } from './types.ts';
 
@@ -84,7 +84,7 @@ export function createChecks(parts: CheckParts): Checks {
               : { status: 'clean' },
         dmarc: dmarcFact(auth),
       },
-      message: auth.status === 'done' ? cleanHeaders(stripped, { authServIds: parts.authServIds, prepend: [auth.header] }) : stripped,
+      message: auth.status === 'done' ? prependFields(stripped, [auth.header]) : stripped,
       verdict: verdictRecord(auth, spam, virus),
     };
   };
