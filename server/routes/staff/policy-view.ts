@@ -1,11 +1,18 @@
 // The "Policies" section of /staff/mail: one form per level (the installation, each domain, each mailbox or alias
 // address) with an "inherit" choice for every setting, and each address's effective policy with where each setting
 // comes from. Plain forms, no JavaScript; every value goes through html`` (escaped).
-import { DMARC_POLICIES, SPAM_POLICIES, VIRUS_POLICIES, type MailPolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
+import { splitAddress } from '#data/address.ts';
+import {
+  DMARC_POLICIES,
+  effectivePolicy,
+  SPAM_POLICIES,
+  VIRUS_POLICIES,
+  type MailPolicy,
+  type PolicySettings,
+} from '#data/contracts/mail-policy.ts';
 import { INSTALLATION_POLICY_KEY, type PolicyScope } from '#data/contracts/mx-config.ts';
 import type { DB } from '#data/db.ts';
 import { listAliases, listDomains, listMailboxes, listPolicies } from '../../store/mail.ts';
-import { addressPolicy } from '../../services/mail/addressPolicy.ts';
 import { html, raw, type Html } from './layout.ts';
 import type { Form } from './forms.ts';
 
@@ -81,9 +88,11 @@ export function policySection(db: DB, csrf: Html): Html {
     <table>
     <thead><tr><th scope="col">Address</th>${keys.map((k) => html`<th scope="col">${POLICY_LABELS[k]}</th>`)}</tr></thead><tbody>
     ${addresses.map((a) => {
-      const e = addressPolicy(db, a);
+      // Every level is loaded above: the effective policy is merged here, not read again per address.
+      const installation = of(INSTALLATION_POLICY_KEY);
+      const e = effectivePolicy({ installation, domain: of(splitAddress(a)?.domain ?? ''), address: of(a) });
       return html`<tr><th scope="row">${a}</th>${keys.map((k) => {
-        const from = e.source[k] === 'installation' && e.levels.installation[k] === undefined ? 'default' : e.source[k];
+        const from = e.source[k] === 'installation' && installation[k] === undefined ? 'default' : e.source[k];
         return html`<td>${valueText(k, e.policy[k])} <span class="muted">(${from})</span></td>`;
       })}</tr>`;
     })}
