@@ -216,7 +216,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     .map((s) => s.trim())
     .filter(Boolean);
   if (srsSecrets.some((s) => s.length < 16)) throw new ConfigError('TIDINGS_SRS_SECRETS', 'each secret must be at least 16 characters');
-  return {
+  const config: MxConfig = {
     backend: url ? { url: url.replace(/\/+$/, ''), token } : null,
     hostname,
     srsDomain: domainName(env, 'TIDINGS_SRS_DOMAIN', hostname),
@@ -241,6 +241,14 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     quarantineRetentionMs: duration(env, 'TIDINGS_QUARANTINE_RETENTION', 30 * UNIT_MS.d, false, '7d, 30d or 90d'),
     scan: scanSettings(env),
   };
+  // A message clamd will not take is not clean: it would get 451 at every try until the sender gave up, days later.
+  // The size limit the node advertises must fit in what clamd scans (the checks send the message as received).
+  if (config.scan.mode === 'on' && config.maxMessageBytes > config.scan.clamdStreamMax)
+    throw new ConfigError(
+      'TIDINGS_SMTP_MAX_MESSAGE_BYTES',
+      `is ${config.maxMessageBytes}, above TIDINGS_CLAMD_STREAM_MAX (${config.scan.clamdStreamMax}): clamd could not scan the largest messages, which would be refused with 451 until they expire. Lower it, or raise clamd's StreamMaxLength and TIDINGS_CLAMD_STREAM_MAX together`,
+    );
+  return config;
 }
 
 /** Off unless TIDINGS_MX_METRICS_PORT is set (0 binds any free port); TIDINGS_MX_METRICS_HOST defaults to 127.0.0.1. */

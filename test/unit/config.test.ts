@@ -388,6 +388,8 @@ test('content checks: on by default at the Debian services, off only when TIDING
     [{ TIDINGS_CLAMD_ADDRESS: 'not a host:99999' }, 'TIDINGS_CLAMD_ADDRESS'],
     [{ TIDINGS_SCAN_TIMEOUT: '0' }, 'TIDINGS_SCAN_TIMEOUT'],
     [{ TIDINGS_SCAN_CONNECTIONS: '0' }, 'TIDINGS_SCAN_CONNECTIONS'],
+    // a message the node accepts but clamd will not take would get 451 at every try until it expired
+    [{ TIDINGS_SMTP_MAX_MESSAGE_BYTES: '2097152', TIDINGS_CLAMD_STREAM_MAX: '1048576' }, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES'],
   ] as const) {
     assert.throws(
       () => loadMxConfig(base, env, 'h'),
@@ -395,4 +397,9 @@ test('content checks: on by default at the Debian services, off only when TIDING
       variable,
     );
   }
+  // equal limits fit; with scanning off clamd's limit does not matter
+  const fits = { TIDINGS_SMTP_MAX_MESSAGE_BYTES: '1048576', TIDINGS_CLAMD_STREAM_MAX: '1048576' };
+  assert.equal(loadMxConfig(base, fits, 'h').maxMessageBytes, 1048576);
+  const unscanned = { TIDINGS_SCAN: 'off', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '2097152', TIDINGS_CLAMD_STREAM_MAX: '1048576' };
+  assert.equal(loadMxConfig(base, unscanned, 'h').maxMessageBytes, 2097152);
 });
