@@ -23,13 +23,13 @@ export interface DkimSignatureFact {
   comment?: string;
 }
 
-export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
+export type DmarcRecordPolicy = 'none' | 'quarantine' | 'reject';
 
-export interface DmarcFact {
+export interface DmarcAuthResult {
   /** `none` when the author domain publishes no record (or the From header has no single domain). */
   result: AuthResultKeyword;
   /** The policy that applies to this author domain (p=, or sp=/np= for a subdomain, one level lower for t=y); null without a record. */
-  policy: DmarcPolicy | null;
+  policy: DmarcRecordPolicy | null;
   /** The author (From header) domain; null when there is none to evaluate. */
   domain: string | null;
   /** Why DMARC was not evaluated, when the From header did not give one author domain. */
@@ -49,7 +49,7 @@ export type AuthVerdict =
       status: 'done';
       spf: SpfFact;
       dkim: DkimSignatureFact[];
-      dmarc: DmarcFact;
+      dmarc: DmarcAuthResult;
       arc: ArcFact;
       /** The whole header field, "Authentication-Results: <our authserv-id>; …", folded with CRLF, no final CRLF. */
       header: string;
@@ -170,8 +170,8 @@ function facts(result: AuthenticateResult, envelope: AuthEnvelope) {
     ...(r.status.comment ? { comment: r.status.comment } : {}),
   }));
   const d = result.dmarc;
-  const policy = d && ['none', 'quarantine', 'reject'].includes(d.policy) ? (d.policy as DmarcPolicy) : null;
-  const dmarc: DmarcFact = d
+  const policy = d && ['none', 'quarantine', 'reject'].includes(d.policy) ? (d.policy as DmarcRecordPolicy) : null;
+  const dmarc: DmarcAuthResult = d
     ? { result: keyword(d.status.result), policy: d.rr ? policy : null, domain: d.status.header?.from ?? d.domain }
     : { result: 'none', policy: null, domain: null, ...(result.dmarcSkipReason ? { skipped: result.dmarcSkipReason } : {}) };
   const arc: ArcFact = result.arc

@@ -23,7 +23,7 @@
 //   score. Anything else, or a reply over MAX_REPLY_BYTES, is 'garbage'.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { AuthResultKeyword, DmarcPolicy } from './auth.ts';
+import type { AuthResultKeyword, DmarcRecordPolicy } from './auth.ts';
 
 /** rspamd's actions (protocol.md, "Rspamd HTTP reply"), with the space rspamd writes. */
 export const RSPAMD_ACTIONS = ['no action', 'greylist', 'add header', 'rewrite subject', 'soft reject', 'reject'] as const;
@@ -62,7 +62,7 @@ export interface RspamdAuthResults {
   spf?: { result: AuthResultKeyword };
   /** One entry per DKIM signature; empty when the message has none. */
   dkim?: { domain: string; result: AuthResultKeyword }[];
-  dmarc?: { result: AuthResultKeyword; policy: DmarcPolicy | null };
+  dmarc?: { result: AuthResultKeyword; policy: DmarcRecordPolicy | null };
 }
 
 export interface SpamEnvelope {
