@@ -2,6 +2,7 @@
 // node's event log by cursor) and POST /api/v1/telemetry/heartbeat (gauges read on the node). Both sides
 // validate with these schemas; the event types and reasons are closed unions, so neither side invents a string.
 import { z } from 'zod';
+import { PurgeReason, QuarantineEntry } from './quarantine.ts';
 
 /** Every event type the node's log holds (data/migrations/node/001_queue.sql, events.type). */
 export const TELEMETRY_EVENT_TYPES = [
@@ -13,6 +14,8 @@ export const TELEMETRY_EVENT_TYPES = [
   'quarantined',
   'discarded',
   'dsn',
+  'released',
+  'purged',
 ] as const;
 export const TelemetryEventType = z.enum(TELEMETRY_EVENT_TYPES);
 export type TelemetryEventType = z.infer<typeof TelemetryEventType>;
@@ -99,10 +102,45 @@ export const TelemetryEvent = z.discriminatedUnion('type', [
   }),
   z.object({ seq, at, type: z.literal('deferred'), messageId: z.string().min(1), route: RouteKind }),
   z.object({ seq, at, type: z.literal('bounced'), messageId: z.string().min(1), route: RouteKind, reason: BounceReason }),
-  z.object({ seq, at, type: z.literal('quarantined'), messageId: z.string().min(1), reason: RejectReason.optional() }),
+  z.object({
+    seq,
+    at,
+    type: z.literal('quarantined'),
+    messageId: z.string().min(1),
+    reason: RejectReason.optional(),
+    /** What the backend's quarantine index shows (data/contracts/quarantine.ts); absent from nodes older than it. */
+    entry: QuarantineEntry.optional(),
+  }),
   z.object({ seq, at, type: z.literal('discarded'), messageId: z.string().min(1), reason: RejectReason.optional() }),
   /** A delivery status notification the node generated (it is queued as a message of its own). */
   z.object({ seq, at, type: z.literal('dsn'), messageId: z.string().min(1), deliveries }),
+  /**
+   * A quarantined copy (reason spam) released by staff: it is queued again, to be delivered as if clean. It came back
+   * into the queue, so the accounting line counts it in, beside accepted and dsn (one delivery each).
+   */
+  z.object({
+    seq,
+    at,
+    type: z.literal('released'),
+    messageId: z.string().min(1),
+    deliveryId: z.number().int().positive(),
+    /** The staff action it applied (data/contracts/quarantine.ts). */
+    actionId: z.number().int().positive(),
+  }),
+  /**
+   * A quarantined copy's bytes were deleted (by staff, or past the retention). Its outcome stays 'quarantined', counted
+   * when it was quarantined, so this is no flow in the accounting line: it only updates the backend's index.
+   */
+  z.object({
+    seq,
+    at,
+    type: z.literal('purged'),
+    messageId: z.string().min(1),
+    deliveryId: z.number().int().positive(),
+    reason: PurgeReason,
+    /** The staff action it applied; absent for the retention job. */
+    actionId: z.number().int().positive().optional(),
+  }),
 ]);
 export type TelemetryEvent = z.infer<typeof TelemetryEvent>;
 
@@ -161,6 +199,11 @@ export const TelemetryHeartbeat = z.object({
   lastSyncAt: at.nullable(),
   /** The node's highest event seq: what the backend does not hold yet is the shipping lag. */
   lastSeq: z.number().int().nonnegative(),
+  /**
+   * Whether the node scans message content (rspamd, clamd, authentication): 'off' only when TIDINGS_SCAN=off, and then
+   * every message it accepts is delivered unscanned. Absent from nodes older than the field.
+   */
+  scanning: z.enum(['on', 'off']).optional(),
 });
 export type TelemetryHeartbeat = z.infer<typeof TelemetryHeartbeat>;
 

@@ -49,8 +49,12 @@ export class TelemetryFromFuture extends Unprocessable {
   }
 }
 
-/** The route and reason an event is counted under ('' where it has none). */
-function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: string } {
+/**
+ * The route and reason an event is counted under ('' where it has none); null for the quarantine's 'released' and
+ * 'purged', which are not rolled into the minutes (telemetry_minutes counts what happened to mail as it arrived and
+ * left; a staff release is counted by the accounting line and the quarantine index instead).
+ */
+function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: string } | null {
   switch (e.type) {
     case 'rejected':
       return { route: '', reason: e.reason };
@@ -65,6 +69,9 @@ function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: strin
     case 'accepted':
     case 'dsn':
       return { route: '', reason: '' };
+    case 'released':
+    case 'purged':
+      return null;
   }
 }
 
@@ -107,6 +114,8 @@ export function rollUp(events: readonly TelemetryEvent[], from = 0): { outcomes:
   let last: MinuteCounts | undefined;
   for (let i = from; i < events.length; i++) {
     const e = events[i];
+    const key = keyOf(e);
+    if (key === null) continue;
     const minute = minuteOf(e.at);
     let m = last !== undefined && last.minute === minute ? last : minutes.get(minute);
     if (m === undefined) {
@@ -114,7 +123,7 @@ export function rollUp(events: readonly TelemetryEvent[], from = 0): { outcomes:
       minutes.set(minute, m);
     }
     last = m;
-    const { route, reason } = keyOf(e);
+    const { route, reason } = key;
     const code =
       ((TYPE_CODE.get(e.type) as number) * ROUTES.length + (ROUTE_CODE.get(route) as number)) * REASONS.length +
       (REASON_CODE.get(reason) as number);
