@@ -12,7 +12,8 @@ import { type DB, MIGRATIONS, migrate, openDatabase, readMigrations } from '#dat
 function databaseBefore007(dir: string): DB {
   const old = join(dir, 'before-007');
   mkdirSync(old);
-  for (const m of readMigrations(MIGRATIONS.node).filter((m) => m.version < 7)) copyFileSync(join(MIGRATIONS.node, m.name), join(old, m.name));
+  for (const m of readMigrations(MIGRATIONS.node).filter((m) => m.version < 7))
+    copyFileSync(join(MIGRATIONS.node, m.name), join(old, m.name));
   return openDatabase(join(dir, 'node.sqlite'), { migrationsDir: old });
 }
 
