@@ -11,7 +11,9 @@ import type { Clock, Log } from './deps.ts';
 import { backlogReader, DEFAULT_FLOW_LIMITS, decideFlow, type FlowLimits } from './queue/flow-control.ts';
 import { GroupCommitter } from './queue/group-commit.ts';
 import { newQueueId } from './queue/ids.ts';
-import { type EventObserver, QueueStore } from './queue/store.ts';
+import type { QuarantineAction } from '#data/contracts/quarantine.ts';
+import type { FetchQuarantineActions } from './quarantine/actions.ts';
+import { type EventObserver, type QuarantineActionResult, QueueStore } from './queue/store.ts';
 import { Ingress, type IngressOptions } from './smtp/ingress.ts';
 
 export interface MailSystemOptions {
@@ -51,7 +53,16 @@ export interface MailSystemDeps {
   observeFlowDelay?: (ms: number) => void;
   /** Content checks (issue 12, mailsystem/checks/); without them nothing is filtered and messages are stored as received. */
   checks?: Checks;
+  /** The backend's pending staff actions on this node's quarantine (quarantine/actions.ts); none without a backend. */
+  fetchQuarantineActions?: FetchQuarantineActions;
 }
+
+export interface AppliedAction {
+  action: QuarantineAction;
+  result: QuarantineActionResult;
+}
+
+export type QuarantinePollOutcome = { ok: true; applied: AppliedAction[] } | { ok: false; error: string };
 
 export interface MailSystem {
   readonly ingress: Ingress;
@@ -60,6 +71,13 @@ export interface MailSystem {
   readonly committer: GroupCommitter;
   /** Deletes quarantined copies past their retention now (the hourly job's work); resolves with how many. */
   pruneQuarantine(): Promise<number>;
+  /**
+   * Applies staff actions, each in its own durable transaction with its event ('released' / 'purged'), in order; an
+   * action on a copy no longer in the quarantine changes nothing. A released copy is delivered by the worker.
+   */
+  applyQuarantineActions(actions: readonly QuarantineAction[]): Promise<AppliedAction[]>;
+  /** Fetches the pending actions and applies them (run after each config sync); never throws. */
+  pollQuarantineActions(): Promise<QuarantinePollOutcome>;
   /** Starts delivering and listening; resolves with the bound SMTP port. */
   start(): Promise<number>;
   /** Graceful stop: drain sessions, finish deliveries in hand, commit what is pending. */
@@ -160,12 +178,44 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
     pruneQuarantine().catch((err: unknown) => deps.log.warn({ err }, 'pruning the quarantine failed'));
   };
 
+  const applyQuarantineActions = async (actions: readonly QuarantineAction[]): Promise<AppliedAction[]> => {
+    const applied: AppliedAction[] = [];
+    for (const action of actions) {
+      const result = await committer.submit(() => store.applyQuarantineAction(action, deps.clock.now()));
+      applied.push({ action, result });
+      deps.log.info(
+        { actionId: action.id, deliveryId: action.deliveryId, action: action.action, result },
+        'quarantine: staff action applied',
+      );
+    }
+    if (applied.some((a) => a.result === 'released')) worker.kick();
+    return applied;
+  };
+  const fetchActions = deps.fetchQuarantineActions;
+  const pollQuarantineActions = async (): Promise<QuarantinePollOutcome> => {
+    if (!fetchActions) return { ok: true, applied: [] };
+    const fetched = await fetchActions();
+    if (!fetched.ok) {
+      deps.log.warn({ err: fetched.error }, 'quarantine: could not fetch staff actions; asking again after the next sync');
+      return fetched;
+    }
+    try {
+      return { ok: true, applied: await applyQuarantineActions(fetched.actions) };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      deps.log.warn({ err: error }, 'quarantine: applying staff actions failed; they stay pending at the backend');
+      return { ok: false, error };
+    }
+  };
+
   return {
     ingress,
     worker,
     store,
     committer,
     pruneQuarantine,
+    applyQuarantineActions,
+    pollQuarantineActions,
     async start() {
       const released = store.releaseAllLeases();
       if (released > 0) deps.log.info({ released }, 'released leases of a previous run');

@@ -14,6 +14,7 @@ import { createChecks, uncheckedChecks } from './checks/index.ts';
 import { createRspamdClient } from './checks/rspamd.ts';
 import { createReplicaDirectory } from './config/replica.ts';
 import { createConfigSync } from './config/sync.ts';
+import { createQuarantineActionsClient } from './quarantine/actions.ts';
 import { buildDsn } from './delivery/dsn.ts';
 import { createForwardTransport } from './delivery/forward.ts';
 import { createLegacyTransport } from './delivery/legacy.ts';
@@ -113,6 +114,10 @@ async function main(): Promise<void> {
       observeEvent: metrics?.observe,
       observeFlowDelay: metrics ? (ms) => metrics.observeFlowDelay(ms) : undefined,
       checks,
+      // Staff releases and deletions, fetched after each config sync (below).
+      fetchQuarantineActions: mxConfig.backend
+        ? createQuarantineActionsClient({ backendUrl: mxConfig.backend.url, token: mxConfig.backend.token })
+        : undefined,
       transports: {
         lmtp: createLmtpTransport({ heloName: serverName }),
         forward: createForwardTransport({
@@ -137,6 +142,7 @@ async function main(): Promise<void> {
         clock,
         log,
         intervalMs: mxConfig.syncIntervalMs,
+        afterSync: () => mx.pollQuarantineActions(),
       })
     : null;
   if (sync) sync.start();
@@ -150,6 +156,7 @@ async function main(): Promise<void> {
           clock,
           log,
           post: createBackendPost({ backendUrl: mxConfig.backend.url, token: mxConfig.backend.token }),
+          scanning: scanners ? 'on' : 'off',
           ...mxConfig.telemetry,
         })
       : null;

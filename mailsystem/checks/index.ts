@@ -2,6 +2,7 @@
 // the virus scan; each client keeps its own timeout and never throws. The facts go to the policy decision, the cleaned
 // bytes (forged result headers removed, our Authentication-Results on top) are what is stored, and the verdict record
 // is what a quarantined copy and a refusal keep.
+import { QUARANTINE_SYMBOLS_MAX } from '#data/contracts/quarantine.ts';
 import type { DmarcFact } from '#mailsystem/policy/decide.ts';
 import type { AuthCheck, AuthVerdict } from './auth.ts';
 import type { ClamdClient, VirusVerdict } from './clamd.ts';
@@ -17,8 +18,8 @@ export interface CheckParts {
   authServIds: string[];
 }
 
-/** Symbols kept in a verdict record: rspamd reports dozens, the strongest tell why. */
-const SYMBOLS_KEPT = 20;
+/** Symbols kept in a verdict record: rspamd reports dozens, the strongest tell why (as many as the quarantine index shows). */
+const SYMBOLS_KEPT = QUARANTINE_SYMBOLS_MAX;
 
 const DMARC_RESULTS = new Set(['pass', 'fail', 'none', 'temperror', 'permerror']);
 

@@ -15,6 +15,11 @@ export interface ConfigSyncOptions {
   fetch?: typeof globalThis.fetch;
   intervalMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * Runs right after each successful sync, on the same timer and inside syncOnce (the quarantine's staff actions,
+   * mailsystem/quarantine/actions.ts). Its failure is its own: logged, never the sync's.
+   */
+  afterSync?: () => Promise<unknown>;
 }
 
 export interface SyncOutcome {
@@ -25,7 +30,10 @@ export interface SyncOutcome {
 }
 
 export interface ConfigSync {
-  /** Fetches and applies every page of pending changes; never throws: the replica simply stays as it was. */
+  /**
+   * Fetches and applies every page of pending changes, then runs afterSync; never throws: the replica simply stays as
+   * it was.
+   */
   syncOnce(): Promise<SyncOutcome>;
   start(): void;
   stop(): void;
@@ -73,8 +81,20 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
   }
 
   // One sync at a time: a slow backend must not stack up overlapping polls.
+  async function runWithAfter(): Promise<SyncOutcome> {
+    const outcome = await run();
+    if (outcome.ok && opts.afterSync) {
+      try {
+        await opts.afterSync();
+      } catch (err) {
+        opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'mx config: the step after the sync failed');
+      }
+    }
+    return outcome;
+  }
+
   function syncOnce(): Promise<SyncOutcome> {
-    running ??= run().finally(() => {
+    running ??= runWithAfter().finally(() => {
       running = undefined;
     });
     return running;

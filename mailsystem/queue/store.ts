@@ -1,7 +1,9 @@
 // SQL for the node queue: accepted messages, delivery rows with leases, and the event log.
+import type { PurgeReason, QuarantineEntry } from '#data/contracts/quarantine.ts';
 import type { BounceReason, RejectReason, RouteKind, TelemetryEventType } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
+import { quarantineEntry, quarantineSubject } from '#mailsystem/quarantine/entry.ts';
 
 /** Why a message is in the queue: accepted from an SMTP client, or a DSN this node generated (messages.origin). */
 export type MessageOrigin = 'smtp' | 'dsn';
@@ -79,7 +81,28 @@ type EventRow =
       recipient: string;
       route: RouteKind;
       reason: 'spam' | 'virus';
-    };
+      entry: QuarantineEntry;
+    }
+  | { type: 'released'; at: number; copy: QuarantinedCopy; actionId: number }
+  | { type: 'purged'; at: number; copy: QuarantinedCopy; reason: PurgeReason; actionId: number | null };
+
+/** A copy in the quarantine, as a release or deletion finds it. */
+interface QuarantinedCopy {
+  id: number;
+  messageId: string;
+  recipient: string;
+  route: RouteKind;
+  reason: 'spam' | 'virus';
+}
+
+/** Why a quarantined copy is deleted: a staff action (its id goes into the event), or the retention. */
+export type PurgeCause = { reason: 'staff'; actionId: number } | { reason: 'retention' };
+
+/**
+ * What a staff action did to its copy. Anything but 'released' / 'deleted' changed nothing: the copy is not in the
+ * quarantine (already released or deleted, or never here), or it holds a virus, which is never released.
+ */
+export type QuarantineActionResult = 'released' | 'deleted' | 'not-quarantined' | 'virus-kept';
 
 /**
  * What an observer of the event log sees of each row as it is written (e.g. the node's Prometheus counters). It is
@@ -91,7 +114,9 @@ export type ObservedEvent =
   | { type: 'delivered'; route: RouteKind; latencyMs: number }
   | { type: 'deferred'; route: RouteKind }
   | { type: 'bounced'; route: RouteKind; reason: BounceReason }
-  | { type: 'quarantined'; route: RouteKind; reason: 'spam' | 'virus' };
+  | { type: 'quarantined'; route: RouteKind; reason: 'spam' | 'virus' }
+  | { type: 'released'; route: RouteKind }
+  | { type: 'purged'; route: RouteKind; reason: PurgeReason };
 export type EventObserver = (e: ObservedEvent) => void;
 
 /** The types the node writes today are all types the contract knows. */
@@ -145,7 +170,7 @@ export class QueueStore {
       delivery:
         db.prepare(`INSERT INTO deliveries (message_id, recipient, route_kind, route, created_at, next_attempt_at, added_headers, state)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      quarantine: db.prepare(`INSERT INTO quarantine (delivery_id, reason, verdict, quarantined_at) VALUES (?, ?, ?, ?)`),
+      quarantine: db.prepare(`INSERT INTO quarantine (delivery_id, reason, verdict, quarantined_at, entry) VALUES (?, ?, ?, ?, ?)`),
       event: db.prepare(`INSERT INTO events (at, type, message_id, delivery_id, recipient, route_kind, latency_ms, reason, detail)
                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       claim: claimStatement(db, ''),
@@ -168,9 +193,17 @@ export class QueueStore {
       quarantineOlderThan: db.prepare(`SELECT q.delivery_id AS id, d.message_id AS messageId FROM quarantine q
                                         JOIN deliveries d ON d.id = q.delivery_id
                                         WHERE q.quarantined_at < ? ORDER BY q.quarantined_at LIMIT ?`),
-      quarantined: db.prepare(`SELECT message_id FROM deliveries WHERE id = ? AND state = 'quarantined'`).pluck(),
+      quarantined: db.prepare(`SELECT d.id, d.message_id AS messageId, d.recipient, d.route_kind AS route, q.reason
+                               FROM deliveries d JOIN quarantine q ON q.delivery_id = d.id
+                               WHERE d.id = ? AND d.state = 'quarantined'`),
       unquarantine: db.prepare('DELETE FROM quarantine WHERE delivery_id = ?'),
       discard: db.prepare(`UPDATE deliveries SET state = 'discarded', done_at = ? WHERE id = ? AND state = 'quarantined'`),
+      // Back in the queue as if it had just been accepted clean: due now, and its age (the retry schedule, the
+      // delayed DSN, the expiry, the delivery latency) counted from the release, not from its time in quarantine.
+      requeue: db.prepare(`UPDATE deliveries SET state = 'queued', created_at = @now, next_attempt_at = @now, attempts = 0,
+                             first_attempt_at = NULL, last_attempt_at = NULL, last_response = NULL, delayed_dsn_at = NULL,
+                             lease_owner = NULL, lease_until = NULL, done_at = NULL
+                           WHERE id = @id AND state = 'quarantined'`),
       release: db.prepare(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
                            WHERE state = 'queued' AND lease_owner IS NOT NULL`),
       nextDue: db.prepare(`SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM deliveries WHERE state = 'queued'`).pluck(),
@@ -182,6 +215,8 @@ export class QueueStore {
     const origin = m.origin ?? 'smtp';
     this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, bodyId, origin);
     const quarantined: { id: number; d: QueuedDelivery & { quarantine: QuarantineRecord } }[] = [];
+    // Read once per message, and only when a copy is kept back: the index shows it.
+    let subject: string | null | undefined;
     for (const d of m.deliveries) {
       const added = d.added && (d.added.headers.length > 0 || d.added.subjectPrefix) ? JSON.stringify(d.added) : null;
       const state = d.quarantine ? 'quarantined' : 'queued';
@@ -195,7 +230,16 @@ export class QueueStore {
     this.event({ type: origin === 'dsn' ? 'dsn' : 'accepted', at: m.receivedAt, messageId: m.id, detail });
     // Each kept-back copy is an outcome of its own, counted like a delivery (the accounting line balances).
     for (const { id, d } of quarantined) {
-      this.s.quarantine.run(id, d.quarantine.reason, JSON.stringify(d.quarantine.verdict), m.receivedAt);
+      if (subject === undefined) subject = quarantineSubject(m.body);
+      const entry = quarantineEntry({
+        deliveryId: id,
+        recipient: d.recipient,
+        sender: m.envelopeFrom,
+        subject,
+        size: m.body.length,
+        verdict: d.quarantine.verdict,
+      });
+      this.s.quarantine.run(id, d.quarantine.reason, JSON.stringify(d.quarantine.verdict), m.receivedAt, JSON.stringify(entry));
       this.event({
         type: 'quarantined',
         at: m.receivedAt,
@@ -204,6 +248,7 @@ export class QueueStore {
         recipient: d.recipient,
         route: d.route.kind,
         reason: d.quarantine.reason,
+        entry,
       });
     }
   }
@@ -278,22 +323,46 @@ export class QueueStore {
 
   /**
    * Deletes a quarantined copy: its quarantine record goes, the delivery becomes 'discarded', and the body too once no
-   * copy of the message is queued or quarantined. No event: its outcome was counted when it was quarantined.
+   * copy of the message is queued or quarantined. A 'purged' event says so (the backend's index follows it); it is no
+   * outcome of its own: the copy was counted when it was quarantined. False when the copy is not in the quarantine.
    */
-  deleteQuarantined(deliveryId: number, now: number): boolean {
-    const messageId = this.s.quarantined.get(deliveryId) as string | undefined;
-    if (messageId === undefined) return false;
+  deleteQuarantined(deliveryId: number, now: number, cause: PurgeCause): boolean {
+    const copy = this.s.quarantined.get(deliveryId) as QuarantinedCopy | undefined;
+    if (copy === undefined) return false;
     this.s.unquarantine.run(deliveryId);
     this.s.discard.run(now, deliveryId);
-    this.dropBodyWhenDone(messageId);
+    this.event({ type: 'purged', at: now, copy, reason: cause.reason, actionId: cause.reason === 'staff' ? cause.actionId : null });
+    this.dropBodyWhenDone(copy.messageId);
     return true;
+  }
+
+  /**
+   * Releases a copy quarantined as spam: its quarantine record goes and it is queued again, due now, with the headers it
+   * had (none: a kept-back copy is delivered as if clean), and a 'released' event names the staff action. A copy with
+   * a virus is never released, whoever asks; a copy no longer in the quarantine is left alone (the same action can
+   * arrive twice).
+   */
+  releaseQuarantined(deliveryId: number, now: number, actionId: number): QuarantineActionResult {
+    const copy = this.s.quarantined.get(deliveryId) as QuarantinedCopy | undefined;
+    if (copy === undefined) return 'not-quarantined';
+    if (copy.reason !== 'spam') return 'virus-kept';
+    this.s.unquarantine.run(deliveryId);
+    this.s.requeue.run({ id: deliveryId, now });
+    this.event({ type: 'released', at: now, copy, actionId });
+    return 'released';
+  }
+
+  /** One staff action on one copy, in the caller's transaction (data/contracts/quarantine.ts QuarantineAction). */
+  applyQuarantineAction(action: { id: number; deliveryId: number; action: 'release' | 'delete' }, now: number): QuarantineActionResult {
+    if (action.action === 'release') return this.releaseQuarantined(action.deliveryId, now, action.id);
+    return this.deleteQuarantined(action.deliveryId, now, { reason: 'staff', actionId: action.id }) ? 'deleted' : 'not-quarantined';
   }
 
   /** Deletes up to `limit` quarantined copies older than `before` (the retention); returns how many. */
   pruneQuarantine(before: number, now: number, limit: number): number {
     const old = this.s.quarantineOlderThan.all(before, limit) as { id: number }[];
     let n = 0;
-    for (const { id } of old) if (this.deleteQuarantined(id, now)) n++;
+    for (const { id } of old) if (this.deleteQuarantined(id, now, { reason: 'retention' })) n++;
     return n;
   }
 
@@ -341,9 +410,23 @@ export class QueueStore {
         return;
       }
       case 'quarantined':
-        this.s.event.run(e.at, e.type, e.messageId, e.deliveryId, e.recipient, e.route, null, e.reason, null);
+        // The entry rides in the detail: the shipper sends it with the event (mailsystem/telemetry/events.ts).
+        this.s.event.run(e.at, e.type, e.messageId, e.deliveryId, e.recipient, e.route, null, e.reason, JSON.stringify({ entry: e.entry }));
         this.observe({ type: e.type, route: e.route, reason: e.reason });
         return;
+      case 'released': {
+        const c = e.copy;
+        this.s.event.run(e.at, e.type, c.messageId, c.id, c.recipient, c.route, null, null, JSON.stringify({ actionId: e.actionId }));
+        this.observe({ type: e.type, route: c.route });
+        return;
+      }
+      case 'purged': {
+        const c = e.copy;
+        const detail = e.actionId === null ? null : JSON.stringify({ actionId: e.actionId });
+        this.s.event.run(e.at, e.type, c.messageId, c.id, c.recipient, c.route, null, e.reason, detail);
+        this.observe({ type: e.type, route: c.route, reason: e.reason });
+        return;
+      }
     }
   }
 }

@@ -1,4 +1,5 @@
 // Maps rows of the node's event log (data/migrations/node/001_queue.sql) to the wire contract's TelemetryEvent.
+import { PURGE_REASONS, type PurgeReason, QuarantineEntry } from '#data/contracts/quarantine.ts';
 import {
   BOUNCE_REASONS,
   type BounceReason,
@@ -16,11 +17,17 @@ export interface EventLogRow {
   at: number;
   type: string;
   message_id: string | null;
+  /** released, purged (and quarantined): the copy's delivery row. */
+  delivery_id?: number | null;
   route_kind: string | null;
   latency_ms: number | null;
   reason: string | null;
   /** accepted and dsn: the deliveries the message created (from the row's detail JSON). */
   deliveries: number | null;
+  /** released and purged: the staff action applied (detail JSON `actionId`; null for the retention). */
+  action_id?: unknown;
+  /** quarantined: the QuarantineEntry as JSON text (detail JSON `entry`); null for rows older than it. */
+  entry?: string | null;
 }
 
 export type Mapped = { ok: true; event: TelemetryEvent } | { ok: false; error: string };
@@ -30,6 +37,7 @@ const TYPES = new Set<unknown>(TELEMETRY_EVENT_TYPES);
 const REJECT = new Set<unknown>(REJECT_REASONS);
 const ROUTE = new Set<unknown>(ROUTE_KINDS);
 const BOUNCE = new Set<unknown>(BOUNCE_REASONS);
+const PURGE = new Set<unknown>(PURGE_REASONS);
 
 /** zod's `z.number().int()` (safe integers only), then `.positive()` / `.nonnegative()`. */
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
@@ -45,7 +53,8 @@ const bad = (field: string, value: unknown, want: string): Mapped => ({
  * Hand-written rather than `TelemetryEvent.safeParse` (the shipper maps up to 500 rows per tick while SMTP is
  * busy, and zod was most of that tick's CPU): it accepts and refuses exactly what the zod schema does for every
  * row the node's log can hold (test/unit/telemetry-events.test.ts feeds both the same rows), and returns the
- * same object zod would.
+ * same object zod would. A quarantined event's entry is the exception: zod checks it (QuarantineEntry), as it has a
+ * dozen fields and only kept-back copies carry one.
  */
 export function toTelemetryEvent(row: EventLogRow): Mapped {
   if (!isInt(row.seq) || row.seq <= 0) return bad('seq', row.seq, 'a positive integer');
@@ -86,7 +95,39 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
         ok: true,
         event: { ...base, type, messageId: messageId as string, route: route as RouteKind, reason: reason as BounceReason },
       };
-    case 'quarantined':
+    case 'quarantined': {
+      if (reason !== undefined && !REJECT.has(reason)) return bad('reason', reason, 'a reject reason');
+      if (row.entry === null || row.entry === undefined)
+        return { ok: true, event: { ...base, type, messageId: messageId as string, reason: reason as RejectReason | undefined } };
+      let json: unknown;
+      try {
+        json = JSON.parse(row.entry);
+      } catch {
+        return bad('entry', row.entry, 'a quarantine entry as JSON');
+      }
+      const entry = QuarantineEntry.safeParse(json);
+      if (!entry.success)
+        return bad('entry', json, `a quarantine entry (${entry.error.issues[0]?.path.join('.')}: ${entry.error.issues[0]?.message})`);
+      return {
+        ok: true,
+        event: { ...base, type, messageId: messageId as string, reason: reason as RejectReason | undefined, entry: entry.data },
+      };
+    }
+    case 'released': {
+      const deliveryId = row.delivery_id ?? undefined;
+      if (!(isInt(deliveryId) && deliveryId > 0)) return bad('deliveryId', deliveryId, 'a positive integer');
+      const actionId = row.action_id ?? undefined;
+      if (!(isInt(actionId) && actionId > 0)) return bad('actionId', actionId, 'a positive integer');
+      return { ok: true, event: { ...base, type, messageId: messageId as string, deliveryId, actionId } };
+    }
+    case 'purged': {
+      const deliveryId = row.delivery_id ?? undefined;
+      if (!(isInt(deliveryId) && deliveryId > 0)) return bad('deliveryId', deliveryId, 'a positive integer');
+      if (!PURGE.has(reason)) return bad('reason', reason, 'a purge reason');
+      const actionId = row.action_id ?? undefined;
+      if (actionId !== undefined && !(isInt(actionId) && actionId > 0)) return bad('actionId', actionId, 'a positive integer');
+      return { ok: true, event: { ...base, type, messageId: messageId as string, deliveryId, reason: reason as PurgeReason, actionId } };
+    }
     case 'discarded':
       if (reason !== undefined && !REJECT.has(reason)) return bad('reason', reason, 'a reject reason');
       // (TypeScript does not spread the two-type union over the two union members, hence the cast.)
@@ -99,9 +140,13 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
 /** Prepared reads and writes of the shipped cursor and the event log. */
 export function eventLog(db: DB) {
   const s = {
-    batch: db.prepare(`SELECT seq, at, type, message_id, route_kind, latency_ms, reason,
+    batch: db.prepare(`SELECT seq, at, type, message_id, delivery_id, route_kind, latency_ms, reason,
                               CASE WHEN type IN ('accepted', 'dsn') AND json_valid(detail)
-                                   THEN json_extract(detail, '$.deliveries') END AS deliveries
+                                   THEN json_extract(detail, '$.deliveries') END AS deliveries,
+                              CASE WHEN type IN ('released', 'purged') AND json_valid(detail)
+                                   THEN json_extract(detail, '$.actionId') END AS action_id,
+                              CASE WHEN type = 'quarantined' AND json_valid(detail)
+                                   THEN detail -> '$.entry' END AS entry
                        FROM events
                        WHERE seq > ? ORDER BY seq LIMIT ?`),
     cursor: db.prepare('SELECT acked_seq FROM telemetry_cursor WHERE id = 1').pluck(),

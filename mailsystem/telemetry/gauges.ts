@@ -2,7 +2,12 @@
 import type { TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 
-export function heartbeatReader(db: DB): (now: number) => TelemetryHeartbeat {
+export interface HeartbeatOptions {
+  /** Whether the node scans content ('off' only with TIDINGS_SCAN=off); the composition root knows. Omitted: not sent. */
+  scanning?: 'on' | 'off';
+}
+
+export function heartbeatReader(db: DB, opts: HeartbeatOptions = {}): (now: number) => TelemetryHeartbeat {
   // A queued delivery with a last_response has failed at least once (recordDeferred sets it; delivered and
   // bounced rows leave the 'queued' state): it waits for a retry.
   const queue = db.prepare(`SELECT count(*) AS depth, min(created_at) AS oldest,
@@ -26,6 +31,7 @@ export function heartbeatReader(db: DB): (now: number) => TelemetryHeartbeat {
       configVersion: r?.version ?? 0,
       lastSyncAt: Number.isFinite(syncedAt) ? syncedAt : null,
       lastSeq: lastSeq.get() as number,
+      ...(opts.scanning ? { scanning: opts.scanning } : {}),
     };
   };
 }

@@ -49,6 +49,18 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
     labelNames: ['route', 'outcome'] as const,
     registers,
   });
+  const released = new Counter({
+    name: 'tidings_mx_quarantine_released_total',
+    help: 'Quarantined copies released by staff and queued again, to be delivered as if clean.',
+    labelNames: ['route'] as const,
+    registers,
+  });
+  const purged = new Counter({
+    name: 'tidings_mx_quarantine_purged_total',
+    help: 'Quarantined copies deleted, by reason (staff: a staff deletion; retention: past TIDINGS_QUARANTINE_RETENTION).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const latency = new Histogram({
     name: 'tidings_mx_delivery_latency_seconds',
     help: 'Accept (our 250) to delivery, by route kind; the same bounds as the backend telemetry histogram.',
@@ -125,6 +137,12 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
           return;
         case 'quarantined':
           deliveries.inc({ route: e.route, outcome: 'quarantined' });
+          return;
+        case 'released':
+          released.inc({ route: e.route });
+          return;
+        case 'purged':
+          purged.inc({ reason: e.reason });
           return;
       }
     },

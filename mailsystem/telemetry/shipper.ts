@@ -21,6 +21,8 @@ export interface ShipperOptions {
   clock: Clock;
   log: Log;
   post: TelemetryPost;
+  /** Sent in every heartbeat: whether this node scans content (main.ts always says; TIDINGS_SCAN=off is 'off'). */
+  scanning?: 'on' | 'off';
   /** Pause between ticks when the log is shipped up to date. Default 2 s. */
   intervalMs?: number;
   heartbeatIntervalMs?: number;
@@ -90,7 +92,7 @@ export function createShipper(opts: ShipperOptions): Shipper {
   const minBackoff = opts.minBackoffMs ?? 1_000;
   const maxBackoff = opts.maxBackoffMs ?? 60_000;
   const events = eventLog(db);
-  const readHeartbeat = heartbeatReader(db);
+  const readHeartbeat = heartbeatReader(db, { scanning: opts.scanning });
 
   let stopped = true;
   /** Set by stop(): from then on nothing touches the database (the process is about to close it). */

@@ -173,7 +173,7 @@ describe('quarantine retention', () => {
     assert.equal(store.messageBody('old').length, 0, 'no copy needs the body any more');
     assert.equal(store.messageBody('old-shared').length, body.length, 'a queued copy still needs it');
     assert.equal(store.messageBody('new').length, body.length);
-    assert.equal(store.deleteQuarantined(999, 60_000), false, 'nothing to delete');
+    assert.equal(store.deleteQuarantined(999, 60_000, { reason: 'staff', actionId: 1 }), false, 'nothing to delete');
     assert.equal(
       db.prepare("SELECT count(*) FROM events WHERE type = 'quarantined'").pluck().get(),
       3,

@@ -3,6 +3,7 @@
 // The reference below is the mapping as it was before it was hand-written: build the candidate, let zod judge it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PURGE_REASONS } from '#data/contracts/quarantine.ts';
 import { BOUNCE_REASONS, REJECT_REASONS, ROUTE_KINDS, TELEMETRY_EVENT_TYPES, TelemetryEvent } from '#data/contracts/telemetry.ts';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { type EventLogRow, eventLog, toTelemetryEvent } from '#mailsystem/telemetry/events.ts';
@@ -14,6 +15,16 @@ function viaZod(row: EventLogRow): { ok: boolean; event?: unknown } {
   const route = row.route_kind ?? undefined;
   const reason = row.reason ?? undefined;
   const type = row.type;
+  const deliveryId = row.delivery_id ?? undefined;
+  const actionId = row.action_id ?? undefined;
+  let entry: unknown;
+  if (type === 'quarantined' && row.entry !== null && row.entry !== undefined) {
+    try {
+      entry = JSON.parse(row.entry);
+    } catch {
+      return { ok: false };
+    }
+  }
   const candidate: Record<string, unknown> =
     type === 'accepted' || type === 'dsn'
       ? { ...base, type, messageId, deliveries: row.deliveries ?? undefined }
@@ -25,7 +36,13 @@ function viaZod(row: EventLogRow): { ok: boolean; event?: unknown } {
             ? { ...base, type, messageId, route }
             : type === 'bounced'
               ? { ...base, type, messageId, route, reason }
-              : { ...base, type, messageId, reason };
+              : type === 'released'
+                ? { ...base, type, messageId, deliveryId, actionId }
+                : type === 'purged'
+                  ? { ...base, type, messageId, deliveryId, reason, actionId }
+                  : type === 'quarantined' && entry !== undefined
+                    ? { ...base, type, messageId, reason, entry }
+                    : { ...base, type, messageId, reason };
   const parsed = TelemetryEvent.safeParse(candidate);
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false };
 }
@@ -46,18 +63,62 @@ const show = (row: EventLogRow) => JSON.stringify(row, (_k, v) => (typeof v === 
 
 const numbers = [0, 1, -1, 7, 1.5, -0, 2 ** 53 - 1, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY, '5', null] as unknown[];
 const texts = ['', 'm1', 'x', 1, Buffer.from('m1'), null] as unknown[];
-const reasons = [...REJECT_REASONS, ...BOUNCE_REASONS, 'tempfail', 'toString', '__proto__', 'Storage', '', 3, null] as unknown[];
+const reasons = [
+  ...REJECT_REASONS,
+  ...BOUNCE_REASONS,
+  ...PURGE_REASONS,
+  'tempfail',
+  'toString',
+  '__proto__',
+  'Storage',
+  '',
+  3,
+  null,
+] as unknown[];
 const routes = [...ROUTE_KINDS, 'smtp', 'constructor', '', 2, null] as unknown[];
 const types = [...TELEMETRY_EVENT_TYPES, 'exploded', 'Accepted', ''];
+const goodEntry = {
+  deliveryId: 3,
+  recipient: 'anna@example.test',
+  sender: '',
+  subject: null,
+  size: 10,
+  score: 15.5,
+  symbols: ['GTUBE'],
+  virus: null,
+};
+const entries = [
+  JSON.stringify(goodEntry),
+  JSON.stringify({ ...goodEntry, subject: 'x'.repeat(202) }),
+  JSON.stringify({ ...goodEntry, symbols: [''] }),
+  JSON.stringify({ ...goodEntry, deliveryId: 0 }),
+  '{"deliveryId":3}',
+  '"text"',
+  'not json',
+  3,
+  null,
+] as unknown[];
 
 test('hand-written mapping = zod TelemetryEvent on a grid of valid and broken values for every field and type', () => {
-  const ok = { seq: 1, at: 1_800_000_000_000, message_id: 'm1', route_kind: 'maildir', latency_ms: 5, reason: null, deliveries: 2 };
+  const ok = {
+    seq: 1,
+    at: 1_800_000_000_000,
+    message_id: 'm1',
+    route_kind: 'maildir',
+    latency_ms: 5,
+    reason: null,
+    deliveries: 2,
+    delivery_id: 3,
+    action_id: 4,
+    entry: null,
+  };
   let accepted = 0;
   let refused = 0;
   const count = (row: EventLogRow) => void (same(row) ? accepted++ : refused++);
   for (const type of types) {
     // Each field through all its values with the others valid for the type, then pairs of fields.
-    const valid = { ...ok, type, reason: type === 'rejected' ? 'storage' : type === 'bounced' ? 'permanent' : null } as EventLogRow;
+    const reason = type === 'rejected' ? 'storage' : type === 'bounced' ? 'permanent' : type === 'purged' ? 'staff' : null;
+    const valid = { ...ok, type, reason } as EventLogRow;
     const fields: [keyof EventLogRow, unknown[]][] = [
       ['seq', numbers],
       ['at', numbers],
@@ -66,6 +127,9 @@ test('hand-written mapping = zod TelemetryEvent on a grid of valid and broken va
       ['latency_ms', numbers],
       ['reason', reasons],
       ['deliveries', numbers],
+      ['delivery_id', numbers],
+      ['action_id', numbers],
+      ['entry', entries],
     ];
     for (const [f, values] of fields) for (const v of values) count({ ...valid, [f]: v } as EventLogRow);
     for (const [i, [f, fv]] of fields.entries())
@@ -102,6 +166,38 @@ test('hand-written mapping = zod TelemetryEvent on rows as SQLite hands them bac
             for (const reason of ['expired', 'spam', 'permanent', 'tempfail', null])
               for (const detail of type === 'accepted' || type === 'dsn' ? details : [null])
                 insert.run(at, type, mid, route, latency, reason, detail);
+  // The quarantine's events read the delivery id column and their detail JSON (actionId, entry).
+  const withDelivery = db.prepare('INSERT INTO events (at, type, message_id, delivery_id, reason, detail) VALUES (?, ?, ?, ?, ?, ?)');
+  const entry = {
+    deliveryId: 7,
+    recipient: 'a@example.test',
+    sender: 's@x.test',
+    subject: 'Hi',
+    size: 9,
+    score: 1,
+    symbols: [],
+    virus: null,
+  };
+  const quarantineDetails: unknown[] = [
+    '{"actionId":5}',
+    '{"actionId":0}',
+    '{"actionId":"5"}',
+    '{"actionId":1.5}',
+    '{}',
+    JSON.stringify({ entry }),
+    JSON.stringify({ entry: { ...entry, subject: null, virus: 'Eicar' } }),
+    JSON.stringify({ entry: { ...entry, recipient: '' } }),
+    JSON.stringify({ entry: { ...entry, symbols: ['A\u0001'.repeat(100)] } }),
+    '{"entry":"text"}',
+    '{"entry":null}',
+    'not json',
+    null,
+  ];
+  for (const type of ['quarantined', 'released', 'purged'])
+    for (const mid of ['m1', '', null])
+      for (const deliveryId of [7, 0, -1, 2.5, 'x', null])
+        for (const reason of ['spam', 'staff', 'retention', 'expired', null])
+          for (const detail of quarantineDetails) withDelivery.run(1_800_000_000_000, type, mid, deliveryId, reason, detail);
   const rows = eventLog(db).after(0, 1_000_000);
   assert.ok(rows.length > 10_000);
   let accepted = 0;

@@ -1,0 +1,197 @@
+// What the backend's quarantine index shows of one quarantined copy (data/contracts/quarantine.ts QuarantineEntry),
+// built by the queue when it stores the copy: the Subject (RFC 2047 words decoded), the envelope, the size and the
+// scanners' verdict. Every string is cleaned of control characters and cut to the contract's limits here, on the node:
+// the telemetry ingest refuses a whole batch that holds one control character (server/http/validate.ts), and a
+// refused batch stops the node's shipping. Only quarantined copies pay for this; the SMTP hot path never does.
+import { QUARANTINE_SUBJECT_MAX, QUARANTINE_SYMBOLS_MAX, type QuarantineEntry } from '#data/contracts/quarantine.ts';
+
+/** The backend's CONTROL_CHARACTER (server/http/validate.ts): C0 but tab, LF and CR; DEL; C1. */
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
+const LINE_BREAKS = /[\t\r\n]+/g;
+
+/** Limits of the QuarantineEntry schema. */
+const ADDRESS_MAX = 320;
+const SYMBOL_MAX = 128;
+const VIRUS_MAX = 200;
+/** Raw Subject bytes read: far more than QUARANTINE_SUBJECT_MAX characters even when every one is encoded. */
+const SUBJECT_RAW_MAX = 16 * 1024;
+
+/** One line of text: control characters removed, tabs and line breaks made spaces, lone surrogates replaced. */
+export function cleanText(s: string): string {
+  return s.toWellFormed().replace(LINE_BREAKS, ' ').replace(CONTROL, '');
+}
+
+/** At most `max` UTF-16 units (zod's length), never splitting a surrogate pair; `ellipsis` appends '…' when cut. */
+export function cut(s: string, max: number, ellipsis: 'beyond' | 'within'): string {
+  if (s.length <= max) return s;
+  let end = ellipsis === 'within' ? max - 1 : max;
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${s.slice(0, end)}…`;
+}
+
+/** Where the header block ends: the offset of the empty line, or the body's length without one. */
+function headerEnd(body: Buffer): number {
+  for (let i = body.indexOf(0x0a); i >= 0 && i < body.length; i = body.indexOf(0x0a, i + 1)) {
+    const next = body[i + 1];
+    if (next === 0x0a || (next === 0x0d && body[i + 2] === 0x0a)) return i + 1;
+  }
+  return body.length;
+}
+
+/** Bytes as text: UTF-8 when they are (RFC 6532 headers), else Latin-1 (every byte kept as one character). */
+function bytesText(bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
+}
+
+/** The first Subject field of the header block, unfolded, as text; null when there is none. */
+export function rawSubject(body: Buffer): string | null {
+  const end = headerEnd(body);
+  for (let line = 0; line < end; ) {
+    const nl = body.indexOf(0x0a, line);
+    const lineEnd = nl < 0 || nl >= end ? end : nl + 1;
+    if (
+      lineEnd - line >= 8 &&
+      body
+        .subarray(line, line + 8)
+        .toString('latin1')
+        .toLowerCase() === 'subject:'
+    ) {
+      // The field runs on over continuation lines (those starting with a blank).
+      let fieldEnd = lineEnd;
+      while (fieldEnd < end && (body[fieldEnd] === 0x20 || body[fieldEnd] === 0x09)) {
+        const next = body.indexOf(0x0a, fieldEnd);
+        fieldEnd = next < 0 || next >= end ? end : next + 1;
+      }
+      const value = body.subarray(line + 8, Math.min(fieldEnd, line + 8 + SUBJECT_RAW_MAX));
+      return bytesText(value)
+        .replace(/\r?\n(?=[ \t])/g, '')
+        .replace(/\r?\n$/, '')
+        .trim();
+    }
+    line = lineEnd;
+  }
+  return null;
+}
+
+const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
+
+function wordBytes(encoding: string, text: string): Buffer {
+  if (encoding === 'b' || encoding === 'B') return Buffer.from(text, 'base64');
+  // Q: '_' is a space, =XX a byte, anything else itself (RFC 2047 §4.2).
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '_') out.push(0x20);
+    else if (c === '=' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+      out.push(Number.parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else out.push(text.charCodeAt(i) & 0xff);
+  }
+  return Buffer.from(out);
+}
+
+function decoder(charset: string): TextDecoder | null {
+  // RFC 2231 allows a language after the charset: =?utf-8*en?q?...?=
+  const name = charset.split('*')[0];
+  try {
+    return new TextDecoder(name);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * RFC 2047 encoded-words decoded (B and Q, any charset the runtime knows); the blanks between two adjacent words go
+ * (§6.2), and adjacent words of one charset are decoded together, so a character split across them survives. A word
+ * in an unknown charset is left as written.
+ */
+export function decodeWords(value: string): string {
+  const parts: string[] = [];
+  let pending = null as { charset: string; bytes: Buffer[]; raw: string } | null;
+  let last = 0;
+  const flush = (): void => {
+    if (!pending) return;
+    const dec = decoder(pending.charset);
+    parts.push(dec ? dec.decode(Buffer.concat(pending.bytes)) : pending.raw);
+    pending = null;
+  };
+  for (const m of value.matchAll(ENCODED_WORD)) {
+    const [word, charset, encoding, text] = m;
+    const between = value.slice(last, m.index);
+    last = m.index + word.length;
+    const key = charset.toLowerCase();
+    // Blanks between two encoded words are not part of the text.
+    const adjacent = pending !== null && /^[ \t]*$/.test(between);
+    if (adjacent && pending?.charset === key) {
+      pending.bytes.push(wordBytes(encoding, text));
+      pending.raw += word;
+      continue;
+    }
+    flush();
+    if (!adjacent) parts.push(between);
+    pending = { charset: key, bytes: [wordBytes(encoding, text)], raw: word };
+  }
+  flush();
+  parts.push(value.slice(last));
+  return parts.join('');
+}
+
+/** The Subject as the index shows it: decoded, cleaned and cut to QUARANTINE_SUBJECT_MAX (then '…'); null without one. */
+export function quarantineSubject(body: Buffer): string | null {
+  const raw = rawSubject(body);
+  if (raw === null) return null;
+  return cut(cleanText(decodeWords(raw)).trim(), QUARANTINE_SUBJECT_MAX, 'beyond');
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Score, symbols and virus name from the verdict record the checks wrote (mailsystem/checks/index.ts verdictRecord:
+ * {spam: {score, symbols: [{name, score}]}, virus: {result, name}}); read defensively, as it is stored as JSON.
+ */
+export function verdictSummary(verdict: Record<string, unknown>): Pick<QuarantineEntry, 'score' | 'symbols' | 'virus'> {
+  const spam = isObject(verdict.spam) ? verdict.spam : {};
+  const virus = isObject(verdict.virus) ? verdict.virus : {};
+  const score = typeof spam.score === 'number' && Number.isFinite(spam.score) ? spam.score : null;
+  const listed = Array.isArray(spam.symbols) ? spam.symbols : [];
+  const scored: { name: string; score: number }[] = [];
+  for (const s of listed) {
+    const name = typeof s === 'string' ? s : isObject(s) && typeof s.name === 'string' ? s.name : '';
+    const clean = cut(cleanText(name).trim(), SYMBOL_MAX, 'within');
+    if (clean === '') continue;
+    scored.push({ name: clean, score: isObject(s) && typeof s.score === 'number' && Number.isFinite(s.score) ? s.score : 0 });
+  }
+  // rspamd's client sorts them already (highest first); a stable sort keeps that order among equals.
+  scored.sort((a, b) => b.score - a.score);
+  const symbols = [...new Set(scored.map((s) => s.name))].slice(0, QUARANTINE_SYMBOLS_MAX);
+  const name = typeof virus.name === 'string' ? cut(cleanText(virus.name).trim(), VIRUS_MAX, 'within') : '';
+  return { score, symbols, virus: name === '' ? null : name };
+}
+
+export interface EntryInput {
+  deliveryId: number;
+  recipient: string;
+  sender: string;
+  /** From quarantineSubject (computed once per message, shared by its quarantined copies). */
+  subject: string | null;
+  size: number;
+  verdict: Record<string, unknown>;
+}
+
+export function quarantineEntry(input: EntryInput): QuarantineEntry {
+  const recipient = cut(cleanText(input.recipient), ADDRESS_MAX, 'within');
+  return {
+    deliveryId: input.deliveryId,
+    // An accepted recipient is never empty; the schema wants one character at least.
+    recipient: recipient === '' ? '?' : recipient,
+    sender: cut(cleanText(input.sender), ADDRESS_MAX, 'within'),
+    subject: input.subject,
+    size: input.size,
+    ...verdictSummary(input.verdict),
+  };
+}

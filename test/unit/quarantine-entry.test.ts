@@ -1,0 +1,95 @@
+// What the backend's quarantine index shows of a copy (mailsystem/quarantine/entry.ts): the Subject with RFC 2047
+// words decoded, every string without a control character (the telemetry ingest refuses a batch with one) and cut to
+// the contract's limits, and the verdict's score, symbols and virus.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { QUARANTINE_SUBJECT_MAX, QuarantineEntry } from '#data/contracts/quarantine.ts';
+import { cleanText, cut, decodeWords, quarantineEntry, quarantineSubject, verdictSummary } from '#mailsystem/quarantine/entry.ts';
+
+/** The backend's check (server/http/validate.ts CONTROL_CHARACTER), repeated here so the test says what it guards. */
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+
+describe('RFC 2047 encoded words', () => {
+  it('decodes B and Q words in any charset the runtime knows, dropping the blanks between adjacent words', () => {
+    assert.equal(decodeWords('=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus =?ISO-8859-1?B?S/Zsbg==?='), 'Grüße aus Köln');
+    assert.equal(decodeWords('=?UTF-8?Q?a_b?=  \t =?utf-8?Q?_c?='), 'a b c');
+    assert.equal(decodeWords('=?windows-1252?q?=80_5?='), '€ 5');
+    assert.equal(decodeWords('=?utf-8*de?q?Hallo?='), 'Hallo', 'an RFC 2231 language is ignored');
+  });
+
+  it('joins the bytes of adjacent words of one charset, so a character split across two words survives', () => {
+    assert.equal(decodeWords('=?utf-8?B?ww==?= =?utf-8?B?pA==?='), 'ä');
+    assert.equal(decodeWords('=?utf-8?q?=C3?= =?utf-8?q?=A4?='), 'ä');
+  });
+
+  it('leaves text, malformed words and unknown charsets as they are', () => {
+    assert.equal(decodeWords('plain =?utf-8?x?abc?= text'), 'plain =?utf-8?x?abc?= text');
+    assert.equal(decodeWords('=?no-such-charset?q?abc?='), '=?no-such-charset?q?abc?=');
+    assert.equal(decodeWords('a =?utf-8?q?b?= c'), 'a b c', 'blanks next to plain text stay');
+  });
+});
+
+describe('the Subject of the stored message', () => {
+  const msg = (head: string, body = 'Subject: in the body\r\n') => Buffer.from(`Received: from x\r\n${head}\r\n${body}`, 'latin1');
+
+  it('reads the first Subject field of the header block, unfolded, case-insensitively, and never the body', () => {
+    assert.equal(quarantineSubject(msg('SUBJECT:  =?utf-8?B?w6Q=?=\r\n\t=?utf-8?B?w7Y=?= tail \r\nSubject: second\r\n')), 'äö tail');
+    assert.equal(quarantineSubject(msg('From: a@b.test\r\n')), null, 'no Subject field: null, even with one in the body');
+    assert.equal(quarantineSubject(Buffer.from('From: a\n\nSubject: body\n')), null, 'bare LF line ends');
+    assert.equal(quarantineSubject(Buffer.from('Subject: raw ünïcode\r\n\r\n')), 'raw ünïcode', 'RFC 6532 UTF-8 headers');
+    assert.equal(quarantineSubject(Buffer.from('Subject: caf\xe9\r\n\r\n', 'latin1')), 'café', 'not UTF-8: Latin-1');
+  });
+
+  it('removes control characters, encoded ones too, and cuts a long subject with a trailing ellipsis', () => {
+    const s = quarantineSubject(msg('Subject: a\x01b =?utf-8?q?c=00d=1Be=7F=C2=85f=0Dg?=\x0bh\r\n'));
+    assert.equal(s, 'ab cdef gh');
+    assert.ok(!CONTROL.test(s ?? ''));
+    const long = quarantineSubject(msg(`Subject: =?utf-8?b?${Buffer.from('ü'.repeat(300)).toString('base64')}?=\r\n`));
+    assert.equal(long, `${'ü'.repeat(QUARANTINE_SUBJECT_MAX)}…`);
+    // A cut never splits a surrogate pair (zod counts UTF-16 units).
+    const emoji = quarantineSubject(Buffer.from(`Subject: x${'😀'.repeat(150)}\r\n\r\n`)) ?? '';
+    assert.equal(emoji, `x${'😀'.repeat(99)}…`, 'cut before the pair that would not fit');
+    assert.equal(emoji.toWellFormed(), emoji);
+  });
+});
+
+describe('cleanText and cut', () => {
+  it('makes tabs and line breaks spaces, drops other control characters and lone surrogates', () => {
+    assert.equal(cleanText('a\tb\r\nc\u0000d\u009fe\ud800f'), 'a b cde\ufffdf');
+  });
+  it('cuts within or beyond the limit', () => {
+    assert.equal(cut('abcdef', 4, 'within'), 'abc…');
+    assert.equal(cut('abcdef', 4, 'beyond'), 'abcd…');
+    assert.equal(cut('abcd', 4, 'within'), 'abcd');
+  });
+});
+
+describe('the entry', () => {
+  it('takes score, symbols (highest first, at most 50, clean) and the virus from the verdict record', () => {
+    const symbols = Array.from({ length: 60 }, (_, i) => ({ name: `S${i}`, score: i }));
+    symbols.push({ name: 'BAD\u0007NAME', score: 100 }, { name: '\u0001', score: 99 });
+    const v = verdictSummary({ spam: { score: 12.5, symbols }, virus: { result: 'infected', name: 'Eicar\u0000-Test' } });
+    assert.equal(v.score, 12.5);
+    assert.equal(v.symbols.length, 50);
+    assert.deepEqual(v.symbols.slice(0, 3), ['BADNAME', 'S59', 'S58']);
+    assert.equal(v.virus, 'Eicar-Test');
+    assert.deepEqual(verdictSummary({ spam: { error: 'timeout' }, virus: { result: 'clean' } }), { score: null, symbols: [], virus: null });
+    assert.deepEqual(verdictSummary({ scanned: false }), { score: null, symbols: [], virus: null });
+  });
+
+  it('is valid for the contract whatever the message and envelope hold', () => {
+    const entry = quarantineEntry({
+      deliveryId: 9,
+      recipient: `r\u0000${'x'.repeat(400)}@example.test`,
+      sender: 's\u001b@origin.test',
+      subject: quarantineSubject(Buffer.from(`Subject: ${'\u0001'.repeat(10)}${'y'.repeat(500)}\r\n\r\n`)),
+      size: 1234,
+      verdict: { spam: { score: 20, symbols: [{ name: 'x'.repeat(300), score: 1 }] }, virus: { name: 'v'.repeat(300) } },
+    });
+    assert.ok(QuarantineEntry.safeParse(entry).success, JSON.stringify(QuarantineEntry.safeParse(entry).error?.issues));
+    for (const text of [entry.recipient, entry.sender, entry.subject ?? '', entry.virus ?? '', ...entry.symbols])
+      assert.ok(!CONTROL.test(text), `no control character in ${JSON.stringify(text)}`);
+    assert.equal(entry.sender, 's@origin.test');
+    assert.equal(entry.recipient.length, 320);
+  });
+});
