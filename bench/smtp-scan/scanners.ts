@@ -1,0 +1,231 @@
+// The scanners of bench:smtp-scan, private on loopback (test/support's starters): one clamd and two rspamd instances
+// with the same configuration except for how mail reaches them, a DNS zone both rspamd and Tidings ask, and the
+// "ceiling" driver that calls rspamd's /checkv2 and clamd's zINSTREAM directly.
+//
+// - rspamd "normal" (Tidings and the ceiling): normal workers answering POST /checkv2, with http_headers on as
+//   Tidings runs it (Tidings checks SPF/DKIM/DMARC itself and passes the results as request headers). No antivirus
+//   module: Tidings calls clamd itself, in parallel with rspamd.
+// - rspamd "milter" (Postfix): the proxy worker in milter mode scanning itself (`self_scan = yes`), the antivirus
+//   module sending each whole message to the same clamd (`scan_mime_parts = false`, action reject), http_headers off
+//   so that rspamd runs its own SPF/DKIM/DMARC checks, as a provider running Postfix + rspamd would.
+// Two instances because one would run the antivirus module for Tidings' /checkv2 calls too (a second clamd scan of
+// every message). Both get the same scanning processes: 2 (one per CPU).
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { type Clamd, startClamd } from '../../test/support/clamd.ts';
+import { type DnsServer, startDnsServer } from '../../test/support/dns-zone.ts';
+import { HAM_SENDER, HAM_ZONE } from '../../test/support/mail-corpus.ts';
+import { type ReservedPort, reservePort } from '../../test/support/ports.ts';
+import { type Rspamd, SHARED_DIR, startRspamd } from '../../test/support/rspamd.ts';
+import { wallNow } from '../smtp-accept/load.ts';
+import { type MessageClass, classOf, type Corpus } from './corpus.ts';
+
+/** Scanning processes per rspamd instance (the machine has 2 CPUs). */
+export const RSPAMD_PROCESSES = 2;
+
+/** The sender's domain publishes SPF for the load's source address and a DMARC record, so both MTAs' checks pass. */
+export const ZONE = {
+  ...HAM_ZONE,
+  txt: {
+    [HAM_SENDER.domain]: ['v=spf1 ip4:127.0.0.1 -all'],
+    [`_dmarc.${HAM_SENDER.domain}`]: ['v=DMARC1; p=none'],
+  },
+};
+
+export interface Scanners {
+  dns: DnsServer;
+  clamd: Clamd;
+  clamdPid: () => number;
+  /** For Tidings and the ceiling. */
+  normal: Rspamd;
+  /** For Postfix: its proxy worker's milter port. */
+  milter: Rspamd;
+  milterPort: number;
+  stop(): Promise<void>;
+}
+
+function options(dnsPort: number): string {
+  return [
+    `dns {\n  nameserver = ["127.0.0.1:${dnsPort}"];\n  timeout = 0.5s;\n  retransmits = 1;\n}`,
+    `hs_cache_dir = "${SHARED_DIR}/";`,
+    // The spam of the mix is GTUBE's "add header" variant, honoured only with this.
+    'enable_test_patterns = true;',
+    '',
+  ].join('\n');
+}
+
+export async function startScanners(): Promise<Scanners> {
+  const stops: (() => Promise<void> | void)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s();
+  };
+  try {
+    const dns = await startDnsServer(ZONE);
+    stops.push(() => dns.close());
+    const clamd = await startClamd({ streamMaxLength: 25 * 1024 * 1024 });
+    stops.push(() => clamd.stop());
+    const normal = await startRspamd({ dnsPort: dns.port, workers: RSPAMD_PROCESSES, localD: { 'options.inc': options(dns.port) } });
+    stops.push(() => normal.stop());
+    const proxy: ReservedPort = await reservePort();
+    stops.push(() => proxy.release());
+    const milter = await startRspamd({
+      dnsPort: dns.port,
+      workers: 1, // the normal worker only answers the starter's /ping; the proxy scans
+      localD: {
+        'options.inc': options(dns.port),
+        'worker-proxy.inc': [
+          `bind_socket = "127.0.0.1:${proxy.port}";`,
+          'milter = yes;',
+          'timeout = 120s;',
+          `count = ${RSPAMD_PROCESSES};`,
+          'upstream "local" {\n  default = yes;\n  self_scan = yes;\n}',
+          '',
+        ].join('\n'),
+        'antivirus.conf': [
+          'clamav {',
+          '  type = "clamav";',
+          `  servers = "127.0.0.1:${clamd.port}";`,
+          '  action = "reject";',
+          '  scan_mime_parts = false;',
+          '  symbol = "CLAM_VIRUS";',
+          '  log_clean = false;',
+          '  timeout = 20s;',
+          '}',
+          '',
+        ].join('\n'),
+        'http_headers.conf': 'enabled = false;\n',
+      },
+    });
+    stops.push(() => milter.stop());
+    return {
+      dns,
+      clamd,
+      clamdPid: () => Number(readFileSync(join(clamd.dir, 'clamd.pid'), 'utf8').trim()),
+      normal,
+      milter,
+      milterPort: proxy.port,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface ScanSample {
+  cls: MessageClass;
+  ms: number;
+  action: string;
+  virus: string;
+}
+
+export interface CeilingResult {
+  samples: ScanSample[];
+  errors: number;
+  firstAt: number;
+  lastAt: number;
+}
+
+/** What Tidings sends along with each message (mailsystem/checks/rspamd.ts): envelope and its own SPF/DKIM/DMARC results. */
+function rspamdHeaders(length: number, rcpt: string, n: number): http.OutgoingHttpHeaders {
+  return {
+    'Content-Length': length,
+    IP: '127.0.0.1',
+    Helo: HAM_SENDER.helo,
+    From: HAM_SENDER.from.address,
+    'Queue-Id': `B${n}`,
+    Rcpt: [rcpt],
+    'MTA-Name': 'mx.bench.test',
+    SPF: JSON.stringify({ result: 'pass' }),
+    DKIM: JSON.stringify({ result: 'na' }),
+    DMARC: JSON.stringify({ result: 'pass' }),
+  };
+}
+
+function rspamdCheck(agent: http.Agent, port: number, message: Buffer, headers: http.OutgoingHttpHeaders): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, host: '127.0.0.1', port, path: '/checkv2', method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`rspamd answered ${res.statusCode}`));
+        try {
+          resolve(String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { action: unknown }).action));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(message);
+  });
+}
+
+/** One zINSTREAM on a fresh connection (clamd closes it after the reply), as Tidings' client does. */
+function clamdScan(port: number, message: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setNoDelay(true);
+    let reply = '';
+    s.on('connect', () => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(message.length);
+      s.write(Buffer.concat([Buffer.from('zINSTREAM\0'), len, message, Buffer.alloc(4)]));
+    });
+    s.on('data', (d: Buffer) => {
+      reply += d.toString('latin1');
+      const nul = reply.indexOf('\0');
+      if (nul >= 0) {
+        s.destroy();
+        resolve(reply.slice(0, nul));
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => reject(new Error(`clamd closed the connection (${JSON.stringify(reply)})`)));
+  });
+}
+
+/**
+ * The scanners' ceiling: `sessions` workers, each scanning its next message (rspamd and clamd in parallel, as Tidings
+ * does) as soon as the previous one is done, for durationMs. Message n goes to recipients[n % length].
+ */
+export async function driveScanners(opts: {
+  rspamdPort: number;
+  clamdPort: number;
+  sessions: number;
+  durationMs: number;
+  corpus: Corpus;
+  recipients: string[];
+}): Promise<CeilingResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.sessions });
+  const samples: ScanSample[] = [];
+  let errors = 0;
+  let next = 0;
+  const firstAt = wallNow();
+  let lastAt = firstAt;
+  const stopAt = performance.now() + opts.durationMs;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < stopAt) {
+      const n = next++;
+      const rcpt = opts.recipients[n % opts.recipients.length];
+      const message = opts.corpus.message(n, rcpt);
+      const t0 = performance.now();
+      try {
+        const [action, virus] = await Promise.all([
+          rspamdCheck(agent, opts.rspamdPort, message, rspamdHeaders(message.length, rcpt, n)),
+          clamdScan(opts.clamdPort, message),
+        ]);
+        samples.push({ cls: classOf(n), ms: performance.now() - t0, action, virus });
+        lastAt = wallNow();
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.sessions }, worker));
+  agent.destroy();
+  return { samples, errors, firstAt, lastAt };
+}
