@@ -7,7 +7,7 @@ const Count = z.number().int().nonnegative();
 
 /**
  * Counted in deliveries (one per accepted recipient and route), per node between two readings of its queue:
- *   carriedIn + accepted + dsn = delivered + bounced + quarantined + discarded + queued + unaccounted
+ *   carriedIn + accepted + dsn + released = delivered + bounced + quarantined + discarded + queued + unaccounted
  * carriedIn and queued are the queue depths the node MEASURED (its heartbeat's queueDepth, read together with the
  * highest event seq it had written); the flows are the node's events up to exactly those seqs. Queue and events are
  * independent records, so a lost, duplicated or miscounted event makes unaccounted non-zero: it must be 0.
@@ -37,6 +37,11 @@ export const Accounting = z.object({
   accepted: Count,
   /** Deliveries of delivery status notifications the nodes generated (each DSN is queued as a message of its own). */
   dsn: Count,
+  /**
+   * Quarantined copies staff released (issue 12): each came back into the queue, to be delivered as if clean, so it is
+   * an inflow. Its quarantine was an outflow when it happened (in `quarantined` of the range it fell in).
+   */
+  released: Count,
   delivered: Count,
   bounced: Count,
   quarantined: Count,

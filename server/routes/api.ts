@@ -1,9 +1,10 @@
-// /api/v1: the REST API (auth, tasks, lists, users, mail, overrides, audit, MX config, MX telemetry), JSON in and out, problem details on error.
+// /api/v1: the REST API (auth, tasks, lists, users, mail, quarantine, overrides, audit, MX config, MX telemetry), JSON in and out, problem details on error.
 import { Hono } from 'hono';
 import type { ServerDeps } from '../deps.ts';
 import type { AuthEnv } from '../http/auth.ts';
 import { apiAccess } from '../http/api-access.ts';
 import { mailRoutes } from './mail.ts';
+import { quarantineRoutes } from './quarantine.ts';
 import { taskRoutes } from './tasks.ts';
 import { listRoutes } from './lists.ts';
 import { authRoutes } from './auth.ts';
@@ -19,6 +20,7 @@ export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   // nodeRoute (server/http/api-access.ts), so a new route cannot be left open by forgetting its guard.
   app.use('*', apiAccess(deps));
   app.route('/', mailRoutes(deps));
+  app.route('/', quarantineRoutes(deps));
   app.route('/', authRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', listRoutes(deps));

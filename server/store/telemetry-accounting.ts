@@ -18,6 +18,8 @@ export interface Counts {
   bounced: number;
   quarantined: number;
   discarded: number;
+  /** Quarantined copies released by staff: back into the queue (an inflow). */
+  released: number;
   /** accepted and dsn events that did not say how many deliveries they created. */
   uncounted: number;
 }
@@ -31,6 +33,7 @@ export const ZERO_COUNTS: Readonly<Counts> = {
   bounced: 0,
   quarantined: 0,
   discarded: 0,
+  released: 0,
   uncounted: 0,
 };
 
@@ -54,7 +57,7 @@ export interface Checkpoint extends Counts {
 }
 
 const COUNT_COLUMNS = `accepted_messages AS acceptedMessages, accepted, dsn_messages AS dsnMessages, dsn_deliveries AS dsnDeliveries,
-  delivered, bounced, quarantined, discarded, uncounted`;
+  delivered, bounced, quarantined, discarded, released, uncounted`;
 
 // Statements prepared once per database: every batch reads and writes its node's account.
 const PREPARED = new WeakMap<DB, Map<string, ReturnType<DB['prepare']>>>();
@@ -94,7 +97,7 @@ function writeAccount(db: DB, a: Account): void {
     db,
     `UPDATE telemetry_accounts SET seq = @seq, origin_seq = @originSeq, accepted_messages = @acceptedMessages,
                 accepted = @accepted, dsn_messages = @dsnMessages, dsn_deliveries = @dsnDeliveries, delivered = @delivered,
-                bounced = @bounced, quarantined = @quarantined, discarded = @discarded, uncounted = @uncounted,
+                bounced = @bounced, quarantined = @quarantined, discarded = @discarded, released = @released, uncounted = @uncounted,
                 pending_seq = @pendingSeq, pending_at = @pendingAt, pending_queue_depth = @pendingQueueDepth, skipped = @skipped
               WHERE node_id = @nodeId`,
   ).run(a);
@@ -110,6 +113,7 @@ function countsOf(a: Counts): Counts {
     bounced: a.bounced,
     quarantined: a.quarantined,
     discarded: a.discarded,
+    released: a.released,
     uncounted: a.uncounted,
   };
 }
@@ -139,8 +143,12 @@ function count(a: Counts, e: TelemetryEvent): void {
     case 'discarded':
       a.discarded++;
       return;
+    case 'released':
+      a.released++;
+      return;
     case 'rejected':
     case 'deferred':
+    case 'purged': // the copy's outcome stays 'quarantined', counted when it was quarantined
       return;
   }
 }
@@ -153,13 +161,14 @@ function insertCheckpoint(db: DB, nodeId: number, at: number, seq: number, queue
   // A reading at the seq of one already held for the minute says the same (nothing happened between): the later
   // one's time is kept.
   db.prepare(`INSERT INTO telemetry_checkpoints (node_id, minute, at, seq, queue_depth, accepted_messages, accepted, dsn_messages,
-                dsn_deliveries, delivered, bounced, quarantined, discarded, uncounted)
+                dsn_deliveries, delivered, bounced, quarantined, discarded, released, uncounted)
               VALUES (@nodeId, @minute, @at, @seq, @queueDepth, @acceptedMessages, @accepted, @dsnMessages, @dsnDeliveries,
-                @delivered, @bounced, @quarantined, @discarded, @uncounted)
+                @delivered, @bounced, @quarantined, @discarded, @released, @uncounted)
               ON CONFLICT(node_id, minute, seq) DO UPDATE SET at = excluded.at, queue_depth = excluded.queue_depth,
                 accepted_messages = excluded.accepted_messages, accepted = excluded.accepted, dsn_messages = excluded.dsn_messages,
                 dsn_deliveries = excluded.dsn_deliveries, delivered = excluded.delivered, bounced = excluded.bounced,
-                quarantined = excluded.quarantined, discarded = excluded.discarded, uncounted = excluded.uncounted
+                quarantined = excluded.quarantined, discarded = excluded.discarded, released = excluded.released,
+                uncounted = excluded.uncounted
               WHERE excluded.at >= telemetry_checkpoints.at`).run({ nodeId, minute, at, seq, queueDepth, ...c });
   // Once per hour of readings: older than CHECKPOINT_MINUTES_KEPT_MS, keep the last reading of each hour.
   if (!earlierThisHour)

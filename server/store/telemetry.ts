@@ -161,13 +161,14 @@ export interface HeartbeatRow extends TelemetryHeartbeat {
 export function upsertHeartbeat(db: DB, nodeId: number, hb: TelemetryHeartbeat, receivedAt: number): boolean {
   return (
     db
-      .prepare(`INSERT INTO telemetry_heartbeats (node_id, received_at, at, queue_depth, oldest_queued_ms, in_retry, config_version, last_sync_at, last_seq)
-              VALUES (@nodeId, @receivedAt, @at, @queueDepth, @oldestQueuedMs, @inRetry, @configVersion, @lastSyncAt, @lastSeq)
+      .prepare(`INSERT INTO telemetry_heartbeats (node_id, received_at, at, queue_depth, oldest_queued_ms, in_retry, config_version, last_sync_at, last_seq, scanning)
+              VALUES (@nodeId, @receivedAt, @at, @queueDepth, @oldestQueuedMs, @inRetry, @configVersion, @lastSyncAt, @lastSeq, @scanning)
               ON CONFLICT(node_id) DO UPDATE SET received_at = excluded.received_at, at = excluded.at, queue_depth = excluded.queue_depth,
                 oldest_queued_ms = excluded.oldest_queued_ms, in_retry = excluded.in_retry, config_version = excluded.config_version,
-                last_sync_at = excluded.last_sync_at, last_seq = excluded.last_seq
+                last_sync_at = excluded.last_sync_at, last_seq = excluded.last_seq, scanning = excluded.scanning
               WHERE excluded.at >= telemetry_heartbeats.at`)
-      .run({ nodeId, receivedAt, ...hb }).changes > 0
+      // scanning: NULL from a node older than the field (it says nothing either way).
+      .run({ nodeId, receivedAt, ...hb, scanning: hb.scanning ?? null }).changes > 0
   );
 }
 
@@ -190,15 +191,17 @@ export function foldGaugeMinute(db: DB, nodeId: number, hb: TelemetryHeartbeat):
 
 const HEARTBEAT_SELECT = `SELECT h.node_id AS nodeId, n.name AS nodeName, h.received_at AS receivedAt, h.at, h.queue_depth AS queueDepth,
   h.oldest_queued_ms AS oldestQueuedMs, h.in_retry AS inRetry, h.config_version AS configVersion, h.last_sync_at AS lastSyncAt,
-  h.last_seq AS lastSeq
+  h.last_seq AS lastSeq, h.scanning
   FROM telemetry_heartbeats h JOIN mx_nodes n ON n.id = h.node_id`;
 
 export function latestHeartbeats(db: DB, nodeId?: number): HeartbeatRow[] {
-  return (
+  const rows = (
     nodeId === undefined
       ? db.prepare(`${HEARTBEAT_SELECT} ORDER BY n.name`).all()
       : db.prepare(`${HEARTBEAT_SELECT} WHERE h.node_id = ?`).all(nodeId)
-  ) as HeartbeatRow[];
+  ) as (Omit<HeartbeatRow, 'scanning'> & { scanning: 'on' | 'off' | null })[];
+  // As the node sent it: no scanning field from a node that did not say.
+  return rows.map(({ scanning, ...h }) => (scanning === null ? h : { ...h, scanning }));
 }
 
 // ── refusals ───────────────────────────────────────────────────────────────

@@ -67,13 +67,14 @@ export function coverageText(p: ImpactPeriod, tz: string): string | null {
 /**
  * The accounting line in deliveries: "In deliveries (one per recipient): 2 waiting at the start + 3 accepted = 4
  * delivered + 0 bounced + 0 quarantined + 0 discarded + 0 still waiting + 1 lost." Delivery status notices the
- * servers sent are a term of their own only when there were any. Null when the line has no loss figure.
+ * servers sent and copies staff released from quarantine are terms of their own only when there were any. Null when the line has no loss figure.
  */
 export function accountingText(a: Accounting): string | null {
   if (a.queued === null || a.unaccounted === null) return null;
   const n = formatCount;
   const inflow = [`${n(a.carriedIn)} waiting at the start`, `${n(a.accepted)} accepted`];
   if (a.dsn > 0) inflow.push(`${n(a.dsn)} delivery status ${a.dsn === 1 ? 'notice' : 'notices'} we sent`);
+  if (a.released > 0) inflow.push(`${n(a.released)} released from quarantine`);
   const outflow = [
     `${n(a.delivered)} delivered`,
     `${n(a.bounced)} bounced`,

@@ -20,7 +20,12 @@ const EXPECTED_PUBLIC = [
   'GET /api/v1/sections/:slug/telemetry',
   ...['sections', 'task-types', 'statuses', 'close-reasons', 'categories'].flatMap((k) => [`GET /api/v1/${k}`, `GET /api/v1/${k}/:id`]),
 ].sort();
-const EXPECTED_NODE = ['GET /api/v1/mx/config', 'POST /api/v1/telemetry', 'POST /api/v1/telemetry/heartbeat'].sort();
+const EXPECTED_NODE = [
+  'GET /api/v1/mx/config',
+  'GET /api/v1/mx/quarantine/actions',
+  'POST /api/v1/telemetry',
+  'POST /api/v1/telemetry/heartbeat',
+].sort();
 const EXPECTED_SESSION = ['POST /api/v1/auth/logout', 'POST /api/v1/auth/password'];
 
 type Access = 'public' | 'session' | 'staff' | 'admin' | 'node';
@@ -51,6 +56,8 @@ const fill = (path: string) =>
     .replace(/:name\b/g, 'example.test')
     .replace(/:scope\b/g, 'domain')
     .replace(/:key\b/g, 'example.test')
+    .replace(/:node\b/g, 'mx1')
+    .replace(/:delivery\b/g, '1')
     .replace(/:address\b/g, 'postmaster@example.test');
 
 /** Bodies a node route accepts, so that "the node token passes" is proven by a 200, not by any answer but 401. */

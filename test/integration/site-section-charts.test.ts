@@ -190,6 +190,7 @@ test('the 24h tables carry the numbers of each hour in the display time zone, wi
       carriedIn: 0,
       accepted: 3,
       dsn: 0,
+      released: 0,
       delivered: 2,
       bounced: 0,
       quarantined: 0,

@@ -266,6 +266,7 @@ test('500 messages through real processes: the charts API reports exactly what t
       carriedIn: 0,
       accepted: said.deliveries.maildir + said.deliveries.lmtp + said.deliveries.forward,
       dsn: said.refused,
+      released: 0,
       delivered: said.deliveries.maildir + said.deliveries.lmtp + said.deliveries.forward,
       bounced: said.refused,
       quarantined: 0,

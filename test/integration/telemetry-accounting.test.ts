@@ -137,6 +137,7 @@ test('a real queue shipped by the real shipper balances: unaccounted 0, queued a
       carriedIn: 0,
       accepted: 6,
       dsn: 1,
+      released: 0,
       delivered: 3,
       bounced: 1,
       quarantined: 0,

@@ -369,6 +369,7 @@ test('heartbeats: the latest reading per node, gauges folded per minute as maxim
       config_version: 4,
       last_sync_at: null,
       last_seq: 0,
+      scanning: null, // the node did not say (a node older than the field)
     },
   ]);
   assert.deepEqual(s.gauges, [

@@ -17,6 +17,7 @@ const line = (over: Partial<Accounting>): Accounting => ({
   carriedIn: 1,
   accepted: 12,
   dsn: 0,
+  released: 0,
   delivered: 12,
   bounced: 0,
   quarantined: 0,

@@ -73,6 +73,7 @@ const line = (over: Partial<Accounting>): Accounting => ({
   carriedIn: 12,
   accepted: 41_220,
   dsn: 0,
+  released: 0,
   delivered: 41_100,
   bounced: 100,
   quarantined: 20,
@@ -91,6 +92,10 @@ test('the accounting line in deliveries: every term, notices only when sent, an 
   assert.equal(
     accountingText(line({ dsn: 1, bounced: 101 })),
     'In deliveries (one per recipient): 12 waiting at the start + 41,220 accepted + 1 delivery status notice we sent = 41,100 delivered + 101 bounced + 20 quarantined + 2 discarded + 10 still waiting + 0 lost.',
+  );
+  assert.equal(
+    accountingText(line({ released: 3, delivered: 41_103 })),
+    'In deliveries (one per recipient): 12 waiting at the start + 41,220 accepted + 3 released from quarantine = 41,103 delivered + 100 bounced + 20 quarantined + 2 discarded + 10 still waiting + 0 lost.',
   );
   assert.match(accountingText(line({ delivered: 41_097, unaccounted: 3 })) ?? '', /41,097 delivered .* \+ 3 lost\.$/);
   assert.match(accountingText(line({ delivered: 41_102, unaccounted: -2 })) ?? '', /\+ 10 still waiting \+ 2 more than came in\.$/);

@@ -58,12 +58,13 @@ export function accounting(db: DB, range: { from: number; to: number }, _now: Da
     carriedIn,
     accepted: sum.accepted,
     dsn: sum.dsnDeliveries,
+    released: sum.released,
     delivered: sum.delivered,
     bounced: sum.bounced,
     quarantined: sum.quarantined,
     discarded: sum.discarded,
     queued: q,
     uncountedMessages: sum.uncounted,
-    unaccounted: q === null || sum.uncounted > 0 ? null : carriedIn + sum.accepted + sum.dsnDeliveries - outcomes - q,
+    unaccounted: q === null || sum.uncounted > 0 ? null : carriedIn + sum.accepted + sum.dsnDeliveries + sum.released - outcomes - q,
   };
 }

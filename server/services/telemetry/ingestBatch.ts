@@ -15,6 +15,7 @@ import type { DB } from '#data/db.ts';
 import type { Clock } from '../../deps.ts';
 import { Conflict, Unprocessable } from '../../domain/errors.ts';
 import type { MxNode } from '../../store/mail.ts';
+import { indexQuarantined, resolveCopy } from '../../store/quarantine.ts';
 import { countEvents } from '../../store/telemetry-accounting.ts';
 import {
   addLatencyCounts,
@@ -157,6 +158,39 @@ export function rollUp(events: readonly TelemetryEvent[], from = 0): { outcomes:
   return { outcomes, latency };
 }
 
+/**
+ * The quarantine index (data/contracts/quarantine.ts) from the batch's new events, in its transaction: a copy
+ * quarantined with its entry is held; 'released' and 'purged' move it and resolve the staff actions on it. A virus
+ * is indexed as one whatever the event's reason says, so that it can never be offered for release.
+ */
+function indexQuarantine(db: DB, nodeId: number, events: readonly TelemetryEvent[], from: number, now: number): void {
+  for (let i = from; i < events.length; i++) {
+    const e = events[i];
+    switch (e.type) {
+      case 'quarantined':
+        if (e.entry)
+          indexQuarantined(db, nodeId, {
+            messageId: e.messageId,
+            reason: e.reason === 'virus' || e.entry.virus !== null ? 'virus' : 'spam',
+            at: e.at,
+            entry: e.entry,
+          });
+        break;
+      case 'released':
+        resolveCopy(db, nodeId, { deliveryId: e.deliveryId, at: e.at, status: 'released', purgeReason: null, actionId: e.actionId }, now);
+        break;
+      case 'purged':
+        resolveCopy(
+          db,
+          nodeId,
+          { deliveryId: e.deliveryId, at: e.at, status: 'purged', purgeReason: e.reason, actionId: e.actionId ?? null },
+          now,
+        );
+        break;
+    }
+  }
+}
+
 /** The first event dated more than MAX_FUTURE_MS after `now`, if any. */
 function firstFromFuture(events: readonly TelemetryEvent[], now: number): TelemetryEvent | undefined {
   for (const e of events) if (e.at > now + MAX_FUTURE_MS) return e;
@@ -181,6 +215,7 @@ function applier(db: DB): (nodeId: number, batch: TelemetryBatch, now: number) =
       addOutcomeCounts(db, nodeId, outcomes);
       addLatencyCounts(db, nodeId, latency);
       countEvents(db, nodeId, cursor, events, from);
+      indexQuarantine(db, nodeId, events, from, now);
       const last = events[events.length - 1].seq;
       writeCursor(db, nodeId, last, now);
       return { cursor: last, applied: events.length - from };

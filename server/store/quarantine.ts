@@ -1,0 +1,260 @@
+// SQL of the quarantine index and the staff actions on it (data/migrations/backend/011_quarantine.sql). The index is
+// written only by the telemetry ingest (in the batch's transaction); the actions by the staff services and resolved
+// by the ingest when the node's event for the copy arrives.
+import type {
+  PurgeReason,
+  QuarantineAction,
+  QuarantineActionKind,
+  QuarantineEntry,
+  QuarantineReason,
+  QuarantineStatus,
+} from '#data/contracts/quarantine.ts';
+import type { DB } from '#data/db.ts';
+
+/** A pending (or resolved) staff request on one copy. */
+export interface QuarantineActionRow {
+  id: number;
+  nodeId: number;
+  deliveryId: number;
+  action: QuarantineActionKind;
+  requestedBy: number | null;
+  /** ISO time, by the backend's clock. */
+  requestedAt: string;
+  state: 'pending' | 'done' | 'superseded';
+  resolvedAt: string | null;
+}
+
+/** One indexed copy as the API and the staff page show it. */
+export interface QuarantineItem {
+  node: string;
+  nodeId: number;
+  deliveryId: number;
+  messageId: string;
+  reason: QuarantineReason;
+  recipient: string;
+  sender: string;
+  subject: string | null;
+  size: number;
+  score: number | null;
+  symbols: string[];
+  virus: string | null;
+  /** ISO time of the node's 'quarantined' event. */
+  quarantinedAt: string;
+  status: QuarantineStatus;
+  /** ISO time of the event that released or purged it; null while held. */
+  statusAt: string | null;
+  purgeReason: PurgeReason | null;
+  /** The staff request waiting for the node, if any. */
+  pending: { id: number; action: QuarantineActionKind; requestedAt: string } | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+// ── written by the ingest ──────────────────────────────────────────────────
+
+/** A copy the node quarantined; a second event for the same copy (a restored node database) changes nothing. */
+export function indexQuarantined(
+  db: DB,
+  nodeId: number,
+  e: { messageId: string; reason: QuarantineReason; at: number; entry: QuarantineEntry },
+): void {
+  const { entry } = e;
+  db.prepare(`INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, sender, subject, size, score, symbols,
+                virus, quarantined_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              ON CONFLICT(node_id, delivery_id) DO NOTHING`).run(
+    nodeId,
+    entry.deliveryId,
+    e.messageId,
+    e.reason,
+    entry.recipient,
+    entry.sender,
+    entry.subject,
+    entry.size,
+    entry.score,
+    JSON.stringify(entry.symbols),
+    entry.virus,
+    e.at,
+  );
+}
+
+/**
+ * A copy left the quarantine (its node's 'released' or 'purged' event): the index row says so (when it is still held:
+ * the first event that moves a copy wins), and its pending actions are resolved, 'done' for the one the event names,
+ * 'superseded' for any other. A copy the index never had (a node older than the entry) changes nothing.
+ */
+export function resolveCopy(
+  db: DB,
+  nodeId: number,
+  e: { deliveryId: number; at: number; status: 'released' | 'purged'; purgeReason: PurgeReason | null; actionId: number | null },
+  now: number,
+): void {
+  db.prepare(`UPDATE quarantine_index SET status = ?, status_at = ?, purge_reason = ?
+              WHERE node_id = ? AND delivery_id = ? AND status = 'held'`).run(e.status, e.at, e.purgeReason, nodeId, e.deliveryId);
+  db.prepare(`UPDATE quarantine_actions SET state = CASE WHEN id = ? THEN 'done' ELSE 'superseded' END, resolved_at = ?
+              WHERE node_id = ? AND delivery_id = ? AND state = 'pending'`).run(e.actionId ?? 0, now, nodeId, e.deliveryId);
+}
+
+// ── read and written by the staff services ─────────────────────────────────
+
+export interface CopyState {
+  nodeId: number;
+  node: string;
+  deliveryId: number;
+  reason: QuarantineReason;
+  status: QuarantineStatus;
+  pending: { id: number; action: QuarantineActionKind } | null;
+}
+
+/** One copy named by its node's name and delivery id, with its pending action; undefined when the index has none. */
+export function findCopy(db: DB, node: string, deliveryId: number): CopyState | undefined {
+  const r = db
+    .prepare(`SELECT q.node_id AS nodeId, n.name AS node, q.delivery_id AS deliveryId, q.reason, q.status,
+                a.id AS pendingId, a.action AS pendingAction
+              FROM quarantine_index q JOIN mx_nodes n ON n.id = q.node_id
+              LEFT JOIN quarantine_actions a ON a.node_id = q.node_id AND a.delivery_id = q.delivery_id AND a.state = 'pending'
+              WHERE n.name = ? AND q.delivery_id = ?`)
+    .get(node, deliveryId) as
+    | (Omit<CopyState, 'pending'> & { pendingId: number | null; pendingAction: QuarantineActionKind | null })
+    | undefined;
+  if (!r) return undefined;
+  const { pendingId, pendingAction, ...rest } = r;
+  return { ...rest, pending: pendingId === null || pendingAction === null ? null : { id: pendingId, action: pendingAction } };
+}
+
+export function insertAction(
+  db: DB,
+  a: { nodeId: number; deliveryId: number; action: QuarantineActionKind; requestedBy: number | null; requestedAt: number },
+): QuarantineActionRow {
+  const { lastInsertRowid } = db
+    .prepare(`INSERT INTO quarantine_actions (node_id, delivery_id, action, requested_by, requested_at) VALUES (?, ?, ?, ?, ?)`)
+    .run(a.nodeId, a.deliveryId, a.action, a.requestedBy, a.requestedAt);
+  return {
+    id: Number(lastInsertRowid),
+    nodeId: a.nodeId,
+    deliveryId: a.deliveryId,
+    action: a.action,
+    requestedBy: a.requestedBy,
+    requestedAt: iso(a.requestedAt),
+    state: 'pending',
+    resolvedAt: null,
+  };
+}
+
+/** The node's pending actions, oldest first (GET /api/v1/mx/quarantine/actions). */
+export function pendingActions(db: DB, nodeId: number, limit: number): QuarantineAction[] {
+  return db
+    .prepare(`SELECT id, delivery_id AS deliveryId, action FROM quarantine_actions
+              WHERE node_id = ? AND state = 'pending' ORDER BY id LIMIT ?`)
+    .all(nodeId, limit) as QuarantineAction[];
+}
+
+// ── the list ───────────────────────────────────────────────────────────────
+
+export interface QuarantineFilter {
+  /** Words that must each appear (case-insensitively for ASCII) in the subject, sender, recipient, symbols, virus or message id. */
+  q?: string;
+  reason?: QuarantineReason;
+  status?: QuarantineStatus;
+  /** A node's name. */
+  node?: string;
+  /** Only copies listed after this one (the previous page's `next`). */
+  before?: { at: number; nodeId: number; deliveryId: number };
+  limit: number;
+}
+
+/** A LIKE pattern matching `word` anywhere, its own % _ and \ taken literally. */
+const containing = (word: string): string => `%${word.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+
+/** Most words of a search used (the rest are ignored; each one is another LIKE over every row the filters leave). */
+export const MAX_SEARCH_WORDS = 8;
+
+interface ItemRow {
+  node: string;
+  nodeId: number;
+  deliveryId: number;
+  messageId: string;
+  reason: QuarantineReason;
+  recipient: string;
+  sender: string;
+  subject: string | null;
+  size: number;
+  score: number | null;
+  symbols: string;
+  virus: string | null;
+  quarantinedAt: number;
+  status: QuarantineStatus;
+  statusAt: number | null;
+  purgeReason: PurgeReason | null;
+  pendingId: number | null;
+  pendingAction: QuarantineActionKind | null;
+  pendingAt: number | null;
+}
+
+/**
+ * Newest first (by the node's quarantine time, then node and delivery, so a page boundary is exact), at most
+ * `limit` rows, and `next`, the cursor of the last one, when there may be more.
+ */
+export function listQuarantine(db: DB, f: QuarantineFilter): { items: QuarantineItem[]; next: string | null } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  for (const word of (f.q ?? '').split(/\s+/).filter(Boolean).slice(0, MAX_SEARCH_WORDS)) {
+    where.push(`(q.subject LIKE ? ESCAPE '\\' OR q.sender LIKE ? ESCAPE '\\' OR q.recipient LIKE ? ESCAPE '\\'
+                  OR q.symbols LIKE ? ESCAPE '\\' OR q.virus LIKE ? ESCAPE '\\' OR q.message_id LIKE ? ESCAPE '\\')`);
+    const p = containing(word);
+    args.push(p, p, p, p, p, p);
+  }
+  if (f.reason) {
+    where.push('q.reason = ?');
+    args.push(f.reason);
+  }
+  if (f.status) {
+    where.push('q.status = ?');
+    args.push(f.status);
+  }
+  if (f.node) {
+    where.push('n.name = ?');
+    args.push(f.node);
+  }
+  if (f.before) {
+    where.push('(q.quarantined_at, q.node_id, q.delivery_id) < (?, ?, ?)');
+    args.push(f.before.at, f.before.nodeId, f.before.deliveryId);
+  }
+  const rows = db
+    .prepare(`SELECT n.name AS node, q.node_id AS nodeId, q.delivery_id AS deliveryId, q.message_id AS messageId, q.reason, q.recipient,
+                q.sender, q.subject, q.size, q.score, q.symbols, q.virus, q.quarantined_at AS quarantinedAt, q.status,
+                q.status_at AS statusAt, q.purge_reason AS purgeReason,
+                a.id AS pendingId, a.action AS pendingAction, a.requested_at AS pendingAt
+              FROM quarantine_index q JOIN mx_nodes n ON n.id = q.node_id
+              LEFT JOIN quarantine_actions a ON a.node_id = q.node_id AND a.delivery_id = q.delivery_id AND a.state = 'pending'
+              ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+              ORDER BY q.quarantined_at DESC, q.node_id DESC, q.delivery_id DESC
+              LIMIT ?`)
+    .all(...args, f.limit + 1) as ItemRow[];
+  const more = rows.length > f.limit;
+  const page = more ? rows.slice(0, f.limit) : rows;
+  const items = page.map(({ pendingId, pendingAction, pendingAt, symbols, quarantinedAt, statusAt, ...r }) => ({
+    ...r,
+    symbols: JSON.parse(symbols) as string[],
+    quarantinedAt: iso(quarantinedAt),
+    statusAt: statusAt === null ? null : iso(statusAt),
+    pending:
+      pendingId === null || pendingAction === null || pendingAt === null
+        ? null
+        : { id: pendingId, action: pendingAction, requestedAt: iso(pendingAt) },
+  }));
+  const last = page[page.length - 1];
+  return { items, next: more && last ? cursorOf(last) : null };
+}
+
+/** The opaque page cursor: the row's quarantine time, node id and delivery id. */
+export function cursorOf(r: { quarantinedAt: number; nodeId: number; deliveryId: number }): string {
+  return `${r.quarantinedAt}.${r.nodeId}.${r.deliveryId}`;
+}
+
+/** A cursor back into its parts; undefined when it is not one listQuarantine gave. */
+export function parseCursor(s: string): QuarantineFilter['before'] | undefined {
+  const m = /^(\d{1,15})\.(\d{1,10})\.(\d{1,15})$/.exec(s);
+  if (!m) return undefined;
+  return { at: Number(m[1]), nodeId: Number(m[2]), deliveryId: Number(m[3]) };
+}
