@@ -22,6 +22,9 @@ import type { Facts } from '#mailsystem/policy/decide.ts';
 import { createQuarantineActionsClient } from '#mailsystem/quarantine/actions.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createShipper } from '#mailsystem/telemetry/shipper.ts';
+import { eventLog } from '#mailsystem/telemetry/events.ts';
+import { heartbeatReader } from '#mailsystem/telemetry/gauges.ts';
+import { createMxMetrics, type MxMetrics } from '#mailsystem/telemetry/metrics.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
 import { waitFor } from '../support/wait.ts';
@@ -111,6 +114,7 @@ let dir: string;
 let db: DB;
 let mx: MailSystem;
 let port: number;
+let metrics: MxMetrics;
 /** The node's clock: the test moves it to show what counts from the release and what the retention sees. */
 let now = Date.UTC(2026, 10, 2, 12);
 const clock = { now: () => now };
@@ -121,6 +125,10 @@ before(async () => {
   backendUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   dir = mkdtempSync(join(tmpdir(), 'tidings-quarantine-node-'));
   db = openNodeDatabase(join(dir, 'node.sqlite'));
+  metrics = createMxMetrics(
+    { readGauges: heartbeatReader(db), ackedCursor: eventLog(db).cursor, now: clock.now },
+    { processMetrics: false },
+  );
   mx = createMailSystem(
     { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 20 } },
     {
@@ -130,6 +138,7 @@ before(async () => {
       log: silentLog,
       buildDsn: () => Buffer.alloc(0),
       checks,
+      observeEvent: (e) => metrics.observe(e),
       fetchQuarantineActions: createQuarantineActionsClient({ backendUrl, token: TOKEN, requestTimeoutMs: 2_000 }),
     },
   );
@@ -331,6 +340,11 @@ describe('the node quarantine', () => {
     );
     const beat = TelemetryHeartbeat.parse(posted.find((p) => p.path === '/api/v1/telemetry/heartbeat')?.body);
     assert.equal(beat.scanning, 'off');
+    // The node's own metrics count them too.
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^tidings_mx_quarantine_released_total\{route="maildir"\} 1$/m);
+    assert.match(text, /^tidings_mx_quarantine_purged_total\{reason="staff"\} 1$/m);
+    assert.match(text, /^tidings_mx_quarantine_purged_total\{reason="retention"\} 1$/m);
   });
 });
 
