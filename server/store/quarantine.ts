@@ -258,3 +258,14 @@ export function parseCursor(s: string): QuarantineFilter['before'] | undefined {
   if (!m) return undefined;
   return { at: Number(m[1]), nodeId: Number(m[2]), deliveryId: Number(m[3]) };
 }
+
+/** How many indexed copies stand in each status. */
+export function quarantineCounts(db: DB): Record<QuarantineStatus, number> {
+  const out: Record<QuarantineStatus, number> = { held: 0, released: 0, purged: 0 };
+  for (const r of db.prepare('SELECT status, count(*) AS n FROM quarantine_index GROUP BY status').all() as {
+    status: QuarantineStatus;
+    n: number;
+  }[])
+    out[r.status] = r.n;
+  return out;
+}

@@ -70,9 +70,59 @@ before(async () => {
     db: site.db,
     clock: () => NOW,
     node,
-    batch: { after: 0, events: [{ seq: 1, at: t - 1000, type: 'accepted', messageId: 'm1' }] },
+    batch: {
+      after: 0,
+      events: [
+        { seq: 1, at: t - 1000, type: 'accepted', messageId: 'm1' },
+        // Quarantined copies (spam, and a virus that can only be deleted), so /staff/mail/quarantine's table and forms are audited.
+        {
+          seq: 2,
+          at: t - 900,
+          type: 'quarantined',
+          messageId: 'm1',
+          reason: 'spam',
+          entry: {
+            deliveryId: 1,
+            recipient: 'anna@example.com',
+            sender: 's@remote.test',
+            subject: 'Cheap <watches>',
+            size: 900,
+            score: 15,
+            symbols: ['GTUBE'],
+            virus: null,
+          },
+        },
+        {
+          seq: 3,
+          at: t - 800,
+          type: 'quarantined',
+          messageId: 'm1',
+          reason: 'virus',
+          entry: {
+            deliveryId: 2,
+            recipient: 'anna@example.com',
+            sender: '',
+            subject: null,
+            size: 900,
+            score: null,
+            symbols: [],
+            virus: 'Eicar-Signature',
+          },
+        },
+      ],
+    },
   });
-  const heartbeat = { at: t, queueDepth: 2, oldestQueuedMs: 5000, inRetry: 1, configVersion: 3, lastSyncAt: t, lastSeq: 4 };
+  // scanning off: the warning on /staff/mail and the quarantine page is audited too.
+  const heartbeat = {
+    at: t,
+    queueDepth: 2,
+    oldestQueuedMs: 5000,
+    inRetry: 1,
+    configVersion: 3,
+    lastSyncAt: t,
+    lastSeq: 4,
+    scanning: 'off' as const,
+  };
   recordHeartbeat({ db: site.db, clock: () => NOW, node, heartbeat });
   bumpRefusal(site.db, null, 'bad-token', t);
   bumpRefusal(site.db, node.id, 'gap', t);

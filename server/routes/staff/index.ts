@@ -13,6 +13,7 @@ import { auditPageRoutes } from './audit.ts';
 import { userPageRoutes } from './users.ts';
 import { enhanceRoutes } from './enhance.ts';
 import { mailPageRoutes } from './mail.ts';
+import { quarantinePageRoutes } from './quarantine.ts';
 import { passwordPageRoutes } from './password.ts';
 
 /** The only /staff paths anyone may reach: the login form and the static enhancement script (logout has its own guard). */
@@ -45,6 +46,7 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', auditPageRoutes(deps));
   app.route('/', userPageRoutes(deps));
   app.route('/', mailPageRoutes(deps));
+  app.route('/', quarantinePageRoutes(deps));
   app.route('/', passwordPageRoutes(deps));
   return app;
 }

@@ -25,6 +25,8 @@ export const NOTICES: Record<string, string> = {
   loggedout: 'You are logged out.',
   unchanged: 'Nothing changed.',
   password: 'Your new password is set; your other sessions have ended.',
+  'release-requested': 'Release requested: the MX node delivers the message on its next config sync.',
+  'delete-requested': 'Deletion requested: the MX node deletes the message on its next config sync.',
 };
 
 const CSS = `

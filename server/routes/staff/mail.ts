@@ -1,5 +1,6 @@
 // /staff/mail: hosted domains (with migration mode), mailboxes, aliases and their policies as plain forms, over the same audited services as the API;
-// and, read-only, the MX nodes' telemetry (server/routes/staff/telemetry-view.ts).
+// and, read-only, the quarantine's counts with a link to its page (server/routes/staff/quarantine.ts), a warning per
+// node running without content scanning, and the MX nodes' telemetry (server/routes/staff/telemetry-view.ts).
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { MIGRATION_MODES, DomainInput, DomainPatch, MailboxInput, AliasInput, DomainName, Address } from '#data/contracts/mail-config.ts';
@@ -19,6 +20,7 @@ import { readForm, type Form } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
 import { attempt } from './tasks.ts';
 import { telemetrySection } from './telemetry-view.ts';
+import { quarantineSection, scanningOffWarning } from './quarantine.ts';
 import { policySection, policyFormSettings, POLICY_LABELS } from './policy-view.ts';
 import { PolicySettings } from '#data/contracts/mail-policy.ts';
 import { PolicyScope } from '#data/contracts/mx-config.ts';
@@ -62,7 +64,7 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const v = (kind: string, key: string) => (form.form === kind ? (form[key] ?? '') : '');
     const modeOptions = (selected: string) =>
       MIGRATION_MODES.map((m) => html`<option value="${m}"${m === selected ? raw(' selected') : ''}>${m}</option>`);
-    const body = html`<p class="muted">Changes reach the MX nodes on their next config sync (version ${currentConfigVersion(deps.db)}); no restart. Modes: legacy relays everything to the old MX, shadow relays and dry-runs the new path, active delivers here.</p>
+    const body = html`${scanningOffWarning(deps.db)}<p class="muted">Changes reach the MX nodes on their next config sync (version ${currentConfigVersion(deps.db)}); no restart. Modes: legacy relays everything to the old MX, shadow relays and dry-runs the new path, active delivers here.</p>
     <h2>Domains</h2>
     <table><thead><tr><th>Domain</th><th>Mode, legacy host, catch-all</th><th></th></tr></thead><tbody>
     ${domains.map(
@@ -111,6 +113,7 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       <label><input type="checkbox" name="keepLocalCopy" value="1"${v('alias', 'keepLocalCopy') ? raw(' checked') : ''}> Keep a local copy in the mailbox of the same address</label>
       <p><button type="submit">Add alias</button></p></fieldset></form>
     ${policySection(deps.db, csrf)}
+    ${quarantineSection(deps.db)}
     ${telemetrySection(deps)}`;
     return send(c, page({ title: 'Mail configuration', auth, notice: noticeOf(c), errors, body }), status);
   };
