@@ -1,4 +1,4 @@
-// `cli mail ...`: domains, mailboxes, aliases and MX node tokens, through the same services (and audit) as the API.
+// `cli mail ...`: domains, mailboxes, aliases, policies, the quarantine and MX node tokens, through the same services (and audit) as the API.
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import type { CliContext } from './context.ts';
@@ -21,6 +21,10 @@ import { addressPolicy } from '../services/mail/addressPolicy.ts';
 import { listPolicies } from '../store/mail.ts';
 import { DEFAULT_POLICY, type MailPolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
 import { INSTALLATION_POLICY_KEY, policyScopeOf } from '#data/contracts/mx-config.ts';
+import { QuarantineReason, QuarantineStatus } from '#data/contracts/quarantine.ts';
+import { listQuarantine } from '../services/mail/listQuarantine.ts';
+import { requestQuarantineRelease } from '../services/mail/requestQuarantineRelease.ts';
+import { requestQuarantineDelete } from '../services/mail/requestQuarantineDelete.ts';
 
 export const MAIL_HELP = `Mail configuration (every change is audited and reaches the MX nodes on their next sync):
   mail domain add <domain> [--mode active|shadow|legacy] [--legacy-host HOST] [--legacy-port PORT] [--catch-all ADDRESS]
@@ -40,6 +44,10 @@ export const MAIL_HELP = `Mail configuration (every change is audited and reache
                                        (installation → domain → address); no options: the level inherits everything
   mail policy remove <installation|DOMAIN|ADDRESS>
   mail policy show <address>           the effective policy of a mailbox or alias, and where each setting comes from
+  mail quarantine list [--search WORDS] [--reason spam|virus] [--status held|released|purged] [--node NODE] [--limit N]
+                                       quarantined copies, newest first (words in subject, sender, recipient, symbols, virus)
+  mail quarantine release <node> <delivery-id>   deliver the copy as if clean (never a virus); applied on the node's next sync
+  mail quarantine delete <node> <delivery-id>    delete the copy; applied on the node's next sync
   mail node-token <node-name>          prints a new token for that MX node (replaces its old one)`;
 
 const ACTOR = { userId: null, name: 'cli' } as const;
@@ -110,6 +118,11 @@ function parseMailArgs(args: string[]) {
       dmarc: { type: 'string' },
       'spam-threshold': { type: 'string' },
       'subject-prefix': { type: 'string' },
+      search: { type: 'string' },
+      reason: { type: 'string' },
+      status: { type: 'string' },
+      node: { type: 'string' },
+      limit: { type: 'string' },
     },
   });
 }
@@ -289,6 +302,46 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
             settingText(k, e.policy[k]),
             e.source[k] === 'installation' && e.levels.installation[k] === undefined ? 'default' : e.source[k],
           ]),
+        );
+        return 0;
+      }
+      case 'quarantine list': {
+        if (o.limit !== undefined && !/^\d{1,3}$/.test(o.limit)) throw new Invalid('--limit: a number of copies, 1 to 200');
+        const { items, next } = listQuarantine(ctx.db, {
+          q: o.search,
+          reason: o.reason === undefined ? undefined : parse(QuarantineReason, o.reason),
+          status: o.status === undefined ? undefined : parse(QuarantineStatus, o.status),
+          node: o.node,
+          limit: o.limit === undefined ? undefined : Number(o.limit),
+        });
+        table(
+          ctx,
+          ['QUARANTINED', 'NODE', 'DELIVERY', 'REASON', 'STATUS', 'PENDING', 'RECIPIENT', 'SENDER', 'SCORE', 'VERDICT', 'SUBJECT'],
+          items.map((i) => [
+            i.quarantinedAt,
+            i.node,
+            String(i.deliveryId),
+            i.reason,
+            i.status === 'purged' ? `purged (${i.purgeReason})` : i.status,
+            i.pending ? i.pending.action : '-',
+            i.recipient,
+            i.sender === '' ? '<>' : i.sender,
+            i.score === null ? '-' : i.score.toFixed(2),
+            i.virus ?? (i.symbols.join(',') || '-'),
+            i.subject ?? '(no subject)',
+          ]),
+        );
+        if (next) ctx.stderr.write(`More copies are older than these: narrow the search or raise --limit.\n`);
+        return 0;
+      }
+      case 'quarantine release':
+      case 'quarantine delete': {
+        if (args.length < 2 || !/^[1-9]\d{0,14}$/.test(args[1]))
+          throw new Invalid(`name the node and the delivery id, e.g. \`mail quarantine ${verb} mx1 42\` (see \`mail quarantine list\`)`);
+        const input = { ctx: services, actor: ACTOR, node: args[0], deliveryId: Number(args[1]) };
+        const a = verb === 'release' ? requestQuarantineRelease(input) : requestQuarantineDelete(input);
+        ctx.stdout.write(
+          `${verb === 'release' ? 'Release' : 'Deletion'} of copy ${a.deliveryId} on ${a.node} requested (action ${a.id}); the node applies it on its next sync.\n`,
         );
         return 0;
       }
