@@ -112,29 +112,30 @@ function decoder(charset: string): TextDecoder | null {
  */
 export function decodeWords(value: string): string {
   const parts: string[] = [];
-  let pending = null as { charset: string; bytes: Buffer[]; raw: string } | null;
+  let pending = null as { decoder: TextDecoder; charset: string; bytes: Buffer[] } | null;
   let last = 0;
   const flush = (): void => {
     if (!pending) return;
-    const dec = decoder(pending.charset);
-    parts.push(dec ? dec.decode(Buffer.concat(pending.bytes)) : pending.raw);
+    parts.push(pending.decoder.decode(Buffer.concat(pending.bytes)));
     pending = null;
   };
   for (const m of value.matchAll(ENCODED_WORD)) {
     const [word, charset, encoding, text] = m;
+    const key = charset.toLowerCase();
+    // A word in a charset the runtime does not know stays text, with the blanks around it.
+    const dec = decoder(key);
+    if (dec === null) continue;
     const between = value.slice(last, m.index);
     last = m.index + word.length;
-    const key = charset.toLowerCase();
     // Blanks between two encoded words are not part of the text.
     const adjacent = pending !== null && /^[ \t]*$/.test(between);
     if (adjacent && pending?.charset === key) {
       pending.bytes.push(wordBytes(encoding, text));
-      pending.raw += word;
       continue;
     }
     flush();
     if (!adjacent) parts.push(between);
-    pending = { charset: key, bytes: [wordBytes(encoding, text)], raw: word };
+    pending = { decoder: dec, charset: key, bytes: [wordBytes(encoding, text)] };
   }
   flush();
   parts.push(value.slice(last));

@@ -26,6 +26,7 @@ describe('RFC 2047 encoded words', () => {
     assert.equal(decodeWords('plain =?utf-8?x?abc?= text'), 'plain =?utf-8?x?abc?= text');
     assert.equal(decodeWords('=?no-such-charset?q?abc?='), '=?no-such-charset?q?abc?=');
     assert.equal(decodeWords('a =?utf-8?q?b?= c'), 'a b c', 'blanks next to plain text stay');
+    assert.equal(decodeWords('=?utf-8?q?a?= =?x-unknown?q?b?= =?utf-8?q?c?='), 'a =?x-unknown?q?b?= c', 'and next to an unknown word');
   });
 });
 
