@@ -1,9 +1,13 @@
-// 39 XSS payloads typed into every text field through the staff forms stay inert on every public and staff page in Chromium.
+// 39 XSS payloads typed into every text field through the staff forms (and brought in as quarantined mail) stay inert on
+// every public and staff page in Chromium.
 /// <reference lib="dom" />
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { addStaff } from '#server/services/users/addStaff.ts';
+import { hashNodeToken, issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { ingestBatch } from '#server/services/telemetry/ingestBatch.ts';
+import { findNodeByTokenHash, type MxNode } from '#server/store/mail.ts';
 import { launchChromium, type LaunchedBrowser } from '../support/chromium.ts';
 import { startSiteServer, type SiteServer } from '../support/site-server.ts';
 
@@ -118,6 +122,38 @@ before(async () => {
   const admin = new FormClient(site.url);
   await admin.login('root');
   const root = idOf('categories', 'name', 'All Services');
+
+  // Quarantined copies whose mail-supplied strings (subject, sender, recipient, symbols, virus name) are the payloads,
+  // as an MX node's events would bring them in (issue 12): /staff/mail/quarantine shows them.
+  const node = findNodeByTokenHash(
+    site.db,
+    hashNodeToken(issueNodeToken({ ctx, actor: { userId: null, name: 'cli' }, name: 'mx1' })),
+  ) as MxNode;
+  ingestBatch({
+    db: site.db,
+    clock: () => NOW,
+    node,
+    batch: {
+      after: 0,
+      events: PAYLOADS.map((p, i) => ({
+        seq: i + 1,
+        at: NOW.getTime() - 1000 + i,
+        type: 'quarantined' as const,
+        messageId: p,
+        reason: i % 2 === 0 ? ('spam' as const) : ('virus' as const),
+        entry: {
+          deliveryId: i + 1,
+          recipient: p,
+          sender: p,
+          subject: p,
+          size: 100,
+          score: i % 2 === 0 ? 10 : null,
+          symbols: i % 2 === 0 ? [p, 'GTUBE'] : [],
+          virus: i % 2 === 0 ? null : p,
+        },
+      })),
+    },
+  });
 
   for (const [i, p] of PAYLOADS.entries()) {
     // Every list entry and the author's display name carry the payload, entered on the staff pages.
@@ -242,8 +278,12 @@ test('every payload stays text on every public and staff page', async () => {
     '/staff/audit',
     '/staff/audit?before=100',
     '/staff/users',
+    '/staff/mail',
+    '/staff/mail/quarantine',
   ])
     await visit(path);
+  const quarantine = await page.goto(`${site.url}/staff/mail/quarantine`).then(() => page.locator('main').innerText());
+  for (const p of PAYLOADS) assert.ok(quarantine.includes(p.trim().replace(/\s+/g, ' ')), `the quarantine shows ${p} as text`);
   const audit = await page.goto(`${site.url}/staff/audit?action=login`).then(() => page.locator('main').innerText());
   assert.ok(audit.includes(PAYLOADS[0]), 'a payload login name shows as text in the audit log');
   for (const [i, id] of taskIds.entries()) {
