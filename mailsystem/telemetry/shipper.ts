@@ -28,6 +28,12 @@ export interface ShipperOptions {
   heartbeatIntervalMs?: number;
   /** Events per batch; default 500, never more than TELEMETRY_MAX_BATCH. */
   batchSize?: number;
+  /**
+   * A batch ends before its JSON could pass this many bytes (default 768 KiB): the backend refuses a body over 1 MiB
+   * (server/http/validate.ts MAX_BODY_BYTES) and a refused batch would be sent again forever. Only quarantined events
+   * carry much (their entry: subject, addresses, symbols); every other event stays under EVENT_BYTES_BOUND.
+   */
+  maxBatchBytes?: number;
   /** Shipped events older than this are deleted. Default 7 days. */
   retentionMs?: number;
   /** Events deleted per prune step (one step per tick). Default 500. */
@@ -82,11 +88,16 @@ export function seqOrderError(after: number, events: readonly TelemetryEvent[]):
 
 const ConflictBody = z.object({ cursor: z.number().int().nonnegative() });
 
+/** More than any event's JSON without a quarantine entry takes (seq, at, type, message id, route, reason, counts). */
+export const EVENT_BYTES_BOUND = 256;
+export const DEFAULT_MAX_BATCH_BYTES = 768 * 1024;
+
 export function createShipper(opts: ShipperOptions): Shipper {
   const { db, clock, log, post } = opts;
   const interval = opts.intervalMs ?? 2_000;
   const heartbeatInterval = opts.heartbeatIntervalMs ?? 15_000;
   const batchSize = Math.min(opts.batchSize ?? 500, TELEMETRY_MAX_BATCH);
+  const maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   const retention = opts.retentionMs ?? 7 * 86_400_000;
   const pruneBatch = opts.pruneBatch ?? 500;
   const minBackoff = opts.minBackoffMs ?? 1_000;
@@ -127,9 +138,13 @@ export function createShipper(opts: ShipperOptions): Shipper {
     const rows = events.after(after, batchSize);
     if (rows.length === 0) return { kind: 'idle' };
     const mapped: TelemetryEvent[] = [];
+    let bytes = 0;
     for (const row of rows) {
       const m = toTelemetryEvent(row);
       if (!m.ok) return stopBroken(row.seq, `event ${row.seq} (${row.type}, reason ${JSON.stringify(row.reason)}): ${m.error}`);
+      // An entry is at most a few KiB (its strings are cut to the contract's limits); the first event always goes.
+      bytes += EVENT_BYTES_BOUND + (typeof row.entry === 'string' ? Buffer.byteLength(row.entry) : 0);
+      if (mapped.length > 0 && bytes > maxBatchBytes) break;
       mapped.push(m.event);
     }
     // Each event was checked against the contract above; what TelemetryBatch adds is the order (the size is
@@ -144,14 +159,15 @@ export function createShipper(opts: ShipperOptions): Shipper {
       return { kind: 'failed', error: err instanceof Error ? err.message : String(err) };
     }
     if (closed) return { kind: 'failed', error: 'stopped' };
-    const last = rows[rows.length - 1].seq;
+    const last = mapped[mapped.length - 1].seq;
     if (res.status === 200) {
       const ack = TelemetryAck.safeParse(res.body);
       if (!ack.success) return { kind: 'failed', error: 'the backend answered 200 without a valid acknowledgement' };
       if (ack.data.cursor < after || ack.data.cursor > last)
         log.warn({ after, last, cursor: ack.data.cursor }, 'telemetry: the backend acknowledged a cursor outside the batch; taking it');
       events.setCursor(ack.data.cursor, clock.now());
-      return { kind: 'acked', cursor: ack.data.cursor, applied: ack.data.applied, sent: rows.length, more: rows.length === batchSize };
+      const more = mapped.length < rows.length || rows.length === batchSize;
+      return { kind: 'acked', cursor: ack.data.cursor, applied: ack.data.applied, sent: mapped.length, more };
     }
     if (res.status === 409) {
       const body = ConflictBody.safeParse(res.body);

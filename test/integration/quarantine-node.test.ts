@@ -21,7 +21,8 @@ import { silentLog } from '#mailsystem/deps.ts';
 import type { Facts } from '#mailsystem/policy/decide.ts';
 import { createQuarantineActionsClient } from '#mailsystem/quarantine/actions.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
-import { createShipper } from '#mailsystem/telemetry/shipper.ts';
+import { createShipper, DEFAULT_MAX_BATCH_BYTES } from '#mailsystem/telemetry/shipper.ts';
+import { QueueStore } from '#mailsystem/queue/store.ts';
 import { eventLog } from '#mailsystem/telemetry/events.ts';
 import { heartbeatReader } from '#mailsystem/telemetry/gauges.ts';
 import { createMxMetrics, type MxMetrics } from '#mailsystem/telemetry/metrics.ts';
@@ -411,5 +412,59 @@ describe('fetching staff actions', () => {
     sync.stop();
     assert.equal(events('released').filter((r) => r.delivery_id === spam2.id).length, 1);
     assert.equal(maildirFiles().filter((f) => f.includes('<spam-2@origin.test>')).length, 1);
+  });
+});
+
+describe('shipping large entries', () => {
+  it("never sends a batch over the backend's 1 MiB body limit, however large the entries of a spam wave", async () => {
+    const wave = openNodeDatabase(join(dir, 'wave.sqlite'));
+    const store = new QueueStore(wave);
+    // 500 copies with entries as large as the contract lets them be: ~10 KiB each, ~5 MB in one batch of 500.
+    const body = Buffer.from(`Subject: ${'漢'.repeat(300)}\r\n\r\nx\r\n`);
+    const symbols = Array.from({ length: 60 }, (_, i) => ({ name: `${i}${'S'.repeat(140)}`, score: i }));
+    wave.transaction(() => {
+      for (let i = 0; i < 500; i++)
+        store.insertAccepted({
+          id: `w${i}`,
+          receivedAt: now,
+          envelopeFrom: `${'ü'.repeat(400)}@origin.test`,
+          clientIp: '192.0.2.1',
+          helo: 'origin.test',
+          body,
+          deliveries: [
+            {
+              recipient: `${'é'.repeat(400)}@example.test`,
+              route: { kind: 'maildir', mailbox: 'anna@example.test' },
+              quarantine: { reason: 'spam', verdict: { spam: { score: 30, symbols } } },
+            },
+          ],
+        });
+    })();
+    const sizes: number[] = [];
+    let shipped = 0;
+    const shipper = createShipper({
+      db: wave,
+      clock,
+      log: silentLog,
+      post: async (path, payload) => {
+        const size = Buffer.byteLength(JSON.stringify(payload));
+        if (path !== '/api/v1/telemetry') return { status: 204, body: null };
+        sizes.push(size);
+        // What the backend answers a body over its limit (server/http/validate.ts MAX_BODY_BYTES).
+        if (size > 1024 * 1024) return { status: 413, body: { title: 'Payload Too Large' } };
+        const batch = TelemetryBatchSchema.parse(payload);
+        shipped += batch.events.length;
+        return { status: 200, body: { cursor: batch.events.at(-1)?.seq ?? batch.after, applied: batch.events.length } };
+      },
+    });
+    for (let tick = 0; tick < 20 && shipped < 1000; tick++) {
+      const outcome = await shipper.shipOnce();
+      assert.equal(outcome.kind, 'acked', `tick ${tick}: ${JSON.stringify(outcome)} after batches of ${sizes.join(', ')} bytes`);
+    }
+    await shipper.stop();
+    assert.equal(shipped, 1000, 'every accepted and quarantined event shipped');
+    assert.ok(sizes.length > 2, `in several batches: ${sizes.join(', ')}`);
+    assert.ok(Math.max(...sizes) <= DEFAULT_MAX_BATCH_BYTES, `each under the node's budget: ${sizes.join(', ')}`);
+    wave.close();
   });
 });
