@@ -210,3 +210,26 @@ test('a node whose latest heartbeat says scanning is off gets a warning on /staf
   heartbeat();
   assert.ok(!visibleText((await b.get('/staff/mail')).text).includes(warning));
 });
+
+test('more copies than a page: an "Older messages" link keeps the search and continues where the page ended', async () => {
+  const { b, ship } = await setup();
+  ship(
+    Array.from({ length: 60 }, (_, i) => ({
+      type: 'quarantined' as const,
+      messageId: `bulk${i}`,
+      reason: 'spam' as const,
+      entry: entry(100 + i, { subject: `Bulk offer ${i}` }),
+    })),
+  );
+  const first = await b.get('/staff/mail/quarantine?q=bulk');
+  const ids = (html: string) => [...html.matchAll(/quarantine\/mx1\/(\d+)\/delete/g)].map((m) => Number(m[1]));
+  assert.equal(ids(first.text).length, 50);
+  const m = /<a href="(\/staff\/mail\/quarantine\?[^"]+)">Older messages<\/a>/.exec(first.text);
+  assert.ok(m, 'a link to the older copies');
+  const href = m[1].replace(/&amp;/g, '&');
+  assert.match(href, /[?&]q=bulk(&|$)/);
+  const second = await b.get(href);
+  assert.equal(ids(second.text).length, 10);
+  assert.doesNotMatch(second.text, />Older messages</);
+  assert.deepEqual(new Set([...ids(first.text), ...ids(second.text)]).size, 60);
+});
