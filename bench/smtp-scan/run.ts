@@ -30,7 +30,9 @@ const PROFILE_DIR = '/tmp/prof-scan';
 const NODE = join(process.cwd(), 'node_modules/.bin/node');
 
 type SystemName = 'ceiling' | 'tidings' | 'postfix';
-const SYSTEMS: readonly SystemName[] = ['ceiling', 'tidings', 'postfix'];
+/** BENCH_SYSTEMS picks some (e.g. `tidings` alone for a CPU profile); the ratios need all three. */
+const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'ceiling,tidings,postfix').split(',') as SystemName[];
+for (const s of SYSTEMS) if (!['ceiling', 'tidings', 'postfix'].includes(s)) throw new Error(`BENCH_SYSTEMS: unknown system ${s}`);
 
 /** What each class should come to: scanned clean and delivered, tagged and delivered, refused (or found). */
 const EXPECTED: Record<MessageClass, { mta: string; ceiling: string }> = {
@@ -63,6 +65,8 @@ interface Run {
   unexpected: number;
   errors: number;
   errorReplies: string[];
+  /** Tidings: auth, rspamd and clamd times from the verdicts of its refused (virus) messages. */
+  checkTimes?: Record<'auth' | 'spam' | 'virus', Quantiles>;
   /** CPU seconds per 1000 handled messages: the MTA's process tree, rspamd's, clamd's. */
   cpu: { mta: number; rspamd: number; clamd: number };
 }
@@ -152,6 +156,9 @@ interface Mta {
   pid: () => number;
   queueEmpty: () => boolean;
   maildirRoot: string;
+  /** Tidings: its last event's seq, and the check times (ms) its 'rejected' events after that seq recorded. */
+  lastSeq?: () => number;
+  checkTimes?: (afterSeq: number) => { auth: number[]; spam: number[]; virus: number[] };
 }
 
 interface Context {
@@ -170,6 +177,7 @@ async function measureCeiling(ctx: Context, sessions: number, round: number, dur
   const { scanners } = ctx;
   const pids = { rspamd: scanners.normal.pid, clamd: scanners.clamdPid() };
   const cpu0 = cpuOf(pids);
+  const driver0 = process.cpuUsage();
   const r = await driveScanners({
     rspamdPort: scanners.normal.port,
     clamdPort: scanners.clamd.port,
@@ -179,6 +187,7 @@ async function measureCeiling(ctx: Context, sessions: number, round: number, dur
     recipients: ctx.recipients,
   });
   const cpu1 = cpuOf(pids);
+  const driver = process.cpuUsage(driver0);
   const outcomes = new Map<string, number>();
   let unexpected = 0;
   for (const s of r.samples) {
@@ -205,13 +214,19 @@ async function measureCeiling(ctx: Context, sessions: number, round: number, dur
     unexpected,
     errors: r.errors,
     errorReplies: [],
-    cpu: { mta: 0, rspamd: (cpu1.rspamd - cpu0.rspamd) / handled, clamd: (cpu1.clamd - cpu0.clamd) / handled },
+    // "mta" here: the driver's own process (its HTTP and clamd clients, building the messages), the part Tidings' clients play.
+    cpu: {
+      mta: (driver.user + driver.system) / 1000 / handled,
+      rspamd: (cpu1.rspamd - cpu0.rspamd) / handled,
+      clamd: (cpu1.clamd - cpu0.clamd) / handled,
+    },
   };
 }
 
 async function measureMta(ctx: Context, mta: Mta, sessions: number, round: number, durationMs: number): Promise<Run> {
   const { scanners } = ctx;
   const pids = { mta: mta.pid(), rspamd: mta.name === 'tidings' ? scanners.normal.pid : scanners.milter.pid, clamd: scanners.clamdPid() };
+  const seq0 = mta.lastSeq?.() ?? 0;
   const cpu0 = cpuOf(pids);
   const r = await driveSmtp({ port: mta.port, sessions, durationMs, corpus: ctx.corpus, recipients: ctx.recipients });
   const accepted = r.samples.filter((s) => s.code === 250).length;
@@ -248,6 +263,7 @@ async function measureMta(ctx: Context, mta: Mta, sessions: number, round: numbe
   }
   const handled = r.samples.filter((s) => s.code === 250 || s.code >= 500).length;
   const spanMs = end - r.firstAt;
+  const times = mta.checkTimes?.(seq0);
   return {
     system: mta.name,
     sessions,
@@ -262,6 +278,7 @@ async function measureMta(ctx: Context, mta: Mta, sessions: number, round: numbe
     unexpected,
     errors: r.errors,
     errorReplies: r.errorReplies,
+    ...(times ? { checkTimes: { auth: quantiles(times.auth), spam: quantiles(times.spam), virus: quantiles(times.virus) } } : {}),
     cpu: {
       mta: (cpu1.mta - cpu0.mta) / handled,
       rspamd: (cpu1.rspamd - cpu0.rspamd) / handled,
@@ -290,8 +307,14 @@ function printRun(r: Run): void {
         `DATA-to-mailbox p50 ${f0(r.dataToMailbox?.p50 ?? Number.NaN)} p99 ${f0(r.dataToMailbox?.p99 ?? Number.NaN)} ms`;
   console.log(
     `[${r.sessions} sessions] round ${r.round} ${r.system.padEnd(7)} ${r.handled} handled in ${(r.spanMs / 1000).toFixed(1)} s: ${f0(r.rate)} msg/s  ${lat}  ` +
-      `CPU s/1000: ${r.system === 'ceiling' ? '' : `${r.system} ${r.cpu.mta.toFixed(2)}, `}rspamd ${r.cpu.rspamd.toFixed(2)}, clamd ${r.cpu.clamd.toFixed(2)}  errors ${r.errors}`,
+      `CPU s/1000: ${r.system === 'ceiling' ? 'driver' : r.system} ${r.cpu.mta.toFixed(2)}, rspamd ${r.cpu.rspamd.toFixed(2)}, clamd ${r.cpu.clamd.toFixed(2)}  errors ${r.errors}`,
   );
+  const t = r.checkTimes;
+  if (t)
+    console.log(
+      `    Tidings' own check times (verdicts of its ${r.outcomes.get('virus rejected') ?? 0} refused viruses): auth p50 ${f0(t.auth.p50)} p99 ${f0(t.auth.p99)} ms, ` +
+        `then rspamd p50 ${f0(t.spam.p50)} p99 ${f0(t.spam.p99)} ms; clamd (in parallel) p50 ${f0(t.virus.p50)} p99 ${f0(t.virus.p99)} ms`,
+    );
   console.log(
     `    verdicts: ${outcomeText(r)}${r.unexpected ? `  UNEXPECTED ${r.unexpected}` : ''}${r.errorReplies.length ? `  first errors: ${r.errorReplies.join(' | ')}` : ''}`,
   );
@@ -402,7 +425,7 @@ function printSummary(runs: Run[]): void {
       console.log(
         `| ${sessions} | ${system === 'ceiling' ? 'scanners (ceiling)' : system === 'tidings' ? 'Tidings' : 'Postfix + rspamd milter'} | ${f0(mean(rs, (r) => r.rate))} | ` +
           `${f0(mean(rs, (r) => r.reply.p50))} / ${f0(mean(rs, (r) => r.reply.p99))} | ${system === 'ceiling' ? '–' : q((r) => r.toMailbox)} | ` +
-          `${system === 'ceiling' ? '–' : q((r) => r.dataToMailbox)} | ${system === 'ceiling' ? '–' : mean(rs, (r) => r.cpu.mta).toFixed(2)} / ` +
+          `${system === 'ceiling' ? '–' : q((r) => r.dataToMailbox)} | ${mean(rs, (r) => r.cpu.mta).toFixed(2)}${system === 'ceiling' ? ' (driver)' : ''} / ` +
           `${mean(rs, (r) => r.cpu.rspamd).toFixed(2)} / ${mean(rs, (r) => r.cpu.clamd).toFixed(2)} | ${rs.reduce((s, r) => s + r.unexpected, 0)} | ${rs.reduce((s, r) => s + r.errors, 0)} |`,
       );
     }
@@ -443,6 +466,17 @@ async function main(): Promise<void> {
     tdb.close();
   });
   const queued = tdb.prepare("SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'queued')").pluck();
+  const lastSeq = tdb.prepare('SELECT ifnull(max(seq), 0) FROM events').pluck();
+  const rejected = tdb.prepare("SELECT detail FROM events WHERE seq > ? AND type = 'rejected' AND detail IS NOT NULL").pluck();
+  const checkTimes = (after: number): { auth: number[]; spam: number[]; virus: number[] } => {
+    const out = { auth: [] as number[], spam: [] as number[], virus: [] as number[] };
+    for (const d of rejected.all(after) as string[]) {
+      const v = (JSON.parse(d) as { verdict?: Record<'auth' | 'spam' | 'virus', { ms?: number }> }).verdict;
+      if (!v) continue;
+      for (const k of ['auth', 'spam', 'virus'] as const) if (typeof v[k]?.ms === 'number') out[k].push(v[k].ms as number);
+    }
+    return out;
+  };
   const ctx: Context = {
     corpus,
     recipients,
@@ -453,6 +487,8 @@ async function main(): Promise<void> {
       pid: () => proc.pid as number,
       queueEmpty: () => queued.get() === 0,
       maildirRoot: join(stateDir, 'mx', 'mail'),
+      lastSeq: () => lastSeq.get() as number,
+      checkTimes,
     },
     postfix: {
       name: 'postfix',

@@ -10,13 +10,14 @@
 //   so that rspamd runs its own SPF/DKIM/DMARC checks, as a provider running Postfix + rspamd would.
 // Two instances because one would run the antivirus module for Tidings' /checkv2 calls too (a second clamd scan of
 // every message). Both get the same scanning processes: 2 (one per CPU).
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { type Clamd, startClamd } from '../../test/support/clamd.ts';
-import { type DnsServer, startDnsServer } from '../../test/support/dns-zone.ts';
-import { HAM_SENDER, HAM_ZONE } from '../../test/support/mail-corpus.ts';
+import { HAM_SENDER } from '../../test/support/mail-corpus.ts';
 import { type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { type Rspamd, SHARED_DIR, startRspamd } from '../../test/support/rspamd.ts';
 import { wallNow } from '../smtp-accept/load.ts';
@@ -25,17 +26,25 @@ import { type MessageClass, classOf, type Corpus } from './corpus.ts';
 /** Scanning processes per rspamd instance (the machine has 2 CPUs). */
 export const RSPAMD_PROCESSES = 2;
 
-/** The sender's domain publishes SPF for the load's source address and a DMARC record, so both MTAs' checks pass. */
-export const ZONE = {
-  ...HAM_ZONE,
-  txt: {
-    [HAM_SENDER.domain]: ['v=spf1 ip4:127.0.0.1 -all'],
-    [`_dmarc.${HAM_SENDER.domain}`]: ['v=DMARC1; p=none'],
-  },
-};
+/** zone.ts served by dns-server.ts in a child process. */
+async function startDnsProcess(): Promise<{ port: number; close(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'dns-server.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', (l) => resolve(Number(l)));
+    child.once('exit', (code) => reject(new Error(`the DNS server process exited (${code}) before telling its port`)));
+  });
+  return {
+    port,
+    async close() {
+      child.stdin.end(); // it closes its socket and exits
+      await exited;
+    },
+  };
+}
 
 export interface Scanners {
-  dns: DnsServer;
+  dns: { port: number };
   clamd: Clamd;
   clamdPid: () => number;
   /** For Tidings and the ceiling. */
@@ -62,7 +71,7 @@ export async function startScanners(): Promise<Scanners> {
     for (const s of stops.reverse()) await s();
   };
   try {
-    const dns = await startDnsServer(ZONE);
+    const dns = await startDnsProcess();
     stops.push(() => dns.close());
     const clamd = await startClamd({ streamMaxLength: 25 * 1024 * 1024 });
     stops.push(() => clamd.stop());
