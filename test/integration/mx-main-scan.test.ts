@@ -55,6 +55,8 @@ describe('mailsystem/main.ts content checks', () => {
       TIDINGS_RSPAMD_URL: rspamd.url,
       TIDINGS_CLAMD_ADDRESS: `127.0.0.1:${clamd.port}`,
       TIDINGS_CLAMD_STREAM_MAX: String(clamd.streamMaxLength),
+      // the node refuses to start with a size limit clamd could not scan
+      TIDINGS_SMTP_MAX_MESSAGE_BYTES: String(clamd.streamMaxLength),
     });
     assert.match(await sendFromHamSender(n.port, 'anna@example.com', hamMessage({ headers: ['X-Test-Marker: main-ham'] })), /^250 /);
     await waitFor(() => inbox(n, 'main-ham').length === 1, 'ham delivered');
