@@ -21,6 +21,11 @@ export interface Config {
   trustedProxies: string[];
   /** How long the backend keeps telemetry minute and hour rollups (days are kept); hours at least as long as minutes. */
   telemetryRetention: { minutesMs: number; hoursMs: number };
+  /**
+   * How long the quarantine index keeps a copy that left the quarantine (released, or its bytes deleted on its node);
+   * held copies stay until their node purges them.
+   */
+  quarantineIndexRetentionMs: number;
   /** Slug of the section the MX nodes report telemetry for (its /status.json entry carries their summary). */
   telemetrySection: string;
   /** When the telemetry section's light turns unknown or to active issues (server/services/telemetry/health.ts). */
@@ -70,6 +75,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     role: oneOf(env, 'TIDINGS_ROLE', ['all-in-one', 'backend'] as const, 'all-in-one'),
     trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
     telemetryRetention: telemetryRetention(env),
+    quarantineIndexRetentionMs: duration(env, 'TIDINGS_QUARANTINE_INDEX_RETENTION', 90 * UNIT_MS.d, false, '30d, 90d or 400d'),
     telemetrySection: sectionSlug(env, 'TIDINGS_TELEMETRY_SECTION', 'email'),
     metricsToken: metricsToken(env),
     telemetryHealth: telemetryHealth(env),

@@ -39,7 +39,14 @@ try {
 const changes = createChangeCounter();
 const metrics = createBackendMetrics();
 const { app, lookupCachedPage, refreshStatus } = createAppWithFastPath({ db, config, clock, log, changes, metrics });
-const jobs = startJobs({ db, clock, log, changes }, { telemetryRollup: config.telemetryRetention, statusRefresh: refreshStatus });
+const jobs = startJobs(
+  { db, clock, log, changes },
+  {
+    telemetryRollup: config.telemetryRetention,
+    quarantineIndexRetentionMs: config.quarantineIndexRetentionMs,
+    statusRefresh: refreshStatus,
+  },
+);
 jobs.runNow(); // catch up on plan transitions and telemetry rollups at start-up instead of waiting for the first minute
 // TIDINGS_ROLE=backend runs the backend alone (MX nodes elsewhere); the default is all-in-one.
 const allInOne = config.role === 'all-in-one';

@@ -2,6 +2,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { runTransitions, type TransitionDeps, type TransitionOptions } from './transitions.ts';
 import { DEFAULT_ROLLUP, runTelemetryRollup, type RollupOptions } from './telemetry-rollup.ts';
+import { DEFAULT_QUARANTINE_INDEX_RETENTION_MS, runQuarantineIndexPrune } from './quarantine-index-prune.ts';
 
 export interface Jobs {
   /** Runs every job once now (start-up catch-up, and tests). */
@@ -24,10 +25,17 @@ export interface JobOptions {
   statusRefresh?: () => void;
   /** Cron expression of the status refresh; every minute unless a test wants otherwise. */
   statusEvery?: string;
+  /** config.quarantineIndexRetentionMs; 90 days by default. */
+  quarantineIndexRetentionMs?: number;
 }
 
 /** The names the jobs are scheduled under (node-cron's task names). */
-export const JOB_NAMES = { transitions: 'plan-transitions', telemetryRollup: 'telemetry-rollup', statusStates: 'status-states' } as const;
+export const JOB_NAMES = {
+  transitions: 'plan-transitions',
+  telemetryRollup: 'telemetry-rollup',
+  statusStates: 'status-states',
+  quarantineIndexPrune: 'quarantine-index-prune',
+} as const;
 
 export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
   const transitions = () => {
@@ -46,6 +54,14 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       deps.log.error({ err }, 'telemetry rollup job failed');
     }
   };
+  const quarantinePrune = () => {
+    try {
+      runQuarantineIndexPrune(deps, opts.quarantineIndexRetentionMs ?? DEFAULT_QUARANTINE_INDEX_RETENTION_MS);
+    } catch (err) {
+      // Each step is its own transaction: the next hour goes on from where this one stopped.
+      deps.log.error({ err }, 'quarantine index prune job failed');
+    }
+  };
   const status = () => {
     try {
       opts.statusRefresh?.();
@@ -58,6 +74,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
   const tasks: ScheduledTask[] = [
     cron.schedule(opts.every ?? '* * * * *', transitions, { name: JOB_NAMES.transitions, noOverlap: true, unref: true }),
     cron.schedule(opts.rollupEvery ?? '* * * * *', rollup, { name: JOB_NAMES.telemetryRollup, noOverlap: true, unref: true }),
+    cron.schedule('23 * * * *', quarantinePrune, { name: JOB_NAMES.quarantineIndexPrune, noOverlap: true, unref: true }),
   ];
   if (opts.statusRefresh)
     tasks.push(cron.schedule(opts.statusEvery ?? '* * * * *', status, { name: JOB_NAMES.statusStates, noOverlap: true, unref: true }));
@@ -65,6 +82,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
     runNow: () => {
       transitions();
       rollup();
+      quarantinePrune();
       status();
     },
     stop: async () => {

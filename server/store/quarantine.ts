@@ -52,6 +52,30 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 // ── written by the ingest ──────────────────────────────────────────────────
 
+// The ingest writes these for every quarantine event of a batch (a spam run can bring hundreds): prepared once per
+// database handle, as the ingest's other statements (server/store/telemetry.ts).
+function ingestStatements(db: DB) {
+  return {
+    index: db.prepare(`INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, sender, subject, size, score,
+                         symbols, virus, quarantined_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(node_id, delivery_id) DO NOTHING`),
+    resolveCopy: db.prepare(`UPDATE quarantine_index SET status = ?, status_at = ?, purge_reason = ?
+                             WHERE node_id = ? AND delivery_id = ? AND status = 'held'`),
+    resolveActions: db.prepare(`UPDATE quarantine_actions SET state = CASE WHEN id = ? THEN 'done' ELSE 'superseded' END, resolved_at = ?
+                                WHERE node_id = ? AND delivery_id = ? AND state = 'pending'`),
+  };
+}
+const INGEST_STATEMENTS = new WeakMap<DB, ReturnType<typeof ingestStatements>>();
+function ingest(db: DB): ReturnType<typeof ingestStatements> {
+  let s = INGEST_STATEMENTS.get(db);
+  if (!s) {
+    s = ingestStatements(db);
+    INGEST_STATEMENTS.set(db, s);
+  }
+  return s;
+}
+
 /** A copy the node quarantined; a second event for the same copy (a restored node database) changes nothing. */
 export function indexQuarantined(
   db: DB,
@@ -59,10 +83,7 @@ export function indexQuarantined(
   e: { messageId: string; reason: QuarantineReason; at: number; entry: QuarantineEntry },
 ): void {
   const { entry } = e;
-  db.prepare(`INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, sender, subject, size, score, symbols,
-                virus, quarantined_at)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-              ON CONFLICT(node_id, delivery_id) DO NOTHING`).run(
+  ingest(db).index.run(
     nodeId,
     entry.deliveryId,
     e.messageId,
@@ -89,10 +110,21 @@ export function resolveCopy(
   e: { deliveryId: number; at: number; status: 'released' | 'purged'; purgeReason: PurgeReason | null; actionId: number | null },
   now: number,
 ): void {
-  db.prepare(`UPDATE quarantine_index SET status = ?, status_at = ?, purge_reason = ?
-              WHERE node_id = ? AND delivery_id = ? AND status = 'held'`).run(e.status, e.at, e.purgeReason, nodeId, e.deliveryId);
-  db.prepare(`UPDATE quarantine_actions SET state = CASE WHEN id = ? THEN 'done' ELSE 'superseded' END, resolved_at = ?
-              WHERE node_id = ? AND delivery_id = ? AND state = 'pending'`).run(e.actionId ?? 0, now, nodeId, e.deliveryId);
+  const s = ingest(db);
+  s.resolveCopy.run(e.status, e.at, e.purgeReason, nodeId, e.deliveryId);
+  s.resolveActions.run(e.actionId ?? 0, now, nodeId, e.deliveryId);
+}
+
+/**
+ * Deletes up to `limit` index rows of copies that left the quarantine (released or purged) before `before`, with their
+ * resolved actions; returns how many. Held copies stay whatever their age: the node's retention purges them, and its
+ * event moves them here. The audit log keeps who asked for what.
+ */
+export function pruneQuarantineIndex(db: DB, before: number, limit: number): number {
+  return db
+    .prepare(`DELETE FROM quarantine_index WHERE (node_id, delivery_id) IN (SELECT node_id, delivery_id FROM quarantine_index
+              WHERE status <> 'held' AND status_at < ? ORDER BY status_at LIMIT ?)`)
+    .run(before, limit).changes;
 }
 
 // ── read and written by the staff services ─────────────────────────────────

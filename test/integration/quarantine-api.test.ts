@@ -7,6 +7,7 @@ import type { QuarantineEntry } from '#data/contracts/quarantine.ts';
 import type { TelemetryEvent } from '#data/contracts/telemetry.ts';
 import { accounting } from '#server/services/telemetry/accounting.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { runQuarantineIndexPrune } from '#server/jobs/quarantine-index-prune.ts';
 import { makeHarness, type Session } from './api-harness.ts';
 
 type Ev = Omit<TelemetryEvent, 'seq' | 'at'> & Record<string, unknown>;
@@ -295,6 +296,33 @@ test('an event that is not the pending action supersedes it: a retention purge b
   // A late 'released' for the same copy does not move it back.
   await ship('mx1', [{ type: 'released', messageId: 'a', deliveryId: 5, actionId: r.body.id }]);
   assert.deepEqual(db.prepare('SELECT status FROM quarantine_index').all(), [{ status: 'purged' }]);
+});
+
+test('the index keeps copies that left the quarantine for its retention, then prunes them with their actions; held copies stay', async () => {
+  const { h, db, call, ship } = await setup();
+  const DAY = 86_400_000;
+  const log = { info() {}, warn() {}, error() {} } as never;
+  const prune = () => runQuarantineIndexPrune({ db, clock: h.now, log }, 90 * DAY);
+  await ship('mx1', [
+    { type: 'quarantined', messageId: 'a', reason: 'spam', entry: entry(1) },
+    { type: 'quarantined', messageId: 'b', reason: 'spam', entry: entry(2) },
+    { type: 'quarantined', messageId: 'c', reason: 'virus', entry: entry(3, { virus: 'Eicar-Signature', score: null }) },
+  ]);
+  const r = await call('POST', '/api/v1/mail/quarantine/mx1/1/release');
+  assert.equal(r.status, 202);
+  await ship('mx1', [
+    { type: 'released', messageId: 'a', deliveryId: 1, actionId: r.body.id },
+    { type: 'purged', messageId: 'b', deliveryId: 2, reason: 'retention' },
+  ]);
+  const rows = () => db.prepare('SELECT delivery_id AS id, status FROM quarantine_index ORDER BY delivery_id').all();
+  h.advance(90 * DAY - 1_000);
+  assert.equal(prune(), 0, 'not yet past the retention');
+  assert.equal((rows() as unknown[]).length, 3);
+  h.advance(2_000);
+  assert.equal(prune(), 2);
+  // the held virus copy stays however old (its node's retention purges it first), and the released copy's action went with it
+  assert.deepEqual(rows(), [{ id: 3, status: 'held' }]);
+  assert.equal(db.prepare('SELECT count(*) FROM quarantine_actions').pluck().get(), 0);
 });
 
 test('the accounting line counts a release as an inflow and balances through it', async () => {

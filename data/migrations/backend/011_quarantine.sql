@@ -28,6 +28,8 @@ CREATE TABLE quarantine_index (
 CREATE INDEX quarantine_index_newest ON quarantine_index(quarantined_at, node_id, delivery_id);
 CREATE INDEX quarantine_index_by_status ON quarantine_index(status, quarantined_at, node_id, delivery_id);
 CREATE INDEX quarantine_index_by_node ON quarantine_index(node_id, quarantined_at, delivery_id);
+-- Copies that left the quarantine, oldest first: the rollup job prunes them past their retention.
+CREATE INDEX quarantine_index_left ON quarantine_index(status_at) WHERE status <> 'held';
 
 -- Staff requests for a copy, pending until the event for that copy arrives from its node: 'done' when the event names
 -- the action, 'superseded' for any other (a retention purge first, or a second request). At most one pending per copy.
