@@ -32,7 +32,9 @@ CREATE INDEX quarantine_index_by_node ON quarantine_index(node_id, quarantined_a
 CREATE INDEX quarantine_index_left ON quarantine_index(status_at) WHERE status <> 'held';
 
 -- Staff requests for a copy, pending until the event for that copy arrives from its node: 'done' when the event names
--- the action, 'superseded' for any other (a retention purge first, or a second request). At most one pending per copy.
+-- the action, 'superseded' for any other (a retention purge first, or a second request), 'refused' when the node
+-- applied no change for it (its 'quarantine-refused' event, with why: the copy is not in its quarantine, or a release
+-- of a virus). At most one pending per copy.
 -- requested_by is kept when the user is removed (the audit log names them too).
 CREATE TABLE quarantine_actions (
   id           INTEGER PRIMARY KEY,
@@ -41,13 +43,16 @@ CREATE TABLE quarantine_actions (
   action       TEXT NOT NULL CHECK (action IN ('release', 'delete')),
   requested_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
   requested_at INTEGER NOT NULL,
-  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'superseded')),
+  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'superseded', 'refused')),
   resolved_at  INTEGER,
+  refused_why  TEXT CHECK ((state = 'refused') = (refused_why IS NOT NULL) AND (refused_why IS NULL OR refused_why IN ('not-quarantined', 'virus'))),
   CHECK ((state = 'pending') = (resolved_at IS NULL)),
   FOREIGN KEY (node_id, delivery_id) REFERENCES quarantine_index(node_id, delivery_id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX quarantine_actions_one_pending ON quarantine_actions(node_id, delivery_id) WHERE state = 'pending';
 CREATE INDEX quarantine_actions_pending ON quarantine_actions(node_id, id) WHERE state = 'pending';
+-- A copy's actions, newest first: the list shows the latest one when the node refused it.
+CREATE INDEX quarantine_actions_by_copy ON quarantine_actions(node_id, delivery_id, id);
 
 -- Whether the node scans message content ('off' only with TIDINGS_SCAN=off); NULL from a node older than the field.
 ALTER TABLE telemetry_heartbeats ADD COLUMN scanning TEXT CHECK (scanning IS NULL OR scanning IN ('on', 'off'));
