@@ -7,7 +7,10 @@
 //   fetches its pending actions (GET /api/v1/mx/quarantine/actions) on its config-sync timer and applies each one in a
 //   transaction with its event. An action is idempotent by the copy's state on the node (a copy no longer in quarantine
 //   is left alone), so fetching it again before its event reached the backend does nothing twice. The backend resolves
-//   an action when the event for its copy arrives: 'done' for the event that names it, 'superseded' for any other.
+//   an action when the event for its copy arrives: 'done' for the event that names it, 'superseded' for any other. An
+//   action that changes nothing on the node (the copy is not in its quarantine, or holds a virus and was asked to be
+//   released) gets a 'quarantine-refused' event of its own, and the backend marks it 'refused' with the node's why:
+//   no action stays pending for ever.
 import { z } from 'zod';
 
 export const QUARANTINE_REASONS = ['spam', 'virus'] as const;
@@ -51,14 +54,28 @@ export const PURGE_REASONS = ['staff', 'retention'] as const;
 export const PurgeReason = z.enum(PURGE_REASONS);
 export type PurgeReason = z.infer<typeof PurgeReason>;
 
+/**
+ * Why a node applied no change for a staff action ('quarantine-refused' event): the copy is not in its quarantine
+ * (released or deleted already, never there, or the delivery id now names another message), or a release of a virus.
+ */
+export const QUARANTINE_REFUSALS = ['not-quarantined', 'virus'] as const;
+export const QuarantineRefusal = z.enum(QUARANTINE_REFUSALS);
+export type QuarantineRefusal = z.infer<typeof QuarantineRefusal>;
+
 export const QUARANTINE_ACTIONS = ['release', 'delete'] as const;
 export const QuarantineActionKind = z.enum(QUARANTINE_ACTIONS);
 export type QuarantineActionKind = z.infer<typeof QuarantineActionKind>;
 
-/** A staff request the node has to apply to one of its quarantined copies. */
+/**
+ * A staff request the node has to apply to one of its quarantined copies. The copy is named by its delivery id AND its
+ * message id: a node whose database was rebuilt (same name and token) hands out delivery ids again, so the id alone
+ * could name a different message. The node applies the action only to a delivery of that message (else it refuses it,
+ * 'not-quarantined').
+ */
 export const QuarantineAction = z.object({
   id: z.number().int().positive(),
   deliveryId: z.number().int().positive(),
+  messageId: z.string().min(1),
   action: QuarantineActionKind,
 });
 export type QuarantineAction = z.infer<typeof QuarantineAction>;

@@ -1,5 +1,5 @@
 // SQL for the node queue: accepted messages, delivery rows with leases, and the event log.
-import type { PurgeReason, QuarantineEntry } from '#data/contracts/quarantine.ts';
+import type { PurgeReason, QuarantineAction, QuarantineEntry, QuarantineRefusal } from '#data/contracts/quarantine.ts';
 import type { BounceReason, RejectReason, RouteKind, TelemetryEventType } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
@@ -84,7 +84,22 @@ type EventRow =
       entry: QuarantineEntry;
     }
   | { type: 'released'; at: number; copy: QuarantinedCopy; actionId: number }
-  | { type: 'purged'; at: number; copy: QuarantinedCopy; reason: PurgeReason; actionId: number | null };
+  | { type: 'purged'; at: number; copy: QuarantinedCopy; reason: PurgeReason; actionId: number | null }
+  | {
+      type: 'quarantine-refused';
+      at: number;
+      deliveryId: number;
+      copy: DeliveryNames | { messageId: string; recipient: null; route: null };
+      actionId: number;
+      why: QuarantineRefusal;
+    };
+
+/** What the node knows of a delivery row named by a staff action. */
+interface DeliveryNames {
+  messageId: string;
+  recipient: string;
+  route: RouteKind;
+}
 
 /** A copy in the quarantine, as a release or deletion finds it. */
 interface QuarantinedCopy {
@@ -116,7 +131,8 @@ export type ObservedEvent =
   | { type: 'bounced'; route: RouteKind; reason: BounceReason }
   | { type: 'quarantined'; route: RouteKind; reason: 'spam' | 'virus' }
   | { type: 'released'; route: RouteKind }
-  | { type: 'purged'; route: RouteKind; reason: PurgeReason };
+  | { type: 'purged'; route: RouteKind; reason: PurgeReason }
+  | { type: 'quarantine-refused'; why: QuarantineRefusal };
 export type EventObserver = (e: ObservedEvent) => void;
 
 /** The types the node writes today are all types the contract knows. */
@@ -193,9 +209,11 @@ export class QueueStore {
       quarantineOlderThan: db.prepare(`SELECT q.delivery_id AS id, d.message_id AS messageId FROM quarantine q
                                         JOIN deliveries d ON d.id = q.delivery_id
                                         WHERE q.quarantined_at < ? ORDER BY q.quarantined_at LIMIT ?`),
+      // A staff action names the message too (a rebuilt node database hands out delivery ids again); the retention not.
       quarantined: db.prepare(`SELECT d.id, d.message_id AS messageId, d.recipient, d.route_kind AS route, q.reason
                                FROM deliveries d JOIN quarantine q ON q.delivery_id = d.id
-                               WHERE d.id = ? AND d.state = 'quarantined'`),
+                               WHERE d.id = @id AND (@messageId IS NULL OR d.message_id = @messageId) AND d.state = 'quarantined'`),
+      deliveryNames: db.prepare(`SELECT message_id AS messageId, recipient, route_kind AS route FROM deliveries WHERE id = ?`),
       unquarantine: db.prepare('DELETE FROM quarantine WHERE delivery_id = ?'),
       discard: db.prepare(`UPDATE deliveries SET state = 'discarded', done_at = ? WHERE id = ? AND state = 'quarantined'`),
       // Back in the queue as if it had just been accepted clean: due now, and its age (the retry schedule, the
@@ -326,8 +344,8 @@ export class QueueStore {
    * copy of the message is queued or quarantined. A 'purged' event says so (the backend's index follows it); it is no
    * outcome of its own: the copy was counted when it was quarantined. False when the copy is not in the quarantine.
    */
-  deleteQuarantined(deliveryId: number, now: number, cause: PurgeCause): boolean {
-    const copy = this.s.quarantined.get(deliveryId) as QuarantinedCopy | undefined;
+  deleteQuarantined(deliveryId: number, now: number, cause: PurgeCause, messageId: string | null = null): boolean {
+    const copy = this.s.quarantined.get({ id: deliveryId, messageId }) as QuarantinedCopy | undefined;
     if (copy === undefined) return false;
     this.s.unquarantine.run(deliveryId);
     this.s.discard.run(now, deliveryId);
@@ -340,10 +358,10 @@ export class QueueStore {
    * Releases a copy quarantined as spam: its quarantine record goes and it is queued again, due now, with the headers it
    * had (none: a kept-back copy is delivered as if clean), and a 'released' event names the staff action. A copy with
    * a virus is never released, whoever asks; a copy no longer in the quarantine is left alone (the same action can
-   * arrive twice).
+   * arrive twice), and so is a delivery of another message than the one named.
    */
-  releaseQuarantined(deliveryId: number, now: number, actionId: number): QuarantineActionResult {
-    const copy = this.s.quarantined.get(deliveryId) as QuarantinedCopy | undefined;
+  releaseQuarantined(deliveryId: number, messageId: string, now: number, actionId: number): QuarantineActionResult {
+    const copy = this.s.quarantined.get({ id: deliveryId, messageId }) as QuarantinedCopy | undefined;
     if (copy === undefined) return 'not-quarantined';
     if (copy.reason !== 'spam') return 'virus-kept';
     this.s.unquarantine.run(deliveryId);
@@ -352,10 +370,26 @@ export class QueueStore {
     return 'released';
   }
 
-  /** One staff action on one copy, in the caller's transaction (data/contracts/quarantine.ts QuarantineAction). */
-  applyQuarantineAction(action: { id: number; deliveryId: number; action: 'release' | 'delete' }, now: number): QuarantineActionResult {
-    if (action.action === 'release') return this.releaseQuarantined(action.deliveryId, now, action.id);
-    return this.deleteQuarantined(action.deliveryId, now, { reason: 'staff', actionId: action.id }) ? 'deleted' : 'not-quarantined';
+  /**
+   * One staff action on one copy, in the caller's transaction (data/contracts/quarantine.ts QuarantineAction). An action
+   * that changes nothing writes a 'quarantine-refused' event naming it, in the same transaction: the backend resolves
+   * actions only from events, so without it the action would stay pending (and block every later one on the copy).
+   */
+  applyQuarantineAction(action: QuarantineAction, now: number): QuarantineActionResult {
+    const result =
+      action.action === 'release'
+        ? this.releaseQuarantined(action.deliveryId, action.messageId, now, action.id)
+        : this.deleteQuarantined(action.deliveryId, now, { reason: 'staff', actionId: action.id }, action.messageId)
+          ? 'deleted'
+          : 'not-quarantined';
+    if (result === 'not-quarantined' || result === 'virus-kept') {
+      // The event names the message the action named; the recipient and route only when the delivery is of it.
+      const row = this.s.deliveryNames.get(action.deliveryId) as DeliveryNames | undefined;
+      const copy = row?.messageId === action.messageId ? row : { messageId: action.messageId, recipient: null, route: null };
+      const why = result === 'virus-kept' ? 'virus' : 'not-quarantined';
+      this.event({ type: 'quarantine-refused', at: now, deliveryId: action.deliveryId, copy, actionId: action.id, why });
+    }
+    return result;
   }
 
   /** Deletes up to `limit` quarantined copies older than `before` (the retention); returns how many. */
@@ -425,6 +459,13 @@ export class QueueStore {
         const detail = e.actionId === null ? null : JSON.stringify({ actionId: e.actionId });
         this.s.event.run(e.at, e.type, c.messageId, c.id, c.recipient, c.route, null, e.reason, detail);
         this.observe({ type: e.type, route: c.route, reason: e.reason });
+        return;
+      }
+      case 'quarantine-refused': {
+        const c = e.copy;
+        const detail = JSON.stringify({ actionId: e.actionId });
+        this.s.event.run(e.at, e.type, c.messageId, e.deliveryId, c.recipient, c.route, null, e.why, detail);
+        this.observe({ type: e.type, why: e.why });
         return;
       }
     }

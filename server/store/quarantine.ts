@@ -7,6 +7,7 @@ import type {
   QuarantineActionKind,
   QuarantineEntry,
   QuarantineReason,
+  QuarantineRefusal,
   QuarantineStatus,
 } from '#data/contracts/quarantine.ts';
 import type { DB } from '#data/db.ts';
@@ -16,11 +17,12 @@ export interface QuarantineActionRow {
   id: number;
   nodeId: number;
   deliveryId: number;
+  messageId: string;
   action: QuarantineActionKind;
   requestedBy: number | null;
   /** ISO time, by the backend's clock. */
   requestedAt: string;
-  state: 'pending' | 'done' | 'superseded';
+  state: 'pending' | 'done' | 'superseded' | 'refused';
   resolvedAt: string | null;
 }
 
@@ -46,6 +48,8 @@ export interface QuarantineItem {
   purgeReason: PurgeReason | null;
   /** The staff request waiting for the node, if any. */
   pending: { id: number; action: QuarantineActionKind; requestedAt: string } | null;
+  /** The copy's latest staff request when its node refused it (changed nothing), and why; null otherwise. */
+  refused: { id: number; action: QuarantineActionKind; why: QuarantineRefusal; at: string } | null;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -59,11 +63,19 @@ function ingestStatements(db: DB) {
     index: db.prepare(`INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, sender, subject, size, score,
                          symbols, virus, quarantined_at)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT(node_id, delivery_id) DO NOTHING`),
+                       ON CONFLICT(node_id, delivery_id) DO UPDATE SET message_id = excluded.message_id, reason = excluded.reason,
+                         recipient = excluded.recipient, sender = excluded.sender, subject = excluded.subject, size = excluded.size,
+                         score = excluded.score, symbols = excluded.symbols, virus = excluded.virus,
+                         quarantined_at = excluded.quarantined_at, status = 'held', status_at = NULL, purge_reason = NULL
+                       WHERE quarantine_index.message_id <> excluded.message_id`),
+    supersedeOther: db.prepare(`UPDATE quarantine_actions SET state = 'superseded', resolved_at = ?
+                                WHERE node_id = ? AND delivery_id = ? AND state = 'pending' AND message_id <> ?`),
     resolveCopy: db.prepare(`UPDATE quarantine_index SET status = ?, status_at = ?, purge_reason = ?
-                             WHERE node_id = ? AND delivery_id = ? AND status = 'held'`),
+                             WHERE node_id = ? AND delivery_id = ? AND message_id = ? AND status = 'held'`),
     resolveActions: db.prepare(`UPDATE quarantine_actions SET state = CASE WHEN id = ? THEN 'done' ELSE 'superseded' END, resolved_at = ?
-                                WHERE node_id = ? AND delivery_id = ? AND state = 'pending'`),
+                                WHERE node_id = ? AND delivery_id = ? AND message_id = ? AND state = 'pending'`),
+    refuse: db.prepare(`UPDATE quarantine_actions SET state = 'refused', refused_why = ?, resolved_at = ?
+                        WHERE id = ? AND node_id = ? AND delivery_id = ? AND state = 'pending'`),
   };
 }
 const INGEST_STATEMENTS = new WeakMap<DB, ReturnType<typeof ingestStatements>>();
@@ -76,14 +88,21 @@ function ingest(db: DB): ReturnType<typeof ingestStatements> {
   return s;
 }
 
-/** A copy the node quarantined; a second event for the same copy (a restored node database) changes nothing. */
+/**
+ * A copy the node quarantined. A second event for the same copy (a restored node database) changes nothing; one for the
+ * same (node, delivery) under another message id is a new copy (the node's database was rebuilt and its delivery ids
+ * started again): it replaces the row, held, and the old copy's pending actions are superseded, never applied to it.
+ */
 export function indexQuarantined(
   db: DB,
   nodeId: number,
   e: { messageId: string; reason: QuarantineReason; at: number; entry: QuarantineEntry },
+  now: number,
 ): void {
   const { entry } = e;
-  ingest(db).index.run(
+  const s = ingest(db);
+  s.supersedeOther.run(now, nodeId, entry.deliveryId, e.messageId);
+  s.index.run(
     nodeId,
     entry.deliveryId,
     e.messageId,
@@ -107,12 +126,33 @@ export function indexQuarantined(
 export function resolveCopy(
   db: DB,
   nodeId: number,
-  e: { deliveryId: number; at: number; status: 'released' | 'purged'; purgeReason: PurgeReason | null; actionId: number | null },
+  e: {
+    deliveryId: number;
+    messageId: string;
+    at: number;
+    status: 'released' | 'purged';
+    purgeReason: PurgeReason | null;
+    actionId: number | null;
+  },
   now: number,
 ): void {
   const s = ingest(db);
-  s.resolveCopy.run(e.status, e.at, e.purgeReason, nodeId, e.deliveryId);
-  s.resolveActions.run(e.actionId ?? 0, now, nodeId, e.deliveryId);
+  s.resolveCopy.run(e.status, e.at, e.purgeReason, nodeId, e.deliveryId, e.messageId);
+  s.resolveActions.run(e.actionId ?? 0, now, nodeId, e.deliveryId, e.messageId);
+}
+
+/**
+ * The node applied no change for a staff action (its 'quarantine-refused' event): the action is resolved as 'refused'
+ * with the node's why, so it is no longer handed to the node and the copy takes new requests. The copy's index row is
+ * left as it is: the node's own events are what move it. An action that is no longer pending changes nothing.
+ */
+export function refuseAction(
+  db: DB,
+  nodeId: number,
+  e: { actionId: number; deliveryId: number; why: QuarantineRefusal },
+  now: number,
+): void {
+  ingest(db).refuse.run(e.why, now, e.actionId, nodeId, e.deliveryId);
 }
 
 /**
@@ -133,6 +173,7 @@ export interface CopyState {
   nodeId: number;
   node: string;
   deliveryId: number;
+  messageId: string;
   reason: QuarantineReason;
   status: QuarantineStatus;
   pending: { id: number; action: QuarantineActionKind } | null;
@@ -141,7 +182,7 @@ export interface CopyState {
 /** One copy named by its node's name and delivery id, with its pending action; undefined when the index has none. */
 export function findCopy(db: DB, node: string, deliveryId: number): CopyState | undefined {
   const r = db
-    .prepare(`SELECT q.node_id AS nodeId, n.name AS node, q.delivery_id AS deliveryId, q.reason, q.status,
+    .prepare(`SELECT q.node_id AS nodeId, n.name AS node, q.delivery_id AS deliveryId, q.message_id AS messageId, q.reason, q.status,
                 a.id AS pendingId, a.action AS pendingAction
               FROM quarantine_index q JOIN mx_nodes n ON n.id = q.node_id
               LEFT JOIN quarantine_actions a ON a.node_id = q.node_id AND a.delivery_id = q.delivery_id AND a.state = 'pending'
@@ -156,15 +197,25 @@ export function findCopy(db: DB, node: string, deliveryId: number): CopyState | 
 
 export function insertAction(
   db: DB,
-  a: { nodeId: number; deliveryId: number; action: QuarantineActionKind; requestedBy: number | null; requestedAt: number },
+  a: {
+    nodeId: number;
+    deliveryId: number;
+    messageId: string;
+    action: QuarantineActionKind;
+    requestedBy: number | null;
+    requestedAt: number;
+  },
 ): QuarantineActionRow {
   const { lastInsertRowid } = db
-    .prepare(`INSERT INTO quarantine_actions (node_id, delivery_id, action, requested_by, requested_at) VALUES (?, ?, ?, ?, ?)`)
-    .run(a.nodeId, a.deliveryId, a.action, a.requestedBy, a.requestedAt);
+    .prepare(
+      `INSERT INTO quarantine_actions (node_id, delivery_id, message_id, action, requested_by, requested_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+    .run(a.nodeId, a.deliveryId, a.messageId, a.action, a.requestedBy, a.requestedAt);
   return {
     id: Number(lastInsertRowid),
     nodeId: a.nodeId,
     deliveryId: a.deliveryId,
+    messageId: a.messageId,
     action: a.action,
     requestedBy: a.requestedBy,
     requestedAt: iso(a.requestedAt),
@@ -176,7 +227,7 @@ export function insertAction(
 /** The node's pending actions, oldest first (GET /api/v1/mx/quarantine/actions). */
 export function pendingActions(db: DB, nodeId: number, limit: number): QuarantineAction[] {
   return db
-    .prepare(`SELECT id, delivery_id AS deliveryId, action FROM quarantine_actions
+    .prepare(`SELECT id, delivery_id AS deliveryId, message_id AS messageId, action FROM quarantine_actions
               WHERE node_id = ? AND state = 'pending' ORDER BY id LIMIT ?`)
     .all(nodeId, limit) as QuarantineAction[];
 }
@@ -221,6 +272,10 @@ interface ItemRow {
   pendingId: number | null;
   pendingAction: QuarantineActionKind | null;
   pendingAt: number | null;
+  refusedId: number | null;
+  refusedAction: QuarantineActionKind | null;
+  refusedWhy: QuarantineRefusal | null;
+  refusedAt: number | null;
 }
 
 /**
@@ -256,25 +311,35 @@ export function listQuarantine(db: DB, f: QuarantineFilter): { items: Quarantine
     .prepare(`SELECT n.name AS node, q.node_id AS nodeId, q.delivery_id AS deliveryId, q.message_id AS messageId, q.reason, q.recipient,
                 q.sender, q.subject, q.size, q.score, q.symbols, q.virus, q.quarantined_at AS quarantinedAt, q.status,
                 q.status_at AS statusAt, q.purge_reason AS purgeReason,
-                a.id AS pendingId, a.action AS pendingAction, a.requested_at AS pendingAt
+                a.id AS pendingId, a.action AS pendingAction, a.requested_at AS pendingAt,
+                r.id AS refusedId, r.action AS refusedAction, r.refused_why AS refusedWhy, r.resolved_at AS refusedAt
               FROM quarantine_index q JOIN mx_nodes n ON n.id = q.node_id
               LEFT JOIN quarantine_actions a ON a.node_id = q.node_id AND a.delivery_id = q.delivery_id AND a.state = 'pending'
+              LEFT JOIN quarantine_actions r ON r.id = (SELECT max(id) FROM quarantine_actions l WHERE l.node_id = q.node_id
+                                                          AND l.delivery_id = q.delivery_id AND l.message_id = q.message_id)
+                                             AND r.state = 'refused'
               ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
               ORDER BY q.quarantined_at DESC, q.node_id DESC, q.delivery_id DESC
               LIMIT ?`)
     .all(...args, f.limit + 1) as ItemRow[];
   const more = rows.length > f.limit;
   const page = more ? rows.slice(0, f.limit) : rows;
-  const items = page.map(({ pendingId, pendingAction, pendingAt, symbols, quarantinedAt, statusAt, ...r }) => ({
-    ...r,
-    symbols: JSON.parse(symbols) as string[],
-    quarantinedAt: iso(quarantinedAt),
-    statusAt: statusAt === null ? null : iso(statusAt),
-    pending:
-      pendingId === null || pendingAction === null || pendingAt === null
-        ? null
-        : { id: pendingId, action: pendingAction, requestedAt: iso(pendingAt) },
-  }));
+  const items = page.map(
+    ({ pendingId, pendingAction, pendingAt, refusedId, refusedAction, refusedWhy, refusedAt, symbols, quarantinedAt, statusAt, ...r }) => ({
+      ...r,
+      symbols: JSON.parse(symbols) as string[],
+      quarantinedAt: iso(quarantinedAt),
+      statusAt: statusAt === null ? null : iso(statusAt),
+      pending:
+        pendingId === null || pendingAction === null || pendingAt === null
+          ? null
+          : { id: pendingId, action: pendingAction, requestedAt: iso(pendingAt) },
+      refused:
+        refusedId === null || refusedAction === null || refusedWhy === null || refusedAt === null
+          ? null
+          : { id: refusedId, action: refusedAction, why: refusedWhy, at: iso(refusedAt) },
+    }),
+  );
   const last = page[page.length - 1];
   return { items, next: more && last ? cursorOf(last) : null };
 }

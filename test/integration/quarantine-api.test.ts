@@ -114,6 +114,7 @@ test('quarantined events with their entry are indexed (idempotent on replay); se
     statusAt: null,
     purgeReason: null,
     pending: null,
+    refused: null,
   });
 
   // Replaying a batch the backend holds applies nothing and indexes nothing twice.
@@ -239,8 +240,8 @@ test('release and delete: 202 with the action, audited; 404 unknown, 409 virus r
   assert.equal(a.status, 200);
   assert.deepEqual(a.body, {
     actions: [
-      { id: releaseId, deliveryId: 1, action: 'release' },
-      { id: deleteId, deliveryId: 2, action: 'delete' },
+      { id: releaseId, deliveryId: 1, messageId: 'a', action: 'release' },
+      { id: deleteId, deliveryId: 2, messageId: 'b', action: 'delete' },
     ],
   });
   assert.deepEqual((await asNode('mx2', 'GET', '/api/v1/mx/quarantine/actions')).body, { actions: [] });
@@ -296,6 +297,62 @@ test('an event that is not the pending action supersedes it: a retention purge b
   // A late 'released' for the same copy does not move it back.
   await ship('mx1', [{ type: 'released', messageId: 'a', deliveryId: 5, actionId: r.body.id }]);
   assert.deepEqual(db.prepare('SELECT status FROM quarantine_index').all(), [{ status: 'purged' }]);
+});
+
+test('an action the node refused (changed nothing) is resolved as refused: no longer handed out, shown, and the copy takes a new request', async () => {
+  const { db, call, asNode, ship, list } = await setup();
+  await ship('mx1', [{ type: 'quarantined', messageId: 'a', reason: 'spam', entry: entry(5) }]);
+  const first = await call('POST', '/api/v1/mail/quarantine/mx1/5/release');
+  assert.equal(first.status, 202);
+  assert.deepEqual(
+    (await asNode('mx1', 'GET', '/api/v1/mx/quarantine/actions')).body.actions.map((a: { id: number }) => a.id),
+    [first.body.id],
+  );
+  await ship('mx1', [{ type: 'quarantine-refused', messageId: 'a', deliveryId: 5, actionId: first.body.id, why: 'not-quarantined' }]);
+  assert.deepEqual(db.prepare('SELECT state, refused_why AS why FROM quarantine_actions').all(), [
+    { state: 'refused', why: 'not-quarantined' },
+  ]);
+  assert.deepEqual((await asNode('mx1', 'GET', '/api/v1/mx/quarantine/actions')).body, { actions: [] });
+  const [item] = (await list()).items;
+  assert.equal(item.pending, null);
+  assert.deepEqual(item.refused, { id: first.body.id, action: 'release', why: 'not-quarantined', at: (item.refused as { at: string }).at });
+  // No 409 for ever: the copy takes a new request, and the refusal no longer shows once it is pending.
+  const second = await call('POST', '/api/v1/mail/quarantine/mx1/5/delete');
+  assert.equal(second.status, 202, JSON.stringify(second.body));
+  const [again] = (await list()).items;
+  assert.equal(again.refused, null);
+  assert.equal((again.pending as { action: string }).action, 'delete');
+  // A refusal for an action that is no longer pending (or not this copy's) changes nothing; the accounting line neither.
+  await ship('mx1', [{ type: 'quarantine-refused', deliveryId: 6, actionId: second.body.id, why: 'virus' }]);
+  assert.equal(db.prepare('SELECT state FROM quarantine_actions WHERE id = ?').pluck().get(second.body.id), 'pending');
+  assert.equal(db.prepare("SELECT count(*) FROM telemetry_minutes WHERE outcome = 'quarantine-refused'").pluck().get(), 0);
+});
+
+test('a delivery id quarantined again under another message id (a rebuilt node database) is a new copy: replaced, old actions superseded', async () => {
+  const { db, call, asNode, ship, list } = await setup();
+  await ship('mx1', [{ type: 'quarantined', messageId: 'old', reason: 'spam', entry: entry(5, { subject: 'old copy' }) }]);
+  const old = await call('POST', '/api/v1/mail/quarantine/mx1/5/release');
+  assert.equal(old.status, 202);
+  // The node's database is rebuilt: its ids start again, and delivery 5 is now another message.
+  await ship('mx1', [{ type: 'quarantined', messageId: 'new', reason: 'spam', entry: entry(5, { subject: 'new copy' }) }]);
+  const [item] = (await list()).items;
+  assert.deepEqual([item.messageId, item.subject, item.status, item.pending], ['new', 'new copy', 'held', null]);
+  assert.equal(db.prepare('SELECT state FROM quarantine_actions WHERE id = ?').pluck().get(old.body.id), 'superseded');
+  // Never handed to the node for the new copy; a new request names the new message.
+  assert.deepEqual((await asNode('mx1', 'GET', '/api/v1/mx/quarantine/actions')).body, { actions: [] });
+  const fresh = await call('POST', '/api/v1/mail/quarantine/mx1/5/release');
+  assert.equal(fresh.status, 202);
+  assert.deepEqual((await asNode('mx1', 'GET', '/api/v1/mx/quarantine/actions')).body.actions, [
+    { id: fresh.body.id, deliveryId: 5, messageId: 'new', action: 'release' },
+  ]);
+  // The same message id again is a replay: nothing changes, the pending action stays.
+  await ship('mx1', [{ type: 'quarantined', messageId: 'new', reason: 'spam', entry: entry(5, { subject: 'changed' }) }]);
+  assert.equal((await list()).items[0].subject, 'new copy');
+  assert.equal(db.prepare('SELECT state FROM quarantine_actions WHERE id = ?').pluck().get(fresh.body.id), 'pending');
+  // A late event of the old copy moves nothing of the new one.
+  await ship('mx1', [{ type: 'purged', messageId: 'old', deliveryId: 5, reason: 'retention' }]);
+  assert.equal((await list()).items[0].status, 'held');
+  assert.equal(db.prepare('SELECT state FROM quarantine_actions WHERE id = ?').pluck().get(fresh.body.id), 'pending');
 });
 
 test('the index keeps copies that left the quarantine for its retention, then prunes them with their actions; held copies stay', async () => {

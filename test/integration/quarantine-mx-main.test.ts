@@ -44,7 +44,9 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       case '/api/v1/mx/quarantine/actions':
         actionRequests.push(req.headers.authorization);
         // Pending until its event arrives, as the backend keeps it.
-        return json(200, { actions: events.some((e) => e.type === 'released') ? [] : [{ id: 41, deliveryId: 1, action: 'release' }] });
+        return json(200, {
+          actions: events.some((e) => e.type === 'released') ? [] : [{ id: 41, deliveryId: 1, messageId: 'q1', action: 'release' }],
+        });
       case '/api/v1/telemetry': {
         const batch = TelemetryBatch.parse(body);
         events.push(...batch.events);

@@ -104,7 +104,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"actions": [');
       return;
     case 'bad-shape':
-      return json(200, { actions: [{ id: 1, deliveryId: 2, action: 'explode' }] });
+      return json(200, { actions: [{ id: 1, deliveryId: 2, messageId: 'm2', action: 'explode' }] });
     case 'hang':
       hanging.add(res);
       return;
@@ -233,7 +233,7 @@ describe('the node quarantine', () => {
   it('a release delivers the copy once, as if clean, its age counted from the release; the same action again does nothing', async () => {
     const spam = copyOf('spam-1');
     now += 5 * DAY; // five days in quarantine
-    const applied = await mx.applyQuarantineActions([{ id: 11, deliveryId: spam.id, action: 'release' }]);
+    const applied = await mx.applyQuarantineActions([{ id: 11, deliveryId: spam.id, messageId: spam.messageId, action: 'release' }]);
     assert.deepEqual(
       applied.map((a) => a.result),
       ['released'],
@@ -253,20 +253,25 @@ describe('the node quarantine', () => {
     assert.ok((delivered[0].latency_ms ?? Infinity) < DAY, `latency from the release, not the accept: ${delivered[0].latency_ms} ms`);
     assert.ok(delivered[0].seq > released[0].seq);
     // The node may fetch the action again before its event reached the backend.
-    const again = await mx.applyQuarantineActions([{ id: 11, deliveryId: spam.id, action: 'release' }]);
+    const again = await mx.applyQuarantineActions([{ id: 11, deliveryId: spam.id, messageId: spam.messageId, action: 'release' }]);
     assert.deepEqual(
       again.map((a) => a.result),
       ['not-quarantined'],
     );
     assert.equal(stateOf(spam.id), 'delivered');
     assert.equal(events('released').length, 1);
+    // It changed nothing, and says so: the backend resolves the action from this event (else it stays pending).
+    assert.deepEqual(
+      events('quarantine-refused').map((r) => [r.delivery_id, r.message_id, r.reason, JSON.parse(r.detail ?? '{}').actionId]),
+      [[spam.id, spam.messageId, 'not-quarantined', 11]],
+    );
     assert.equal(db.prepare("SELECT count(*) FROM deliveries WHERE state = 'queued'").pluck().get(), 0, 'nothing left to deliver');
     assert.equal(maildirFiles().length, 1);
   });
 
   it('a virus is never released; deleting it removes the bytes and writes purged with the action', async () => {
     const virus = copyOf('virus-1');
-    const kept = await mx.applyQuarantineActions([{ id: 12, deliveryId: virus.id, action: 'release' }]);
+    const kept = await mx.applyQuarantineActions([{ id: 12, deliveryId: virus.id, messageId: virus.messageId, action: 'release' }]);
     assert.deepEqual(
       kept.map((a) => a.result),
       ['virus-kept'],
@@ -275,10 +280,19 @@ describe('the node quarantine', () => {
     assert.equal(events('released').length, 1, 'no new released event');
     assert.ok(mx.store.messageBody(virus.messageId).length > 0);
 
+    // A delivery id that names another message (a rebuilt node database hands ids out again) is not this copy.
+    const other = await mx.applyQuarantineActions([{ id: 15, deliveryId: virus.id, messageId: 'another-message', action: 'delete' }]);
+    assert.deepEqual(
+      other.map((a) => a.result),
+      ['not-quarantined'],
+    );
+    assert.equal(stateOf(virus.id), 'quarantined', 'the copy of the other message stays');
+    assert.ok(mx.store.messageBody(virus.messageId).length > 0);
+
     const deleted = await mx.applyQuarantineActions([
-      { id: 13, deliveryId: virus.id, action: 'delete' },
-      { id: 13, deliveryId: virus.id, action: 'delete' },
-      { id: 14, deliveryId: 999_999, action: 'delete' },
+      { id: 13, deliveryId: virus.id, messageId: virus.messageId, action: 'delete' },
+      { id: 13, deliveryId: virus.id, messageId: virus.messageId, action: 'delete' },
+      { id: 14, deliveryId: 999_999, messageId: 'gone', action: 'delete' },
     ]);
     assert.deepEqual(
       deleted.map((a) => a.result),
@@ -291,6 +305,18 @@ describe('the node quarantine', () => {
     assert.deepEqual(
       purged.map((r) => [r.delivery_id, r.reason, JSON.parse(r.detail ?? '{}').actionId]),
       [[virus.id, 'staff', 13]],
+    );
+    // Every action that changed nothing wrote a 'quarantine-refused' event naming it, in order with the others.
+    assert.deepEqual(
+      events('quarantine-refused')
+        .slice(1)
+        .map((r) => [r.delivery_id, r.message_id, r.reason, JSON.parse(r.detail ?? '{}').actionId]),
+      [
+        [virus.id, virus.messageId, 'virus', 12],
+        [virus.id, 'another-message', 'not-quarantined', 15],
+        [virus.id, virus.messageId, 'not-quarantined', 13],
+        [999_999, 'gone', 'not-quarantined', 14],
+      ],
     );
   });
 
@@ -355,8 +381,8 @@ describe('fetching staff actions', () => {
   it('reads the pending actions with the node token', async () => {
     backend.mode = 'ok';
     backend.actions = [
-      { id: 1, deliveryId: 5, action: 'release' },
-      { id: 2, deliveryId: 6, action: 'delete' },
+      { id: 1, deliveryId: 5, messageId: 'm5', action: 'release' },
+      { id: 2, deliveryId: 6, messageId: 'm6', action: 'delete' },
     ];
     backend.auth.length = 0;
     assert.deepEqual(await client()(), { ok: true, actions: backend.actions });
@@ -397,7 +423,7 @@ describe('fetching staff actions', () => {
     const spam2 = copyOf('spam-2');
     assert.equal(stateOf(spam2.id), 'quarantined');
     backend.mode = 'ok';
-    backend.actions = [{ id: 21, deliveryId: spam2.id, action: 'release' }];
+    backend.actions = [{ id: 21, deliveryId: spam2.id, messageId: spam2.messageId, action: 'release' }];
     const sync = createConfigSync({ db, backendUrl, token: TOKEN, clock, log: silentLog, afterSync: () => mx.pollQuarantineActions() });
     const before = backend.configRequests;
     const outcome = await sync.syncOnce();

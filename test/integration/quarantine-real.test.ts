@@ -111,9 +111,9 @@ describe('quarantine with the real scanners', () => {
   it('release delivers exactly once; the virus cannot be released; delete removes the bytes; retention prunes', async () => {
     now += 2 * DAY;
     const results = await mx.applyQuarantineActions([
-      { id: 1, deliveryId: spam.id, action: 'release' },
-      { id: 2, deliveryId: virus.id, action: 'release' },
-      { id: 1, deliveryId: spam.id, action: 'release' },
+      { id: 1, deliveryId: spam.id, messageId: spam.messageId, action: 'release' },
+      { id: 2, deliveryId: virus.id, messageId: virus.messageId, action: 'release' },
+      { id: 1, deliveryId: spam.id, messageId: spam.messageId, action: 'release' },
     ]);
     assert.deepEqual(
       results.map((r) => r.result),
@@ -131,7 +131,9 @@ describe('quarantine with the real scanners', () => {
     // A second virus copy, left for the retention job.
     const old = quarantinedCopy(await sendFromHamSender(port, MAILBOX, mimeWithAttachment(Buffer.from(EICAR), 'again.com')));
     assert.deepEqual(
-      (await mx.applyQuarantineActions([{ id: 3, deliveryId: virus.id, action: 'delete' }])).map((r) => r.result),
+      (await mx.applyQuarantineActions([{ id: 3, deliveryId: virus.id, messageId: virus.messageId, action: 'delete' }])).map(
+        (r) => r.result,
+      ),
       ['deleted'],
     );
     assert.equal(mx.store.messageBody(virus.messageId).length, 0, 'the bytes are gone');

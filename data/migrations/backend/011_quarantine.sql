@@ -3,7 +3,9 @@
 -- applies each batch ('quarantined' with its entry → held; 'released' / 'purged' → their status), and staff act on it
 -- through quarantine_actions, which the node fetches on its config-sync timer.
 
--- One row per quarantined copy, named by its node and the node's delivery id. Times are milliseconds since the epoch:
+-- One row per quarantined copy, named by its node and the node's delivery id. A node whose database was rebuilt hands
+-- out delivery ids again: a 'quarantined' event for a (node, delivery) held under ANOTHER message id is a new copy and
+-- replaces the row (the old copy's pending actions are superseded); the same message id again is a replay. Times are milliseconds since the epoch:
 -- quarantined_at is the event's `at` (the node's clock), status_at the `at` of the event that moved it.
 CREATE TABLE quarantine_index (
   node_id        INTEGER NOT NULL REFERENCES mx_nodes(id) ON DELETE CASCADE,
@@ -40,6 +42,8 @@ CREATE TABLE quarantine_actions (
   id           INTEGER PRIMARY KEY,
   node_id      INTEGER NOT NULL REFERENCES mx_nodes(id) ON DELETE CASCADE,
   delivery_id  INTEGER NOT NULL,
+  -- The copy's message: the node applies the action only to a delivery of this message.
+  message_id   TEXT NOT NULL,
   action       TEXT NOT NULL CHECK (action IN ('release', 'delete')),
   requested_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
   requested_at INTEGER NOT NULL,

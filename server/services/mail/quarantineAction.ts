@@ -39,7 +39,14 @@ export function requestAction({ ctx, actor, node, deliveryId }: QuarantineReques
           `A ${copy.pending.action} of the copy ${deliveryId} on ${node} is already waiting for the node (action ${copy.pending.id}); the node applies it on its next sync.`,
           [{ field: 'action', message: `${copy.pending.action} pending` }],
         );
-      const row = insertAction(ctx.db, { nodeId: copy.nodeId, deliveryId, action, requestedBy: actor.userId, requestedAt: now.getTime() });
+      const row = insertAction(ctx.db, {
+        nodeId: copy.nodeId,
+        deliveryId,
+        messageId: copy.messageId,
+        action,
+        requestedBy: actor.userId,
+        requestedAt: now.getTime(),
+      });
       writeAudit(ctx.db, {
         at: now.toISOString(),
         userId: actor.userId,

@@ -15,7 +15,7 @@ import type { DB } from '#data/db.ts';
 import type { Clock } from '../../deps.ts';
 import { Conflict, Unprocessable } from '../../domain/errors.ts';
 import type { MxNode } from '../../store/mail.ts';
-import { indexQuarantined, resolveCopy } from '../../store/quarantine.ts';
+import { indexQuarantined, refuseAction, resolveCopy } from '../../store/quarantine.ts';
 import { countEvents } from '../../store/telemetry-accounting.ts';
 import {
   addLatencyCounts,
@@ -51,8 +51,8 @@ export class TelemetryFromFuture extends Unprocessable {
 }
 
 /**
- * The route and reason an event is counted under ('' where it has none); null for the quarantine's 'released' and
- * 'purged', which are not rolled into the minutes (telemetry_minutes counts what happened to mail as it arrived and
+ * The route and reason an event is counted under ('' where it has none); null for the quarantine's 'released',
+ * 'purged' and 'quarantine-refused', which are not rolled into the minutes (telemetry_minutes counts what happened to mail as it arrived and
  * left; a staff release is counted by the accounting line and the quarantine index instead).
  */
 function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: string } | null {
@@ -72,6 +72,7 @@ function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: strin
       return { route: '', reason: '' };
     case 'released':
     case 'purged':
+    case 'quarantine-refused':
       return null;
   }
 }
@@ -160,7 +161,8 @@ export function rollUp(events: readonly TelemetryEvent[], from = 0): { outcomes:
 
 /**
  * The quarantine index (data/contracts/quarantine.ts) from the batch's new events, in its transaction: a copy
- * quarantined with its entry is held; 'released' and 'purged' move it and resolve the staff actions on it. A virus
+ * quarantined with its entry is held; 'released' and 'purged' move it and resolve the staff actions on it;
+ * 'quarantine-refused' resolves the one action the node applied no change for, as 'refused' with the node's why. A virus
  * is indexed as one whatever the event's reason says, so that it can never be offered for release.
  */
 function indexQuarantine(db: DB, nodeId: number, events: readonly TelemetryEvent[], from: number, now: number): void {
@@ -169,23 +171,43 @@ function indexQuarantine(db: DB, nodeId: number, events: readonly TelemetryEvent
     switch (e.type) {
       case 'quarantined':
         if (e.entry)
-          indexQuarantined(db, nodeId, {
-            messageId: e.messageId,
-            reason: e.reason === 'virus' || e.entry.virus !== null ? 'virus' : 'spam',
-            at: e.at,
-            entry: e.entry,
-          });
+          indexQuarantined(
+            db,
+            nodeId,
+            {
+              messageId: e.messageId,
+              reason: e.reason === 'virus' || e.entry.virus !== null ? 'virus' : 'spam',
+              at: e.at,
+              entry: e.entry,
+            },
+            now,
+          );
         break;
       case 'released':
-        resolveCopy(db, nodeId, { deliveryId: e.deliveryId, at: e.at, status: 'released', purgeReason: null, actionId: e.actionId }, now);
+        resolveCopy(
+          db,
+          nodeId,
+          { deliveryId: e.deliveryId, messageId: e.messageId, at: e.at, status: 'released', purgeReason: null, actionId: e.actionId },
+          now,
+        );
         break;
       case 'purged':
         resolveCopy(
           db,
           nodeId,
-          { deliveryId: e.deliveryId, at: e.at, status: 'purged', purgeReason: e.reason, actionId: e.actionId ?? null },
+          {
+            deliveryId: e.deliveryId,
+            messageId: e.messageId,
+            at: e.at,
+            status: 'purged',
+            purgeReason: e.reason,
+            actionId: e.actionId ?? null,
+          },
           now,
         );
+        break;
+      case 'quarantine-refused':
+        refuseAction(db, nodeId, { actionId: e.actionId, deliveryId: e.deliveryId, why: e.why }, now);
         break;
     }
   }
