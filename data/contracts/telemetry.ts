@@ -2,7 +2,7 @@
 // node's event log by cursor) and POST /api/v1/telemetry/heartbeat (gauges read on the node). Both sides
 // validate with these schemas; the event types and reasons are closed unions, so neither side invents a string.
 import { z } from 'zod';
-import { PurgeReason, QuarantineEntry } from './quarantine.ts';
+import { PurgeReason, QuarantineEntry, QuarantineRefusal } from './quarantine.ts';
 
 /** Every event type the node's log holds (data/migrations/node/001_queue.sql, events.type). */
 export const TELEMETRY_EVENT_TYPES = [
@@ -16,6 +16,7 @@ export const TELEMETRY_EVENT_TYPES = [
   'dsn',
   'released',
   'purged',
+  'quarantine-refused',
 ] as const;
 export const TelemetryEventType = z.enum(TELEMETRY_EVENT_TYPES);
 export type TelemetryEventType = z.infer<typeof TelemetryEventType>;
@@ -140,6 +141,20 @@ export const TelemetryEvent = z.discriminatedUnion('type', [
     reason: PurgeReason,
     /** The staff action it applied; absent for the retention job. */
     actionId: z.number().int().positive().optional(),
+  }),
+  /**
+   * A staff action the node applied no change for (data/contracts/quarantine.ts QUARANTINE_REFUSALS): the backend
+   * resolves the action as 'refused'. No flow in the accounting line and no minute rollup: nothing happened to mail.
+   */
+  z.object({
+    seq,
+    at,
+    type: z.literal('quarantine-refused'),
+    /** The message the action named, when the node knows it. */
+    messageId: z.string().min(1).optional(),
+    deliveryId: z.number().int().positive(),
+    actionId: z.number().int().positive(),
+    why: QuarantineRefusal,
   }),
 ]);
 export type TelemetryEvent = z.infer<typeof TelemetryEvent>;

@@ -1,5 +1,11 @@
 // Maps rows of the node's event log (data/migrations/node/001_queue.sql) to the wire contract's TelemetryEvent.
-import { PURGE_REASONS, type PurgeReason, QuarantineEntry } from '#data/contracts/quarantine.ts';
+import {
+  PURGE_REASONS,
+  type PurgeReason,
+  QUARANTINE_REFUSALS,
+  QuarantineEntry,
+  type QuarantineRefusal,
+} from '#data/contracts/quarantine.ts';
 import {
   BOUNCE_REASONS,
   type BounceReason,
@@ -24,7 +30,7 @@ export interface EventLogRow {
   reason: string | null;
   /** accepted and dsn: the deliveries the message created (from the row's detail JSON). */
   deliveries: number | null;
-  /** released and purged: the staff action applied (detail JSON `actionId`; null for the retention). */
+  /** released, purged and quarantine-refused: the staff action (detail JSON `actionId`; null for the retention). */
   action_id?: unknown;
   /** quarantined: the QuarantineEntry as JSON text (detail JSON `entry`); null for rows older than it. */
   entry?: string | null;
@@ -38,6 +44,7 @@ const REJECT = new Set<unknown>(REJECT_REASONS);
 const ROUTE = new Set<unknown>(ROUTE_KINDS);
 const BOUNCE = new Set<unknown>(BOUNCE_REASONS);
 const PURGE = new Set<unknown>(PURGE_REASONS);
+const REFUSAL = new Set<unknown>(QUARANTINE_REFUSALS);
 
 /** zod's `z.number().int()` (safe integers only), then `.positive()` / `.nonnegative()`. */
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
@@ -66,7 +73,9 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
   const type = row.type;
   if (!TYPES.has(type)) return { ok: false, error: `unknown event type "${type}"` };
   if (type !== 'rejected' && !(typeof messageId === 'string' && messageId.length >= 1))
-    return bad('messageId', messageId, 'a non-empty string');
+    if (!(type === 'quarantine-refused' && messageId === undefined))
+      // A refused staff action may name a delivery the node has no row for: its message id is optional.
+      return bad('messageId', messageId, 'a non-empty string');
   switch (type) {
     case 'accepted':
     case 'dsn': {
@@ -128,6 +137,17 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
       if (actionId !== undefined && !(isInt(actionId) && actionId > 0)) return bad('actionId', actionId, 'a positive integer');
       return { ok: true, event: { ...base, type, messageId: messageId as string, deliveryId, reason: reason as PurgeReason, actionId } };
     }
+    case 'quarantine-refused': {
+      const deliveryId = row.delivery_id ?? undefined;
+      if (!(isInt(deliveryId) && deliveryId > 0)) return bad('deliveryId', deliveryId, 'a positive integer');
+      const actionId = row.action_id ?? undefined;
+      if (!(isInt(actionId) && actionId > 0)) return bad('actionId', actionId, 'a positive integer');
+      if (!REFUSAL.has(reason)) return bad('why', reason, 'a refusal (not-quarantined, virus)');
+      return {
+        ok: true,
+        event: { ...base, type, messageId: messageId as string | undefined, deliveryId, actionId, why: reason as QuarantineRefusal },
+      };
+    }
     case 'discarded':
       if (reason !== undefined && !REJECT.has(reason)) return bad('reason', reason, 'a reject reason');
       // (TypeScript does not spread the two-type union over the two union members, hence the cast.)
@@ -143,7 +163,7 @@ export function eventLog(db: DB) {
     batch: db.prepare(`SELECT seq, at, type, message_id, delivery_id, route_kind, latency_ms, reason,
                               CASE WHEN type IN ('accepted', 'dsn') AND json_valid(detail)
                                    THEN json_extract(detail, '$.deliveries') END AS deliveries,
-                              CASE WHEN type IN ('released', 'purged') AND json_valid(detail)
+                              CASE WHEN type IN ('released', 'purged', 'quarantine-refused') AND json_valid(detail)
                                    THEN json_extract(detail, '$.actionId') END AS action_id,
                               CASE WHEN type = 'quarantined' AND json_valid(detail)
                                    THEN detail -> '$.entry' END AS entry

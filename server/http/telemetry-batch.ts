@@ -1,7 +1,7 @@
 // Reads POST /api/v1/telemetry's body into a TelemetryBatch. A batch of 1,000 events is checked field by field on
 // every request, so the shapes a node sends are checked here by hand in one pass; anything else takes the general
 // path (control characters, batch size, the zod schema), which decides, and names the fields in its 400.
-import { PURGE_REASONS } from '#data/contracts/quarantine.ts';
+import { PURGE_REASONS, QUARANTINE_REFUSALS } from '#data/contracts/quarantine.ts';
 import { BOUNCE_REASONS, REJECT_REASONS, ROUTE_KINDS, TELEMETRY_MAX_BATCH, TelemetryBatch } from '#data/contracts/telemetry.ts';
 import { Problem } from './problem.ts';
 import { CONTROL_CHARACTER, parseChecked, refuseControlCharacters } from './validate.ts';
@@ -10,6 +10,7 @@ const ROUTES: ReadonlySet<unknown> = new Set(ROUTE_KINDS);
 const REJECT: ReadonlySet<unknown> = new Set(REJECT_REASONS);
 const BOUNCE: ReadonlySet<unknown> = new Set(BOUNCE_REASONS);
 const PURGE: ReadonlySet<unknown> = new Set(PURGE_REASONS);
+const REFUSAL: ReadonlySet<unknown> = new Set(QUARANTINE_REFUSALS);
 
 /** z.number().int().positive(): zod's int() is a safe integer. */
 const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
@@ -31,6 +32,7 @@ const isRoute: Check = (v) => ROUTES.has(v);
 const isRejectReason: Check = (v) => REJECT.has(v);
 const isBounceReason: Check = (v) => BOUNCE.has(v);
 const isPurgeReason: Check = (v) => PURGE.has(v);
+const isRefusal: Check = (v) => REFUSAL.has(v);
 /**
  * A quarantined event's entry (subject, sender, symbols: strings from mail, with their own limits) is not checked by
  * hand: a batch holding one takes the general path. Quarantined copies are few beside deliveries, so the common
@@ -110,6 +112,17 @@ export const QUICK_SHAPES: ReadonlyMap<string, { required: readonly [string, Che
         ['reason', isPurgeReason],
       ],
       optional: [['actionId', isSeq]],
+    },
+  ],
+  [
+    'quarantine-refused',
+    {
+      required: [
+        ['deliveryId', isSeq],
+        ['actionId', isSeq],
+        ['why', isRefusal],
+      ],
+      optional: [['messageId', isMessageId]],
     },
   ],
 ]);

@@ -149,6 +149,7 @@ function count(a: Counts, e: TelemetryEvent): void {
     case 'rejected':
     case 'deferred':
     case 'purged': // the copy's outcome stays 'quarantined', counted when it was quarantined
+    case 'quarantine-refused': // a staff action that changed nothing
       return;
   }
 }

@@ -31,6 +31,7 @@ test('the rebuilt event log continues above the highest seq ever handed out, tho
   assert.equal(migrate(db, MIGRATIONS.node), readMigrations(MIGRATIONS.node).length - 6);
   assert.equal(insert(db, 'released'), 6, 'seq 6, not 1');
   assert.equal(insert(db, 'purged'), 7);
+  assert.equal(insert(db, 'quarantine-refused'), 8, 'a staff action the node applied no change for');
   assert.throws(() => insert(db, 'exploded'), /CHECK constraint failed/, 'the CHECK still lists the types');
   db.close();
 });

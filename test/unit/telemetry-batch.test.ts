@@ -13,6 +13,7 @@ import {
   TelemetryEvent,
   latencyBucket,
 } from '#data/contracts/telemetry.ts';
+import { QUARANTINE_REFUSALS } from '#data/contracts/quarantine.ts';
 import { Problem } from '#server/http/problem.ts';
 import { QUICK_SHAPES, checkedBatch, quickBatch } from '#server/http/telemetry-batch.ts';
 import { bucketOf, rollUp } from '#server/services/telemetry/ingestBatch.ts';
@@ -71,7 +72,19 @@ function validEvent(seq: number): Obj {
   const at = 1_800_000_000_000 + Math.floor(rnd() * 600_000);
   const messageId = pick(['<a@b>', 'x', 'tab\there', 'ünïcödé', '\u{1F600}', 'a'.repeat(500)]);
   switch (
-    pick(['accepted', 'rejected', 'delivered', 'deferred', 'bounced', 'quarantined', 'discarded', 'dsn', 'released', 'purged'] as const)
+    pick([
+      'accepted',
+      'rejected',
+      'delivered',
+      'deferred',
+      'bounced',
+      'quarantined',
+      'discarded',
+      'dsn',
+      'released',
+      'purged',
+      'quarantine-refused',
+    ] as const)
   ) {
     case 'accepted':
       return rnd() < 0.5 ? { seq, at, type: 'accepted', messageId } : optional({ seq, at, type: 'accepted', messageId });
@@ -99,6 +112,17 @@ function validEvent(seq: number): Obj {
       return rnd() < 0.5
         ? { seq, at, type: 'purged', messageId, deliveryId: 1 + Math.floor(rnd() * 1e6), reason: 'retention' }
         : { seq, at, type: 'purged', messageId, deliveryId: 7, reason: 'staff', actionId: 1 + Math.floor(rnd() * 1e6) };
+    case 'quarantine-refused': {
+      const e: Obj = {
+        seq,
+        at,
+        type: 'quarantine-refused',
+        deliveryId: 1 + Math.floor(rnd() * 1e6),
+        actionId: 3,
+        why: pick(QUARANTINE_REFUSALS),
+      };
+      return rnd() < 0.5 ? e : { ...e, messageId };
+    }
   }
 }
 
@@ -157,7 +181,7 @@ function mutate(b: Obj): { kind: string; value: Json } {
   const fields = Object.keys(e);
   switch (pick(['set', 'set', 'set', 'delete', 'add', 'add-top', 'order', 'top', 'event']) as string) {
     case 'set': {
-      const f = pick([...fields, 'messageId', 'reason', 'route', 'latencyMs', 'deliveries']);
+      const f = pick([...fields, 'messageId', 'reason', 'route', 'latencyMs', 'deliveries', 'why']);
       e[f] = pick(ODD);
       return { kind: `set ${f}`, value: c };
     }
@@ -313,7 +337,7 @@ function referenceRollUp(events: TelemetryEvent[]) {
   const outcomes = new Map<string, number>();
   const latency = new Map<string, number>();
   for (const e of events) {
-    if (e.type === 'released' || e.type === 'purged') continue;
+    if (e.type === 'released' || e.type === 'purged' || e.type === 'quarantine-refused') continue;
     const route = 'route' in e ? e.route : '';
     const reason = 'reason' in e ? (e.reason ?? '') : '';
     const k = JSON.stringify([minuteOf(e.at), route, e.type, reason]);

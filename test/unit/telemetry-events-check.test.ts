@@ -3,7 +3,7 @@
 // The reference below is the mapping as it was before it was hand-written: build the candidate, let zod judge it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PURGE_REASONS } from '#data/contracts/quarantine.ts';
+import { PURGE_REASONS, QUARANTINE_REFUSALS } from '#data/contracts/quarantine.ts';
 import { BOUNCE_REASONS, REJECT_REASONS, ROUTE_KINDS, TELEMETRY_EVENT_TYPES, TelemetryEvent } from '#data/contracts/telemetry.ts';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { type EventLogRow, eventLog, toTelemetryEvent } from '#mailsystem/telemetry/events.ts';
@@ -40,9 +40,11 @@ function viaZod(row: EventLogRow): { ok: boolean; event?: unknown } {
                 ? { ...base, type, messageId, deliveryId, actionId }
                 : type === 'purged'
                   ? { ...base, type, messageId, deliveryId, reason, actionId }
-                  : type === 'quarantined' && entry !== undefined
-                    ? { ...base, type, messageId, reason, entry }
-                    : { ...base, type, messageId, reason };
+                  : type === 'quarantine-refused'
+                    ? { ...base, type, messageId, deliveryId, actionId, why: reason }
+                    : type === 'quarantined' && entry !== undefined
+                      ? { ...base, type, messageId, reason, entry }
+                      : { ...base, type, messageId, reason };
   const parsed = TelemetryEvent.safeParse(candidate);
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false };
 }
@@ -67,6 +69,7 @@ const reasons = [
   ...REJECT_REASONS,
   ...BOUNCE_REASONS,
   ...PURGE_REASONS,
+  ...QUARANTINE_REFUSALS,
   'tempfail',
   'toString',
   '__proto__',
@@ -117,7 +120,16 @@ test('hand-written mapping = zod TelemetryEvent on a grid of valid and broken va
   const count = (row: EventLogRow) => void (same(row) ? accepted++ : refused++);
   for (const type of types) {
     // Each field through all its values with the others valid for the type, then pairs of fields.
-    const reason = type === 'rejected' ? 'storage' : type === 'bounced' ? 'permanent' : type === 'purged' ? 'staff' : null;
+    const reason =
+      type === 'rejected'
+        ? 'storage'
+        : type === 'bounced'
+          ? 'permanent'
+          : type === 'purged'
+            ? 'staff'
+            : type === 'quarantine-refused'
+              ? 'not-quarantined'
+              : null;
     const valid = { ...ok, type, reason } as EventLogRow;
     const fields: [keyof EventLogRow, unknown[]][] = [
       ['seq', numbers],
@@ -193,10 +205,10 @@ test('hand-written mapping = zod TelemetryEvent on rows as SQLite hands them bac
     'not json',
     null,
   ];
-  for (const type of ['quarantined', 'released', 'purged'])
+  for (const type of ['quarantined', 'released', 'purged', 'quarantine-refused'])
     for (const mid of ['m1', '', null])
       for (const deliveryId of [7, 0, -1, 2.5, 'x', null])
-        for (const reason of ['spam', 'staff', 'retention', 'expired', null])
+        for (const reason of ['spam', 'staff', 'retention', 'expired', 'not-quarantined', 'virus', null])
           for (const detail of quarantineDetails) withDelivery.run(1_800_000_000_000, type, mid, deliveryId, reason, detail);
   const rows = eventLog(db).after(0, 1_000_000);
   assert.ok(rows.length > 10_000);

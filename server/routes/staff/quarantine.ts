@@ -27,6 +27,10 @@ import { attempt } from './tasks.ts';
 
 const STATUS_TEXT: Record<QuarantineStatus, string> = { held: 'held', released: 'released', purged: 'deleted' };
 const PURGE_TEXT = { staff: 'by staff', retention: 'past the retention' } as const;
+const REFUSED_TEXT = {
+  'not-quarantined': 'the copy is not in its quarantine',
+  virus: 'a message with a virus is never released',
+} as const;
 
 /** Nodes whose latest heartbeat says they run with TIDINGS_SCAN=off (a node that does not say is not listed). */
 export function scanningOffWarning(db: DB): Html | string {
@@ -110,7 +114,13 @@ export function quarantinePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
         <td>${i.score === null ? html`<span class="muted">none</span>` : i.score.toFixed(2)}</td>
         <td>${verdict}</td>
         <td>${STATUS_TEXT[i.status]}${i.purgeReason ? ` ${PURGE_TEXT[i.purgeReason]}` : ''}${i.statusAt ? html` <span class="muted">${time(i.statusAt)}</span>` : ''}</td>
-        <td>${i.pending ? html`${i.pending.action} requested ${time(i.pending.requestedAt)}, waiting for the node's next sync` : html`<span class="muted">none</span>`}</td>
+        <td>${
+          i.pending
+            ? html`${i.pending.action} requested ${time(i.pending.requestedAt)}, waiting for the node's next sync`
+            : i.refused
+              ? html`<span class="refused">${i.refused.action} refused by the node ${time(i.refused.at)}: ${REFUSED_TEXT[i.refused.why]}</span>`
+              : html`<span class="muted">none</span>`
+        }</td>
         <td>${actions}</td></tr>`;
     };
     const body = html`${scanningOffWarning(deps.db)}
@@ -132,7 +142,7 @@ export function quarantinePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
         : html`<table><caption>Quarantined messages, newest first</caption><thead><tr>
       <th scope="col">Received</th><th scope="col">Node</th><th scope="col">Recipient</th><th scope="col">Sender</th>
       <th scope="col">Subject</th><th scope="col">Reason</th><th scope="col">Score</th><th scope="col">Symbols or virus</th>
-      <th scope="col">Status</th><th scope="col">Pending request</th><th scope="col">Actions</th>
+      <th scope="col">Status</th><th scope="col">Request</th><th scope="col">Actions</th>
       </tr></thead><tbody>${items.map(row)}</tbody></table>`
     }
     ${next ? html`<p><a href="/staff/mail/quarantine?${params({ before: next })}">Older messages</a></p>` : ''}`;
