@@ -6,6 +6,8 @@ export interface MxRecord {
 }
 
 /**
+ * Implementations may answer from a cache (the production one does, see ./cache.ts: answers for their TTL, NXDOMAIN and
+ * NODATA for a short negative TTL, failures never); every call returns the caller's own arrays, free to sort or change.
  * Errors carry node:dns codes: ENOTFOUND (NXDOMAIN) and ENODATA (no records of that type) are answers;
  * anything else (ESERVFAIL, ETIMEOUT, ECONNREFUSED…) is a temporary failure.
  */
