@@ -12,6 +12,7 @@
 //   released) gets a 'quarantine-refused' event of its own, and the backend marks it 'refused' with the node's why:
 //   no action stays pending for ever.
 import { z } from 'zod';
+import { RouteKind } from './route.ts';
 
 export const QUARANTINE_REASONS = ['spam', 'virus'] as const;
 export const QuarantineReason = z.enum(QUARANTINE_REASONS);
@@ -32,6 +33,13 @@ export const QuarantineEntry = z.object({
   deliveryId: z.number().int().positive(),
   /** The address the copy was for (the accepted recipient, not the target it resolved to). */
   recipient: z.string().min(1).max(320),
+  /**
+   * Where a release would take the copy: its route kind, and its target, the mailbox address (maildir, lmtp), the
+   * external address (forward: a copy held back by "no spam forwarding" goes to another provider when released), or
+   * the old MX's host:port (legacy).
+   */
+  route: RouteKind,
+  target: z.string().min(1).max(320),
   /** The envelope sender; '' for the null sender. */
   sender: z.string().max(320),
   /** The Subject header, RFC 2047 words decoded; null when the message has none. */

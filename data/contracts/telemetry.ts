@@ -3,6 +3,7 @@
 // validate with these schemas; the event types and reasons are closed unions, so neither side invents a string.
 import { z } from 'zod';
 import { PurgeReason, QuarantineEntry, QuarantineRefusal } from './quarantine.ts';
+import { RouteKind } from './route.ts';
 
 /** Every event type the node's log holds (data/migrations/node/001_queue.sql, events.type). */
 export const TELEMETRY_EVENT_TYPES = [
@@ -21,10 +22,8 @@ export const TELEMETRY_EVENT_TYPES = [
 export const TelemetryEventType = z.enum(TELEMETRY_EVENT_TYPES);
 export type TelemetryEventType = z.infer<typeof TelemetryEventType>;
 
-/** How a delivery left the node. */
-export const ROUTE_KINDS = ['maildir', 'lmtp', 'forward', 'legacy'] as const;
-export const RouteKind = z.enum(ROUTE_KINDS);
-export type RouteKind = z.infer<typeof RouteKind>;
+// How a delivery left the node (data/contracts/route.ts, which the quarantine contract names too).
+export { ROUTE_KINDS, RouteKind } from './route.ts';
 
 /**
  * Why the ingress refused (a 'rejected' event). The first group is what the ingress refuses today; the second is

@@ -4,6 +4,7 @@
 // the telemetry ingest refuses a whole batch that holds one control character (server/http/validate.ts), and a
 // refused batch stops the node's shipping. Only quarantined copies pay for this; the SMTP hot path never does.
 import { QUARANTINE_SUBJECT_MAX, QUARANTINE_SYMBOLS_MAX, type QuarantineEntry } from '#data/contracts/quarantine.ts';
+import type { Route } from '#mailsystem/config/directory.ts';
 
 /** The backend's CONTROL_CHARACTER (server/http/validate.ts): C0 but tab, LF and CR; DEL; C1. */
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
@@ -174,9 +175,18 @@ export function verdictSummary(verdict: Record<string, unknown>): Pick<Quarantin
   return { score, symbols, virus: name === '' ? null : name };
 }
 
+/** Where a release would take the copy: the route's kind and its target (QuarantineEntry route, target). */
+export function releaseTarget(route: Route): Pick<QuarantineEntry, 'route' | 'target'> {
+  const raw = route.kind === 'forward' ? route.to : route.kind === 'legacy' ? `${route.host}:${route.port}` : route.mailbox;
+  const target = cut(cleanText(raw), ADDRESS_MAX, 'within');
+  return { route: route.kind, target: target === '' ? '?' : target };
+}
+
 export interface EntryInput {
   deliveryId: number;
   recipient: string;
+  /** The copy's route: a release sends it there. */
+  route: Route;
   sender: string;
   /** From quarantineSubject (computed once per message, shared by its quarantined copies). */
   subject: string | null;
@@ -190,6 +200,7 @@ export function quarantineEntry(input: EntryInput): QuarantineEntry {
     deliveryId: input.deliveryId,
     // An accepted recipient is never empty; the schema wants one character at least.
     recipient: recipient === '' ? '?' : recipient,
+    ...releaseTarget(input.route),
     sender: cut(cleanText(input.sender), ADDRESS_MAX, 'within'),
     subject: input.subject,
     size: input.size,

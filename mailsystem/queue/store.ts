@@ -252,6 +252,7 @@ export class QueueStore {
       const entry = quarantineEntry({
         deliveryId: id,
         recipient: d.recipient,
+        route: d.route,
         sender: m.envelopeFrom,
         subject,
         size: m.body.length,

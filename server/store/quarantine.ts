@@ -10,6 +10,7 @@ import type {
   QuarantineRefusal,
   QuarantineStatus,
 } from '#data/contracts/quarantine.ts';
+import type { RouteKind } from '#data/contracts/route.ts';
 import type { DB } from '#data/db.ts';
 
 /** A pending (or resolved) staff request on one copy. */
@@ -34,6 +35,9 @@ export interface QuarantineItem {
   messageId: string;
   reason: QuarantineReason;
   recipient: string;
+  /** Where a release takes the copy (QuarantineEntry route, target): a 'forward' goes to an external provider. */
+  route: RouteKind;
+  target: string;
   sender: string;
   subject: string | null;
   size: number;
@@ -60,11 +64,11 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 // database handle, as the ingest's other statements (server/store/telemetry.ts).
 function ingestStatements(db: DB) {
   return {
-    index: db.prepare(`INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, sender, subject, size, score,
-                         symbols, virus, quarantined_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    index: db.prepare(`INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, route_kind, target, sender,
+                         subject, size, score, symbols, virus, quarantined_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT(node_id, delivery_id) DO UPDATE SET message_id = excluded.message_id, reason = excluded.reason,
-                         recipient = excluded.recipient, sender = excluded.sender, subject = excluded.subject, size = excluded.size,
+                         recipient = excluded.recipient, route_kind = excluded.route_kind, target = excluded.target, sender = excluded.sender, subject = excluded.subject, size = excluded.size,
                          score = excluded.score, symbols = excluded.symbols, virus = excluded.virus,
                          quarantined_at = excluded.quarantined_at, status = 'held', status_at = NULL, purge_reason = NULL
                        WHERE quarantine_index.message_id <> excluded.message_id`),
@@ -108,6 +112,8 @@ export function indexQuarantined(
     e.messageId,
     e.reason,
     entry.recipient,
+    entry.route,
+    entry.target,
     entry.sender,
     entry.subject,
     entry.size,
@@ -259,6 +265,8 @@ interface ItemRow {
   messageId: string;
   reason: QuarantineReason;
   recipient: string;
+  route: RouteKind;
+  target: string;
   sender: string;
   subject: string | null;
   size: number;
@@ -309,7 +317,7 @@ export function listQuarantine(db: DB, f: QuarantineFilter): { items: Quarantine
   }
   const rows = db
     .prepare(`SELECT n.name AS node, q.node_id AS nodeId, q.delivery_id AS deliveryId, q.message_id AS messageId, q.reason, q.recipient,
-                q.sender, q.subject, q.size, q.score, q.symbols, q.virus, q.quarantined_at AS quarantinedAt, q.status,
+                q.route_kind AS route, q.target, q.sender, q.subject, q.size, q.score, q.symbols, q.virus, q.quarantined_at AS quarantinedAt, q.status,
                 q.status_at AS statusAt, q.purge_reason AS purgeReason,
                 a.id AS pendingId, a.action AS pendingAction, a.requested_at AS pendingAt,
                 r.id AS refusedId, r.action AS refusedAction, r.refused_why AS refusedWhy, r.resolved_at AS refusedAt

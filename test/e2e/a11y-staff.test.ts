@@ -84,6 +84,8 @@ before(async () => {
           entry: {
             deliveryId: 1,
             recipient: 'anna@example.com',
+            route: 'forward',
+            target: 'bob@provider.test',
             sender: 's@remote.test',
             subject: 'Cheap <watches>',
             size: 900,
@@ -101,6 +103,8 @@ before(async () => {
           entry: {
             deliveryId: 2,
             recipient: 'anna@example.com',
+            route: 'maildir',
+            target: 'anna@example.com',
             sender: '',
             subject: null,
             size: 900,

@@ -144,6 +144,8 @@ before(async () => {
         entry: {
           deliveryId: i + 1,
           recipient: p,
+          route: 'forward' as const,
+          target: p,
           sender: p,
           subject: p,
           size: 100,

@@ -15,6 +15,8 @@ type Ev = Omit<TelemetryEvent, 'seq' | 'at'> & Record<string, unknown>;
 const entry = (deliveryId: number, over: Partial<QuarantineEntry> = {}): QuarantineEntry => ({
   deliveryId,
   recipient: 'anna@example.com',
+  route: 'maildir',
+  target: 'anna@example.com',
   sender: 'spammer@remote.test',
   subject: 'Cheap watches',
   size: 1234,
@@ -103,6 +105,8 @@ test('quarantined events with their entry are indexed (idempotent on replay); se
     messageId: 'm1',
     reason: 'spam',
     recipient: 'anna@example.com',
+    route: 'maildir',
+    target: 'anna@example.com',
     sender: 'spammer@remote.test',
     subject: '<script>alert(1)</script>',
     size: 1234,

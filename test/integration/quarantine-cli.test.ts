@@ -18,7 +18,7 @@ test('mail quarantine list, release, delete; refusals; audited as the CLI', asyn
   const ctx = { db, clock, changes: createChangeCounter() };
   const node = findNodeByTokenHash(db, hashNodeToken(issueNodeToken({ ctx, actor: { userId: null, name: 'cli' }, name: 'mx1' }))) as MxNode;
   const at = clock().getTime();
-  const base = { recipient: 'anna@example.com', sender: 'x@remote.test', size: 10 };
+  const base = { recipient: 'anna@example.com', route: 'forward', target: 'bob@provider.test', sender: 'x@remote.test', size: 10 } as const;
   ingestBatch({
     db,
     clock,
@@ -49,7 +49,10 @@ test('mail quarantine list, release, delete; refusals; audited as the CLI', asyn
   let r = await run('quarantine', 'list');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^QUARANTINED\s+NODE\s+DELIVERY\s+REASON\s+STATUS\s+PENDING/);
-  assert.match(r.stdout, /mx1\s+2\s+virus\s+held\s+-\s+anna@example\.com\s+x@remote\.test\s+-\s+Eicar-Signature\s+\(no subject\)\n/);
+  assert.match(
+    r.stdout,
+    /mx1\s+2\s+virus\s+held\s+-\s+anna@example\.com\s+forward bob@provider\.test \(external\)\s+x@remote\.test\s+-\s+Eicar-Signature\s+\(no subject\)\n/,
+  );
   r = await run('quarantine', 'list', '--search', 'watches', '--status', 'held');
   assert.equal(r.stdout.trim().split('\n').length, 2, r.stdout);
   assert.match(r.stdout, /12\.00\s+GTUBE\s+Cheap watches/);

@@ -213,6 +213,8 @@ describe('the node quarantine', () => {
     assert.deepEqual(entries[0], {
       deliveryId: spam.id,
       recipient: 'anna@example.test',
+      route: 'maildir',
+      target: 'anna@example.test',
       sender: 'sender@origin.test',
       subject: 'Grüße aus Köln MARK-SPAM',
       size: entries[0].size,

@@ -22,6 +22,8 @@ const XSS_SYMBOL = '<img src=x onerror=alert(3)>';
 const entry = (deliveryId: number, over: Partial<QuarantineEntry> = {}): QuarantineEntry => ({
   deliveryId,
   recipient: 'anna@example.com',
+  route: 'maildir',
+  target: 'anna@example.com',
   sender: 'spammer@remote.test',
   subject: 'Cheap watches',
   size: 900,
@@ -58,7 +60,13 @@ async function setup() {
       reason: 'virus',
       entry: entry(2, { subject: 'Invoice', score: null, symbols: [], virus: 'Eicar<b>-Signature' }),
     },
-    { type: 'quarantined', messageId: 'c', reason: 'spam', entry: entry(3, { subject: null, sender: '' }) },
+    // Held back by "no spam forwarding": a release sends it to another provider.
+    {
+      type: 'quarantined',
+      messageId: 'c',
+      reason: 'spam',
+      entry: entry(3, { subject: null, sender: '', route: 'forward', target: 'bob<b>@provider.test' }),
+    },
   ]);
   const b = h.browser();
   await b.login('sam');
@@ -102,6 +110,11 @@ test('the list escapes every mail-supplied string and offers release only for sp
   assert.ok(text.includes('virus Eicar<b>-Signature'));
   assert.ok(text.includes('(no subject)'));
   assert.ok(text.includes('<> (null sender)'));
+  // Where a release takes each copy, next to its button: the forward says it leaves for another provider.
+  assert.ok(text.includes('Release forward to bob<b>@provider.test (external)'), text);
+  assert.ok(text.includes('Release deliver to anna@example.com (mailbox)'));
+  assert.doesNotMatch(page.text, /bob<b>/);
+  assert.match(page.text, /aria-describedby="release-to-\d+-3"/);
   // Spam: release and delete; the virus: delete only.
   assert.match(page.text, /action="\/staff\/mail\/quarantine\/mx1\/1\/release"/);
   assert.match(page.text, /action="\/staff\/mail\/quarantine\/mx1\/1\/delete"/);

@@ -4,7 +4,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { QUARANTINE_SUBJECT_MAX, QuarantineEntry } from '#data/contracts/quarantine.ts';
-import { cleanText, cut, decodeWords, quarantineEntry, quarantineSubject, verdictSummary } from '#mailsystem/quarantine/entry.ts';
+import {
+  cleanText,
+  cut,
+  decodeWords,
+  quarantineEntry,
+  quarantineSubject,
+  releaseTarget,
+  verdictSummary,
+} from '#mailsystem/quarantine/entry.ts';
 
 /** The backend's check (server/http/validate.ts CONTROL_CHARACTER), repeated here so the test says what it guards. */
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
@@ -82,6 +90,7 @@ describe('the entry', () => {
     const entry = quarantineEntry({
       deliveryId: 9,
       recipient: `r\u0000${'x'.repeat(400)}@example.test`,
+      route: { kind: 'forward', to: `b\u0085ob${'z'.repeat(400)}@provider.test` },
       sender: 's\u001b@origin.test',
       subject: quarantineSubject(Buffer.from(`Subject: ${'\u0001'.repeat(10)}${'y'.repeat(500)}\r\n\r\n`)),
       size: 1234,
@@ -92,5 +101,20 @@ describe('the entry', () => {
       assert.ok(!CONTROL.test(text), `no control character in ${JSON.stringify(text)}`);
     assert.equal(entry.sender, 's@origin.test');
     assert.equal(entry.recipient.length, 320);
+    assert.equal(entry.route, 'forward');
+    assert.ok(entry.target.startsWith('bobzzz') && entry.target.length === 320, entry.target);
+  });
+
+  it('says where a release takes the copy: the mailbox, the external forward address, or the old MX', () => {
+    assert.deepEqual(releaseTarget({ kind: 'maildir', mailbox: 'anna@example.test' }), { route: 'maildir', target: 'anna@example.test' });
+    assert.deepEqual(releaseTarget({ kind: 'lmtp', mailbox: 'anna@example.test', host: '127.0.0.1', port: 24 }), {
+      route: 'lmtp',
+      target: 'anna@example.test',
+    });
+    assert.deepEqual(releaseTarget({ kind: 'forward', to: 'bob@provider.test' }), { route: 'forward', target: 'bob@provider.test' });
+    assert.deepEqual(releaseTarget({ kind: 'legacy', host: 'old-mx.example.test', port: 25 }), {
+      route: 'legacy',
+      target: 'old-mx.example.test:25',
+    });
   });
 });

@@ -252,6 +252,8 @@ test('a quarantined event with its entry takes the general path, which takes it 
   const entry = {
     deliveryId: 4,
     recipient: 'anna@example.net',
+    route: 'maildir',
+    target: 'anna@example.net',
     sender: '',
     subject: '<script>alert(1)</script>',
     size: 812,

@@ -83,6 +83,8 @@ const types = [...TELEMETRY_EVENT_TYPES, 'exploded', 'Accepted', ''];
 const goodEntry = {
   deliveryId: 3,
   recipient: 'anna@example.test',
+  route: 'forward',
+  target: 'bob@provider.test',
   sender: '',
   subject: null,
   size: 10,
@@ -183,6 +185,8 @@ test('hand-written mapping = zod TelemetryEvent on rows as SQLite hands them bac
   const entry = {
     deliveryId: 7,
     recipient: 'a@example.test',
+    route: 'maildir',
+    target: 'a@example.test',
     sender: 's@x.test',
     subject: 'Hi',
     size: 9,

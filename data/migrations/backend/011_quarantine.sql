@@ -13,6 +13,9 @@ CREATE TABLE quarantine_index (
   message_id     TEXT NOT NULL,
   reason         TEXT NOT NULL CHECK (reason IN ('spam', 'virus')),
   recipient      TEXT NOT NULL,
+  -- Where a release takes the copy: its route kind and target (mailbox address, external forward address, old MX).
+  route_kind     TEXT NOT NULL CHECK (route_kind IN ('maildir', 'lmtp', 'forward', 'legacy')),
+  target         TEXT NOT NULL,
   sender         TEXT NOT NULL,
   subject        TEXT,
   size           INTEGER NOT NULL CHECK (size >= 0),

@@ -27,6 +27,18 @@ import { attempt } from './tasks.ts';
 
 const STATUS_TEXT: Record<QuarantineStatus, string> = { held: 'held', released: 'released', purged: 'deleted' };
 const PURGE_TEXT = { staff: 'by staff', retention: 'past the retention' } as const;
+/** Where a release takes the copy, in words: a forward goes to another provider, and says so. */
+export function releaseText(i: Pick<QuarantineItem, 'route' | 'target'>): Html {
+  switch (i.route) {
+    case 'forward':
+      return html`forward to ${i.target} <strong>(external)</strong>`;
+    case 'legacy':
+      return html`relay to the old MX ${i.target}`;
+    default:
+      return html`deliver to ${i.target} (mailbox)`;
+  }
+}
+
 const REFUSED_TEXT = {
   'not-quarantined': 'the copy is not in its quarantine',
   virus: 'a message with a virus is never released',
@@ -101,7 +113,7 @@ export function quarantinePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
           ? ''
           : html`<div class="row">${
               releasable(i.reason)
-                ? html`<form method="post" action="/staff/mail/quarantine/${i.node}/${i.deliveryId}/release">${csrf}<button type="submit" aria-label="Release copy ${name}">Release</button></form>`
+                ? html`<form method="post" action="/staff/mail/quarantine/${i.node}/${i.deliveryId}/release">${csrf}<button type="submit" aria-describedby="release-to-${i.nodeId}-${i.deliveryId}" aria-label="Release copy ${name}">Release</button> <span class="release-to" id="release-to-${i.nodeId}-${i.deliveryId}">${releaseText(i)}</span></form>`
                 : ''
             }<form method="post" action="/staff/mail/quarantine/${i.node}/${i.deliveryId}/delete">${csrf}<button type="submit" aria-label="Delete copy ${name}">Delete</button></form></div>`;
       return html`<tr>
