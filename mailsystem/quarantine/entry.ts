@@ -1,10 +1,13 @@
-// What the backend's quarantine index shows of one quarantined copy (data/contracts/quarantine.ts QuarantineEntry),
-// built by the queue when it stores the copy: the Subject (RFC 2047 words decoded), the envelope, the size and the
-// scanners' verdict. Every string is cleaned of control characters and cut to the contract's limits here, on the node:
-// the telemetry ingest refuses a whole batch that holds one control character (server/http/validate.ts), and a
-// refused batch stops the node's shipping. Only quarantined copies pay for this; the SMTP hot path never does.
+// What the backend's quarantine index shows of one quarantined copy (data/contracts/quarantine.ts QuarantineEntry):
+// the Subject (RFC 2047 words decoded), the envelope, where a release takes it, the size and the scanners' verdict.
+// Every string is cleaned of control characters and cut to the contract's limits here, on the node: the telemetry
+// ingest refuses a whole batch that holds one control character (server/http/validate.ts), and a refused batch stops
+// the node's shipping. Only quarantined copies pay for this, and they pay it before the queue's group commit
+// (mailsystem/smtp/checked-data.ts builds the record): inside the commit the queue only adds the delivery id and the
+// stored size to JSON text built here (entryDetail).
 import { QUARANTINE_SUBJECT_MAX, QUARANTINE_SYMBOLS_MAX, type QuarantineEntry } from '#data/contracts/quarantine.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
+import type { QuarantineRecord } from '#mailsystem/queue/store.ts';
 
 /** The backend's CONTROL_CHARACTER (server/http/validate.ts): C0 but tab, LF and CR; DEL; C1. */
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
@@ -40,10 +43,14 @@ function headerEnd(body: Buffer): number {
   return body.length;
 }
 
+// One decoder per charset for the process: decode() without {stream} keeps no state between calls.
+const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true });
+const DECODERS = new Map<string, TextDecoder>();
+
 /** Bytes as text: UTF-8 when they are (RFC 6532 headers), else Latin-1 (every byte kept as one character). */
 function bytesText(bytes: Buffer): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return UTF8_FATAL.decode(bytes);
   } catch {
     return bytes.toString('latin1');
   }
@@ -99,8 +106,14 @@ function wordBytes(encoding: string, text: string): Buffer {
 function decoder(charset: string): TextDecoder | null {
   // RFC 2231 allows a language after the charset: =?utf-8*en?q?...?=
   const name = charset.split('*')[0];
+  const known = DECODERS.get(name);
+  if (known) return known;
   try {
-    return new TextDecoder(name);
+    const dec = new TextDecoder(name);
+    // Only names the runtime knows are kept (a few hundred labels at most); an unknown name is not, so a sender
+    // cannot grow the map.
+    DECODERS.set(name, dec);
+    return dec;
   } catch {
     return null;
   }
@@ -194,16 +207,44 @@ export interface EntryInput {
   verdict: Record<string, unknown>;
 }
 
-export function quarantineEntry(input: EntryInput): QuarantineEntry {
+/** Everything of the entry but the delivery id and the stored size, which the queue knows only when it stores the copy. */
+export type EntryDraft = Omit<QuarantineEntry, 'deliveryId' | 'size'>;
+
+export function entryDraft(input: Omit<EntryInput, 'deliveryId' | 'size'>): EntryDraft {
   const recipient = cut(cleanText(input.recipient), ADDRESS_MAX, 'within');
   return {
-    deliveryId: input.deliveryId,
     // An accepted recipient is never empty; the schema wants one character at least.
     recipient: recipient === '' ? '?' : recipient,
     ...releaseTarget(input.route),
     sender: cut(cleanText(input.sender), ADDRESS_MAX, 'within'),
     subject: input.subject,
-    size: input.size,
     ...verdictSummary(input.verdict),
   };
+}
+
+export function quarantineEntry(input: EntryInput): QuarantineEntry {
+  return { deliveryId: input.deliveryId, size: input.size, ...entryDraft(input) };
+}
+
+/**
+ * A kept-back copy as the queue stores it, built before the queue's transaction: the verdict and the entry's draft as
+ * JSON text, so that the commit encodes nothing of them.
+ */
+export function quarantineRecord(input: {
+  reason: 'spam' | 'virus';
+  verdict: Record<string, unknown>;
+  recipient: string;
+  route: Route;
+  sender: string;
+  subject: string | null;
+}): QuarantineRecord {
+  return { reason: input.reason, verdict: JSON.stringify(input.verdict), entry: JSON.stringify(entryDraft(input)) };
+}
+
+/**
+ * The 'quarantined' event's detail JSON, {"entry": QuarantineEntry}: the draft's JSON (an object with at least its
+ * recipient) with the delivery id and the stored size put in front, without parsing or encoding it again.
+ */
+export function entryDetail(draftJson: string, deliveryId: number, size: number): string {
+  return `{"entry":{"deliveryId":${deliveryId},"size":${size},${draftJson.slice(1)}}`;
 }

@@ -1,9 +1,9 @@
 // SQL for the node queue: accepted messages, delivery rows with leases, and the event log.
-import type { PurgeReason, QuarantineAction, QuarantineEntry, QuarantineRefusal } from '#data/contracts/quarantine.ts';
+import type { PurgeReason, QuarantineAction, QuarantineRefusal } from '#data/contracts/quarantine.ts';
 import type { BounceReason, RejectReason, RouteKind, TelemetryEventType } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
-import { quarantineEntry, quarantineSubject } from '#mailsystem/quarantine/entry.ts';
+import { entryDetail } from '#mailsystem/quarantine/entry.ts';
 
 /** Why a message is in the queue: accepted from an SMTP client, or a DSN this node generated (messages.origin). */
 export type MessageOrigin = 'smtp' | 'dsn';
@@ -27,10 +27,16 @@ export interface AddedHeaders {
   subjectPrefix: string | null;
 }
 
-/** Why a copy is kept back instead of delivered, and the scanners' verdict behind it. */
+/**
+ * Why a copy is kept back instead of delivered, the scanners' verdict behind it, and what the backend's index shows of
+ * it: built before the queue's transaction (mailsystem/quarantine/entry.ts quarantineRecord), as JSON text.
+ */
 export interface QuarantineRecord {
   reason: 'spam' | 'virus';
-  verdict: Record<string, unknown>;
+  /** The verdict record as JSON. */
+  verdict: string;
+  /** The QuarantineEntry but its deliveryId and size, as JSON (entry.ts entryDraft). */
+  entry: string;
 }
 
 export interface QueuedDelivery {
@@ -81,7 +87,8 @@ type EventRow =
       recipient: string;
       route: RouteKind;
       reason: 'spam' | 'virus';
-      entry: QuarantineEntry;
+      /** {"entry": QuarantineEntry} as JSON: the shipper sends the entry with the event (mailsystem/telemetry/events.ts). */
+      detail: string;
     }
   | { type: 'released'; at: number; copy: QuarantinedCopy; actionId: number }
   | { type: 'purged'; at: number; copy: QuarantinedCopy; reason: PurgeReason; actionId: number | null }
@@ -186,7 +193,7 @@ export class QueueStore {
       delivery:
         db.prepare(`INSERT INTO deliveries (message_id, recipient, route_kind, route, created_at, next_attempt_at, added_headers, state)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      quarantine: db.prepare(`INSERT INTO quarantine (delivery_id, reason, verdict, quarantined_at, entry) VALUES (?, ?, ?, ?, ?)`),
+      quarantine: db.prepare(`INSERT INTO quarantine (delivery_id, reason, verdict, quarantined_at) VALUES (?, ?, ?, ?)`),
       event: db.prepare(`INSERT INTO events (at, type, message_id, delivery_id, recipient, route_kind, latency_ms, reason, detail)
                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       claim: claimStatement(db, ''),
@@ -233,8 +240,6 @@ export class QueueStore {
     const origin = m.origin ?? 'smtp';
     this.s.message.run(m.id, m.receivedAt, m.envelopeFrom, m.clientIp, m.helo, m.body.length, m.isSpam ? 1 : 0, bodyId, origin);
     const quarantined: { id: number; d: QueuedDelivery & { quarantine: QuarantineRecord } }[] = [];
-    // Read once per message, and only when a copy is kept back: the index shows it.
-    let subject: string | null | undefined;
     for (const d of m.deliveries) {
       const added = d.added && (d.added.headers.length > 0 || d.added.subjectPrefix) ? JSON.stringify(d.added) : null;
       const state = d.quarantine ? 'quarantined' : 'queued';
@@ -247,18 +252,10 @@ export class QueueStore {
     const detail = JSON.stringify({ size: m.body.length, deliveries: m.deliveries.length });
     this.event({ type: origin === 'dsn' ? 'dsn' : 'accepted', at: m.receivedAt, messageId: m.id, detail });
     // Each kept-back copy is an outcome of its own, counted like a delivery (the accounting line balances).
+    // The record was built before this transaction (subject decoded, strings cleaned, JSON encoded): only the delivery
+    // id and the stored size are added here.
     for (const { id, d } of quarantined) {
-      if (subject === undefined) subject = quarantineSubject(m.body);
-      const entry = quarantineEntry({
-        deliveryId: id,
-        recipient: d.recipient,
-        route: d.route,
-        sender: m.envelopeFrom,
-        subject,
-        size: m.body.length,
-        verdict: d.quarantine.verdict,
-      });
-      this.s.quarantine.run(id, d.quarantine.reason, JSON.stringify(d.quarantine.verdict), m.receivedAt, JSON.stringify(entry));
+      this.s.quarantine.run(id, d.quarantine.reason, d.quarantine.verdict, m.receivedAt);
       this.event({
         type: 'quarantined',
         at: m.receivedAt,
@@ -267,7 +264,7 @@ export class QueueStore {
         recipient: d.recipient,
         route: d.route.kind,
         reason: d.quarantine.reason,
-        entry,
+        detail: entryDetail(d.quarantine.entry, id, m.body.length),
       });
     }
   }
@@ -445,8 +442,7 @@ export class QueueStore {
         return;
       }
       case 'quarantined':
-        // The entry rides in the detail: the shipper sends it with the event (mailsystem/telemetry/events.ts).
-        this.s.event.run(e.at, e.type, e.messageId, e.deliveryId, e.recipient, e.route, null, e.reason, JSON.stringify({ entry: e.entry }));
+        this.s.event.run(e.at, e.type, e.messageId, e.deliveryId, e.recipient, e.route, null, e.reason, e.detail);
         this.observe({ type: e.type, route: e.route, reason: e.reason });
         return;
       case 'released': {

@@ -2,6 +2,7 @@
 // (its reply, reason and detail for the event log) or what to store: the checked bytes and each copy's fate.
 import type { CheckInput, Checks } from '#mailsystem/checks/types.ts';
 import { type Decision, decide, isSpam, type PolicyTarget } from '#mailsystem/policy/decide.ts';
+import { quarantineRecord, quarantineSubject } from '#mailsystem/quarantine/entry.ts';
 import type { QueuedDelivery, RejectedEvent } from '#mailsystem/queue/store.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
@@ -34,14 +35,31 @@ export async function checkData(checks: Checks, input: CheckInput, targets: read
       detail: { ...(decision.kind === 'tempfail' ? { check: decision.detail } : {}), verdict: checked.verdict },
     };
   }
+  // A kept-back copy's record (its index entry: the Subject decoded, every string cleaned, all as JSON) is built here,
+  // before the queue's group commit, which then only adds the delivery id and the size. The Subject is read once per
+  // message, and only when a copy is kept back.
+  let subject: string | null | undefined;
   return {
     kind: 'accept',
     body: checked.message,
     isSpam: targets.some((t) => isSpam(checked.facts.spam, t.policy)),
-    deliveries: decision.copies.map((c) =>
-      c.disposition.kind === 'deliver'
-        ? { recipient: c.recipient, route: c.route, added: { headers: c.disposition.headers, subjectPrefix: c.disposition.subjectPrefix } }
-        : { recipient: c.recipient, route: c.route, quarantine: { reason: c.disposition.reason, verdict: checked.verdict } },
-    ),
+    deliveries: decision.copies.map((c): QueuedDelivery => {
+      if (c.disposition.kind === 'deliver')
+        return {
+          recipient: c.recipient,
+          route: c.route,
+          added: { headers: c.disposition.headers, subjectPrefix: c.disposition.subjectPrefix },
+        };
+      if (subject === undefined) subject = quarantineSubject(checked.message);
+      const quarantine = quarantineRecord({
+        reason: c.disposition.reason,
+        verdict: checked.verdict,
+        recipient: c.recipient,
+        route: c.route,
+        sender: input.envelope.mailFrom,
+        subject,
+      });
+      return { recipient: c.recipient, route: c.route, quarantine };
+    }),
   };
 }

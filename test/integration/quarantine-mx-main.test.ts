@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
 import { TelemetryBatch, type TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
+import { quarantineRecord } from '#mailsystem/quarantine/entry.ts';
 import { QueueStore } from '#mailsystem/queue/store.ts';
 import { killHard } from '../support/child.ts';
 import { ANNA_MAILDIR_REPLICA, type MainNode, spawnMxMain } from '../support/mx-main.ts';
@@ -87,7 +88,14 @@ it('the node process fetches staff actions after its config sync, releases the c
       {
         recipient: 'anna@example.com',
         route: { kind: 'maildir', mailbox: 'anna@example.com' },
-        quarantine: { reason: 'spam', verdict: { spam: { score: 12, symbols: [{ name: 'GTUBE', score: 12 }] } } },
+        quarantine: quarantineRecord({
+          reason: 'spam',
+          verdict: { spam: { score: 12, symbols: [{ name: 'GTUBE', score: 12 }] } },
+          recipient: 'anna@example.com',
+          route: { kind: 'maildir', mailbox: 'anna@example.com' },
+          sender: 'sender@origin.test',
+          subject: 'kept back',
+        }),
       },
     ],
   });

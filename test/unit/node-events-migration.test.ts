@@ -36,7 +36,7 @@ test('the rebuilt event log continues above the highest seq ever handed out, tho
   db.close();
 });
 
-test('the rebuild keeps every row as it was, and the quarantine gets its entry column', (t) => {
+test('the rebuild keeps every row as it was; the quarantine keeps no entry column (the event holds the entry)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-mig7-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const db = databaseBefore7WithRows(dir);
@@ -45,7 +45,7 @@ test('the rebuild keeps every row as it was, and the quarantine gets its entry c
   assert.deepEqual(db.prepare('SELECT * FROM events ORDER BY seq').all(), before);
   assert.equal(insert(db, 'accepted'), 13, 'above the highest seq ever written (12, pruned), not the highest left (10)');
   const columns = (db.prepare("SELECT name FROM pragma_table_info('quarantine')").pluck().all() as string[]).sort();
-  assert.deepEqual(columns, ['delivery_id', 'entry', 'quarantined_at', 'reason', 'verdict']);
+  assert.deepEqual(columns, ['delivery_id', 'quarantined_at', 'reason', 'verdict']);
   assert.deepEqual(db.prepare("SELECT name FROM sqlite_sequence WHERE name LIKE 'events%'").pluck().all(), ['events']);
   db.close();
 });

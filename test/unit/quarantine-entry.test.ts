@@ -4,11 +4,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { QUARANTINE_SUBJECT_MAX, QuarantineEntry } from '#data/contracts/quarantine.ts';
+import { MIGRATIONS, openDatabase } from '#data/db.ts';
+import { QueueStore } from '#mailsystem/queue/store.ts';
 import {
   cleanText,
   cut,
   decodeWords,
+  entryDetail,
   quarantineEntry,
+  quarantineRecord,
   quarantineSubject,
   releaseTarget,
   verdictSummary,
@@ -115,6 +119,69 @@ describe('the entry', () => {
     assert.deepEqual(releaseTarget({ kind: 'legacy', host: 'old-mx.example.test', port: 25 }), {
       route: 'legacy',
       target: 'old-mx.example.test:25',
+    });
+  });
+});
+
+describe('built before the queue commit', () => {
+  it("the queue stores the record it is given, once (the event's detail), adding only the delivery id and the size", () => {
+    const db = openDatabase(':memory:', { migrationsDir: MIGRATIONS.node });
+    const route = { kind: 'forward', to: 'bob@provider.test' } as const;
+    // The record says what the checks saw; the queue must not read the body again (its Subject differs here).
+    const record = quarantineRecord({
+      reason: 'spam',
+      verdict: { spam: { score: 15, symbols: [{ name: 'GTUBE', score: 15 }] } },
+      recipient: 'anna@example.test',
+      route,
+      sender: 's@origin.test',
+      subject: 'from the record',
+    });
+    const body = Buffer.from('Subject: from the body\r\n\r\nhi\r\n');
+    new QueueStore(db).insertAccepted({
+      id: 'm1',
+      receivedAt: 1_000,
+      envelopeFrom: 's@origin.test',
+      clientIp: '192.0.2.1',
+      helo: 'h.test',
+      body,
+      deliveries: [{ recipient: 'anna@example.test', route, quarantine: record }],
+    });
+    const row = db.prepare("SELECT delivery_id AS id, detail FROM events WHERE type = 'quarantined'").get() as {
+      id: number;
+      detail: string;
+    };
+    const entry = QuarantineEntry.parse(JSON.parse(row.detail).entry);
+    assert.deepEqual(entry, {
+      deliveryId: row.id,
+      size: body.length,
+      recipient: 'anna@example.test',
+      route: 'forward',
+      target: 'bob@provider.test',
+      sender: 's@origin.test',
+      subject: 'from the record',
+      score: 15,
+      symbols: ['GTUBE'],
+      virus: null,
+    });
+    assert.deepEqual(
+      db.prepare('SELECT reason, verdict FROM quarantine').all(),
+      [{ reason: 'spam', verdict: record.verdict }],
+      'the verdict JSON as given; no second copy of the entry',
+    );
+    db.close();
+  });
+
+  it('entryDetail is the entry quarantineEntry builds, as JSON', () => {
+    const input = {
+      recipient: 'a\u0001@example.test',
+      route: { kind: 'maildir', mailbox: 'a@example.test' } as const,
+      sender: '',
+      subject: null,
+      verdict: { virus: { result: 'infected', name: 'Eicar' } },
+    };
+    const record = quarantineRecord({ reason: 'virus', ...input });
+    assert.deepEqual(JSON.parse(entryDetail(record.entry, 42, 7)), {
+      entry: quarantineEntry({ ...input, deliveryId: 42, size: 7 }),
     });
   });
 });

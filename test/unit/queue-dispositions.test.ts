@@ -13,6 +13,7 @@ import { DEFAULT_RETRY } from '#mailsystem/queue/backoff.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
+import { quarantineRecord } from '#mailsystem/quarantine/entry.ts';
 import { type ObservedEvent, QueueStore } from '#mailsystem/queue/store.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -76,7 +77,14 @@ describe('queue', () => {
           {
             recipient: 'anna@example.test',
             route: { kind: 'forward', to: 'anna@elsewhere.example' },
-            quarantine: { reason: 'spam', verdict: { score: 15, symbols: ['GTUBE'] } },
+            quarantine: quarantineRecord({
+              reason: 'spam',
+              verdict: { score: 15, symbols: ['GTUBE'] },
+              recipient: 'anna@example.test',
+              route: { kind: 'forward', to: 'anna@elsewhere.example' },
+              sender: 's@r.test',
+              subject: null,
+            }),
           },
         ],
       }),
@@ -154,7 +162,14 @@ describe('quarantine retention', () => {
           {
             recipient: 'a@example.test',
             route: { kind: 'maildir', mailbox: 'a@example.test' },
-            quarantine: { reason: 'virus', verdict: { name: 'X' } },
+            quarantine: quarantineRecord({
+              reason: 'virus',
+              verdict: { name: 'X' },
+              recipient: 'a@example.test',
+              route: { kind: 'maildir', mailbox: 'a@example.test' },
+              sender: '',
+              subject: null,
+            }),
           },
           ...(alsoQueued ? [{ recipient: 'b@example.test', route: { kind: 'maildir' as const, mailbox: 'b@example.test' } }] : []),
         ],
@@ -193,7 +208,18 @@ describe('quarantine retention', () => {
       helo: '',
       body,
       deliveries: [
-        { recipient: 'a@example.test', route: { kind: 'maildir', mailbox: 'a@example.test' }, quarantine: { reason: 'spam', verdict: {} } },
+        {
+          recipient: 'a@example.test',
+          route: { kind: 'maildir', mailbox: 'a@example.test' },
+          quarantine: quarantineRecord({
+            reason: 'spam',
+            verdict: {},
+            recipient: 'a@example.test',
+            route: { kind: 'maildir', mailbox: 'a@example.test' },
+            sender: '',
+            subject: null,
+          }),
+        },
       ],
     });
     const mx = createMailSystem(

@@ -37,7 +37,4 @@ DELETE FROM sqlite_sequence WHERE name IN ('events', 'events_new');
 INSERT INTO sqlite_sequence (name, seq) SELECT 'events', seq FROM temp.events_seq_007;
 DROP TABLE temp.events_seq_007;
 
--- What the backend's index shows of the copy (a QuarantineEntry as JSON: subject decoded, sender, recipient, size,
--- score, symbols, virus), built when the copy was quarantined and also carried by its 'quarantined' event.
--- NULL for copies quarantined before this version.
-ALTER TABLE quarantine ADD COLUMN entry TEXT;
+-- What the backend's index shows of a copy (a QuarantineEntry) is kept once, in its 'quarantined' event's detail.
