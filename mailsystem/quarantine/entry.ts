@@ -6,11 +6,11 @@
 // (mailsystem/smtp/checked-data.ts builds the record): inside the commit the queue only adds the delivery id and the
 // stored size to JSON text built here (entryDetail).
 import { QUARANTINE_SUBJECT_MAX, QUARANTINE_SYMBOLS_MAX, type QuarantineEntry } from '#data/contracts/quarantine.ts';
+// The backend refuses a batch holding one of these (server/http/validate.ts): the same rule, from data/.
+import { CONTROL_CHARACTERS } from '#data/contracts/text.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import type { QuarantineRecord } from '#mailsystem/queue/store.ts';
 
-/** The backend's CONTROL_CHARACTER (server/http/validate.ts): C0 but tab, LF and CR; DEL; C1. */
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
 const LINE_BREAKS = /[\t\r\n]+/g;
 
 /** Limits of the QuarantineEntry schema. */
@@ -22,7 +22,7 @@ const SUBJECT_RAW_MAX = 16 * 1024;
 
 /** One line of text: control characters removed, tabs and line breaks made spaces, lone surrogates replaced. */
 export function cleanText(s: string): string {
-  return s.toWellFormed().replace(LINE_BREAKS, ' ').replace(CONTROL, '');
+  return s.toWellFormed().replace(LINE_BREAKS, ' ').replace(CONTROL_CHARACTERS, '');
 }
 
 /** At most `max` UTF-16 units (zod's length), never splitting a surrogate pair; `ellipsis` appends '…' when cut. */

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { badRequest, contentTooLarge, notFound, type FieldError } from './problem.ts';
+import { CONTROL_CHARACTER, CONTROL_CHARACTERS } from '#data/contracts/text.ts';
 
 /** The largest id a path accepts (SQLite would go further; the API, the contracts and the forms stop at 2^31-1). */
 export const MAX_ID = 2_147_483_647;
@@ -20,12 +21,8 @@ function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
   return out;
 }
 
-/**
- * C0 and C1 controls and DEL, except tab, LF and CR: no field has a use for them, and a NUL cuts SQLite's
- * length() short, so a CHECK on a text column fails (a 500) or passes a value it should not.
- */
-export const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
-const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
+// The rule itself is shared with the MX node, which cleans what it ships by it (data/contracts/text.ts).
+export { CONTROL_CHARACTER };
 const MAX_CONTROL_ERRORS = 20;
 export const CONTROL_CHARACTER_DETAIL = 'Text may not contain control characters other than tab, line feed and carriage return.';
 

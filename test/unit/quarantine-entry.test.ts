@@ -4,7 +4,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { QUARANTINE_SUBJECT_MAX, QuarantineEntry } from '#data/contracts/quarantine.ts';
+import { CONTROL_CHARACTER as CONTROL } from '#data/contracts/text.ts';
 import { MIGRATIONS, openDatabase } from '#data/db.ts';
+import { toBatch } from '#server/http/telemetry-batch.ts';
 import { QueueStore } from '#mailsystem/queue/store.ts';
 import {
   cleanText,
@@ -17,9 +19,6 @@ import {
   releaseTarget,
   verdictSummary,
 } from '#mailsystem/quarantine/entry.ts';
-
-/** The backend's check (server/http/validate.ts CONTROL_CHARACTER), repeated here so the test says what it guards. */
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
 
 describe('RFC 2047 encoded words', () => {
   it('decodes B and Q words in any charset the runtime knows, dropping the blanks between adjacent words', () => {
@@ -105,6 +104,9 @@ describe('the entry', () => {
       assert.ok(!CONTROL.test(text), `no control character in ${JSON.stringify(text)}`);
     assert.equal(entry.sender, 's@origin.test');
     assert.equal(entry.recipient.length, 320);
+    // What the backend's real ingest check takes: the node's cleaning and the backend's refusal are one rule.
+    const batch = { after: 0, events: [{ seq: 1, at: 1, type: 'quarantined', messageId: 'm1', reason: 'spam', entry }] };
+    assert.deepEqual(toBatch(JSON.parse(JSON.stringify(batch))), batch);
     assert.equal(entry.route, 'forward');
     assert.ok(entry.target.startsWith('bobzzz') && entry.target.length === 320, entry.target);
   });
@@ -120,6 +122,43 @@ describe('the entry', () => {
       route: 'legacy',
       target: 'old-mx.example.test:25',
     });
+  });
+});
+
+describe("the backend's ingest takes what the node builds", () => {
+  it('every control character the rule names is cleaned from every string, and toBatch takes the entries', () => {
+    // Every code point below U+00A0 and a few above, in every string the entry takes from mail.
+    const all = `${Array.from({ length: 0xa0 }, (_, i) => String.fromCharCode(i)).join('')}\u00a0\u2028\ud800x`;
+    const events = ['spam', 'virus'].map((reason, i) => ({
+      seq: i + 1,
+      at: 1,
+      type: 'quarantined',
+      messageId: `m${i}`,
+      reason,
+      entry: quarantineEntry({
+        deliveryId: i + 1,
+        recipient: `r${all}@example.test`,
+        route: { kind: 'forward', to: `t${all}@provider.test` },
+        sender: `s${all}@origin.test`,
+        subject: quarantineSubject(
+          Buffer.from(`Subject: ${all.replace(/[\r\n]/g, '')} =?utf-8?b?${Buffer.from(all).toString('base64')}?=\r\n\r\n`),
+        ),
+        size: 10,
+        verdict: { spam: { score: 3, symbols: [{ name: `S${all}`, score: 1 }] }, virus: { name: `V${all}` } },
+      }),
+    }));
+    const batch = { after: 0, events };
+    assert.deepEqual(toBatch(JSON.parse(JSON.stringify(batch))), batch);
+    for (const e of events)
+      for (const text of [
+        e.entry.recipient,
+        e.entry.target,
+        e.entry.sender,
+        e.entry.subject ?? '',
+        e.entry.virus ?? '',
+        ...e.entry.symbols,
+      ])
+        assert.ok(!CONTROL.test(text), `no control character in ${JSON.stringify(text)}`);
   });
 });
 
