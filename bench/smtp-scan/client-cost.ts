@@ -1,7 +1,10 @@
 // Where Tidings' own CPU per scanned message goes on the client side: its check parts (mailsystem/checks/) driven
 // alone, in this process, against the bench's scanners and DNS zone, 20 at a time; prints messages/s and this
 // process's CPU per message for each part and for createChecks as the DATA hook runs it. The scanners' CPU is not in
-// these numbers (run.ts measures that). Usage: node bench/smtp-scan/client-cost.ts [messages per part, default 1500]
+// these numbers (run.ts measures that).
+// Usage: node bench/smtp-scan/client-cost.ts [messages per part, default 1500] [parts, e.g. "rspamd,clamd" (names
+// containing one of these words; default all)]. For a profile: node --cpu-prof --cpu-prof-dir=/tmp/prof-cc …, then
+// node bench/smtp-e2e/profile-summary.ts /tmp/prof-cc/*.cpuprofile.
 import { createAuthCheck } from '#mailsystem/checks/auth.ts';
 import { createClamdClient } from '#mailsystem/checks/clamd.ts';
 import { createChecks } from '#mailsystem/checks/index.ts';
@@ -12,6 +15,7 @@ import { buildCorpus } from './corpus.ts';
 import { startScanners } from './scanners.ts';
 
 const N = Number(process.argv[2] ?? 1500);
+const ONLY = process.argv[3]?.split(',').filter(Boolean);
 const CONCURRENCY = 20;
 const MTA = 'mx.bench.test';
 const RCPT = 'user1@example.test';
@@ -47,6 +51,7 @@ try {
   console.log(`client-cost: ${N} messages per part, ${CONCURRENCY} at a time (second round after a warm-up round)`);
   for (let round = 1; round <= 2; round++) {
     for (const [name, run] of Object.entries(parts)) {
+      if (ONLY && !ONLY.some((word) => name.includes(word))) continue;
       let next = 0;
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createRspamdClient, type RspamdClientOptions, type SpamVerdict } from '#mailsystem/checks/rspamd.ts';
+import { createRspamdClient, MAX_REPLY_BYTES, type RspamdClientOptions, type SpamVerdict } from '#mailsystem/checks/rspamd.ts';
 import { GTUBE, gtubeMessage, HAM_SENDER, hamEnvelope, hamMessage } from '../support/mail-corpus.ts';
 import { pidAlive } from '../support/child.ts';
 import { childPids, type Rspamd, startRspamd } from '../support/rspamd.ts';
@@ -138,6 +138,27 @@ describe('rspamd client against the real rspamd', () => {
     } finally {
       narrow.close();
     }
+  });
+
+  test('rspamd 3.4 closes the connection after each reply even when asked to keep it (why each check connects)', async () => {
+    // One raw exchange asking for keep-alive: the reply says close, and the connection ends. If a later rspamd keeps
+    // it, the client reuses it (the fake tests below prove that); this test then tells that the premise changed.
+    const message = hamMessage();
+    const socket = net.connect(rspamd.port, '127.0.0.1');
+    let reply = '';
+    socket.on('data', (d: Buffer) => {
+      reply += d.toString('latin1');
+    });
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(
+      `POST /checkv2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\nIP: ${HAM_SENDER.ip}\r\nQueue-Id: KA1\r\n` +
+        `Content-Length: ${message.length}\r\n\r\n`,
+    );
+    socket.write(message);
+    await ended;
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.match(reply.slice(0, reply.indexOf('\r\n\r\n')), /\r\nConnection: close\r\n/i);
+    assert.match(reply, /"action"/, 'the whole reply came before the close');
   });
 
   // Last: it stops the instance the tests above share.
@@ -366,6 +387,91 @@ describe('rspamd client failure modes (fakes)', () => {
       assert.equal(f.connections, 2);
     } finally {
       c.close();
+    }
+  });
+
+  test('a chunked reply is read, and its connection kept', async () => {
+    const f = await fake((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(VALID_REPLY.slice(0, 30));
+      res.end(VALID_REPLY.slice(30));
+    });
+    const c = clientFor(f, { maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal(scored(await c.check(hamMessage(), hamEnvelope())).score, 1.5);
+      assert.equal(f.connections, 1);
+    } finally {
+      c.close();
+    }
+  });
+
+  test("a reply with 'Connection: close' is not kept: the next check connects anew", async () => {
+    const f = await fake((_req, res) => res.writeHead(200, { Connection: 'close' }).end(VALID_REPLY));
+    const c = clientFor(f, { maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) scored(await c.check(hamMessage(), hamEnvelope()));
+      assert.equal(f.connections, 3);
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a reply in small pieces, its body ended by the close (no Content-Length), is read whole', async () => {
+    const raw = `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n${VALID_REPLY}`;
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', async () => {
+        for (let at = 0; at < raw.length; at += 7) {
+          socket.write(raw.slice(at, at + 7));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        socket.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const c = createRspamdClient({
+      url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+      timeoutMs: 2_000,
+      maxSockets: 1,
+    });
+    try {
+      assert.equal(scored(await c.check(hamMessage(), hamEnvelope())).action, 'no action');
+    } finally {
+      c.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('a reply announcing more than MAX_REPLY_BYTES: garbage, without waiting for it', async () => {
+    const f = await fake((_req, res) => {
+      res.writeHead(200, { 'Content-Length': String(MAX_REPLY_BYTES + 1) });
+      res.write('{');
+    });
+    const c = clientFor(f);
+    try {
+      const v = assertError(await c.check(hamMessage(), hamEnvelope()), 'garbage');
+      assert.match(v.detail, /longer than/);
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a reply that is not HTTP: unavailable', async () => {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end('SMTP? 220 hello\r\n\r\n'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const c = createRspamdClient({
+      url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+      timeoutMs: 2_000,
+      maxSockets: 1,
+    });
+    try {
+      assert.match(assertError(await c.check(hamMessage(), hamEnvelope()), 'unavailable').detail, /not an HTTP reply/);
+    } finally {
+      c.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
