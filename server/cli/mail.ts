@@ -22,9 +22,13 @@ import { listPolicies } from '../store/mail.ts';
 import { DEFAULT_POLICY, type MailPolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
 import { INSTALLATION_POLICY_KEY, policyScopeOf } from '#data/contracts/mx-config.ts';
 import { QuarantineReason, QuarantineStatus } from '#data/contracts/quarantine.ts';
-import { listQuarantine } from '../services/mail/listQuarantine.ts';
+import { listQuarantine, QUARANTINE_PAGE_MAX } from '../services/mail/listQuarantine.ts';
+import { parseDeliveryId } from '../domain/mx-node.ts';
 import { requestQuarantineRelease } from '../services/mail/requestQuarantineRelease.ts';
 import { requestQuarantineDelete } from '../services/mail/requestQuarantineDelete.ts';
+
+const QUARANTINE_LIST_USAGE =
+  'mail quarantine list [--search WORDS] [--reason spam|virus] [--status held|released|purged] [--node NODE] [--limit N]';
 
 export const MAIL_HELP = `Mail configuration (every change is audited and reaches the MX nodes on their next sync):
   mail domain add <domain> [--mode active|shadow|legacy] [--legacy-host HOST] [--legacy-port PORT] [--catch-all ADDRESS]
@@ -44,7 +48,7 @@ export const MAIL_HELP = `Mail configuration (every change is audited and reache
                                        (installation → domain → address); no options: the level inherits everything
   mail policy remove <installation|DOMAIN|ADDRESS>
   mail policy show <address>           the effective policy of a mailbox or alias, and where each setting comes from
-  mail quarantine list [--search WORDS] [--reason spam|virus] [--status held|released|purged] [--node NODE] [--limit N]
+  ${QUARANTINE_LIST_USAGE}
                                        quarantined copies, newest first (words in subject, sender, recipient, symbols, virus)
   mail quarantine release <node> <delivery-id>   deliver the copy as if clean (never a virus); applied on the node's next sync
   mail quarantine delete <node> <delivery-id>    delete the copy; applied on the node's next sync
@@ -306,7 +310,8 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
         return 0;
       }
       case 'quarantine list': {
-        if (o.limit !== undefined && !/^\d{1,3}$/.test(o.limit)) throw new Invalid('--limit: a number of copies, 1 to 200');
+        if (o.limit !== undefined && !(/^\d{1,3}$/.test(o.limit) && Number(o.limit) >= 1 && Number(o.limit) <= QUARANTINE_PAGE_MAX))
+          throw new Invalid(`--limit: a number of copies, 1 to ${QUARANTINE_PAGE_MAX}. Usage: ${QUARANTINE_LIST_USAGE}`);
         const { items, next } = listQuarantine(ctx.db, {
           q: o.search,
           reason: o.reason === undefined ? undefined : parse(QuarantineReason, o.reason),
@@ -350,9 +355,10 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
       }
       case 'quarantine release':
       case 'quarantine delete': {
-        if (args.length < 2 || !/^[1-9]\d{0,14}$/.test(args[1]))
+        const deliveryId = args.length < 2 ? null : parseDeliveryId(args[1]);
+        if (deliveryId === null)
           throw new Invalid(`name the node and the delivery id, e.g. \`mail quarantine ${verb} mx1 42\` (see \`mail quarantine list\`)`);
-        const input = { ctx: services, actor: ACTOR, node: args[0], deliveryId: Number(args[1]) };
+        const input = { ctx: services, actor: ACTOR, node: args[0], deliveryId };
         const a = verb === 'release' ? requestQuarantineRelease(input) : requestQuarantineDelete(input);
         ctx.stdout.write(
           `${verb === 'release' ? 'Release' : 'Deletion'} of copy ${a.deliveryId} on ${a.node} requested (action ${a.id}); the node applies it on its next sync.\n`,

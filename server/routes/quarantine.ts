@@ -4,6 +4,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { QUARANTINE_ACTIONS_PAGE, type QuarantineActionsPayload, QuarantineReason, QuarantineStatus } from '#data/contracts/quarantine.ts';
 import type { ServerDeps } from '../deps.ts';
+import { DeliveryId, NodeName } from '../domain/mx-node.ts';
 import { staffActor, type AuthEnv } from '../http/auth.ts';
 import { currentNode, nodeRoute } from '../http/api-access.ts';
 import { parseQuery, parseWith } from '../http/validate.ts';
@@ -18,7 +19,7 @@ export const QuarantineQuery = z.strictObject({
   q: z.string().max(200).optional(),
   reason: QuarantineReason.optional(),
   status: QuarantineStatus.optional(),
-  node: z.string().min(1).max(64).optional(),
+  node: NodeName.optional(),
   limit: z
     .string()
     .regex(/^\d{1,4}$/, 'must be a whole number')
@@ -27,13 +28,6 @@ export const QuarantineQuery = z.strictObject({
     .optional(),
   before: z.string().max(64).optional(),
 });
-
-/** issueNodeToken's node names. */
-const NodeName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be an MX node name');
-const DeliveryId = z
-  .string()
-  .regex(/^[1-9]\d{0,14}$/, 'must be a positive whole number')
-  .transform(Number);
 
 export function quarantineRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();

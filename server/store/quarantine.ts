@@ -12,6 +12,7 @@ import type {
 } from '#data/contracts/quarantine.ts';
 import type { RouteKind } from '#data/contracts/route.ts';
 import type { DB } from '#data/db.ts';
+import { stmt } from './telemetry-accounting.ts';
 
 /** A pending (or resolved) staff request on one copy. */
 export interface QuarantineActionRow {
@@ -60,37 +61,24 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 // ── written by the ingest ──────────────────────────────────────────────────
 
-// The ingest writes these for every quarantine event of a batch (a spam run can bring hundreds): prepared once per
-// database handle, as the ingest's other statements (server/store/telemetry.ts).
-function ingestStatements(db: DB) {
-  return {
-    index: db.prepare(`INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, route_kind, target, sender,
-                         subject, size, score, symbols, virus, quarantined_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT(node_id, delivery_id) DO UPDATE SET message_id = excluded.message_id, reason = excluded.reason,
-                         recipient = excluded.recipient, route_kind = excluded.route_kind, target = excluded.target, sender = excluded.sender, subject = excluded.subject, size = excluded.size,
-                         score = excluded.score, symbols = excluded.symbols, virus = excluded.virus,
-                         quarantined_at = excluded.quarantined_at, status = 'held', status_at = NULL, purge_reason = NULL
-                       WHERE quarantine_index.message_id <> excluded.message_id`),
-    supersedeOther: db.prepare(`UPDATE quarantine_actions SET state = 'superseded', resolved_at = ?
-                                WHERE node_id = ? AND delivery_id = ? AND state = 'pending' AND message_id <> ?`),
-    resolveCopy: db.prepare(`UPDATE quarantine_index SET status = ?, status_at = ?, purge_reason = ?
-                             WHERE node_id = ? AND delivery_id = ? AND message_id = ? AND status = 'held'`),
-    resolveActions: db.prepare(`UPDATE quarantine_actions SET state = CASE WHEN id = ? THEN 'done' ELSE 'superseded' END, resolved_at = ?
-                                WHERE node_id = ? AND delivery_id = ? AND message_id = ? AND state = 'pending'`),
-    refuse: db.prepare(`UPDATE quarantine_actions SET state = 'refused', refused_why = ?, resolved_at = ?
-                        WHERE id = ? AND node_id = ? AND delivery_id = ? AND state = 'pending'`),
-  };
-}
-const INGEST_STATEMENTS = new WeakMap<DB, ReturnType<typeof ingestStatements>>();
-function ingest(db: DB): ReturnType<typeof ingestStatements> {
-  let s = INGEST_STATEMENTS.get(db);
-  if (!s) {
-    s = ingestStatements(db);
-    INGEST_STATEMENTS.set(db, s);
-  }
-  return s;
-}
+// The ingest runs these for every quarantine event of a batch (a spam run can bring hundreds): prepared once per
+// database handle by the accounting store's stmt() (server/store/telemetry-accounting.ts), as its own statements are.
+const INDEX_SQL = `INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, route_kind, target, sender,
+                     subject, size, score, symbols, virus, quarantined_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(node_id, delivery_id) DO UPDATE SET message_id = excluded.message_id, reason = excluded.reason,
+                     recipient = excluded.recipient, route_kind = excluded.route_kind, target = excluded.target, sender = excluded.sender,
+                     subject = excluded.subject, size = excluded.size, score = excluded.score, symbols = excluded.symbols,
+                     virus = excluded.virus, quarantined_at = excluded.quarantined_at, status = 'held', status_at = NULL, purge_reason = NULL
+                   WHERE quarantine_index.message_id <> excluded.message_id`;
+const SUPERSEDE_OTHER_SQL = `UPDATE quarantine_actions SET state = 'superseded', resolved_at = ?
+                             WHERE node_id = ? AND delivery_id = ? AND state = 'pending' AND message_id <> ?`;
+const RESOLVE_COPY_SQL = `UPDATE quarantine_index SET status = ?, status_at = ?, purge_reason = ?
+                          WHERE node_id = ? AND delivery_id = ? AND message_id = ? AND status = 'held'`;
+const RESOLVE_ACTIONS_SQL = `UPDATE quarantine_actions SET state = CASE WHEN id = ? THEN 'done' ELSE 'superseded' END, resolved_at = ?
+                             WHERE node_id = ? AND delivery_id = ? AND message_id = ? AND state = 'pending'`;
+const REFUSE_SQL = `UPDATE quarantine_actions SET state = 'refused', refused_why = ?, resolved_at = ?
+                    WHERE id = ? AND node_id = ? AND delivery_id = ? AND state = 'pending'`;
 
 /**
  * A copy the node quarantined. A second event for the same copy (a restored node database) changes nothing; one for the
@@ -104,9 +92,8 @@ export function indexQuarantined(
   now: number,
 ): void {
   const { entry } = e;
-  const s = ingest(db);
-  s.supersedeOther.run(now, nodeId, entry.deliveryId, e.messageId);
-  s.index.run(
+  stmt(db, SUPERSEDE_OTHER_SQL).run([now, nodeId, entry.deliveryId, e.messageId]);
+  stmt(db, INDEX_SQL).run([
     nodeId,
     entry.deliveryId,
     e.messageId,
@@ -121,7 +108,7 @@ export function indexQuarantined(
     JSON.stringify(entry.symbols),
     entry.virus,
     e.at,
-  );
+  ]);
 }
 
 /**
@@ -142,9 +129,8 @@ export function resolveCopy(
   },
   now: number,
 ): void {
-  const s = ingest(db);
-  s.resolveCopy.run(e.status, e.at, e.purgeReason, nodeId, e.deliveryId, e.messageId);
-  s.resolveActions.run(e.actionId ?? 0, now, nodeId, e.deliveryId, e.messageId);
+  stmt(db, RESOLVE_COPY_SQL).run([e.status, e.at, e.purgeReason, nodeId, e.deliveryId, e.messageId]);
+  stmt(db, RESOLVE_ACTIONS_SQL).run([e.actionId ?? 0, now, nodeId, e.deliveryId, e.messageId]);
 }
 
 /**
@@ -158,7 +144,7 @@ export function refuseAction(
   e: { actionId: number; deliveryId: number; why: QuarantineRefusal },
   now: number,
 ): void {
-  ingest(db).refuse.run(e.why, now, e.actionId, nodeId, e.deliveryId);
+  stmt(db, REFUSE_SQL).run([e.why, now, e.actionId, nodeId, e.deliveryId]);
 }
 
 /**
@@ -362,6 +348,11 @@ export function parseCursor(s: string): QuarantineFilter['before'] | undefined {
   const m = /^(\d{1,15})\.(\d{1,10})\.(\d{1,15})$/.exec(s);
   if (!m) return undefined;
   return { at: Number(m[1]), nodeId: Number(m[2]), deliveryId: Number(m[3]) };
+}
+
+/** Every MX node's name, sorted (the staff page's node filter). */
+export function nodeNames(db: DB): string[] {
+  return db.prepare('SELECT name FROM mx_nodes ORDER BY name').pluck().all() as string[];
 }
 
 /** How many indexed copies stand in each status. */

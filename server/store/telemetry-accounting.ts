@@ -59,9 +59,10 @@ export interface Checkpoint extends Counts {
 const COUNT_COLUMNS = `accepted_messages AS acceptedMessages, accepted, dsn_messages AS dsnMessages, dsn_deliveries AS dsnDeliveries,
   delivered, bounced, quarantined, discarded, released, uncounted`;
 
-// Statements prepared once per database: every batch reads and writes its node's account.
+// Statements prepared once per database: every batch reads and writes its node's account (and the quarantine index,
+// server/store/quarantine.ts, its copies).
 const PREPARED = new WeakMap<DB, Map<string, ReturnType<DB['prepare']>>>();
-function stmt(db: DB, sql: string): ReturnType<DB['prepare']> {
+export function stmt(db: DB, sql: string): ReturnType<DB['prepare']> {
   let m = PREPARED.get(db);
   if (!m) {
     m = new Map();

@@ -180,7 +180,8 @@ test('quarantined events with their entry are indexed (idempotent on replay); se
   assert.equal(rest.next, null);
 
   // Bad queries: a 400 problem naming the field.
-  for (const q of ['?reason=dmarc', '?status=gone', '?limit=0', '?limit=x', '?before=nope', '?extra=1']) {
+  // A node filter follows the node-name rule (issueNodeToken's), not just a length.
+  for (const q of ['?reason=dmarc', '?status=gone', '?limit=0', '?limit=x', '?before=nope', '?extra=1', '?node=mx%201', '?node=%3Cb%3E']) {
     const r = await call('GET', `/api/v1/mail/quarantine${q}`);
     assert.equal(r.status, 400, q);
     assert.match(r.type, /application\/problem\+json/);

@@ -58,6 +58,16 @@ test('mail quarantine list, release, delete; refusals; audited as the CLI', asyn
   assert.match(r.stdout, /12\.00\s+GTUBE\s+Cheap watches/);
   r = await run('quarantine', 'list', '--reason', 'malware');
   assert.notEqual(r.code, 0);
+  // --limit is 1 to 200: anything else is refused with the usage.
+  for (const limit of ['0', '201', '999', '-1', 'x']) {
+    r = await run('quarantine', 'list', `--limit=${limit}`);
+    assert.notEqual(r.code, 0, `--limit ${limit}`);
+    assert.match(r.stderr, /--limit: a number of copies, 1 to 200[\s\S]*mail quarantine list/, `--limit ${limit}`);
+  }
+  for (const limit of ['1', '200']) assert.equal((await run('quarantine', 'list', '--limit', limit)).code, 0, `--limit ${limit}`);
+  r = await run('quarantine', 'release', 'mx1', '0');
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /name the node and the delivery id/);
 
   r = await run('quarantine', 'release', 'mx1', '2');
   assert.notEqual(r.code, 0);

@@ -19,7 +19,8 @@ import { utcToWallTime } from '../../domain/timezone.ts';
 import { listQuarantine, QUARANTINE_PAGE_DEFAULT } from '../../services/mail/listQuarantine.ts';
 import { requestQuarantineDelete } from '../../services/mail/requestQuarantineDelete.ts';
 import { requestQuarantineRelease } from '../../services/mail/requestQuarantineRelease.ts';
-import { parseCursor, quarantineCounts, type QuarantineItem } from '../../store/quarantine.ts';
+import { isNodeName, parseDeliveryId } from '../../domain/mx-node.ts';
+import { nodeNames, parseCursor, quarantineCounts, type QuarantineItem } from '../../store/quarantine.ts';
 import { latestHeartbeats } from '../../store/telemetry.ts';
 import { csrfField, html, noticeOf, page, raw, send, type Html } from './layout.ts';
 import { authOf, actorOf } from './guard.ts';
@@ -71,7 +72,7 @@ function queryOf(c: Context): { q: string; reason?: QuarantineReason; status?: Q
     q,
     reason: (QUARANTINE_REASONS as readonly string[]).includes(reason ?? '') ? (reason as QuarantineReason) : undefined,
     status: (QUARANTINE_STATUSES as readonly string[]).includes(status ?? '') ? (status as QuarantineStatus) : undefined,
-    node: node && /^[A-Za-z0-9._-]{1,64}$/.test(node) ? node : undefined,
+    node: node && isNodeName(node) ? node : undefined,
     before: before && parseCursor(before) ? before : undefined,
   };
 }
@@ -90,7 +91,7 @@ export function quarantinePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     const csrf = csrfField(auth);
     const query = queryOf(c);
     const { items, next } = listQuarantine(deps.db, { ...query, limit: QUARANTINE_PAGE_DEFAULT });
-    const nodes = (deps.db.prepare('SELECT name FROM mx_nodes ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+    const nodes = nodeNames(deps.db);
     const params = (extra: Record<string, string>) => {
       const p = new URLSearchParams();
       if (query.q) p.set('q', query.q);
@@ -165,10 +166,9 @@ export function quarantinePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
 
   const request = (kind: 'release' | 'delete') => (c: Context) => {
     const node = c.req.param('node') ?? '';
-    const raw = c.req.param('delivery') ?? '';
-    const deliveryId = /^[1-9]\d{0,14}$/.test(raw) ? Number(raw) : null;
+    const deliveryId = parseDeliveryId(c.req.param('delivery') ?? '');
     const errors =
-      deliveryId === null || !/^[A-Za-z0-9._-]{1,64}$/.test(node)
+      deliveryId === null || !isNodeName(node)
         ? Object.assign([{ field: '', message: 'There is no such quarantined copy.' }], { status: 404 })
         : attempt(() => {
             const input = { ctx, actor: actorOf(c), node, deliveryId };

@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ServiceContext, Actor } from '../context.ts';
 import { Invalid } from '../../domain/errors.ts';
+import { isNodeName, NODE_NAME_RULE } from '../../domain/mx-node.ts';
 import { upsertNodeToken } from '../../store/mail.ts';
 import { writeAudit } from '../../store/audit.ts';
 
@@ -10,10 +11,7 @@ export function hashNodeToken(token: string): string {
 }
 
 export function issueNodeToken({ ctx, actor, name }: { ctx: ServiceContext; actor: Actor; name: string }): string {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
-    throw new Invalid('A node name is 1-64 letters, digits, dots, dashes or underscores.', [
-      { field: 'name', message: 'invalid node name' },
-    ]);
+  if (!isNodeName(name)) throw new Invalid(`A node name is ${NODE_NAME_RULE}.`, [{ field: 'name', message: 'invalid node name' }]);
   const token = `mxn_${randomBytes(32).toString('base64url')}`;
   const now = ctx.clock().toISOString();
   ctx.db
