@@ -20,6 +20,7 @@ import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createBackendPost } from '#mailsystem/telemetry/http.ts';
 import { createShipper, type Shipper } from '#mailsystem/telemetry/shipper.ts';
 import { listQuarantine } from '#server/services/mail/listQuarantine.ts';
+import { accounting } from '#server/services/telemetry/accounting.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
 import { mailboxMessages } from '../support/mx-harness.ts';
 import { type SyncBackend, startSyncBackend } from '../support/sync-backend.ts';
@@ -112,6 +113,7 @@ const indexed = () => listQuarantine(backend.db, {}).items;
 const stateOf = (id: number): string => db.prepare('SELECT state FROM deliveries WHERE id = ?').pluck().get(id) as string;
 
 it('kept back on the node, indexed at the backend, released and deleted by staff, resolved by the node’s events', async () => {
+  const startedAt = Date.now();
   const spam = deliveryOf(await send('=?utf-8?q?Angebot_f=C3=BCr_Sie?=\x01 MARK-SPAM', 'e2e-spam'));
   const virus = deliveryOf(await send('invoice MARK-VIRUS', 'e2e-virus'));
   assert.ok(spam > 0 && virus > 0);
@@ -154,4 +156,15 @@ it('kept back on the node, indexed at the backend, released and deleted by staff
   const res = await fetch(`${backend.url}/api/v1/mx/quarantine/actions`, { headers: { authorization: `Bearer ${backend.token}` } });
   assert.deepEqual(await res.json(), { actions: [] });
   sync.stop();
+
+  // The accounting line balances through the quarantine, the release and its delivery, from the node's real events and
+  // heartbeat: two accepted, both quarantined, one released back into the queue and delivered, nothing queued.
+  assert.equal(await shipper.heartbeatOnce(), true);
+  const line = accounting(backend.db, { from: startedAt - 3_600_000, to: Date.now() + 1 }, new Date());
+  assert.ok(line, 'an accounting line');
+  assert.deepEqual(
+    { accepted: line.accepted, quarantined: line.quarantined, released: line.released, delivered: line.delivered, queued: line.queued },
+    { accepted: 2, quarantined: 2, released: 1, delivered: 1, queued: 0 },
+  );
+  assert.equal(line.unaccounted, 0);
 });
