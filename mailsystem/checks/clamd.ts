@@ -7,12 +7,16 @@
 // fails closed (451 4.7.1) on every 'error', including 'too-large'.
 //
 // Design choices:
-// - One connection per scan, no IDSESSION. clamd closes the connection after an INSTREAM that was not sent inside a
-//   session, and a loopback connect costs tens of microseconds against milliseconds of scanning. IDSESSION would
-//   multiplex replies by request id over one connection, and clamd ends the whole session on the first error (a size
-//   limit, a read timeout), failing every scan in flight on it: more code and a shared failure for no measurable gain.
-// - The pool bounds concurrency, not sockets kept open: at most maxConnections scans talk to clamd at once (clamd has
-//   MaxThreads worker threads and queues the rest, MaxQueue deep), the others wait here in arrival order.
+// - Connections are kept as clamd sessions (zIDSESSION), one scan at a time on each: clamd closes the connection after
+//   an INSTREAM sent outside a session, and a connect and a close per scan were a good part of the client's CPU (issue
+//   12's bench/smtp-scan/client-cost.ts). Inside a session clamd numbers its replies ("<n>: stream: OK"), which are
+//   checked against the request. One scan at a time per connection, not multiplexed: clamd ends a session on the first
+//   error (a size limit, a read timeout), which then fails only that scan. A kept session that clamd closed while idle
+//   (its IdleTimeout, 30 s by default) shows up as the connection closing or resetting before any reply: that scan is
+//   sent once more on a new connection (a scan is idempotent). `sessions: false` connects once per scan.
+// - The pool bounds concurrency and connections: at most maxConnections scans talk to clamd at once (clamd has
+//   MaxThreads worker threads and queues the rest, MaxQueue deep), the others wait here in arrival order; at most
+//   maxConnections sessions are open.
 // - A scan's timeout covers the whole call, waiting for a pool slot included, so the SMTP DATA hook that awaits it gets
 //   an answer within timeoutMs whatever clamd does.
 // - StreamMaxLength: a message longer than streamMaxLength is 'too-large' at once, without connecting. Sending only
@@ -54,7 +58,22 @@ export interface ClamdClientOptions {
   streamMaxLength?: number;
   /** Bytes per INSTREAM chunk. Default 64 KiB. */
   chunkBytes?: number;
+  /**
+   * Keep connections as clamd sessions (IDSESSION) between scans, one scan at a time on each (default true); false
+   * connects once per scan.
+   */
+  sessions?: boolean;
 }
+
+interface Session {
+  socket: net.Socket;
+  /** Requests sent in this session: clamd numbers its replies "<n>: ". */
+  requests: number;
+  connected: boolean;
+  onIdle: () => void;
+}
+
+const END_OF_STREAM = Buffer.alloc(4);
 
 export interface ClamdClient {
   scan(message: Buffer): Promise<VirusVerdict>;
@@ -111,6 +130,38 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
     if (next) next();
   };
 
+  const sessions = opts.sessions ?? true;
+  /** Sessions between scans, most recently used last; at most maxConnections (each was a scan's). */
+  const idle: Session[] = [];
+  const sockets = new Set<net.Socket>();
+  const openSession = (): Session => {
+    const socket = net.connect({ host: opts.host, port: opts.port });
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    const session: Session = {
+      socket,
+      requests: 0,
+      connected: false,
+      // Anything from clamd between scans (an error, its idle timeout's close) ends the session.
+      onIdle: () => socket.destroy(),
+    };
+    socket.once('connect', () => {
+      session.connected = true;
+    });
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const at = idle.indexOf(session);
+      if (at >= 0) idle.splice(at, 1);
+    });
+    return session;
+  };
+  const park = (session: Session): void => {
+    session.socket.on('data', session.onIdle);
+    session.socket.on('error', session.onIdle);
+    session.socket.unref();
+    idle.push(session);
+  };
+
   function scan(message: Buffer): Promise<VirusVerdict> {
     const started = performance.now();
     const elapsed = (): number => Math.round((performance.now() - started) * 100) / 100;
@@ -154,58 +205,103 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
       );
       open.add(finish);
 
-      const exchange = (): void => {
+      const exchange = (attempt = 1): void => {
         queued = undefined;
         if (done) return; // timed out or closed while waiting: the slot goes straight on
-        holdsSlot = true;
-        active++;
-        const s = net.connect({ host: opts.host, port: opts.port });
+        if (!holdsSlot) {
+          holdsSlot = true;
+          active++;
+        }
+        const kept = sessions ? idle.pop() : undefined;
+        const session = kept ?? openSession();
+        const s = session.socket;
         socket = s;
-        s.setNoDelay(true);
-        let reply = Buffer.alloc(0);
-        let connected = false;
-        s.on('connect', () => {
-          connected = true;
-          // All frames in one writev: the chunks are views of the message, nothing is copied.
-          s.cork();
-          s.write('zINSTREAM\0');
-          for (let at = 0; at < message.length; at += chunkBytes) {
-            const chunk = message.subarray(at, at + chunkBytes);
-            const length = Buffer.allocUnsafe(4);
-            length.writeUInt32BE(chunk.length);
-            s.write(length);
-            s.write(chunk);
+        if (kept) {
+          s.off('data', session.onIdle);
+          s.off('error', session.onIdle);
+          s.ref();
+        }
+        const id = sessions ? ++session.requests : 0;
+        let reply: Buffer = Buffer.alloc(0);
+        const detach = (): void => {
+          s.off('data', onData);
+          s.off('end', onEnd);
+          s.off('error', onError);
+          s.off('close', onClose);
+        };
+        /** A kept session clamd closed meanwhile (its IdleTimeout): once, the scan goes to a new connection. */
+        const retry = (): boolean => {
+          if (!kept || attempt > 1 || reply.length > 0 || done) return false;
+          detach();
+          s.destroy();
+          socket = undefined;
+          exchange(attempt + 1);
+          return true;
+        };
+        const answer = (text: string): void => {
+          let body = text;
+          if (sessions) {
+            const prefix = `${id}: `;
+            if (!text.startsWith(prefix))
+              return finish({ status: 'error', reason: 'garbage', detail: `not a reply to request ${id}: ${printable(text)}` });
+            body = text.slice(prefix.length);
           }
-          s.write(Buffer.alloc(4));
-          s.uncork();
-        });
-        s.on('data', (data: Buffer) => {
-          reply = Buffer.concat([reply, data]);
+          const verdict = parseClamdReply(body);
+          // clamd ends a session after any error; a verdict leaves it open for the next scan.
+          if (sessions && verdict.status !== 'error' && !closed) {
+            detach();
+            socket = undefined;
+            park(session);
+          }
+          finish(verdict);
+        };
+        function onData(data: Buffer): void {
+          reply = reply.length === 0 ? data : Buffer.concat([reply, data]);
           const nul = reply.indexOf(0);
-          if (nul >= 0) return finish(parseClamdReply(reply.subarray(0, nul).toString('latin1')));
+          if (nul >= 0) return answer(reply.subarray(0, nul).toString('latin1'));
           // clamd's z-mode replies never hold a line break and are short: no need to wait for the rest.
           if (reply.includes(0x0a) || reply.length > MAX_REPLY_BYTES)
             finish({ status: 'error', reason: 'garbage', detail: `not a clamd reply: ${printable(reply.toString('latin1'))}` });
-        });
-        s.on('end', () => {
+        }
+        function onEnd(): void {
+          if (reply.length === 0 && retry()) return;
           finish(
             reply.length > 0
               ? { status: 'error', reason: 'garbage', detail: `reply not NUL-terminated: ${printable(reply.toString('latin1'))}` }
               : { status: 'error', reason: 'unavailable', detail: 'clamd closed the connection without a reply' },
           );
-        });
-        s.on('error', (err: NodeJS.ErrnoException) => {
+        }
+        function onError(err: NodeJS.ErrnoException): void {
+          if (retry()) return;
           finish({
             status: 'error',
             reason: 'unavailable',
-            detail: connected
+            detail: session.connected
               ? `connection to clamd broke: ${err.code ?? err.message}`
               : `cannot connect to clamd: ${err.code ?? err.message}`,
           });
-        });
-        s.on('close', () => {
+        }
+        function onClose(): void {
+          if (retry()) return;
           finish({ status: 'error', reason: 'unavailable', detail: 'connection to clamd closed without a reply' });
-        });
+        }
+        s.on('data', onData);
+        s.on('end', onEnd);
+        s.on('error', onError);
+        s.on('close', onClose);
+        // All frames in one writev: the chunks are views of the message, nothing is copied.
+        s.cork();
+        if (!kept && sessions) s.write('zIDSESSION\0');
+        s.write('zINSTREAM\0');
+        for (let at = 0; at < message.length; at += chunkBytes) {
+          const chunk = message.subarray(at, at + chunkBytes);
+          const length = Buffer.allocUnsafe(4);
+          length.writeUInt32BE(chunk.length);
+          s.write(length);
+          s.write(chunk);
+        }
+        s.write(END_OF_STREAM);
+        s.uncork();
       };
 
       if (active < opts.maxConnections) exchange();
@@ -221,6 +317,8 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
     close() {
       closed = true;
       for (const finish of [...open]) finish({ status: 'error', reason: 'unavailable', detail: 'clamd client closed' });
+      for (const socket of sockets) socket.destroy();
+      idle.length = 0;
     },
   };
 }

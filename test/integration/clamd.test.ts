@@ -110,8 +110,9 @@ function readInstream(socket: net.Socket, onStream: (message: Buffer) => void): 
   socket.on('data', onData);
 }
 
+/** The fakes speak one INSTREAM per connection (clamd outside a session). */
 const fakeClient = (fake: Fake, more: Partial<ClamdClientOptions> = {}) =>
-  createClamdClient({ host: '127.0.0.1', port: fake.port, timeoutMs: 5000, maxConnections: 4, ...more });
+  createClamdClient({ host: '127.0.0.1', port: fake.port, timeoutMs: 5000, maxConnections: 4, sessions: false, ...more });
 
 describe('clamd client against the real clamd', () => {
   let clamd: Clamd;
@@ -198,6 +199,90 @@ describe('clamd client against the real clamd', () => {
       if (i % 3 === 2) assert.equal(verdict.status, 'clean', `#${i}: ${JSON.stringify(verdict)}`);
       else assertInfected(verdict);
     });
+  });
+
+  /** A loopback TCP relay in front of the real clamd, counting connections; `dropAll` cuts them as clamd's idle timeout would. */
+  async function relay(): Promise<{ port: number; connections: number; dropAll(): void; stop(): Promise<void> }> {
+    const open = new Set<net.Socket>();
+    const server = net.createServer((client) => {
+      r.connections++;
+      const upstream = net.connect(clamd.port, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        open.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          open.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const r = {
+      port: (server.address() as net.AddressInfo).port,
+      connections: 0,
+      dropAll: () => {
+        for (const s of open) s.destroy();
+      },
+      stop: () =>
+        new Promise<void>((resolve) => {
+          r.dropAll();
+          server.close(() => resolve());
+        }),
+    };
+    return r;
+  }
+
+  test('sessions: one connection serves scan after scan (IDSESSION), verdicts in order; without sessions one each', async () => {
+    for (const sessions of [true, false]) {
+      const via = await relay();
+      const c = createClamdClient({ host: '127.0.0.1', port: via.port, timeoutMs: 10_000, maxConnections: 1, sessions });
+      try {
+        for (let i = 0; i < 6; i++) {
+          const verdict = await c.scan(i % 2 ? eicarMail() : plainMessage(1000 + i));
+          if (i % 2) assertInfected(verdict);
+          else assert.equal(verdict.status, 'clean', JSON.stringify(verdict));
+        }
+        assert.equal(via.connections, sessions ? 1 : 6, `sessions ${sessions}`);
+      } finally {
+        c.close();
+        await via.stop();
+      }
+    }
+  });
+
+  test('sessions: after a size-limit error (clamd ends the session) the next scan gets a new session', async () => {
+    const via = await relay();
+    const c = createClamdClient({ host: '127.0.0.1', port: via.port, timeoutMs: 10_000, maxConnections: 1 });
+    try {
+      assert.equal((await c.scan(plainMessage())).status, 'clean');
+      // Through the relay clamd's reply can be lost to its close while the stream is still being sent: then the
+      // scan is tried once more on a new connection, and is 'unavailable' if that loses it too. Both fail closed.
+      const over = await c.scan(Buffer.alloc(clamd.streamMaxLength + 64 * 1024, 'a'));
+      assert.ok(over.status === 'error' && ['too-large', 'unavailable'].includes(over.reason), JSON.stringify(over));
+      const before = via.connections;
+      assertInfected(await c.scan(eicarMail()));
+      assert.equal((await c.scan(plainMessage())).status, 'clean');
+      assert.equal(via.connections, before + 1, 'one new session for the two scans after the error');
+    } finally {
+      c.close();
+      await via.stop();
+    }
+  });
+
+  test('sessions: a kept session closed while idle (as by IdleTimeout) → the scan goes to a new one, once', async () => {
+    const via = await relay();
+    const c = createClamdClient({ host: '127.0.0.1', port: via.port, timeoutMs: 10_000, maxConnections: 1 });
+    try {
+      assert.equal((await c.scan(plainMessage())).status, 'clean');
+      via.dropAll();
+      assertInfected(await c.scan(eicarMail()));
+      assert.equal(via.connections, 2);
+    } finally {
+      c.close();
+      await via.stop();
+    }
   });
 
   test('clamd stopped → unavailable, at once', async () => {
@@ -303,6 +388,19 @@ describe('clamd client failure modes', () => {
     const client = fakeClient(fake);
     try {
       assertError(await client.scan(plainMessage()), 'unavailable');
+    } finally {
+      client.close();
+      await fake.stop();
+    }
+  });
+
+  test('in a session, a reply numbered for another request → garbage', async () => {
+    const fake = await startFake((socket) => socket.once('data', () => socket.write('7: stream: OK\0')));
+    const client = fakeClient(fake, { sessions: true });
+    try {
+      const verdict = await client.scan(plainMessage());
+      assertError(verdict, 'garbage');
+      assert.match(verdict.status === 'error' ? verdict.detail : '', /request 1/);
     } finally {
       client.close();
       await fake.stop();
