@@ -244,25 +244,12 @@ const containing = (word: string): string => `%${word.replace(/[\\%_]/g, (ch) =>
 /** Most words of a search used (the rest are ignored; each one is another LIKE over every row the filters leave). */
 export const MAX_SEARCH_WORDS = 8;
 
-interface ItemRow {
-  node: string;
-  nodeId: number;
-  deliveryId: number;
-  messageId: string;
-  reason: QuarantineReason;
-  recipient: string;
-  route: RouteKind;
-  target: string;
-  sender: string;
-  subject: string | null;
-  size: number;
-  score: number | null;
+/** A row of the list query: the item's own columns as stored, then its pending and refused request flattened. */
+type ItemRow = Omit<QuarantineItem, 'symbols' | 'quarantinedAt' | 'statusAt' | 'pending' | 'refused'> & {
+  /** JSON array */
   symbols: string;
-  virus: string | null;
   quarantinedAt: number;
-  status: QuarantineStatus;
   statusAt: number | null;
-  purgeReason: PurgeReason | null;
   pendingId: number | null;
   pendingAction: QuarantineActionKind | null;
   pendingAt: number | null;
@@ -270,7 +257,7 @@ interface ItemRow {
   refusedAction: QuarantineActionKind | null;
   refusedWhy: QuarantineRefusal | null;
   refusedAt: number | null;
-}
+};
 
 /**
  * Newest first (by the node's quarantine time, then node and delivery, so a page boundary is exact), at most
