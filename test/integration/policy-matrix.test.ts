@@ -10,10 +10,6 @@ import { join } from 'node:path';
 import type { SpamPolicy, VirusPolicy } from '#data/contracts/mail-policy.ts';
 import type { DB } from '#data/db.ts';
 import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
-import { createAuthCheck } from '#mailsystem/checks/auth.ts';
-import { createClamdClient } from '#mailsystem/checks/clamd.ts';
-import { createChecks } from '#mailsystem/checks/index.ts';
-import { createRspamdClient } from '#mailsystem/checks/rspamd.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
 import { createLmtpTransport } from '#mailsystem/delivery/lmtp.ts';
@@ -27,6 +23,7 @@ import { fakeDirectory } from '../support/fake-directory.ts';
 import { gtubeMessage, HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
 import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
+import { realChecks } from '../support/real-checks.ts';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -126,18 +123,7 @@ before(async () => {
       clock: systemClock,
       log: silentLog,
       buildDsn: testDsn,
-      checks: createChecks({
-        authServIds: ['mx.test'],
-        auth: createAuthCheck({ resolver: zoneResolver(ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
-        spam: createRspamdClient({ url: rspamd.url, timeoutMs: 15_000, maxSockets: 4 }),
-        virus: createClamdClient({
-          host: '127.0.0.1',
-          port: clamd.port,
-          timeoutMs: 15_000,
-          maxConnections: 4,
-          streamMaxLength: clamd.streamMaxLength,
-        }),
-      }),
+      checks: realChecks({ rspamd, clamd, zone: ZONE, timeoutMs: 15_000 }),
       transports: {
         lmtp: createLmtpTransport({ heloName: 'mx.test', timeoutMs: 10_000 }),
         forward: createForwardTransport({

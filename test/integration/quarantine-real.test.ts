@@ -9,18 +9,14 @@ import { join } from 'node:path';
 import { QuarantineEntry } from '#data/contracts/quarantine.ts';
 import type { DB } from '#data/db.ts';
 import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
-import { createAuthCheck } from '#mailsystem/checks/auth.ts';
-import { createClamdClient } from '#mailsystem/checks/clamd.ts';
-import { createChecks } from '#mailsystem/checks/index.ts';
-import { createRspamdClient } from '#mailsystem/checks/rspamd.ts';
 import { silentLog } from '#mailsystem/deps.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { type Clamd, EICAR, EICAR_SIGNATURE, mimeWithAttachment, startClamd } from '../support/clamd.ts';
-import { zoneResolver } from '../support/dns-zone.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
 import { gtubeMessage, HAM_ZONE, sendFromHamSender } from '../support/mail-corpus.ts';
 import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
+import { realChecks } from '../support/real-checks.ts';
 import { waitFor } from '../support/wait.ts';
 
 const DAY = 86_400_000;
@@ -39,18 +35,7 @@ before(async () => {
   [rspamd, clamd] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd()]);
   dir = mkdtempSync(join(tmpdir(), 'tidings-quarantine-real-'));
   db = openNodeDatabase(join(dir, 'node.sqlite'));
-  const checks = createChecks({
-    authServIds: ['mx.test'],
-    auth: createAuthCheck({ resolver: zoneResolver(HAM_ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
-    spam: createRspamdClient({ url: rspamd.url, timeoutMs: 10_000, maxSockets: 4, mtaName: 'mx.test' }),
-    virus: createClamdClient({
-      host: '127.0.0.1',
-      port: clamd.port,
-      timeoutMs: 10_000,
-      maxConnections: 4,
-      streamMaxLength: clamd.streamMaxLength,
-    }),
-  });
+  const checks = realChecks({ rspamd, clamd, zone: HAM_ZONE, mtaName: 'mx.test' });
   mx = createMailSystem(
     { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 20 } },
     {

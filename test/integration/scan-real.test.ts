@@ -7,10 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DB } from '#data/db.ts';
 import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
-import { createAuthCheck } from '#mailsystem/checks/auth.ts';
-import { createClamdClient } from '#mailsystem/checks/clamd.ts';
-import { createChecks } from '#mailsystem/checks/index.ts';
-import { createRspamdClient } from '#mailsystem/checks/rspamd.ts';
 import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
 import { createSrs } from '#mailsystem/srs/srs.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
@@ -21,6 +17,7 @@ import { fakeDirectory } from '../support/fake-directory.ts';
 import { gtubeMessage, HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
 import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
+import { realChecks } from '../support/real-checks.ts';
 import { type ReservedPort, reservePort } from '../support/ports.ts';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
@@ -51,18 +48,7 @@ before(async () => {
   [rspamd, clamd, provider] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd({ reserved: clamdPort }), startSmtpSink()]);
   dir = mkdtempSync(join(tmpdir(), 'tidings-scan-real-'));
   db = openNodeDatabase(join(dir, 'node.sqlite'));
-  const checks = createChecks({
-    authServIds: ['mx.test'],
-    auth: createAuthCheck({ resolver: zoneResolver(ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
-    spam: createRspamdClient({ url: rspamd.url, timeoutMs: 10_000, maxSockets: 4, mtaName: 'mx.test' }),
-    virus: createClamdClient({
-      host: '127.0.0.1',
-      port: clamd.port,
-      timeoutMs: 10_000,
-      maxConnections: 4,
-      streamMaxLength: clamd.streamMaxLength,
-    }),
-  });
+  const checks = realChecks({ rspamd, clamd, zone: ZONE, mtaName: 'mx.test' });
   mx = createMailSystem(
     { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 50 } },
     {
