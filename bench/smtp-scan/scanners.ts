@@ -1,6 +1,6 @@
 // The scanners of bench:smtp-scan, private on loopback (test/support's starters): one clamd and two rspamd instances
 // with the same configuration except for how mail reaches them, a DNS zone both rspamd and Tidings ask, and the
-// "ceiling" driver that calls rspamd's /checkv2 and clamd's zINSTREAM directly.
+// "ceiling" driver that calls rspamd's /checkv2 and clamd's zINSTREAM directly (through Tidings' own clients).
 //
 // - rspamd "normal" (Tidings and the ceiling): normal workers answering POST /checkv2, with http_headers on as
 //   Tidings runs it (Tidings checks SPF/DKIM/DMARC itself and passes the results as request headers). No antivirus
@@ -12,10 +12,10 @@
 // every message). Both get the same scanning processes: 2 (one per CPU).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createClamdClient } from '#mailsystem/checks/clamd.ts';
+import { createRspamdClient } from '#mailsystem/checks/rspamd.ts';
 import { type Clamd, startClamd } from '../../test/support/clamd.ts';
 import { HAM_SENDER } from '../../test/support/mail-corpus.ts';
 import { type ReservedPort, reservePort } from '../../test/support/ports.ts';
@@ -137,69 +137,12 @@ export interface CeilingResult {
   lastAt: number;
 }
 
-/** What Tidings sends along with each message (mailsystem/checks/rspamd.ts): envelope and its own SPF/DKIM/DMARC results. */
-function rspamdHeaders(length: number, rcpt: string, n: number): http.OutgoingHttpHeaders {
-  return {
-    'Content-Length': length,
-    IP: '127.0.0.1',
-    Helo: HAM_SENDER.helo,
-    From: HAM_SENDER.from.address,
-    'Queue-Id': `B${n}`,
-    Rcpt: [rcpt],
-    'MTA-Name': 'mx.bench.test',
-    SPF: JSON.stringify({ result: 'pass' }),
-    DKIM: JSON.stringify({ result: 'na' }),
-    DMARC: JSON.stringify({ result: 'pass' }),
-  };
-}
-
-function rspamdCheck(agent: http.Agent, port: number, message: Buffer, headers: http.OutgoingHttpHeaders): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ agent, host: '127.0.0.1', port, path: '/checkv2', method: 'POST', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`rspamd answered ${res.statusCode}`));
-        try {
-          resolve(String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { action: unknown }).action));
-        } catch (err) {
-          reject(err);
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(message);
-  });
-}
-
-/** One zINSTREAM on a fresh connection (clamd closes it after the reply), as Tidings' client does. */
-function clamdScan(port: number, message: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setNoDelay(true);
-    let reply = '';
-    s.on('connect', () => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(message.length);
-      s.write(Buffer.concat([Buffer.from('zINSTREAM\0'), len, message, Buffer.alloc(4)]));
-    });
-    s.on('data', (d: Buffer) => {
-      reply += d.toString('latin1');
-      const nul = reply.indexOf('\0');
-      if (nul >= 0) {
-        s.destroy();
-        resolve(reply.slice(0, nul));
-      }
-    });
-    s.on('error', reject);
-    s.on('close', () => reject(new Error(`clamd closed the connection (${JSON.stringify(reply)})`)));
-  });
-}
-
 /**
  * The scanners' ceiling: `sessions` workers, each scanning its next message (rspamd and clamd in parallel, as Tidings
- * does) as soon as the previous one is done, for durationMs. Message n goes to recipients[n % length].
+ * does) as soon as the previous one is done, for durationMs. Message n goes to recipients[n % length]. The calls go
+ * through Tidings' own clients (mailsystem/checks/): the same request headers (envelope, MTA-Name, SPF/DKIM/DMARC
+ * results) and the same connection handling (rspamd: a connection per check, as rspamd 3.4 closes each; clamd: kept
+ * IDSESSION sessions), with one connection per worker, so the ceiling's clients cost what Tidings' cost.
  */
 export async function driveScanners(opts: {
   rspamdPort: number;
@@ -209,7 +152,31 @@ export async function driveScanners(opts: {
   corpus: Corpus;
   recipients: string[];
 }): Promise<CeilingResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.sessions });
+  const spam = createRspamdClient({
+    url: `http://127.0.0.1:${opts.rspamdPort}`,
+    timeoutMs: 60_000,
+    maxSockets: opts.sessions,
+    mtaName: 'mx.bench.test',
+  });
+  const virusClient = createClamdClient({ host: '127.0.0.1', port: opts.clamdPort, timeoutMs: 60_000, maxConnections: opts.sessions });
+  const rspamdCheck = async (message: Buffer, rcpt: string, n: number): Promise<string> => {
+    const v = await spam.check(message, {
+      ip: '127.0.0.1',
+      helo: HAM_SENDER.helo,
+      from: HAM_SENDER.from.address,
+      rcpts: [rcpt],
+      queueId: `B${n}`,
+      authResults: { spf: { result: 'pass' }, dkim: [], dmarc: { result: 'pass', policy: 'none' } },
+    });
+    if (v.status !== 'scored') throw new Error(`rspamd: ${v.reason} ${v.detail}`);
+    return v.action;
+  };
+  /** clamd's reply as it wrote it, for the verdict count. */
+  const clamdScan = async (message: Buffer): Promise<string> => {
+    const v = await virusClient.scan(message);
+    if (v.status === 'error') throw new Error(`clamd: ${v.reason} ${v.detail}`);
+    return v.status === 'infected' ? `stream: ${v.name} FOUND` : 'stream: OK';
+  };
   const samples: ScanSample[] = [];
   let errors = 0;
   let next = 0;
@@ -223,10 +190,7 @@ export async function driveScanners(opts: {
       const message = opts.corpus.message(n, rcpt);
       const t0 = performance.now();
       try {
-        const [action, virus] = await Promise.all([
-          rspamdCheck(agent, opts.rspamdPort, message, rspamdHeaders(message.length, rcpt, n)),
-          clamdScan(opts.clamdPort, message),
-        ]);
+        const [action, virus] = await Promise.all([rspamdCheck(message, rcpt, n), clamdScan(message)]);
         samples.push({ cls: classOf(n), ms: performance.now() - t0, action, virus });
         lastAt = wallNow();
       } catch {
@@ -235,6 +199,7 @@ export async function driveScanners(opts: {
     }
   };
   await Promise.all(Array.from({ length: opts.sessions }, worker));
-  agent.destroy();
+  spam.close();
+  virusClient.close();
   return { samples, errors, firstAt, lastAt };
 }
