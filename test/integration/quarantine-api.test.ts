@@ -235,6 +235,7 @@ test('release and delete: 202 with the action, audited; 404 unknown, 409 virus r
     '/api/v1/mail/quarantine/mx1/0/release',
     '/api/v1/mail/quarantine/mx1/x/release',
     '/api/v1/mail/quarantine/m%20x/1/delete',
+    '/api/v1/mail/quarantine/mx1%00/1/delete',
   ]) {
     r = await call('POST', path);
     assert.equal(r.status, 400, path);
