@@ -14,6 +14,10 @@
 //   error (a size limit, a read timeout), which then fails only that scan. A kept session that clamd closed while idle
 //   (its IdleTimeout, 30 s by default) shows up as the connection closing or resetting before any reply: that scan is
 //   sent once more on a new connection (a scan is idempotent). `sessions: false` connects once per scan.
+// - Sessions live for sessionMs (1 s) only, idle or not: clamd polls at most MaxQueue connections (100 by default) and
+//   leaves others unaccepted until one closes, so sessions kept for ever (several nodes on one clamd, or a large
+//   maxConnections) starved every other client: 16 kept idle sessions plus 100 busy ones left 16 scans without a reply
+//   (measured against the real clamd). A connection per second per slot instead of per scan keeps most of the gain.
 // - The pool bounds concurrency and connections: at most maxConnections scans talk to clamd at once (clamd has
 //   MaxThreads worker threads and queues the rest, MaxQueue deep), the others wait here in arrival order; at most
 //   maxConnections sessions are open.
@@ -63,6 +67,12 @@ export interface ClamdClientOptions {
    * connects once per scan.
    */
   sessions?: boolean;
+  /**
+   * A session's lifetime (default 1 s): then it is closed once idle, and the next scan opens a new one. clamd polls
+   * at most MaxQueue connections (100 by default) and leaves further ones unaccepted until one closes: sessions kept
+   * for ever by a few clients (several nodes, a large maxConnections) would starve every other connection to it.
+   */
+  sessionMs?: number;
 }
 
 interface Session {
@@ -71,9 +81,12 @@ interface Session {
   requests: number;
   connected: boolean;
   onIdle: () => void;
+  /** Past its lifetime: closed when idle, not parked again. */
+  expired: boolean;
 }
 
 const END_OF_STREAM = Buffer.alloc(4);
+const DEFAULT_SESSION_MS = 1000;
 
 export interface ClamdClient {
   scan(message: Buffer): Promise<VirusVerdict>;
@@ -131,6 +144,8 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
   };
 
   const sessions = opts.sessions ?? true;
+  const sessionMs = opts.sessionMs ?? DEFAULT_SESSION_MS;
+  if (!(sessionMs > 0)) throw new Error('clamd: sessionMs must be positive');
   /** Sessions between scans, most recently used last; at most maxConnections (each was a scan's). */
   const idle: Session[] = [];
   const sockets = new Set<net.Socket>();
@@ -144,11 +159,18 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
       connected: false,
       // Anything from clamd between scans (an error, its idle timeout's close) ends the session.
       onIdle: () => socket.destroy(),
+      expired: false,
     };
+    const lifetime = setTimeout(() => {
+      session.expired = true;
+      if (idle.includes(session)) socket.destroy();
+    }, sessionMs);
+    lifetime.unref();
     socket.once('connect', () => {
       session.connected = true;
     });
     socket.once('close', () => {
+      clearTimeout(lifetime);
       sockets.delete(socket);
       const at = idle.indexOf(session);
       if (at >= 0) idle.splice(at, 1);
@@ -248,7 +270,7 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
           }
           const verdict = parseClamdReply(body);
           // clamd ends a session after any error; a verdict leaves it open for the next scan.
-          if (sessions && verdict.status !== 'error' && !closed) {
+          if (sessions && verdict.status !== 'error' && !closed && !session.expired) {
             detach();
             socket = undefined;
             park(session);

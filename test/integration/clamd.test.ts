@@ -285,6 +285,25 @@ describe('clamd client against the real clamd', () => {
     }
   });
 
+  test("sessions end after sessionMs, so kept sessions cannot starve other clients past clamd's MaxQueue (100)", async () => {
+    // 16 sessions left idle by one client, then 100 scans at once by another: 116 connections where clamd polls 100.
+    // Kept for ever, the idle 16 held their places and 16 of the 100 never got a reply.
+    const holder = createClamdClient({ host: '127.0.0.1', port: clamd.port, timeoutMs: 10_000, maxConnections: 16, sessionMs: 300 });
+    const busy = createClamdClient({ host: '127.0.0.1', port: clamd.port, timeoutMs: 10_000, maxConnections: 100, sessionMs: 300 });
+    try {
+      const first = await Promise.all(Array.from({ length: 16 }, (_, i) => holder.scan(plainMessage(3000 + i))));
+      assert.ok(first.every((v) => v.status === 'clean'));
+      for (let round = 0; round < 2; round++) {
+        const verdicts = await Promise.all(Array.from({ length: 100 }, (_, i) => busy.scan(plainMessage(4000 + i))));
+        const failed = verdicts.filter((v) => v.status !== 'clean');
+        assert.equal(failed.length, 0, JSON.stringify(failed.slice(0, 3)));
+      }
+    } finally {
+      holder.close();
+      busy.close();
+    }
+  });
+
   test('clamd stopped → unavailable, at once', async () => {
     const port = clamd.port;
     const again = createClamdClient({ host: '127.0.0.1', port, timeoutMs: 10_000, maxConnections: 1 });
