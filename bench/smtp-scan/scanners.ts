@@ -193,8 +193,9 @@ export async function driveScanners(opts: {
         const [action, virus] = await Promise.all([rspamdCheck(message, rcpt, n), clamdScan(message)]);
         samples.push({ cls: classOf(n), ms: performance.now() - t0, action, virus });
         lastAt = wallNow();
-      } catch {
-        errors++;
+      } catch (err) {
+        // The first few, so that a failing scanner says why.
+        if (errors++ < 3) console.error(`ceiling: ${(err as Error).message}`);
       }
     }
   };

@@ -157,13 +157,17 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
       socket,
       requests: 0,
       connected: false,
-      // Anything from clamd between scans (an error, its idle timeout's close) ends the session.
-      onIdle: () => socket.destroy(),
+      // Anything from clamd between scans (an error, its idle timeout's close) ends the session, and at once: a
+      // session on its way out must not be taken for the next scan.
+      onIdle: () => {
+        unpark(session);
+        socket.destroy();
+      },
       expired: false,
     };
     const lifetime = setTimeout(() => {
       session.expired = true;
-      if (idle.includes(session)) socket.destroy();
+      if (unpark(session)) socket.destroy();
     }, sessionMs);
     lifetime.unref();
     socket.once('connect', () => {
@@ -177,8 +181,20 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
     });
     return session;
   };
+  /** Takes a session out of the idle list; false when it was not there. */
+  const unpark = (session: Session): boolean => {
+    const at = idle.indexOf(session);
+    if (at < 0) return false;
+    idle.splice(at, 1);
+    session.socket.off('data', session.onIdle);
+    session.socket.off('end', session.onIdle);
+    session.socket.off('error', session.onIdle);
+    session.socket.ref();
+    return true;
+  };
   const park = (session: Session): void => {
     session.socket.on('data', session.onIdle);
+    session.socket.on('end', session.onIdle);
     session.socket.on('error', session.onIdle);
     session.socket.unref();
     idle.push(session);
@@ -234,15 +250,17 @@ export function createClamdClient(opts: ClamdClientOptions): ClamdClient {
           holdsSlot = true;
           active++;
         }
-        const kept = sessions ? idle.pop() : undefined;
+        // A retry goes to a new connection: the other kept sessions may be on their way out too.
+        let kept: Session | undefined;
+        while (sessions && attempt === 1 && !kept && idle.length > 0) {
+          const candidate = idle[idle.length - 1];
+          unpark(candidate);
+          if (candidate.socket.writable && !candidate.expired) kept = candidate;
+          else candidate.socket.destroy();
+        }
         const session = kept ?? openSession();
         const s = session.socket;
         socket = s;
-        if (kept) {
-          s.off('data', session.onIdle);
-          s.off('error', session.onIdle);
-          s.ref();
-        }
         const id = sessions ? ++session.requests : 0;
         let reply: Buffer = Buffer.alloc(0);
         const detach = (): void => {
