@@ -426,6 +426,58 @@ describe('clamd client failure modes', () => {
     }
   });
 
+  test('sessions reset all at once (clamd restarting): the retry connects anew instead of taking another dead session', async () => {
+    // A fake speaking clamd's session protocol; once `resetAll` is set, the next request on any session resets every
+    // connection, as a restarting clamd would. The client has three kept sessions: the scan's own fails, and the
+    // others are dead too, whatever order their resets reach the client in.
+    const live = new Set<net.Socket>();
+    let resetAll = false;
+    const fake = await startFake((socket) => {
+      live.add(socket);
+      socket.on('close', () => live.delete(socket));
+      let buf = Buffer.alloc(0);
+      let requests = 0;
+      socket.on('data', (data: Buffer) => {
+        buf = Buffer.concat([buf, data]);
+        for (;;) {
+          if (buf.subarray(0, 11).toString('latin1') === 'zIDSESSION\0') buf = buf.subarray(11);
+          if (buf.length < 14 || buf.subarray(0, 10).toString('latin1') !== 'zINSTREAM\0') return;
+          let at = 10;
+          for (;;) {
+            if (buf.length < at + 4) return;
+            const n = buf.readUInt32BE(at);
+            if (buf.length < at + 4 + n) return;
+            at += 4 + n;
+            if (n === 0) break;
+          }
+          buf = buf.subarray(at);
+          if (resetAll) {
+            resetAll = false; // once: the retry's new connection is answered
+            for (const s of live) s.resetAndDestroy();
+            return;
+          }
+          socket.write(`${++requests}: stream: OK\0`);
+        }
+      });
+    });
+    const client = fakeClient(fake, { sessions: true, maxConnections: 3 });
+    try {
+      const first = await Promise.all(Array.from({ length: 3 }, () => client.scan(plainMessage())));
+      assert.deepEqual(
+        first.map((v) => v.status),
+        ['clean', 'clean', 'clean'],
+      );
+      assert.equal(fake.connections, 3);
+      resetAll = true;
+      const verdict = await client.scan(plainMessage());
+      assert.equal(verdict.status, 'clean', JSON.stringify(verdict));
+      assert.equal(fake.connections, 4);
+    } finally {
+      client.close();
+      await fake.stop();
+    }
+  });
+
   test('a message over streamMaxLength is too-large without a connection', async () => {
     const fake = await startFake((socket) => readInstream(socket, () => socket.end('stream: OK\0')));
     const client = fakeClient(fake, { streamMaxLength: 1000 });
