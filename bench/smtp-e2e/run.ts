@@ -14,7 +14,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
@@ -22,6 +22,7 @@ import { maildirUsers } from '../../test/support/fake-directory.ts';
 import { type PostfixInstance, startPostfix } from '../../test/support/postfix.ts';
 import { isListening, type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
+import { countFiles, loadAverage, newDirs, pct } from '../lib/mailboxes.ts';
 import { type DriveResult, drive } from '../smtp-accept/load.ts';
 import { treeCpuMs } from '../smtp-accept/proc-stats.ts';
 
@@ -77,30 +78,8 @@ interface Run {
   events?: { p50: number; p99: number; n: number };
 }
 
-const pct = (sorted: ArrayLike<number>, p: number): number =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : Number.NaN;
 const f0 = (n: number): string => n.toFixed(0);
 const f1 = (n: number): string => n.toFixed(1);
-const loadAverage = (): string =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-
-function newDirs(root: string): string[] {
-  return Array.from({ length: MAILBOXES }, (_, i) => join(root, DOMAIN, `user${i}`, 'Maildir', 'new'));
-}
-
-function countFiles(root: string): number {
-  let n = 0;
-  for (const d of newDirs(root)) {
-    try {
-      n += readdirSync(d).length;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // Postfix makes a Maildir at its first delivery
-    }
-  }
-  return n;
-}
 
 /**
  * Matches every file in new/ to its message by its X-Bench-Id header (within the first 2 KiB: both servers only
@@ -121,7 +100,7 @@ function scanDelays(
   let files = 0;
   let unmatched = 0;
   let duplicates = 0;
-  for (const d of newDirs(root)) {
+  for (const d of newDirs(root, DOMAIN, MAILBOXES)) {
     let names: string[];
     try {
       names = readdirSync(d);
@@ -181,7 +160,7 @@ async function measure(
   // The run ends when the queue is empty and every accepted message is a file in new/ (counted only once the queue
   // is empty: listing 50 growing directories every 50 ms would take CPU from the servers under test).
   await waitFor(
-    () => t.queueEmpty() && countFiles(t.maildirRoot) >= load.accepted,
+    () => t.queueEmpty() && countFiles(t.maildirRoot, DOMAIN, MAILBOXES) >= load.accepted,
     () => `${t.name} to deliver ${load.accepted} messages`,
     {
       timeoutMs: DRAIN_TIMEOUT_MS,

@@ -4,7 +4,7 @@
 // Method and numbers: bench/smtp-scan/README.md.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ConfigChange } from '#data/contracts/mx-config.ts';
@@ -14,6 +14,7 @@ import { pidAlive } from '../../test/support/child.ts';
 import { type PostfixInstance, startPostfix } from '../../test/support/postfix.ts';
 import { isListening, type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
+import { countFiles, loadAverage, newDirs, pct } from '../lib/mailboxes.ts';
 import { treeCpuMs } from '../smtp-accept/proc-stats.ts';
 import { buildCorpus, CLASSES, type Corpus, classOf, type MessageClass } from './corpus.ts';
 import { driveScanners, RSPAMD_PROCESSES, type Scanners, startScanners } from './scanners.ts';
@@ -78,36 +79,14 @@ const dir = mkdtempSync(join(tmpdir(), 'tidings-scan-'));
 chmodSync(dir, 0o755); // Postfix's daemons must traverse into its queue
 const cleanups: (() => void | Promise<void>)[] = [];
 
-const pct = (sorted: ArrayLike<number>, p: number): number =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : Number.NaN;
 const quantiles = (values: number[]): Quantiles => {
   const s = Float64Array.from(values).sort();
   return { p50: pct(s, 0.5), p99: pct(s, 0.99) };
 };
 const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '-');
-const loadAverage = (): string =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
 const bump = (m: Map<string, number>, k: string): void => {
   m.set(k, (m.get(k) ?? 0) + 1);
 };
-
-function newDirs(root: string): string[] {
-  return Array.from({ length: MAILBOXES }, (_, i) => join(root, DOMAIN, `user${i}`, 'Maildir', 'new'));
-}
-
-function countFiles(root: string): number {
-  let n = 0;
-  for (const d of newDirs(root)) {
-    try {
-      n += readdirSync(d).length;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  return n;
-}
 
 /** Tidings' tag (mailsystem/policy/decide.ts) and rspamd's milter's (worker-proxy's spam_header). */
 const TAGGED = /^(X-Spam-Flag: YES|X-Spam: Yes)\r?$/im;
@@ -118,7 +97,7 @@ function collectMailboxes(root: string): { files: Map<number, { mtime: number; t
   const head = Buffer.alloc(8192);
   let unmatched = 0;
   let duplicates = 0;
-  for (const d of newDirs(root)) {
+  for (const d of newDirs(root, DOMAIN, MAILBOXES)) {
     let names: string[];
     try {
       names = readdirSync(d);
@@ -237,8 +216,8 @@ async function measureMta(ctx: Context, mta: Mta, sessions: number, round: numbe
   const accepted = r.samples.filter((s) => s.code === 250).length;
   // Listing 50 growing folders every 50 ms would take CPU from the servers: count files only once the queue is empty.
   await waitFor(
-    () => mta.queueEmpty() && countFiles(mta.maildirRoot) >= accepted,
-    () => `${mta.name} to deliver ${accepted} messages (${countFiles(mta.maildirRoot)} files)`,
+    () => mta.queueEmpty() && countFiles(mta.maildirRoot, DOMAIN, MAILBOXES) >= accepted,
+    () => `${mta.name} to deliver ${accepted} messages (${countFiles(mta.maildirRoot, DOMAIN, MAILBOXES)} files)`,
     { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 50 },
   );
   const cpu1 = cpuOf(pids);
