@@ -61,6 +61,12 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
     labelNames: ['reason'] as const,
     registers,
   });
+  const refused = new Counter({
+    name: 'tidings_mx_quarantine_refused_total',
+    help: 'Staff actions that changed nothing, by why (not-quarantined: the copy had left the quarantine or was never here; virus: a release of a virus).',
+    labelNames: ['why'] as const,
+    registers,
+  });
   const latency = new Histogram({
     name: 'tidings_mx_delivery_latency_seconds',
     help: 'Accept (our 250) to delivery, by route kind; the same bounds as the backend telemetry histogram.',
@@ -143,6 +149,9 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
           return;
         case 'purged':
           purged.inc({ reason: e.reason });
+          return;
+        case 'quarantine-refused':
+          refused.inc({ why: e.why });
           return;
       }
     },

@@ -372,6 +372,12 @@ describe('the node quarantine', () => {
     assert.match(text, /^tidings_mx_quarantine_released_total\{route="maildir"\} 1$/m);
     assert.match(text, /^tidings_mx_quarantine_purged_total\{reason="staff"\} 1$/m);
     assert.match(text, /^tidings_mx_quarantine_purged_total\{reason="retention"\} 1$/m);
+    // (the shipper pruned the acknowledged events: count the refusals in what it shipped)
+    const refused = new Map<string, number>();
+    for (const e of batch.events) if (e.type === 'quarantine-refused') refused.set(e.why, (refused.get(e.why) ?? 0) + 1);
+    assert.deepEqual([...refused.keys()].sort(), ['not-quarantined', 'virus']);
+    for (const [why, n] of refused)
+      assert.match(text, new RegExp(`^tidings_mx_quarantine_refused_total\\{why="${why}"\\} ${n}$`, 'm'), why);
   });
 });
 
