@@ -26,6 +26,7 @@ import { listQuarantine, QUARANTINE_PAGE_MAX } from '../services/mail/listQuaran
 import { parseDeliveryId } from '../domain/mx-node.ts';
 import { requestQuarantineRelease } from '../services/mail/requestQuarantineRelease.ts';
 import { requestQuarantineDelete } from '../services/mail/requestQuarantineDelete.ts';
+import { importCommand, IMPORT_HELP } from './mail-import.ts';
 
 const QUARANTINE_LIST_USAGE =
   'mail quarantine list [--search WORDS] [--reason spam|virus] [--status held|released|purged] [--node NODE] [--limit N]';
@@ -52,7 +53,8 @@ export const MAIL_HELP = `Mail configuration (every change is audited and reache
                                        quarantined copies, newest first (words in subject, sender, recipient, symbols, virus)
   mail quarantine release <node> <delivery-id>   deliver the copy as if clean (never a virus); applied on the node's next sync
   mail quarantine delete <node> <delivery-id>    delete the copy; applied on the node's next sync
-  mail node-token <node-name>          prints a new token for that MX node (replaces its old one)`;
+  mail node-token <node-name>          prints a new token for that MX node (replaces its old one)
+${IMPORT_HELP}`;
 
 const ACTOR = { userId: null, name: 'cli' } as const;
 
@@ -137,6 +139,7 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
     return argv.length === 0 ? 2 : 0;
   }
   const services = { db: ctx.db, clock: ctx.clock, changes: createChangeCounter() };
+  if (argv[0] === 'import') return importCommand(argv.slice(1), ctx, services, ACTOR);
   let parsed: ReturnType<typeof parseMailArgs>;
   try {
     parsed = parseMailArgs(argv);

@@ -1,0 +1,344 @@
+// Reading the old mail system's configuration (issue 13, "Import"): Postfix virtual_* map files and the import CSV.
+// Pure: text in, the records it asks for (each with the file and line it came from) out, or every bad line.
+import { Address, AliasTarget, DomainName } from '#data/contracts/mail-config.ts';
+import { SpamPolicy, VirusPolicy } from '#data/contracts/mail-policy.ts';
+import { splitAddress } from '#data/address.ts';
+
+export interface ImportFile {
+  /** How the file is named in messages (its path, or the form field). */
+  name: string;
+  text: string;
+}
+
+export interface Origin {
+  file: string;
+  line: number;
+}
+
+export interface ImportLineError extends Origin {
+  message: string;
+}
+
+export interface DesiredDomain extends Origin {
+  name: string;
+}
+export interface DesiredMailbox extends Origin {
+  address: string;
+}
+export interface DesiredAlias extends Origin {
+  address: string;
+  targets: string[];
+  keepLocalCopy: boolean;
+}
+/** A level's spam and/or virus setting; the level's other settings are left as they are. */
+export interface DesiredPolicy extends Origin {
+  scope: 'domain' | 'address';
+  key: string;
+  spam?: SpamPolicy;
+  virus?: VirusPolicy;
+}
+
+export interface DesiredConfig {
+  domains: DesiredDomain[];
+  mailboxes: DesiredMailbox[];
+  aliases: DesiredAlias[];
+  policies: DesiredPolicy[];
+}
+
+export type ParseResult = { ok: true; desired: DesiredConfig } | { ok: false; errors: ImportLineError[] };
+
+const MAX_LINE = 8192;
+/** Control characters other than tab: never part of a map or CSV line. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+interface Line {
+  line: number;
+  text: string;
+}
+
+/** Lines without comments and blanks; a line starting with white space continues the one before (Postfix's rule). */
+function logicalLines(file: ImportFile, errors: ImportLineError[]): Line[] {
+  const out: Line[] = [];
+  const raw = file.text.split(/\r?\n/);
+  for (const [i, text] of raw.entries()) {
+    const line = i + 1;
+    if (text.length > MAX_LINE) {
+      errors.push({ file: file.name, line, message: `the line is longer than ${MAX_LINE} characters` });
+      continue;
+    }
+    if (CONTROL.test(text)) {
+      errors.push({ file: file.name, line, message: 'the line contains a control character' });
+      continue;
+    }
+    const trimmed = text.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    if (/^\s/.test(text) && out.length > 0) out[out.length - 1].text += ` ${trimmed}`;
+    else out.push({ line, text: trimmed });
+  }
+  return out;
+}
+
+const issue = (r: { success: false; error: { issues: { message: string }[] } }) => r.error.issues[0].message;
+
+function parseAddress(raw: string, what: string): { ok: true; value: string } | { ok: false; message: string } {
+  const r = Address.safeParse(raw);
+  return r.success ? { ok: true, value: r.data } : { ok: false, message: `${what} "${raw}" ${issue(r)}` };
+}
+
+function parseTargets(
+  raw: string[],
+  alias: string,
+): { ok: true; targets: string[]; keepLocalCopy: boolean } | { ok: false; message: string } {
+  const targets: string[] = [];
+  let keepLocalCopy = false;
+  for (const t of raw) {
+    const r = AliasTarget.safeParse(t);
+    if (!r.success) return { ok: false, message: `target "${t}" ${issue(r)}` };
+    // Postfix keeps a copy in the alias's own mailbox when the alias lists itself.
+    if (r.data.toLowerCase() === alias) keepLocalCopy = true;
+    else if (!targets.includes(r.data)) targets.push(r.data);
+  }
+  if (targets.length === 0) return { ok: false, message: `the alias ${alias} has no target other than itself` };
+  if (targets.length > 100) return { ok: false, message: 'more than 100 targets' };
+  return { ok: true, targets, keepLocalCopy };
+}
+
+class Collector {
+  readonly desired: DesiredConfig = { domains: [], mailboxes: [], aliases: [], policies: [] };
+  private readonly seen = new Map<string, Origin>();
+  readonly errors: ImportLineError[];
+  constructor(errors: ImportLineError[]) {
+    this.errors = errors;
+  }
+
+  /** False (and an error) when `kind key` came before; one record per key. */
+  first(kind: string, key: string, at: Origin, allowSame = false): boolean {
+    const k = `${kind} ${key}`;
+    const before = this.seen.get(k);
+    if (before) {
+      if (allowSame) return false;
+      this.errors.push({ ...at, message: `${kind} ${key} is already given at ${before.file}:${before.line}` });
+      return false;
+    }
+    this.seen.set(k, at);
+    return true;
+  }
+  domain(name: string, at: Origin): void {
+    if (this.first('domain', name, at, true)) this.desired.domains.push({ name, ...at });
+  }
+}
+
+/** Postfix's virtual_mailbox_domains (one domain per line, or comma/space separated lists), virtual_mailbox_maps and virtual_alias_maps. */
+export function parsePostfix(files: { domains?: ImportFile; mailboxes?: ImportFile; aliases?: ImportFile }): ParseResult {
+  const errors: ImportLineError[] = [];
+  const c = new Collector(errors);
+  if (files.domains) {
+    for (const l of logicalLines(files.domains, errors)) {
+      const at = { file: files.domains.name, line: l.line };
+      for (const token of l.text.split(/[\s,]+/).filter(Boolean)) {
+        const d = DomainName.safeParse(token);
+        if (!d.success) errors.push({ ...at, message: `"${token}" ${issue(d)}` });
+        else c.domain(d.data, at);
+      }
+    }
+  }
+  const entries = (file: ImportFile, what: string, each: (key: string, values: string[], at: Origin) => void) => {
+    for (const l of logicalLines(file, errors)) {
+      const at = { file: file.name, line: l.line };
+      const [key, ...values] = l.text.split(/\s+/);
+      if (key.startsWith('@')) {
+        errors.push({ ...at, message: `"${key}": catch-all entries are not imported; set the domain's catch-all instead` });
+        continue;
+      }
+      if (!key.includes('@')) {
+        errors.push({ ...at, message: `"${key}": the key of a ${what} entry is a full address such as user@example.com` });
+        continue;
+      }
+      const a = parseAddress(key, 'the address');
+      if (!a.ok) {
+        errors.push({ ...at, message: a.message });
+        continue;
+      }
+      const v = values
+        .join(' ')
+        .split(/[\s,]+/)
+        .filter(Boolean);
+      if (v.length === 0) {
+        errors.push({ ...at, message: `${a.value} has no value` });
+        continue;
+      }
+      each(a.value, v, at);
+    }
+  };
+  if (files.mailboxes) {
+    entries(files.mailboxes, 'virtual_mailbox_maps', (address, values, at) => {
+      // The value is the old Maildir path: it only says "this is a mailbox".
+      if (values.length > 1) errors.push({ ...at, message: `${address}: a mailbox has one path, not a list` });
+      else if (c.first('mailbox', address, at)) c.desired.mailboxes.push({ address, ...at });
+    });
+  }
+  if (files.aliases) {
+    entries(files.aliases, 'virtual_alias_maps', (address, values, at) => {
+      const t = parseTargets(values, address);
+      if (!t.ok) errors.push({ ...at, message: `${address}: ${t.message}` });
+      else if (c.first('alias', address, at))
+        c.desired.aliases.push({ address, targets: t.targets, keepLocalCopy: t.keepLocalCopy, ...at });
+    });
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, desired: c.desired };
+}
+
+export const CSV_COLUMNS = ['domain', 'address', 'type', 'targets', 'spam_policy', 'virus_policy'] as const;
+export const CSV_TYPES = ['domain', 'mailbox', 'alias', 'forward'] as const;
+
+/** One CSV record's fields; double quotes around a field allow commas in it ("" is a quote). Null: unbalanced quotes. */
+function csvFields(line: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (line[i] === '"') {
+      let v = '';
+      i++;
+      for (;;) {
+        if (i >= line.length) return null;
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') {
+            v += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        v += line[i++];
+      }
+      if (i < line.length && line[i] !== ',') return null;
+      out.push(v.trim());
+    } else {
+      const end = line.indexOf(',', i);
+      out.push((end < 0 ? line.slice(i) : line.slice(i, end)).trim());
+      i = end < 0 ? line.length : end;
+    }
+    if (i >= line.length) return out;
+    i++; // the comma
+  }
+}
+
+/**
+ * The import CSV: a header line naming the columns domain,address,type,targets[,spam_policy[,virus_policy]], then one
+ * row per domain, mailbox, alias or forward. Lines starting with # and blank lines are skipped.
+ */
+export function parseCsv(file: ImportFile): ParseResult {
+  const errors: ImportLineError[] = [];
+  const c = new Collector(errors);
+  const lines = file.text.split(/\r?\n/);
+  let header: string[] | null = null;
+  for (const [i, text] of lines.entries()) {
+    const at = { file: file.name, line: i + 1 };
+    const err = (message: string) => errors.push({ ...at, message });
+    if (text.length > MAX_LINE) {
+      err(`the line is longer than ${MAX_LINE} characters`);
+      continue;
+    }
+    if (CONTROL.test(text)) {
+      err('the line contains a control character');
+      continue;
+    }
+    if (text.trim() === '' || text.trimStart().startsWith('#')) continue;
+    const f = csvFields(text);
+    if (!f) {
+      err('a quoted field is not closed, or text follows its closing quote');
+      continue;
+    }
+    if (!header) {
+      const names = f.map((h) => h.toLowerCase());
+      const want = CSV_COLUMNS.slice(0, Math.max(4, names.length));
+      if (names.length > CSV_COLUMNS.length || names.some((n, k) => n !== want[k])) {
+        err(`the header must be ${CSV_COLUMNS.join(',')} (the last two may be left out)`);
+        return { ok: false, errors };
+      }
+      header = names;
+      continue;
+    }
+    if (f.length > header.length) {
+      err(`${f.length} fields, the header has ${header.length}`);
+      continue;
+    }
+    const [rawDomain, rawAddress = '', rawType = '', rawTargets = '', rawSpam = '', rawVirus = ''] = f;
+    const d = DomainName.safeParse(rawDomain);
+    if (!d.success) {
+      err(`domain "${rawDomain}" ${issue(d)}`);
+      continue;
+    }
+    const type = (rawType.toLowerCase() || (rawAddress === '' ? 'domain' : '')) as (typeof CSV_TYPES)[number];
+    if (!CSV_TYPES.includes(type)) {
+      err(`type "${rawType}" must be one of ${CSV_TYPES.join(', ')}`);
+      continue;
+    }
+    const spam = rawSpam === '' ? undefined : SpamPolicy.safeParse(rawSpam.toLowerCase());
+    if (spam && !spam.success) {
+      err(`spam_policy "${rawSpam}" must be one of ${SpamPolicy.options.join(', ')}`);
+      continue;
+    }
+    const virus = rawVirus === '' ? undefined : VirusPolicy.safeParse(rawVirus.toLowerCase());
+    if (virus && !virus.success) {
+      err(`virus_policy "${rawVirus}" must be one of ${VirusPolicy.options.join(', ')}`);
+      continue;
+    }
+    const targets = rawTargets.split(/[\s,]+/).filter(Boolean);
+    let key: string;
+    if (type === 'domain') {
+      if (rawAddress !== '' || targets.length) {
+        err('a domain row has no address and no targets');
+        continue;
+      }
+      key = d.data;
+      c.domain(d.data, at);
+    } else {
+      const a = parseAddress(rawAddress, 'the address');
+      if (!a.ok) {
+        err(a.message);
+        continue;
+      }
+      if (splitAddress(a.value)?.domain !== d.data) {
+        err(`the address ${a.value} is not in the row's domain ${d.data}`);
+        continue;
+      }
+      key = a.value;
+      if (type === 'mailbox') {
+        if (targets.length) {
+          err('a mailbox row has no targets');
+          continue;
+        }
+        if (!c.first('mailbox', key, at)) continue;
+        c.domain(d.data, at);
+        c.desired.mailboxes.push({ address: key, ...at });
+      } else {
+        if (!targets.length) {
+          err(`an ${type} row needs at least one target`);
+          continue;
+        }
+        const t = parseTargets(targets, key);
+        if (!t.ok) {
+          err(`${key}: ${t.message}`);
+          continue;
+        }
+        if (!c.first('alias', key, at)) continue;
+        c.domain(d.data, at);
+        c.desired.aliases.push({ address: key, targets: t.targets, keepLocalCopy: t.keepLocalCopy, ...at });
+      }
+    }
+    if (spam || virus) {
+      if (!c.first('policy', key, at)) continue;
+      c.desired.policies.push({
+        scope: type === 'domain' ? 'domain' : 'address',
+        key,
+        ...(spam ? { spam: spam.data } : {}),
+        ...(virus ? { virus: virus.data } : {}),
+        ...at,
+      });
+    }
+  }
+  if (!header && errors.length === 0) errors.push({ file: file.name, line: 1, message: 'the file has no header line' });
+  return errors.length ? { ok: false, errors } : { ok: true, desired: c.desired };
+}
