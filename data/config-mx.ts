@@ -48,6 +48,8 @@ export interface MxConfig {
   quarantineRetentionMs: number;
   /** Content checks during DATA (rspamd, clamd, mailauth); off only when TIDINGS_SCAN=off says so. */
   scan: ScanSettings;
+  /** RCPT probes to the legacy MX for legacy/shadow domains without imported configuration (mailsystem/legacy/probe.ts). */
+  legacyProbe: { timeoutMs: number; positiveTtlMs: number; negativeTtlMs: number };
 }
 
 export interface ScanSettings {
@@ -240,6 +242,11 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     flow: flowLimits(env),
     quarantineRetentionMs: duration(env, 'TIDINGS_QUARANTINE_RETENTION', 30 * UNIT_MS.d, false, '7d, 30d or 90d'),
     scan: scanSettings(env),
+    legacyProbe: {
+      timeoutMs: duration(env, 'TIDINGS_LEGACY_PROBE_TIMEOUT', 10 * UNIT_MS.s, false, '5s, 10s or 30s'),
+      positiveTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_POSITIVE_TTL', 10 * UNIT_MS.m, true, '5m, 10m or 1h'),
+      negativeTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_NEGATIVE_TTL', 2 * UNIT_MS.m, true, '1m, 2m or 10m'),
+    },
   };
   // A message clamd will not take is not clean: it would get 451 at every try until the sender gave up, days later.
   // The size limit the node advertises must fit in what clamd scans (the checks send the message as received).

@@ -15,6 +15,7 @@ import type { QuarantineAction } from '#data/contracts/quarantine.ts';
 import type { FetchQuarantineActions } from './quarantine/actions.ts';
 import { type EventObserver, type QuarantineActionResult, QueueStore } from './queue/store.ts';
 import { Ingress, type IngressOptions } from './smtp/ingress.ts';
+import { createLegacyProbe, type LegacyProbe } from './legacy/probe.ts';
 
 export interface MailSystemOptions {
   smtpHost: string;
@@ -34,7 +35,20 @@ export interface MailSystemOptions {
   quarantineRetentionMs?: number;
   /** How long sessions in flight may finish after SIGTERM before they get 421 4.3.2. */
   shutdownDeadlineMs?: number;
+  /** RCPT probes to the legacy system for legacy/shadow domains without imported configuration (legacy/probe.ts). */
+  legacyProbe?: Partial<LegacyProbeSettings>;
 }
+
+export interface LegacyProbeSettings {
+  /** The whole probe, connect to the RCPT reply; then 451 4.4.3. */
+  timeoutMs: number;
+  /** How long "the address exists" is reused. */
+  positiveTtlMs: number;
+  /** How long "no such address" is reused. */
+  negativeTtlMs: number;
+}
+
+export const DEFAULT_LEGACY_PROBE: LegacyProbeSettings = { timeoutMs: 10_000, positiveTtlMs: 10 * 60_000, negativeTtlMs: 2 * 60_000 };
 
 export interface MailSystemDeps {
   db: DB;
@@ -69,6 +83,7 @@ export interface MailSystem {
   readonly worker: DeliveryWorker;
   readonly store: QueueStore;
   readonly committer: GroupCommitter;
+  readonly legacyProbe: LegacyProbe;
   /** Deletes quarantined copies past their retention now (the hourly job's work); resolves with how many. */
   pruneQuarantine(): Promise<number>;
   /**
@@ -110,6 +125,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
   const observe = deps.observeEvent;
   const store = new QueueStore(deps.db, observe && ((e) => committer.afterCommit(() => observe(e))));
   const newId = (now: number): string => newQueueId(now);
+  const legacyProbe = createLegacyProbe({ heloName: serverName, clock: deps.clock, ...DEFAULT_LEGACY_PROBE, ...opts.legacyProbe });
 
   const routesForSender = (address: string): Route[] => {
     const r = deps.directory.resolve(address);
@@ -154,6 +170,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
       flow: () => decideFlow(backlog(), flowLimits),
       onFlowDelay: deps.observeFlowDelay,
       checks: deps.checks,
+      legacyProbe,
       recordRejected: (event) => {
         committer.submit(() => store.insertRejected(event)).catch((err: unknown) => deps.log.warn({ err }, 'could not record a rejection'));
       },
@@ -212,6 +229,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
 
   return {
     ingress,
+    legacyProbe,
     worker,
     store,
     committer,

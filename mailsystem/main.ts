@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       retry: { maxAgeMs: mxConfig.queueMaxAgeMs, delayedDsnAfterMs: mxConfig.delayedDsnAfterMs, firstRetryMs: mxConfig.queueFirstRetryMs },
       flow: mxConfig.flow,
       quarantineRetentionMs: mxConfig.quarantineRetentionMs,
+      legacyProbe: mxConfig.legacyProbe,
     },
     {
       db,

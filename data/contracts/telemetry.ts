@@ -63,6 +63,8 @@ export const REJECT_REASONS = [
   'virus',
   'dmarc',
   'scanner-unavailable',
+  // migration (issue 13): the legacy system could not say whether a recipient of a legacy domain exists (451 at RCPT)
+  'legacy-unavailable',
 ] as const;
 export const RejectReason = z.enum(REJECT_REASONS);
 export type RejectReason = z.infer<typeof RejectReason>;

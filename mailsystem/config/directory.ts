@@ -14,7 +14,17 @@ export type Resolution =
    * its source). The address level is the matched address's own (an alias's, not its targets'); a catch-all hit, an
    * SRS bounce and the built-in postmaster take the domain's (or the installation's) settings.
    */
-  | { status: 'ok'; address: string; routes: Route[]; policy: EffectivePolicy }
+  | {
+      status: 'ok';
+      address: string;
+      routes: Route[];
+      policy: EffectivePolicy;
+      /**
+       * Set for an address of a legacy or shadow domain that has no imported configuration: only the legacy system
+       * knows whether it exists, so ingress asks it (mailsystem/legacy/probe.ts) before accepting the recipient.
+       */
+      verify?: { host: string; port: number };
+    }
   | { status: 'unknown-user' } // hosted domain, no such address → 550 5.1.1
   | { status: 'not-hosted' }; // → 550 5.7.1 relaying denied
 

@@ -36,6 +36,8 @@ interface Expansion {
   matched: string;
   /** Resolved through the domain's catch-all: the matched address has no settings of its own. */
   catchAll?: boolean;
+  /** A legacy/shadow domain without imported configuration: the legacy system must confirm the address. */
+  verify?: { host: string; port: number };
 }
 interface AliasRow {
   address: string;
@@ -49,6 +51,10 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
   const domainStmt = db.prepare('SELECT name, mode, legacy_host, legacy_port, catch_all FROM replica_domains WHERE name = ?');
   const mailboxStmt = db.prepare('SELECT address, delivery, lmtp_host, lmtp_port FROM replica_mailboxes WHERE address = ?');
   const aliasStmt = db.prepare('SELECT address, targets, keep_local_copy FROM replica_aliases WHERE address = ?');
+  // Imported configuration of a legacy or shadow domain: any mailbox or alias of it (both tables index domain).
+  const importedStmt = db
+    .prepare('SELECT EXISTS (SELECT 1 FROM replica_mailboxes WHERE domain = ?) OR EXISTS (SELECT 1 FROM replica_aliases WHERE domain = ?)')
+    .pluck();
   const domainRow = (name: string) => domainStmt.get(name) as DomainRow | undefined;
   const isHosted = (name: string) => domainRow(name) !== undefined;
   const policyStmt = db.prepare('SELECT settings FROM replica_policies WHERE key = ?').pluck();
@@ -94,7 +100,11 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     m.delivery === 'lmtp'
       ? { kind: 'lmtp', mailbox: m.address, host: m.lmtp_host!, port: m.lmtp_port! }
       : { kind: 'maildir', mailbox: m.address };
-  const legacyRoute = (d: DomainRow): Route => ({ kind: 'legacy', host: d.legacy_host!, port: d.legacy_port ?? 25 });
+  const legacyRoute = (d: DomainRow): Extract<Route, { kind: 'legacy' }> => ({
+    kind: 'legacy',
+    host: d.legacy_host!,
+    port: d.legacy_port ?? 25,
+  });
 
   /** Routes for one address, or null when a hosted address does not exist. `seen` cuts alias loops. */
   function expand(target: string, depth: number, seen: Set<string>, viaCatchAll: boolean): Expansion | null {
@@ -107,7 +117,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     if (!dom) return { routes: [{ kind: 'forward', to: foldDomain(target) }], matched: address };
     if (depth > maxDepth || seen.has(address)) return { routes: [], matched: address };
     seen.add(address);
-    if (dom.mode !== 'active') return { routes: [legacyRoute(dom)], matched: address };
+    if (dom.mode !== 'active') return expandLegacy(dom, address, parts.local, depth);
 
     let matched = address;
     let alias = aliasStmt.get(address) as AliasRow | undefined;
@@ -138,12 +148,38 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     return { routes, matched };
   }
 
+  /**
+   * An address of a legacy or shadow domain goes to the legacy system as it is. Whether it exists: from the domain's
+   * imported mailboxes and aliases (plus-addressing and catch-all as for an active domain) when it has any; otherwise
+   * the envelope recipient (depth 0) is marked for the legacy system to confirm at RCPT, while an alias target (our
+   * own configuration, not the sender's input) is relayed unchecked.
+   */
+  function expandLegacy(dom: DomainRow, address: string, local: string, depth: number): Expansion | null {
+    const route = legacyRoute(dom);
+    if (importedStmt.get(dom.name, dom.name) !== 1) {
+      return depth === 0
+        ? { routes: [route], matched: address, verify: { host: route.host, port: route.port } }
+        : { routes: [route], matched: address };
+    }
+    const known = (a: string) => aliasStmt.get(a) !== undefined || mailboxStmt.get(a) !== undefined;
+    if (known(address)) return { routes: [route], matched: address };
+    const plus = local.indexOf('+');
+    if (plus > 0) {
+      const base = `${local.slice(0, plus)}@${dom.name}`;
+      if (known(base)) return { routes: [route], matched: base };
+    }
+    if (dom.catch_all) return { routes: [route], matched: address, catchAll: true };
+    return null;
+  }
+
   function finish(r: Expansion | null): Resolution {
     if (!r) return { status: 'unknown-user' };
     const unique = [...new Map(r.routes.map((route) => [JSON.stringify(route), route])).values()];
     if (!unique.length) return { status: 'unknown-user' };
     const domain = splitAddress(r.matched)!.domain;
-    return { status: 'ok', address: r.matched, routes: unique, policy: policyFor(domain, r.catchAll ? null : r.matched) };
+    const policy = policyFor(domain, r.catchAll ? null : r.matched);
+    if (r.verify) return { status: 'ok', address: r.matched, routes: unique, policy, verify: r.verify };
+    return { status: 'ok', address: r.matched, routes: unique, policy };
   }
 
   function resolveSrs(original: string): Resolution {

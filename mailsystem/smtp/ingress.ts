@@ -4,6 +4,7 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import { type MailPolicy, policyClass } from '#data/contracts/mail-policy.ts';
 import type { Checks } from '#mailsystem/checks/types.ts';
 import type { Directory, Route } from '#mailsystem/config/directory.ts';
+import type { LegacyProbe } from '#mailsystem/legacy/probe.ts';
 import type { PolicyTarget } from '#mailsystem/policy/decide.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { FlowDecision } from '#mailsystem/queue/flow-control.ts';
@@ -55,6 +56,11 @@ export interface IngressDeps {
    * with no filtering at all; with them every message is checked, decided (policy/decide.ts) and stored per copy.
    */
   checks?: Checks;
+  /**
+   * Asks a legacy system whether an address of a legacy/shadow domain without imported configuration exists
+   * (Resolution.verify). Without it such addresses are accepted unchecked (tests with a fake directory).
+   */
+  legacyProbe?: LegacyProbe;
 }
 
 interface Transaction {
@@ -167,20 +173,67 @@ export class Ingress {
         }
       }
       const decision = decideRecipient(this.deps.directory, address.address, this.opts.serverName);
-      if (!decision.accept) {
-        if (decision.reason === 'unknown-user' && this.harvesting(session)) {
-          const detail = { ip: session.remoteAddress, limit: this.maxUnknownRecipients };
-          this.deps.recordRejected({
-            at: this.deps.clock.now(),
-            reason: 'too-many-unknown-recipients',
-            recipient: address.address,
-            detail,
-          });
-          return cb(replyError(REPLIES.tooManyUnknownRecipients));
-        }
-        this.deps.recordRejected({ at: this.deps.clock.now(), reason: decision.reason, recipient: address.address });
-        return cb(replyError(decision.reply));
+      if (!decision.accept) return this.refuseRecipient(decision.reason, decision.reply, address, session, cb);
+      if (decision.verify && this.deps.legacyProbe) {
+        // Only here does RCPT wait: the legacy system alone knows this address (smtp-server waits for the callback).
+        const { host, port } = decision.verify;
+        this.deps.legacyProbe.check(host, port, address.address).then(
+          (verdict) => {
+            if (verdict === 'exists') return this.acceptRecipient(decision, address, session, cb);
+            if (verdict === 'unknown') return this.refuseRecipient('unknown-user', REPLIES.unknownUser, address, session, cb);
+            // Down, slow or confused: never 550 (the address may well exist), and nothing accepted to bounce later.
+            this.deps.recordRejected({
+              at: this.deps.clock.now(),
+              reason: 'legacy-unavailable',
+              recipient: address.address,
+              detail: { ip: session.remoteAddress, legacy: `${host}:${port}` },
+            });
+            cb(replyError(REPLIES.legacyUnavailable));
+          },
+          (err: unknown) => this.recipientFailed(err, address, session, cb),
+        );
+        return;
       }
+      this.acceptRecipient(decision, address, session, cb);
+    } catch (err) {
+      this.recipientFailed(err, address, session, cb);
+    }
+  }
+
+  private recipientFailed(err: unknown, address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+    this.deps.log.error({ err }, 'recipient lookup failed');
+    this.recordStorageFailure(session, { recipient: address.address });
+    cb(replyError(REPLIES.storageFailed));
+  }
+
+  private refuseRecipient(
+    reason: 'unknown-user' | 'not-hosted' | 'bad-address',
+    reply: Reply,
+    address: SMTPServerAddress,
+    session: SMTPServerSession,
+    cb: (err?: Error | null) => void,
+  ): void {
+    if (reason === 'unknown-user' && this.harvesting(session)) {
+      const detail = { ip: session.remoteAddress, limit: this.maxUnknownRecipients };
+      this.deps.recordRejected({
+        at: this.deps.clock.now(),
+        reason: 'too-many-unknown-recipients',
+        recipient: address.address,
+        detail,
+      });
+      return cb(replyError(REPLIES.tooManyUnknownRecipients));
+    }
+    this.deps.recordRejected({ at: this.deps.clock.now(), reason, recipient: address.address });
+    cb(replyError(reply));
+  }
+
+  private acceptRecipient(
+    decision: { routes: Route[]; policy: MailPolicy },
+    address: SMTPServerAddress,
+    session: SMTPServerSession,
+    cb: (err?: Error | null) => void,
+  ): void {
+    try {
       const txn = this.transactions.get(session) ?? newTransaction();
       this.transactions.set(session, txn);
       if (this.deps.checks && !this.samePolicyClass(txn, decision.policy)) {
@@ -199,9 +252,7 @@ export class Ingress {
       }
       cb();
     } catch (err) {
-      this.deps.log.error({ err }, 'recipient lookup failed');
-      this.recordStorageFailure(session, { recipient: address.address });
-      cb(replyError(REPLIES.storageFailed));
+      this.recipientFailed(err, address, session, cb);
     }
   }
 

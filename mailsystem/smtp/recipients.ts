@@ -5,7 +5,8 @@ import type { Directory, Route } from '#mailsystem/config/directory.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
 export type RecipientDecision =
-  | { accept: true; routes: Route[]; policy: MailPolicy }
+  /** verify: the legacy system at host:port must confirm the address before it is accepted (Resolution.verify). */
+  | { accept: true; routes: Route[]; policy: MailPolicy; verify?: { host: string; port: number } }
   | { accept: false; reply: Reply; reason: 'unknown-user' | 'not-hosted' | 'bad-address' };
 
 /** `mxHostname` is this node's own name, whose postmaster is also the bare `RCPT TO:<postmaster>`. */
@@ -15,6 +16,7 @@ export function decideRecipient(directory: Directory, address: string, mxHostnam
   const resolution = directory.resolve(address);
   if (resolution.status === 'ok' && resolution.routes.length > 0) {
     // The replica resolves each address's effective policy (installation → domain → address).
+    if (resolution.verify) return { accept: true, routes: resolution.routes, policy: resolution.policy.policy, verify: resolution.verify };
     return { accept: true, routes: resolution.routes, policy: resolution.policy.policy };
   }
   // RFC 5321 §4.5.1: postmaster of every hosted domain, and of the MX's own name, must be

@@ -23,6 +23,7 @@ export const REPLIES = {
   spamRejected: { code: 550, status: '5.7.1', text: 'Message rejected as spam' },
   virusRejected: { code: 554, status: '5.7.1', text: 'Message rejected: it contains a virus' },
   dmarcRejected: { code: 550, status: '5.7.1', text: "Message rejected: it fails the DMARC policy of the sender's domain" },
+  legacyUnavailable: { code: 451, status: '4.4.3', text: 'Recipient cannot be verified now, try again later' },
   scannerUnavailable: { code: 451, status: '4.7.1', text: 'Message could not be scanned, try again later' },
   otherPolicy: { code: 452, status: '4.5.3', text: 'Recipient has another filtering policy: send to it in a separate transaction' },
   queueFull: { code: 451, status: '4.3.1', text: 'Mail queue is full, delivery is behind: try again later' },

@@ -90,6 +90,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     metrics: null,
     flow: { softDepth: 2000, hardDepth: 20_000, softAgeMs: 1000, hardAgeMs: 5000, maxDelayMs: 1000 },
     quarantineRetentionMs: 30 * 86_400_000,
+    legacyProbe: { timeoutMs: 10_000, positiveTtlMs: 600_000, negativeTtlMs: 120_000 },
     scan: {
       mode: 'on',
       rspamdUrl: 'http://127.0.0.1:11333',
@@ -141,9 +142,13 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
       TIDINGS_SMTP_IMPLICIT_TLS: '1',
       TIDINGS_SMTP_MAX_UNKNOWN_RECIPIENTS: '3',
       TIDINGS_QUARANTINE_RETENTION: '7d',
+      TIDINGS_LEGACY_PROBE_TIMEOUT: '30s',
+      TIDINGS_LEGACY_PROBE_POSITIVE_TTL: '1h',
+      TIDINGS_LEGACY_PROBE_NEGATIVE_TTL: '0',
     },
     'h',
   );
+  assert.deepEqual(mx.legacyProbe, { timeoutMs: 30_000, positiveTtlMs: 3_600_000, negativeTtlMs: 0 });
   assert.equal(mx.quarantineRetentionMs, 7 * 86_400_000);
   assert.equal(mx.queueMaxAgeMs, 3 * 86_400_000);
   assert.equal(mx.delayedDsnAfterMs, 0);
@@ -156,6 +161,8 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
   assert.equal(loadMxConfig(base, { TIDINGS_QUEUE_DELAYED_DSN_AFTER: '90m' }, 'h').delayedDsnAfterMs, 90 * 60_000);
   for (const [env, variable] of [
     [{ TIDINGS_QUEUE_MAX_AGE: '0' }, 'TIDINGS_QUEUE_MAX_AGE'],
+    [{ TIDINGS_LEGACY_PROBE_TIMEOUT: '0' }, 'TIDINGS_LEGACY_PROBE_TIMEOUT'],
+    [{ TIDINGS_LEGACY_PROBE_NEGATIVE_TTL: 'soon' }, 'TIDINGS_LEGACY_PROBE_NEGATIVE_TTL'],
     [{ TIDINGS_QUEUE_MAX_AGE: '5' }, 'TIDINGS_QUEUE_MAX_AGE'],
     [{ TIDINGS_QUEUE_DELAYED_DSN_AFTER: '4 hours' }, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER'],
     [{ TIDINGS_QUEUE_FIRST_RETRY: '0' }, 'TIDINGS_QUEUE_FIRST_RETRY'],

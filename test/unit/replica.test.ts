@@ -185,7 +185,7 @@ test('postmaster@ is always accepted for hosted domains; an explicit one wins', 
   });
 });
 
-test('legacy and shadow domains relay every address to the old MX', () => {
+test('legacy and shadow domains without imported addresses: every address goes to the old MX once it confirms it', () => {
   const { dir } = setup([
     domain('old.test', { mode: 'legacy', legacyHost: '127.0.0.1', legacyPort: 2526 }),
     domain('moving.test', { mode: 'shadow', legacyHost: 'mx.old.test', legacyPort: null }),
@@ -196,13 +196,41 @@ test('legacy and shadow domains relay every address to the old MX', () => {
     status: 'ok',
     address: 'anyone@old.test',
     routes: [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }],
+    verify: { host: '127.0.0.1', port: 2526 },
   });
   assert.deepEqual(dir.resolve('anyone@moving.test'), {
     status: 'ok',
     address: 'anyone@moving.test',
     routes: [{ kind: 'legacy', host: 'mx.old.test', port: 25 }],
+    verify: { host: 'mx.old.test', port: 25 },
   });
-  assert.deepEqual((dir.resolve('x@example.com') as { routes: unknown[] }).routes, [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }]);
+  // An alias target is our own configuration: relayed without asking.
+  assert.deepEqual(dir.resolve('x@example.com'), {
+    status: 'ok',
+    address: 'x@example.com',
+    routes: [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }],
+  });
+});
+
+test('legacy and shadow domains with imported addresses: known ones go to the old MX unasked, unknown ones are refused', () => {
+  const { dir } = setup([
+    domain('old.test', { mode: 'legacy', legacyHost: '127.0.0.1', legacyPort: 2526 }),
+    domain('moving.test', { mode: 'shadow', legacyHost: 'mx.old.test', legacyPort: null, catchAll: 'info@moving.test' }),
+    mailbox('anna@old.test'),
+    alias('sales@old.test', ['anna@old.test']),
+    alias('info@moving.test', ['boss@elsewhere.test']),
+  ]);
+  const legacy = [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }];
+  assert.deepEqual(dir.resolve('Anna@old.test'), { status: 'ok', address: 'anna@old.test', routes: legacy });
+  assert.deepEqual(dir.resolve('sales@old.test'), { status: 'ok', address: 'sales@old.test', routes: legacy });
+  assert.deepEqual(dir.resolve('anna+news@old.test'), { status: 'ok', address: 'anna@old.test', routes: legacy });
+  assert.deepEqual(dir.resolve('nobody@old.test'), { status: 'unknown-user' });
+  // A catch-all of a legacy domain takes every address (to the old MX, as it is).
+  assert.deepEqual(dir.resolve('whoever@moving.test'), {
+    status: 'ok',
+    address: 'whoever@moving.test',
+    routes: [{ kind: 'legacy', host: 'mx.old.test', port: 25 }],
+  });
 });
 
 test('SRS bounces: valid → forward to the original sender; forged, unsigned or expired → unknown user', () => {

@@ -1,0 +1,145 @@
+// Recipient probe to a domain's legacy MX during migration: RCPT only (never DATA), its answers cached.
+//
+// The probe says MAIL FROM:<> (the null sender), like Exim's callouts and Postfix's own address verification probes:
+// the answer then belongs to the address alone, not to the transaction's sender, so one cache entry per address is
+// right; and a legacy Postfix answers RCPT after <> with its recipient checks (virtual_mailbox_maps,
+// smtpd_reject_unlisted_recipient) exactly as it does for any other sender, as no sender restriction of its default
+// configuration looks at the null sender. A legacy system that restricts <> answers 5xx to every probe; that shows as
+// every address unknown and has to be fixed by importing the domain's maps instead.
+import { connect, type Socket } from 'node:net';
+import type { Clock } from '../deps.ts';
+
+/** exists: 2xx to RCPT; unknown: 5xx; unavailable: 4xx, no connection, a timeout, or a reply we cannot read. */
+export type ProbeVerdict = 'exists' | 'unknown' | 'unavailable';
+
+export interface LegacyProbeOptions {
+  /** Our name in EHLO. */
+  heloName: string;
+  clock: Clock;
+  /** The whole probe (connect to the RCPT reply) gets this long; then it is 'unavailable'. */
+  timeoutMs: number;
+  /** How long an 'exists' answer is reused. */
+  positiveTtlMs: number;
+  /** How long an 'unknown' answer is reused. */
+  negativeTtlMs: number;
+  /** Cached answers kept at most; a full cache drops its oldest entry. Default 50,000. */
+  maxEntries?: number;
+}
+
+export interface LegacyProbe {
+  /** Whether the legacy system at host:port takes mail for `address`. Never rejects. */
+  check(host: string, port: number, address: string): Promise<ProbeVerdict>;
+  /** Probes that went to the network (not answered from the cache or shared with one in flight). */
+  readonly stats: { probes: number; cacheHits: number };
+}
+
+const MAX_REPLY_BYTES = 64 * 1024;
+
+/** One SMTP conversation: EHLO, MAIL FROM:<>, RCPT TO:<address>, QUIT. */
+function probeOnce(host: string, port: number, address: string, heloName: string, timeoutMs: number): Promise<ProbeVerdict> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const socket: Socket = connect({ host, port });
+    let buffer = '';
+    // The commands in order; each waits for the previous reply. The greeting comes first, with no command.
+    const steps = [`EHLO ${heloName}`, 'MAIL FROM:<>', `RCPT TO:<${address}>`];
+    let step = -1; // -1: waiting for the greeting
+    let triedHelo = false;
+    const finish = (verdict: ProbeVerdict) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(verdict);
+      if (!socket.destroyed) {
+        // QUIT politely, but never wait for it.
+        socket.end('QUIT\r\n');
+        socket.destroySoon?.();
+      }
+    };
+    const timer = setTimeout(() => {
+      finish('unavailable');
+      socket.destroy();
+    }, timeoutMs);
+    socket.setEncoding('latin1');
+    socket.on('error', () => finish('unavailable'));
+    socket.on('close', () => finish('unavailable'));
+    const onReply = (code: number) => {
+      if (step === -1) {
+        if (code !== 220) return finish('unavailable');
+      } else if (step === 0) {
+        if (code >= 500 && !triedHelo) {
+          // An old system without ESMTP: say HELO instead.
+          triedHelo = true;
+          socket.write(`HELO ${heloName}\r\n`);
+          return;
+        }
+        if (code !== 250) return finish('unavailable');
+      } else if (step === 1) {
+        if (code !== 250) return finish('unavailable'); // the legacy system refusing us is its problem, not the address's
+      } else {
+        if (code >= 200 && code < 300) return finish('exists');
+        if (code >= 500 && code < 600) return finish('unknown');
+        return finish('unavailable');
+      }
+      step++;
+      socket.write(`${steps[step]}\r\n`);
+    };
+    socket.on('data', (chunk: string) => {
+      if (settled) return;
+      buffer += chunk;
+      if (buffer.length > MAX_REPLY_BYTES) return finish('unavailable');
+      for (;;) {
+        const nl = buffer.indexOf('\n');
+        if (nl < 0) return;
+        const line = buffer.slice(0, nl).replace(/\r$/, '');
+        buffer = buffer.slice(nl + 1);
+        const m = /^([2-5]\d\d)([ -]|$)/.exec(line);
+        if (!m) return finish('unavailable'); // garbage: never taken for an answer about the address
+        if (m[2] === '-') continue; // a continuation line: wait for the last one
+        onReply(Number(m[1]));
+        if (settled) return;
+      }
+    });
+  });
+}
+
+export function createLegacyProbe(opts: LegacyProbeOptions): LegacyProbe {
+  const maxEntries = opts.maxEntries ?? 50_000;
+  // Insertion order is age order: a refreshed entry is deleted and set again.
+  const cache = new Map<string, { verdict: ProbeVerdict; until: number }>();
+  const inFlight = new Map<string, Promise<ProbeVerdict>>();
+  const stats = { probes: 0, cacheHits: 0 };
+
+  return {
+    stats,
+    check(host, port, rawAddress) {
+      const address = rawAddress.toLowerCase();
+      const key = `${host}:${port}\0${address}`;
+      const hit = cache.get(key);
+      if (hit) {
+        if (hit.until > opts.clock.now()) {
+          stats.cacheHits++;
+          return Promise.resolve(hit.verdict);
+        }
+        cache.delete(key);
+      }
+      const pending = inFlight.get(key);
+      if (pending) return pending;
+      stats.probes++;
+      const p = probeOnce(host, port, rawAddress, opts.heloName, opts.timeoutMs).then((verdict) => {
+        inFlight.delete(key);
+        // A failure is not an answer about the address: the next RCPT asks again.
+        if (verdict !== 'unavailable') {
+          const ttl = verdict === 'exists' ? opts.positiveTtlMs : opts.negativeTtlMs;
+          if (ttl > 0) {
+            if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+            cache.set(key, { verdict, until: opts.clock.now() + ttl });
+          }
+        }
+        return verdict;
+      });
+      inFlight.set(key, p);
+      return p;
+    },
+  };
+}
