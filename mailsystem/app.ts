@@ -16,6 +16,7 @@ import type { FetchQuarantineActions } from './quarantine/actions.ts';
 import { type EventObserver, type QuarantineActionResult, QueueStore } from './queue/store.ts';
 import { Ingress, type IngressOptions } from './smtp/ingress.ts';
 import { createLegacyProbe, type LegacyProbe } from './legacy/probe.ts';
+import type { Resolver } from './dns/resolver.ts';
 
 export interface MailSystemOptions {
   smtpHost: string;
@@ -67,6 +68,8 @@ export interface MailSystemDeps {
   observeFlowDelay?: (ms: number) => void;
   /** Content checks (issue 12, mailsystem/checks/); without them nothing is filtered and messages are stored as received. */
   checks?: Checks;
+  /** Resolves legacy MX host names for RCPT probes (legacy/probe.ts); default: the system's resolver. */
+  legacyResolver?: Resolver;
   /** The backend's pending staff actions on this node's quarantine (quarantine/actions.ts); none without a backend. */
   fetchQuarantineActions?: FetchQuarantineActions;
 }
@@ -125,7 +128,13 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
   const observe = deps.observeEvent;
   const store = new QueueStore(deps.db, observe && ((e) => committer.afterCommit(() => observe(e))));
   const newId = (now: number): string => newQueueId(now);
-  const legacyProbe = createLegacyProbe({ heloName: serverName, clock: deps.clock, ...DEFAULT_LEGACY_PROBE, ...opts.legacyProbe });
+  const legacyProbe = createLegacyProbe({
+    heloName: serverName,
+    clock: deps.clock,
+    resolver: deps.legacyResolver,
+    ...DEFAULT_LEGACY_PROBE,
+    ...opts.legacyProbe,
+  });
 
   const routesForSender = (address: string): Route[] => {
     const r = deps.directory.resolve(address);

@@ -115,6 +115,7 @@ async function main(): Promise<void> {
       observeEvent: metrics?.observe,
       observeFlowDelay: metrics ? (ms) => metrics.observeFlowDelay(ms) : undefined,
       checks,
+      legacyResolver: resolver,
       // Staff releases and deletions, fetched after each config sync (below).
       fetchQuarantineActions: mxConfig.backend
         ? createQuarantineActionsClient({ backendUrl: mxConfig.backend.url, token: mxConfig.backend.token })

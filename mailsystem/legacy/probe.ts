@@ -6,8 +6,9 @@
 // smtpd_reject_unlisted_recipient) exactly as it does for any other sender, as no sender restriction of its default
 // configuration looks at the null sender. A legacy system that restricts <> answers 5xx to every probe; that shows as
 // every address unknown and has to be fixed by importing the domain's maps instead.
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import type { Clock } from '../deps.ts';
+import { isNoData, type Resolver } from '../dns/resolver.ts';
 
 /** exists: 2xx to RCPT; unknown: 5xx; unavailable: 4xx, no connection, a timeout, or a reply we cannot read. */
 export type ProbeVerdict = 'exists' | 'unknown' | 'unavailable';
@@ -24,6 +25,11 @@ export interface LegacyProbeOptions {
   negativeTtlMs: number;
   /** Cached answers kept at most; a full cache drops its oldest entry. Default 50,000. */
   maxEntries?: number;
+  /**
+   * Resolves a legacy host given by name (A, then AAAA), as the legacy relay does (delivery/legacy.ts): the node's
+   * configured name servers, never the recipient's MX. Without it the system's resolver is used.
+   */
+  resolver?: Resolver;
 }
 
 export interface LegacyProbe {
@@ -103,6 +109,26 @@ function probeOnce(host: string, port: number, address: string, heloName: string
   });
 }
 
+/** The address to connect to; null when the name has none or the lookup failed. */
+async function addressOf(resolver: Resolver | undefined, host: string): Promise<string | null> {
+  if (!resolver || isIP(host)) return host;
+  for (const lookup of [resolver.resolve4, resolver.resolve6]) {
+    try {
+      const a = await lookup(host);
+      if (a.length) return a[0];
+    } catch (err) {
+      if (!isNoData(err)) return null;
+    }
+  }
+  return null;
+}
+
+async function probeHost(opts: LegacyProbeOptions, host: string, port: number, address: string): Promise<ProbeVerdict> {
+  const ip = await addressOf(opts.resolver, host).catch(() => null);
+  if (ip === null) return 'unavailable';
+  return probeOnce(ip, port, address, opts.heloName, opts.timeoutMs);
+}
+
 export function createLegacyProbe(opts: LegacyProbeOptions): LegacyProbe {
   const maxEntries = opts.maxEntries ?? 50_000;
   // Insertion order is age order: a refreshed entry is deleted and set again.
@@ -126,7 +152,7 @@ export function createLegacyProbe(opts: LegacyProbeOptions): LegacyProbe {
       const pending = inFlight.get(key);
       if (pending) return pending;
       stats.probes++;
-      const p = probeOnce(host, port, rawAddress, opts.heloName, opts.timeoutMs).then((verdict) => {
+      const p = probeHost(opts, host, port, rawAddress).then((verdict) => {
         inFlight.delete(key);
         // A failure is not an answer about the address: the next RCPT asks again.
         if (verdict !== 'unavailable') {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { Resolver } from '#mailsystem/dns/resolver.ts';
 import { createLegacyProbe, type LegacyProbeOptions } from '#mailsystem/legacy/probe.ts';
 
 interface Fake {
@@ -162,4 +163,26 @@ test('the cache is bounded: a full cache drops its oldest answer', async (t) => 
   assert.equal(fake.connections, 3);
   await at('a@old.test');
   assert.equal(fake.connections, 4);
+});
+
+test('a legacy host given by name is resolved with the node resolver; no address → unavailable', async (t) => {
+  const fake = await fakeSmtp({ rcpt: known });
+  t.after(() => fake.close());
+  const noData = Object.assign(new Error('no data'), { code: 'ENODATA' });
+  const lookups: string[] = [];
+  const resolver = {
+    resolve4: async (name: string) => {
+      lookups.push(name);
+      if (name === 'old-mx.test') return ['127.0.0.1'];
+      throw noData;
+    },
+    resolve6: async () => {
+      throw noData;
+    },
+  } as unknown as Resolver;
+  const { probe } = probeWith({ resolver });
+  assert.equal(await probe.check('old-mx.test', fake.port, 'anna@old.test'), 'exists');
+  assert.equal(await probe.check('gone-mx.test', fake.port, 'anna@old.test'), 'unavailable');
+  assert.deepEqual(lookups, ['old-mx.test', 'gone-mx.test']);
+  assert.equal(fake.connections, 1);
 });
