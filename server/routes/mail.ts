@@ -30,6 +30,9 @@ import { DEFAULT_POLICY, PolicySettings } from '#data/contracts/mail-policy.ts';
 import { PolicyScope } from '#data/contracts/mx-config.ts';
 import { staffActor, type AuthEnv } from '../http/auth.ts';
 import { currentNode, nodeRoute } from '../http/api-access.ts';
+import { MailImportRequest } from '#data/contracts/mail-import.ts';
+import { importMailConfig, type ImportSource } from '../services/mail/importConfig.ts';
+import { planLines } from '../domain/mail-import-plan.ts';
 
 const DomainFilter = z.strictObject({ domain: DomainName.optional() });
 const SinceQuery = z.strictObject({
@@ -99,6 +102,36 @@ export function mailRoutes(deps: ServerDeps): Hono<AuthEnv> {
     return c.body(null, 204);
   });
   app.get('/mail/addresses/:address/policy', (c) => c.json(addressPolicy(deps.db, addressParam(c))));
+
+  // The old system's files: a dry run answers the plan, a real run applies it; any bad line is a 400 naming file:line.
+  app.post('/mail/import', async (c) => {
+    const b = await readJson(c, MailImportRequest);
+    const source: ImportSource =
+      b.csv === undefined
+        ? {
+            format: 'postfix',
+            ...(b.postfixDomains === undefined ? {} : { domains: { name: 'virtual_mailbox_domains', text: b.postfixDomains } }),
+            ...(b.postfixMailboxes === undefined ? {} : { mailboxes: { name: 'virtual_mailbox_maps', text: b.postfixMailboxes } }),
+            ...(b.postfixAliases === undefined ? {} : { aliases: { name: 'virtual_alias_maps', text: b.postfixAliases } }),
+          }
+        : { format: 'csv', csv: { name: 'csv', text: b.csv } };
+    const r = importMailConfig({
+      ctx,
+      actor: actor(c),
+      source,
+      options: { newDomainMode: b.newDomainMode, legacyHost: b.legacyHost, legacyPort: b.legacyPort },
+      dryRun: b.dryRun,
+    });
+    return c.json({
+      dryRun: r.dryRun,
+      applied: r.applied,
+      counts: r.plan.counts,
+      kept: r.plan.kept,
+      changes: r.plan.items.filter((i) => i.action !== 'unchanged'),
+      diff: planLines(r.plan),
+      version: currentConfigVersion(deps.db),
+    });
+  });
 
   app.get('/mx/config', nodeRoute, async (c) => {
     const node = currentNode(c);

@@ -105,6 +105,11 @@ const API_CASES: Record<string, ApiCase> = {
     body: { address: 'info@example.com', targets: ['a@example.net', `${NUL}b@example.net`] },
     field: 'targets.1',
   },
+  'POST /api/v1/mail/import': {
+    path: '/api/v1/mail/import',
+    body: { csv: `domain,address,type,targets\nexample.com,x@example.com,mailbox,${NUL}\n`, dryRun: false, newDomainMode: 'active' },
+    field: 'csv',
+  },
   'POST /api/v1/auth/password': {
     path: '/api/v1/auth/password',
     body: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password` },
