@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { createMailSystem } from '#mailsystem/app.ts';
@@ -164,5 +165,41 @@ test('legacy domain: imported map and Postfix probe refuse unknown addresses at 
   assert.deepEqual(
     reasons().filter((r) => r !== 'unknown-user'),
     ['legacy-unavailable'],
+  );
+});
+
+test('a legacy system that greets and then stalls: 451 4.4.3 within the probe timeout, never 550', async (t) => {
+  const sockets = new Set<Socket>();
+  const stalled = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.write('220 old.test ESMTP\r\n'); // and nothing after that
+  });
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  const legacyPort = (stalled.address() as AddressInfo).port;
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-legacy-stall-'));
+  const db = openNodeDatabase(join(dir, 'node.sqlite'));
+  const list = changes(legacyPort);
+  applyConfigChanges(db, { since: 0, version: list.length, more: false, reset: false, changes: list }, new Date());
+  const mx = createMailSystem(
+    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', legacyProbe: { timeoutMs: 300 } },
+    { db, directory: createReplicaDirectory({ db, clock: systemClock }), clock: systemClock, log: silentLog, buildDsn: testDsn },
+  );
+  const port = await mx.start();
+  t.after(async () => {
+    await mx.stop();
+    db.close();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => stalled.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const started = Date.now();
+  const r = await send(port, [`anna@${PROBED}`], 'stalled');
+  assert.match(r.rcpt[0], /^451 4\.4\.3 /);
+  assert.ok(Date.now() - started < 3000, 'answered after the probe timeout, not the session timeout');
+  assert.equal(db.prepare("SELECT count(*) FROM events WHERE type = 'accepted'").pluck().get(), 0);
+  assert.equal(
+    db.prepare("SELECT reason FROM events WHERE type = 'rejected' ORDER BY seq DESC LIMIT 1").pluck().get(),
+    'legacy-unavailable',
   );
 });
