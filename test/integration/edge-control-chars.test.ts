@@ -184,6 +184,11 @@ const STAFF_CASES: Record<string, StaffCase> = {
     fields: { spam: 'tag', spamThresholdInherit: '1', subjectPrefix: `[SPAM${NUL}] ` },
     field: 'subjectPrefix',
   },
+  'POST /staff/mail/import': {
+    path: '/staff/mail/import',
+    fields: { csv: `domain,address,type,targets\nexample.com,x@example.com,mailbox,${NUL}\n`, newDomainMode: 'active', action: 'import' },
+    field: 'csv',
+  },
   'POST /staff/password': {
     path: '/staff/password',
     fields: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password`, next: '/staff' },

@@ -13,6 +13,7 @@ import { auditPageRoutes } from './audit.ts';
 import { userPageRoutes } from './users.ts';
 import { enhanceRoutes } from './enhance.ts';
 import { mailPageRoutes } from './mail.ts';
+import { mailImportPageRoutes } from './mail-import.ts';
 import { quarantinePageRoutes } from './quarantine.ts';
 import { passwordPageRoutes } from './password.ts';
 
@@ -46,6 +47,7 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', auditPageRoutes(deps));
   app.route('/', userPageRoutes(deps));
   app.route('/', mailPageRoutes(deps));
+  app.route('/', mailImportPageRoutes(deps));
   app.route('/', quarantinePageRoutes(deps));
   app.route('/', passwordPageRoutes(deps));
   return app;
