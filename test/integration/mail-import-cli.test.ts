@@ -10,6 +10,8 @@ import { loadConfig } from '#data/config.ts';
 import { openBackendStore } from '#server/store/open.ts';
 import { listAliases, listMailboxes, listDomains, findAlias } from '#server/store/mail.ts';
 import { runCliInProcess } from '../support/cli-in-process.ts';
+import { importMailConfig } from '#server/services/mail/importConfig.ts';
+import { createChangeCounter } from '#server/deps.ts';
 
 function inProcess() {
   const clock = () => new Date('2026-12-02T12:00:00.000Z');
@@ -225,4 +227,30 @@ test('mail import --csv: domains, mailboxes, aliases, forwards and policies; ide
   u = await run('import', '--csv', csv, '--mode', 'sometimes');
   assert.equal(u.code, 2);
   assert.match(u.stderr, /--mode: legacy, shadow or active/);
+});
+
+test('a failure while applying rolls back every record already written: nothing is half-imported', async () => {
+  const { db } = inProcess();
+  // The 300th mailbox insert fails (as a full disk or a crash would), after domains and 299 mailboxes went in.
+  db.exec(`CREATE TRIGGER fail_late BEFORE INSERT ON mail_mailboxes WHEN NEW.address = 'user59@d4.example'
+           BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+  const set = mapSet();
+  const before = snapshot(db);
+  assert.throws(
+    () =>
+      importMailConfig({
+        ctx: { db, clock: () => new Date('2026-12-02T12:00:00.000Z'), changes: createChangeCounter() },
+        actor: { userId: null, name: 'cli' },
+        source: {
+          format: 'postfix',
+          domains: { name: 'd', text: set.domains },
+          mailboxes: { name: 'm', text: set.mailboxes },
+          aliases: { name: 'a', text: set.aliases },
+        },
+        options: { newDomainMode: 'active', legacyHost: null, legacyPort: null },
+        dryRun: false,
+      }),
+    /injected failure/,
+  );
+  assert.deepEqual(snapshot(db), before);
 });
