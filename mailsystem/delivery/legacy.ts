@@ -10,8 +10,11 @@ export interface LegacyOptions {
   timeoutMs?: number;
 }
 
-/** The legacy host is named in our configuration: resolved as a host name, never through the recipient's MX. */
-async function addressOf(resolver: Resolver, host: string): Promise<string | null> {
+/**
+ * The legacy host is named in our configuration: resolved as a host name, never through the recipient's MX. Null when
+ * the name has no address or the lookup failed. The recipient probe (mailsystem/legacy/probe.ts) asks the same way.
+ */
+export async function legacyHostAddress(resolver: Resolver, host: string): Promise<string | null> {
   if (isIP(host)) return host;
   for (const lookup of [resolver.resolve4, resolver.resolve6]) {
     try {
@@ -29,7 +32,7 @@ export function createLegacyTransport(opts: LegacyOptions): Transport {
     async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
       if (job.route.kind !== 'legacy') return { kind: 'failed', response: '5.3.5 not a legacy route' };
       const { host, port } = job.route;
-      const address = await addressOf(opts.resolver, host);
+      const address = await legacyHostAddress(opts.resolver, host);
       // A misconfigured old MX is our problem, not the sender's: keep the mail queued rather than bounce it.
       if (!address) return { kind: 'deferred', response: `4.4.3 legacy host ${host} has no address` };
       const results = await sendMessage({

@@ -6,9 +6,10 @@
 // smtpd_reject_unlisted_recipient) exactly as it does for any other sender, as no sender restriction of its default
 // configuration looks at the null sender. A legacy system that restricts <> answers 5xx to every probe; that shows as
 // every address unknown and has to be fixed by importing the domain's maps instead.
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Clock } from '../deps.ts';
-import { isNoData, type Resolver } from '../dns/resolver.ts';
+import type { Resolver } from '../dns/resolver.ts';
+import { legacyHostAddress } from '../delivery/legacy.ts';
 
 /** exists: 2xx to RCPT; unknown: 5xx; unavailable: 4xx, no connection, a timeout, or a reply we cannot read. */
 export type ProbeVerdict = 'exists' | 'unknown' | 'unavailable';
@@ -109,19 +110,9 @@ function probeOnce(host: string, port: number, address: string, heloName: string
   });
 }
 
-/** The address to connect to; null when the name has none or the lookup failed. */
-async function addressOf(resolver: Resolver | undefined, host: string): Promise<string | null> {
-  if (!resolver || isIP(host)) return host;
-  for (const lookup of [resolver.resolve4, resolver.resolve6]) {
-    try {
-      const a = await lookup(host);
-      if (a.length) return a[0];
-    } catch (err) {
-      if (!isNoData(err)) return null;
-    }
-  }
-  return null;
-}
+/** The address to connect to (as the legacy relay finds it); without a resolver, the host as given. */
+const addressOf = (resolver: Resolver | undefined, host: string): Promise<string | null> =>
+  resolver ? legacyHostAddress(resolver, host) : Promise.resolve(host);
 
 async function probeHost(opts: LegacyProbeOptions, host: string, port: number, address: string): Promise<ProbeVerdict> {
   const ip = await addressOf(opts.resolver, host).catch(() => null);
