@@ -1,6 +1,5 @@
 // `cli mail ...`: domains, mailboxes, aliases, policies, the quarantine and MX node tokens, through the same services (and audit) as the API.
 import { parseArgs } from 'node:util';
-import type { z } from 'zod';
 import type { CliContext } from './context.ts';
 import { createChangeCounter } from '../deps.ts';
 import { Invalid } from '../domain/errors.ts';
@@ -21,15 +20,9 @@ import { addressPolicy } from '../services/mail/addressPolicy.ts';
 import { listPolicies } from '../store/mail.ts';
 import { DEFAULT_POLICY, type MailPolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
 import { INSTALLATION_POLICY_KEY, policyScopeOf } from '#data/contracts/mx-config.ts';
-import { QuarantineReason, QuarantineStatus } from '#data/contracts/quarantine.ts';
-import { listQuarantine, QUARANTINE_PAGE_MAX } from '../services/mail/listQuarantine.ts';
-import { parseDeliveryId } from '../domain/mx-node.ts';
-import { requestQuarantineRelease } from '../services/mail/requestQuarantineRelease.ts';
-import { requestQuarantineDelete } from '../services/mail/requestQuarantineDelete.ts';
 import { importCommand, IMPORT_HELP } from './mail-import.ts';
-
-const QUARANTINE_LIST_USAGE =
-  'mail quarantine list [--search WORDS] [--reason spam|virus] [--status held|released|purged] [--node NODE] [--limit N]';
+import { quarantineCommand, QUARANTINE_HELP, type QuarantineVerb } from './mail-quarantine.ts';
+import { parse, table } from './format.ts';
 
 export const MAIL_HELP = `Mail configuration (every change is audited and reaches the MX nodes on their next sync):
   mail domain add <domain> [--mode active|shadow|legacy] [--legacy-host HOST] [--legacy-port PORT] [--catch-all ADDRESS]
@@ -49,20 +42,11 @@ export const MAIL_HELP = `Mail configuration (every change is audited and reache
                                        (installation → domain → address); no options: the level inherits everything
   mail policy remove <installation|DOMAIN|ADDRESS>
   mail policy show <address>           the effective policy of a mailbox or alias, and where each setting comes from
-  ${QUARANTINE_LIST_USAGE}
-                                       quarantined copies, newest first (words in subject, sender, recipient, symbols, virus)
-  mail quarantine release <node> <delivery-id>   deliver the copy as if clean (never a virus); applied on the node's next sync
-  mail quarantine delete <node> <delivery-id>    delete the copy; applied on the node's next sync
+${QUARANTINE_HELP}
   mail node-token <node-name>          prints a new token for that MX node (replaces its old one)
 ${IMPORT_HELP}`;
 
 const ACTOR = { userId: null, name: 'cli' } as const;
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new Invalid(r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-  return r.data;
-}
 
 function portOption(raw: string | undefined, name: string): number | null | undefined {
   if (raw === undefined) return undefined;
@@ -93,17 +77,6 @@ const settingsText = (s: PolicySettings) =>
     .filter((k) => s[k] !== undefined)
     .map((k) => `${k}=${settingText(k, s[k])}`)
     .join(' ');
-
-function table(ctx: CliContext, header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  ctx.stdout.write(`${line(header)}\n`);
-  for (const r of rows) ctx.stdout.write(`${line(r)}\n`);
-}
 
 /** Throws on an unknown option or an option without its value. */
 function parseMailArgs(args: string[]) {
@@ -312,62 +285,10 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
         );
         return 0;
       }
-      case 'quarantine list': {
-        if (o.limit !== undefined && !(/^\d{1,3}$/.test(o.limit) && Number(o.limit) >= 1 && Number(o.limit) <= QUARANTINE_PAGE_MAX))
-          throw new Invalid(`--limit: a number of copies, 1 to ${QUARANTINE_PAGE_MAX}. Usage: ${QUARANTINE_LIST_USAGE}`);
-        const { items, next } = listQuarantine(ctx.db, {
-          q: o.search,
-          reason: o.reason === undefined ? undefined : parse(QuarantineReason, o.reason),
-          status: o.status === undefined ? undefined : parse(QuarantineStatus, o.status),
-          node: o.node,
-          limit: o.limit === undefined ? undefined : Number(o.limit),
-        });
-        table(
-          ctx,
-          [
-            'QUARANTINED',
-            'NODE',
-            'DELIVERY',
-            'REASON',
-            'STATUS',
-            'PENDING',
-            'RECIPIENT',
-            'RELEASE TO',
-            'SENDER',
-            'SCORE',
-            'VERDICT',
-            'SUBJECT',
-          ],
-          items.map((i) => [
-            i.quarantinedAt,
-            i.node,
-            String(i.deliveryId),
-            i.reason,
-            i.status === 'purged' ? `purged (${i.purgeReason})` : i.status,
-            i.pending ? i.pending.action : i.refused ? `${i.refused.action} refused (${i.refused.why})` : '-',
-            i.recipient,
-            i.route === 'forward' ? `forward ${i.target} (external)` : `${i.route} ${i.target}`,
-            i.sender === '' ? '<>' : i.sender,
-            i.score === null ? '-' : i.score.toFixed(2),
-            i.virus ?? (i.symbols.join(',') || '-'),
-            i.subject ?? '(no subject)',
-          ]),
-        );
-        if (next) ctx.stderr.write(`More copies are older than these: narrow the search or raise --limit.\n`);
-        return 0;
-      }
+      case 'quarantine list':
       case 'quarantine release':
-      case 'quarantine delete': {
-        const deliveryId = args.length < 2 ? null : parseDeliveryId(args[1]);
-        if (deliveryId === null)
-          throw new Invalid(`name the node and the delivery id, e.g. \`mail quarantine ${verb} mx1 42\` (see \`mail quarantine list\`)`);
-        const input = { ctx: services, actor: ACTOR, node: args[0], deliveryId };
-        const a = verb === 'release' ? requestQuarantineRelease(input) : requestQuarantineDelete(input);
-        ctx.stdout.write(
-          `${verb === 'release' ? 'Release' : 'Deletion'} of copy ${a.deliveryId} on ${a.node} requested (action ${a.id}); the node applies it on its next sync.\n`,
-        );
-        return 0;
-      }
+      case 'quarantine delete':
+        return quarantineCommand(verb as QuarantineVerb, args, o, ctx, services, ACTOR);
       default:
         if (noun === 'node-token' && verb) {
           const token = issueNodeToken({ ctx: services, actor: ACTOR, name: verb });
