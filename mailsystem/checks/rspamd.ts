@@ -11,8 +11,8 @@
 //   unless that module is enabled (`local.d/http_headers.conf: enabled = true;`, off in Debian's defaults); without
 //   it rspamd runs its own SPF/DKIM/DMARC checks. With it, rspamd 3.4 runs none of its own, headers or not (the
 //   module's conditions turn them off), so pass authResults with every check where that module is on.
-// - A bounded pool of connections, spoken to by a minimal HTTP/1.1 client of our own (one request shape, replies
-//   with Content-Length or chunked): node:http's ClientRequest, IncomingMessage and Agent cost about as much CPU per
+// - A bounded pool of connections, spoken to by a minimal HTTP/1.1 client of our own (./http-exchange.ts: one request
+//   shape, replies with Content-Length or chunked): node:http's ClientRequest, IncomingMessage and Agent cost about as much CPU per
 //   check as everything else in this client (issue 12's bench/smtp-scan/client-cost.ts). Checks beyond maxSockets
 //   wait for a connection in arrival order, and that wait counts against timeoutMs, so the DATA hook always has an
 //   answer within timeoutMs.
@@ -25,9 +25,9 @@
 // - timeoutMs covers the whole check; past it the request is destroyed (its socket is not returned to the pool).
 // - The reply is validated by hand and strictly: finite numbers, a known action, every symbol a name and a finite
 //   score. Anything else, or a reply over MAX_REPLY_BYTES, is 'garbage'.
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AuthResultKeyword, DmarcRecordPolicy } from './auth.ts';
+import { createHttpExchangePool } from './http-exchange.ts';
 
 /** rspamd's actions (protocol.md, "Rspamd HTTP reply"), with the space rspamd writes. */
 export const RSPAMD_ACTIONS = ['no action', 'greylist', 'add header', 'rewrite subject', 'soft reject', 'reject'] as const;
@@ -107,8 +107,6 @@ export interface RspamdClient {
 export const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
 const RETRYABLE_ON_REUSED = new Set(['ECONNRESET', 'EPIPE']);
-/** A reply head longer than this is not rspamd's (it writes five short header fields). */
-const MAX_HEAD_BYTES = 16 * 1024;
 
 export function createRspamdClient(opts: RspamdClientOptions): RspamdClient {
   const base = new URL(opts.url);
@@ -117,12 +115,17 @@ export function createRspamdClient(opts: RspamdClientOptions): RspamdClient {
   if (!Number.isInteger(opts.maxSockets) || opts.maxSockets < 1)
     throw new Error(`rspamd maxSockets must be a positive integer: ${opts.maxSockets}`);
   const path = `${base.pathname.replace(/\/+$/, '')}/checkv2`;
-  const target = { host: base.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(base.port || 80) };
   // The part of the request head that is the same for every check.
   const fixedHead =
     `POST ${path} HTTP/1.1\r\nHost: ${base.host}\r\nConnection: keep-alive\r\n` +
     (opts.mtaName ? `MTA-Name: ${headerValue(opts.mtaName)}\r\n` : '');
-  const pool = createPool(target, opts.maxSockets);
+  const pool = createHttpExchangePool({
+    host: base.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(base.port || 80),
+    maxSockets: opts.maxSockets,
+    maxBodyBytes: MAX_REPLY_BYTES,
+    closedDetail: 'rspamd client closed',
+  });
 
   return {
     async check(message, envelope) {
@@ -155,231 +158,6 @@ export function createRspamdClient(opts: RspamdClientOptions): RspamdClient {
       pool.close();
     },
   };
-}
-
-type PostOutcome =
-  | { kind: 'reply'; status: number; body: Buffer }
-  | { kind: 'timeout' }
-  | { kind: 'too-long' }
-  | { kind: 'failed'; code: string | undefined; detail: string; reused: boolean };
-
-interface Pool {
-  readonly closed: boolean;
-  /** One HTTP exchange on a kept or a new connection, once one of maxSockets is free; resolves, never rejects. */
-  post(head: Buffer, body: Buffer, signal: AbortSignal): Promise<PostOutcome>;
-  close(): void;
-}
-
-/**
- * A minimal HTTP/1.1 client for one request shape (node:http's ClientRequest, IncomingMessage and Agent cost about as
- * much CPU per check as the rest of the client; rspamd's replies are small and simple). At most maxSockets exchanges
- * at once, the others wait in arrival order; a connection whose reply allows it (HTTP/1.1, no `Connection: close`, a
- * delimited body) is kept for the next exchange (last in, first out), anything else is closed.
- */
-function createPool(target: { host: string; port: number }, maxSockets: number): Pool {
-  let closed = false;
-  let active = 0;
-  const idle: net.Socket[] = [];
-  const all = new Set<net.Socket>();
-  const waiting: Array<() => void> = [];
-
-  const release = (): void => {
-    active--;
-    const next = waiting.shift();
-    if (next) next();
-  };
-  const forget = (socket: net.Socket): void => {
-    all.delete(socket);
-    const at = idle.indexOf(socket);
-    if (at >= 0) idle.splice(at, 1);
-  };
-  const onIdleError = (): void => {};
-
-  /** `done` has the outcome at once; `free` is called when the connection is idle again or closed (so that at most maxSockets are open). */
-  function exchange(head: Buffer, body: Buffer, signal: AbortSignal, done: (o: PostOutcome) => void, free: () => void): void {
-    let socket = idle.pop();
-    const reused = socket !== undefined;
-    if (socket) {
-      socket.ref();
-      socket.off('error', onIdleError);
-    } else {
-      socket = net.connect(target);
-      socket.setNoDelay(true);
-      all.add(socket);
-      const s = socket;
-      socket.once('close', () => forget(s));
-    }
-    const s = socket;
-    let settled = false;
-    let chunks: Buffer[] = [];
-    let received = 0;
-    /** Head parsed: the status, where the body starts in the received bytes, and how it ends. */
-    let status = 0;
-    let bodyAt = -1;
-    let contentLength = -1;
-    let chunked = false;
-    let keep = false;
-
-    const finish = (outcome: PostOutcome, keepSocket: boolean): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      s.off('data', onData);
-      s.off('end', onEnd);
-      s.off('error', onError);
-      s.off('close', onClose);
-      if (keepSocket && !closed) {
-        s.on('error', onIdleError);
-        s.unref();
-        idle.push(s);
-        free();
-      } else {
-        if (s.closed) free();
-        else s.once('close', free);
-        s.destroy();
-      }
-      done(outcome);
-    };
-    const onAbort = (): void => finish({ kind: 'timeout' }, false);
-    const failed = (code: string | undefined, detail: string): void =>
-      finish({ kind: 'failed', code, detail, reused: reused && received === 0 }, false);
-    const onError = (err: NodeJS.ErrnoException): void =>
-      failed(err.code, received > 0 ? `reply broken: ${err.code ?? 'error'}: ${err.message}` : `${err.code ?? 'error'}: ${err.message}`);
-    const onClose = (): void => failed('ECONNRESET', received > 0 ? 'reply broken: connection closed' : 'socket hang up');
-
-    const tryComplete = (ended: boolean): void => {
-      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      chunks = [bytes];
-      if (bodyAt < 0) {
-        const end = bytes.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (bytes.length > MAX_HEAD_BYTES || ended) failed('EBADRESP', 'not an HTTP reply');
-          return;
-        }
-        const lines = bytes.toString('latin1', 0, end).split('\r\n');
-        const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]);
-        if (!m) return failed('EBADRESP', `not an HTTP reply: ${JSON.stringify(lines[0].slice(0, 80))}`);
-        status = Number(m[2]);
-        keep = m[1] === '1';
-        for (let i = 1; i < lines.length; i++) {
-          const colon = lines[i].indexOf(':');
-          if (colon < 0) continue;
-          const name = lines[i].slice(0, colon).trim().toLowerCase();
-          const value = lines[i].slice(colon + 1).trim();
-          if (name === 'content-length') {
-            if (!/^\d+$/.test(value)) return failed('EBADRESP', `bad Content-Length: ${JSON.stringify(value)}`);
-            contentLength = Number(value);
-          } else if (name === 'transfer-encoding') chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-          else if (name === 'connection') keep &&= !/(?:^|,)\s*close\s*(?:,|$)/i.test(value);
-        }
-        if (status >= 100 && status < 200) {
-          // An interim reply (rspamd sends none): drop it and read on.
-          chunks = [bytes.subarray(end + 4)];
-          return tryComplete(ended);
-        }
-        bodyAt = end + 4;
-        if (!chunked && contentLength < 0) keep = false;
-      }
-      const rest = bytes.length - bodyAt;
-      if (rest > MAX_REPLY_BYTES + (chunked ? MAX_HEAD_BYTES : 0)) return finish({ kind: 'too-long' }, false);
-      if (chunked) {
-        const body = dechunk(bytes.subarray(bodyAt));
-        if (body === 'bad') return failed('EBADRESP', 'bad chunked encoding');
-        if (body === 'more') return ended ? onClose() : undefined;
-        if (body.length > MAX_REPLY_BYTES) return finish({ kind: 'too-long' }, false);
-        return finish({ kind: 'reply', status, body: body.body }, keep && body.end === bytes.length - bodyAt);
-      }
-      if (contentLength >= 0) {
-        if (contentLength > MAX_REPLY_BYTES) return finish({ kind: 'too-long' }, false);
-        if (rest < contentLength) return ended ? onClose() : undefined;
-        return finish({ kind: 'reply', status, body: bytes.subarray(bodyAt, bodyAt + contentLength) }, keep && rest === contentLength);
-      }
-      // Neither: the body ends with the connection.
-      if (ended) finish({ kind: 'reply', status, body: bytes.subarray(bodyAt) }, false);
-    };
-    function onData(data: Buffer): void {
-      received += data.length;
-      chunks.push(data);
-      tryComplete(false);
-    }
-    function onEnd(): void {
-      if (received === 0) return onClose();
-      tryComplete(true);
-      onClose();
-    }
-
-    signal.addEventListener('abort', onAbort, { once: true });
-    s.on('data', onData);
-    s.on('end', onEnd);
-    s.on('error', onError);
-    s.on('close', onClose);
-    // Head and message in one writev, the message not copied.
-    s.cork();
-    s.write(head);
-    s.write(body);
-    s.uncork();
-  }
-
-  return {
-    get closed() {
-      return closed;
-    },
-    post(head, body, signal) {
-      return new Promise<PostOutcome>((resolve) => {
-        if (signal.aborted) return resolve({ kind: 'timeout' });
-        const start = (): void => {
-          signal.removeEventListener('abort', onWaitAbort);
-          if (closed) return resolve({ kind: 'failed', code: undefined, detail: 'rspamd client closed', reused: false });
-          active++;
-          exchange(head, body, signal, resolve, release);
-        };
-        const onWaitAbort = (): void => {
-          const at = waiting.indexOf(start);
-          if (at >= 0) waiting.splice(at, 1);
-          resolve({ kind: 'timeout' });
-        };
-        if (active < maxSockets) return start();
-        signal.addEventListener('abort', onWaitAbort, { once: true });
-        waiting.push(start);
-      });
-    },
-    close() {
-      closed = true;
-      for (const s of all) s.destroy();
-      all.clear();
-      idle.length = 0;
-      for (const start of waiting.splice(0)) start();
-    },
-  };
-}
-
-/** A chunked body's bytes: the body and where the encoding ended, 'more' when incomplete, 'bad' when malformed. */
-function dechunk(raw: Buffer): { body: Buffer; end: number; length: number } | 'more' | 'bad' {
-  const parts: Buffer[] = [];
-  let length = 0;
-  let at = 0;
-  for (;;) {
-    const eol = raw.indexOf('\r\n', at);
-    if (eol < 0) return raw.length - at > 1024 ? 'bad' : 'more';
-    const size = /^([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(raw.toString('latin1', at, eol));
-    if (!size) return 'bad';
-    const n = Number.parseInt(size[1], 16);
-    if (n === 0) {
-      // Trailer fields (none expected), then the empty line.
-      let t = eol + 2;
-      for (;;) {
-        const e = raw.indexOf('\r\n', t);
-        if (e < 0) return 'more';
-        if (e === t) return { body: Buffer.concat(parts, length), end: e + 2, length };
-        t = e + 2;
-      }
-    }
-    if (raw.length < eol + 2 + n + 2) return 'more';
-    parts.push(raw.subarray(eol + 2, eol + 2 + n));
-    length += n;
-    if (length > MAX_REPLY_BYTES) return { body: Buffer.alloc(0), end: 0, length };
-    at = eol + 2 + n + 2;
-  }
 }
 
 /**
