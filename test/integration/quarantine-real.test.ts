@@ -3,18 +3,13 @@
 // 'remove', their entries from the real verdicts, then the staff actions the backend hands out.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QuarantineEntry } from '#data/contracts/quarantine.ts';
 import type { DB } from '#data/db.ts';
-import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
-import { silentLog } from '#mailsystem/deps.ts';
-import { openNodeDatabase } from '#mailsystem/queue/open.ts';
+import type { MailSystem } from '#mailsystem/app.ts';
 import { type Clamd, EICAR, EICAR_SIGNATURE, mimeWithAttachment, startClamd } from '../support/clamd.ts';
-import { fakeDirectory } from '../support/fake-directory.ts';
 import { gtubeMessage, HAM_ZONE, sendFromHamSender } from '../support/mail-corpus.ts';
-import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
+import { type Harness, mailboxMessages, startHarness } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { realChecks } from '../support/real-checks.ts';
 import { waitFor } from '../support/wait.ts';
@@ -24,6 +19,7 @@ const MAILBOX = 'remove@example.test';
 
 let rspamd: Rspamd;
 let clamd: Clamd;
+let h: Harness;
 let dir: string;
 let db: DB;
 let mx: MailSystem;
@@ -33,32 +29,25 @@ const clock = { now: () => now };
 
 before(async () => {
   [rspamd, clamd] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd()]);
-  dir = mkdtempSync(join(tmpdir(), 'tidings-quarantine-real-'));
-  db = openNodeDatabase(join(dir, 'node.sqlite'));
   const checks = realChecks({ rspamd, clamd, zone: HAM_ZONE, mtaName: 'mx.test' });
-  mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 20 } },
+  h = await startHarness(
     {
-      db,
-      directory: fakeDirectory({
-        domains: ['example.test'],
-        addresses: { [MAILBOX]: [{ kind: 'maildir', mailbox: MAILBOX }] },
-        policies: { [MAILBOX]: { spam: 'remove' } },
-      }),
+      domains: ['example.test'],
+      addresses: { [MAILBOX]: [{ kind: 'maildir', mailbox: MAILBOX }] },
+      policies: { [MAILBOX]: { spam: 'remove' } },
+    },
+    { worker: { idlePollMs: 20 } },
+    {
       clock,
-      log: silentLog,
-      buildDsn: testDsn,
       checks,
     },
   );
-  port = await mx.start();
+  ({ db, mx, port, dir } = h);
 });
 
 after(async () => {
-  await mx?.stop();
-  db?.close();
+  await h?.stop();
   await Promise.all([rspamd?.stop(), clamd?.stop()]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** The quarantined copy of the message accepted with this reply, and its entry as the event carries it. */

@@ -3,24 +3,18 @@
 // scanner is back is delivered exactly once. The faults are fakes (failure modes); recovery is the real rspamd/clamd.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DB } from '#data/db.ts';
-import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
 import { createAuthCheck } from '#mailsystem/checks/auth.ts';
 import { type ClamdClient, createClamdClient } from '#mailsystem/checks/clamd.ts';
 import { createChecks } from '#mailsystem/checks/index.ts';
 import { createRspamdClient, type RspamdClient } from '#mailsystem/checks/rspamd.ts';
-import { silentLog, systemClock } from '#mailsystem/deps.ts';
-import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { type Clamd, startClamd } from '../support/clamd.ts';
 import { zoneResolver } from '../support/dns-zone.ts';
-import { fakeDirectory } from '../support/fake-directory.ts';
 import { HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
-import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
+import { type Harness, mailboxMessages, startHarness } from '../support/mx-harness.ts';
 import { type ReservedPort, reservePort } from '../support/ports.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { waitFor } from '../support/wait.ts';
@@ -28,9 +22,9 @@ import { waitFor } from '../support/wait.ts';
 const TIMEOUT_MS = 500;
 let rspamd: Rspamd;
 let clamd: Clamd;
+let h: Harness;
 let dir: string;
 let db: DB;
-let mx: MailSystem;
 let port: number;
 /** The clients the checks use right now: each test points them at a fault, then back at the real scanner. */
 let spam: RspamdClient;
@@ -51,38 +45,30 @@ before(async () => {
     maxConnections: 2,
     streamMaxLength: clamd.streamMaxLength,
   });
-  dir = mkdtempSync(join(tmpdir(), 'tidings-scan-faults-'));
-  db = openNodeDatabase(join(dir, 'node.sqlite'));
   const checks = createChecks({
     authServIds: ['mx.test'],
     auth: createAuthCheck({ resolver: zoneResolver(HAM_ZONE), authServId: 'mx.test', timeoutMs: 5000 }),
     spam: { check: (m, e) => spam.check(m, e), close: () => {} },
     virus: { scan: (m) => virus.scan(m), close: () => {} },
   });
-  mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 50 } },
+  h = await startHarness(
     {
-      db,
-      directory: fakeDirectory({
-        domains: ['example.test'],
-        addresses: { 'anna@example.test': [{ kind: 'maildir', mailbox: 'anna@example.test' }] },
-      }),
-      clock: systemClock,
-      log: silentLog,
-      buildDsn: testDsn,
+      domains: ['example.test'],
+      addresses: { 'anna@example.test': [{ kind: 'maildir', mailbox: 'anna@example.test' }] },
+    },
+    { worker: { idlePollMs: 50 } },
+    {
       checks,
     },
   );
-  port = await mx.start();
+  ({ db, port, dir } = h);
 });
 
 after(async () => {
-  await mx?.stop();
-  db?.close();
+  await h?.stop();
   for (const f of fakes) f.close();
   unused?.release();
   await Promise.all([rspamd?.stop(), clamd?.stop()]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const send = (marker: string): Promise<string> =>

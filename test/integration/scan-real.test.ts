@@ -2,20 +2,15 @@
 // zone, the ingress deciding per recipient policy. Fails, not skips, when rspamd or clamd is missing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DB } from '#data/db.ts';
-import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
 import { createForwardTransport } from '#mailsystem/delivery/forward.ts';
 import { createSrs } from '#mailsystem/srs/srs.ts';
-import { silentLog, systemClock } from '#mailsystem/deps.ts';
-import { openNodeDatabase } from '#mailsystem/queue/open.ts';
+import { systemClock } from '#mailsystem/deps.ts';
 import { type Clamd, EICAR, mimeWithAttachment, startClamd, storedZip } from '../support/clamd.ts';
 import { zoneResolver } from '../support/dns-zone.ts';
-import { fakeDirectory } from '../support/fake-directory.ts';
 import { gtubeMessage, HAM_ZONE, hamMessage, sendFromHamSender } from '../support/mail-corpus.ts';
-import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
+import { type Harness, mailboxMessages, startHarness } from '../support/mx-harness.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { realChecks } from '../support/real-checks.ts';
 import { type ReservedPort, reservePort } from '../support/ports.ts';
@@ -34,9 +29,9 @@ const ZONE = {
 
 let rspamd: Rspamd;
 let clamd: Clamd;
+let h: Harness;
 let dir: string;
 let db: DB;
-let mx: MailSystem;
 let port: number;
 /** clamd's port, kept across its restart so the client's address stays right. */
 let clamdPort: ReservedPort;
@@ -46,36 +41,30 @@ let provider: SmtpSink;
 before(async () => {
   clamdPort = await reservePort();
   [rspamd, clamd, provider] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd({ reserved: clamdPort }), startSmtpSink()]);
-  dir = mkdtempSync(join(tmpdir(), 'tidings-scan-real-'));
-  db = openNodeDatabase(join(dir, 'node.sqlite'));
   const checks = realChecks({ rspamd, clamd, zone: ZONE, mtaName: 'mx.test' });
-  mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 50 } },
+  h = await startHarness(
     {
-      db,
-      directory: fakeDirectory({
-        domains: ['example.test'],
-        addresses: {
-          ...Object.fromEntries(MAILBOXES.map((m) => [m, [{ kind: 'maildir', mailbox: m }]])),
-          // An alias with a local copy and a copy at an external provider.
-          'alias@example.test': [
-            { kind: 'maildir', mailbox: 'tag@example.test' },
-            { kind: 'forward', to: 'someone@provider.example' },
-          ],
-        },
-        policies: {
-          'alias@example.test': { spam: 'tag' },
-          'strict@example.test': { dmarc: 'honour' },
-          'lax@example.test': { dmarc: 'record' },
-          'tag@example.test': { spam: 'tag' },
-          'remove@example.test': { spam: 'remove' },
-          'reject@example.test': { spam: 'reject', virus: 'reject' },
-          'deliver@example.test': { spam: 'deliver' },
-        },
-      }),
-      clock: systemClock,
-      log: silentLog,
-      buildDsn: testDsn,
+      domains: ['example.test'],
+      addresses: {
+        ...Object.fromEntries(MAILBOXES.map((m) => [m, [{ kind: 'maildir', mailbox: m }]])),
+        // An alias with a local copy and a copy at an external provider.
+        'alias@example.test': [
+          { kind: 'maildir', mailbox: 'tag@example.test' },
+          { kind: 'forward', to: 'someone@provider.example' },
+        ],
+      },
+      policies: {
+        'alias@example.test': { spam: 'tag' },
+        'strict@example.test': { dmarc: 'honour' },
+        'lax@example.test': { dmarc: 'record' },
+        'tag@example.test': { spam: 'tag' },
+        'remove@example.test': { spam: 'remove' },
+        'reject@example.test': { spam: 'reject', virus: 'reject' },
+        'deliver@example.test': { spam: 'deliver' },
+      },
+    },
+    { worker: { idlePollMs: 50 } },
+    {
       checks,
       transports: {
         forward: createForwardTransport({
@@ -89,15 +78,13 @@ before(async () => {
       },
     },
   );
-  port = await mx.start();
+  ({ db, port, dir } = h);
 });
 
 after(async () => {
-  await mx?.stop();
-  db?.close();
+  await h?.stop();
   await Promise.all([rspamd?.stop(), clamd?.stop(), provider?.close()]);
   clamdPort?.release();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const send = (to: string, message: Buffer, mailFrom?: string): Promise<string> => sendFromHamSender(port, to, message, mailFrom);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DB } from '#data/db.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
-import { createMailSystem, type MailSystem, type MailSystemOptions } from '#mailsystem/app.ts';
+import { createMailSystem, type MailSystem, type MailSystemDeps, type MailSystemOptions } from '#mailsystem/app.ts';
 import type { DsnRequest } from '#mailsystem/delivery/worker.ts';
 import { systemClock, silentLog } from '#mailsystem/deps.ts';
 import { fakeDirectory, type FakeDirectoryData } from './fake-directory.ts';
@@ -26,7 +26,12 @@ export function testDsn(req: DsnRequest): Buffer {
   );
 }
 
-export async function startHarness(data: FakeDirectoryData, opts: Partial<MailSystemOptions> = {}): Promise<Harness> {
+/** The node over the fake directory; `deps` adds or replaces what the mail system gets (checks, clock, transports). */
+export async function startHarness(
+  data: FakeDirectoryData,
+  opts: Partial<MailSystemOptions> = {},
+  deps: Partial<Omit<MailSystemDeps, 'db' | 'directory'>> = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-mx-'));
   const db = openNodeDatabase(join(dir, 'node.sqlite'));
   const maildirRoot = join(dir, 'mail');
@@ -38,6 +43,7 @@ export async function startHarness(data: FakeDirectoryData, opts: Partial<MailSy
       clock: systemClock,
       log: silentLog,
       buildDsn: testDsn,
+      ...deps,
     },
   );
   const port = await mx.start();
