@@ -112,14 +112,14 @@ export const DEFAULT_INGRESS: Omit<IngressOptions, 'serverName'> = {
   dataTimeoutMs: 10 * 60_000, // the "DATA termination" timeout
 };
 
-/**
- * Deliveries in hand at once: 128 Maildir writes (with 16 the worker idled on fsyncs while the queue grew; 128 kept the
- * queue near empty in bench/smtp-e2e), 16 remote deliveries (also the most a crash can repeat).
- */
 export const DEFAULT_QUARANTINE_RETENTION_MS = 30 * 86_400_000;
 const QUARANTINE_PRUNE_EVERY_MS = 3_600_000;
 const QUARANTINE_PRUNE_STEP = 500;
 
+/**
+ * Deliveries in hand at once: 128 Maildir writes (with 16 the worker idled on fsyncs while the queue grew; 128 kept the
+ * queue near empty in bench/smtp-e2e), 16 remote deliveries (also the most a crash can repeat).
+ */
 export const DEFAULT_CONCURRENCY: WorkerOptions['concurrency'] = { local: 128, remote: 16 };
 
 export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
