@@ -17,7 +17,7 @@
 // one breaks the chain for every later verifier (ours included when a forward is sealed).
 
 /** Field names our own scanners write; an incoming field with such a name is never kept. */
-export function isScannerHeaderName(name: string): boolean {
+function isScannerHeaderName(name: string): boolean {
   return /^x-(spam|virus|rspamd)/i.test(name);
 }
 

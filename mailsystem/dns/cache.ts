@@ -21,7 +21,7 @@ export interface DnsCacheOptions {
   now?: () => number;
 }
 
-export const DNS_CACHE_DEFAULTS = { maxTtlMs: 60_000, negativeTtlMs: 30_000, maxEntries: 10_000 } as const;
+const DNS_CACHE_DEFAULTS = { maxTtlMs: 60_000, negativeTtlMs: 30_000, maxEntries: 10_000 } as const;
 
 /** What a query gives the cache: the answer, and its TTL in seconds when the DNS told us. */
 export interface TimedAnswer<T> {

@@ -21,7 +21,7 @@ export interface ActionsClientOptions {
   maxResponseBytes?: number;
 }
 
-export const QUARANTINE_ACTIONS_PATH = '/api/v1/mx/quarantine/actions';
+const QUARANTINE_ACTIONS_PATH = '/api/v1/mx/quarantine/actions';
 
 export function createQuarantineActionsClient(opts: ActionsClientOptions): FetchQuarantineActions {
   const doFetch = opts.fetch ?? globalThis.fetch;

@@ -57,7 +57,7 @@ function bytesText(bytes: Buffer): string {
 }
 
 /** The first Subject field of the header block, unfolded, as text; null when there is none. */
-export function rawSubject(body: Buffer): string | null {
+function rawSubject(body: Buffer): string | null {
   const end = headerEnd(body);
   for (let line = 0; line < end; ) {
     const nl = body.indexOf(0x0a, line);

@@ -89,7 +89,7 @@ export function seqOrderError(after: number, events: readonly TelemetryEvent[]):
 const ConflictBody = z.object({ cursor: z.number().int().nonnegative() });
 
 /** More than any event's JSON without a quarantine entry takes (seq, at, type, message id, route, reason, counts). */
-export const EVENT_BYTES_BOUND = 256;
+const EVENT_BYTES_BOUND = 256;
 export const DEFAULT_MAX_BATCH_BYTES = 768 * 1024;
 
 export function createShipper(opts: ShipperOptions): Shipper {
