@@ -5,23 +5,13 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '#data/config.ts';
-import { openBackendStore } from '#server/store/open.ts';
-import { runCliInProcess } from '../support/cli-in-process.ts';
+import { mailCliInProcess } from '../support/cli-in-process.ts';
 import { authenticateNode } from '#server/services/mail/configChanges.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-function inProcess() {
-  const clock = () => new Date('2026-11-30T12:00:00.000Z');
-  const db = openBackendStore(':memory:', clock);
-  const config = loadConfig({ TIDINGS_STATE_DIR: '/nonexistent' }, '/');
-  const run = (...argv: string[]) => runCliInProcess({ db, config, clock }, ['mail', ...argv]);
-  return { db, run };
-}
-
 test('mail domain/mailbox/alias add, list, remove; audited as the CLI', async () => {
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess();
   assert.equal((await run('domain', 'add', 'Example.com')).code, 0);
   assert.equal((await run('domain', 'add', 'old.test', '--mode', 'legacy', '--legacy-host', '127.0.0.1', '--legacy-port', '2526')).code, 0);
   let r = await run('domain', 'list');
@@ -60,7 +50,7 @@ test('mail domain/mailbox/alias add, list, remove; audited as the CLI', async ()
 });
 
 test('refusals and usage errors: exit codes and messages, nothing written', async () => {
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess();
   // Each refusal is the service's own sentence (and the fields it names), never an HTTP status such as "400 Bad Request".
   let r = await run('mailbox', 'add', 'anna@unhosted.test');
   assert.equal(r.code, 2);
@@ -87,7 +77,7 @@ test('refusals and usage errors: exit codes and messages, nothing written', asyn
 });
 
 test('mail node-token prints a token that authenticates the node; a new one replaces the old', async () => {
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess();
   const first = await run('node-token', 'mx1');
   assert.equal(first.code, 0);
   const token1 = first.stdout.trim();

@@ -6,20 +6,10 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DB } from '#data/db.ts';
-import { loadConfig } from '#data/config.ts';
-import { openBackendStore } from '#server/store/open.ts';
 import { listAliases, listMailboxes, listDomains, findAlias } from '#server/store/mail.ts';
-import { runCliInProcess } from '../support/cli-in-process.ts';
+import { mailCliInProcess } from '../support/cli-in-process.ts';
 import { importMailConfig } from '#server/services/mail/importConfig.ts';
 import { createChangeCounter } from '#server/deps.ts';
-
-function inProcess() {
-  const clock = () => new Date('2026-12-02T12:00:00.000Z');
-  const db = openBackendStore(':memory:', clock);
-  const config = loadConfig({ TIDINGS_STATE_DIR: '/nonexistent' }, '/');
-  const run = (...argv: string[]) => runCliInProcess({ db, config, clock }, ['mail', ...argv]);
-  return { db, run };
-}
 
 const count = (db: DB, table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 const snapshot = (db: DB) =>
@@ -66,7 +56,7 @@ function writeSet(dir: string, set: { domains: string; mailboxes: string; aliase
 test('a generated Postfix map set with 1,000 addresses: exact dry-run diff, an apply that matches it, a second run changes nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-import-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess('2026-12-02T12:00:00.000Z');
   // Already hosted: d0.example (active), 50 of its mailboxes, 20 of its aliases of which 5 point elsewhere today.
   assert.equal((await run('domain', 'add', 'd0.example')).code, 0);
   for (let u = 0; u < 50; u++) assert.equal((await run('mailbox', 'add', `user${u}@d0.example`)).code, 0);
@@ -147,7 +137,7 @@ test('a generated Postfix map set with 1,000 addresses: exact dry-run diff, an a
 test('a map set with broken lines imports nothing and names each bad line', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-import-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess('2026-12-02T12:00:00.000Z');
   const set = mapSet();
   const mailboxes = set.mailboxes.split('\n');
   mailboxes[100] = 'no-at-sign d0.example/x/'; // line 101
@@ -191,7 +181,7 @@ test('a map set with broken lines imports nothing and names each bad line', asyn
 test('mail import --csv: domains, mailboxes, aliases, forwards and policies; idempotent; usage errors', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-import-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess('2026-12-02T12:00:00.000Z');
   const csv = join(dir, 'old.csv');
   writeFileSync(
     csv,
@@ -230,7 +220,7 @@ test('mail import --csv: domains, mailboxes, aliases, forwards and policies; ide
 });
 
 test('a failure while applying rolls back every record already written: nothing is half-imported', async () => {
-  const { db } = inProcess();
+  const { db } = mailCliInProcess('2026-12-02T12:00:00.000Z');
   // The 300th mailbox insert fails (as a full disk or a crash would), after domains and 299 mailboxes went in.
   db.exec(`CREATE TRIGGER fail_late BEFORE INSERT ON mail_mailboxes WHEN NEW.address = 'user59@d4.example'
            BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);

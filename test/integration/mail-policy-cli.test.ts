@@ -1,20 +1,10 @@
 // `npm run cli -- mail policy ...`: set, list, show with sources, remove; refusals; audited as the CLI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '#data/config.ts';
-import { openBackendStore } from '#server/store/open.ts';
-import { runCliInProcess } from '../support/cli-in-process.ts';
-
-function inProcess() {
-  const clock = () => new Date('2026-11-30T12:00:00.000Z');
-  const db = openBackendStore(':memory:', clock);
-  const config = loadConfig({ TIDINGS_STATE_DIR: '/nonexistent' }, '/');
-  const run = (...argv: string[]) => runCliInProcess({ db, config, clock }, ['mail', ...argv]);
-  return { db, run };
-}
+import { mailCliInProcess } from '../support/cli-in-process.ts';
 
 test('mail policy set, list, show (with where each setting comes from), remove; audited as the CLI', async () => {
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess();
   await run('domain', 'add', 'example.com');
   await run('mailbox', 'add', 'anna@example.com');
 
@@ -64,7 +54,7 @@ test('mail policy set, list, show (with where each setting comes from), remove; 
 });
 
 test("mail policy refusals: exit codes and the service's words, nothing written", async () => {
-  const { db, run } = inProcess();
+  const { db, run } = mailCliInProcess();
   await run('domain', 'add', 'example.com');
   const before = (db.prepare('SELECT count(*) AS n FROM mail_config_changes').get() as { n: number }).n;
   let r = await run('policy', 'set', 'example.com', '--spam', 'bounce');

@@ -2,19 +2,14 @@
 // refusals as the API (unknown copy, a virus, a copy with a request waiting), audited as the CLI.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig } from '#data/config.ts';
 import { createChangeCounter } from '#server/deps.ts';
 import { hashNodeToken, issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { ingestBatch } from '#server/services/telemetry/ingestBatch.ts';
 import { findNodeByTokenHash, type MxNode } from '#server/store/mail.ts';
-import { openBackendStore } from '#server/store/open.ts';
-import { runCliInProcess } from '../support/cli-in-process.ts';
+import { mailCliInProcess } from '../support/cli-in-process.ts';
 
 test('mail quarantine list, release, delete; refusals; audited as the CLI', async () => {
-  const clock = () => new Date('2026-11-30T12:00:00.000Z');
-  const db = openBackendStore(':memory:', clock);
-  const config = loadConfig({ TIDINGS_STATE_DIR: '/nonexistent' }, '/');
-  const run = (...argv: string[]) => runCliInProcess({ db, config, clock }, ['mail', ...argv]);
+  const { db, clock, run } = mailCliInProcess();
   const ctx = { db, clock, changes: createChangeCounter() };
   const node = findNodeByTokenHash(db, hashNodeToken(issueNodeToken({ ctx, actor: { userId: null, name: 'cli' }, name: 'mx1' }))) as MxNode;
   const at = clock().getTime();
