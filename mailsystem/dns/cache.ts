@@ -6,8 +6,9 @@
 // - "Nothing here" answers (ENOTFOUND = NXDOMAIN, ENODATA = NODATA) are kept for negativeTtlMs.
 // - Anything else (SERVFAIL, timeouts, refused) is not kept: the next question asks again.
 // - Identical questions while one is in flight share it (one query on the wire).
-// - At most maxEntries answers, least recently used dropped first.
+// - At most maxEntries answers, least recently used dropped first (../answer-cache.ts keeps them).
 // - Callers get their own copy of an answer (callers sort MX records in place).
+import { type Answered, createAnswerCache } from '../answer-cache.ts';
 import { dnsErrorCode } from './resolver.ts';
 
 export interface DnsCacheOptions {
@@ -29,8 +30,6 @@ export interface TimedAnswer<T> {
   ttlSeconds?: number;
 }
 
-type Entry = { expires: number; ok: true; value: unknown } | { expires: number; ok: false; error: unknown };
-
 export interface DnsCache {
   /** The answer to `key` (e.g. "TXT example.org"), from the cache or by `query`; `copy` gives each caller its own value. */
   get<T>(key: string, query: () => Promise<TimedAnswer<T>>, copy: (value: T) => T): Promise<T>;
@@ -49,53 +48,21 @@ export function createDnsCache(opts: DnsCacheOptions = {}): DnsCache {
   }
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new Error(`dns cache: maxEntries must be a positive integer: ${maxEntries}`);
 
-  // A Map iterates in insertion order: re-inserting on a hit makes its first key the least recently used.
-  const entries = new Map<string, Entry>();
-  const inFlight = new Map<string, Promise<unknown>>();
-
-  const keep = (key: string, entry: Entry): void => {
-    if (!(entry.expires > now())) return;
-    entries.delete(key);
-    entries.set(key, entry);
-    if (entries.size > maxEntries) {
-      const oldest = entries.keys().next().value;
-      if (oldest !== undefined) entries.delete(oldest);
+  const cache = createAnswerCache<TimedAnswer<unknown>>({ maxEntries, now, refreshOnHit: true });
+  const keepUntil = (answered: Answered<TimedAnswer<unknown>>, askedAt: number): number => {
+    if (answered.ok) {
+      const { ttlSeconds } = answered.value;
+      return askedAt + (ttlSeconds === undefined ? maxTtlMs : Math.min(maxTtlMs, ttlSeconds * 1000));
     }
+    return NEGATIVE.has(dnsErrorCode(answered.error)) && maxTtlMs > 0 ? askedAt + negativeTtlMs : Number.NEGATIVE_INFINITY;
   };
 
   return {
     get<T>(key: string, query: () => Promise<TimedAnswer<T>>, copy: (value: T) => T): Promise<T> {
-      const hit = entries.get(key);
-      if (hit) {
-        if (hit.expires > now()) {
-          entries.delete(key);
-          entries.set(key, hit);
-          return hit.ok ? Promise.resolve(copy(hit.value as T)) : Promise.reject(hit.error);
-        }
-        entries.delete(key);
-      }
-      let pending = inFlight.get(key) as Promise<T> | undefined;
-      if (!pending) {
-        const asked = now();
-        pending = query().then(
-          (answer) => {
-            inFlight.delete(key);
-            const ttlMs = answer.ttlSeconds === undefined ? maxTtlMs : Math.min(maxTtlMs, answer.ttlSeconds * 1000);
-            keep(key, { expires: asked + ttlMs, ok: true, value: answer.value });
-            return answer.value;
-          },
-          (err: unknown) => {
-            inFlight.delete(key);
-            if (NEGATIVE.has(dnsErrorCode(err)) && maxTtlMs > 0) keep(key, { expires: asked + negativeTtlMs, ok: false, error: err });
-            throw err;
-          },
-        );
-        inFlight.set(key, pending);
-      }
-      return pending.then(copy);
+      return cache.get(key, query, keepUntil).answer.then((answer) => copy(answer.value as T));
     },
     get size() {
-      return entries.size;
+      return cache.size;
     },
   };
 }

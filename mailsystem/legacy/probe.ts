@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { Clock } from '../deps.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { legacyHostAddress } from '../delivery/legacy.ts';
+import { type Answered, createAnswerCache } from '../answer-cache.ts';
 
 /** exists: 2xx to RCPT; unknown: 5xx; unavailable: 4xx, no connection, a timeout, or a reply we cannot read. */
 export type ProbeVerdict = 'exists' | 'unknown' | 'unavailable';
@@ -121,42 +122,28 @@ async function probeHost(opts: LegacyProbeOptions, host: string, port: number, a
 }
 
 export function createLegacyProbe(opts: LegacyProbeOptions): LegacyProbe {
-  const maxEntries = opts.maxEntries ?? 50_000;
-  // Insertion order is age order: a refreshed entry is deleted and set again.
-  const cache = new Map<string, { verdict: ProbeVerdict; until: number }>();
-  const inFlight = new Map<string, Promise<ProbeVerdict>>();
+  // Entries go oldest first: an answer reused does not live longer for it.
+  const cache = createAnswerCache<ProbeVerdict>({
+    maxEntries: opts.maxEntries ?? 50_000,
+    now: () => opts.clock.now(),
+    refreshOnHit: false,
+  });
+  // A failure is not an answer about the address: the next RCPT asks again.
+  const keepUntil = (answered: Answered<ProbeVerdict>): number => {
+    if (!answered.ok || answered.value === 'unavailable') return Number.NEGATIVE_INFINITY;
+    const ttl = answered.value === 'exists' ? opts.positiveTtlMs : opts.negativeTtlMs;
+    return ttl > 0 ? opts.clock.now() + ttl : Number.NEGATIVE_INFINITY;
+  };
   const stats = { probes: 0, cacheHits: 0 };
 
   return {
     stats,
     check(host, port, rawAddress) {
-      const address = rawAddress.toLowerCase();
-      const key = `${host}:${port}\0${address}`;
-      const hit = cache.get(key);
-      if (hit) {
-        if (hit.until > opts.clock.now()) {
-          stats.cacheHits++;
-          return Promise.resolve(hit.verdict);
-        }
-        cache.delete(key);
-      }
-      const pending = inFlight.get(key);
-      if (pending) return pending;
-      stats.probes++;
-      const p = probeHost(opts, host, port, rawAddress).then((verdict) => {
-        inFlight.delete(key);
-        // A failure is not an answer about the address: the next RCPT asks again.
-        if (verdict !== 'unavailable') {
-          const ttl = verdict === 'exists' ? opts.positiveTtlMs : opts.negativeTtlMs;
-          if (ttl > 0) {
-            if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
-            cache.set(key, { verdict, until: opts.clock.now() + ttl });
-          }
-        }
-        return verdict;
-      });
-      inFlight.set(key, p);
-      return p;
+      const key = `${host}:${port}\0${rawAddress.toLowerCase()}`;
+      const { answer, source } = cache.get(key, () => probeHost(opts, host, port, rawAddress), keepUntil);
+      if (source === 'hit') stats.cacheHits++;
+      else if (source === 'asked') stats.probes++;
+      return answer;
     },
   };
 }
