@@ -1,5 +1,6 @@
 // The load generator: TCP_NODELAY sessions sending 4 KiB messages, timing each final 250.
 import net from 'node:net';
+import { SmtpReplies } from '../lib/smtp-replies.ts';
 
 export interface DriveOptions {
   port: number;
@@ -41,44 +42,6 @@ export interface DriveResult {
 
 /** Wall-clock time in ms with sub-ms resolution (the clock the kernel stamps file times with). */
 export const wallNow = (): number => performance.timeOrigin + performance.now();
-
-/** Minimal reply reader: resolves whole replies in order; null when the server hung up. */
-class Session {
-  private buf = '';
-  private waiting: ((r: string | null) => void)[] = [];
-  private ready: string[] = [];
-  private closed = false;
-  readonly socket: net.Socket;
-
-  constructor(socket: net.Socket) {
-    this.socket = socket;
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => {
-      this.buf += d.toString('latin1');
-      for (let i = this.buf.indexOf('\r\n'); i >= 0; i = this.buf.indexOf('\r\n')) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        if (line[3] === '-') continue;
-        const w = this.waiting.shift();
-        if (w) w(line);
-        else this.ready.push(line);
-      }
-    });
-    const end = (): void => {
-      this.closed = true;
-      for (const w of this.waiting.splice(0)) w(null);
-    };
-    socket.on('close', end);
-    socket.on('error', end);
-  }
-
-  read(): Promise<string | null> {
-    const r = this.ready.shift();
-    if (r !== undefined) return Promise.resolve(r);
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-}
 
 function body(n: number, bytes: number): string {
   const head = `From: <bench@remote.test>\r\nTo: <bench@example.test>\r\nSubject: bench ${n}\r\nMessage-ID: <${n}.${Date.now()}@remote.test>\r\n\r\n`;
@@ -132,7 +95,8 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    const c = new Session(socket);
+    socket.setNoDelay(true);
+    const c = new SmtpReplies(socket);
     await c.read();
     socket.write('EHLO bench.test\r\n');
     await c.read();

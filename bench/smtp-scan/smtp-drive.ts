@@ -4,6 +4,7 @@
 // an expected answer here), and it records every message's class, the time its data went out and its final reply.
 import net from 'node:net';
 import { wallNow } from '../smtp-accept/load.ts';
+import { SmtpReplies } from '../lib/smtp-replies.ts';
 import type { Corpus } from './corpus.ts';
 import { HAM_SENDER } from '../../test/support/mail-corpus.ts';
 
@@ -21,41 +22,6 @@ export interface SmtpResult {
   errors: number;
   errorReplies: string[];
   firstAt: number;
-}
-
-/** Whole replies in order (continuation lines dropped); null once the server hung up. */
-class Replies {
-  private buf = '';
-  private waiting: ((r: string | null) => void)[] = [];
-  private ready: string[] = [];
-  private closed = false;
-
-  constructor(socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf += d.toString('latin1');
-      for (let i = this.buf.indexOf('\r\n'); i >= 0; i = this.buf.indexOf('\r\n')) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        if (line[3] === '-') continue;
-        const w = this.waiting.shift();
-        if (w) w(line);
-        else this.ready.push(line);
-      }
-    });
-    const end = (): void => {
-      this.closed = true;
-      for (const w of this.waiting.splice(0)) w(null);
-    };
-    socket.on('close', end);
-    socket.on('error', end);
-  }
-
-  read(): Promise<string | null> {
-    const r = this.ready.shift();
-    if (r !== undefined) return Promise.resolve(r);
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
 }
 
 export async function driveSmtp(opts: {
@@ -79,7 +45,7 @@ export async function driveSmtp(opts: {
   async function session(): Promise<void> {
     const socket = net.connect({ port: opts.port, host: '127.0.0.1' });
     socket.setNoDelay(true);
-    const replies = new Replies(socket);
+    const replies = new SmtpReplies(socket);
     await replies.read();
     socket.write(`EHLO ${HAM_SENDER.helo}\r\n`);
     await replies.read();
