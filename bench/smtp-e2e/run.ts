@@ -1,19 +1,7 @@
 // bench:smtp-e2e — accepted AND in the mailbox: Tidings vs a private Postfix in the same run (issue 11), with each
 // message's delay from its final 250 to its file in Maildir new/, measured the same way for both.
 import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,7 +10,7 @@ import { maildirUsers } from '../../test/support/fake-directory.ts';
 import { type PostfixInstance, startPostfix } from '../../test/support/postfix.ts';
 import { isListening, type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
-import { countFiles, loadAverage, newDirs, pct } from '../lib/mailboxes.ts';
+import { countFiles, loadAverage, pct, takeNewFiles } from '../lib/mailboxes.ts';
 import { type DriveResult, drive } from '../smtp-accept/load.ts';
 import { treeCpuMs } from '../smtp-accept/proc-stats.ts';
 
@@ -94,44 +82,22 @@ function scanDelays(
 ): { delays: Float64Array; lastMtime: number; files: number; filesBy: number; unmatched: number; duplicates: number } {
   const delays: number[] = [];
   const seen = new Uint8Array(acceptedAt.length);
-  const head = Buffer.alloc(2048);
   let lastMtime = Number.NEGATIVE_INFINITY;
   let filesBy = 0;
   let files = 0;
   let unmatched = 0;
   let duplicates = 0;
-  for (const d of newDirs(root, DOMAIN, MAILBOXES)) {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
+  for (const { id, mtime } of takeNewFiles(root, DOMAIN, MAILBOXES, 2048)) {
+    files++;
+    if (mtime > lastMtime) lastMtime = mtime;
+    if (mtime <= by) filesBy++;
+    if (id === null || id >= acceptedAt.length || Number.isNaN(acceptedAt[id])) {
+      unmatched++;
       continue;
     }
-    for (const name of names) {
-      const path = join(d, name);
-      const fd = openSync(path, 'r');
-      let mtime: number;
-      let bytes: number;
-      try {
-        mtime = fstatSync(fd).mtimeMs;
-        bytes = readSync(fd, head, 0, head.length, 0);
-      } finally {
-        closeSync(fd);
-      }
-      unlinkSync(path);
-      files++;
-      if (mtime > lastMtime) lastMtime = mtime;
-      if (mtime <= by) filesBy++;
-      const m = /^X-Bench-Id: (\d+)\r?$/m.exec(head.toString('latin1', 0, bytes));
-      const id = m ? Number(m[1]) : -1;
-      if (id < 0 || id >= acceptedAt.length || Number.isNaN(acceptedAt[id])) {
-        unmatched++;
-        continue;
-      }
-      if (seen[id]) duplicates++;
-      seen[id] = 1;
-      delays.push(mtime - acceptedAt[id]);
-    }
+    if (seen[id]) duplicates++;
+    seen[id] = 1;
+    delays.push(mtime - acceptedAt[id]);
   }
   return { delays: Float64Array.from(delays).sort(), lastMtime, files, filesBy, unmatched, duplicates };
 }

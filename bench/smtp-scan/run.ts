@@ -3,7 +3,7 @@
 // clamd zINSTREAM driven directly at the same concurrency) and (b) Postfix with rspamd as a milter, in the same run.
 // Method and numbers: bench/smtp-scan/README.md.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,7 +14,7 @@ import { pidAlive } from '../../test/support/child.ts';
 import { type PostfixInstance, startPostfix } from '../../test/support/postfix.ts';
 import { isListening, type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
-import { countFiles, loadAverage, newDirs, pct } from '../lib/mailboxes.ts';
+import { countFiles, loadAverage, pct, takeNewFiles } from '../lib/mailboxes.ts';
 import { treeCpuMs } from '../smtp-accept/proc-stats.ts';
 import { buildCorpus, CLASSES, type Corpus, classOf, type MessageClass } from './corpus.ts';
 import { driveScanners, RSPAMD_PROCESSES, type Scanners, startScanners } from './scanners.ts';
@@ -94,40 +94,15 @@ const TAGGED = /^(X-Spam-Flag: YES|X-Spam: Yes)\r?$/im;
 /** Every file in new/: its X-Bench-Id, mtime and whether its header says spam; each file is removed after reading. */
 function collectMailboxes(root: string): { files: Map<number, { mtime: number; tagged: boolean }>; unmatched: number; duplicates: number } {
   const files = new Map<number, { mtime: number; tagged: boolean }>();
-  const head = Buffer.alloc(8192);
   let unmatched = 0;
   let duplicates = 0;
-  for (const d of newDirs(root, DOMAIN, MAILBOXES)) {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
+  for (const f of takeNewFiles(root, DOMAIN, MAILBOXES, 8192)) {
+    if (f.id === null) {
+      unmatched++;
       continue;
     }
-    for (const name of names) {
-      const path = join(d, name);
-      const fd = openSync(path, 'r');
-      let mtime: number;
-      let bytes: number;
-      try {
-        mtime = fstatSync(fd).mtimeMs;
-        bytes = readSync(fd, head, 0, head.length, 0);
-      } finally {
-        closeSync(fd);
-      }
-      unlinkSync(path);
-      const text = head.toString('latin1', 0, bytes);
-      const end = text.indexOf('\r\n\r\n');
-      const header = end >= 0 ? text.slice(0, end + 2) : text;
-      const m = /^X-Bench-Id: (\d+)\r?$/m.exec(header);
-      if (!m) {
-        unmatched++;
-        continue;
-      }
-      const id = Number(m[1]);
-      if (files.has(id)) duplicates++;
-      files.set(id, { mtime, tagged: TAGGED.test(header) });
-    }
+    if (files.has(f.id)) duplicates++;
+    files.set(f.id, { mtime: f.mtime, tagged: TAGGED.test(f.head) });
   }
   return { files, unmatched, duplicates };
 }
