@@ -12,18 +12,17 @@ import { readForm, type Form } from './forms.ts';
 import { authOf, actorOf } from './guard.ts';
 import { formErrorsOf } from './tasks.ts';
 
-const FILES = [
-  { key: 'csv', label: 'Import CSV (domain,address,type,targets,spam_policy,virus_policy)' },
-  { key: 'postfixDomains', label: 'Postfix virtual_mailbox_domains' },
-  { key: 'postfixMailboxes', label: 'Postfix virtual_mailbox_maps' },
-  { key: 'postfixAliases', label: 'Postfix virtual_alias_maps' },
+/** The old system's Postfix maps: the form field, the map's name (its bad lines are named by it), its part of the import. */
+const POSTFIX = [
+  { key: 'postfixDomains', map: 'virtual_mailbox_domains', part: 'domains' },
+  { key: 'postfixMailboxes', map: 'virtual_mailbox_maps', part: 'mailboxes' },
+  { key: 'postfixAliases', map: 'virtual_alias_maps', part: 'aliases' },
 ] as const;
 
-const NAMES: Record<string, string> = {
-  postfixDomains: 'virtual_mailbox_domains',
-  postfixMailboxes: 'virtual_mailbox_maps',
-  postfixAliases: 'virtual_alias_maps',
-};
+const FILES = [
+  { key: 'csv', label: 'Import CSV (domain,address,type,targets,spam_policy,virus_policy)' },
+  ...POSTFIX.map((p) => ({ key: p.key, label: `Postfix ${p.map}` })),
+];
 
 export function mailImportPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -64,7 +63,7 @@ export function mailImportPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
     for (const x of FILES) if (f[x.key] !== undefined) f[x.key] = f[x.key].replace(/\r\n/g, '\n');
     const given = (k: string) => (f[k] ?? '').trim() !== '';
     const errors: FieldError[] = [];
-    const postfix = ['postfixDomains', 'postfixMailboxes', 'postfixAliases'].filter(given);
+    const postfix = POSTFIX.filter((p) => given(p.key));
     if (given('csv') === postfix.length > 0) errors.push({ field: 'Files', message: 'paste either the CSV or the Postfix files' });
     const mode = MigrationMode.safeParse(f.newDomainMode || 'legacy');
     if (!mode.success) errors.push({ field: 'Mode of new domains', message: 'legacy, shadow or active' });
@@ -77,12 +76,7 @@ export function mailImportPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       ? { format: 'csv', csv: { name: 'csv', text: f.csv } }
       : {
           format: 'postfix',
-          ...Object.fromEntries(
-            postfix.map((k) => [
-              k === 'postfixDomains' ? 'domains' : k === 'postfixMailboxes' ? 'mailboxes' : 'aliases',
-              { name: NAMES[k], text: f[k] },
-            ]),
-          ),
+          ...Object.fromEntries(postfix.map((p) => [p.part, { name: p.map, text: f[p.key] }])),
         };
     try {
       const result = importMailConfig({
