@@ -242,7 +242,7 @@ export interface QuarantineFilter {
 const containing = (word: string): string => `%${word.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
 /** Most words of a search used (the rest are ignored; each one is another LIKE over every row the filters leave). */
-export const MAX_SEARCH_WORDS = 8;
+const MAX_SEARCH_WORDS = 8;
 
 /** A row of the list query: the item's own columns as stored, then its pending and refused request flattened. */
 type ItemRow = Omit<QuarantineItem, 'symbols' | 'quarantinedAt' | 'statusAt' | 'pending' | 'refused'> & {
@@ -326,7 +326,7 @@ export function listQuarantine(db: DB, f: QuarantineFilter): { items: Quarantine
 }
 
 /** The opaque page cursor: the row's quarantine time, node id and delivery id. */
-export function cursorOf(r: { quarantinedAt: number; nodeId: number; deliveryId: number }): string {
+function cursorOf(r: { quarantinedAt: number; nodeId: number; deliveryId: number }): string {
   return `${r.quarantinedAt}.${r.nodeId}.${r.deliveryId}`;
 }
 

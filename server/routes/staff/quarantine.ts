@@ -29,7 +29,7 @@ import { attempt } from './tasks.ts';
 const STATUS_TEXT: Record<QuarantineStatus, string> = { held: 'held', released: 'released', purged: 'deleted' };
 const PURGE_TEXT = { staff: 'by staff', retention: 'past the retention' } as const;
 /** Where a release takes the copy, in words: a forward goes to another provider, and says so. */
-export function releaseText(i: Pick<QuarantineItem, 'route' | 'target'>): Html {
+function releaseText(i: Pick<QuarantineItem, 'route' | 'target'>): Html {
   switch (i.route) {
     case 'forward':
       return html`forward to ${i.target} <strong>(external)</strong>`;
