@@ -210,16 +210,21 @@ export interface EntryInput {
 /** Everything of the entry but the delivery id and the stored size, which the queue knows only when it stores the copy. */
 export type EntryDraft = Omit<QuarantineEntry, 'deliveryId' | 'size'>;
 
+/** What every kept-back copy of one message shares in its entry: computed once per message. */
+type MessagePart = Pick<EntryDraft, 'sender' | 'subject' | 'score' | 'symbols' | 'virus'>;
+
+function messagePart(input: { sender: string; subject: string | null; verdict: Record<string, unknown> }): MessagePart {
+  return { sender: cut(cleanText(input.sender), ADDRESS_MAX, 'within'), subject: input.subject, ...verdictSummary(input.verdict) };
+}
+
+function copyDraft(recipient: string, route: Route, shared: MessagePart): EntryDraft {
+  const clean = cut(cleanText(recipient), ADDRESS_MAX, 'within');
+  // An accepted recipient is never empty; the schema wants one character at least.
+  return { recipient: clean === '' ? '?' : clean, ...releaseTarget(route), ...shared };
+}
+
 export function entryDraft(input: Omit<EntryInput, 'deliveryId' | 'size'>): EntryDraft {
-  const recipient = cut(cleanText(input.recipient), ADDRESS_MAX, 'within');
-  return {
-    // An accepted recipient is never empty; the schema wants one character at least.
-    recipient: recipient === '' ? '?' : recipient,
-    ...releaseTarget(input.route),
-    sender: cut(cleanText(input.sender), ADDRESS_MAX, 'within'),
-    subject: input.subject,
-    ...verdictSummary(input.verdict),
-  };
+  return copyDraft(input.recipient, input.route, messagePart(input));
 }
 
 export function quarantineEntry(input: EntryInput): QuarantineEntry {
@@ -227,9 +232,26 @@ export function quarantineEntry(input: EntryInput): QuarantineEntry {
 }
 
 /**
- * A kept-back copy as the queue stores it, built before the queue's transaction: the verdict and the entry's draft as
- * JSON text, so that the commit encodes nothing of them.
+ * The records of one message's kept-back copies, as the queue stores them, built before the queue's transaction: the
+ * verdict and each entry's draft as JSON text, so that the commit encodes nothing of them. What the copies share (the
+ * verdict's JSON and summary, the sender, the subject) is worked out once, by the first record asked for.
  */
+export function quarantineRecorder(message: {
+  verdict: Record<string, unknown>;
+  sender: string;
+  subject: () => string | null;
+}): (reason: 'spam' | 'virus', recipient: string, route: Route) => QuarantineRecord {
+  let shared: { verdict: string; part: MessagePart } | undefined;
+  return (reason, recipient, route) => {
+    shared ??= {
+      verdict: JSON.stringify(message.verdict),
+      part: messagePart({ sender: message.sender, subject: message.subject(), verdict: message.verdict }),
+    };
+    return { reason, verdict: shared.verdict, entry: JSON.stringify(copyDraft(recipient, route, shared.part)) };
+  };
+}
+
+/** One kept-back copy's record (quarantineRecorder for a message with one). */
 export function quarantineRecord(input: {
   reason: 'spam' | 'virus';
   verdict: Record<string, unknown>;
@@ -238,7 +260,12 @@ export function quarantineRecord(input: {
   sender: string;
   subject: string | null;
 }): QuarantineRecord {
-  return { reason: input.reason, verdict: JSON.stringify(input.verdict), entry: JSON.stringify(entryDraft(input)) };
+  const { subject } = input;
+  return quarantineRecorder({ verdict: input.verdict, sender: input.sender, subject: () => subject })(
+    input.reason,
+    input.recipient,
+    input.route,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
 // (its reply, reason and detail for the event log) or what to store: the checked bytes and each copy's fate.
 import type { CheckInput, Checks } from '#mailsystem/checks/types.ts';
 import { type Decision, decide, isSpam, type PolicyTarget } from '#mailsystem/policy/decide.ts';
-import { quarantineRecord, quarantineSubject } from '#mailsystem/quarantine/entry.ts';
+import { quarantineRecorder, quarantineSubject } from '#mailsystem/quarantine/entry.ts';
 import type { QueuedDelivery, RejectedEvent } from '#mailsystem/queue/store.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
@@ -36,9 +36,13 @@ export async function checkData(checks: Checks, input: CheckInput, targets: read
     };
   }
   // A kept-back copy's record (its index entry: the Subject decoded, every string cleaned, all as JSON) is built here,
-  // before the queue's group commit, which then only adds the delivery id and the size. The Subject is read once per
-  // message, and only when a copy is kept back.
-  let subject: string | null | undefined;
+  // before the queue's group commit, which then only adds the delivery id and the size. What the copies share (the
+  // Subject, the verdict's JSON and summary, the sender) is worked out once per message, and only when a copy is kept back.
+  const record = quarantineRecorder({
+    verdict: checked.verdict,
+    sender: input.envelope.mailFrom,
+    subject: () => quarantineSubject(checked.message),
+  });
   return {
     kind: 'accept',
     body: checked.message,
@@ -50,16 +54,7 @@ export async function checkData(checks: Checks, input: CheckInput, targets: read
           route: c.route,
           added: { headers: c.disposition.headers, subjectPrefix: c.disposition.subjectPrefix },
         };
-      if (subject === undefined) subject = quarantineSubject(checked.message);
-      const quarantine = quarantineRecord({
-        reason: c.disposition.reason,
-        verdict: checked.verdict,
-        recipient: c.recipient,
-        route: c.route,
-        sender: input.envelope.mailFrom,
-        subject,
-      });
-      return { recipient: c.recipient, route: c.route, quarantine };
+      return { recipient: c.recipient, route: c.route, quarantine: record(c.disposition.reason, c.recipient, c.route) };
     }),
   };
 }
