@@ -49,7 +49,16 @@ export interface MxConfig {
   /** Content checks during DATA (rspamd, clamd, mailauth); off only when TIDINGS_SCAN=off says so. */
   scan: ScanSettings;
   /** RCPT probes to the legacy MX for legacy/shadow domains without imported configuration (mailsystem/legacy/probe.ts). */
-  legacyProbe: { timeoutMs: number; positiveTtlMs: number; negativeTtlMs: number };
+  legacyProbe: LegacyProbeSettings;
+}
+
+export interface LegacyProbeSettings {
+  /** The whole probe, connect to the RCPT reply; then 451 4.4.3. */
+  timeoutMs: number;
+  /** How long "the address exists" is reused. */
+  positiveTtlMs: number;
+  /** How long "no such address" is reused. */
+  negativeTtlMs: number;
 }
 
 export interface ScanSettings {

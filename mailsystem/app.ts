@@ -1,5 +1,6 @@
 // Composition root of an MX node: ingress, group-committed queue and delivery worker over injected parts.
 import { hostname } from 'node:os';
+import type { LegacyProbeSettings } from '#data/config-mx.ts';
 import type { DB } from '#data/db.ts';
 import type { Directory, Route } from './config/directory.ts';
 import { MaildirTransport } from './delivery/maildir.ts';
@@ -38,15 +39,6 @@ export interface MailSystemOptions {
   shutdownDeadlineMs?: number;
   /** RCPT probes to the legacy system for legacy/shadow domains without imported configuration (legacy/probe.ts). */
   legacyProbe?: Partial<LegacyProbeSettings>;
-}
-
-export interface LegacyProbeSettings {
-  /** The whole probe, connect to the RCPT reply; then 451 4.4.3. */
-  timeoutMs: number;
-  /** How long "the address exists" is reused. */
-  positiveTtlMs: number;
-  /** How long "no such address" is reused. */
-  negativeTtlMs: number;
 }
 
 export const DEFAULT_LEGACY_PROBE: LegacyProbeSettings = { timeoutMs: 10_000, positiveTtlMs: 10 * 60_000, negativeTtlMs: 2 * 60_000 };
