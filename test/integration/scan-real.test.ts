@@ -174,6 +174,11 @@ describe('real rspamd, clamd and mailauth behind the ingress', () => {
     assert.match(spam, /^250 /);
     await waitFor(() => inMailbox('tag@example.test', 'alias-spam').length === 1, 'the local tagged copy');
     assert.match(inMailbox('tag@example.test', 'alias-spam')[0].toString(), /^X-Spam-Flag: YES\r\n/);
+    // The file is in new/ (fsynced) before its delivery is recorded: wait for the record, not only the file.
+    await waitFor(
+      () => db.prepare(`SELECT count(*) FROM deliveries WHERE message_id = ? AND state = 'queued'`).pluck().get(queueId(spam)) === 0,
+      'the local copy recorded',
+    );
     assert.deepEqual(db.prepare('SELECT route_kind, state FROM deliveries WHERE message_id = ? ORDER BY id').all(queueId(spam)), [
       { route_kind: 'maildir', state: 'delivered' },
       { route_kind: 'forward', state: 'quarantined' },
