@@ -3,13 +3,30 @@ import { z } from 'zod';
 import { MigrationMode, DeliveryKind } from './mail-config.ts';
 import { PolicySettings, POLICY_LEVELS } from './mail-policy.ts';
 
+/**
+ * A switch of a domain's mode that has not been made the domain's recorded mode yet (issue 13). `at` is its effective
+ * time in ms since the epoch; a node applies it at that time from its replica, with or without the backend.
+ */
+export const ScheduledSwitch = z.object({ mode: MigrationMode, at: z.number().int().nonnegative() });
+export type ScheduledSwitch = z.infer<typeof ScheduledSwitch>;
+
 export const DomainRecord = z.object({
   name: z.string(),
+  /** The recorded mode: the domain's mode until the first of `switches` takes effect. */
   mode: MigrationMode,
   legacyHost: z.string().nullable(),
   legacyPort: z.number().int().nullable(),
   catchAll: z.string().nullable(),
+  /** Pending switches in any order; absent: none (and from backends older than them). */
+  switches: z.array(ScheduledSwitch).max(100).optional(),
 });
+
+/** The mode in force at `now`: the latest switch whose effective time has come, else the recorded mode. */
+export function modeAt(record: Pick<DomainRecord, 'mode' | 'switches'>, now: number): MigrationMode {
+  let best: ScheduledSwitch | undefined;
+  for (const s of record.switches ?? []) if (s.at <= now && (!best || s.at >= best.at)) best = s;
+  return best ? best.mode : record.mode;
+}
 export type DomainRecord = z.infer<typeof DomainRecord>;
 
 export const MailboxRecord = z.object({

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { PurgeReason, QuarantineEntry, QuarantineRefusal } from './quarantine.ts';
 import { RouteKind } from './route.ts';
+import { ShadowVerdict } from './shadow.ts';
 
 /** Every event type the node's log holds (data/migrations/node/001_queue.sql, events.type). */
 export const TELEMETRY_EVENT_TYPES = [
@@ -18,6 +19,7 @@ export const TELEMETRY_EVENT_TYPES = [
   'released',
   'purged',
   'quarantine-refused',
+  'shadow-verdict',
 ] as const;
 export const TelemetryEventType = z.enum(TELEMETRY_EVENT_TYPES);
 export type TelemetryEventType = z.infer<typeof TelemetryEventType>;
@@ -157,6 +159,12 @@ export const TelemetryEvent = z.discriminatedUnion('type', [
     actionId: z.number().int().positive(),
     why: QuarantineRefusal,
   }),
+  /**
+   * A shadow domain's dry run (data/contracts/shadow.ts): what the new system would have done with one recipient of a
+   * message the node relayed to the legacy system. No flow in the accounting line and no minute rollup: the message's
+   * own events count it; only the backend's shadow report reads these.
+   */
+  z.object({ seq, at, type: z.literal('shadow-verdict'), messageId: z.string().min(1), verdict: ShadowVerdict }),
 ]);
 export type TelemetryEvent = z.infer<typeof TelemetryEvent>;
 

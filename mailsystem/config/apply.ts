@@ -8,8 +8,10 @@ export interface ApplyResult {
 }
 
 export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date): ApplyResult {
-  const upsertDomain = db.prepare(`INSERT INTO replica_domains (name, mode, legacy_host, legacy_port, catch_all) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT(name) DO UPDATE SET mode = excluded.mode, legacy_host = excluded.legacy_host, legacy_port = excluded.legacy_port, catch_all = excluded.catch_all`);
+  const upsertDomain =
+    db.prepare(`INSERT INTO replica_domains (name, mode, legacy_host, legacy_port, catch_all, switches) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT(name) DO UPDATE SET mode = excluded.mode, legacy_host = excluded.legacy_host, legacy_port = excluded.legacy_port,
+      catch_all = excluded.catch_all, switches = excluded.switches`);
   const upsertMailbox = db.prepare(`INSERT INTO replica_mailboxes (address, domain, delivery, lmtp_host, lmtp_port) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT(address) DO UPDATE SET domain = excluded.domain, delivery = excluded.delivery, lmtp_host = excluded.lmtp_host, lmtp_port = excluded.lmtp_port`);
   const upsertAlias = db.prepare(`INSERT INTO replica_aliases (address, domain, targets, keep_local_copy) VALUES (?, ?, ?, ?)
@@ -33,7 +35,7 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
     switch (c.entity) {
       case 'domain': {
         const r = c.record;
-        upsertDomain.run(r.name, r.mode, r.legacyHost, r.legacyPort, r.catchAll);
+        upsertDomain.run(r.name, r.mode, r.legacyHost, r.legacyPort, r.catchAll, JSON.stringify(r.switches ?? []));
         break;
       }
       case 'mailbox': {

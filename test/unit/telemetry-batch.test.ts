@@ -3,6 +3,7 @@
 // the schema returns; the integer-keyed rollUp and binary-search bucketOf count as the plain definitions do; the
 // multi-row upserts add what one upsert per row adds.
 import assert from 'node:assert/strict';
+import { SHADOW_PAIRS, SHADOW_VERDICTS } from '#data/contracts/shadow.ts';
 import { test } from 'node:test';
 import {
   BOUNCE_REASONS,
@@ -111,6 +112,17 @@ function validEvent(seq: number): Obj {
         why: pick(QUARANTINE_REFUSALS),
       };
       return rnd() < 0.5 ? e : { ...e, messageId };
+    }
+    case 'shadow-verdict': {
+      const verdict = pick(SHADOW_VERDICTS);
+      const sample = { from: pick(['a@b.test', null]), subject: pick(['hi', 'ünï', null]), date: null, messageId: pick(['<m@x>', null]) };
+      return {
+        seq,
+        at,
+        type: 'shadow-verdict',
+        messageId,
+        verdict: { domain: 'b.test', address: 'a@b.test', verdict, reason: pick(SHADOW_PAIRS[verdict]), score: pick([null, 7.5]), sample },
+      };
     }
   }
 }

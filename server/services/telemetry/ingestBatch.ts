@@ -73,6 +73,7 @@ function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: strin
     case 'released':
     case 'purged':
     case 'quarantine-refused':
+    case 'shadow-verdict':
       return null;
   }
 }
