@@ -133,10 +133,16 @@ export class Ingress {
     this.server.on('error', (err) => this.deps.log.warn({ err: err.message }, 'smtp connection error'));
   }
 
-  listen(port: number, host: string): Promise<number> {
+  /**
+   * reusePort: SO_REUSEPORT, so a second process of the same node can bind the same port while this one still holds it
+   * (a rolling restart: the new one listens before the old one stops accepting).
+   */
+  listen(port: number, host: string, opts: { reusePort?: boolean } = {}): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.server.once('error', reject);
-      this.server.listen(port, host, () => resolve((this.server.server.address() as AddressInfo).port));
+      this.server.server.listen({ port, host, reusePort: opts.reusePort === true }, () =>
+        resolve((this.server.server.address() as AddressInfo).port),
+      );
     });
   }
 
