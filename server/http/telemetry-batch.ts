@@ -2,6 +2,7 @@
 // every request, so the shapes a node sends are checked here by hand in one pass; anything else takes the general
 // path (control characters, batch size, the zod schema), which decides, and names the fields in its 400.
 import { PURGE_REASONS, QUARANTINE_REFUSALS, QUARANTINE_SUBJECT_MAX, QUARANTINE_SYMBOLS_MAX } from '#data/contracts/quarantine.ts';
+import { SHADOW_HEADER_MAX, SHADOW_PAIRS, SHADOW_VERDICTS, type ShadowVerdictKind } from '#data/contracts/shadow.ts';
 import { BOUNCE_REASONS, REJECT_REASONS, ROUTE_KINDS, TELEMETRY_MAX_BATCH, TelemetryBatch } from '#data/contracts/telemetry.ts';
 import { Problem } from './problem.ts';
 import { CONTROL_CHARACTER, parseChecked, refuseControlCharacters } from './validate.ts';
@@ -11,6 +12,7 @@ const REJECT: ReadonlySet<unknown> = new Set(REJECT_REASONS);
 const BOUNCE: ReadonlySet<unknown> = new Set(BOUNCE_REASONS);
 const PURGE: ReadonlySet<unknown> = new Set(PURGE_REASONS);
 const REFUSAL: ReadonlySet<unknown> = new Set(QUARANTINE_REFUSALS);
+const SHADOW_VERDICT: ReadonlySet<unknown> = new Set(SHADOW_VERDICTS);
 
 /** z.number().int().positive(): zod's int() is a safe integer. */
 const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
@@ -62,6 +64,32 @@ const isEntry: Check = (v) => {
     return false;
   for (const s of symbols) if (!isText(s, 1, 128)) return false;
   return true;
+};
+
+/** A shadow sample's header: null, or a string of at most SHADOW_HEADER_MAX + 1 units with no control character. */
+const isHeader = (v: unknown): boolean => v === null || isText(v, 0, SHADOW_HEADER_MAX + 1);
+
+/**
+ * A shadow-verdict event's verdict, as the contract's ShadowVerdict has it: its strings with their limits, a reason that
+ * belongs to the verdict (SHADOW_PAIRS), and a sample of exactly the four headers. A domain in shadow mode sends one per
+ * recipient of every message, so it is checked here. test/unit/telemetry-batch.test.ts holds it against the schema.
+ */
+const isShadowVerdict: Check = (v) => {
+  if (!isRecord(v) || keyCount(v) !== 6) return false;
+  const { score, sample } = v;
+  return (
+    isText(v.domain, 1, 253) &&
+    isText(v.address, 1, 320) &&
+    SHADOW_VERDICT.has(v.verdict) &&
+    SHADOW_PAIRS[v.verdict as ShadowVerdictKind].includes(v.reason as never) &&
+    (score === null || (typeof score === 'number' && Number.isFinite(score))) &&
+    isRecord(sample) &&
+    keyCount(sample) === 4 &&
+    isHeader(sample.from) &&
+    isHeader(sample.subject) &&
+    isHeader(sample.date) &&
+    isHeader(sample.messageId)
+  );
 };
 
 /**
@@ -147,6 +175,16 @@ export const QUICK_SHAPES: ReadonlyMap<string, { required: readonly [string, Che
         ['why', isRefusal],
       ],
       optional: [['messageId', isMessageId]],
+    },
+  ],
+  [
+    'shadow-verdict',
+    {
+      required: [
+        ['messageId', isMessageId],
+        ['verdict', isShadowVerdict],
+      ],
+      optional: [],
     },
   ],
 ]);

@@ -3,8 +3,8 @@
 // the schema returns; the integer-keyed rollUp and binary-search bucketOf count as the plain definitions do; the
 // multi-row upserts add what one upsert per row adds.
 import assert from 'node:assert/strict';
-import { SHADOW_PAIRS, SHADOW_VERDICTS } from '#data/contracts/shadow.ts';
 import { test } from 'node:test';
+import { SHADOW_HEADER_MAX, SHADOW_PAIRS, SHADOW_VERDICTS } from '#data/contracts/shadow.ts';
 import {
   BOUNCE_REASONS,
   LATENCY_BUCKETS_MS,
@@ -339,6 +339,51 @@ test('a quarantined event with its entry takes the quick path, which agrees with
   assert.ok(quick > 10 && refused > 30, `quick ${quick}, refused ${refused}`);
 });
 
+test('a shadow-verdict event takes the quick path, which agrees with the general path on valid and broken verdicts', () => {
+  const sample = {
+    from: '"Eve" <eve@x.test>',
+    subject: '<script>alert(1)</script>',
+    date: 'Tue, 1 Dec 2026 10:00:00 +0000',
+    messageId: '<m@x>',
+  };
+  const verdict = { domain: 'example.com', address: 'anna@example.com', verdict: 'quarantine', reason: 'spam', score: 9.5, sample };
+  const batchOf = (v: Json) => ({ after: 0, events: [{ seq: 1, at: 1, type: 'shadow-verdict', messageId: 'm', verdict: v }] });
+  assert.deepEqual(compare(batchOf(verdict)), { quick: true, general: true });
+  for (const [v, reasons] of Object.entries(SHADOW_PAIRS))
+    for (const reason of reasons) assert.deepEqual(compare(batchOf({ ...verdict, verdict: v, reason })), { quick: true, general: true });
+  const h = SHADOW_HEADER_MAX;
+  const fieldValues: Record<string, Json[]> = {
+    domain: ['', 'd'.repeat(253), 'd'.repeat(254), 'a\u0007', null, 3],
+    address: ['', 'a'.repeat(320), 'a'.repeat(321), 'a\u0085', null],
+    verdict: ['Deliver', '', null, 'constructor', '__proto__', 'tag'],
+    reason: ['clean', 'virus', 'unknown-user', 'scanner-unavailable', '', null, 'toString'],
+    score: [null, 0, -0, -3.5, 1e300, '9.5', true],
+    sample: [null, [], {}, { ...sample, extra: 'x' }, 'headers'],
+  };
+  for (const key of Object.keys(sample))
+    fieldValues[`sample.${key}`] = [null, '', 'x'.repeat(h + 1), 'x'.repeat(h + 2), 'a\u0000', 'a\u009f', 'tab\there', 5];
+  let quick = 0;
+  let refused = 0;
+  for (const [field, values] of Object.entries(fieldValues))
+    for (const v of values) {
+      const [top, sub] = field.split('.');
+      const changed = sub === undefined ? { ...verdict, [top]: v } : { ...verdict, sample: { ...sample, [sub]: v } };
+      const r = compare(batchOf(changed));
+      if (r.quick) quick++;
+      if (!r.general) refused++;
+    }
+  for (const field of Object.keys(verdict)) {
+    const { [field]: _gone, ...rest } = verdict as Record<string, Json>;
+    assert.deepEqual(compare(batchOf(rest)), { quick: false, general: false }, `without ${field}`);
+  }
+  for (const key of Object.keys(sample)) {
+    const { [key]: _gone, ...rest } = sample as Record<string, Json>;
+    assert.deepEqual(compare(batchOf({ ...verdict, sample: rest })), { quick: false, general: false }, `without sample.${key}`);
+  }
+  assert.equal(compare(batchOf({ ...verdict, extra: 1 })).quick, false);
+  assert.ok(quick > 10 && refused > 30, `quick ${quick}, refused ${refused}`);
+});
+
 test('edges: control characters, number limits, the size limit, unknown fields, and what is not an object', () => {
   const one = (e: Obj, after: Json = 0) => ({ after, events: [e] });
   const acc = { seq: 1, at: 1, type: 'accepted', messageId: 'm' };
@@ -402,13 +447,14 @@ test('bucketOf is latencyBucket: at, around and between every bound, and far bey
 
 /**
  * rollUp as the contract defines it, with string keys: one row per (minute, route, type, reason). The quarantine's
- * 'released' and 'purged' are not rolled into the minutes (the accounting line and the quarantine index count them).
+ * 'released' and 'purged' are not rolled into the minutes (the accounting line and the quarantine index count them),
+ * nor is 'shadow-verdict' (the shadow report counts it).
  */
 function referenceRollUp(events: TelemetryEvent[]) {
   const outcomes = new Map<string, number>();
   const latency = new Map<string, number>();
   for (const e of events) {
-    if (e.type === 'released' || e.type === 'purged' || e.type === 'quarantine-refused') continue;
+    if (e.type === 'released' || e.type === 'purged' || e.type === 'quarantine-refused' || e.type === 'shadow-verdict') continue;
     const route = 'route' in e ? e.route : '';
     const reason = 'reason' in e ? (e.reason ?? '') : '';
     const k = JSON.stringify([minuteOf(e.at), route, e.type, reason]);
