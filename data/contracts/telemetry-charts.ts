@@ -1,6 +1,7 @@
 // The charts of a section's mail telemetry on /section/<slug> (issue 10): what the page renders, and what the public
 // JSON API behind the charts returns (GET /api/v1/sections/:slug/telemetry?range=24h).
 import { z } from 'zod';
+import type { RouteKind } from './route.ts';
 import { Accounting } from './telemetry-accounting.ts';
 import { RejectReason } from './telemetry.ts';
 
@@ -29,6 +30,17 @@ export function parseChartRange(value: string | null | undefined): ChartRange | 
   return (CHART_RANGES as readonly string[]).includes(value ?? '') ? (value as ChartRange) : null;
 }
 
+/**
+ * The mail system a delivery route belongs to, for the charts of the migration (issue 13): the new system delivers to
+ * a Maildir, over LMTP or by forwarding; 'legacy' relays to the old system.
+ */
+export const DELIVERY_SYSTEM: Readonly<Record<RouteKind, 'new' | 'legacy'>> = {
+  maildir: 'new',
+  lmtp: 'new',
+  forward: 'new',
+  legacy: 'legacy',
+};
+
 const Instant = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 const Count = z.number().int().nonnegative();
 const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,59}$/);
@@ -41,6 +53,8 @@ export const ChartInterval = z.object({
   /** Messages our 250 accepted in the interval; the outcomes below count deliveries (one per recipient). All nodes. */
   accepted: Count,
   delivered: Count,
+  /** The delivered ones by the system that delivered them (DELIVERY_SYSTEM); new + legacy = delivered. */
+  deliveredBy: z.object({ new: Count, legacy: Count }),
   deferred: Count,
   bounced: Count,
   quarantined: Count,

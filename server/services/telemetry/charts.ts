@@ -1,5 +1,12 @@
 // The section charts' data: series over 24 h, 7 days or 30 days read from the rollups, exact per interval.
-import { CHART_STEPS, type ChartInterval, type ChartPhase, type ChartRange, type SectionCharts } from '#data/contracts/telemetry-charts.ts';
+import {
+  CHART_STEPS,
+  DELIVERY_SYSTEM,
+  type ChartInterval,
+  type ChartPhase,
+  type ChartRange,
+  type SectionCharts,
+} from '#data/contracts/telemetry-charts.ts';
 import { LATENCY_BUCKETS_MS, REJECT_REASONS, latencyQuantile, type RejectReason } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
 import { gaugeSeries, latencySeries, outcomeSeries, type BucketRange, type Granularity } from '../../store/telemetry-rollups.ts';
@@ -90,6 +97,11 @@ export function sectionCharts(db: DB, slug: string, range: ChartRange, now: Date
         const key = r.outcome === 'rejected' ? `rejected:${r.reason}` : r.outcome;
         const m = counts[index(r.at)];
         m.set(key, (m.get(key) ?? 0) + r.count);
+        // A 'delivered' event always names its route; '' is only for events without one.
+        if (r.outcome === 'delivered' && r.route !== '') {
+          const by = `delivered:${DELIVERY_SYSTEM[r.route]}`;
+          m.set(by, (m.get(by) ?? 0) + r.count);
+        }
       }
       for (const r of latencySeries(db, read.g, read.range)) histograms[index(r.at)][r.bucket] += r.count;
       for (const r of gaugeRows(read)) {
@@ -121,6 +133,7 @@ export function sectionCharts(db: DB, slug: string, range: ChartRange, now: Date
       to: iso(Math.min(from + stepMs, t)),
       accepted: m.get('accepted') ?? 0,
       delivered: m.get('delivered') ?? 0,
+      deliveredBy: { new: m.get('delivered:new') ?? 0, legacy: m.get('delivered:legacy') ?? 0 },
       deferred: m.get('deferred') ?? 0,
       bounced: m.get('bounced') ?? 0,
       quarantined: m.get('quarantined') ?? 0,
