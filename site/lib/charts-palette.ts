@@ -16,6 +16,9 @@ export interface ChartPalette {
   discarded: string;
   /** Rejection reasons, in turn. */
   rejected: readonly string[];
+  /** Deliveries by the new mail system, and those relayed to the old one. */
+  systemNew: string;
+  systemLegacy: string;
   p50: string;
   p95: string;
   depth: string;
@@ -37,6 +40,8 @@ export const CHART_PALETTES: Readonly<Record<'light' | 'dark', ChartPalette>> = 
     quarantined: '#8250df',
     discarded: '#59636e',
     rejected: ['#0550ae', '#bc4c00', '#bf3989', '#1b7c83', '#6639ba', '#7d4e00'],
+    systemNew: '#0550ae',
+    systemLegacy: '#bc4c00',
     p50: '#0550ae',
     p95: '#bc4c00',
     depth: '#0550ae',
@@ -55,6 +60,8 @@ export const CHART_PALETTES: Readonly<Record<'light' | 'dark', ChartPalette>> = 
     quarantined: '#a371f7',
     discarded: '#8b949e',
     rejected: ['#58a6ff', '#f0883e', '#db61a2', '#39c5cf', '#bc8cff', '#e3b341'],
+    systemNew: '#58a6ff',
+    systemLegacy: '#f0883e',
     p50: '#58a6ff',
     p95: '#f0883e',
     depth: '#58a6ff',

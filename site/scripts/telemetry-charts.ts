@@ -1,6 +1,7 @@
 // Draws the telemetry charts of a section page with chart.js from the page's JSON data block: stacked bars of
-// outcomes, p50/p95 delay lines, queue depth and oldest age lines, and the deployment phases as shaded, labelled
-// bands (chartjs-plugin-annotation). Without this script the tables carry the same numbers.
+// outcomes, lines of the deliveries by the new and the old mail system, p50/p95 delay lines, queue depth and oldest age
+// lines, and the deployment phases as shaded, labelled bands (chartjs-plugin-annotation). Without this script the
+// tables carry the same numbers.
 import {
   BarController,
   BarElement,
@@ -138,6 +139,31 @@ function line(label: string, color: string, data: (number | null)[], extra: Part
   return { label, data, borderColor: color, backgroundColor: color, pointRadius: 2.5, borderWidth: 2, spanGaps: false, ...extra };
 }
 
+function systemsConfig(d: ChartData, p: ChartPalette): ChartConfiguration<'line'> {
+  const { charts } = d;
+  return {
+    type: 'line',
+    data: {
+      labels: d.labels,
+      datasets: [
+        line(
+          'new mail system',
+          p.systemNew,
+          charts.intervals.map((i) => i.deliveredBy.new),
+        ),
+        // Dashed, with square points: the two lines differ by more than colour.
+        line(
+          'old mail system (relayed)',
+          p.systemLegacy,
+          charts.intervals.map((i) => i.deliveredBy.legacy),
+          { borderDash: [6, 4], pointStyle: 'rect' },
+        ),
+      ],
+    },
+    options: common(p, charts, 'deliveries') as ChartConfiguration<'line'>['options'],
+  };
+}
+
 function latencyConfig(d: ChartData, p: ChartPalette): ChartConfiguration<'line'> {
   const { charts } = d;
   const s = (ms: number | null) => (ms === null ? null : ms / 1000);
@@ -210,7 +236,7 @@ function queueConfig(d: ChartData, p: ChartPalette): ChartConfiguration<'line'> 
   };
 }
 
-const BUILD = { outcomes: outcomesConfig, latency: latencyConfig, queue: queueConfig } as const;
+const BUILD = { outcomes: outcomesConfig, systems: systemsConfig, latency: latencyConfig, queue: queueConfig } as const;
 
 function draw(section: HTMLElement): void {
   const block = section.querySelector<HTMLScriptElement>('script[data-chart-data]');

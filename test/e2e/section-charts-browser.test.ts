@@ -1,4 +1,4 @@
-// Chromium (Debian, via playwright-core): /section/email draws its three telemetry charts with data from telemetry
+// Chromium (Debian, via playwright-core): /section/email draws its four telemetry charts with data from telemetry
 // posted through the real ingest, shades the deployment phase as a band on each (light and dark colours), folds the
 // tables under their summaries; with JavaScript off, no canvas shows and the open tables alone carry the numbers.
 /// <reference lib="dom" />
@@ -40,8 +40,9 @@ before(async () => {
     actor: { userId: null, name: 'test' },
     name: 'mx1',
   });
-  // Mail in the last four hours: 8, 16, 24 and 32 delivered per hour, one more deferred (still queued) and one rejected;
-  // after each hour's mail a heartbeat that measures the queue.
+  // Mail in the last four hours: 8, 16, 24 and 32 delivered per hour (the first two hours relayed to the old system,
+  // the last two by the new one), one more deferred (still queued) and one rejected; after each hour's mail a
+  // heartbeat that measures the queue.
   let seq = 0;
   for (let h = 1; h <= 4; h++) {
     const start = T - (5 - h) * HOUR;
@@ -53,7 +54,7 @@ before(async () => {
         at: start + i * 1000 + 1,
         type: 'delivered',
         messageId: `m${h}-${i}`,
-        route: 'maildir',
+        route: h <= 2 ? 'legacy' : 'maildir',
         latencyMs: 50 * (i + 1),
       });
     }
@@ -88,9 +89,9 @@ interface Band {
   label: unknown;
 }
 
-/** Waits until the three charts have rendered, and returns each one's bands as the script reports them. */
+/** Waits until the four charts have rendered, and returns each one's bands as the script reports them. */
 async function drawnCharts(page: Page): Promise<Record<string, Band[]>> {
-  await page.waitForFunction(() => document.querySelectorAll('figure[data-chart][data-drawn="true"]').length === 3, null, {
+  await page.waitForFunction(() => document.querySelectorAll('figure[data-chart][data-drawn="true"]').length === 4, null, {
     timeout: 15_000,
   });
   return page.evaluate(() =>
@@ -128,13 +129,28 @@ async function canvasPixels(
   );
 }
 
+/** How many opaque pixels of a chart's canvas have `colour` (within 2 per channel). */
+function colourPixels(page: Page, chart: string, colour: string): Promise<number> {
+  return page.evaluate(
+    ({ chart, colour }) => {
+      const canvas = document.querySelector<HTMLCanvasElement>(`figure[data-chart="${chart}"] canvas`)!;
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+      const want = [1, 3, 5].map((i) => Number.parseInt(colour.slice(i, i + 2), 16));
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (want.every((v, k) => Math.abs(v - data[i + k]) <= 2) && data[i + 3] === 255) n++;
+      return n;
+    },
+    { chart, colour },
+  );
+}
+
 const hex = (rgb: number[]) =>
   `#${rgb
     .slice(0, 3)
     .map((v) => v.toString(16).padStart(2, '0'))
     .join('')}`;
 
-test('/section/email draws the three charts with data and the phase band, light and dark, at 1280 and 375 px', async () => {
+test('/section/email draws the four charts with data and the phase band, light and dark, at 1280 and 375 px', async () => {
   for (const width of [1280, 375]) {
     const page = await chrome.context.newPage();
     // A CSP violation (the chart script refused, an inline style or script) is reported as a console error below.
@@ -154,7 +170,7 @@ test('/section/email draws the three charts with data and the phase band, light 
       const palette = CHART_PALETTES[scheme];
       const fill = blend(palette.band, palette.bandAlpha, palette.bg);
       const bands = await drawnCharts(page);
-      for (const chart of ['outcomes', 'latency', 'queue']) {
+      for (const chart of ['outcomes', 'systems', 'latency', 'queue']) {
         assert.equal(bands[chart].length, 1, `${chart}: one phase band`);
         const b = bands[chart][0];
         assert.ok(b.x2 - b.x > 10 && b.y2 - b.y > 50, `${chart} at ${width}px: the band has an area (${JSON.stringify(b)})`);
@@ -189,19 +205,17 @@ test('/section/email draws the three charts with data and the phase band, light 
         );
       }
       // The outcome bars have the delivered colour somewhere in the last hours' columns.
-      const delivered = await page.evaluate((colour) => {
-        const canvas = document.querySelector<HTMLCanvasElement>('figure[data-chart="outcomes"] canvas')!;
-        const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
-        const want = [1, 3, 5].map((i) => Number.parseInt(colour.slice(i, i + 2), 16));
-        let n = 0;
-        for (let i = 0; i < data.length; i += 4) if (want.every((v, k) => Math.abs(v - data[i + k]) <= 2) && data[i + 3] === 255) n++;
-        return n;
-      }, palette.delivered);
+      const delivered = await colourPixels(page, 'outcomes', palette.delivered);
       assert.ok(delivered > 100, `outcomes at ${width}px ${scheme}: ${delivered} pixels of delivered bars`);
+      for (const colour of [palette.systemNew, palette.systemLegacy]) {
+        const n = await colourPixels(page, 'systems', colour);
+        assert.ok(n > 20, `systems at ${width}px ${scheme}: ${n} pixels of the ${colour} line`);
+      }
       await page.screenshot({ path: join(ARTIFACTS, `section-email-charts-${scheme}-${width}.png`), fullPage: true });
     }
     // With the charts drawn, the tables fold under their summaries and still hold the numbers.
     assert.deepEqual(await page.locator('details.chart-data').evaluateAll((els) => els.map((e) => (e as HTMLDetailsElement).open)), [
+      false,
       false,
       false,
       false,
@@ -210,7 +224,7 @@ test('/section/email draws the three charts with data and the phase band, light 
       await page.locator('figure[data-chart="outcomes"] tr[data-from="2026-01-15T11:00:00.000Z"] td[data-k="delivered"]').textContent(),
       '32',
     );
-    assert.equal(await page.locator('canvas[role="img"]').count(), 3);
+    assert.equal(await page.locator('canvas[role="img"]').count(), 4);
     assert.ok(
       (await page.evaluate(() => document.documentElement.scrollWidth)) <= width + 1,
       `/section/email at ${width}px does not scroll sideways`,
@@ -229,7 +243,7 @@ test('with JavaScript off, no chart shows and the open tables alone carry the nu
   assert.equal(await page.evaluate(() => document.querySelectorAll('[data-drawn]').length), 0, 'no chart was drawn');
   assert.deepEqual(
     await page.locator('.chart-box').evaluateAll((els) => els.map((e) => getComputedStyle(e).display)),
-    ['none', 'none', 'none'],
+    ['none', 'none', 'none', 'none'],
     'the empty canvases stay hidden',
   );
   const row = (chart: string) => page.locator(`figure[data-chart="${chart}"] tr[data-from="2026-01-15T11:00:00.000Z"]`);
@@ -242,6 +256,13 @@ test('with JavaScript off, no chart shows and the open tables alone carry the nu
   );
   // 32 deliveries at 50 ms to 1.6 s: the 16th (800 ms) and the 31st (1.55 s) as bucket bounds.
   assert.deepEqual(await row('latency').locator('th, td').allInnerTexts(), ['15 Jan 11:00', '32', '≤ 1 s', '≤ 1.8 s']);
+  // By mail system: the new one delivered the last two hours, the old one (relayed) the two before.
+  assert.deepEqual(await row('systems').locator('th, td').allInnerTexts(), ['15 Jan 11:00', '32', '32', '0']);
+  assert.deepEqual(await page.locator('figure[data-chart="systems"] tr[data-from="2026-01-15T09:00:00.000Z"] td').allInnerTexts(), [
+    '16',
+    '0',
+    '16',
+  ]);
   assert.deepEqual(await row('queue').locator('th, td').allInnerTexts(), ['15 Jan 11:00', '1', '4', '4 min']);
   assert.deepEqual(await page.locator('figure[data-chart="queue"] tr[data-from="2026-01-15T03:00:00.000Z"] td').allInnerTexts(), [
     '0',
@@ -249,6 +270,7 @@ test('with JavaScript off, no chart shows and the open tables alone carry the nu
     'no heartbeat',
   ]);
   assert.deepEqual(await page.locator('details.chart-data').evaluateAll((els) => els.map((e) => (e as HTMLDetailsElement).open)), [
+    true,
     true,
     true,
     true,

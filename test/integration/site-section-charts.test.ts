@@ -9,6 +9,7 @@ import type { SectionCharts } from '#data/contracts/telemetry-charts.ts';
 import { createChangeCounter } from '#server/deps.ts';
 import { pageCacheKey } from '#server/routes/site.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
+import { chartTableRow as row } from '../support/chart-tables.ts';
 import { decodeEntities, visibleText } from '../support/html-text.ts';
 import { postAsNode, startSiteServer, type SiteServer } from '../support/site-server.ts';
 import { insertTask } from '../support/task-rows.ts';
@@ -72,18 +73,6 @@ async function page(path: string): Promise<{ html: string; res: Response }> {
   const res = await site.get(path);
   assert.equal(res.status, 200, path);
   return { html: await res.text(), res };
-}
-
-/** The cells of the row of a table (by its caption's start) whose interval starts at `from`, by data-k. */
-function row(html: string, caption: string, from: string): Record<string, string> {
-  const table = new RegExp(`<table>\\s*<caption>${caption}[\\s\\S]*?</table>`).exec(html)?.[0];
-  assert.ok(table, `a table captioned "${caption}..."`);
-  const tr = new RegExp(`<tr data-from="${from}">([\\s\\S]*?)</tr>`).exec(table)?.[1];
-  assert.ok(tr, `${caption}: a row for ${from}`);
-  const cells: Record<string, string> = {};
-  for (const m of tr.matchAll(/<td data-k="([^"]+)"[^>]*>([\s\S]*?)<\/td>/g)) cells[m[1]] = decodeEntities(m[2]);
-  cells.label = visibleText(/<th scope="row">([\s\S]*?)<\/th>/.exec(tr)?.[1] ?? '');
-  return cells;
 }
 
 test('cache keys: /section/<slug> keeps a valid range other than the default; anything else is the page itself', () => {
@@ -151,9 +140,9 @@ test('the 24h tables carry the numbers of each hour in the display time zone, wi
     oldest: 'no heartbeat',
   });
   // Figures with accessible names, tables with captions and header scopes.
-  assert.equal([...html.matchAll(/<figure class="chart" aria-labelledby="tc-(\w+)-cap" data-chart="\1">/g)].length, 3);
-  assert.equal([...html.matchAll(/<canvas role="img" aria-label="[^"]+">/g)].length, 3);
-  assert.equal([...html.matchAll(/<tr data-from=/g)].length, 3 * 24);
+  assert.equal([...html.matchAll(/<figure class="chart" aria-labelledby="tc-(\w+)-cap" data-chart="\1">/g)].length, 4);
+  assert.equal([...html.matchAll(/<canvas role="img" aria-label="[^"]+">/g)].length, 4);
+  assert.equal([...html.matchAll(/<tr data-from=/g)].length, 4 * 24);
   // The phase, listed in words as well as shaded on the charts; the accounting line is there.
   assert.match(text, new RegExp(`FS#${taskId} deployment and parallel service new/old: 2026-01-15 07:00 CET to 2026-01-15 10:59 CET`));
 
@@ -211,14 +200,14 @@ test('?range=7d and ?range=30d: their own intervals and aria-current; a bad rang
   const week = await page('/section/email?range=7d');
   assert.match(week.html, /<a href="\/section\/email\?range=7d#telemetry-h" aria-current="page" data-range-link="7d">/);
   assert.match(visibleText(week.html), /Last 7 days, per 6 hours:/);
-  assert.equal([...week.html.matchAll(/<tr data-from=/g)].length, 3 * 28);
+  assert.equal([...week.html.matchAll(/<tr data-from=/g)].length, 4 * 28);
   // 06:00-12:00 UTC is 07:00-13:00 in Berlin.
   assert.deepEqual(row(week.html, 'Messages per 6 hours', '2026-01-15T06:00:00.000Z').label, '15 Jan 07:00');
   assert.equal(row(week.html, 'Messages per 6 hours', '2026-01-15T06:00:00.000Z').delivered, '2');
 
   const month = await page('/section/email?range=30d');
   assert.match(month.html, /aria-current="page" data-range-link="30d"/);
-  assert.equal([...month.html.matchAll(/<tr data-from=/g)].length, 3 * 30);
+  assert.equal([...month.html.matchAll(/<tr data-from=/g)].length, 4 * 30);
   // A UTC day starts at 01:00 in Berlin, and says so.
   const today = row(month.html, 'Messages per day', '2026-01-15T00:00:00.000Z');
   assert.deepEqual([today.label, today.accepted, today['rejected:unknown-user']], ['Thu 15 Jan 01:00', '3', '2']);

@@ -46,6 +46,8 @@ for (const scheme of ['light', 'dark'] as const) {
       bounced: p.bounced,
       quarantined: p.quarantined,
       discarded: p.discarded,
+      systemNew: p.systemNew,
+      systemLegacy: p.systemLegacy,
       p50: p.p50,
       p95: p.p95,
       depth: p.depth,
@@ -63,6 +65,7 @@ for (const scheme of ['light', 'dark'] as const) {
     // Stacked neighbours differ: no two outcome colours are the same.
     const stack = [p.delivered, p.deferred, p.bounced, p.quarantined, p.discarded, ...p.rejected];
     assert.equal(new Set(stack).size, stack.length);
+    assert.notEqual(p.systemNew, p.systemLegacy, 'the two mail systems differ');
   });
 }
 
