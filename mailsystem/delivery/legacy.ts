@@ -28,24 +28,32 @@ export async function legacyHostAddress(resolver: Resolver, host: string): Promi
 }
 
 export function createLegacyTransport(opts: LegacyOptions): Transport {
+  /** One SMTP session for every job: a RCPT TO per recipient; DATA's one reply covers every recipient it accepted. */
+  async function deliverMany(jobs: DeliveryJob[]): Promise<DeliveryOutcome[]> {
+    const first = jobs[0].route;
+    if (first.kind !== 'legacy' || jobs.some((j) => j.route.kind !== 'legacy'))
+      return jobs.map(() => ({ kind: 'failed', response: '5.3.5 not a legacy route' }));
+    const { host, port } = first;
+    const address = await legacyHostAddress(opts.resolver, host);
+    // A misconfigured old MX is our problem, not the sender's: keep the mail queued rather than bounce it.
+    if (!address) return jobs.map(() => ({ kind: 'deferred', response: `4.4.3 legacy host ${host} has no address` }));
+    const recipients = jobs.map((j) => j.recipient);
+    const results = await sendMessage({
+      host: address,
+      port,
+      servername: host,
+      heloName: opts.heloName,
+      from: jobs[0].envelopeFrom,
+      to: recipients,
+      message: jobs[0].message,
+      timeoutMs: opts.timeoutMs,
+    });
+    return recipients.map((r) => results.get(r) as DeliveryOutcome);
+  }
   return {
-    async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
-      if (job.route.kind !== 'legacy') return { kind: 'failed', response: '5.3.5 not a legacy route' };
-      const { host, port } = job.route;
-      const address = await legacyHostAddress(opts.resolver, host);
-      // A misconfigured old MX is our problem, not the sender's: keep the mail queued rather than bounce it.
-      if (!address) return { kind: 'deferred', response: `4.4.3 legacy host ${host} has no address` };
-      const results = await sendMessage({
-        host: address,
-        port,
-        servername: host,
-        heloName: opts.heloName,
-        from: job.envelopeFrom,
-        to: [job.recipient],
-        message: job.message,
-        timeoutMs: opts.timeoutMs,
-      });
-      return results.get(job.recipient) ?? [...results.values()][0];
+    deliverMany,
+    async deliver(job) {
+      return (await deliverMany([job]))[0];
     },
   };
 }

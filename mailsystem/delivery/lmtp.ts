@@ -8,21 +8,28 @@ export interface LmtpOptions {
 }
 
 export function createLmtpTransport(opts: LmtpOptions): Transport {
+  /** One LMTP session for every job: LHLO, MAIL FROM, one RCPT TO per mailbox, DATA, a reply per accepted mailbox. */
+  async function deliverMany(jobs: DeliveryJob[]): Promise<DeliveryOutcome[]> {
+    const first = jobs[0].route;
+    if (first.kind !== 'lmtp' || jobs.some((j) => j.route.kind !== 'lmtp'))
+      return jobs.map(() => ({ kind: 'failed', response: '5.3.5 not an LMTP route' }));
+    const mailboxes = jobs.map((j) => (j.route as typeof first).mailbox);
+    const results = await sendMessage({
+      host: first.host,
+      port: first.port,
+      lmtp: true,
+      heloName: opts.heloName,
+      from: jobs[0].envelopeFrom,
+      to: mailboxes,
+      message: jobs[0].message,
+      timeoutMs: opts.timeoutMs,
+    });
+    return mailboxes.map((m) => results.get(m) as DeliveryOutcome);
+  }
   return {
-    async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
-      if (job.route.kind !== 'lmtp') return { kind: 'failed', response: '5.3.5 not an LMTP route' };
-      const { host, port, mailbox } = job.route;
-      const results = await sendMessage({
-        host,
-        port,
-        lmtp: true,
-        heloName: opts.heloName,
-        from: job.envelopeFrom,
-        to: [mailbox],
-        message: job.message,
-        timeoutMs: opts.timeoutMs,
-      });
-      return results.get(mailbox) ?? [...results.values()][0];
+    deliverMany,
+    async deliver(job) {
+      return (await deliverMany([job]))[0];
     },
   };
 }

@@ -47,6 +47,23 @@ function outcomeFromError(err: SmtpError, where: string): DeliveryOutcome {
 }
 
 /**
+ * LMTP answers DATA once per accepted recipient, but nodemailer hands back only the last reply as the result's text.
+ * Its per-recipient reply handler (internal: `_actionLMTPStream(recipient, final, reply, callback)`) is wrapped on this
+ * one connection to keep each recipient's own reply; without that handler the last reply stands for all.
+ */
+function lmtpReplies(conn: SMTPConnection): Map<string, string> {
+  const replies = new Map<string, string>();
+  const c = conn as unknown as { _actionLMTPStream?: (recipient: string, final: boolean, reply: string, ...rest: unknown[]) => unknown };
+  const handler = c._actionLMTPStream;
+  if (typeof handler === 'function')
+    c._actionLMTPStream = function (this: unknown, recipient, final, reply, ...rest) {
+      replies.set(recipient, reply);
+      return handler.call(this, recipient, final, reply, ...rest);
+    };
+  return replies;
+}
+
+/**
  * Sends one message to the given recipients in one session. Every recipient gets an outcome:
  * LMTP answers per recipient after DATA, SMTP answers once for all recipients it accepted.
  */
@@ -83,6 +100,7 @@ export function sendMessage(opts: SmtpSendOptions): Promise<Map<string, Delivery
         /* already closed */
       }
     };
+    const replies = opts.lmtp ? lmtpReplies(conn) : new Map<string, string>();
     conn.on('error', (err: SmtpError) => finish(outcomeFromError(err, where)));
     conn.on('end', () => finish());
     conn.connect((err?: SmtpError) => {
@@ -97,7 +115,8 @@ export function sendMessage(opts: SmtpSendOptions): Promise<Map<string, Delivery
           const re = r as SmtpError;
           if (re.recipient) results.set(re.recipient, outcomeFromError(re, where));
         }
-        for (const r of info!.accepted) if (!results.has(r)) results.set(r, { kind: 'delivered', response: oneLine(info!.response) });
+        for (const r of info!.accepted)
+          if (!results.has(r)) results.set(r, { kind: 'delivered', response: oneLine(replies.get(r) ?? info!.response) });
         finish();
       });
     });

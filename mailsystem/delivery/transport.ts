@@ -19,6 +19,11 @@ export type DeliveryOutcome =
 export interface Transport {
   deliver(job: DeliveryJob): Promise<DeliveryOutcome>;
   /**
+   * Several copies in one session (LMTP, the legacy relay): the jobs are of one message, with the same bytes, to the same
+   * host and port (the worker groups them so: sessions.ts). One outcome per job, in the jobs' order.
+   */
+  deliverMany?(jobs: DeliveryJob[]): Promise<DeliveryOutcome[]>;
+  /**
    * True when a repeated delivery of the same job finds the earlier copy instead of storing a
    * second one (the built-in Maildir). Otherwise a 250 is recorded at once, as the window between
    * the remote acceptance and our commit is where a crash causes a duplicate.
