@@ -199,6 +199,12 @@ export class QueueStore {
       claim: claimStatement(db, ''),
       claimLocal: claimStatement(db, `AND route_kind = 'maildir'`),
       claimRemote: claimStatement(db, `AND route_kind <> 'maildir'`),
+      // Found through deliveries_message: the copies of one message, not every due row.
+      claimMates: claimStatement(
+        db,
+        `AND message_id = @messageId AND route_kind = @kind AND json_extract(route, '$.host') = @host
+         AND json_extract(route, '$.port') = @port AND added_headers IS @added`,
+      ),
       claimed: db.prepare(`SELECT d.id, d.message_id, d.recipient, d.route, d.attempts, d.created_at, d.delayed_dsn_at, d.added_headers,
                                   m.envelope_from, m.is_spam
                            FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`),
@@ -287,26 +293,37 @@ export class QueueStore {
   claimDue(owner: string, now: number, leaseMs: number, limit: number, lane?: ClaimLane): ClaimedDelivery[] {
     if (limit <= 0) return [];
     const claim = lane === 'local' ? this.s.claimLocal : lane === 'remote' ? this.s.claimRemote : this.s.claim;
-    return this.db
-      .transaction(() => {
-        const ids = claim.all({ owner, until: now + leaseMs, now, limit }) as { id: number }[];
-        return ids.map(({ id }) => {
-          const r = this.s.claimed.get(id) as ClaimRow;
-          return {
-            id: r.id,
-            messageId: r.message_id,
-            recipient: r.recipient,
-            route: JSON.parse(r.route) as Route,
-            attempts: r.attempts,
-            createdAt: r.created_at,
-            envelopeFrom: r.envelope_from,
-            isSpam: r.is_spam === 1,
-            delayedDsnAt: r.delayed_dsn_at,
-            added: r.added_headers === null ? null : (JSON.parse(r.added_headers) as AddedHeaders),
-          };
-        });
-      })
-      .immediate();
+    return this.db.transaction(() => this.claimed(claim.all({ owner, until: now + leaseMs, now, limit }))).immediate();
+  }
+
+  /**
+   * Claims like claimDue, up to `limit`, the due copies of d's message that can share d's session: the same route kind,
+   * host and port (an LMTP server or the legacy host), and the same added headers, so the same bytes (render.ts).
+   */
+  claimSessionMates(owner: string, now: number, leaseMs: number, d: ClaimedDelivery, limit: number): ClaimedDelivery[] {
+    if (limit <= 0 || (d.route.kind !== 'lmtp' && d.route.kind !== 'legacy')) return [];
+    const { kind, host, port } = d.route;
+    const added = d.added === null ? null : JSON.stringify(d.added);
+    const params = { owner, until: now + leaseMs, now, limit, messageId: d.messageId, kind, host, port, added };
+    return this.db.transaction(() => this.claimed(this.s.claimMates.all(params))).immediate();
+  }
+
+  private claimed(ids: unknown[]): ClaimedDelivery[] {
+    return (ids as { id: number }[]).map(({ id }) => {
+      const r = this.s.claimed.get(id) as ClaimRow;
+      return {
+        id: r.id,
+        messageId: r.message_id,
+        recipient: r.recipient,
+        route: JSON.parse(r.route) as Route,
+        attempts: r.attempts,
+        createdAt: r.created_at,
+        envelopeFrom: r.envelope_from,
+        isSpam: r.is_spam === 1,
+        delayedDsnAt: r.delayed_dsn_at,
+        added: r.added_headers === null ? null : (JSON.parse(r.added_headers) as AddedHeaders),
+      };
+    });
   }
 
   /** The accepted bytes; empty once every delivery of the message is final (the body is dropped). */
