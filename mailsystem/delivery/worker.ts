@@ -1,26 +1,34 @@
-// Delivery worker: claims due deliveries under a lease, runs the route's Transport, records the outcome.
+// Delivery worker: claims due deliveries under a lease, runs the route's Transport (one session per copy, or per group of
+// copies: sessions.ts), records each copy's outcome.
 import type { Route } from '#mailsystem/config/directory.ts';
 import { decideRetry, dueForDelayedDsn, type RetryPolicy } from '#mailsystem/queue/backoff.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { GroupCommitter } from '#mailsystem/queue/group-commit.ts';
 import type { ClaimedDelivery, ClaimLane, QueueStore } from '#mailsystem/queue/store.ts';
-import type { DeliveryOutcome, Transports } from './transport.ts';
+import type { DeliveryJob, DeliveryOutcome, Transports } from './transport.ts';
 import type { DsnInput } from './dsn.ts';
 import { renderCopy } from './render.ts';
+import { claimSessions, SESSION_RECIPIENTS } from './sessions.ts';
 
 /** What a DSN builder needs to report one recipient's fate (RFC 3464): the builder's own input. */
 export type DsnRequest = DsnInput;
+
+const INTERNAL_ERROR: DeliveryOutcome = { kind: 'deferred', response: '4.3.0 internal delivery error' };
 
 export interface WorkerOptions {
   /** Identifies this worker's leases. */
   owner: string;
   leaseMs: number;
   /**
-   * Deliveries in hand at once, per lane (store.ts, ClaimLane). 'remote' (LMTP, forwarding, the legacy relay) is also
-   * the most deliveries a crash can repeat. 'local' (the built-in Maildir) is larger: each delivery mostly waits for
-   * two fsyncs on libuv's pool, so with few in hand the worker idles while the queue grows (bench/smtp-e2e/README.md).
+   * Sessions in hand at once, per lane (store.ts, ClaimLane). A 'remote' session (LMTP, forwarding, the legacy relay)
+   * takes one copy, or up to `sessionRecipients` copies of one message for LMTP and the legacy relay (sessions.ts); the
+   * copies in hand are the most a crash can repeat. 'local' (the built-in Maildir) is larger: each delivery mostly
+   * waits for two fsyncs on libuv's pool, so with few in hand the worker idles while the queue grows
+   * (bench/smtp-e2e/README.md).
    */
   concurrency: { local: number; remote: number };
+  /** Most copies of one message in one LMTP or legacy relay session (one RCPT TO each); default SESSION_RECIPIENTS. */
+  sessionRecipients?: number;
   /** Longest sleep between looks at the queue when nothing is known to be due. */
   idlePollMs: number;
   retry: RetryPolicy;
@@ -93,14 +101,20 @@ export class DeliveryWorker {
     if (room.local === 0 && room.remote === 0) return;
     this.claiming = true;
     let claimed: Record<ClaimLane, ClaimedDelivery[]> = { local: [], remote: [] };
+    let sessions: Record<ClaimLane, ClaimedDelivery[][]> = { local: [], remote: [] };
     try {
       const now = this.deps.clock.now();
-      const { store } = this.deps;
+      const { store, transports } = this.deps;
       const { owner, leaseMs } = this.opts;
-      // Both lanes in one commit.
-      claimed = await this.deps.committer.submit(() => ({
-        local: store.claimDue(owner, now, leaseMs, room.local, 'local'),
-        remote: store.claimDue(owner, now, leaseMs, room.remote, 'remote'),
+      const max = this.opts.sessionRecipients ?? SESSION_RECIPIENTS;
+      // Both lanes in one commit, with the copies that join a remote session.
+      ({ claimed, sessions } = await this.deps.committer.submit(() => {
+        const due = {
+          local: store.claimDue(owner, now, leaseMs, room.local, 'local'),
+          remote: store.claimDue(owner, now, leaseMs, room.remote, 'remote'),
+        };
+        const remote = claimSessions(store, due.remote, transports, { owner, now, leaseMs, max });
+        return { claimed: due, sessions: { local: due.local.map((d) => [d]), remote } };
       }));
     } catch (err) {
       this.deps.log.error({ err }, 'claiming deliveries failed');
@@ -109,8 +123,8 @@ export class DeliveryWorker {
     }
     let more = false;
     for (const lane of ['local', 'remote'] as const) {
-      for (const d of claimed[lane]) {
-        const p = this.deliverOne(d).finally(() => {
+      for (const copies of sessions[lane]) {
+        const p = this.deliverSession(copies).finally(() => {
           this.inHand[lane].delete(p);
           this.kick();
         });
@@ -138,39 +152,49 @@ export class DeliveryWorker {
     this.timer.unref();
   }
 
-  private async deliverOne(d: ClaimedDelivery): Promise<void> {
-    const outcome = await this.attempt(d);
-    const record = (): void => this.recordOutcome(d, outcome);
+  /** One session: its copies share the message, the bytes and the target (sessions.ts), each gets its own outcome. */
+  private async deliverSession(copies: ClaimedDelivery[]): Promise<void> {
+    const outcomes = await this.attempt(copies);
+    // Every copy's outcome in one transaction.
+    const record = (): void => {
+      for (const [i, d] of copies.entries()) this.recordOutcome(d, outcomes[i] ?? INTERNAL_ERROR);
+    };
     try {
       // A 250 from Dovecot or a remote MTA means the message is stored there; until our commit a
       // crash delivers it again. So it is committed here, in the turn its reply arrived, instead of
       // with the next batch. (Maildir needs no hurry: a redelivery finds its own file.)
-      if (outcome.kind === 'delivered' && !this.deps.transports[d.route.kind]?.idempotent) this.deps.committer.commitNow(record);
+      const remote250 = outcomes.some((o) => o.kind === 'delivered') && !this.deps.transports[copies[0].route.kind]?.idempotent;
+      if (remote250) this.deps.committer.commitNow(record);
       else await this.deps.committer.submit(record);
     } catch (err) {
       // The lease lapses and the delivery is retried: Maildir finds its file, every other route
       // delivers again (at least once).
-      this.deps.log.error({ err, delivery: d.id }, 'recording a delivery outcome failed');
+      this.deps.log.error({ err, deliveries: copies.map((d) => d.id) }, 'recording a delivery outcome failed');
     }
   }
 
-  private async attempt(d: ClaimedDelivery): Promise<DeliveryOutcome> {
-    const transport = this.deps.transports[d.route.kind];
-    if (!transport) return { kind: 'deferred', response: `4.3.0 no transport configured for ${d.route.kind}` };
+  private async attempt(copies: ClaimedDelivery[]): Promise<DeliveryOutcome[]> {
+    const [first] = copies;
+    const transport = this.deps.transports[first.route.kind];
+    if (!transport) return copies.map(() => ({ kind: 'deferred', response: `4.3.0 no transport configured for ${first.route.kind}` }));
     try {
-      const message = renderCopy(this.deps.store.messageBody(d.messageId), d.added);
-      return await transport.deliver({
-        queueId: d.messageId,
-        deliveryId: d.id,
-        envelopeFrom: d.envelopeFrom,
-        recipient: d.recipient,
-        route: d.route,
-        message,
-        attempt: d.attempts,
-      });
+      const message = renderCopy(this.deps.store.messageBody(first.messageId), first.added);
+      const jobs = copies.map(
+        (d): DeliveryJob => ({
+          queueId: d.messageId,
+          deliveryId: d.id,
+          envelopeFrom: d.envelopeFrom,
+          recipient: d.recipient,
+          route: d.route,
+          message,
+          attempt: d.attempts,
+        }),
+      );
+      if (jobs.length > 1 && transport.deliverMany) return await transport.deliverMany(jobs);
+      return [await transport.deliver(jobs[0])];
     } catch (err) {
-      this.deps.log.error({ err, delivery: d.id }, 'transport threw');
-      return { kind: 'deferred', response: '4.3.0 internal delivery error' };
+      this.deps.log.error({ err, deliveries: copies.map((d) => d.id) }, 'transport threw');
+      return copies.map(() => INTERNAL_ERROR);
     }
   }
 
