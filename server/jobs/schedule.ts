@@ -1,8 +1,10 @@
 // Starts and stops the backend's cron jobs; the composition root calls this once and keeps the handle.
 import cron, { type ScheduledTask } from 'node-cron';
 import { runTransitions, type TransitionDeps, type TransitionOptions } from './transitions.ts';
+import { runSwitches } from './switches.ts';
 import { DEFAULT_ROLLUP, runTelemetryRollup, type RollupOptions } from './telemetry-rollup.ts';
 import { DEFAULT_QUARANTINE_INDEX_RETENTION_MS, runQuarantineIndexPrune } from './quarantine-index-prune.ts';
+import { DEFAULT_SHADOW_REPORT_RETENTION_MS, runShadowReportPrune } from './shadow-report-prune.ts';
 
 export interface Jobs {
   /** Runs every job once now (start-up catch-up, and tests). */
@@ -27,6 +29,8 @@ export interface JobOptions {
   statusEvery?: string;
   /** config.quarantineIndexRetentionMs; 90 days by default. */
   quarantineIndexRetentionMs?: number;
+  /** config.shadowReportRetentionMs; 30 days by default. */
+  shadowReportRetentionMs?: number;
 }
 
 /** The names the jobs are scheduled under (node-cron's task names). */
@@ -35,6 +39,7 @@ export const JOB_NAMES = {
   telemetryRollup: 'telemetry-rollup',
   statusStates: 'status-states',
   quarantineIndexPrune: 'quarantine-index-prune',
+  shadowReportPrune: 'shadow-report-prune',
 } as const;
 
 export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
@@ -44,6 +49,15 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
     } catch (err) {
       // A failed run changes nothing (per-task transactions); the next minute tries again.
       deps.log.error({ err }, 'plan transitions job failed');
+    }
+    // Right after the transitions: a phase's own comment comes first, then the one naming the domains it switched.
+    // Its own job all the same, as switches at a time belong to no task and a phase's switches apply even where the
+    // transitions job stays silent (a closed task, a boundary caught up late).
+    try {
+      runSwitches(deps);
+    } catch (err) {
+      // Each phase's (or time's) switches are one transaction: the next minute tries again.
+      deps.log.error({ err }, 'mail switch job failed');
     }
   };
   const rollup = () => {
@@ -62,6 +76,14 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       deps.log.error({ err }, 'quarantine index prune job failed');
     }
   };
+  const shadowPrune = () => {
+    try {
+      runShadowReportPrune(deps, opts.shadowReportRetentionMs ?? DEFAULT_SHADOW_REPORT_RETENTION_MS);
+    } catch (err) {
+      // Each step is its own transaction: the next hour goes on from where this one stopped.
+      deps.log.error({ err }, 'shadow report prune job failed');
+    }
+  };
   const status = () => {
     try {
       opts.statusRefresh?.();
@@ -75,6 +97,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
     cron.schedule(opts.every ?? '* * * * *', transitions, { name: JOB_NAMES.transitions, noOverlap: true, unref: true }),
     cron.schedule(opts.rollupEvery ?? '* * * * *', rollup, { name: JOB_NAMES.telemetryRollup, noOverlap: true, unref: true }),
     cron.schedule('23 * * * *', quarantinePrune, { name: JOB_NAMES.quarantineIndexPrune, noOverlap: true, unref: true }),
+    cron.schedule('29 * * * *', shadowPrune, { name: JOB_NAMES.shadowReportPrune, noOverlap: true, unref: true }),
   ];
   if (opts.statusRefresh)
     tasks.push(cron.schedule(opts.statusEvery ?? '* * * * *', status, { name: JOB_NAMES.statusStates, noOverlap: true, unref: true }));
@@ -83,6 +106,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       transitions();
       rollup();
       quarantinePrune();
+      shadowPrune();
       status();
     },
     stop: async () => {

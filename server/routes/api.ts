@@ -1,10 +1,12 @@
-// /api/v1: the REST API (auth, tasks, lists, users, mail, quarantine, overrides, audit, MX config, MX telemetry), JSON in and out, problem details on error.
+// /api/v1: the REST API (auth, tasks, lists, users, mail, quarantine, shadow report, overrides, audit, MX config, MX telemetry), JSON in and out, problem details on error.
 import { Hono } from 'hono';
 import type { ServerDeps } from '../deps.ts';
 import type { AuthEnv } from '../http/auth.ts';
 import { apiAccess } from '../http/api-access.ts';
 import { mailRoutes } from './mail.ts';
+import { mailSwitchRoutes } from './mail-switches.ts';
 import { quarantineRoutes } from './quarantine.ts';
+import { shadowRoutes } from './shadow.ts';
 import { taskRoutes } from './tasks.ts';
 import { listRoutes } from './lists.ts';
 import { authRoutes } from './auth.ts';
@@ -20,7 +22,9 @@ export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   // nodeRoute (server/http/api-access.ts), so a new route cannot be left open by forgetting its guard.
   app.use('*', apiAccess(deps));
   app.route('/', mailRoutes(deps));
+  app.route('/', mailSwitchRoutes(deps));
   app.route('/', quarantineRoutes(deps));
+  app.route('/', shadowRoutes(deps));
   app.route('/', authRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', listRoutes(deps));

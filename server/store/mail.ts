@@ -4,6 +4,7 @@ import type { DomainRecord, MailboxRecord, AliasRecord, ConfigChange, ConfigEnti
 import type { DomainInput, MailboxInput, AliasInput } from '#data/contracts/mail-config.ts';
 import type { PolicyRecord, PolicyScope } from '#data/contracts/mx-config.ts';
 import type { PolicySettings } from '#data/contracts/mail-policy.ts';
+import { PENDING_SWITCHES_SQL, parsePendingSwitches } from './mail-switches.ts';
 
 interface DomainRow {
   id: number;
@@ -14,6 +15,7 @@ interface DomainRow {
   catch_all: string | null;
   created_at: string;
   updated_at: string;
+  switches: string | null;
 }
 interface MailboxRow {
   id: number;
@@ -37,13 +39,14 @@ export type Domain = DomainRecord & { id: number; createdAt: string; updatedAt: 
 export type Mailbox = MailboxRecord & { id: number; createdAt: string };
 export type Alias = AliasRecord & { id: number; createdAt: string; updatedAt: string };
 
-const toDomain = (r: DomainRow): Domain => ({
+const toDomain = (r: DomainRow, switches = parsePendingSwitches(r.switches)): Domain => ({
   id: r.id,
   name: r.name,
   mode: r.mode,
   legacyHost: r.legacy_host,
   legacyPort: r.legacy_port,
   catchAll: r.catch_all,
+  ...(switches.length ? { switches } : {}),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -57,8 +60,10 @@ const toMailbox = (r: MailboxRow): Mailbox => ({
   createdAt: r.created_at,
 });
 
+/** With the domain's pending switches (when it has any), so every upsert a node gets tells it when to switch. */
 export function domainRecord(d: Domain): DomainRecord {
-  return { name: d.name, mode: d.mode, legacyHost: d.legacyHost, legacyPort: d.legacyPort, catchAll: d.catchAll };
+  const r = { name: d.name, mode: d.mode, legacyHost: d.legacyHost, legacyPort: d.legacyPort, catchAll: d.catchAll };
+  return d.switches?.length ? { ...r, switches: d.switches } : r;
 }
 export function mailboxRecord(m: Mailbox): MailboxRecord {
   return { address: m.address, domain: m.domain, delivery: m.delivery, lmtpHost: m.lmtpHost, lmtpPort: m.lmtpPort };
@@ -69,12 +74,14 @@ export function aliasRecord(a: Alias): AliasRecord {
 
 // ── domains ────────────────────────────────────────────────────────────────
 
+const DOMAIN_SELECT = `SELECT d.*, ${PENDING_SWITCHES_SQL} AS switches FROM mail_domains d`;
+
 export function listDomains(db: DB): Domain[] {
-  return (db.prepare('SELECT * FROM mail_domains ORDER BY name').all() as DomainRow[]).map(toDomain);
+  return (db.prepare(`${DOMAIN_SELECT} ORDER BY d.name`).all() as DomainRow[]).map((r) => toDomain(r));
 }
 
 export function findDomain(db: DB, name: string): Domain | undefined {
-  const r = db.prepare('SELECT * FROM mail_domains WHERE name = ?').get(name) as DomainRow | undefined;
+  const r = db.prepare(`${DOMAIN_SELECT} WHERE d.name = ?`).get(name) as DomainRow | undefined;
   return r && toDomain(r);
 }
 

@@ -19,6 +19,7 @@ const NO_TEXT = new Set([
   'DELETE /api/v1/mail/domains/:name',
   'DELETE /api/v1/mail/mailboxes/:address',
   'DELETE /api/v1/mail/policies/:scope/:key',
+  'DELETE /api/v1/mail/domains/:name/switches/:id',
   'POST /api/v1/auth/logout',
   'POST /api/v1/tasks/:id/reopen',
   'POST /api/v1/users/:id/disable',
@@ -104,6 +105,16 @@ const API_CASES: Record<string, ApiCase> = {
     path: '/api/v1/mail/aliases',
     body: { address: 'info@example.com', targets: ['a@example.net', `${NUL}b@example.net`] },
     field: 'targets.1',
+  },
+  'POST /api/v1/mail/domains/:name/switches': {
+    path: '/api/v1/mail/domains/example.com/switches',
+    body: { mode: 'active', taskId: 2733, phase: `${NUL}parallel service` },
+    field: 'phase',
+  },
+  'POST /api/v1/mail/domains/:name/switch-now': {
+    path: '/api/v1/mail/domains/example.com/switch-now',
+    body: { mode: `active${NUL}` },
+    field: 'mode',
   },
   'POST /api/v1/mail/import': {
     path: '/api/v1/mail/import',

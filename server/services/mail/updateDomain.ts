@@ -23,6 +23,12 @@ export function updateDomain({ ctx, actor, name, patch }: { ctx: ServiceContext;
           { field: 'legacyHost', message: 'required unless mode is active' },
         ]);
       }
+      if (next.legacyHost === null && d.switches?.some((s) => s.mode !== 'active')) {
+        throw new Invalid(
+          'A pending switch to legacy or shadow mode relays to the old MX, so the legacyHost stays until it is cancelled.',
+          [{ field: 'legacyHost', message: 'required by a pending switch' }],
+        );
+      }
       const updated = storeUpdate(ctx.db, next, now);
       recordChange(ctx, actor, { entity: 'domain', key: d.name, op: 'upsert', record: domainRecord(updated) }, 'mail.domain.update', now);
       return updated;

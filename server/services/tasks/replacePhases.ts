@@ -7,6 +7,7 @@ import { describePhases, laterInstant } from '../../domain/task-rules.ts';
 import { taskRow, updateTask, insertHistory, phaseRows, replacePhaseRows } from '../../store/tasks.ts';
 import { assertCurrentVersion } from './version.ts';
 import { auditTask } from './audit.ts';
+import { followPhases } from '../mail/switches.ts';
 
 export function replacePhases({
   ctx,
@@ -31,6 +32,8 @@ export function replacePhases({
       const next = describePhases(input.phases);
       if (old === next) return false;
       replacePhaseRows(ctx.db, taskId, input.phases);
+      // Mail switches linked to a phase move with its start (or are cancelled with it), in this same transaction.
+      followPhases(ctx, actor, taskId, at);
       updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
       insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'phases', oldValue: old || null, newValue: next || null }]);
       auditTask(ctx.db, { at, actor, action: 'task.phases', taskId, detail: `${input.phases.length} phase(s)` });
