@@ -26,6 +26,8 @@ export interface Config {
    * held copies stay until their node purges them.
    */
   quarantineIndexRetentionMs: number;
+  /** How long the shadow report keeps its day counts and samples (server/jobs/shadow-report-prune.ts). */
+  shadowReportRetentionMs: number;
   /** Slug of the section the MX nodes report telemetry for (its /status.json entry carries their summary). */
   telemetrySection: string;
   /** When the telemetry section's light turns unknown or to active issues (server/services/telemetry/health.ts). */
@@ -76,6 +78,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
     telemetryRetention: telemetryRetention(env),
     quarantineIndexRetentionMs: duration(env, 'TIDINGS_QUARANTINE_INDEX_RETENTION', 90 * UNIT_MS.d, false, '30d, 90d or 400d'),
+    shadowReportRetentionMs: duration(env, 'TIDINGS_SHADOW_REPORT_RETENTION', 30 * UNIT_MS.d, false, '7d, 30d or 90d'),
     telemetrySection: sectionSlug(env, 'TIDINGS_TELEMETRY_SECTION', 'email'),
     metricsToken: metricsToken(env),
     telemetryHealth: telemetryHealth(env),

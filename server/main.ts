@@ -44,6 +44,7 @@ const jobs = startJobs(
   {
     telemetryRollup: config.telemetryRetention,
     quarantineIndexRetentionMs: config.quarantineIndexRetentionMs,
+    shadowReportRetentionMs: config.shadowReportRetentionMs,
     statusRefresh: refreshStatus,
   },
 );

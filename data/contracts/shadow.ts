@@ -64,3 +64,60 @@ export const ShadowVerdict = z
     path: ['reason'],
   });
 export type ShadowVerdict = z.infer<typeof ShadowVerdict>;
+
+// ── the shadow report (GET /api/v1/mail/shadow, /staff/mail/shadow, `mail shadow`) ──────────────────────────────
+
+/** Samples kept per domain, address, verdict and reason: the latest ones by the event's time. */
+export const SHADOW_SAMPLES_KEPT = 5;
+/** Longest range one report covers, in UTC days (both ends included). */
+export const SHADOW_REPORT_MAX_DAYS = 400;
+/** Days a report covers when the request names no range: today (UTC) and the six before. */
+export const SHADOW_REPORT_DEFAULT_DAYS = 7;
+
+const count = z.number().int().nonnegative();
+/** A UTC day as YYYY-MM-DD. */
+export const ShadowDay = z.iso.date();
+
+/** Verdict counts of a domain or an address: per verdict, and per verdict and reason (the pairs that occurred). */
+export const ShadowTally = z.object({
+  total: count,
+  verdicts: z.object({ deliver: count, tag: count, quarantine: count, reject: count, tempfail: count }),
+  /** Each (verdict, reason) with a count above 0, in SHADOW_VERDICTS then SHADOW_REASONS order. */
+  reasons: z.array(z.object({ verdict: ShadowVerdictKind, reason: ShadowReason, count })),
+});
+export type ShadowTally = z.infer<typeof ShadowTally>;
+
+/** One kept sample: a recipient's verdict with the message's headers (never its body). */
+export const ShadowReportSample = z.object({
+  address: z.string(),
+  verdict: ShadowVerdictKind,
+  reason: ShadowReason,
+  /** When the node recorded the verdict (ISO 8601, the node's clock). */
+  at: z.iso.datetime(),
+  /** The node's queue message id (the event's messageId), not the Message-ID header (that is sample.messageId). */
+  queueId: z.string(),
+  score: z.number().nullable(),
+  sample: ShadowSample,
+});
+export type ShadowReportSample = z.infer<typeof ShadowReportSample>;
+
+export const ShadowDomainReport = z.object({
+  domain: z.string(),
+  tally: ShadowTally,
+  /** Per address (alias or mailbox) of the domain, by address. */
+  addresses: z.array(z.object({ address: z.string(), tally: ShadowTally })),
+  /** The kept samples recorded within the range, newest first. */
+  samples: z.array(ShadowReportSample),
+});
+export type ShadowDomainReport = z.infer<typeof ShadowDomainReport>;
+
+/** What the new system would have done with the mail to domains in shadow mode, over a range of UTC days. */
+export const ShadowReport = z.object({
+  /** Both ends included; counts are per UTC day of the event's time. */
+  range: z.object({ from: ShadowDay, to: ShadowDay }),
+  /** At most this many samples per domain, address, verdict and reason are kept (the latest). */
+  samplesKept: count,
+  /** The domains with at least one verdict in the range, by name. */
+  domains: z.array(ShadowDomainReport),
+});
+export type ShadowReport = z.infer<typeof ShadowReport>;

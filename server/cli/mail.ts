@@ -1,4 +1,4 @@
-// `cli mail ...`: domains, mailboxes, aliases, policies, the quarantine and MX node tokens, through the same services (and audit) as the API.
+// `cli mail ...`: domains, mailboxes, aliases, policies, the quarantine, the shadow report and MX node tokens, through the same services (and audit) as the API.
 import { parseArgs } from 'node:util';
 import type { CliContext } from './context.ts';
 import { createChangeCounter } from '../deps.ts';
@@ -22,6 +22,7 @@ import { DEFAULT_POLICY, type MailPolicy, type PolicySettings } from '#data/cont
 import { INSTALLATION_POLICY_KEY, policyScopeOf } from '#data/contracts/mx-config.ts';
 import { importCommand, IMPORT_HELP } from './mail-import.ts';
 import { quarantineCommand, QUARANTINE_HELP, type QuarantineVerb } from './mail-quarantine.ts';
+import { shadowCommand, SHADOW_HELP } from './mail-shadow.ts';
 import { parse, table } from './format.ts';
 
 export const MAIL_HELP = `Mail configuration (every change is audited and reaches the MX nodes on their next sync):
@@ -43,6 +44,7 @@ export const MAIL_HELP = `Mail configuration (every change is audited and reache
   mail policy remove <installation|DOMAIN|ADDRESS>
   mail policy show <address>           the effective policy of a mailbox or alias, and where each setting comes from
 ${QUARANTINE_HELP}
+${SHADOW_HELP}
   mail node-token <node-name>          prints a new token for that MX node (replaces its old one)
 ${IMPORT_HELP}`;
 
@@ -113,6 +115,7 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
   }
   const services = { db: ctx.db, clock: ctx.clock, changes: createChangeCounter() };
   if (argv[0] === 'import') return importCommand(argv.slice(1), ctx, services, ACTOR);
+  if (argv[0] === 'shadow') return shadowCommand(argv.slice(1), ctx);
   let parsed: ReturnType<typeof parseMailArgs>;
   try {
     parsed = parseMailArgs(argv);

@@ -16,6 +16,7 @@ import type { Clock } from '../../deps.ts';
 import { Conflict, Unprocessable } from '../../domain/errors.ts';
 import type { MxNode } from '../../store/mail.ts';
 import { indexQuarantined, refuseAction, resolveCopy } from '../../store/quarantine.ts';
+import { recordShadowVerdicts, type ShadowEvent } from '../../store/shadow.ts';
 import { countEvents } from '../../store/telemetry-accounting.ts';
 import {
   addLatencyCounts,
@@ -53,7 +54,8 @@ export class TelemetryFromFuture extends Unprocessable {
 /**
  * The route and reason an event is counted under ('' where it has none); null for the quarantine's 'released',
  * 'purged' and 'quarantine-refused', which are not rolled into the minutes (telemetry_minutes counts what happened to mail as it arrived and
- * left; a staff release is counted by the accounting line and the quarantine index instead).
+ * left; a staff release is counted by the accounting line and the quarantine index instead), and for 'shadow-verdict'
+ * (a dry run: the shadow report counts it, server/store/shadow.ts).
  */
 function keyOf(e: TelemetryEvent): { route: OutcomeCount['route']; reason: string } | null {
   switch (e.type) {
@@ -214,6 +216,16 @@ function indexQuarantine(db: DB, nodeId: number, events: readonly TelemetryEvent
   }
 }
 
+/** The batch's shadow-verdict events from index `from` on. */
+function shadowVerdicts(events: readonly TelemetryEvent[], from: number): ShadowEvent[] {
+  const out: ShadowEvent[] = [];
+  for (let i = from; i < events.length; i++) {
+    const e = events[i];
+    if (e.type === 'shadow-verdict') out.push(e);
+  }
+  return out;
+}
+
 /** The first event dated more than MAX_FUTURE_MS after `now`, if any. */
 function firstFromFuture(events: readonly TelemetryEvent[], now: number): TelemetryEvent | undefined {
   for (const e of events) if (e.at > now + MAX_FUTURE_MS) return e;
@@ -239,6 +251,7 @@ function applier(db: DB): (nodeId: number, batch: TelemetryBatch, now: number) =
       addLatencyCounts(db, nodeId, latency);
       countEvents(db, nodeId, cursor, events, from);
       indexQuarantine(db, nodeId, events, from, now);
+      recordShadowVerdicts(db, shadowVerdicts(events, from));
       const last = events[events.length - 1].seq;
       writeCursor(db, nodeId, last, now);
       return { cursor: last, applied: events.length - from };
