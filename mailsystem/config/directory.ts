@@ -1,4 +1,5 @@
 // The contract between SMTP ingress and the node's mail configuration: who is hosted, where mail goes, under which policy.
+import type { MigrationMode } from '#data/contracts/mail-config.ts';
 import type { EffectivePolicy } from '#data/contracts/mail-policy.ts';
 
 /** Where one accepted recipient's copy is delivered. */
@@ -24,9 +25,24 @@ export type Resolution =
        * knows whether it exists, so ingress asks it (mailsystem/legacy/probe.ts) before accepting the recipient.
        */
       verify?: { host: string; port: number };
+      /**
+       * The mode of the recipient's domain in force now (config/mode.ts); absent: active. A legacy or shadow recipient
+       * is relayed to the old MX as it is: the new system's checks and policies do not act on it.
+       */
+      mode?: MigrationMode;
+      /** Shadow mode: what the new system would have done, for the dry run. */
+      shadow?: ShadowPlan;
     }
   | { status: 'unknown-user' } // hosted domain, no such address → 550 5.1.1
   | { status: 'not-hosted' }; // → 550 5.7.1 relaying denied
+
+/** A shadow recipient's dry run: the new system's routes and policy for it, or null when it does not know the address. */
+export interface ShadowPlan {
+  domain: string;
+  /** The matched address (the report's per-address key). */
+  address: string;
+  next: { routes: Route[]; policy: EffectivePolicy } | null;
+}
 
 export interface Directory {
   /** Resolves an envelope recipient (aliases, catch-all, plus-addressing) to its delivery routes. */

@@ -2,9 +2,11 @@
 import { canonicalAddress, foldDomain, splitAddress } from '#data/address.ts';
 import type { DB } from '#data/db.ts';
 import { effectivePolicy, type EffectivePolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
-import { INSTALLATION_POLICY_KEY } from '#data/contracts/mx-config.ts';
+import { INSTALLATION_POLICY_KEY, modeAt, type ScheduledSwitch } from '#data/contracts/mx-config.ts';
+import type { MigrationMode } from '#data/contracts/mail-config.ts';
 import type { Clock } from '../deps.ts';
-import type { Directory, Resolution, Route } from './directory.ts';
+import type { Directory, Resolution, Route, ShadowPlan } from './directory.ts';
+import { applyMode, type Expansion, type LegacyRoute } from './mode.ts';
 import type { Srs } from '../srs/srs.ts';
 
 export interface ReplicaDirectoryOptions {
@@ -24,20 +26,14 @@ interface DomainRow {
   legacy_host: string | null;
   legacy_port: number | null;
   catch_all: string | null;
+  /** Pending switches as JSON (ScheduledSwitch[]): node migration 008. */
+  switches: string;
 }
 interface MailboxRow {
   address: string;
   delivery: 'maildir' | 'lmtp';
   lmtp_host: string | null;
   lmtp_port: number | null;
-}
-interface Expansion {
-  routes: Route[];
-  matched: string;
-  /** Resolved through the domain's catch-all: the matched address has no settings of its own. */
-  catchAll?: boolean;
-  /** A legacy/shadow domain without imported configuration: the legacy system must confirm the address. */
-  verify?: { host: string; port: number };
 }
 interface AliasRow {
   address: string;
@@ -48,7 +44,7 @@ interface AliasRow {
 export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory {
   const { db, srs } = opts;
   const maxDepth = opts.maxDepth ?? 8;
-  const domainStmt = db.prepare('SELECT name, mode, legacy_host, legacy_port, catch_all FROM replica_domains WHERE name = ?');
+  const domainStmt = db.prepare('SELECT name, mode, legacy_host, legacy_port, catch_all, switches FROM replica_domains WHERE name = ?');
   const mailboxStmt = db.prepare('SELECT address, delivery, lmtp_host, lmtp_port FROM replica_mailboxes WHERE address = ?');
   const aliasStmt = db.prepare('SELECT address, targets, keep_local_copy FROM replica_aliases WHERE address = ?');
   // Imported configuration of a legacy or shadow domain: any mailbox or alias of it (both tables index domain).
@@ -96,18 +92,34 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     return p;
   }
 
+  /** The domain's mode in force now: a scheduled switch takes effect at its time, from the replica alone. */
+  const switchesCache = new Map<string, ScheduledSwitch[]>();
+  function modeOf(d: DomainRow): MigrationMode {
+    if (d.switches === '[]') return d.mode;
+    let switches = switchesCache.get(d.switches);
+    if (!switches) {
+      switches = JSON.parse(d.switches) as ScheduledSwitch[];
+      if (switchesCache.size >= 1000) switchesCache.clear();
+      switchesCache.set(d.switches, switches);
+    }
+    return modeAt({ mode: d.mode, switches }, opts.clock.now());
+  }
+
   const mailboxRoute = (m: MailboxRow): Route =>
     m.delivery === 'lmtp'
       ? { kind: 'lmtp', mailbox: m.address, host: m.lmtp_host!, port: m.lmtp_port! }
       : { kind: 'maildir', mailbox: m.address };
-  const legacyRoute = (d: DomainRow): Extract<Route, { kind: 'legacy' }> => ({
+  const legacyRoute = (d: DomainRow): LegacyRoute => ({
     kind: 'legacy',
     host: d.legacy_host!,
     port: d.legacy_port ?? 25,
   });
 
-  /** Routes for one address, or null when a hosted address does not exist. `seen` cuts alias loops. */
-  function expand(target: string, depth: number, seen: Set<string>, viaCatchAll: boolean): Expansion | null {
+  /**
+   * Routes for one address, or null when a hosted address does not exist. `seen` cuts alias loops. `asActive` names a
+   * legacy/shadow domain whose addresses are being resolved as the new system would (config/mode.ts).
+   */
+  function expand(target: string, depth: number, seen: Set<string>, viaCatchAll: boolean, asActive?: string): Expansion | null {
     // Alias targets keep the local part as configured: an external provider may treat it
     // case-sensitively, so a forward keeps it; a hosted address is looked up lower-case.
     const address = target.toLowerCase();
@@ -116,21 +128,38 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     const dom = domainRow(parts.domain);
     if (!dom) return { routes: [{ kind: 'forward', to: foldDomain(target) }], matched: address };
     if (depth > maxDepth || seen.has(address)) return { routes: [], matched: address };
+    const mode = modeOf(dom);
+    if (mode === 'active' || dom.name === asActive) {
+      seen.add(address);
+      return expandActive(dom, address, parts.local, depth, seen, viaCatchAll, asActive);
+    }
+    const next = expand(address, depth, new Set(seen), viaCatchAll, dom.name);
     seen.add(address);
-    if (dom.mode !== 'active') return expandLegacy(dom, address, parts.local, depth);
+    const imported = importedStmt.get(dom.name, dom.name) === 1;
+    return applyMode({ mode, address, legacy: legacyRoute(dom), next, imported, depth });
+  }
 
+  function expandActive(
+    dom: DomainRow,
+    address: string,
+    local: string,
+    depth: number,
+    seen: Set<string>,
+    viaCatchAll: boolean,
+    asActive: string | undefined,
+  ): Expansion | null {
     let matched = address;
     let alias = aliasStmt.get(address) as AliasRow | undefined;
     let mailbox = mailboxStmt.get(address) as MailboxRow | undefined;
-    const plus = parts.local.indexOf('+');
+    const plus = local.indexOf('+');
     if (!alias && !mailbox && plus > 0) {
-      matched = `${parts.local.slice(0, plus)}@${parts.domain}`;
+      matched = `${local.slice(0, plus)}@${dom.name}`;
       alias = aliasStmt.get(matched) as AliasRow | undefined;
       mailbox = mailboxStmt.get(matched) as MailboxRow | undefined;
     }
     if (!alias && !mailbox) {
       if (dom.catch_all && !viaCatchAll) {
-        const r = expand(dom.catch_all, depth + 1, seen, true);
+        const r = expand(dom.catch_all, depth + 1, seen, true, asActive);
         return r && { routes: r.routes, matched: address, catchAll: true };
       }
       return null;
@@ -138,7 +167,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     const routes: Route[] = [];
     if (alias) {
       for (const target of JSON.parse(alias.targets) as string[]) {
-        const r = expand(target, depth + 1, seen, false);
+        const r = expand(target, depth + 1, seen, false, asActive);
         if (r) routes.push(...r.routes); // an internal target that no longer exists is skipped, not fatal
       }
       if (alias.keep_local_copy === 1 && mailbox) routes.push(mailboxRoute(mailbox));
@@ -148,38 +177,26 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     return { routes, matched };
   }
 
-  /**
-   * An address of a legacy or shadow domain goes to the legacy system as it is. Whether it exists: from the domain's
-   * imported mailboxes and aliases (plus-addressing and catch-all as for an active domain) when it has any; otherwise
-   * the envelope recipient (depth 0) is marked for the legacy system to confirm at RCPT, while an alias target (our
-   * own configuration, not the sender's input) is relayed unchecked.
-   */
-  function expandLegacy(dom: DomainRow, address: string, local: string, depth: number): Expansion | null {
-    const route = legacyRoute(dom);
-    if (importedStmt.get(dom.name, dom.name) !== 1) {
-      return depth === 0
-        ? { routes: [route], matched: address, verify: { host: route.host, port: route.port } }
-        : { routes: [route], matched: address };
-    }
-    const known = (a: string) => aliasStmt.get(a) !== undefined || mailboxStmt.get(a) !== undefined;
-    if (known(address)) return { routes: [route], matched: address };
-    const plus = local.indexOf('+');
-    if (plus > 0) {
-      const base = `${local.slice(0, plus)}@${dom.name}`;
-      if (known(base)) return { routes: [route], matched: base };
-    }
-    if (dom.catch_all) return { routes: [route], matched: address, catchAll: true };
-    return null;
+  const unique = (routes: Route[]): Route[] => [...new Map(routes.map((route) => [JSON.stringify(route), route])).values()];
+  const policyOf = (r: Expansion): EffectivePolicy => policyFor(splitAddress(r.matched)!.domain, r.catchAll ? null : r.matched);
+
+  function shadowPlan(r: Expansion & { shadow: { next: Expansion | null } }): ShadowPlan {
+    const next = r.shadow.next;
+    const domain = splitAddress(r.matched)!.domain;
+    if (!next) return { domain, address: r.matched, next: null };
+    const routes = unique(next.routes);
+    return { domain, address: next.matched, next: routes.length ? { routes, policy: policyOf(next) } : null };
   }
 
   function finish(r: Expansion | null): Resolution {
     if (!r) return { status: 'unknown-user' };
-    const unique = [...new Map(r.routes.map((route) => [JSON.stringify(route), route])).values()];
-    if (!unique.length) return { status: 'unknown-user' };
-    const domain = splitAddress(r.matched)!.domain;
-    const policy = policyFor(domain, r.catchAll ? null : r.matched);
-    if (r.verify) return { status: 'ok', address: r.matched, routes: unique, policy, verify: r.verify };
-    return { status: 'ok', address: r.matched, routes: unique, policy };
+    const routes = unique(r.routes);
+    if (!routes.length) return { status: 'unknown-user' };
+    const ok: Resolution = { status: 'ok', address: r.matched, routes, policy: policyOf(r) };
+    if (r.verify) ok.verify = r.verify;
+    if (r.mode) ok.mode = r.mode;
+    if (r.shadow) ok.shadow = shadowPlan(r as Expansion & { shadow: { next: Expansion | null } });
+    return ok;
   }
 
   function resolveSrs(original: string): Resolution {

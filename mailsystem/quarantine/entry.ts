@@ -17,7 +17,7 @@ const LINE_BREAKS = /[\t\r\n]+/g;
 const ADDRESS_MAX = 320;
 const SYMBOL_MAX = 128;
 const VIRUS_MAX = 200;
-/** Raw Subject bytes read: far more than QUARANTINE_SUBJECT_MAX characters even when every one is encoded. */
+/** Raw header bytes read (a Subject's, a sample's): far more than QUARANTINE_SUBJECT_MAX characters even when every one is encoded. */
 const SUBJECT_RAW_MAX = 16 * 1024;
 
 /** One line of text: control characters removed, tabs and line breaks made spaces, lone surrogates replaced. */
@@ -56,18 +56,20 @@ function bytesText(bytes: Buffer): string {
   }
 }
 
-/** The first Subject field of the header block, unfolded, as text; null when there is none. */
-function rawSubject(body: Buffer): string | null {
+/** The first `name` field (lower-case, e.g. 'subject') of the header block, unfolded, as text; null when there is none. */
+export function rawHeader(body: Buffer, name: string): string | null {
+  const prefix = `${name}:`;
+  const n = prefix.length;
   const end = headerEnd(body);
   for (let line = 0; line < end; ) {
     const nl = body.indexOf(0x0a, line);
     const lineEnd = nl < 0 || nl >= end ? end : nl + 1;
     if (
-      lineEnd - line >= 8 &&
+      lineEnd - line >= n &&
       body
-        .subarray(line, line + 8)
+        .subarray(line, line + n)
         .toString('latin1')
-        .toLowerCase() === 'subject:'
+        .toLowerCase() === prefix
     ) {
       // The field runs on over continuation lines (those starting with a blank).
       let fieldEnd = lineEnd;
@@ -75,7 +77,7 @@ function rawSubject(body: Buffer): string | null {
         const next = body.indexOf(0x0a, fieldEnd);
         fieldEnd = next < 0 || next >= end ? end : next + 1;
       }
-      const value = body.subarray(line + 8, Math.min(fieldEnd, line + 8 + SUBJECT_RAW_MAX));
+      const value = body.subarray(line + n, Math.min(fieldEnd, line + n + SUBJECT_RAW_MAX));
       return bytesText(value)
         .replace(/\r?\n(?=[ \t])/g, '')
         .replace(/\r?\n$/, '')
@@ -158,7 +160,7 @@ export function decodeWords(value: string): string {
 
 /** The Subject as the index shows it: decoded, cleaned and cut to QUARANTINE_SUBJECT_MAX (then '…'); null without one. */
 export function quarantineSubject(body: Buffer): string | null {
-  const raw = rawSubject(body);
+  const raw = rawHeader(body, 'subject');
   if (raw === null) return null;
   return cut(cleanText(decodeWords(raw)).trim(), QUARANTINE_SUBJECT_MAX, 'beyond');
 }

@@ -2,10 +2,11 @@
 import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { type MailPolicy, policyClass } from '#data/contracts/mail-policy.ts';
-import type { Checks } from '#mailsystem/checks/types.ts';
-import type { Directory, Route } from '#mailsystem/config/directory.ts';
+import type { CheckInput, Checks } from '#mailsystem/checks/types.ts';
+import type { Directory, Route, ShadowPlan } from '#mailsystem/config/directory.ts';
 import type { LegacyProbe } from '#mailsystem/legacy/probe.ts';
-import type { PolicyTarget } from '#mailsystem/policy/decide.ts';
+import type { Facts, PolicyTarget } from '#mailsystem/policy/decide.ts';
+import { shadowRecords, UNCHECKED } from '#mailsystem/policy/shadow.ts';
 import type { Clock, Log } from '#mailsystem/deps.ts';
 import type { FlowDecision } from '#mailsystem/queue/flow-control.ts';
 import type { AcceptedMessage, RejectedEvent } from '#mailsystem/queue/store.ts';
@@ -65,15 +66,27 @@ export interface IngressDeps {
 
 interface Transaction {
   deliveries: Map<string, { recipient: string; route: Route }>;
-  /** Each accepted recipient with its targets and effective policy (used when checks are on). */
+  /** Each accepted recipient with its targets and effective policy (used when checks are on); relayed ones are not. */
   targets: PolicyTarget[];
-  /** The policy class of the first accepted recipient: the others must share it (452 4.5.3 otherwise). */
+  /**
+   * The policy class of the first accepted recipient: the others must share it (452 4.5.3 otherwise). Recipients
+   * relayed to the old MX as they are (legacy, shadow) are a class of their own: no check acts on them.
+   */
   policyClass: string | null;
+  /** Shadow recipients, for the dry run. */
+  shadow: { recipient: string; plan: ShadowPlan }[];
 }
 
-const newTransaction = (): Transaction => ({ deliveries: new Map(), targets: [], policyClass: null });
+const newTransaction = (): Transaction => ({ deliveries: new Map(), targets: [], policyClass: null, shadow: [] });
+const RELAY_CLASS = 'relay to the old MX';
 
 export const DEFAULT_MAX_UNKNOWN_RECIPIENTS = 10;
+
+/** Checks never throw by contract; if they did, the dry run records what the new system would then do: 451. */
+const failedFacts = (err: unknown): Facts => {
+  const reason = err instanceof Error ? err.message : String(err);
+  return { spam: { status: 'error', reason }, virus: { status: 'error', reason }, dmarc: { status: 'error', reason } };
+};
 
 const ACCEPT_NOW: FlowDecision = { kind: 'accept', delayMs: 0 };
 
@@ -234,7 +247,7 @@ export class Ingress {
   }
 
   private acceptRecipient(
-    decision: { routes: Route[]; policy: MailPolicy },
+    decision: { routes: Route[]; policy: MailPolicy; relay?: boolean; shadow?: ShadowPlan },
     address: SMTPServerAddress,
     session: SMTPServerSession,
     cb: (err?: Error | null) => void,
@@ -242,7 +255,7 @@ export class Ingress {
     try {
       const txn = this.transactions.get(session) ?? newTransaction();
       this.transactions.set(session, txn);
-      if (this.deps.checks && !this.samePolicyClass(txn, decision.policy)) {
+      if (this.deps.checks && !this.samePolicyClass(txn, decision.relay ? RELAY_CLASS : policyClass(decision.policy))) {
         this.deps.recordRejected({
           at: this.deps.clock.now(),
           reason: 'policy-class',
@@ -251,7 +264,9 @@ export class Ingress {
         });
         return cb(replyError(REPLIES.otherPolicy));
       }
-      for (const route of decision.routes) txn.targets.push({ recipient: address.address, route, policy: decision.policy });
+      if (!decision.relay)
+        for (const route of decision.routes) txn.targets.push({ recipient: address.address, route, policy: decision.policy });
+      if (decision.shadow) txn.shadow.push({ recipient: address.address, plan: decision.shadow });
       for (const route of decision.routes) {
         const key = routeKey(address.address, route);
         if (!txn.deliveries.has(key)) txn.deliveries.set(key, { recipient: address.address, route });
@@ -270,8 +285,7 @@ export class Ingress {
   }
 
   /** One reply to DATA must be right for every recipient: only recipients whose rejecting settings agree share it. */
-  private samePolicyClass(txn: Transaction, policy: MailPolicy): boolean {
-    const cls = policyClass(policy);
+  private samePolicyClass(txn: Transaction, cls: string): boolean {
     if (txn.policyClass === null) {
       txn.policyClass = cls;
       return true;
@@ -360,17 +374,6 @@ export class Ingress {
       clientIp: session.remoteAddress,
       helo: session.hostNameAppearsAs || '',
     };
-    if (!this.deps.checks) {
-      const message: AcceptedMessage = {
-        ...base,
-        receivedAt: now,
-        body: Buffer.concat([received(now), guard.body()]),
-        deliveries: [...txn.deliveries.values()],
-      };
-      return this.commit(message, session, cb);
-    }
-    // Scanning holds the reply; the session counts as committing, so a shutdown lets it finish.
-    this.committing.add(session.id);
     const input = {
       message: guard.body(),
       envelope: {
@@ -381,7 +384,12 @@ export class Ingress {
         queueId: id,
       },
     };
-    void checkData(this.deps.checks, input, txn.targets).then((checked) => {
+    const checks = this.deps.checks;
+    // Nothing to filter (no checks, or every recipient is relayed to the old MX): stored as received.
+    if (!checks || txn.targets.length === 0) return this.storeAsReceived(input, txn, base, received, session, cb);
+    // Scanning holds the reply; the session counts as committing, so a shutdown lets it finish.
+    this.committing.add(session.id);
+    void checkData(checks, input, txn.targets).then((checked) => {
       if (checked.kind === 'refuse') {
         this.committing.delete(session.id);
         if (checked.error) this.deps.log.error({ err: checked.error, queueId: id }, 'content checks failed; answering 451');
@@ -400,6 +408,34 @@ export class Ingress {
       const at = this.deps.clock.now();
       const { body, isSpam, deliveries } = checked;
       this.commit({ ...base, receivedAt: at, isSpam, body: Buffer.concat([received(at), body]), deliveries }, session, cb);
+    });
+  }
+
+  /**
+   * Shadow recipients get the checks as a dry run: their verdicts are recorded with the message (policy/shadow.ts),
+   * while the message itself goes to the old MX as received, whatever they say; a failing check is a verdict, never a
+   * refusal. The reply waits for the checks, as it would in active mode.
+   */
+  private storeAsReceived(
+    input: CheckInput,
+    txn: Transaction,
+    base: Omit<AcceptedMessage, 'receivedAt' | 'body' | 'deliveries'>,
+    received: (at: number) => Buffer,
+    session: SMTPServerSession,
+    cb: (err?: Error | null, message?: string) => void,
+  ): void {
+    const deliveries = [...txn.deliveries.values()];
+    const stored = (at: number) => ({ ...base, receivedAt: at, body: Buffer.concat([received(at), input.message]), deliveries });
+    if (txn.shadow.length === 0) return this.commit(stored(this.deps.clock.now()), session, cb);
+    this.committing.add(session.id);
+    const checks = this.deps.checks;
+    const facts = checks ? checks(input).then((r) => r.facts, failedFacts) : Promise.resolve(UNCHECKED);
+    void facts.then((f) => {
+      if (!this.server.bySession.has(session.id)) {
+        this.committing.delete(session.id); // the client hung up: never told 250, it sends the message again
+        return;
+      }
+      this.commit({ ...stored(this.deps.clock.now()), shadow: shadowRecords(f, txn.shadow, input.message) }, session, cb);
     });
   }
 

@@ -1,12 +1,22 @@
 // RCPT decision: the Directory's resolution becomes either routes to record or a public reply.
 import { foldDomain, splitAddress } from '#data/address.ts';
 import { DEFAULT_POLICY, type MailPolicy } from '#data/contracts/mail-policy.ts';
-import type { Directory, Route } from '#mailsystem/config/directory.ts';
+import type { Directory, Route, ShadowPlan } from '#mailsystem/config/directory.ts';
 import { REPLIES, type Reply } from './replies.ts';
 
 export type RecipientDecision =
-  /** verify: the legacy system at host:port must confirm the address before it is accepted (Resolution.verify). */
-  | { accept: true; routes: Route[]; policy: MailPolicy; verify?: { host: string; port: number } }
+  /**
+   * verify: the legacy system at host:port must confirm the address before it is accepted (Resolution.verify).
+   * relay: a legacy or shadow recipient, relayed to the old MX as it is (no checks act on it); shadow: its dry run.
+   */
+  | {
+      accept: true;
+      routes: Route[];
+      policy: MailPolicy;
+      verify?: { host: string; port: number };
+      relay?: boolean;
+      shadow?: ShadowPlan;
+    }
   | { accept: false; reply: Reply; reason: 'unknown-user' | 'not-hosted' | 'bad-address' };
 
 /** `mxHostname` is this node's own name, whose postmaster is also the bare `RCPT TO:<postmaster>`. */
@@ -16,8 +26,15 @@ export function decideRecipient(directory: Directory, address: string, mxHostnam
   const resolution = directory.resolve(address);
   if (resolution.status === 'ok' && resolution.routes.length > 0) {
     // The replica resolves each address's effective policy (installation → domain → address).
-    if (resolution.verify) return { accept: true, routes: resolution.routes, policy: resolution.policy.policy, verify: resolution.verify };
-    return { accept: true, routes: resolution.routes, policy: resolution.policy.policy };
+    const { routes, verify, mode, shadow } = resolution;
+    return {
+      accept: true,
+      routes,
+      policy: resolution.policy.policy,
+      ...(verify && { verify }),
+      ...(mode && mode !== 'active' && { relay: true }),
+      ...(shadow && { shadow }),
+    };
   }
   // RFC 5321 §4.5.1: postmaster of every hosted domain, and of the MX's own name, must be
   // reachable even when nobody configured it; such mail lands in the built-in store under that domain.

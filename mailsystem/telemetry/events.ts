@@ -17,6 +17,7 @@ import {
   type TelemetryEvent,
 } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
+import { ShadowVerdict } from '#data/contracts/shadow.ts';
 
 export interface EventLogRow {
   seq: number;
@@ -32,7 +33,10 @@ export interface EventLogRow {
   deliveries: number | null;
   /** released, purged and quarantine-refused: the staff action (detail JSON `actionId`; null for the retention). */
   action_id?: unknown;
-  /** quarantined: the QuarantineEntry as JSON text (detail JSON `entry`); null for rows older than it. */
+  /**
+   * quarantined: the QuarantineEntry as JSON text (detail JSON `entry`); null for rows older than it. shadow-verdict: the
+   * ShadowVerdict as JSON text (detail JSON `verdict`).
+   */
   entry?: string | null;
 }
 
@@ -148,6 +152,18 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
         event: { ...base, type, messageId: messageId as string | undefined, deliveryId, actionId, why: reason as QuarantineRefusal },
       };
     }
+    case 'shadow-verdict': {
+      let json: unknown;
+      try {
+        json = JSON.parse(row.entry ?? '');
+      } catch {
+        return bad('verdict', row.entry, 'a shadow verdict as JSON');
+      }
+      const verdict = ShadowVerdict.safeParse(json);
+      if (!verdict.success)
+        return bad('verdict', json, `a shadow verdict (${verdict.error.issues[0]?.path.join('.')}: ${verdict.error.issues[0]?.message})`);
+      return { ok: true, event: { ...base, type, messageId: messageId as string, verdict: verdict.data } };
+    }
     case 'discarded':
       if (reason !== undefined && !REJECT.has(reason)) return bad('reason', reason, 'a reject reason');
       // (TypeScript does not spread the two-type union over the two union members, hence the cast.)
@@ -165,8 +181,8 @@ export function eventLog(db: DB) {
                                    THEN json_extract(detail, '$.deliveries') END AS deliveries,
                               CASE WHEN type IN ('released', 'purged', 'quarantine-refused') AND json_valid(detail)
                                    THEN json_extract(detail, '$.actionId') END AS action_id,
-                              CASE WHEN type = 'quarantined' AND json_valid(detail)
-                                   THEN detail -> '$.entry' END AS entry
+                              CASE WHEN type = 'quarantined' AND json_valid(detail) THEN detail -> '$.entry'
+                                   WHEN type = 'shadow-verdict' AND json_valid(detail) THEN detail -> '$.verdict' END AS entry
                        FROM events
                        WHERE seq > ? ORDER BY seq LIMIT ?`),
     cursor: db.prepare('SELECT acked_seq FROM telemetry_cursor WHERE id = 1').pluck(),

@@ -67,6 +67,12 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
     labelNames: ['why'] as const,
     registers,
   });
+  const shadow = new Counter({
+    name: 'tidings_mx_shadow_verdicts_total',
+    help: 'Shadow dry run: what the new system would have done with recipients of domains in shadow mode, by verdict and reason.',
+    labelNames: ['verdict', 'reason'] as const,
+    registers,
+  });
   const latency = new Histogram({
     name: 'tidings_mx_delivery_latency_seconds',
     help: 'Accept (our 250) to delivery, by route kind; the same bounds as the backend telemetry histogram.',
@@ -152,6 +158,9 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
           return;
         case 'quarantine-refused':
           refused.inc({ why: e.why });
+          return;
+        case 'shadow-verdict':
+          shadow.inc({ verdict: e.verdict, reason: e.reason });
           return;
       }
     },

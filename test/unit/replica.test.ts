@@ -48,6 +48,8 @@ function setup(changes: ConfigChange[], extra: { postmaster?: string } = {}) {
       const r = full.resolve(address);
       if (r.status !== 'ok') return r;
       const { policy: _policy, ...routes } = r;
+      // A shadow plan's policy likewise.
+      if (routes.shadow?.next) routes.shadow = { ...routes.shadow, next: { routes: routes.shadow.next.routes } } as never;
       return routes as Resolution;
     },
   };
@@ -197,12 +199,16 @@ test('legacy and shadow domains without imported addresses: every address goes t
     address: 'anyone@old.test',
     routes: [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }],
     verify: { host: '127.0.0.1', port: 2526 },
+    mode: 'legacy',
   });
+  // Shadow: the same relay, and the new system's answer for the dry run: without imported configuration it knows nobody.
   assert.deepEqual(dir.resolve('anyone@moving.test'), {
     status: 'ok',
     address: 'anyone@moving.test',
     routes: [{ kind: 'legacy', host: 'mx.old.test', port: 25 }],
     verify: { host: 'mx.old.test', port: 25 },
+    mode: 'shadow',
+    shadow: { domain: 'moving.test', address: 'anyone@moving.test', next: null },
   });
   // An alias target is our own configuration: relayed without asking.
   assert.deepEqual(dir.resolve('x@example.com'), {
@@ -221,16 +227,75 @@ test('legacy and shadow domains with imported addresses: known ones go to the ol
     alias('info@moving.test', ['boss@elsewhere.test']),
   ]);
   const legacy = [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }];
-  assert.deepEqual(dir.resolve('Anna@old.test'), { status: 'ok', address: 'anna@old.test', routes: legacy });
-  assert.deepEqual(dir.resolve('sales@old.test'), { status: 'ok', address: 'sales@old.test', routes: legacy });
-  assert.deepEqual(dir.resolve('anna+news@old.test'), { status: 'ok', address: 'anna@old.test', routes: legacy });
+  const mode = 'legacy';
+  assert.deepEqual(dir.resolve('Anna@old.test'), { status: 'ok', address: 'anna@old.test', routes: legacy, mode });
+  assert.deepEqual(dir.resolve('sales@old.test'), { status: 'ok', address: 'sales@old.test', routes: legacy, mode });
+  assert.deepEqual(dir.resolve('anna+news@old.test'), { status: 'ok', address: 'anna@old.test', routes: legacy, mode });
   assert.deepEqual(dir.resolve('nobody@old.test'), { status: 'unknown-user' });
   // A catch-all of a legacy domain takes every address (to the old MX, as it is).
+  // Shadow: the dry run sees what the new system would do, here the catch-all's forward.
   assert.deepEqual(dir.resolve('whoever@moving.test'), {
     status: 'ok',
     address: 'whoever@moving.test',
     routes: [{ kind: 'legacy', host: 'mx.old.test', port: 25 }],
+    mode: 'shadow',
+    shadow: { domain: 'moving.test', address: 'whoever@moving.test', next: { routes: [{ kind: 'forward', to: 'boss@elsewhere.test' }] } },
   });
+});
+
+test('a shadow dry run resolves as the new system would: aliases within the domain reach its mailboxes, not the old MX', () => {
+  const { dir } = setup([
+    domain('moving.test', { mode: 'shadow', legacyHost: '127.0.0.1', legacyPort: 2526 }),
+    mailbox('anna@moving.test'),
+    alias('team@moving.test', ['anna@moving.test', 'ext@provider.test']),
+  ]);
+  const r = dir.resolve('team@moving.test');
+  assert.deepEqual(r, {
+    status: 'ok',
+    address: 'team@moving.test',
+    routes: [{ kind: 'legacy', host: '127.0.0.1', port: 2526 }],
+    mode: 'shadow',
+    shadow: {
+      domain: 'moving.test',
+      address: 'team@moving.test',
+      next: {
+        routes: [
+          { kind: 'maildir', mailbox: 'anna@moving.test' },
+          { kind: 'forward', to: 'ext@provider.test' },
+        ],
+      },
+    },
+  });
+  assert.deepEqual(dir.resolve('nobody@moving.test'), { status: 'unknown-user' }, 'imported configuration: unknown is refused');
+});
+
+test('scheduled switches take effect at their time from the replica alone, in order, without a sync', () => {
+  const hour = 3_600_000;
+  const t = now.getTime();
+  const { dir, setClock } = setup([
+    domain('moving.test', {
+      mode: 'legacy',
+      legacyHost: '127.0.0.1',
+      legacyPort: 2526,
+      // Out of order on purpose: the latest one whose time has come wins.
+      switches: [
+        { mode: 'active', at: t + 2 * hour },
+        { mode: 'shadow', at: t + hour },
+      ],
+    }),
+    mailbox('anna@moving.test'),
+  ]);
+  const modeAt = (ms: number) => {
+    setClock(new Date(ms));
+    const r = dir.resolve('anna@moving.test');
+    return r.status === 'ok' ? [r.mode ?? 'active', r.routes[0].kind] : r.status;
+  };
+  assert.deepEqual(modeAt(t), ['legacy', 'legacy']);
+  assert.deepEqual(modeAt(t + hour - 1), ['legacy', 'legacy']);
+  assert.deepEqual(modeAt(t + hour), ['shadow', 'legacy']);
+  assert.deepEqual(modeAt(t + 2 * hour), ['active', 'maildir']);
+  // The clock going back (a switch not yet due again) follows the clock too: the mode is a function of the time.
+  assert.deepEqual(modeAt(t), ['legacy', 'legacy']);
 });
 
 test('SRS bounces: valid → forward to the original sender; forged, unsigned or expired → unknown user', () => {
