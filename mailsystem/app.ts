@@ -114,6 +114,22 @@ const QUARANTINE_PRUNE_STEP = 500;
  */
 export const DEFAULT_CONCURRENCY: WorkerOptions['concurrency'] = { local: 128, remote: 16 };
 
+/**
+ * Whether the process holding a lease (the worker's owner, `<server name>:<pid>`, on this host: the node database is
+ * local) still runs. This process's own pid is a previous run's (a container restarts with the same pid); a pid taken
+ * over by another program keeps the lease until it expires, which delays those deliveries but never repeats them.
+ */
+function leaseOwnerRunning(owner: string): boolean {
+  const pid = Number(owner.slice(owner.lastIndexOf(':') + 1));
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps): MailSystem {
   const serverName = opts.serverName ?? hostname();
   const committer = new GroupCommitter(deps.db);
@@ -238,7 +254,7 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
     applyQuarantineActions,
     pollQuarantineActions,
     async start() {
-      const released = store.releaseAllLeases();
+      const released = store.releaseLeasesOfGone(leaseOwnerRunning);
       if (released > 0) deps.log.info({ released }, 'released leases of a previous run');
       worker.start();
       prune();

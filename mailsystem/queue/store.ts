@@ -2,7 +2,6 @@
 import type { PurgeReason, QuarantineAction, QuarantineRefusal } from '#data/contracts/quarantine.ts';
 import type { BounceReason, RejectReason, RouteKind, TelemetryEventType } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
-import type { ShadowReason, ShadowVerdictKind } from '#data/contracts/shadow.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import { entryDetail } from '#mailsystem/quarantine/entry.ts';
 
@@ -20,17 +19,6 @@ export interface AcceptedMessage {
   deliveries: QueuedDelivery[];
   /** Why this message exists; default 'smtp'. A DSN is logged as a 'dsn' event, not as 'accepted'. */
   origin?: MessageOrigin;
-  /** Shadow recipients' dry-run verdicts (policy/shadow.ts), each a 'shadow-verdict' event: {"verdict": …} as JSON. */
-  shadow?: ShadowRecord[];
-}
-
-/** A shadow recipient's dry-run verdict as the event log keeps it: the verdict and reason, and the whole as JSON. */
-export interface ShadowRecord {
-  recipient: string;
-  verdict: ShadowVerdictKind;
-  reason: ShadowReason;
-  /** {"verdict": ShadowVerdict} as JSON: the shipper sends it with the event (mailsystem/telemetry/events.ts). */
-  detail: string;
 }
 
 /** Headers added to one copy when it is delivered, and a prefix for its Subject (a 'tag' policy). */
@@ -102,7 +90,6 @@ type EventRow =
       /** {"entry": QuarantineEntry} as JSON: the shipper sends the entry with the event (mailsystem/telemetry/events.ts). */
       detail: string;
     }
-  | ({ type: 'shadow-verdict'; at: number; messageId: string } & ShadowRecord)
   | { type: 'released'; at: number; copy: QuarantinedCopy; actionId: number }
   | { type: 'purged'; at: number; copy: QuarantinedCopy; reason: PurgeReason; actionId: number | null }
   | {
@@ -152,8 +139,7 @@ export type ObservedEvent =
   | { type: 'quarantined'; route: RouteKind; reason: 'spam' | 'virus' }
   | { type: 'released'; route: RouteKind }
   | { type: 'purged'; route: RouteKind; reason: PurgeReason }
-  | { type: 'quarantine-refused'; why: QuarantineRefusal }
-  | { type: 'shadow-verdict'; verdict: ShadowVerdictKind; reason: ShadowReason };
+  | { type: 'quarantine-refused'; why: QuarantineRefusal };
 export type EventObserver = (e: ObservedEvent) => void;
 
 /** The types the node writes today are all types the contract knows. */
@@ -249,8 +235,8 @@ export class QueueStore {
                              first_attempt_at = NULL, last_attempt_at = NULL, last_response = NULL, delayed_dsn_at = NULL,
                              lease_owner = NULL, lease_until = NULL, done_at = NULL
                            WHERE id = @id AND state = 'quarantined'`),
-      release: db.prepare(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
-                           WHERE state = 'queued' AND lease_owner IS NOT NULL`),
+      leaseOwners: db.prepare(`SELECT DISTINCT lease_owner FROM deliveries WHERE state = 'queued' AND lease_owner IS NOT NULL`).pluck(),
+      release: db.prepare(`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE state = 'queued' AND lease_owner = ?`),
       nextDue: db.prepare(`SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM deliveries WHERE state = 'queued'`).pluck(),
     };
   }
@@ -287,7 +273,6 @@ export class QueueStore {
         detail: entryDetail(d.quarantine.entry, id, m.body.length),
       });
     }
-    for (const v of m.shadow ?? []) this.event({ type: 'shadow-verdict', at: m.receivedAt, messageId: m.id, ...v });
   }
 
   insertRejected(e: RejectedEvent): void {
@@ -300,9 +285,15 @@ export class QueueStore {
     });
   }
 
-  /** The node database belongs to one mailsystem process, so at start-up no lease can be live. */
-  releaseAllLeases(): number {
-    return this.s.release.run().changes;
+  /**
+   * At start-up: frees the leases of owners that are gone (a crashed run), so their deliveries are due at once instead
+   * of when the lease runs out. During a rolling restart two processes share the node database for a while; the
+   * other one's leases stay, or both would deliver the same copies.
+   */
+  releaseLeasesOfGone(isLive: (owner: string) => boolean): number {
+    let released = 0;
+    for (const owner of this.s.leaseOwners.all() as string[]) if (!isLive(owner)) released += this.s.release.run(owner).changes;
+    return released;
   }
 
   claimDue(owner: string, now: number, leaseMs: number, limit: number, lane?: ClaimLane): ClaimedDelivery[] {
@@ -490,10 +481,6 @@ export class QueueStore {
         this.observe({ type: e.type, route: c.route, reason: e.reason });
         return;
       }
-      case 'shadow-verdict':
-        this.s.event.run(e.at, e.type, e.messageId, null, e.recipient, null, null, null, e.detail);
-        this.observe({ type: e.type, verdict: e.verdict, reason: e.reason });
-        return;
       case 'quarantine-refused': {
         const c = e.copy;
         const detail = JSON.stringify({ actionId: e.actionId });

@@ -308,6 +308,26 @@ describe('delivery worker', () => {
     const taken = q.store.claimDue('other', 1000 + 5 * MIN, 5 * MIN, 10);
     assert.equal(taken.length, 1);
     assert.equal(taken[0].attempts, 2, 'the lost attempt still counts, so Maildir checks for an earlier copy');
-    assert.equal(q.store.releaseAllLeases(), 1);
+    assert.equal(
+      q.store.releaseLeasesOfGone(() => false),
+      1,
+    );
+  });
+
+  it('at start-up frees only the leases of owners that are gone: a process still running keeps its deliveries', () => {
+    const q = fresh();
+    q.db.transaction(() => {
+      q.store.insertAccepted(msg('h', 's@r.test', [{ kind: 'maildir', mailbox: 'a@example.test' }], 0));
+      q.store.insertAccepted(msg('i', 's@r.test', [{ kind: 'maildir', mailbox: 'b@example.test' }], 0));
+    })();
+    assert.equal(q.store.claimDue('old-process', 1000, 5 * MIN, 1).length, 1);
+    assert.equal(q.store.claimDue('crashed', 1000, 5 * MIN, 1).length, 1);
+    assert.equal(
+      q.store.releaseLeasesOfGone((owner) => owner === 'old-process'),
+      1,
+    );
+    const taken = q.store.claimDue('new-process', 1001, 5 * MIN, 10);
+    assert.equal(taken.length, 1, "the new process takes the crashed run's delivery, not the running one's");
+    assert.equal(taken[0].messageId, 'i');
   });
 });
