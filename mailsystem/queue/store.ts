@@ -2,6 +2,7 @@
 import type { PurgeReason, QuarantineAction, QuarantineRefusal } from '#data/contracts/quarantine.ts';
 import type { BounceReason, RejectReason, RouteKind, TelemetryEventType } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
+import type { ShadowReason, ShadowVerdictKind } from '#data/contracts/shadow.ts';
 import type { Route } from '#mailsystem/config/directory.ts';
 import { entryDetail } from '#mailsystem/quarantine/entry.ts';
 
@@ -19,6 +20,17 @@ export interface AcceptedMessage {
   deliveries: QueuedDelivery[];
   /** Why this message exists; default 'smtp'. A DSN is logged as a 'dsn' event, not as 'accepted'. */
   origin?: MessageOrigin;
+  /** Shadow recipients' dry-run verdicts (policy/shadow.ts), each a 'shadow-verdict' event: {"verdict": …} as JSON. */
+  shadow?: ShadowRecord[];
+}
+
+/** A shadow recipient's dry-run verdict as the event log keeps it: the verdict and reason, and the whole as JSON. */
+export interface ShadowRecord {
+  recipient: string;
+  verdict: ShadowVerdictKind;
+  reason: ShadowReason;
+  /** {"verdict": ShadowVerdict} as JSON: the shipper sends it with the event (mailsystem/telemetry/events.ts). */
+  detail: string;
 }
 
 /** Headers added to one copy when it is delivered, and a prefix for its Subject (a 'tag' policy). */
@@ -90,6 +102,7 @@ type EventRow =
       /** {"entry": QuarantineEntry} as JSON: the shipper sends the entry with the event (mailsystem/telemetry/events.ts). */
       detail: string;
     }
+  | ({ type: 'shadow-verdict'; at: number; messageId: string } & ShadowRecord)
   | { type: 'released'; at: number; copy: QuarantinedCopy; actionId: number }
   | { type: 'purged'; at: number; copy: QuarantinedCopy; reason: PurgeReason; actionId: number | null }
   | {
@@ -139,7 +152,8 @@ export type ObservedEvent =
   | { type: 'quarantined'; route: RouteKind; reason: 'spam' | 'virus' }
   | { type: 'released'; route: RouteKind }
   | { type: 'purged'; route: RouteKind; reason: PurgeReason }
-  | { type: 'quarantine-refused'; why: QuarantineRefusal };
+  | { type: 'quarantine-refused'; why: QuarantineRefusal }
+  | { type: 'shadow-verdict'; verdict: ShadowVerdictKind; reason: ShadowReason };
 export type EventObserver = (e: ObservedEvent) => void;
 
 /** The types the node writes today are all types the contract knows. */
@@ -273,6 +287,7 @@ export class QueueStore {
         detail: entryDetail(d.quarantine.entry, id, m.body.length),
       });
     }
+    for (const v of m.shadow ?? []) this.event({ type: 'shadow-verdict', at: m.receivedAt, messageId: m.id, ...v });
   }
 
   insertRejected(e: RejectedEvent): void {
@@ -481,6 +496,10 @@ export class QueueStore {
         this.observe({ type: e.type, route: c.route, reason: e.reason });
         return;
       }
+      case 'shadow-verdict':
+        this.s.event.run(e.at, e.type, e.messageId, null, e.recipient, null, null, null, e.detail);
+        this.observe({ type: e.type, verdict: e.verdict, reason: e.reason });
+        return;
       case 'quarantine-refused': {
         const c = e.copy;
         const detail = JSON.stringify({ actionId: e.actionId });
