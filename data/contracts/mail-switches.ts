@@ -3,6 +3,13 @@ import { z } from 'zod';
 import { MigrationMode } from './mail-config.ts';
 import { InstantInput } from './tasks.ts';
 
+/** A mode in words, as staff pages and the automatic task comment say it. */
+export const MODE_WORDS: Record<MigrationMode, string> = {
+  legacy: 'legacy (the old system delivers)',
+  shadow: 'shadow (parallel operation)',
+  active: 'active (the new system delivers)',
+};
+
 export const SWITCH_STATES = ['pending', 'applied', 'cancelled'] as const;
 export type SwitchState = (typeof SWITCH_STATES)[number];
 export const CANCEL_REASONS = ['staff', 'switch-now', 'phase-removed', 'no-legacy-host'] as const;

@@ -21,6 +21,7 @@ import { listPolicies } from '../store/mail.ts';
 import { DEFAULT_POLICY, type MailPolicy, type PolicySettings } from '#data/contracts/mail-policy.ts';
 import { INSTALLATION_POLICY_KEY, policyScopeOf } from '#data/contracts/mx-config.ts';
 import { importCommand, IMPORT_HELP } from './mail-import.ts';
+import { switchCommand, SWITCH_HELP } from './mail-switch.ts';
 import { quarantineCommand, QUARANTINE_HELP, type QuarantineVerb } from './mail-quarantine.ts';
 import { shadowCommand, SHADOW_HELP } from './mail-shadow.ts';
 import { parse, table } from './format.ts';
@@ -45,6 +46,7 @@ export const MAIL_HELP = `Mail configuration (every change is audited and reache
   mail policy show <address>           the effective policy of a mailbox or alias, and where each setting comes from
 ${QUARANTINE_HELP}
 ${SHADOW_HELP}
+${SWITCH_HELP}
   mail node-token <node-name>          prints a new token for that MX node (replaces its old one)
 ${IMPORT_HELP}`;
 
@@ -115,6 +117,7 @@ export async function mailCommand(argv: string[], ctx: CliContext): Promise<numb
   }
   const services = { db: ctx.db, clock: ctx.clock, changes: createChangeCounter() };
   if (argv[0] === 'import') return importCommand(argv.slice(1), ctx, services, ACTOR);
+  if (argv[0] === 'switch') return switchCommand(argv.slice(1), ctx, services, ACTOR);
   if (argv[0] === 'shadow') return shadowCommand(argv.slice(1), ctx);
   let parsed: ReturnType<typeof parseMailArgs>;
   try {

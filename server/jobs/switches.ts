@@ -3,6 +3,7 @@
 // staff pages and the task's timeline in line. Run right after the transitions job (server/jobs/schedule.ts).
 import type { MigrationMode } from '#data/contracts/mail-config.ts';
 import type { TransitionDeps } from './transitions.ts';
+import { MODE_WORDS } from '#data/contracts/mail-switches.ts';
 import { renderMarkdown } from '../domain/markdown.ts';
 import { findDomain, updateDomain } from '../store/mail.ts';
 import { findSwitch, markApplied, markCancelled, pendingSwitches, type SwitchRecord } from '../store/mail-switches.ts';
@@ -18,12 +19,6 @@ export interface SwitchRun {
 }
 
 const SYSTEM = { userId: null, name: 'system' } as const;
-
-export const MODE_WORDS: Record<MigrationMode, string> = {
-  legacy: 'legacy (the old system delivers)',
-  shadow: 'shadow (parallel operation)',
-  active: 'active (the new system delivers)',
-};
 
 /** "2021-10-13 00:00 UTC" */
 export const utcMinute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -15,6 +15,7 @@ import { hashNodeToken, issueNodeToken } from '#server/services/mail/issueNodeTo
 import { addDomain } from '#server/services/mail/addDomain.ts';
 import { addMailbox } from '#server/services/mail/addMailbox.ts';
 import { setPolicy } from '#server/services/mail/setPolicy.ts';
+import { scheduleSwitch } from '#server/services/mail/switches.ts';
 import { bumpRefusal } from '#server/store/telemetry.ts';
 
 const PASSWORD = 'a long staff password';
@@ -137,6 +138,8 @@ before(async () => {
   setPolicy({ ctx, actor: cli, scope: 'installation', key: '*', settings: { spam: 'remove' } });
   setPolicy({ ctx, actor: cli, scope: 'domain', key: 'example.com', settings: { dmarc: 'honour' } });
   setPolicy({ ctx, actor: cli, scope: 'address', key: 'anna@example.com', settings: { spamThreshold: 6, subjectPrefix: '<junk> ' } });
+  // A pending switch, so the domain's switch page is audited with its table and cancel form.
+  scheduleSwitch({ ctx, actor: cli, name: 'example.com', input: { mode: 'active', at: at(2) } });
   chrome = await launchChromium();
 });
 after(async () => {

@@ -28,6 +28,7 @@ const NO_TEXT = new Set([
   'POST /staff/lists/:kind/:id/delete',
   'POST /staff/mail/aliases/:address/remove',
   'POST /staff/mail/domains/:name/remove',
+  'POST /staff/mail/domains/:name/switches/:id/cancel',
   'POST /staff/mail/mailboxes/:address/remove',
   'POST /staff/overrides/:slug/clear',
   'POST /staff/tasks/:id/reopen',
@@ -179,6 +180,16 @@ const STAFF_CASES: Record<string, StaffCase> = {
     path: '/staff/mail/domains/example.com',
     fields: { mode: 'legacy', legacyHost: `${NUL}mx.old` },
     field: 'legacyHost',
+  },
+  'POST /staff/mail/domains/:name/switches': {
+    path: '/staff/mail/domains/example.com/switches',
+    fields: { form: 'schedule', mode: 'active', at: `2026-01-16T10:00${NUL}`, phase: '' },
+    field: 'at',
+  },
+  'POST /staff/mail/domains/:name/switch-now': {
+    path: '/staff/mail/domains/example.com/switch-now',
+    fields: { mode: `active${NUL}` },
+    field: 'mode',
   },
   'POST /staff/mail/mailboxes': {
     path: '/staff/mail/mailboxes',

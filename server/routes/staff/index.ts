@@ -14,6 +14,7 @@ import { userPageRoutes } from './users.ts';
 import { enhanceRoutes } from './enhance.ts';
 import { mailPageRoutes } from './mail.ts';
 import { mailImportPageRoutes } from './mail-import.ts';
+import { mailSwitchPageRoutes } from './mail-switches.ts';
 import { quarantinePageRoutes } from './quarantine.ts';
 import { passwordPageRoutes } from './password.ts';
 
@@ -48,6 +49,7 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', userPageRoutes(deps));
   app.route('/', mailPageRoutes(deps));
   app.route('/', mailImportPageRoutes(deps));
+  app.route('/', mailSwitchPageRoutes(deps));
   app.route('/', quarantinePageRoutes(deps));
   app.route('/', passwordPageRoutes(deps));
   return app;

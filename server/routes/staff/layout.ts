@@ -26,6 +26,9 @@ export const NOTICES: Record<string, string> = {
   unchanged: 'Nothing changed.',
   password: 'Your new password is set; your other sessions have ended.',
   'release-requested': 'Release requested: the MX node delivers the message on its next config sync.',
+  'switch-scheduled': 'Switch scheduled: the MX nodes get it on their next config sync.',
+  'switch-cancelled': 'Switch cancelled.',
+  switched: 'Switched: the MX nodes take the new mode on their next config sync.',
   'delete-requested': 'Deletion requested: the MX node deletes the message on its next config sync.',
 };
 

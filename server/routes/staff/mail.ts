@@ -76,7 +76,8 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
         <div><label for="lp-${d.name}">Legacy port</label><input type="text" id="lp-${d.name}" name="legacyPort" size="5" value="${d.legacyPort ?? ''}"></div>
         <div><label for="ca-${d.name}">Catch-all</label><input type="text" id="ca-${d.name}" name="catchAll" value="${d.catchAll ?? ''}"></div>
         <div><button type="submit">Save ${d.name}</button></div></form></td>
-      <td><form method="post" action="/staff/mail/domains/${d.name}/remove">${csrf}<button type="submit">Remove ${d.name}</button></form></td></tr>`,
+      <td><p><a href="/staff/mail/domains/${d.name}/switches">Switches of ${d.name}</a>${d.switches?.length ? ` (${d.switches.length} pending)` : ''}</p>
+      <form method="post" action="/staff/mail/domains/${d.name}/remove">${csrf}<button type="submit">Remove ${d.name}</button></form></td></tr>`,
     )}
     </tbody></table>
     <form method="post" action="/staff/mail/domains"><fieldset><legend>Add a domain</legend>${csrf}<input type="hidden" name="form" value="domain">
