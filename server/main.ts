@@ -94,7 +94,14 @@ server.listen(config.httpPort, config.httpHost, () => {
     const token = embeddedNodeToken({ db, clock, changes }, config.stateDir);
     const wildcard = config.httpHost === '0.0.0.0' || config.httpHost === '::';
     const host = wildcard ? '127.0.0.1' : config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
-    mx = startEmbeddedMx({ config, token, backendUrl: `http://${host}:${info.port}`, log, clock });
+    try {
+      mx = startEmbeddedMx({ config, token, backendUrl: `http://${host}:${info.port}`, log, clock });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+      console.error(`tidings: cannot listen on ${config.smtpHost}:${config.smtpPort} (TIDINGS_SMTP_HOST / TIDINGS_SMTP_PORT): ${why}`);
+      process.exit(2);
+    }
   }
 });
 
@@ -118,3 +125,8 @@ function shutdown() {
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
+// Rolling restart of the MX node (README): a new process takes over the SMTP socket, then the old one drains.
+process.on('SIGHUP', () => {
+  if (!mx) log.warn('SIGHUP: no MX node runs in this process (TIDINGS_ROLE=backend)');
+  else void mx.restart();
+});
