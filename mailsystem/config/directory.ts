@@ -45,7 +45,10 @@ export interface ShadowPlan {
 }
 
 export interface Directory {
-  /** Resolves an envelope recipient (aliases, catch-all, plus-addressing) to its delivery routes. */
-  resolve(address: string): Resolution;
+  /**
+   * Resolves an envelope recipient (aliases, catch-all, plus-addressing) to its delivery routes. `at` (ms, default now)
+   * is the instant whose migration modes apply: a transaction passes its own, so a switch never splits one.
+   */
+  resolve(address: string, at?: number): Resolution;
   isHostedDomain(domain: string): boolean;
 }

@@ -92,7 +92,9 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     return p;
   }
 
-  /** The domain's mode in force now: a scheduled switch takes effect at its time, from the replica alone. */
+  /** The instant the resolution in progress applies modes at (resolve's `at`; resolution is synchronous). */
+  let resolvingAt = 0;
+  /** The domain's mode in force then: a scheduled switch takes effect at its time, from the replica alone. */
   const switchesCache = new Map<string, ScheduledSwitch[]>();
   function modeOf(d: DomainRow): MigrationMode {
     if (d.switches === '[]') return d.mode;
@@ -102,7 +104,7 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
       if (switchesCache.size >= 1000) switchesCache.clear();
       switchesCache.set(d.switches, switches);
     }
-    return modeAt({ mode: d.mode, switches }, opts.clock.now());
+    return modeAt({ mode: d.mode, switches }, resolvingAt);
   }
 
   const mailboxRoute = (m: MailboxRow): Route =>
@@ -227,7 +229,8 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
     };
   }
 
-  function resolve(raw: string): Resolution {
+  function resolve(raw: string, at?: number): Resolution {
+    resolvingAt = at ?? opts.clock.now();
     const address = canonicalAddress(raw);
     const parts = splitAddress(address);
     if (!parts) return { status: 'not-hosted' };

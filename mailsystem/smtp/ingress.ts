@@ -75,9 +75,14 @@ interface Transaction {
   policyClass: string | null;
   /** Shadow recipients, for the dry run. */
   shadow: { recipient: string; plan: ShadowPlan }[];
+  /**
+   * When MAIL FROM began it: every recipient resolves with the migration modes of this instant, so a domain's switch
+   * falls between transactions, never inside one (its recipients would differ in class: a 452 caused by the switch).
+   */
+  at: number;
 }
 
-const newTransaction = (): Transaction => ({ deliveries: new Map(), targets: [], policyClass: null, shadow: [] });
+const newTransaction = (at: number): Transaction => ({ deliveries: new Map(), targets: [], policyClass: null, shadow: [], at });
 const RELAY_CLASS = 'relay to the old MX';
 
 export const DEFAULT_MAX_UNKNOWN_RECIPIENTS = 10;
@@ -170,7 +175,7 @@ export class Ingress {
 
   private onMailFrom(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
     if (this.draining) return cb(replyError(REPLIES.shuttingDown));
-    this.transactions.set(session, newTransaction());
+    this.transactions.set(session, newTransaction(this.deps.clock.now()));
     cb();
   }
 
@@ -191,7 +196,8 @@ export class Ingress {
           return cb(replyError(REPLIES.tooManyRecipients));
         }
       }
-      const decision = decideRecipient(this.deps.directory, address.address, this.opts.serverName);
+      const at = this.transactions.get(session)?.at;
+      const decision = decideRecipient(this.deps.directory, address.address, this.opts.serverName, at);
       if (!decision.accept) return this.refuseRecipient(decision.reason, decision.reply, address, session, cb);
       if (decision.verify && this.deps.legacyProbe) {
         // Only here does RCPT wait: the legacy system alone knows this address (smtp-server waits for the callback).
@@ -253,7 +259,7 @@ export class Ingress {
     cb: (err?: Error | null) => void,
   ): void {
     try {
-      const txn = this.transactions.get(session) ?? newTransaction();
+      const txn = this.transactions.get(session) ?? newTransaction(this.deps.clock.now());
       this.transactions.set(session, txn);
       if (this.deps.checks && !this.samePolicyClass(txn, decision.relay ? RELAY_CLASS : policyClass(decision.policy))) {
         this.deps.recordRejected({

@@ -20,10 +20,10 @@ export type RecipientDecision =
   | { accept: false; reply: Reply; reason: 'unknown-user' | 'not-hosted' | 'bad-address' };
 
 /** `mxHostname` is this node's own name, whose postmaster is also the bare `RCPT TO:<postmaster>`. */
-export function decideRecipient(directory: Directory, address: string, mxHostname: string): RecipientDecision {
+export function decideRecipient(directory: Directory, address: string, mxHostname: string, at?: number): RecipientDecision {
   const parts = splitAddress(foldDomain(address));
   if (!parts) return { accept: false, reply: REPLIES.badRecipient, reason: 'bad-address' };
-  const resolution = directory.resolve(address);
+  const resolution = directory.resolve(address, at);
   if (resolution.status === 'ok' && resolution.routes.length > 0) {
     // The replica resolves each address's effective policy (installation → domain → address).
     const { routes, verify, mode, shadow } = resolution;

@@ -44,8 +44,8 @@ function setup(changes: ConfigChange[], extra: { postmaster?: string } = {}) {
   // These tests are about routes; the policy each resolution carries is tested in replica-policy.test.ts.
   const dir: Directory = {
     isHostedDomain: full.isHostedDomain,
-    resolve: (address) => {
-      const r = full.resolve(address);
+    resolve: (address, at) => {
+      const r = full.resolve(address, at);
       if (r.status !== 'ok') return r;
       const { policy: _policy, ...routes } = r;
       // A shadow plan's policy likewise.
@@ -296,6 +296,9 @@ test('scheduled switches take effect at their time from the replica alone, in or
   assert.deepEqual(modeAt(t + 2 * hour), ['active', 'maildir']);
   // The clock going back (a switch not yet due again) follows the clock too: the mode is a function of the time.
   assert.deepEqual(modeAt(t), ['legacy', 'legacy']);
+  // A transaction resolves all its recipients at its own instant, whatever the clock says by then.
+  const r = dir.resolve('anna@moving.test', t + 2 * hour);
+  assert.deepEqual(r.status === 'ok' && [r.mode ?? 'active', r.routes[0].kind], ['active', 'maildir']);
 });
 
 test('SRS bounces: valid → forward to the original sender; forged, unsigned or expired → unknown user', () => {
