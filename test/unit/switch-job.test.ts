@@ -36,7 +36,10 @@ function setUp(dir: string) {
     scheduleSwitch({ ctx, actor: CLI, name, input: { mode: 'shadow', taskId, phase: 'parallel service' } });
   }
   scheduleSwitch({ ctx, actor: CLI, name: 'a.test', input: { mode: 'active', at: '2030-03-01T10:30:00.000Z' } });
-  return { db, clock, ctx, taskId, advanceTo: (iso: string) => void (now = new Date(iso)) };
+  const advanceTo = (iso: string) => {
+    now = new Date(iso);
+  };
+  return { db, clock, ctx, taskId, advanceTo };
 }
 
 const count = (db: DB, sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
