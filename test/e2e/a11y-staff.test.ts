@@ -114,6 +114,21 @@ before(async () => {
             virus: 'Eicar-Signature',
           },
         },
+        // Shadow verdicts, so /staff/mail/shadow's tables are audited.
+        ...(['quarantine', 'deliver'] as const).map((verdict, i) => ({
+          seq: 4 + i,
+          at: t - 700 + i,
+          type: 'shadow-verdict' as const,
+          messageId: 'm2',
+          verdict: {
+            domain: 'example.com',
+            address: 'anna@example.com',
+            verdict,
+            reason: verdict === 'deliver' ? ('clean' as const) : ('spam' as const),
+            score: 9,
+            sample: { from: 's@remote.test', subject: 'Cheap <watches>', date: null, messageId: '<m2@remote.test>' },
+          },
+        })),
       ],
     },
   });

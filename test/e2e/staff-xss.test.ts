@@ -1,5 +1,5 @@
-// 39 XSS payloads typed into every text field through the staff forms (and brought in as quarantined mail) stay inert on
-// every public and staff page in Chromium.
+// 39 XSS payloads typed into every text field through the staff forms (and brought in as quarantined mail and as shadow
+// samples) stay inert on every public and staff page in Chromium.
 /// <reference lib="dom" />
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -156,6 +156,30 @@ before(async () => {
       })),
     },
   });
+  // Shadow verdicts whose sample headers (From, Subject, Date, Message-ID) are the payloads (issue 13): /staff/mail/shadow.
+  ingestBatch({
+    db: site.db,
+    clock: () => NOW,
+    node,
+    batch: {
+      after: PAYLOADS.length,
+      events: PAYLOADS.map((p, i) => ({
+        seq: PAYLOADS.length + i + 1,
+        at: NOW.getTime() - 1000 + i,
+        type: 'shadow-verdict' as const,
+        messageId: p,
+        verdict: {
+          // A domain each: the report shows at most 20 samples per domain, verdict and reason.
+          domain: `x${i}.example.com`,
+          address: `a@x${i}.example.com`,
+          verdict: 'quarantine' as const,
+          reason: 'spam' as const,
+          score: 10,
+          sample: { from: p, subject: p, date: p, messageId: p },
+        },
+      })),
+    },
+  });
 
   for (const [i, p] of PAYLOADS.entries()) {
     // Every list entry and the author's display name carry the payload, entered on the staff pages.
@@ -282,10 +306,13 @@ test('every payload stays text on every public and staff page', async () => {
     '/staff/users',
     '/staff/mail',
     '/staff/mail/quarantine',
+    '/staff/mail/shadow',
   ])
     await visit(path);
   const quarantine = await page.goto(`${site.url}/staff/mail/quarantine`).then(() => page.locator('main').innerText());
   for (const p of PAYLOADS) assert.ok(quarantine.includes(p.trim().replace(/\s+/g, ' ')), `the quarantine shows ${p} as text`);
+  const shadow = await page.goto(`${site.url}/staff/mail/shadow`).then(() => page.locator('main').innerText());
+  for (const p of PAYLOADS) assert.ok(shadow.includes(p.trim().replace(/\s+/g, ' ')), `the shadow report shows ${p} as text`);
   const audit = await page.goto(`${site.url}/staff/audit?action=login`).then(() => page.locator('main').innerText());
   assert.ok(audit.includes(PAYLOADS[0]), 'a payload login name shows as text in the audit log');
   for (const [i, id] of taskIds.entries()) {

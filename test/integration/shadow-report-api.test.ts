@@ -273,3 +273,20 @@ test('`mail shadow` prints the counts per domain and address, and the samples; b
   assert.equal((await run('--bogus')).code, 2);
   assert.match((await run('--domain', 'nowhere.test')).stdout, /No shadow verdict in this range/);
 });
+
+test('a report shows at most 20 samples per domain, verdict and reason (the latest); the counts take every verdict', async () => {
+  const { ship, report, h } = await setup();
+  const at = h.now().getTime() - 60_000;
+  await ship(
+    'mx2',
+    2,
+    Array.from({ length: 25 }, (_, i) => verdict(`u${i}@c.test`, 'reject', 'spam', at + i, `many ${i}`)),
+  );
+  const [c] = (await report('?domain=c.test')).domains;
+  assert.equal(c.tally.verdicts.reject, 25);
+  assert.equal(c.addresses.length, 25);
+  assert.deepEqual(
+    c.samples.map((s) => s.sample.subject),
+    Array.from({ length: 20 }, (_, i) => `many ${24 - i}`),
+  );
+});

@@ -16,6 +16,7 @@ import { mailPageRoutes } from './mail.ts';
 import { mailImportPageRoutes } from './mail-import.ts';
 import { mailSwitchPageRoutes } from './mail-switches.ts';
 import { quarantinePageRoutes } from './quarantine.ts';
+import { shadowPageRoutes } from './shadow.ts';
 import { passwordPageRoutes } from './password.ts';
 
 /** The only /staff paths anyone may reach: the login form and the static enhancement script (logout has its own guard). */
@@ -51,6 +52,7 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', mailImportPageRoutes(deps));
   app.route('/', mailSwitchPageRoutes(deps));
   app.route('/', quarantinePageRoutes(deps));
+  app.route('/', shadowPageRoutes(deps));
   app.route('/', passwordPageRoutes(deps));
   return app;
 }

@@ -66,6 +66,7 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
       MIGRATION_MODES.map((m) => html`<option value="${m}"${m === selected ? raw(' selected') : ''}>${m}</option>`);
     const body = html`${scanningOffWarning(deps.db)}<p class="muted">Changes reach the MX nodes on their next config sync (version ${currentConfigVersion(deps.db)}); no restart. Modes: legacy relays everything to the old MX, shadow relays and dry-runs the new path, active delivers here.</p>
     <p><a href="/staff/mail/import">Import from the old mail system</a> (Postfix maps or CSV; preview first).</p>
+    <p><a href="/staff/mail/shadow">Shadow report</a>: what the new mail system would have done with mail to domains in shadow mode (the old system delivered it).</p>
     <h2>Domains</h2>
     <table><thead><tr><th>Domain</th><th>Mode, legacy host, catch-all</th><th></th></tr></thead><tbody>
     ${domains.map(
