@@ -27,8 +27,8 @@ const COUNT_SQL = `INSERT INTO shadow_counts (day, domain, address, verdict, rea
 const SAMPLE_SQL = `INSERT INTO shadow_samples (domain, address, verdict, reason, at, queue_id, score, h_from, h_subject, h_date, h_message_id)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const KEY = 'domain = @domain AND address = @address AND verdict = @verdict AND reason = @reason';
-const TRIM_SQL = `DELETE FROM shadow_samples WHERE ${KEY} AND id NOT IN
-                  (SELECT id FROM shadow_samples WHERE ${KEY} ORDER BY at DESC, id DESC LIMIT @keep)`;
+const TRIM_SQL = `DELETE FROM shadow_samples WHERE id IN
+                  (SELECT id FROM shadow_samples WHERE ${KEY} ORDER BY at DESC, id DESC LIMIT -1 OFFSET @keep)`;
 
 /**
  * Counts the events per day, domain, address, verdict and reason (one upsert per bucket), adds each key's latest
