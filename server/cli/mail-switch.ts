@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { CliContext } from './context.ts';
 import type { ServiceContext, Actor } from '../services/context.ts';
-import { Invalid } from '../domain/errors.ts';
+import { Invalid, NotFound } from '../domain/errors.ts';
 import { reportRefusal } from './refusal.ts';
 import { parse, table } from './format.ts';
 import { DomainName, MigrationMode } from '#data/contracts/mail-config.ts';
@@ -57,7 +57,7 @@ export async function switchCommand(argv: string[], ctx: CliContext, services: S
         return 0;
       }
       case 'list': {
-        if (!findDomain(ctx.db, name)) throw new Invalid(`The domain ${name} is not hosted.`);
+        if (!findDomain(ctx.db, name)) throw new NotFound(`The domain ${name} is not hosted.`);
         table(
           ctx,
           ['ID', 'AT', 'MODE', 'STATE', 'PHASE'],

@@ -8,6 +8,8 @@ import { addStaff } from '#server/services/users/addStaff.ts';
 import { hashNodeToken, issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { ingestBatch } from '#server/services/telemetry/ingestBatch.ts';
 import { findNodeByTokenHash, type MxNode } from '#server/store/mail.ts';
+import { addDomain } from '#server/services/mail/addDomain.ts';
+import { scheduleSwitch } from '#server/services/mail/switches.ts';
 import { launchChromium, type LaunchedBrowser } from '../support/chromium.ts';
 import { startSiteServer, type SiteServer } from '../support/site-server.ts';
 
@@ -110,6 +112,7 @@ const idOf = (table: string, column: string, value: string) =>
   (site.db.prepare(`SELECT id FROM ${table} WHERE ${column} = ?`).get(value) as { id: number }).id;
 
 const taskIds: number[] = [];
+const CLI = { userId: null, name: 'cli' };
 
 before(async () => {
   site = await startSiteServer({ now: NOW.toISOString() });
@@ -119,6 +122,7 @@ before(async () => {
     actor: { userId: null, name: 'cli' },
     input: { username: 'root', displayName: 'Root', role: 'admin', password: PASSWORD },
   });
+  addDomain({ ctx, actor: CLI, input: { name: 'xss.example.com', mode: 'active', legacyHost: null, legacyPort: null, catchAll: null } });
   const admin = new FormClient(site.url);
   await admin.login('root');
   const root = idOf('categories', 'name', 'All Services');
@@ -227,6 +231,12 @@ before(async () => {
     });
     // Half closed, so reasons and "closed by" show; half open, so they run on the overview.
     if (i % 2 === 1) await author.post(`/staff/tasks/${id}/close`, { reasonId: String(idOf('close_reasons', 'name', p)), at: '' });
+    // An open task's phase still to come, and a domain switch following it: the domain's switch page shows both (issue 13).
+    if (i % 2 === 0) {
+      const starts = new Date(NOW.getTime() + 2 * 86_400_000).toISOString();
+      site.db.prepare('INSERT INTO phases (task_id, position, title, starts_at) VALUES (?, 1, ?, ?)').run(id, `next: ${p}`, starts);
+      scheduleSwitch({ ctx, actor: CLI, name: 'xss.example.com', input: { mode: 'active', taskId: id, phase: `next: ${p}` } });
+    }
   }
 });
 after(async () => {
@@ -306,9 +316,13 @@ test('every payload stays text on every public and staff page', async () => {
     '/staff/users',
     '/staff/mail',
     '/staff/mail/quarantine',
+    '/staff/mail/domains/xss.example.com/switches',
     '/staff/mail/shadow',
   ])
     await visit(path);
+  const switches = await page.goto(`${site.url}/staff/mail/domains/xss.example.com/switches`).then(() => page.locator('main').innerText());
+  for (const p of PAYLOADS.filter((_, i) => i % 2 === 0))
+    assert.ok(switches.includes(`next: ${p}`.trim().replace(/\s+/g, ' ')), `the switch page shows the phase ${p} as text`);
   const quarantine = await page.goto(`${site.url}/staff/mail/quarantine`).then(() => page.locator('main').innerText());
   for (const p of PAYLOADS) assert.ok(quarantine.includes(p.trim().replace(/\s+/g, ' ')), `the quarantine shows ${p} as text`);
   const shadow = await page.goto(`${site.url}/staff/mail/shadow`).then(() => page.locator('main').innerText());
