@@ -15,6 +15,8 @@ export interface LoadOptions {
   greetingTimeoutMs?: number;
   /** How long any other reply may take (default 10 s); a message whose end-of-data reply never comes is uncertain. */
   replyTimeoutMs?: number;
+  /** Messages per connection before QUIT and a new connection (default: a connection lasts until the server ends it). */
+  perConnection?: number;
 }
 
 export interface LoadResult {
@@ -32,6 +34,8 @@ export interface LoadResult {
   silentDrops: number;
   /** The distinct texts of 421 replies seen. */
   texts421: Set<string>;
+  /** Every connection attempt that did not end in a greeting and EHLO answered: its error code (ECONNREFUSED…) or reply. */
+  connectFailures: string[];
 }
 
 export const testIdOf = (message: Buffer): string | null => /\r\nX-Test-Id: (\S+)\r\n/.exec(message.toString('latin1'))?.[1] ?? null;
@@ -71,6 +75,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     unexpected: [],
     silentDrops: 0,
     texts421: new Set(),
+    connectFailures: [],
   };
   const note = (step: string, reply: string | null): number => {
     const code = codeOf(reply);
@@ -90,8 +95,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         open.add(c);
         if (stopping()) return close(c);
         const greeting = await c.read(greetingTimeoutMs);
-        if (codeOf(greeting) === 220 && codeOf(await c.cmd('EHLO load.test')) === 250) return c;
-      } catch {
+        const ehlo = codeOf(greeting) === 220 ? await c.cmd('EHLO load.test') : null;
+        if (codeOf(ehlo) === 250) return c;
+        result.connectFailures.push(`greeting ${greeting}, EHLO ${ehlo}`);
+      } catch (err) {
+        result.connectFailures.push((err as NodeJS.ErrnoException).code ?? (err as Error).message);
         // Not listening (restarting), or no greeting: a connection whose handshake the kernel finished
         // while the node's accept queue was full, then forgot silently when the node was killed. Such a
         // socket stays "established" and would keep this process alive: it is closed below.
@@ -104,19 +112,31 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   async function session(s: number): Promise<void> {
     let c: RawSmtp | null = null;
+    let onConnection = 0;
     for (let k = 0; k < opts.perSession && !stopping(); k++) {
+      if (c && opts.perConnection && onConnection >= opts.perConnection) {
+        c.write('QUIT\r\n');
+        await c.read(replyTimeoutMs).catch(() => null); // 221, or the server is gone already: nothing is at stake
+        c = close(c);
+      }
       const index = s * opts.perSession + k;
       const id = `m${index}`;
       const rcpt = opts.recipientFor(index);
-      result.started++;
+      let began = false;
       for (;;) {
-        c ??= await connect();
+        if (!c) {
+          c = await connect();
+          onConnection = 0;
+        }
         if (!c) return;
         const steps: [string, string][] = [
           ['MAIL', 'MAIL FROM:<load@remote.test>\r\n'],
           ['RCPT', `RCPT TO:<${rcpt}>\r\n`],
           ['DATA', 'DATA\r\n'],
         ];
+        // Counted at its first MAIL: a session stopped while it was between connections never began this message.
+        if (!began) result.started++;
+        began = true;
         let ok = true;
         for (const [step, line] of steps) {
           c.write(line);
@@ -135,6 +155,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         const reply = await c.read(replyTimeoutMs).catch(() => null);
         const code = note('end-of-data', reply);
         if (code === 250) {
+          onConnection++;
           result.acked.set(id, rcpt);
           opts.onAcked?.(id);
         } else if (reply === null) result.uncertain.add(id);
