@@ -17,6 +17,11 @@ export interface MxConfig {
   maildirRoot: string;
   /** Drain and exit when standard input closes (the all-in-one supervisor's pipe). */
   exitWithParent: boolean;
+  /**
+   * 'listen': bind TIDINGS_SMTP_HOST:TIDINGS_SMTP_PORT (with SO_REUSEPORT); 'parent': take the listening socket the
+   * supervising process sends over the IPC channel (server/embedded-mx.ts), so restarts never close it.
+   */
+  smtpSocket: 'listen' | 'parent';
   /** PEM files for STARTTLS/implicit TLS; null: a self-signed certificate generated into the state folder. */
   tlsFiles: { cert: string; key: string } | null;
   implicitTls: boolean;
@@ -234,6 +239,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     srsSecrets,
     maildirRoot: env.TIDINGS_MAILDIR_ROOT ? resolve(cwd, env.TIDINGS_MAILDIR_ROOT) : resolve(base.stateDir, 'mx', 'mail'),
     exitWithParent: env.TIDINGS_MX_EXIT_WITH_PARENT === '1',
+    smtpSocket: oneOf(env, 'TIDINGS_MX_SMTP_SOCKET', ['listen', 'parent'] as const, 'listen'),
     tlsFiles: tlsFiles(env, cwd),
     implicitTls: oneOf(env, 'TIDINGS_SMTP_IMPLICIT_TLS', ['0', '1'] as const, '0') === '1',
     maxMessageBytes: positiveInt(env, 'TIDINGS_SMTP_MAX_MESSAGE_BYTES', 25 * 1024 * 1024, 1024 * 1024 * 1024),

@@ -16,12 +16,18 @@ import type { QuarantineAction } from '#data/contracts/quarantine.ts';
 import type { FetchQuarantineActions } from './quarantine/actions.ts';
 import { type EventObserver, type QuarantineActionResult, QueueStore } from './queue/store.ts';
 import { Ingress, type IngressOptions } from './smtp/ingress.ts';
+import { listenSmtp, stopAccepting } from './smtp/listen.ts';
 import { createLegacyProbe, type LegacyProbe } from './legacy/probe.ts';
 import type { Resolver } from './dns/resolver.ts';
 
 export interface MailSystemOptions {
   smtpHost: string;
   smtpPort: number;
+  /**
+   * A listening socket handed over by a supervising process (server/embedded-mx.ts), used instead of binding
+   * smtpHost:smtpPort (which is bound with SO_REUSEPORT, so a successor can bind it while this process still accepts).
+   */
+  smtpSocket?: object;
   /** Root of the built-in Maildir store. */
   maildirRoot: string;
   serverName?: string;
@@ -90,7 +96,12 @@ export interface MailSystem {
   pollQuarantineActions(): Promise<QuarantinePollOutcome>;
   /** Starts delivering and listening; resolves with the bound SMTP port. */
   start(): Promise<number>;
-  /** Graceful stop: drain sessions, finish deliveries in hand, commit what is pending. */
+  /**
+   * Graceful stop: stop accepting (smtp/listen.ts stopAccepting), drain sessions, finish deliveries in hand, commit
+   * what is pending. The worker claims until the sessions are drained, so what they accepted is delivered before the
+   * exit; a successor sharing the node database meanwhile (a rolling restart) never takes a copy this process holds,
+   * nor this process one of the successor's.
+   */
   stop(): Promise<void>;
 }
 
@@ -260,12 +271,14 @@ export function createMailSystem(opts: MailSystemOptions, deps: MailSystemDeps):
       prune();
       pruneTimer = setInterval(prune, QUARANTINE_PRUNE_EVERY_MS);
       pruneTimer.unref();
-      const port = await ingress.listen(opts.smtpPort, opts.smtpHost);
+      const target = opts.smtpSocket ? { handle: opts.smtpSocket } : { host: opts.smtpHost, port: opts.smtpPort };
+      const port = await listenSmtp(ingress.server.server, target);
       deps.log.info({ port, host: opts.smtpHost }, 'smtp ingress listening');
       return port;
     },
     async stop() {
       if (pruneTimer) clearInterval(pruneTimer);
+      await stopAccepting(ingress.server);
       await ingress.drain(opts.shutdownDeadlineMs ?? 10_000);
       await worker.stop();
       await committer.close();

@@ -37,6 +37,24 @@ function srsSecrets(dir: string, fromEnv: string[]): { secret: string; oldSecret
   return { secret: readFileSync(file, 'utf8').trim(), oldSecrets: [] };
 }
 
+/**
+ * Asks the supervising process (server/embedded-mx.ts) for the SMTP listening socket it keeps open across restarts of
+ * this process: connections wait in its accept queue while no MX process accepts, and none is refused or reset.
+ */
+function socketFromParent(): Promise<object> {
+  const send = process.send?.bind(process);
+  if (!send) throw new ConfigError('TIDINGS_MX_SMTP_SOCKET', '"parent" needs a supervising process with an IPC channel');
+  return new Promise((resolve) => {
+    const onMessage = (m: { type?: string } | null, handle: unknown): void => {
+      if (m?.type !== 'smtp-socket' || !handle) return;
+      process.off('message', onMessage);
+      resolve(handle as object);
+    };
+    process.on('message', onMessage);
+    send({ type: 'smtp-socket?' });
+  });
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   // Every Maildir delivery fsyncs a file and a directory on libuv's pool; with its default four
@@ -88,10 +106,12 @@ async function main(): Promise<void> {
     ? createMxMetrics({ readGauges: heartbeatReader(db), ackedCursor: eventLog(db).cursor, now: () => clock.now() })
     : null;
 
+  const smtpSocket = mxConfig.smtpSocket === 'parent' ? await socketFromParent() : undefined;
   const mx = createMailSystem(
     {
       smtpHost: config.smtpHost,
       smtpPort: config.smtpPort,
+      smtpSocket,
       maildirRoot: mxConfig.maildirRoot,
       serverName,
       ingress: {

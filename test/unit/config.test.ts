@@ -74,6 +74,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     srsSecrets: [],
     maildirRoot: '/srv/t/state/mx/mail',
     exitWithParent: false,
+    smtpSocket: 'listen',
     tlsFiles: null,
     implicitTls: false,
     maxMessageBytes: 25 * 1024 * 1024,
