@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { ConfigError, loadConfig } from '#data/config.ts';
 import type { ShadowReason, ShadowReport, ShadowVerdictKind } from '#data/contracts/shadow.ts';
 import { DEFAULT_SHADOW_REPORT_RETENTION_MS, runShadowReportPrune } from '#server/jobs/shadow-report-prune.ts';
+import { startJobs } from '#server/jobs/schedule.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { runCliInProcess } from '../support/cli-in-process.ts';
 import { makeHarness, type Session } from './api-harness.ts';
@@ -251,6 +252,22 @@ test('the retention job prunes day counts past TIDINGS_SHADOW_REPORT_RETENTION a
   h.advance(DAY);
   assert.equal(runShadowReportPrune(deps, DEFAULT_SHADOW_REPORT_RETENTION_MS), counts - 1);
   assert.equal(rows('shadow_counts'), 0);
+});
+
+test("the backend's jobs run the prune with the configured retention", async () => {
+  const { h } = await setup();
+  const rows = () =>
+    (h.db.prepare('SELECT (SELECT count(*) FROM shadow_counts) + (SELECT count(*) FROM shadow_samples) AS n').get() as { n: number }).n;
+  const deps = { db: h.db, clock: () => h.now(), log: { info() {}, error() {}, warn() {} } as never, changes: h.changes };
+  const keep = startJobs(deps, { shadowReportRetentionMs: 7 * DAY });
+  keep.runNow();
+  await keep.stop();
+  assert.ok(rows() > 0);
+  h.advance(9 * DAY);
+  const jobs = startJobs(deps, { shadowReportRetentionMs: 7 * DAY });
+  jobs.runNow();
+  await jobs.stop();
+  assert.equal(rows(), 0);
 });
 
 test('`mail shadow` prints the counts per domain and address, and the samples; bad options exit 2', async () => {
