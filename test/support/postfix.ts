@@ -15,6 +15,8 @@ export interface PostfixOptions {
   domain: string;
   /** Local parts delivered to <dir>/mail/<domain>/<local>/Maildir/ by virtual(8). */
   mailboxes: string[];
+  /** Further domains it hosts, each with its local parts, delivered the same way (<dir>/mail/<domain>/<local>/Maildir/). */
+  moreDomains?: Record<string, string[]>;
   processLimit?: number;
 }
 
@@ -89,7 +91,8 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
   const postfixUid = Number(execFileSync('id', ['-u', 'postfix']).toString().trim());
   chownSync(join(dir, 'data'), postfixUid, -1);
   chownSync(maildirRoot, uid, gid);
-  const vmailbox = opts.mailboxes.map((l) => `${l}@${opts.domain} ${opts.domain}/${l}/Maildir/`);
+  const domains: Record<string, string[]> = { [opts.domain]: opts.mailboxes, ...opts.moreDomains };
+  const vmailbox = Object.entries(domains).flatMap(([domain, locals]) => locals.map((l) => `${l}@${domain} ${domain}/${l}/Maildir/`));
   writeFileSync(join(etc, 'vmailbox'), `${vmailbox.join('\n')}\n`);
   const mainCf = [
     'compatibility_level = 3.6',
@@ -99,7 +102,7 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
     'setgid_group = postdrop',
     'myhostname = legacy.test',
     'mydestination =',
-    `virtual_mailbox_domains = ${opts.domain}`,
+    `virtual_mailbox_domains = ${Object.keys(domains).join(', ')}`,
     `virtual_mailbox_base = ${maildirRoot}`,
     `virtual_mailbox_maps = texthash:${etc}/vmailbox`,
     `virtual_uid_maps = static:${uid}`,

@@ -21,8 +21,8 @@ export interface SyncBackend {
   db: DB;
   server: ServerType;
   url: string;
-  /** A staff API call; asserts a 2xx answer. */
-  api: (method: string, path: string, body?: unknown) => Promise<void>;
+  /** A staff API call; asserts a 2xx answer and resolves with its JSON body (undefined when it has none). */
+  api: (method: string, path: string, body?: unknown) => Promise<unknown>;
   /** A node token for GET /api/v1/mx/config. */
   token: string;
 }
@@ -58,10 +58,12 @@ export async function startSyncBackend(): Promise<SyncBackend> {
     cookie: login.headers.get('set-cookie')!.split(';')[0],
     csrf: ((await login.json()) as { csrfToken: string }).csrfToken,
   };
-  const api = async (method: string, path: string, body?: unknown): Promise<void> => {
+  const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const headers = { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf };
     const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    assert.ok(res.ok, `${method} ${path} → ${res.status} ${await res.clone().text()}`);
+    const text = await res.text();
+    assert.ok(res.ok, `${method} ${path} → ${res.status} ${text}`);
+    return res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined;
   };
   const token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name: 'mx-test' });
   return { db, server, url, api, token };
