@@ -208,7 +208,11 @@ test('cutover under load: legacy → shadow → active and back, every accepted 
     for (const id of r.acked.keys()) {
       // The copies this load added: those found now, less those found before it (ids repeat from load to load).
       const copies = [...(now.get(id) ?? [])];
-      for (const b of before.get(id) ?? []) copies.splice(copies.findIndex((c) => c.system === b.system), 1);
+      for (const b of before.get(id) ?? [])
+        copies.splice(
+          copies.findIndex((c) => c.system === b.system),
+          1,
+        );
       assert.equal(copies.length, 1, `${id}: ${JSON.stringify(copies)}`);
       const { system, domain } = copies[0];
       per[domain] ??= { new: 0, legacy: 0 };
