@@ -10,6 +10,7 @@ import { killHard } from '../support/child.ts';
 import { runLoad } from '../support/load.ts';
 import { scanMaildirs } from '../support/maildir-scan.ts';
 import { ANNA_MAILDIR_REPLICA, spawnMxMain, startMainNode, type MainNode } from '../support/mx-main.ts';
+import { RawSmtp } from '../support/smtp-client.ts';
 import { waitFor } from '../support/wait.ts';
 
 const SESSIONS = 20;
@@ -51,6 +52,10 @@ test('a second process takes the port, the first drains: nothing refused, reset,
       acked++;
     },
   });
+  let draining = false;
+  old.child.stdout!.on('data', (chunk: Buffer) => {
+    if (chunk.toString().includes('shutting down: draining')) draining = true;
+  });
   const phases = (async () => {
     try {
       await waitFor(
@@ -58,6 +63,11 @@ test('a second process takes the port, the first drains: nothing refused, reset,
         () => `${ACKED_PER_PHASE} messages accepted by the first process (${acked})`,
         60_000,
       );
+      // A transfer under way on the first process when the successor takes over.
+      const long = await RawSmtp.connect(old.port);
+      assert.match((await long.open('slow@origin.test', ['anna@example.com']))[0], /^250 /);
+      assert.match((await long.cmd('DATA'))!, /^354 /);
+      long.write('From: <slow@origin.test>\r\nX-Test-Id: long-1\r\nSubject: in flight\r\n\r\nfirst half, ');
       const successor = await spawnMxMain({
         ...ENV,
         TIDINGS_STATE_DIR: old.dir,
@@ -69,6 +79,11 @@ test('a second process takes the port, the first drains: nothing refused, reset,
       assert.equal(successor.port, old.port, 'the successor listens on the same port');
       // The successor accepts on the port already; only now does the first process stop accepting and drain.
       old.child.kill('SIGTERM');
+      await waitFor(() => draining, 'the first process to begin its drain');
+      long.write('second half\r\n.\r\n');
+      assert.match((await long.read(10_000))!, /^250 /, 'the transfer in flight finishes on the draining process');
+      assert.equal(old.child.exitCode, null, 'the first process stayed until then');
+      long.close();
       const exit = await old.exited;
       assert.equal(exit.code, 0, `the first process exits 0 after its drain\n${old.stderr()}`);
       const atExit = acked;
@@ -97,10 +112,11 @@ test('a second process takes the port, the first drains: nothing refused, reset,
     () => `the queue delivered (${countDeliveries(stateDir, 'queued')} queued)`,
     60_000,
   );
-  assert.equal(countDeliveries(stateDir, 'delivered'), result.acked.size, 'one delivery recorded per accepted message');
+  assert.equal(countDeliveries(stateDir, 'delivered'), result.acked.size + 1, 'one delivery recorded per accepted message');
   const found = scanMaildirs(join(stateDir, 'mx', 'mail'));
-  for (const [id, rcpt] of result.acked) assert.deepEqual(found.get(id), [rcpt], `${id} lost or duplicated`);
-  assert.equal(found.size, result.acked.size, 'nothing in the Maildir that was not answered 250');
+  for (const [id, rcpt] of [...result.acked, ['long-1', 'anna@example.com']])
+    assert.deepEqual(found.get(id), [rcpt], `${id} lost or duplicated`);
+  assert.equal(found.size, result.acked.size + 1, 'nothing in the Maildir that was not answered 250');
   await successor.stop();
   console.log(`rolling restart: ${result.acked.size} messages once each, ${result.codes.get(421) ?? 0} × 421 from the drain`);
 });
