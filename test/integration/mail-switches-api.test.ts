@@ -184,6 +184,30 @@ test('a deleted phase cancels its switches; switch-now records the mode at once 
   assert.equal(list.filter((s: { cancelReason: string }) => s.cancelReason === 'switch-now').length, 2);
 });
 
+test('a PATCH that changes the mode acts as switch-now: pending switches are cancelled, so none flips the domain back', async () => {
+  const { h, call, records, version, job } = await setup();
+  assert.equal((await call('POST', '/api/v1/mail/domains/example.com/switches', { mode: 'active', at: at(2) })).status, 201);
+  // Other edits (the staff form sends the current mode along) keep the schedule.
+  assert.equal((await call('PATCH', '/api/v1/mail/domains/example.com', { mode: 'legacy', catchAll: 'all@example.com' })).status, 200);
+  assert.equal((await call('GET', '/api/v1/mail/domains/example.com/switches')).body.switches[0].state, 'pending');
+  const v = version();
+  const r = await call('PATCH', '/api/v1/mail/domains/example.com', { mode: 'shadow' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const recs = await records(v);
+  assert.deepEqual(
+    recs.map((x) => [x.record.mode, x.record.switches]),
+    [['shadow', undefined]],
+  );
+  const list = (await call('GET', '/api/v1/mail/domains/example.com/switches')).body.switches;
+  assert.deepEqual(
+    list.map((s: { state: string; cancelReason: string }) => [s.state, s.cancelReason]),
+    [['cancelled', 'switch-now']],
+  );
+  h.advance(3 * 3_600_000);
+  assert.deepEqual(job(), { applied: 0, cancelled: 0, comments: 0 }, 'nothing left to flip it back');
+  assert.equal((await call('GET', '/api/v1/mail/domains/example.com/switches')).body.mode, 'shadow');
+});
+
 test('bad requests are problem+json 4xx with a message, and change nothing', async () => {
   const { call, version, session, h } = await setup();
   const { taskId, plan } = await plannedTask(call, h, session);

@@ -121,6 +121,16 @@ export function cancelSwitch({ ctx, actor, name, id }: { ctx: ServiceContext; ac
 }
 
 /**
+ * Cancels every pending switch of the domain as superseded by a mode set now (switch-now, or a PATCH that changes the
+ * mode); the caller records the mode and re-sends the domain's record in the same transaction.
+ */
+export function cancelPending(ctx: ServiceContext, d: Domain, now: string): store.SwitchRecord[] {
+  const cancelled = store.pendingSwitches(ctx.db, { domainId: d.id });
+  for (const s of cancelled) store.markCancelled(ctx.db, s.id, now, 'switch-now');
+  return cancelled;
+}
+
+/**
  * Rollback (or any switch) at once: the mode is recorded now and every pending switch of the domain is cancelled, so
  * no node flips back at a time it still holds. Nodes pick the change up at their next config sync.
  */
@@ -130,8 +140,7 @@ export function switchNow({ ctx, actor, name, mode }: { ctx: ServiceContext; act
     .transaction(() => {
       const d = hostedDomain(ctx, name);
       requireLegacyHost(d, mode);
-      const cancelled = store.pendingSwitches(ctx.db, { domainId: d.id });
-      for (const s of cancelled) store.markCancelled(ctx.db, s.id, now, 'switch-now');
+      const cancelled = cancelPending(ctx, d, now);
       storeUpdate(ctx.db, { ...d, mode }, now);
       const domain = publishDomain(ctx, actor, d.name, 'mail.domain.switch.now', now, {
         from: d.mode,
