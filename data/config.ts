@@ -34,6 +34,10 @@ export interface Config {
   telemetryHealth: TelemetryHealthConfig;
   /** Bearer token for the backend's GET /metrics; null: /metrics answers loopback requests that no proxy passed on. */
   metricsToken: string | null;
+  /** Subscriber mail (issue 14): the outbound relay, apart from the Tidings MX; null: nothing is sent (rows wait). */
+  notifySmtpUrl: string | null;
+  /** The From of subscriber mail (an address, optionally with a display name: `Tidings <status@example.org>`). */
+  notifyFrom: string;
 }
 
 export interface TelemetryHealthConfig {
@@ -82,7 +86,36 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     telemetrySection: sectionSlug(env, 'TIDINGS_TELEMETRY_SECTION', 'email'),
     metricsToken: metricsToken(env),
     telemetryHealth: telemetryHealth(env),
+    notifySmtpUrl: notifySmtpUrl(env),
+    notifyFrom: notifyFrom(env, publicUrl),
   };
+}
+
+/** smtp:// (STARTTLS when offered) or smtps:// (TLS from the first byte), with optional user:password@ and ?options. */
+function notifySmtpUrl(env: Env): string | null {
+  const raw = env.TIDINGS_NOTIFY_SMTP_URL;
+  if (raw === undefined || raw === '') return null;
+  const bad = new ConfigError(
+    'TIDINGS_NOTIFY_SMTP_URL',
+    `must be an smtp:// or smtps:// URL such as smtp://relay.example.org:587, got "${raw}"`,
+  );
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw bad;
+  }
+  if ((u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || u.hostname === '') throw bad;
+  return raw;
+}
+
+function notifyFrom(env: Env, publicUrl: string): string {
+  const raw = env.TIDINGS_NOTIFY_FROM;
+  if (raw === undefined || raw === '') return `Tidings <noreply@${new URL(publicUrl).hostname}>`;
+  // An address, or a display name without quotes, angle brackets or control characters followed by <address>.
+  if (!/^(?:[^"<>\p{Cc}]{1,100} <[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/u.test(raw))
+    throw new ConfigError('TIDINGS_NOTIFY_FROM', `must be an address or Name <address>, got "${raw}"`);
+  return raw;
 }
 
 function telemetryHealth(env: Env): TelemetryHealthConfig {
