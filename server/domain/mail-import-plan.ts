@@ -13,7 +13,10 @@ export interface CurrentConfig {
   policies: PolicyRecord[];
 }
 
-/** How domains the import creates are set up; a domain already hosted keeps its mode, legacy host and catch-all. */
+/**
+ * How domains the import creates are set up; a domain already hosted keeps its mode and legacy host, and its catch-all
+ * unless the files give one (a virtual_alias_maps `@domain` entry).
+ */
 export interface ImportOptions {
   newDomainMode: MigrationMode;
   legacyHost: string | null;
@@ -25,7 +28,7 @@ export const IMPORT_KINDS = ['domain', 'mailbox', 'alias', 'policy'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 export type PlanItem =
-  | { kind: 'domain'; action: PlanAction; key: string; origin: Origin; after: DomainRecord }
+  | { kind: 'domain'; action: PlanAction; key: string; origin: Origin; before?: DomainRecord; after: DomainRecord }
   | { kind: 'mailbox'; action: PlanAction; key: string; origin: Origin; after: MailboxRecord }
   | { kind: 'alias'; action: PlanAction; key: string; origin: Origin; before?: AliasRecord; after: AliasRecord }
   | { kind: 'policy'; action: PlanAction; key: string; origin: Origin; before?: PolicySettings; after: PolicyRecord };
@@ -69,16 +72,31 @@ export function planImport(desired: DesiredConfig, current: CurrentConfig, optio
         message: `the new domain ${d.name} would be in ${options.newDomainMode} mode, which relays to the old system: give its legacy host (or import in active mode)`,
       });
   }
-  for (const d of desired.domains) {
-    const existing = domains.get(d.name);
-    const after: DomainRecord = existing ?? {
-      name: d.name,
+  const catchAlls = new Map(desired.catchAlls.map((x) => [x.domain, x]));
+  const domainItem = (name: string, origin: Origin) => {
+    const existing = domains.get(name);
+    const base: DomainRecord = existing ?? {
+      name,
       mode: options.newDomainMode,
       legacyHost: options.legacyHost,
       legacyPort: options.legacyPort,
       catchAll: null,
     };
-    items.push({ kind: 'domain', action: existing ? 'unchanged' : 'create', key: d.name, origin: d, after });
+    const catchAll = catchAlls.get(name)?.target ?? base.catchAll;
+    const after = { ...base, catchAll };
+    const action: PlanAction = !existing ? 'create' : existing.catchAll === catchAll ? 'unchanged' : 'update';
+    items.push({ kind: 'domain', action, key: name, origin, ...(existing ? { before: existing } : {}), after });
+  };
+  for (const d of desired.domains) domainItem(d.name, d);
+  for (const x of desired.catchAlls) {
+    if (importedDomains.has(x.domain)) continue;
+    if (domains.has(x.domain)) domainItem(x.domain, x);
+    else
+      errors.push({
+        file: x.file,
+        line: x.line,
+        message: `the catch-all's domain ${x.domain} is neither hosted nor in the import's domains`,
+      });
   }
   const hosted = (address: string, at: Origin) => {
     const domain = splitAddress(address)?.domain ?? '';
@@ -150,6 +168,11 @@ const policyText = (s: PolicySettings | undefined) =>
       '(inherits)';
 const aliasText = (a: AliasRecord) => `${a.targets.join(', ')}${a.keepLocalCopy ? ' (keeping a local copy)' : ''}`;
 
+const domainText = (before: DomainRecord | undefined, after: DomainRecord) =>
+  before
+    ? `catch-all ${before.catchAll ?? '(none)'} → ${after.catchAll ?? '(none)'}`
+    : `mode ${after.mode}${after.legacyHost ? `, legacy ${after.legacyHost}:${after.legacyPort ?? 25}` : ''}${after.catchAll ? `, catch-all ${after.catchAll}` : ''}`;
+
 const PLURAL: Record<ImportKind, string> = { domain: 'domains', mailbox: 'mailboxes', alias: 'aliases', policy: 'policies' };
 
 /** The diff as text lines: one per created or updated record ("+" create, "~" update), then the counts. */
@@ -160,7 +183,7 @@ export function planLines(plan: ImportPlan): string[] {
     const mark = i.action === 'create' ? '+' : '~';
     const what =
       i.kind === 'domain'
-        ? `mode ${i.after.mode}${i.after.legacyHost ? `, legacy ${i.after.legacyHost}:${i.after.legacyPort ?? 25}` : ''}`
+        ? domainText(i.before, i.after)
         : i.kind === 'mailbox'
           ? i.after.delivery
           : i.kind === 'alias'

@@ -38,11 +38,18 @@ export interface DesiredPolicy extends Origin {
   virus?: VirusPolicy;
 }
 
+/** A virtual_alias_maps catch-all (`@example.org  someone@example.org`): the domain's catch-all address. */
+export interface DesiredCatchAll extends Origin {
+  domain: string;
+  target: string;
+}
+
 export interface DesiredConfig {
   domains: DesiredDomain[];
   mailboxes: DesiredMailbox[];
   aliases: DesiredAlias[];
   policies: DesiredPolicy[];
+  catchAlls: DesiredCatchAll[];
 }
 
 export type ParseResult = { ok: true; desired: DesiredConfig } | { ok: false; errors: ImportLineError[] };
@@ -104,7 +111,7 @@ function parseTargets(
 }
 
 class Collector {
-  readonly desired: DesiredConfig = { domains: [], mailboxes: [], aliases: [], policies: [] };
+  readonly desired: DesiredConfig = { domains: [], mailboxes: [], aliases: [], policies: [], catchAlls: [] };
   private readonly seen = new Map<string, Origin>();
   readonly errors: ImportLineError[];
   constructor(errors: ImportLineError[]) {
@@ -146,8 +153,12 @@ export function parsePostfix(files: { domains?: ImportFile; mailboxes?: ImportFi
     for (const l of logicalLines(file, errors)) {
       const at = { file: file.name, line: l.line };
       const [key, ...values] = l.text.split(/\s+/);
+      if (key.startsWith('@') && what === 'virtual_alias_maps') {
+        catchAll(key.slice(1), values.join(' '), at);
+        continue;
+      }
       if (key.startsWith('@')) {
-        errors.push({ ...at, message: `"${key}": catch-all entries are not imported; set the domain's catch-all instead` });
+        errors.push({ ...at, message: `"${key}": a catch-all is imported from virtual_alias_maps only` });
         continue;
       }
       if (!key.includes('@')) {
@@ -169,6 +180,14 @@ export function parsePostfix(files: { domains?: ImportFile; mailboxes?: ImportFi
       }
       each(a.value, v, at);
     }
+  };
+  // `@example.org  someone@example.org`: one address, as a domain has one catch-all (not a list, not `@other.org`).
+  const catchAll = (rawDomain: string, rawTarget: string, at: Origin) => {
+    const d = DomainName.safeParse(rawDomain);
+    const t = parseAddress(rawTarget, 'the catch-all target');
+    if (!d.success) errors.push({ ...at, message: `catch-all "@${rawDomain}": ${issue(d)}` });
+    else if (!t.ok) errors.push({ ...at, message: `@${d.data}: ${t.message} (one address: a domain has one catch-all)` });
+    else if (c.first('catch-all', `@${d.data}`, at)) c.desired.catchAlls.push({ domain: d.data, target: t.value, ...at });
   };
   if (files.mailboxes) {
     entries(files.mailboxes, 'virtual_mailbox_maps', (address, values, at) => {

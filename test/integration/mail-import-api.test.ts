@@ -51,6 +51,34 @@ test('API import: dry run → the diff and nothing written; real run → applied
   assert.deepEqual(count(h.db), after);
 });
 
+test('API import: a virtual_alias_maps catch-all sets the domain catch-all (hosted or new), audited; again → nothing', async () => {
+  const h = makeHarness();
+  const session = await h.admin();
+  const hosted = await h.request('POST', '/api/v1/mail/domains', { session, body: { name: 'example.net' } });
+  assert.equal(hosted.status, 201);
+  const body = {
+    postfixDomains: 'example.com\n',
+    postfixAliases: '@example.com anna@example.com\n@example.net postmaster@example.net\n',
+    dryRun: false,
+    newDomainMode: 'active',
+  };
+  const r = await h.request('POST', '/api/v1/mail/import', { session, body });
+  const p = (await r.json()) as { applied: number; diff: string };
+  assert.equal(r.status, 200, JSON.stringify(p));
+  assert.equal(p.applied, 2);
+  const catchAll = (name: string) =>
+    (h.db.prepare('SELECT catch_all FROM mail_domains WHERE name = ?').get(name) as { catch_all: string | null }).catch_all;
+  assert.equal(catchAll('example.com'), 'anna@example.com');
+  assert.equal(catchAll('example.net'), 'postmaster@example.net');
+  const actions = h.db.prepare("SELECT action FROM audit_log WHERE action LIKE 'mail.domain.%' ORDER BY id").all();
+  assert.deepEqual(
+    actions.map((a) => (a as { action: string }).action),
+    ['mail.domain.add', 'mail.domain.add', 'mail.domain.update'],
+  );
+  const again = await h.request('POST', '/api/v1/mail/import', { session, body });
+  assert.equal(((await again.json()) as { applied: number }).applied, 0);
+});
+
 test('API import: bad lines are a 400 problem naming each one, nothing written; auth and CSRF required', async () => {
   const h = makeHarness();
   const session = await h.admin();

@@ -144,7 +144,7 @@ test('a map set with broken lines imports nothing and names each bad line', asyn
   mailboxes[300] = 'user1@d0.example d0.example/again/'; // line 301: given twice
   const aliases = set.aliases.split('\n');
   aliases[9] = 'list9@d0.example root'; // line 10: a local name, not an address
-  aliases[399] = '@d9.example user1@d9.example'; // line 400: catch-all
+  aliases[399] = '@d9.example @d8.example'; // line 400: a catch-all to a domain, not one address
   const args = writeSet(dir, { domains: `${set.domains}bad_domain\n`, mailboxes: mailboxes.join('\n'), aliases: aliases.join('\n') });
   const before = snapshot(db);
   const r = await run(...args, '--mode', 'active');

@@ -54,7 +54,7 @@ test('Postfix maps: every bad line is named with its file and line, not just the
     mailboxes: { name: 'm', text: 'anna@example.com p/\nbroken-line-without-at x\nanna@example.com again/\nbob@example.com\n' },
     aliases: {
       name: 'a',
-      text: '@example.com anna@example.com\ninfo@example.com root\nok@example.com anna@example.com\nx@example.com x@example.com\n',
+      text: '@example.com anna@example.com, bob@example.com\ninfo@example.com root\nok@example.com anna@example.com\nx@example.com x@example.com\n',
     },
   });
   assert.equal(r.ok, false);
@@ -62,7 +62,7 @@ test('Postfix maps: every bad line is named with its file and line, not just the
   const text = r.ok ? '' : r.errors.map((e) => e.message).join('\n');
   assert.match(text, /"not_a_domain" must be a domain name/);
   assert.match(text, /mailbox anna@example\.com is already given at m:1/);
-  assert.match(text, /catch-all entries are not imported/);
+  assert.match(text, /@example\.com: the catch-all target "anna@example\.com, bob@example\.com" must be an address.*one catch-all/);
   assert.match(text, /target "root" must be an address/);
   assert.match(text, /has no target other than itself/);
 });
@@ -208,4 +208,69 @@ test('plan: unhosted domains, a legacy domain without a legacy host and a self-c
   assert.equal(r.ok, false);
   assert.deepEqual(r.ok ? [] : r.errors.map((e) => `${e.file}:${e.line}`), ['a:1', 'd:1', 'm:1']);
   assert.ok(planImport(d, NONE, { newDomainMode: 'active', legacyHost: null, legacyPort: null }).ok === false);
+});
+
+test('Postfix catch-all keys (@domain target) become the domain catch-all: set on a new domain, updated on a hosted one', () => {
+  const d = ok(
+    parsePostfix({
+      domains: { name: 'd', text: 'new.test\n' },
+      aliases: { name: 'a', text: '@New.Test  Anna@new.test\n@example.com all@example.com\n@same.test x@same.test\n' },
+    }),
+  );
+  assert.deepEqual(
+    d.catchAlls.map((x) => [x.domain, x.target, x.line]),
+    [
+      ['new.test', 'anna@new.test', 1],
+      ['example.com', 'all@example.com', 2],
+      ['same.test', 'x@same.test', 3],
+    ],
+  );
+  const hosted = (name: string, catchAll: string | null) => ({
+    name,
+    mode: 'active' as const,
+    legacyHost: null,
+    legacyPort: null,
+    catchAll,
+  });
+  const r = planImport(d, { ...NONE, domains: [hosted('example.com', null), hosted('same.test', 'x@same.test')] }, LEGACY);
+  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.errors));
+  assert.deepEqual(
+    r.plan.items.map((i) => [i.key, i.action, i.kind === 'domain' && i.after.catchAll]),
+    [
+      ['new.test', 'create', 'anna@new.test'],
+      ['example.com', 'update', 'all@example.com'],
+      ['same.test', 'unchanged', 'x@same.test'],
+    ],
+  );
+  const lines = planLines(r.plan);
+  assert.ok(lines.includes('~ domain example.com: catch-all (none) → all@example.com  (a:2)'), lines.join('\n'));
+  assert.ok(
+    lines.includes('+ domain new.test: mode legacy, legacy old-mx.example.net:25, catch-all anna@new.test  (d:1)'),
+    lines.join('\n'),
+  );
+
+  const bad = parsePostfix({
+    aliases: {
+      name: 'a',
+      text: '@bad_domain x@example.com\n@example.com @example.net\n@example.com\n@example.com a@example.com\n@example.com b@example.com\n',
+    },
+    mailboxes: { name: 'm', text: '@example.com example.com/all/\n' },
+  });
+  assert.deepEqual(bad.ok ? [] : bad.errors.map((e) => `${e.file}:${e.line}`), ['m:1', 'a:1', 'a:2', 'a:3', 'a:5']);
+  assert.match(bad.ok ? '' : bad.errors[0].message, /from virtual_alias_maps only/);
+  assert.match(bad.ok ? '' : bad.errors[4].message, /catch-all @example\.com is already given at a:4/);
+  const unhosted = planImport(ok(parsePostfix({ aliases: { name: 'a', text: '@gone.test a@gone.test\n' } })), NONE, LEGACY);
+  assert.match(unhosted.ok ? '' : unhosted.errors[0].message, /catch-all's domain gone\.test is neither hosted nor/);
+});
+
+test('CSV forward targets are checked as alias targets: bare names, <...>, mailto: and IP literals are bad lines', () => {
+  const rows = ['root', '<a@provider.test>', 'mailto:a@provider.test', 'a@[192.0.2.1]', 'a@b@provider.test'];
+  const text = ['domain,address,type,targets', ...rows.map((t) => `example.com,fwd@example.com,forward,"${t}"`)].join('\n');
+  const r = parseCsv({ name: 'c.csv', text });
+  assert.deepEqual(r.ok ? [] : r.errors.map((e) => e.line), [2, 3, 4, 5, 6]);
+  for (const e of r.ok ? [] : r.errors) assert.match(e.message, /fwd@example\.com: target ".*" must be an address/);
+  const good = ok(
+    parseCsv({ name: 'c.csv', text: 'domain,address,type,targets\nexample.com,fwd@example.com,forward,Some.One@Provider.TEST\n' }),
+  );
+  assert.deepEqual(good.aliases[0].targets, ['Some.One@provider.test'], 'the local part as written, the domain folded');
 });

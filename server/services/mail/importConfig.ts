@@ -20,6 +20,7 @@ import {
 } from '../../store/mail.ts';
 import { writeAudit } from '../../store/audit.ts';
 import { addDomain } from './addDomain.ts';
+import { updateDomain } from './updateDomain.ts';
 import { addMailbox } from './addMailbox.ts';
 import { addAlias } from './addAlias.ts';
 import { setPolicy } from './setPolicy.ts';
@@ -96,7 +97,9 @@ export function importMailConfig({
         applied++;
         if (i.kind === 'domain') {
           const { name, mode, legacyHost, legacyPort, catchAll } = i.after;
-          addDomain({ ctx, actor, input: { name, mode, legacyHost, legacyPort, catchAll } });
+          // A hosted domain changes only by its catch-all (a virtual_alias_maps `@domain` entry).
+          if (i.action === 'update') updateDomain({ ctx, actor, name, patch: { catchAll } });
+          else addDomain({ ctx, actor, input: { name, mode, legacyHost, legacyPort, catchAll } });
         } else if (i.kind === 'mailbox') {
           const { address, delivery, lmtpHost, lmtpPort } = i.after;
           addMailbox({ ctx, actor, input: { address, delivery, lmtpHost, lmtpPort } });
