@@ -64,6 +64,8 @@ export interface LegacyProbeSettings {
   positiveTtlMs: number;
   /** How long "no such address" is reused. */
   negativeTtlMs: number;
+  /** Probes in flight at once per legacy host and port; a further one waits for a slot up to half the timeout, then 451. */
+  concurrency: number;
 }
 
 export interface ScanSettings {
@@ -261,6 +263,7 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
       timeoutMs: duration(env, 'TIDINGS_LEGACY_PROBE_TIMEOUT', 10 * UNIT_MS.s, false, '5s, 10s or 30s'),
       positiveTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_POSITIVE_TTL', 10 * UNIT_MS.m, true, '5m, 10m or 1h'),
       negativeTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_NEGATIVE_TTL', 2 * UNIT_MS.m, true, '1m, 2m or 10m'),
+      concurrency: positiveInt(env, 'TIDINGS_LEGACY_PROBE_CONCURRENCY', 10, 1000),
     },
   };
   // A message clamd will not take is not clean: it would get 451 at every try until the sender gave up, days later.

@@ -28,6 +28,8 @@ export interface AnswerCache<T> {
     ask: () => Promise<T>,
     keepUntil: (answered: Answered<T>, askedAt: number) => number,
   ): { answer: Promise<T>; source: AnswerSource };
+  /** Drops the kept answers whose key `matches` (questions in flight are not touched). */
+  forget(matches: (key: string) => boolean): void;
   readonly size: number;
 }
 
@@ -80,6 +82,9 @@ export function createAnswerCache<T>(opts: AnswerCacheOptions): AnswerCache<T> {
       );
       inFlight.set(key, answer);
       return { answer, source: 'asked' };
+    },
+    forget(matches) {
+      for (const key of entries.keys()) if (matches(key)) entries.delete(key);
     },
     get size() {
       return entries.size;

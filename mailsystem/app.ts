@@ -47,7 +47,12 @@ export interface MailSystemOptions {
   legacyProbe?: Partial<LegacyProbeSettings>;
 }
 
-export const DEFAULT_LEGACY_PROBE: LegacyProbeSettings = { timeoutMs: 10_000, positiveTtlMs: 10 * 60_000, negativeTtlMs: 2 * 60_000 };
+export const DEFAULT_LEGACY_PROBE: LegacyProbeSettings = {
+  timeoutMs: 10_000,
+  positiveTtlMs: 10 * 60_000,
+  negativeTtlMs: 2 * 60_000,
+  concurrency: 10,
+};
 
 export interface MailSystemDeps {
   db: DB;

@@ -165,6 +165,8 @@ async function main(): Promise<void> {
         log,
         intervalMs: mxConfig.syncIntervalMs,
         afterSync: () => mx.pollQuarantineActions(),
+        // A changed domain's cached probe answers may be stale (a mode, host or imported address changed): ask again.
+        onApplied: (changed) => mx.legacyProbe.forget(changed.reset ? 'all' : changed.domains),
       })
     : null;
   if (sync) sync.start();

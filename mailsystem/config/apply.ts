@@ -5,6 +5,10 @@ import { type MxConfigPayload, type ConfigChange, policyScopeOf } from '#data/co
 export interface ApplyResult {
   applied: number;
   version: number;
+  /** Domains whose own record, mailboxes or aliases this page changed (lower-case names); policies are not counted. */
+  domains: string[];
+  /** The page replaced the whole replica. */
+  reset: boolean;
 }
 
 export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date): ApplyResult {
@@ -25,9 +29,11 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
     policy: db.prepare('DELETE FROM replica_policies WHERE key = ?'),
   };
   let policiesChanged = false;
+  const domains = new Set<string>();
 
   function applyOne(c: ConfigChange): void {
     if (c.entity === 'policy') policiesChanged = true;
+    else domains.add(c.entity === 'domain' ? c.key : c.key.slice(c.key.lastIndexOf('@') + 1));
     if (c.op === 'delete') {
       del[c.entity].run(c.key);
       return;
@@ -76,7 +82,7 @@ export function applyConfigChanges(db: DB, payload: MxConfigPayload, now: Date):
       db.prepare(
         'UPDATE replica_state SET version = ?, synced_at = ?, last_error = NULL, last_error_at = NULL, policy_generation = policy_generation + ? WHERE id = 1',
       ).run(version, now.toISOString(), policiesChanged ? 1 : 0);
-      return { applied, version };
+      return { applied, version, domains: [...domains], reset: payload.reset === true };
     })
     .immediate();
 }

@@ -20,6 +20,11 @@ export interface ConfigSyncOptions {
    * mailsystem/quarantine/actions.ts). Its failure is its own: logged, never the sync's.
    */
   afterSync?: () => Promise<unknown>;
+  /**
+   * Told after each page that changed something: the domains whose record, mailboxes or aliases changed, or that the
+   * whole replica was replaced (the composition root clears the legacy probe's answers with it).
+   */
+  onApplied?: (changed: { domains: string[]; reset: boolean }) => void;
 }
 
 export interface SyncOutcome {
@@ -67,6 +72,7 @@ export function createConfigSync(opts: ConfigSyncOptions): ConfigSync {
         const payload = await fetchPage(replicaVersion(opts.db));
         const r = applyConfigChanges(opts.db, payload, new Date(opts.clock.now()));
         applied += r.applied;
+        if (r.applied > 0 || r.reset) opts.onApplied?.({ domains: r.domains, reset: r.reset });
         if (!payload.more) break;
       }
       const version = replicaVersion(opts.db);

@@ -19,8 +19,13 @@ export interface LegacyProbeOptions {
   /** Our name in EHLO. */
   heloName: string;
   clock: Clock;
-  /** The whole probe (connect to the RCPT reply) gets this long; then it is 'unavailable'. */
+  /** The whole probe (waiting for a slot, connect to the RCPT reply) gets this long; then it is 'unavailable'. */
   timeoutMs: number;
+  /**
+   * Probes in flight at once to one legacy host and port, node-wide; a further one waits for a slot at most half its
+   * timeout (leaving the other half to ask), then is 'unavailable' (451 4.4.3, never 550). Default 10.
+   */
+  concurrency?: number;
   /** How long an 'exists' answer is reused. */
   positiveTtlMs: number;
   /** How long an 'unknown' answer is reused. */
@@ -37,8 +42,16 @@ export interface LegacyProbeOptions {
 export interface LegacyProbe {
   /** Whether the legacy system at host:port takes mail for `address`. Never rejects. */
   check(host: string, port: number, address: string): Promise<ProbeVerdict>;
-  /** Probes that went to the network (not answered from the cache or shared with one in flight). */
-  readonly stats: { probes: number; cacheHits: number };
+  /**
+   * Drops the cached answers about addresses of these domains (lower-case names), or all of them: their configuration
+   * changed. A probe in flight for such an address is not shared with a later RCPT, and its answer is not kept.
+   */
+  forget(domains: Iterable<string> | 'all'): void;
+  /**
+   * Probes that went to the network (not answered from the cache or shared with one in flight); `saturated`: those
+   * that found no free slot for their host within the timeout.
+   */
+  readonly stats: { probes: number; cacheHits: number; saturated: number };
 }
 
 const MAX_REPLY_BYTES = 64 * 1024;
@@ -115,10 +128,49 @@ function probeOnce(host: string, port: number, address: string, heloName: string
 const addressOf = (resolver: Resolver | undefined, host: string): Promise<string | null> =>
   resolver ? legacyHostAddress(resolver, host) : Promise.resolve(host);
 
-async function probeHost(opts: LegacyProbeOptions, host: string, port: number, address: string): Promise<ProbeVerdict> {
+async function probeHost(opts: LegacyProbeOptions, host: string, port: number, address: string, timeoutMs: number): Promise<ProbeVerdict> {
   const ip = await addressOf(opts.resolver, host).catch(() => null);
   if (ip === null) return 'unavailable';
-  return probeOnce(ip, port, address, opts.heloName, opts.timeoutMs);
+  return probeOnce(ip, port, address, opts.heloName, timeoutMs);
+}
+
+/** At most `limit` holders per key; the others queue in order, each giving up after its own wait. */
+function createSlots(limit: number) {
+  const held = new Map<string, number>();
+  const waiting = new Map<string, (() => void)[]>();
+  const release = (key: string) => {
+    const next = waiting.get(key)?.shift();
+    if (waiting.get(key)?.length === 0) waiting.delete(key);
+    if (next) return next(); // the slot passes straight to the next in line
+    const n = (held.get(key) ?? 1) - 1;
+    if (n > 0) held.set(key, n);
+    else held.delete(key);
+  };
+  /** A slot (resolves with its release), or null when none came free within waitMs. */
+  const acquire = (key: string, waitMs: number): Promise<(() => void) | null> => {
+    const n = held.get(key) ?? 0;
+    if (n < limit) {
+      held.set(key, n + 1);
+      return Promise.resolve(() => release(key));
+    }
+    return new Promise((resolve) => {
+      const queue = waiting.get(key) ?? [];
+      waiting.set(key, queue);
+      const granted = () => {
+        clearTimeout(timer);
+        resolve(() => release(key));
+      };
+      const timer = setTimeout(() => {
+        const q = waiting.get(key);
+        const i = q?.indexOf(granted) ?? -1;
+        if (q && i >= 0) q.splice(i, 1);
+        if (q?.length === 0) waiting.delete(key);
+        resolve(null);
+      }, waitMs);
+      queue.push(granted);
+    });
+  };
+  return { acquire };
 }
 
 export function createLegacyProbe(opts: LegacyProbeOptions): LegacyProbe {
@@ -134,16 +186,52 @@ export function createLegacyProbe(opts: LegacyProbeOptions): LegacyProbe {
     const ttl = answered.value === 'exists' ? opts.positiveTtlMs : opts.negativeTtlMs;
     return ttl > 0 ? opts.clock.now() + ttl : Number.NEGATIVE_INFINITY;
   };
-  const stats = { probes: 0, cacheHits: 0 };
+  const stats = { probes: 0, cacheHits: 0, saturated: 0 };
+  const slots = createSlots(opts.concurrency ?? 10);
+  // A key carries its domain's generation: forget() moves the domain to a new one, so nothing asked before it (kept or
+  // still in flight) answers a later RCPT.
+  let generation = 0;
+  let allFrom = 0;
+  const domainFrom = new Map<string, number>();
+  const generationOf = (domain: string) => Math.max(allFrom, domainFrom.get(domain) ?? 0);
+  const domainOfKey = (key: string) => key.slice(key.lastIndexOf('@') + 1);
+
+  const ask = async (host: string, port: number, address: string): Promise<ProbeVerdict> => {
+    const started = Date.now();
+    const release = await slots.acquire(`${host.toLowerCase()}:${port}`, opts.timeoutMs / 2);
+    if (!release) {
+      stats.saturated++;
+      return 'unavailable';
+    }
+    try {
+      return await probeHost(opts, host, port, address, Math.max(1, opts.timeoutMs - (Date.now() - started)));
+    } finally {
+      release();
+    }
+  };
 
   return {
     stats,
     check(host, port, rawAddress) {
-      const key = `${host}:${port}\0${rawAddress.toLowerCase()}`;
-      const { answer, source } = cache.get(key, () => probeHost(opts, host, port, rawAddress), keepUntil);
+      const address = rawAddress.toLowerCase();
+      const key = `${generationOf(domainOfKey(address))}\0${host}:${port}\0${address}`;
+      const { answer, source } = cache.get(key, () => ask(host, port, rawAddress), keepUntil);
       if (source === 'hit') stats.cacheHits++;
       else if (source === 'asked') stats.probes++;
       return answer;
+    },
+    forget(domains) {
+      generation++;
+      if (domains === 'all') {
+        allFrom = generation;
+        domainFrom.clear();
+        cache.forget(() => true);
+        return;
+      }
+      const set = new Set(domains);
+      if (set.size === 0) return;
+      for (const d of set) domainFrom.set(d, generation);
+      cache.forget((key) => set.has(domainOfKey(key)));
     },
   };
 }

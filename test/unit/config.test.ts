@@ -91,7 +91,7 @@ test('MX node settings: defaults from the state folder and host name; backend UR
     metrics: null,
     flow: { softDepth: 2000, hardDepth: 20_000, softAgeMs: 1000, hardAgeMs: 5000, maxDelayMs: 1000 },
     quarantineRetentionMs: 30 * 86_400_000,
-    legacyProbe: { timeoutMs: 10_000, positiveTtlMs: 600_000, negativeTtlMs: 120_000 },
+    legacyProbe: { timeoutMs: 10_000, positiveTtlMs: 600_000, negativeTtlMs: 120_000, concurrency: 10 },
     scan: {
       mode: 'on',
       rspamdUrl: 'http://127.0.0.1:11333',
@@ -146,10 +146,11 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
       TIDINGS_LEGACY_PROBE_TIMEOUT: '30s',
       TIDINGS_LEGACY_PROBE_POSITIVE_TTL: '1h',
       TIDINGS_LEGACY_PROBE_NEGATIVE_TTL: '0',
+      TIDINGS_LEGACY_PROBE_CONCURRENCY: '3',
     },
     'h',
   );
-  assert.deepEqual(mx.legacyProbe, { timeoutMs: 30_000, positiveTtlMs: 3_600_000, negativeTtlMs: 0 });
+  assert.deepEqual(mx.legacyProbe, { timeoutMs: 30_000, positiveTtlMs: 3_600_000, negativeTtlMs: 0, concurrency: 3 });
   assert.equal(mx.quarantineRetentionMs, 7 * 86_400_000);
   assert.equal(mx.queueMaxAgeMs, 3 * 86_400_000);
   assert.equal(mx.delayedDsnAfterMs, 0);
@@ -164,6 +165,7 @@ test('MX limits and queue durations: units, 0 turns the delayed notice off, nons
     [{ TIDINGS_QUEUE_MAX_AGE: '0' }, 'TIDINGS_QUEUE_MAX_AGE'],
     [{ TIDINGS_LEGACY_PROBE_TIMEOUT: '0' }, 'TIDINGS_LEGACY_PROBE_TIMEOUT'],
     [{ TIDINGS_LEGACY_PROBE_NEGATIVE_TTL: 'soon' }, 'TIDINGS_LEGACY_PROBE_NEGATIVE_TTL'],
+    [{ TIDINGS_LEGACY_PROBE_CONCURRENCY: '0' }, 'TIDINGS_LEGACY_PROBE_CONCURRENCY'],
     [{ TIDINGS_QUEUE_MAX_AGE: '5' }, 'TIDINGS_QUEUE_MAX_AGE'],
     [{ TIDINGS_QUEUE_DELAYED_DSN_AFTER: '4 hours' }, 'TIDINGS_QUEUE_DELAYED_DSN_AFTER'],
     [{ TIDINGS_QUEUE_FIRST_RETRY: '0' }, 'TIDINGS_QUEUE_FIRST_RETRY'],

@@ -1,66 +1,10 @@
 // The legacy recipient probe against a scripted fake SMTP server: verdicts, failures, garbage, timeouts, the cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Resolver } from '#mailsystem/dns/resolver.ts';
 import { createLegacyProbe, type LegacyProbeOptions } from '#mailsystem/legacy/probe.ts';
-
-interface Fake {
-  port: number;
-  connections: number;
-  /** Every command line received, across connections. */
-  commands: string[];
-  close(): Promise<void>;
-}
-
-/** rcpt: the reply to RCPT TO for an address; greeting: the first reply (null: say nothing). */
-async function fakeSmtp(opts: {
-  rcpt?: (address: string) => string | null;
-  greeting?: string | null;
-  ehlo?: string;
-  mail?: string;
-}): Promise<Fake> {
-  const sockets = new Set<Socket>();
-  const fake: Fake = { port: 0, connections: 0, commands: [], close: async () => {} };
-  const server: Server = createServer((socket) => {
-    fake.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.setEncoding('latin1');
-    const greeting = opts.greeting === undefined ? '220 old.test ESMTP' : opts.greeting;
-    if (greeting !== null) socket.write(`${greeting}\r\n`);
-    let buf = '';
-    socket.on('data', (chunk: string) => {
-      buf += chunk;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl).replace(/\r$/, '');
-        buf = buf.slice(nl + 1);
-        fake.commands.push(line);
-        const verb = line.slice(0, 4).toUpperCase();
-        let reply: string | null;
-        if (verb === 'EHLO') reply = opts.ehlo ?? '250-old.test\r\n250-PIPELINING\r\n250 8BITMIME';
-        else if (verb === 'HELO') reply = '250 old.test';
-        else if (verb === 'MAIL') reply = opts.mail ?? '250 2.1.0 Ok';
-        else if (verb === 'RCPT') reply = (opts.rcpt ?? (() => '250 2.1.5 Ok'))(/<(.*)>/.exec(line)?.[1] ?? '');
-        else if (verb === 'QUIT') {
-          socket.end('221 2.0.0 Bye\r\n');
-          return;
-        } else reply = '502 5.5.2 Error: command not recognized';
-        if (reply !== null) socket.write(`${reply}\r\n`);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  fake.port = (server.address() as AddressInfo).port;
-  fake.close = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
-  return fake;
-}
+import { fakeSmtp } from '../support/fake-legacy-mx.ts';
+import { waitFor } from '../support/wait.ts';
 
 function probeWith(extra: Partial<LegacyProbeOptions> = {}) {
   let now = 1_000_000;
@@ -185,4 +129,86 @@ test('a legacy host given by name is resolved with the node resolver; no address
   assert.equal(await probe.check('gone-mx.test', fake.port, 'anna@old.test'), 'unavailable');
   assert.deepEqual(lookups, ['old-mx.test', 'gone-mx.test']);
   assert.equal(fake.connections, 1);
+});
+
+test('forget: a domain whose configuration changed is asked again; other domains keep their answers; all at once', async (t) => {
+  let anna = '550 5.1.1 unknown';
+  const fake = await fakeSmtp({ rcpt: (a) => (a.toLowerCase().startsWith('anna@') ? anna : '550 5.1.1 unknown') });
+  t.after(() => fake.close());
+  const { probe } = probeWith();
+  const at = (a: string) => probe.check('127.0.0.1', fake.port, a);
+  assert.equal(await at('anna@old.test'), 'unknown');
+  assert.equal(await at('anna@other.test'), 'unknown');
+  anna = '250 2.1.5 Ok'; // the old system learnt the address
+  assert.equal(await at('anna@old.test'), 'unknown', 'cached');
+  probe.forget(['elsewhere.test']);
+  assert.equal(await at('anna@old.test'), 'unknown', 'another domain changed');
+  assert.equal(fake.connections, 2);
+  probe.forget(['old.test']);
+  assert.equal(await at('ANNA@old.test'), 'exists');
+  assert.equal(await at('anna@other.test'), 'unknown', 'still cached');
+  assert.equal(fake.connections, 3);
+  probe.forget('all');
+  assert.equal(await at('anna@other.test'), 'exists');
+  assert.equal(fake.connections, 4);
+});
+
+test('forget during a probe in flight: its answer is neither shared with a later RCPT nor kept', async (t) => {
+  let release = (_: string) => {};
+  const held = new Promise<string>((resolve) => {
+    release = resolve;
+  });
+  let first = true;
+  const fake = await fakeSmtp({
+    rcpt: () => {
+      if (!first) return '250 2.1.5 Ok';
+      first = false;
+      return held;
+    },
+  });
+  t.after(() => fake.close());
+  const { probe } = probeWith();
+  const before = probe.check('127.0.0.1', fake.port, 'anna@old.test');
+  await waitFor(() => fake.commands.some((c) => c.startsWith('RCPT')), 'the first RCPT');
+  probe.forget(['old.test']);
+  const afterForget = probe.check('127.0.0.1', fake.port, 'anna@old.test');
+  release('550 5.1.1 unknown');
+  assert.equal(await before, 'unknown');
+  assert.equal(await afterForget, 'exists', 'asked anew, not shared');
+  assert.equal(await probe.check('127.0.0.1', fake.port, 'anna@old.test'), 'exists');
+  assert.equal(fake.connections, 2);
+});
+
+test('at most `concurrency` probes per legacy host: the next waits for a slot, or is unavailable when none frees in time', async (t) => {
+  const gates = new Map<string, (reply: string) => void>();
+  const fake = await fakeSmtp({ rcpt: (a) => new Promise<string>((resolve) => gates.set(a, resolve)) });
+  const other = await fakeSmtp({ rcpt: known });
+  t.after(() => Promise.all([fake.close(), other.close()]));
+  const { probe } = probeWith({ concurrency: 2, timeoutMs: 5000 });
+  const at = (a: string) => probe.check('127.0.0.1', fake.port, a);
+  const a = at('a@old.test');
+  const b = at('b@old.test');
+  const c = at('c@old.test');
+  await waitFor(() => gates.size === 2, 'two probes at the RCPT');
+  assert.equal(fake.connections, 2, 'the third waits for a slot');
+  // Another host is not held up by this one.
+  assert.equal(await probe.check('127.0.0.1', other.port, 'anna@old.test'), 'exists');
+  gates.get('a@old.test')!('250 2.1.5 Ok');
+  assert.equal(await a, 'exists');
+  await waitFor(() => gates.has('c@old.test'), 'the waiting probe took the freed slot');
+  gates.get('b@old.test')!('550 5.1.1 unknown');
+  gates.get('c@old.test')!('250 2.1.5 Ok');
+  assert.deepEqual([await b, await c], ['unknown', 'exists']);
+  assert.equal(fake.connections, 3);
+  assert.equal(probe.stats.saturated, 0);
+
+  // No slot within the timeout: unavailable (451 4.4.3 at RCPT), never unknown.
+  const { probe: tight } = probeWith({ concurrency: 1, timeoutMs: 300 });
+  gates.clear();
+  const held = tight.check('127.0.0.1', fake.port, 'd@old.test');
+  await waitFor(() => gates.has('d@old.test'), 'the first probe at the RCPT');
+  assert.equal(await tight.check('127.0.0.1', fake.port, 'e@old.test'), 'unavailable');
+  assert.equal(tight.stats.saturated, 1);
+  assert.equal(await held, 'unavailable', 'the held one times out too');
+  assert.ok(!gates.has('e@old.test'), 'the waiting probe never connected');
 });
