@@ -40,7 +40,7 @@ const changes = createChangeCounter();
 const metrics = createBackendMetrics();
 const { app, lookupCachedPage, refreshStatus } = createAppWithFastPath({ db, config, clock, log, changes, metrics });
 const jobs = startJobs(
-  { db, clock, log, changes },
+  { db, clock, log, changes, publicUrl: config.publicUrl },
   {
     telemetryRollup: config.telemetryRetention,
     quarantineIndexRetentionMs: config.quarantineIndexRetentionMs,

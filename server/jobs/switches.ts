@@ -10,7 +10,7 @@ import { findSwitch, markApplied, markCancelled, pendingSwitches, type SwitchRec
 import { publishDomain } from '../services/mail/switches.ts';
 import { automaticAuthorId, insertComment, touchTask } from './transitions-store.ts';
 
-export type SwitchDeps = TransitionDeps;
+export type SwitchDeps = Pick<TransitionDeps, 'db' | 'clock' | 'log' | 'changes'>;
 
 export interface SwitchRun {
   applied: number;

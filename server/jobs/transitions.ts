@@ -4,8 +4,10 @@ import { crossedTransitions, isNews, planState, statusAfterTransition, transitio
 import { renderMarkdown } from '../domain/markdown.ts';
 import { writeAudit } from '../store/audit.ts';
 import * as store from './transitions-store.ts';
+import { announceTask } from '../services/notify/task-events.ts';
 
-export type TransitionDeps = Pick<ServerDeps, 'db' | 'clock' | 'log' | 'changes'>;
+/** publicUrl: TIDINGS_PUBLIC_URL, for the links of the notifications the jobs write. */
+export type TransitionDeps = Pick<ServerDeps, 'db' | 'clock' | 'log' | 'changes'> & { publicUrl: string };
 
 export interface TransitionOptions {
   /** Boundaries older than this when first seen are marked without a comment (default 6 h). */
@@ -78,13 +80,17 @@ function handleTask(deps: TransitionDeps, taskId: number, now: Date, nowIso: str
   const body = transitionComment(news, plan);
   // Dated at the boundary, not at the run: the timeline then reads in the order things happened.
   const at = news[news.length - 1].at;
-  const commentId = store.insertComment(db, taskId, author, at, body, renderMarkdown(body));
+  const bodyHtml = renderMarkdown(body);
+  const commentId = store.insertComment(db, taskId, author, at, body, bodyHtml);
   store.linkMarks(db, newsMarks, commentId);
 
   const target = statusAfterTransition(task.statusName, plan);
   const targetId = target === null ? undefined : store.statusIdByName(db, target);
   const status = target !== null && targetId !== undefined ? { id: targetId, from: task.statusName, to: target } : undefined;
   store.touchTask(db, taskId, author, nowIso, status);
+  // One event for the comment and the status it moved: subscribers get the page's comment, not two messages.
+  const changes = status ? [{ field: 'status', from: status.from, to: status.to }] : [];
+  announceTask(db, deps.publicUrl, taskId, at, () => ({ kind: 'phase-transition', bodyHtml, changes }));
   writeAudit(db, {
     at: nowIso,
     userId: null,

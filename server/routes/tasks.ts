@@ -27,7 +27,7 @@ import { redactHistoryEntry } from '../services/tasks/redactHistoryEntry.ts';
 
 export function taskRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
+  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes, publicUrl: deps.config.publicUrl };
   const actorOf = staffActor;
   const viewOf = (id: number) => requireFound(taskView(deps.db, id), `${taskRef(id)} does not exist.`);
 

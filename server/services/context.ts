@@ -13,3 +13,8 @@ export interface Actor {
   userId: number | null;
   name: string;
 }
+
+/** Services whose changes are announced to subscribers (issue 14) also link to the public page: TIDINGS_PUBLIC_URL. */
+export interface NotifyingContext extends ServiceContext {
+  publicUrl: string;
+}

@@ -77,7 +77,7 @@ test('cutover under load: legacy → shadow → active and back, every accepted 
     return json<Record<string, unknown>>(res);
   };
   const job = (at: number) => {
-    const deps = { db: h.db, clock: () => new Date(at), log: pino({ level: 'silent' }), changes: h.changes };
+    const deps = { db: h.db, clock: () => new Date(at), log: pino({ level: 'silent' }), changes: h.changes, publicUrl: 'http://localhost' };
     runTransitions(deps);
     return runSwitches(deps);
   };

@@ -30,7 +30,7 @@ async function setup() {
   };
   const version = () => (h.db.prepare('SELECT max(version) AS v FROM mail_config_changes').get() as { v: number }).v;
   const job = () => {
-    const deps = { db: h.db, clock: () => h.now(), log: pino({ level: 'silent' }), changes: h.changes };
+    const deps = { db: h.db, clock: () => h.now(), log: pino({ level: 'silent' }), changes: h.changes, publicUrl: 'http://localhost' };
     runTransitions(deps);
     return runSwitches(deps);
   };

@@ -258,7 +258,13 @@ test("the backend's jobs run the prune with the configured retention", async () 
   const { h } = await setup();
   const rows = () =>
     (h.db.prepare('SELECT (SELECT count(*) FROM shadow_counts) + (SELECT count(*) FROM shadow_samples) AS n').get() as { n: number }).n;
-  const deps = { db: h.db, clock: () => h.now(), log: { info() {}, error() {}, warn() {} } as never, changes: h.changes };
+  const deps = {
+    db: h.db,
+    clock: () => h.now(),
+    log: { info() {}, error() {}, warn() {} } as never,
+    changes: h.changes,
+    publicUrl: 'http://localhost',
+  };
   const keep = startJobs(deps, { shadowReportRetentionMs: 7 * DAY });
   keep.runNow();
   await keep.stop();

@@ -52,7 +52,7 @@ const byDay = (list: Bar[]) => Object.fromEntries(list.map((b) => [b.day, b]));
 async function start(now: string, tz = 'UTC') {
   const site = await startSiteServer({ now, tz });
   let clock = new Date(now);
-  const ctx = { db: site.db, clock: () => new Date(clock.getTime()), changes: site.changes };
+  const ctx = { db: site.db, clock: () => new Date(clock.getTime()), changes: site.changes, publicUrl: 'http://localhost' };
   const token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name: 'mx1' });
   const staff = site.db.prepare("SELECT id FROM users WHERE username = 'legacy-admin'").get() as { id: number };
   const ids = (table: string, name: string) => (site.db.prepare(`SELECT id FROM ${table} WHERE name = ?`).get(name) as { id: number }).id;

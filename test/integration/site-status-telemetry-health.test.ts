@@ -233,7 +233,7 @@ test('a staff override wins over the telemetry verdict until it expires; each ch
   try {
     await t.beat();
     assert.equal((await t.email()).state, 'operational');
-    const ctx = { db: t.site.db, clock: () => new Date(t.now()), changes: t.site.changes };
+    const ctx = { db: t.site.db, clock: () => new Date(t.now()), changes: t.site.changes, publicUrl: 'http://localhost' };
     setOverride({
       ctx,
       actor: { userId: null, name: 'test' },
@@ -263,7 +263,7 @@ test('a change an override makes is stored with the override as its source', asy
   try {
     await t.beat();
     assert.equal((await t.email()).state, 'operational');
-    const ctx = { db: t.site.db, clock: () => new Date(t.now()), changes: t.site.changes };
+    const ctx = { db: t.site.db, clock: () => new Date(t.now()), changes: t.site.changes, publicUrl: 'http://localhost' };
     setOverride({
       ctx,
       actor: { userId: null, name: 'test' },

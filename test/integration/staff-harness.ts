@@ -13,7 +13,7 @@ export function makeStaffHarness(opts: { start?: string; env?: Record<string, st
   const config = loadConfig({ TIDINGS_PUBLIC_URL: 'http://localhost:8080', TIDINGS_STATE_DIR: '/nonexistent', ...opts.env }, '/');
   const changes = createChangeCounter();
   const app = createApp({ db, config, clock, log: pino({ level: 'silent' }), changes });
-  const ctx = { db, clock, changes };
+  const ctx = { db, clock, changes, publicUrl: config.publicUrl };
   const h = {
     app,
     db,

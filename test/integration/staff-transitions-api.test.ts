@@ -45,7 +45,8 @@ test('upcoming → running → done: one automatic comment per transition, statu
   });
   assert.equal(put.status, 200);
 
-  const job = () => runTransitions({ db: h.db, clock: () => h.now(), log: pino({ level: 'silent' }), changes: h.changes });
+  const job = () =>
+    runTransitions({ db: h.db, clock: () => h.now(), log: pino({ level: 'silent' }), changes: h.changes, publicUrl: 'http://localhost' });
   const task = async () => json<Task>(await h.request('GET', `/api/v1/tasks/${taskId}`));
   const email = async () =>
     (await json<StatusJson>(await h.request('GET', '/status.json'))).sections.find((s) => s.slug === 'email')!.state;

@@ -35,7 +35,10 @@ test('with no page view, the job stores the state changes: the initial state at 
   const named = () => [...cron.getTasks().values()].filter((task) => task.name === JOB_NAMES.statusStates);
   const before = named().length;
   // Every second here, so the test does not wait a minute.
-  const jobs = startJobs({ db, clock, log, changes }, { statusRefresh: refreshStatus, statusEvery: '* * * * * *' });
+  const jobs = startJobs(
+    { db, clock, log, changes, publicUrl: 'http://localhost' },
+    { statusRefresh: refreshStatus, statusEvery: '* * * * * *' },
+  );
   try {
     assert.equal(named().length, before + 1);
     jobs.runNow();
@@ -58,7 +61,7 @@ test('the status-states job runs every minute by default, and only when given a 
   const db = openBackendStore(':memory:');
   const named = () => [...cron.getTasks().values()].filter((task) => task.name === JOB_NAMES.statusStates);
   const before = named().length;
-  const deps = { db, clock: () => new Date(T), log, changes: createChangeCounter() };
+  const deps = { db, clock: () => new Date(T), log, changes: createChangeCounter(), publicUrl: 'http://localhost' };
   const without = startJobs(deps);
   assert.equal(named().length, before);
   await without.stop();

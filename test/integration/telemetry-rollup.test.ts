@@ -492,7 +492,10 @@ test('the rollup job is scheduled with node-cron and unscheduled on stop', async
   const db = openBackendStore(':memory:');
   const named = () => [...cron.getTasks().values()].filter((task) => task.name === JOB_NAMES.telemetryRollup);
   const before = named().length;
-  const jobs = startJobs({ db, clock: () => new Date(D0), log, changes: createChangeCounter() }, { telemetryRollup: KEEP_ALL });
+  const jobs = startJobs(
+    { db, clock: () => new Date(D0), log, changes: createChangeCounter(), publicUrl: 'http://localhost' },
+    { telemetryRollup: KEEP_ALL },
+  );
   try {
     const mine = named();
     assert.equal(mine.length, before + 1);

@@ -87,7 +87,7 @@ test('seeding twice adds nothing and never overwrites edits, also across reopeni
   assert.equal(count(db, 'SELECT count(*) AS n FROM task_types'), before.types);
   assert.equal(count(db, 'SELECT count(*) AS n FROM comments'), before.comments);
 
-  const ctx = { db, clock, changes: createChangeCounter() };
+  const ctx = { db, clock, changes: createChangeCounter(), publicUrl: 'http://localhost' };
   const { user } = await addStaff({
     ctx,
     actor: { userId: null, name: 'test' },

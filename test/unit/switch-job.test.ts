@@ -100,7 +100,7 @@ test('the scheduler runs the switch job with the plan transitions', async () => 
   const dir = mkdtempSync(join(tmpdir(), 'tidings-switches-'));
   try {
     const s = setUp(dir);
-    const jobs = startJobs({ db: s.db, clock: s.clock, log, changes: s.ctx.changes });
+    const jobs = startJobs({ db: s.db, clock: s.clock, log, changes: s.ctx.changes, publicUrl: 'http://localhost' });
     try {
       jobs.runNow();
       assert.equal(count(s.db, "SELECT count(*) AS n FROM mail_domain_switches WHERE state = 'applied'"), 0, 'nothing due yet');

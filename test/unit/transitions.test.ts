@@ -83,7 +83,7 @@ test('each transition is commented exactly once across re-runs, restarts and clo
     const c = makeClock('2030-03-01T09:59:00.000Z');
     let db = openBackendStore(dir, c.clock);
     const changes = createChangeCounter();
-    const deps = () => ({ db, clock: c.clock, log, changes });
+    const deps = () => ({ db, clock: c.clock, log, changes, publicUrl: 'http://localhost' });
     const id = createPlannedTask(db, PLAN);
 
     runTransitions(deps());
@@ -151,21 +151,21 @@ test('a clock jumping far ahead marks old boundaries silently; coming back never
   const db = openBackendStore(':memory:', c.clock);
   const id = createPlannedTask(db, PLAN);
   c.set('2030-03-03T09:00:00.000Z');
-  const run = runTransitions({ db, clock: c.clock, log, changes: createChangeCounter() });
+  const run = runTransitions({ db, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' });
   assert.equal(run.silent, 4);
   assert.equal(comments(db, id).length, 0);
   assert.equal(statusOf(db, id), 'Planned', 'a silent catch-up does not rewrite status behind staff');
   c.set('2030-03-01T10:30:00.000Z');
-  runTransitions({ db, clock: c.clock, log, changes: createChangeCounter() });
+  runTransitions({ db, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' });
   c.set('2030-03-01T12:30:00.000Z');
-  runTransitions({ db, clock: c.clock, log, changes: createChangeCounter() });
+  runTransitions({ db, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' });
   assert.equal(comments(db, id).length, 0);
 });
 
 test('saving the plan again (new phase ids), renaming or re-timing a started phase adds no second comment', () => {
   const c = makeClock('2030-03-01T10:05:00.000Z');
   const db = openBackendStore(':memory:', c.clock);
-  const deps = { db, clock: c.clock, log, changes: createChangeCounter() };
+  const deps = { db, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' };
   const id = createPlannedTask(db, PLAN);
   runTransitions(deps);
   assert.equal(comments(db, id).length, 1);
@@ -186,8 +186,8 @@ test('two processes on one database never both comment', () => {
     const b = openBackendStore(dir, c.clock);
     const id = createPlannedTask(a, PLAN);
     for (let i = 0; i < 5; i++) {
-      runTransitions({ db: a, clock: c.clock, log, changes: createChangeCounter() });
-      runTransitions({ db: b, clock: c.clock, log, changes: createChangeCounter() });
+      runTransitions({ db: a, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' });
+      runTransitions({ db: b, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' });
     }
     assert.equal(comments(a, id).length, 1);
     a.close();
@@ -200,7 +200,7 @@ test('two processes on one database never both comment', () => {
 test('closed tasks are left alone (the seeded FS#2733 gets no automatic comments)', () => {
   const c = makeClock('2021-10-13T00:00:00.000Z');
   const db = openBackendStore(':memory:', c.clock);
-  runTransitions({ db, clock: c.clock, log, changes: createChangeCounter() });
+  runTransitions({ db, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' });
   assert.equal(comments(db, 2733).length, 3);
   assert.equal((db.prepare('SELECT count(*) AS n FROM transition_marks').get() as { n: number }).n, 0);
 });
@@ -209,7 +209,10 @@ test('the cron schedule runs the job on its own and stops cleanly', async () => 
   const c = makeClock('2030-03-01T10:00:00.000Z');
   const db = openBackendStore(':memory:', c.clock);
   const id = createPlannedTask(db, PLAN);
-  const jobs = startJobs({ db, clock: c.clock, log, changes: createChangeCounter() }, { every: '* * * * * *' });
+  const jobs = startJobs(
+    { db, clock: c.clock, log, changes: createChangeCounter(), publicUrl: 'http://localhost' },
+    { every: '* * * * * *' },
+  );
   try {
     await waitFor(() => comments(db, id).length > 0, 'the scheduled run (every second) to comment the start', {
       timeoutMs: 10_000,

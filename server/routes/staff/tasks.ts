@@ -105,7 +105,7 @@ function staleEditMessage(id: number): FieldError[] {
 
 export function taskPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
+  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes, publicUrl: deps.config.publicUrl };
   const tz = deps.config.displayTimeZone;
   const load = (c: Context): Task => {
     const id = parseId(c.req.param('id'));

@@ -1,12 +1,13 @@
 // Adds a comment (Markdown rendered and sanitized now), optionally back-dated, with its history row.
 import type { AddCommentInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
-import type { ServiceContext, Actor } from '../context.ts';
+import type { NotifyingContext, Actor } from '../context.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
 import { Invalid, NotFound } from '../../domain/errors.ts';
 import { isInFuture, laterInstant } from '../../domain/task-rules.ts';
 import { taskRow, updateTask, insertHistory, insertComment } from '../../store/tasks.ts';
 import { auditTask } from './audit.ts';
+import { announceTask, commentNews } from '../notify/task-events.ts';
 
 export function addComment({
   ctx,
@@ -14,7 +15,7 @@ export function addComment({
   taskId,
   input,
 }: {
-  ctx: ServiceContext;
+  ctx: NotifyingContext;
   actor: Actor & { userId: number };
   taskId: number;
   input: AddCommentInput;
@@ -38,6 +39,7 @@ export function addComment({
       });
       updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
       insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'comment', oldValue: null, newValue: `added comment ${commentId}` }]);
+      announceTask(ctx.db, ctx.publicUrl, taskId, at, () => commentNews(ctx.db, commentId));
       auditTask(ctx.db, {
         at: now.toISOString(),
         actor,

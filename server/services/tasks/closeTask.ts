@@ -1,13 +1,14 @@
 // Closes a task with a reason: percent goes to 100, closed by/at are set, each change is a history row.
 import type { CloseTaskInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
-import type { ServiceContext, Actor } from '../context.ts';
+import type { NotifyingContext, Actor } from '../context.ts';
 import { Invalid, Conflict, NotFound } from '../../domain/errors.ts';
 import { isInFuture, laterInstant, PERCENT_WHEN_CLOSED, type FieldChange } from '../../domain/task-rules.ts';
 import { displayOf, entryByKey } from '../../store/lists.ts';
 import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
 import { assertReferencesExist } from './references.ts';
 import { auditTask } from './audit.ts';
+import { announceTask } from '../notify/task-events.ts';
 
 export function closeTask({
   ctx,
@@ -15,7 +16,7 @@ export function closeTask({
   taskId,
   input,
 }: {
-  ctx: ServiceContext;
+  ctx: NotifyingContext;
   actor: Actor & { userId: number };
   taskId: number;
   input: CloseTaskInput;
@@ -53,12 +54,14 @@ export function closeTask({
       if (task.percent !== PERCENT_WHEN_CLOSED)
         changes.push({ field: 'percent', oldValue: String(task.percent), newValue: String(PERCENT_WHEN_CLOSED) });
       insertHistory(ctx.db, taskId, actor.userId, at, changes);
+      const reason = displayOf(ctx.db, 'close-reasons', reasonId) ?? '';
+      announceTask(ctx.db, ctx.publicUrl, taskId, at, () => ({ kind: 'task-closed', reason }));
       auditTask(ctx.db, {
         at: now.toISOString(),
         actor,
         action: 'task.close',
         taskId,
-        detail: displayOf(ctx.db, 'close-reasons', reasonId),
+        detail: reason,
       });
     })
     .immediate();

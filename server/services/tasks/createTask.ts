@@ -1,7 +1,7 @@
 // Opens a task (optionally keeping an imported id and opening date), with its "opened" history row.
 import type { CreateTaskInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
-import type { ServiceContext, Actor } from '../context.ts';
+import type { NotifyingContext, Actor } from '../context.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
 import { Invalid, Conflict } from '../../domain/errors.ts';
 import { isInFuture } from '../../domain/task-rules.ts';
@@ -9,13 +9,14 @@ import { insertTask, insertHistory, taskRow, nextTaskId } from '../../store/task
 import { MAX_ID } from '../../http/validate.ts';
 import { assertReferencesExist } from './references.ts';
 import { auditTask } from './audit.ts';
+import { announceTask } from '../notify/task-events.ts';
 
 export function createTask({
   ctx,
   actor,
   input,
 }: {
-  ctx: ServiceContext;
+  ctx: NotifyingContext;
   actor: Actor & { userId: number };
   input: CreateTaskInput;
 }): number {
@@ -56,6 +57,12 @@ export function createTask({
         last_edited_at: openedAt,
       });
       insertHistory(ctx.db, newId, actor.userId, openedAt, [{ field: 'task', oldValue: null, newValue: 'opened' }]);
+      announceTask(ctx.db, ctx.publicUrl, newId, openedAt, (t) => ({
+        kind: 'task-opened',
+        type: t.type,
+        by: t.openedBy,
+        detailsHtml: t.detailsHtml,
+      }));
       // No copy of the summary: a secret typed into it and edited out later would live on in the audit log, where no
       // redaction reaches. The task itself, and the history of later edits, say what it was called.
       auditTask(ctx.db, { at: now.toISOString(), actor, action: 'task.create', taskId: newId });

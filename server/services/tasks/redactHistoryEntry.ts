@@ -5,6 +5,8 @@ import { Forbidden, NotFound } from '../../domain/errors.ts';
 import { userById } from '../../store/users.ts';
 import { taskRow, historyRow, redactHistoryRow, truncateWriteAheadLog } from '../../store/tasks.ts';
 import { auditTask } from './audit.ts';
+import { historyValues } from '../../store/notify-facts.ts';
+import { redactNotifyEvents } from '../notify/redact.ts';
 
 /** `redacted` is false when the entry had been redacted already: redacting twice changes nothing (the first one stands). */
 export function redactHistoryEntry({
@@ -27,7 +29,10 @@ export function redactHistoryEntry({
       if (!taskRow(ctx.db, taskId)) throw new NotFound(`${taskRef(taskId)} does not exist.`);
       const entry = historyRow(ctx.db, taskId, entryId);
       if (!entry) throw new NotFound(`${taskRef(taskId)} has no history entry ${entryId}.`);
+      const values = historyValues(ctx.db, entryId);
       if (!redactHistoryRow(ctx.db, entryId, user.id, at)) return false;
+      // The outbox quoted the value when it announced the change: it goes there too.
+      redactNotifyEvents(ctx.db, taskId, values);
       // Which entry, never what it held: the audit row must not become a second copy of the secret.
       auditTask(ctx.db, { at, actor, action: 'task.redact', taskId, detail: `history entry ${entryId} (${entry.field}, ${entry.at})` });
       return true;

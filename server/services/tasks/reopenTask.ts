@@ -1,13 +1,14 @@
 // Reopens a closed task: the close fields are cleared (percent is left as it was), with history rows.
 import { taskRef } from '#data/contracts/tasks.ts';
-import type { ServiceContext, Actor } from '../context.ts';
+import type { NotifyingContext, Actor } from '../context.ts';
 import { Conflict, NotFound } from '../../domain/errors.ts';
 import { laterInstant } from '../../domain/task-rules.ts';
 import { displayOf } from '../../store/lists.ts';
 import { taskRow, updateTask, insertHistory } from '../../store/tasks.ts';
 import { auditTask } from './audit.ts';
+import { announceTask } from '../notify/task-events.ts';
 
-export function reopenTask({ ctx, actor, taskId }: { ctx: ServiceContext; actor: Actor & { userId: number }; taskId: number }): void {
+export function reopenTask({ ctx, actor, taskId }: { ctx: NotifyingContext; actor: Actor & { userId: number }; taskId: number }): void {
   const at = ctx.clock().toISOString();
   ctx.db
     .transaction(() => {
@@ -26,6 +27,7 @@ export function reopenTask({ ctx, actor, taskId }: { ctx: ServiceContext; actor:
         { field: 'closed', oldValue: 'closed', newValue: 'open' },
         { field: 'close_reason', oldValue: displayOf(ctx.db, 'close-reasons', task.close_reason_id), newValue: null },
       ]);
+      announceTask(ctx.db, ctx.publicUrl, taskId, at, () => ({ kind: 'task-reopened' }));
       auditTask(ctx.db, { at, actor, action: 'task.reopen', taskId });
     })
     .immediate();

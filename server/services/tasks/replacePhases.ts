@@ -1,12 +1,13 @@
 // Replaces a task's ordered deployment plan as a whole, recording old and new plan in one history row.
 import type { ReplacePhasesInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
-import type { ServiceContext, Actor } from '../context.ts';
+import type { NotifyingContext, Actor } from '../context.ts';
 import { NotFound } from '../../domain/errors.ts';
 import { describePhases, laterInstant } from '../../domain/task-rules.ts';
 import { taskRow, updateTask, insertHistory, phaseRows, replacePhaseRows } from '../../store/tasks.ts';
 import { assertCurrentVersion } from './version.ts';
 import { auditTask } from './audit.ts';
+import { announceTask } from '../notify/task-events.ts';
 import { followPhases } from '../mail/switches.ts';
 
 export function replacePhases({
@@ -15,7 +16,7 @@ export function replacePhases({
   taskId,
   input,
 }: {
-  ctx: ServiceContext;
+  ctx: NotifyingContext;
   actor: Actor & { userId: number };
   taskId: number;
   input: ReplacePhasesInput;
@@ -36,6 +37,8 @@ export function replacePhases({
       followPhases(ctx, actor, taskId, at);
       updateTask(ctx.db, taskId, { version: task.version + 1, last_edited_at: laterInstant(task.last_edited_at, at) });
       insertHistory(ctx.db, taskId, actor.userId, at, [{ field: 'phases', oldValue: old || null, newValue: next || null }]);
+      const phases = input.phases.map((p) => ({ title: p.title, startsAt: p.startsAt, endsAt: p.endsAt }));
+      announceTask(ctx.db, ctx.publicUrl, taskId, at, () => ({ kind: 'phases-changed', phases }));
       auditTask(ctx.db, { at, actor, action: 'task.phases', taskId, detail: `${input.phases.length} phase(s)` });
       return true;
     })

@@ -2,7 +2,7 @@
 import type { UpdateTaskInput } from '#data/contracts/tasks.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { DB } from '#data/db.ts';
-import type { ServiceContext, Actor } from '../context.ts';
+import type { NotifyingContext, Actor } from '../context.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
 import { NotFound } from '../../domain/errors.ts';
 import { diffFields, laterInstant } from '../../domain/task-rules.ts';
@@ -11,6 +11,8 @@ import { taskRow, updateTask as writeTask, insertHistory, type TaskRow } from '.
 import { assertReferencesExist } from './references.ts';
 import { assertCurrentVersion } from './version.ts';
 import { auditTask } from './audit.ts';
+import { announceTask } from '../notify/task-events.ts';
+import { ANNOUNCED_FIELDS } from '../../domain/notify-payload.ts';
 
 type Editable = Pick<TaskRow, 'summary' | 'details_md' | 'type_id' | 'category_id' | 'section_id' | 'status_id' | 'percent'>;
 
@@ -33,7 +35,7 @@ export function updateTask({
   id,
   input,
 }: {
-  ctx: ServiceContext;
+  ctx: NotifyingContext;
   actor: Actor & { userId: number };
   id: number;
   input: UpdateTaskInput;
@@ -69,6 +71,11 @@ export function updateTask({
         last_edited_at: laterInstant(before.last_edited_at, at),
       });
       insertHistory(db, id, actor.userId, at, changes);
+      // Subscribers hear of the fields the public page lists (not of a details-only edit).
+      const news = changes
+        .filter((ch) => ANNOUNCED_FIELDS.has(ch.field))
+        .map((ch) => ({ field: ch.field, from: ch.oldValue, to: ch.newValue }));
+      if (news.length) announceTask(db, ctx.publicUrl, id, at, () => ({ kind: 'task-changed', changes: news }));
       auditTask(db, { at, actor, action: 'task.update', taskId: id, detail: changes.map((ch) => ch.field).join(', ') });
       return changes.length;
     })
