@@ -38,7 +38,7 @@ export interface EmbeddedMx {
   stop(): Promise<void>;
 }
 
-type ServerHandle = object & { close(): void };
+type ServerHandle = object & { close(): void; getsockname(out: { port?: number }): number };
 
 /**
  * Binds the SMTP socket in this process, which never accepts on it: each MX child listens on it (sent over the IPC
@@ -51,6 +51,14 @@ export function bindSmtpSocket(host: string, port: number): ServerHandle {
   const address = host === 'localhost' ? '127.0.0.1' : host;
   const handle = create(address, port, net.isIPv6(address) ? 6 : 4);
   if (typeof handle === 'number') throw Object.assign(new Error(`cannot bind ${host}:${port}`), { code: getSystemErrorName(handle) });
+  // libuv keeps EADDRINUSE from bind(2) for listen(2), which the child does: the socket is left unbound, and listening
+  // there would take any free port. An unbound socket, or another port than asked for, is that error.
+  const bound: { port?: number } = {};
+  handle.getsockname(bound);
+  if (!bound.port || (port !== 0 && bound.port !== port)) {
+    handle.close();
+    throw Object.assign(new Error(`cannot bind ${host}:${port}`), { code: 'EADDRINUSE' });
+  }
   return handle;
 }
 

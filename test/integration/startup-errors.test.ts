@@ -64,3 +64,22 @@ test('the MX node refuses a bad setting the same way', () => {
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /TIDINGS_MX_TOKEN/);
 });
+
+test('npm start with its SMTP port in use says so, naming the variables, instead of restarting its MX node forever', async () => {
+  // The backend binds the SMTP socket itself and hands it to each MX process (server/embedded-mx.ts).
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const r = start({
+      TIDINGS_ROLE: 'all-in-one',
+      TIDINGS_STATE_DIR: mkdtempSync(join(tmpdir(), 'tidings-startup-')),
+      TIDINGS_HTTP_PORT: '0',
+      TIDINGS_SMTP_PORT: String(port),
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /TIDINGS_SMTP_PORT.*already in use/);
+  } finally {
+    blocker.close();
+  }
+});
