@@ -5,6 +5,7 @@ import { runSwitches } from './switches.ts';
 import { DEFAULT_ROLLUP, runTelemetryRollup, type RollupOptions } from './telemetry-rollup.ts';
 import { DEFAULT_QUARANTINE_INDEX_RETENTION_MS, runQuarantineIndexPrune } from './quarantine-index-prune.ts';
 import { DEFAULT_SHADOW_REPORT_RETENTION_MS, runShadowReportPrune } from './shadow-report-prune.ts';
+import { announceWaitingStates } from '../services/notify/section-state.ts';
 
 export interface Jobs {
   /** Runs every job once now (start-up catch-up, and tests). */
@@ -31,6 +32,8 @@ export interface JobOptions {
   quarantineIndexRetentionMs?: number;
   /** config.shadowReportRetentionMs; 30 days by default. */
   shadowReportRetentionMs?: number;
+  /** Cron expression of the check that announces section states the debounce held back; every minute by default. */
+  notifyEvery?: string;
 }
 
 /** The names the jobs are scheduled under (node-cron's task names). */
@@ -40,6 +43,7 @@ export const JOB_NAMES = {
   statusStates: 'status-states',
   quarantineIndexPrune: 'quarantine-index-prune',
   shadowReportPrune: 'shadow-report-prune',
+  notifySectionStates: 'notify-section-states',
 } as const;
 
 export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
@@ -92,12 +96,21 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       deps.log.error({ err }, 'status state job failed');
     }
   };
+  const notifyStates = () => {
+    try {
+      announceWaitingStates(deps);
+    } catch (err) {
+      // One transaction: nothing half-announced; the next minute checks again.
+      deps.log.error({ err }, 'section state notification job failed');
+    }
+  };
   // noOverlap: a slow run (a locked database) is skipped rather than stacked; unref: never keeps the process alive.
   const tasks: ScheduledTask[] = [
     cron.schedule(opts.every ?? '* * * * *', transitions, { name: JOB_NAMES.transitions, noOverlap: true, unref: true }),
     cron.schedule(opts.rollupEvery ?? '* * * * *', rollup, { name: JOB_NAMES.telemetryRollup, noOverlap: true, unref: true }),
     cron.schedule('23 * * * *', quarantinePrune, { name: JOB_NAMES.quarantineIndexPrune, noOverlap: true, unref: true }),
     cron.schedule('29 * * * *', shadowPrune, { name: JOB_NAMES.shadowReportPrune, noOverlap: true, unref: true }),
+    cron.schedule(opts.notifyEvery ?? '* * * * *', notifyStates, { name: JOB_NAMES.notifySectionStates, noOverlap: true, unref: true }),
   ];
   if (opts.statusRefresh)
     tasks.push(cron.schedule(opts.statusEvery ?? '* * * * *', status, { name: JOB_NAMES.statusStates, noOverlap: true, unref: true }));
@@ -108,6 +121,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       quarantinePrune();
       shadowPrune();
       status();
+      notifyStates();
     },
     stop: async () => {
       await Promise.all(tasks.map((t) => t.destroy()));

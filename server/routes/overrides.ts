@@ -29,7 +29,7 @@ const view = (r: OverrideRow, now: Date) => ({
 
 export function overrideRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
+  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes, publicUrl: deps.config.publicUrl };
   const actorOf = staffActor;
 
   app.get('/overrides', (c) => {

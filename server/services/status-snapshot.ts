@@ -28,6 +28,7 @@ import {
   type StoredSectionHistory,
 } from '../store/state-changes.ts';
 import { historyStart, storedDailyHistory } from '../domain/daily-history.ts';
+import { announceStoredChange } from './notify/section-state.ts';
 import {
   phaseState,
   taskStage,
@@ -114,7 +115,7 @@ export function createStatusSnapshots(opts: SnapshotOptions): StatusSnapshots {
       builtAtVersion = version;
       built = buildSnapshot(readPublicRows(opts.db), now, ++generation, opts, stored(now));
       if (opts.recordStateChanges) {
-        recordChanges(opts.db, built);
+        recordChanges(opts, built);
         built.stateChanges = recentStateChanges(opts.db, FEED_ITEMS);
       }
       return built;
@@ -140,16 +141,18 @@ function storedHistoryReader(db: DB): (now: Date) => ReadonlyMap<number, StoredS
   };
 }
 
-function recordChanges(db: DB, built: BuiltSnapshot): void {
+function recordChanges({ db, publicUrl }: Pick<SnapshotOptions, 'db' | 'publicUrl'>, built: BuiltSnapshot): void {
   const at = built.snapshot.generatedAt;
-  for (const s of built.snapshot.sections)
-    recordStateIfChanged(db, {
+  for (const s of built.snapshot.sections) {
+    const change: StateChange = {
       slug: s.slug,
       at,
       state: s.state,
       reason: built.lastingReasons.get(s.slug) ?? s.reason,
       source: built.sources.get(s.slug) ?? 'tasks',
-    });
+    };
+    recordStateIfChanged(db, change, announceStoredChange(db, publicUrl, change));
+  }
 }
 
 function categoryPath(rows: PublicRows['categories']): (id: number) => string[] {

@@ -16,8 +16,9 @@ export interface StateChange {
 /**
  * Appends a row for the section `slug` unless its last stored state is already `state` (so calling it with every
  * evaluation stores changes only, restarts included). Returns whether a row was added; an unknown slug adds none.
+ * `onRecorded` runs after the row is added, in the same transaction (the notification outbox).
  */
-export function recordStateIfChanged(db: DB, change: StateChange): boolean {
+export function recordStateIfChanged(db: DB, change: StateChange, onRecorded?: (sectionId: number) => void): boolean {
   return db
     .transaction(() => {
       const section = db.prepare('SELECT id FROM sections WHERE slug = ?').get(change.slug) as { id: number } | undefined;
@@ -33,6 +34,7 @@ export function recordStateIfChanged(db: DB, change: StateChange): boolean {
         change.reason,
         change.source,
       );
+      onRecorded?.(section.id);
       return true;
     })
     .immediate();

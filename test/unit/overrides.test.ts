@@ -16,7 +16,7 @@ function setup() {
   const user = db
     .prepare(`INSERT INTO users (username, display_name, role, password_hash, created_at) VALUES ('ops', 'Ops Person', 'staff', 'x', ?)`)
     .run(now.toISOString());
-  const ctx = { db, clock, changes: createChangeCounter() };
+  const ctx = { db, clock, changes: createChangeCounter(), publicUrl: 'http://localhost' };
   const actor = { userId: Number(user.lastInsertRowid), name: 'ops' };
   return {
     db,

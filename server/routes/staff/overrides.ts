@@ -19,7 +19,7 @@ const DEFAULT_LENGTH_MS = 2 * 3_600_000;
 
 export function overridePageRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes };
+  const ctx = { db: deps.db, clock: deps.clock, changes: deps.changes, publicUrl: deps.config.publicUrl };
   const tz = deps.config.displayTimeZone;
 
   const show = (c: Context, errors: FieldError[] = [], status = 200) => {

@@ -1,5 +1,6 @@
 // Ends a section's override before its expiry; audited, public caches told. Clearing nothing is not an error.
 import type { ServiceContext, Actor } from '../context.ts';
+import { openWindow } from '../../store/notify-debounce.ts';
 import { NotFound } from '../../domain/errors.ts';
 import { sectionBySlug, deleteOverride } from '../../store/overrides.ts';
 import { writeAudit } from '../../store/audit.ts';
@@ -11,7 +12,9 @@ export function clearOverride({ ctx, actor, slug }: { ctx: ServiceContext; actor
       const section = sectionBySlug(ctx.db, slug);
       if (!section) throw new NotFound(`There is no section "${slug.slice(0, 60)}".`);
       const gone = deleteOverride(ctx.db, section.id);
-      if (gone)
+      if (gone) {
+        // Deliberate too: the state the section falls back to is announced when it is stored, not debounced.
+        openWindow(ctx.db, section.id);
         writeAudit(ctx.db, {
           at,
           userId: actor.userId,
@@ -20,6 +23,7 @@ export function clearOverride({ ctx, actor, slug }: { ctx: ServiceContext; actor
           target: section.slug,
           detail: null,
         });
+      }
       return gone;
     })
     .immediate();

@@ -1,9 +1,11 @@
 // Sets (or replaces) a section's state override; audited in the same transaction, public caches told.
 import type { ServiceState } from '#data/contracts/states.ts';
-import type { ServiceContext, Actor } from '../context.ts';
+import type { NotifyingContext, Actor } from '../context.ts';
 import { Invalid, NotFound } from '../../domain/errors.ts';
+import { toStateOverride } from './active.ts';
 import { sectionBySlug, upsertOverride, overrideOfSection, type OverrideRow } from '../../store/overrides.ts';
 import { writeAudit } from '../../store/audit.ts';
+import { announceSectionState } from '../notify/section-state.ts';
 
 /** An override is a stopgap; a forgotten one must not lie for ever. */
 export const MAX_OVERRIDE_MS = 30 * 86_400_000;
@@ -20,7 +22,7 @@ export function setOverride({
   slug,
   input,
 }: {
-  ctx: ServiceContext;
+  ctx: NotifyingContext;
   actor: Actor;
   slug: string;
   input: SetOverrideInput;
@@ -44,6 +46,9 @@ export function setOverride({
         setAt: at,
         expiresAt: new Date(expires).toISOString(),
       });
+      // Deliberate, so subscribers hear of it at once (when it changes what the section shows them).
+      const reason = toStateOverride(overrideOfSection(ctx.db, section.id)!).reason;
+      announceSectionState(ctx.db, ctx.publicUrl, { sectionId: section.id, at, state: input.state, reason, deliberate: true });
       writeAudit(ctx.db, {
         at,
         userId: actor.userId,
