@@ -4,6 +4,7 @@ import type { ServerDeps } from '../deps.ts';
 import type { AuthEnv } from '../http/auth.ts';
 import { apiAccess } from '../http/api-access.ts';
 import { mailRoutes } from './mail.ts';
+import { notifyRoutes } from './notify.ts';
 import { mailSwitchRoutes } from './mail-switches.ts';
 import { quarantineRoutes } from './quarantine.ts';
 import { shadowRoutes } from './shadow.ts';
@@ -22,6 +23,7 @@ export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   // nodeRoute (server/http/api-access.ts), so a new route cannot be left open by forgetting its guard.
   app.use('*', apiAccess(deps));
   app.route('/', mailRoutes(deps));
+  app.route('/', notifyRoutes(deps));
   app.route('/', mailSwitchRoutes(deps));
   app.route('/', quarantineRoutes(deps));
   app.route('/', shadowRoutes(deps));

@@ -17,6 +17,7 @@ import { addMailbox } from '#server/services/mail/addMailbox.ts';
 import { setPolicy } from '#server/services/mail/setPolicy.ts';
 import { scheduleSwitch } from '#server/services/mail/switches.ts';
 import { bumpRefusal } from '#server/store/telemetry.ts';
+import { seedOutbox } from '../support/notify-subscribers.ts';
 
 const PASSWORD = 'a long staff password';
 // The real time: the session cookie's expiry comes from the server clock and the browser compares it with its own.
@@ -155,6 +156,8 @@ before(async () => {
   setPolicy({ ctx, actor: cli, scope: 'address', key: 'anna@example.com', settings: { spamThreshold: 6, subjectPrefix: '<junk> ' } });
   // A pending switch, so the domain's switch page is audited with its table and cancel form.
   scheduleSwitch({ ctx, actor: cli, name: 'example.com', input: { mode: 'active', at: at(2) } });
+  // Subscriber mail sent, waiting and failed, and a disabled subscriber, so /staff/notify's tables and form are audited.
+  seedOutbox(site.db);
   chrome = await launchChromium();
 });
 after(async () => {

@@ -34,6 +34,9 @@ const NO_TEXT = new Set([
   'POST /staff/tasks/:id/reopen',
   'POST /staff/users/:id/disable',
   'POST /staff/users/:id/enable',
+  // no body; the path's subscriber id is checked by parseId
+  'POST /api/v1/notify/subscribers/:id/enable',
+  'POST /staff/notify/subscribers/:id/enable',
   'POST /api/v1/tasks/:id/history/:entryId/redact',
   'POST /staff/tasks/:id/history/:entryId/redact',
   'POST /api/v1/telemetry/heartbeat',

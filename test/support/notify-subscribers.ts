@@ -2,6 +2,7 @@
 // messages a relay sink received, parsed enough to count them: by recipient, event and Message-ID.
 import { randomBytes } from 'node:crypto';
 import type { DB } from '#data/db.ts';
+import { recordNotifyEvent } from '#server/store/notify.ts';
 import type { SinkMessage } from './smtp-sink.ts';
 
 export interface Follow {
@@ -65,4 +66,38 @@ export function received(messages: SinkMessage[]): Received[] {
     messageId: header(m.data, 'Message-ID') ?? '',
     event: Number(header(m.data, 'X-Tidings-Event')),
   }));
+}
+
+/** Markup in mail data (an address, a relay's answer) that staff pages must show as text. */
+export const XSS = '<script>alert(1)</script>';
+
+/** An event, a sent row, a queued row waiting after a 4xx, a failed row with markup in the relay's answer, a disabled subscriber. */
+export function seedOutbox(db: DB) {
+  const email = sectionId(db, 'email');
+  const at = new Date(0).toISOString();
+  const ok = addSubscriber(db, 'ok@example.net', [{ scope: 'section', sectionId: email, confirmedAt: at }]);
+  const slow = addSubscriber(db, 'slow@example.net', [{ scope: 'section', sectionId: email, confirmedAt: at }]);
+  const gone = addSubscriber(db, `"${XSS}"@example.net`, [{ scope: 'section', sectionId: email, confirmedAt: at }]);
+  const payload = {
+    subject: 's',
+    text: 't',
+    html: '<p>t</p>',
+    url: 'http://localhost:8080/task/2733',
+    task: null,
+    section: null,
+    changes: [],
+  };
+  const event = recordNotifyEvent(db, { kind: 'comment', taskId: 2733, sectionId: email, at, payload });
+  const row = db.prepare(
+    'INSERT INTO notify_mail (event_id, subscriber_id, state, attempts, next_attempt_at, last_error, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  row.run(event, ok, 'sent', 1, 0, '250 2.0.0 OK', at);
+  row.run(event, slow, 'queued', 2, Date.parse('2026-01-15T12:05:00Z'), 'RCPT TO: 451 4.2.0 mailbox busy', null);
+  row.run(event, gone, 'failed', 1, Date.parse('2026-01-15T11:00:00Z'), `RCPT TO: 550 5.1.1 ${XSS} unknown`, null);
+  db.prepare('UPDATE subscribers SET failures = 3, disabled_at = ?, disabled_reason = ? WHERE id = ?').run(
+    '2026-01-15T11:00:00.000Z',
+    `3 permanent failures in a row; last: RCPT TO: 550 5.1.1 ${XSS} unknown`,
+    gone,
+  );
+  return { gone };
 }

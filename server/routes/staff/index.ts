@@ -6,6 +6,7 @@ import { Problem, problemOf } from '../../http/problem.ts';
 import { staffOnly, problemPage } from './guard.ts';
 import { loginRoutes } from './login.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { notifyPageRoutes } from './notify.ts';
 import { taskPageRoutes } from './tasks.ts';
 import { listPageRoutes } from './lists.ts';
 import { overridePageRoutes } from './overrides.ts';
@@ -43,6 +44,7 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.use('/users/*', admin);
   app.route('/', enhanceRoutes(deps));
   app.route('/', dashboardRoutes(deps));
+  app.route('/', notifyPageRoutes(deps));
   app.route('/', taskPageRoutes(deps));
   app.route('/', listPageRoutes(deps));
   app.route('/', overridePageRoutes(deps));

@@ -11,6 +11,7 @@ export { html, raw };
 /** Messages shown after a redirect, picked by a fixed key so nothing typed ever travels in a URL. */
 export const NOTICES: Record<string, string> = {
   saved: 'Saved.',
+  'subscriber-enabled': 'Subscriber enabled: later events reach them again.',
   created: 'Task created.',
   commented: 'Comment posted.',
   closed: 'Task closed.',
@@ -80,7 +81,7 @@ export function page(o: PageOptions): Html {
       <a href="/staff">Dashboard</a><a href="/staff/tasks/new">New task</a><a href="/staff/lists">Sections &amp; lists</a>
       <a href="/staff/overrides">Overrides</a><a href="/staff/mail">Mail</a>
       ${o.auth.user.role === 'admin' ? html`<a href="/staff/audit">Audit log</a><a href="/staff/users">Users</a>` : ''}
-      <a href="/staff/password">Password</a><a href="/">Public site</a>
+      <a href="/staff/notify">Subscriber mail</a><a href="/staff/password">Password</a><a href="/">Public site</a>
     </nav>
     <form method="post" action="/staff/logout">${csrfField(o.auth)}<span class="muted">${o.auth.user.displayName}</span>
       <button type="submit">Log out</button></form>`
