@@ -16,6 +16,7 @@ import { overrideRoutes } from './overrides.ts';
 import { auditRoutes } from './audit.ts';
 import { telemetryRoutes } from './telemetry.ts';
 import { sectionTelemetryRoutes } from './section-telemetry.ts';
+import { webhookRoutes } from './webhooks.ts';
 
 export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -35,5 +36,6 @@ export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', auditRoutes(deps));
   app.route('/', telemetryRoutes(deps));
   app.route('/', sectionTelemetryRoutes(deps));
+  app.route('/', webhookRoutes(deps));
   return app;
 }
