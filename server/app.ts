@@ -9,6 +9,7 @@ import { API_PREFIX } from './http/api-access.ts';
 import { createBackendMetrics, httpMetrics, metricsAllowed } from './http/metrics.ts';
 import { apiRoutes } from './routes/api.ts';
 import { createSite, type LookupCachedPage } from './routes/site.ts';
+import { subscribeRoutes } from './routes/subscribe.ts';
 import { staffRoutes } from './routes/staff/index.ts';
 import { problemPage } from './routes/staff/guard.ts';
 import { STAFF_SECURITY_HEADERS } from './routes/staff/layout.ts';
@@ -81,6 +82,8 @@ export function createAppWithFastPath(given: ServerDeps): {
   // Staff overrides and the MX nodes' telemetry reach the public snapshot; it reads them only when it rebuilds (writes,
   // an expiry passing, and while a section shows telemetry, every TELEMETRY_REFRESH_MS).
   const site = createSite(deps, { signals: publicSignals(deps) });
+  // Ahead of the site's catch-all: the subscription pages are personal and never go into the page cache.
+  app.route('/', subscribeRoutes(deps, site.renderUncached));
   app.route('/', site.routes);
   app.notFound((c) => problemResponse(c, new Problem(404, 'Not Found', `Nothing at ${c.req.path}.`)));
   const lookupCachedPage: LookupCachedPage = (method, url) => {

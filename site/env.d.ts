@@ -7,5 +7,7 @@ declare namespace App {
     now: string;
     /** Mail telemetry for the charts and impact reports; absent when the server runs without it. */
     telemetry?: import('#data/contracts/telemetry-views.ts').TelemetryViews;
+    /** The subscription pages' content (server/routes/subscribe.ts); absent on every other page. */
+    subscription?: import('#data/contracts/subscriptions.ts').SubscriptionPage;
   }
 }

@@ -11,6 +11,7 @@ import { buildFeeds, type Feeds } from '../site/feeds.ts';
 import { SITE_OUT } from '../site/build.ts';
 import { parseTaskQuery, taskListHref } from '#data/contracts/task-query.ts';
 import type { TelemetryViews } from '#data/contracts/telemetry-views.ts';
+import type { SubscriptionPage } from '#data/contracts/subscriptions.ts';
 import { DEFAULT_CHART_RANGE, parseChartRange } from '#data/contracts/telemetry-charts.ts';
 import { telemetryViews } from '../services/telemetry/views.ts';
 
@@ -81,6 +82,9 @@ export interface CachedPageResponse {
 /** Synchronous look-up of a fresh cached page for an absolute URL; null whenever the route itself has to run. */
 export type LookupCachedPage = (method: string, url: string) => CachedPageResponse | null;
 
+/** Renders the site page at `path` (no query) with a subscription page's content; the body, never cached. */
+export type RenderUncached = (path: string, subscription: SubscriptionPage) => Promise<Uint8Array<ArrayBuffer>>;
+
 export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
   return createSite(deps, opts).routes;
 }
@@ -88,7 +92,7 @@ export function siteRoutes(deps: ServerDeps, opts: SiteOptions = {}): Hono {
 export function createSite(
   deps: ServerDeps,
   opts: SiteOptions = {},
-): { routes: Hono; lookupCachedPage: LookupCachedPage; snapshots: StatusSnapshots } {
+): { routes: Hono; lookupCachedPage: LookupCachedPage; snapshots: StatusSnapshots; renderUncached: RenderUncached } {
   const outDir = opts.outDir ?? SITE_OUT;
   const snapshots =
     opts.snapshots ??
@@ -154,19 +158,34 @@ export function createSite(
   // Flyspray's short task URL.
   app.get('/:fs{FS[0-9]{1,15}}', (c) => c.redirect(`/task/${c.req.param('fs').slice(2)}`, 301));
 
+  async function loadRenderer(): Promise<RenderPage> {
+    try {
+      return await renderer();
+    } catch (err) {
+      if (err instanceof SiteNotBuilt) throw new Problem(503, 'Service Unavailable', 'The status site has not been built yet.');
+      throw err;
+    }
+  }
+
+  /** A page rendered for one request and never cached: the subscription pages, personal or carrying a secret. */
+  const renderUncached: RenderUncached = async (path, subscription) => {
+    const render = await loadRenderer();
+    const res = await render(new Request(`http://tidings.local${path}`), {
+      snapshot: snapshots.current().snapshot,
+      now: deps.clock().toISOString(),
+      subscription,
+    });
+    if (res.status >= 500) throw new Error(`site page ${path} rendered ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  };
+
   async function renderPage(c: Context): Promise<Response> {
     const built = snapshots.current();
     const key = pageCacheKey(c.req.url);
     const now = deps.clock();
     let page = freshPage(key, built.generation, now);
     if (!page) {
-      let render: RenderPage;
-      try {
-        render = await renderer();
-      } catch (err) {
-        if (err instanceof SiteNotBuilt) throw new Problem(503, 'Service Unavailable', 'The status site has not been built yet.');
-        throw err;
-      }
+      const render = await loadRenderer();
       // Concatenated, not resolved: a path starting with // must not become another host.
       const res = await render(new Request(`http://tidings.local${key}`), {
         snapshot: built.snapshot,
@@ -228,5 +247,5 @@ export function createSite(
     return renderPage(c);
   });
 
-  return { routes: app, lookupCachedPage, snapshots };
+  return { routes: app, lookupCachedPage, snapshots, renderUncached };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StatusSnapshot } from '#data/contracts/status.ts';
 import type { TelemetryViews } from '#data/contracts/telemetry-views.ts';
+import type { SubscriptionPage } from '#data/contracts/subscriptions.ts';
 import { SITE_OUT } from './build.ts';
 
 export interface PageLocals {
@@ -11,6 +12,8 @@ export interface PageLocals {
   now: string;
   /** Mail telemetry for the section charts and task impact reports. */
   telemetry?: TelemetryViews;
+  /** What a subscription page shows (server/routes/subscribe.ts); such pages are never cached. */
+  subscription?: SubscriptionPage;
 }
 export type RenderPage = (request: Request, locals: PageLocals) => Promise<Response>;
 

@@ -45,12 +45,6 @@ const NO_TEXT = new Set([
   'POST /api/v1/mail/quarantine/:node/:delivery/delete',
   'POST /staff/mail/quarantine/:node/:delivery/release',
   'POST /staff/mail/quarantine/:node/:delivery/delete',
-  'DELETE /api/v1/webhooks/:id',
-  'POST /api/v1/webhooks/:id/enable',
-  'POST /api/v1/webhooks/:id/disable',
-  'POST /staff/webhooks/:id/remove',
-  'POST /staff/webhooks/:id/enable',
-  'POST /staff/webhooks/:id/disable',
 ]);
 
 /** Text-taking routes whose control-character case lives in another file (node routes: their refusals are counted). */
@@ -131,15 +125,16 @@ const API_CASES: Record<string, ApiCase> = {
     body: { csv: `domain,address,type,targets\nexample.com,x@example.com,mailbox,${NUL}\n`, dryRun: false, newDomainMode: 'active' },
     field: 'csv',
   },
-  'POST /api/v1/webhooks': {
-    path: '/api/v1/webhooks',
-    body: { url: `https://hooks.example.net/${NUL}`, section: 'email' },
-    field: 'url',
-  },
   'POST /api/v1/auth/password': {
     path: '/api/v1/auth/password',
     body: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password` },
     field: 'newPassword',
+  },
+  'POST /api/v1/subscriptions': {
+    path: '/api/v1/subscriptions',
+    body: { email: `${NUL}ann@example.net` },
+    field: 'email',
+    anonymous: true,
   },
   'POST /api/v1/users/:id/password': {
     path: `/api/v1/users/${USER_ID}/password`,
@@ -225,11 +220,6 @@ const STAFF_CASES: Record<string, StaffCase> = {
     fields: { csv: `domain,address,type,targets\nexample.com,x@example.com,mailbox,${NUL}\n`, newDomainMode: 'active', action: 'import' },
     field: 'csv',
   },
-  'POST /staff/webhooks': {
-    path: '/staff/webhooks',
-    fields: { url: 'https://hooks.example.net/', section: '', description: `ops${NUL}` },
-    field: 'description',
-  },
   'POST /staff/password': {
     path: '/staff/password',
     fields: { currentPassword: 'correct horse battery', newPassword: `${NUL}a new long password`, next: '/staff' },
@@ -239,6 +229,18 @@ const STAFF_CASES: Record<string, StaffCase> = {
     path: `/staff/users/${USER_ID}/password`,
     fields: { password: `${NUL}a fresh long password` },
     field: 'password',
+  },
+};
+
+/** The public site's forms (no session; the secret in a link is their authorization): a NUL is a 400 naming the field. */
+const PUBLIC_CASES: Record<string, { path: string; fields: Record<string, string>; field: string }> = {
+  'POST /subscribe': { path: '/subscribe', fields: { email: `ann${NUL}@example.net`, scope: 'all', website: '' }, field: 'email' },
+  'POST /subscriptions/confirm': { path: '/subscriptions/confirm?token=x', fields: { x: NUL }, field: 'x' },
+  'POST /subscriptions/manage': { path: '/subscriptions/manage?token=x', fields: { action: `delete${NUL}` }, field: 'action' },
+  'POST /subscriptions/unsubscribe': {
+    path: '/subscriptions/unsubscribe?token=x',
+    fields: { 'List-Unsubscribe': `One-Click${NUL}` },
+    field: 'List-Unsubscribe',
   },
 };
 
@@ -259,6 +261,28 @@ test('every writing route under /api/v1 and /staff is listed here, as taking tex
     (k) => !writing.includes(k),
   );
   assert.deepEqual(stale, [], 'listed routes that no longer exist');
+});
+
+test('public forms: every writing route outside /api/v1 and /staff is listed; a NUL is a 400 naming the field, nothing written', async () => {
+  const h = makeHarness();
+  const writing = [
+    ...new Set(h.app.routes.filter((r) => WRITES.has(r.method) && !/^\/(api|staff)\//.test(r.path)).map((r) => `${r.method} ${r.path}`)),
+  ];
+  assert.deepEqual(writing.sort(), Object.keys(PUBLIC_CASES).sort());
+  // The pages render from the status snapshot, whose first build stores each section's state: built before counting.
+  assert.equal((await h.request('GET', '/')).status, 200);
+  for (const [route, c] of Object.entries(PUBLIC_CASES)) {
+    const before = changes(h.db);
+    const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+    const res = await h.request('POST', c.path, { raw: new URLSearchParams(c.fields).toString(), headers });
+    const text = await res.text();
+    assert.equal(res.status, 400, `${route}: ${text.slice(0, 300)}`);
+    assert.ok(
+      text.includes(`${c.field}: contains a control character`) || text.includes(`"field":"${c.field}"`),
+      `${route} names ${c.field}`,
+    );
+    assert.equal(changes(h.db), before, `${route} wrote nothing`);
+  }
 });
 
 test('API: a NUL in any text field is a 400 problem naming the field, and nothing is written', async () => {
