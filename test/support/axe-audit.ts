@@ -102,24 +102,34 @@ export async function auditPages(
     await page.emulateMedia({ colorScheme: VARIANTS[0].scheme });
     const res = await page.goto(base + path, { waitUntil: 'load' });
     assert.ok(res, path);
-    for (const v of VARIANTS) {
-      await page.setViewportSize({ width: v.width, height: 900 });
-      await page.emulateMedia({ colorScheme: v.scheme });
-      assert.ok(
-        await page.evaluate(({ w, dark }) => window.innerWidth === w && matchMedia('(prefers-color-scheme: dark)').matches === dark, {
-          w: v.width,
-          dark: v.scheme === 'dark',
-        }),
-        `${path}: the ${v.width}px ${v.scheme} variant applies`,
-      );
-      for (const violation of await axeViolations(page)) {
-        failures.push(
-          `${path} (${v.width}px, ${v.scheme}): ${violation.id} [${violation.impact}] ${violation.help}: ${JSON.stringify(violation.nodes)}`,
-        );
-      }
-    }
+    failures.push(...(await auditLoadedPage(page, path)));
     if (pattern) covered.add(pattern);
     for (const link of await linksOn(page, base)) queue.push(link);
   }
   return { failures, covered };
+}
+
+/**
+ * Runs axe on the page as it is loaded now (e.g. the answer to a form just submitted) in every variant, switching the
+ * viewport and the colour scheme in place; returns the failures, each labelled with `label`.
+ */
+export async function auditLoadedPage(page: Page, label: string): Promise<string[]> {
+  const failures: string[] = [];
+  for (const v of VARIANTS) {
+    await page.setViewportSize({ width: v.width, height: 900 });
+    await page.emulateMedia({ colorScheme: v.scheme });
+    assert.ok(
+      await page.evaluate(({ w, dark }) => window.innerWidth === w && matchMedia('(prefers-color-scheme: dark)').matches === dark, {
+        w: v.width,
+        dark: v.scheme === 'dark',
+      }),
+      `${label}: the ${v.width}px ${v.scheme} variant applies`,
+    );
+    for (const violation of await axeViolations(page)) {
+      failures.push(
+        `${label} (${v.width}px, ${v.scheme}): ${violation.id} [${violation.impact}] ${violation.help}: ${JSON.stringify(violation.nodes)}`,
+      );
+    }
+  }
+  return failures;
 }
