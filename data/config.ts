@@ -17,6 +17,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** `all-in-one` (default: `npm start` also runs an MX node) or `backend` (MX nodes run elsewhere). */
   role: 'all-in-one' | 'backend';
+  /** Whether webhooks may reach loopback, private, link-local and other non-public addresses (off: refused). */
+  webhookAllowPrivate: boolean;
   /** Reverse proxies whose X-Forwarded-For is believed (exact addresses). */
   trustedProxies: string[];
   /** How long the backend keeps telemetry minute and hour rollups (days are kept); hours at least as long as minutes. */
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     displayTimeZone: tz,
     logLevel: oneOf(env, 'TIDINGS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     role: oneOf(env, 'TIDINGS_ROLE', ['all-in-one', 'backend'] as const, 'all-in-one'),
+    webhookAllowPrivate: oneOf(env, 'TIDINGS_WEBHOOK_ALLOW_PRIVATE', ['on', 'off'] as const, 'off') === 'on',
     trustedProxies: ipList(env, 'TIDINGS_TRUSTED_PROXIES'),
     telemetryRetention: telemetryRetention(env),
     quarantineIndexRetentionMs: duration(env, 'TIDINGS_QUARANTINE_INDEX_RETENTION', 90 * UNIT_MS.d, false, '30d, 90d or 400d'),

@@ -2,12 +2,14 @@
 import type { CliContext } from './context.ts';
 import { staffCommand, STAFF_HELP } from './staff.ts';
 import { mailCommand } from './mail.ts';
+import { webhookCommand, WEBHOOK_HELP } from './webhook.ts';
 
 export const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
 ${STAFF_HELP}
   mail ...                          mail system configuration and imports (see: mail --help)
+${WEBHOOK_HELP}
 
 Environment: TIDINGS_STATE_DIR selects the state folder (default ./state), as for the server.
 Exit codes: 0 done, 1 refused (the message says why), 2 usage or configuration error.
@@ -32,6 +34,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   }
   if (command === 'staff') return staffCommand(rest, ctx);
   if (command === 'mail') return mailCommand(rest, ctx);
+  if (command === 'webhook') return webhookCommand(rest, ctx);
   ctx.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
   return 2;
 }

@@ -16,6 +16,7 @@ import { overrideRoutes } from './overrides.ts';
 import { auditRoutes } from './audit.ts';
 import { telemetryRoutes } from './telemetry.ts';
 import { sectionTelemetryRoutes } from './section-telemetry.ts';
+import { webhookRoutes } from './webhooks.ts';
 import { subscriptionApiRoutes } from './subscriptions.ts';
 
 export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
@@ -36,6 +37,7 @@ export function apiRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', auditRoutes(deps));
   app.route('/', telemetryRoutes(deps));
   app.route('/', sectionTelemetryRoutes(deps));
+  app.route('/', webhookRoutes(deps));
   app.route('/', subscriptionApiRoutes(deps));
   return app;
 }

@@ -45,6 +45,12 @@ const NO_TEXT = new Set([
   'POST /api/v1/mail/quarantine/:node/:delivery/delete',
   'POST /staff/mail/quarantine/:node/:delivery/release',
   'POST /staff/mail/quarantine/:node/:delivery/delete',
+  'DELETE /api/v1/webhooks/:id',
+  'POST /api/v1/webhooks/:id/enable',
+  'POST /api/v1/webhooks/:id/disable',
+  'POST /staff/webhooks/:id/remove',
+  'POST /staff/webhooks/:id/enable',
+  'POST /staff/webhooks/:id/disable',
 ]);
 
 /** Text-taking routes whose control-character case lives in another file (node routes: their refusals are counted). */
@@ -124,6 +130,11 @@ const API_CASES: Record<string, ApiCase> = {
     path: '/api/v1/mail/import',
     body: { csv: `domain,address,type,targets\nexample.com,x@example.com,mailbox,${NUL}\n`, dryRun: false, newDomainMode: 'active' },
     field: 'csv',
+  },
+  'POST /api/v1/webhooks': {
+    path: '/api/v1/webhooks',
+    body: { url: `https://hooks.example.net/${NUL}`, section: 'email' },
+    field: 'url',
   },
   'POST /api/v1/auth/password': {
     path: '/api/v1/auth/password',
@@ -219,6 +230,11 @@ const STAFF_CASES: Record<string, StaffCase> = {
     path: '/staff/mail/import',
     fields: { csv: `domain,address,type,targets\nexample.com,x@example.com,mailbox,${NUL}\n`, newDomainMode: 'active', action: 'import' },
     field: 'csv',
+  },
+  'POST /staff/webhooks': {
+    path: '/staff/webhooks',
+    fields: { url: 'https://hooks.example.net/', section: '', description: `ops${NUL}` },
+    field: 'description',
   },
   'POST /staff/password': {
     path: '/staff/password',

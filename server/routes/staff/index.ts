@@ -19,6 +19,7 @@ import { mailSwitchPageRoutes } from './mail-switches.ts';
 import { quarantinePageRoutes } from './quarantine.ts';
 import { shadowPageRoutes } from './shadow.ts';
 import { passwordPageRoutes } from './password.ts';
+import { webhookPageRoutes } from './webhooks.ts';
 
 /** The only /staff paths anyone may reach: the login form and the static enhancement script (logout has its own guard). */
 const PUBLIC_STAFF_PATHS = new Set(['/staff/login', '/staff/logout', '/staff/assets/enhance.js']);
@@ -56,5 +57,6 @@ export function staffRoutes(deps: ServerDeps): Hono<AuthEnv> {
   app.route('/', quarantinePageRoutes(deps));
   app.route('/', shadowPageRoutes(deps));
   app.route('/', passwordPageRoutes(deps));
+  app.route('/', webhookPageRoutes(deps));
   return app;
 }

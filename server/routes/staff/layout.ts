@@ -31,6 +31,9 @@ export const NOTICES: Record<string, string> = {
   'switch-cancelled': 'Switch cancelled.',
   switched: 'Switched: the MX nodes take the new mode on their next config sync.',
   'delete-requested': 'Deletion requested: the MX node deletes the message on its next config sync.',
+  'webhook-removed': 'Webhook removed, with its delivery log.',
+  'webhook-enabled': 'Webhook enabled: its queued deliveries go out again.',
+  'webhook-disabled': 'Webhook disabled: nothing is sent to it until it is enabled.',
 };
 
 const CSS = `
@@ -79,7 +82,7 @@ export function page(o: PageOptions): Html {
   const nav = o.auth
     ? html`<nav aria-label="Staff">
       <a href="/staff">Dashboard</a><a href="/staff/tasks/new">New task</a><a href="/staff/lists">Sections &amp; lists</a>
-      <a href="/staff/overrides">Overrides</a><a href="/staff/mail">Mail</a>
+      <a href="/staff/overrides">Overrides</a><a href="/staff/mail">Mail</a><a href="/staff/webhooks">Webhooks</a>
       ${o.auth.user.role === 'admin' ? html`<a href="/staff/audit">Audit log</a><a href="/staff/users">Users</a>` : ''}
       <a href="/staff/notify">Subscriber mail</a><a href="/staff/password">Password</a><a href="/">Public site</a>
     </nav>
