@@ -1,5 +1,4 @@
 // SMTP ingress: thin smtp-server hooks onto the recipient decision, the DATA guard and the queue.
-import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { type MailPolicy, policyClass } from '#data/contracts/mail-policy.ts';
 import type { CheckInput, Checks } from '#mailsystem/checks/types.ts';
@@ -17,6 +16,7 @@ import { receivedHeader } from './received.ts';
 import { decideRecipient, routeKey } from './recipients.ts';
 import { REPLIES, acceptedText, replyError, type Reply } from './replies.ts';
 import { ConnectionLimiter } from './connection-limits.ts';
+import { listenSmtp } from './listen.ts';
 
 export interface IngressOptions {
   serverName: string;
@@ -151,17 +151,9 @@ export class Ingress {
     this.server.on('error', (err) => this.deps.log.warn({ err: err.message }, 'smtp connection error'));
   }
 
-  /**
-   * reusePort: SO_REUSEPORT, so a second process of the same node can bind the same port while this one still holds it
-   * (a rolling restart: the new one listens before the old one stops accepting).
-   */
-  listen(port: number, host: string, opts: { reusePort?: boolean } = {}): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.server.once('error', reject);
-      this.server.server.listen({ port, host, reusePort: opts.reusePort === true }, () =>
-        resolve((this.server.server.address() as AddressInfo).port),
-      );
-    });
+  /** Listens on host:port (smtp/listen.ts: with SO_REUSEPORT, for a rolling restart); resolves with the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    return listenSmtp(this.server.server, { host, port });
   }
 
   private onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
