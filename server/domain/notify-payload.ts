@@ -3,6 +3,10 @@
 import { STATE_LEGEND, type ServiceState } from '#data/contracts/states.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { NotifyChange, NotifyPayload } from '#data/contracts/notify.ts';
+import { escapeHtml, htmlToText } from './html.ts';
+
+// Message builders (confirmation mail, subscriber mail) escape with the same helper.
+export { escapeHtml, htmlToText };
 
 /** The task as the event announces it (after the change). */
 export interface NotifyTask {
@@ -44,49 +48,10 @@ export const FIELD_LABELS: Record<string, string> = {
   state: 'state',
 };
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
 /** One line for a Subject: controls (CR, LF, tabs) become spaces, at most `max` characters. */
 export function oneLine(s: string, max = 300): string {
   const line = s.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
   return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
-}
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
-
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
-    if (e[0] !== '#') return ENTITIES[e.toLowerCase()] ?? m;
-    const code = e[1] === 'x' || e[1] === 'X' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1));
-    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : m;
-  });
-}
-
-/**
- * Plain text of sanitized HTML (the tags markdown.ts allows): blocks and line breaks become new lines, list items
- * start with "- ", a link keeps its address in brackets after its text, entities are decoded.
- */
-export function htmlToText(html: string): string {
-  const text = html
-    // markdown-it's line breaks after block tags are layout of the source, not text
-    .replace(/(<\/?(?:p|ul|ol|li|h[1-6]|pre|blockquote|table|thead|tbody|tr|hr|br)\b[^>]*>)\n+/gi, '$1')
-    .replace(/<a\s[^>]*href="([^"]*)"[^>]*>([\s\S]*?)<\/a>/gi, (_m, href: string, inner: string) => {
-      const url = decodeEntities(href);
-      const label = inner.replace(/<[^>]*>/g, '');
-      return decodeEntities(label) === url ? inner : `${inner} (${escapeHtml(url)})`;
-    })
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<li[^>]*>/gi, '\n- ')
-    .replace(/<hr\s*\/?>/gi, '\n----\n')
-    .replace(/<\/(p|h[1-6]|pre|blockquote|ul|ol|table|tr)>/gi, '\n\n')
-    .replace(/<\/(td|th)>/gi, '\t')
-    .replace(/<[^>]*>/g, '');
-  return decodeEntities(text)
-    .replace(/[ \t]+\n/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
 }
 
 const percentText = (v: string | null) => (v === null ? 'none' : `${v}%`);

@@ -4,6 +4,7 @@ import { Feed, type FeedOptions } from 'feed';
 import { STATE_LEGEND } from '#data/contracts/states.ts';
 import type { StatusSnapshot, TaskView } from '#data/contracts/status.ts';
 import type { StateChange } from '../store/state-changes.ts';
+import { escapeHtml } from '../domain/html.ts';
 
 export const FEED_ITEMS = 50;
 
@@ -64,10 +65,6 @@ function stateUpdate(c: StateChange & { id: number }, section: { slug: string; n
     section,
     author: '',
   };
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** XML attribute text: the feed library escapes only `&` and `"` in attributes, so `<` in a section name broke the Atom feed. */

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotifyPayload } from '#data/contracts/notify.ts';
 import { renderMarkdown } from '#server/domain/markdown.ts';
-import { htmlToText, oneLine, sectionStatePayload, taskPayload, type NotifyTask } from '#server/domain/notify-payload.ts';
+import { oneLine, sectionStatePayload, taskPayload, type NotifyTask } from '#server/domain/notify-payload.ts';
+import { htmlToText } from '#server/domain/html.ts';
 import { SECTION_STATE_DEBOUNCE_MS, shouldAnnounce } from '#server/domain/notify-debounce.ts';
 
 const URL_BASE = 'https://status.example.net';

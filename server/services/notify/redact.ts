@@ -2,7 +2,7 @@
 // quote it, raw, escaped, or rendered from Markdown the way the page and the payload show it.
 import type { DB } from '#data/db.ts';
 import { renderMarkdown } from '../../domain/markdown.ts';
-import { escapeHtml, htmlToText } from '../../domain/notify-payload.ts';
+import { escapeHtml, htmlToText } from '../../domain/html.ts';
 import { rewriteEventPayload, taskEventPayloads } from '../../store/notify-facts.ts';
 
 export const REDACTED = '[redacted]';
