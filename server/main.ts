@@ -1,5 +1,6 @@
 // Composition root of the backend process: config, store, logger, HTTP listener.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
@@ -46,6 +47,8 @@ const jobs = startJobs(
     quarantineIndexRetentionMs: config.quarantineIndexRetentionMs,
     shadowReportRetentionMs: config.shadowReportRetentionMs,
     statusRefresh: refreshStatus,
+    // The system resolver: the webhook sender checks every address it answers before connecting to one of them.
+    webhooks: { allowPrivate: config.webhookAllowPrivate, resolve: (host) => lookup(host, { all: true }) },
   },
 );
 jobs.runNow(); // catch up on plan transitions and telemetry rollups at start-up instead of waiting for the first minute
@@ -112,11 +115,12 @@ server.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 function shutdown() {
-  void jobs.stop();
+  // A webhook request in flight records its answer before the database closes.
+  const jobsStopped = jobs.stop();
   // The MX node gets its own drain deadline; the backend waits for it so no delivery is cut short.
   const mxStopped = mx ? mx.stop() : Promise.resolve();
   server.close(() => {
-    void mxStopped.then(() => {
+    void Promise.all([mxStopped, jobsStopped]).then(() => {
       db.close();
       process.exit(0);
     });

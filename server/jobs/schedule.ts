@@ -5,6 +5,7 @@ import { runSwitches } from './switches.ts';
 import { DEFAULT_ROLLUP, runTelemetryRollup, type RollupOptions } from './telemetry-rollup.ts';
 import { DEFAULT_QUARANTINE_INDEX_RETENTION_MS, runQuarantineIndexPrune } from './quarantine-index-prune.ts';
 import { DEFAULT_SHADOW_REPORT_RETENTION_MS, runShadowReportPrune } from './shadow-report-prune.ts';
+import { startWebhookLoop, type WebhookOptions } from './webhooks.ts';
 import { announceWaitingStates } from '../services/notify/section-state.ts';
 
 export interface Jobs {
@@ -32,6 +33,8 @@ export interface JobOptions {
   quarantineIndexRetentionMs?: number;
   /** config.shadowReportRetentionMs; 30 days by default. */
   shadowReportRetentionMs?: number;
+  /** Webhooks (server/jobs/webhooks.ts): fan-out and sending every second, apart from cron. Off when left out. */
+  webhooks?: WebhookOptions;
   /** Cron expression of the check that announces section states the debounce held back; every minute by default. */
   notifyEvery?: string;
 }
@@ -114,6 +117,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
   ];
   if (opts.statusRefresh)
     tasks.push(cron.schedule(opts.statusEvery ?? '* * * * *', status, { name: JOB_NAMES.statusStates, noOverlap: true, unref: true }));
+  const webhooks = opts.webhooks ? startWebhookLoop(deps, opts.webhooks) : null;
   return {
     runNow: () => {
       transitions();
@@ -122,9 +126,10 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       shadowPrune();
       status();
       notifyStates();
+      void webhooks?.tick();
     },
     stop: async () => {
-      await Promise.all(tasks.map((t) => t.destroy()));
+      await Promise.all([...tasks.map((t) => t.destroy()), webhooks?.stop()]);
     },
   };
 }

@@ -17,6 +17,7 @@ import { addMailbox } from '#server/services/mail/addMailbox.ts';
 import { setPolicy } from '#server/services/mail/setPolicy.ts';
 import { scheduleSwitch } from '#server/services/mail/switches.ts';
 import { bumpRefusal } from '#server/store/telemetry.ts';
+import { seedWebhooks } from '../support/webhook-rows.ts';
 import { seedOutbox } from '../support/notify-subscribers.ts';
 
 const PASSWORD = 'a long staff password';
@@ -156,6 +157,8 @@ before(async () => {
   setPolicy({ ctx, actor: cli, scope: 'address', key: 'anna@example.com', settings: { spamThreshold: 6, subjectPrefix: '<junk> ' } });
   // A pending switch, so the domain's switch page is audited with its table and cancel form.
   scheduleSwitch({ ctx, actor: cli, name: 'example.com', input: { mode: 'active', at: at(2) } });
+  // Webhooks in each state with a delivery log, so /staff/webhooks is audited with its tables and forms.
+  seedWebhooks(site.db, () => NOW);
   // Subscriber mail sent, waiting and failed, and a disabled subscriber, so /staff/notify's tables and form are audited.
   seedOutbox(site.db);
   chrome = await launchChromium();
