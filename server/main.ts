@@ -47,6 +47,8 @@ const jobs = startJobs(
     quarantineIndexRetentionMs: config.quarantineIndexRetentionMs,
     shadowReportRetentionMs: config.shadowReportRetentionMs,
     statusRefresh: refreshStatus,
+    // Double opt-in mails through the same relay; unconfirmed requests deleted after 48 hours.
+    confirmations: { smtpUrl: config.notifySmtpUrl, from: config.notifyFrom, publicUrl: config.publicUrl },
     // The system resolver: the webhook sender checks every address it answers before connecting to one of them.
     webhooks: { allowPrivate: config.webhookAllowPrivate, resolve: (host) => lookup(host, { all: true }) },
   },

@@ -5,6 +5,7 @@ import { runSwitches } from './switches.ts';
 import { DEFAULT_ROLLUP, runTelemetryRollup, type RollupOptions } from './telemetry-rollup.ts';
 import { DEFAULT_QUARANTINE_INDEX_RETENTION_MS, runQuarantineIndexPrune } from './quarantine-index-prune.ts';
 import { DEFAULT_SHADOW_REPORT_RETENTION_MS, runShadowReportPrune } from './shadow-report-prune.ts';
+import { startConfirmationLoop, type ConfirmationLoopOptions } from './subscription-confirmations.ts';
 import { startWebhookLoop, type WebhookOptions } from './webhooks.ts';
 import { announceWaitingStates } from '../services/notify/section-state.ts';
 
@@ -33,6 +34,8 @@ export interface JobOptions {
   quarantineIndexRetentionMs?: number;
   /** config.shadowReportRetentionMs; 30 days by default. */
   shadowReportRetentionMs?: number;
+  /** Double opt-in mails and the 48-hour expiry of unconfirmed requests (server/jobs/subscription-confirmations.ts). Off when left out. */
+  confirmations?: ConfirmationLoopOptions;
   /** Webhooks (server/jobs/webhooks.ts): fan-out and sending every second, apart from cron. Off when left out. */
   webhooks?: WebhookOptions;
   /** Cron expression of the check that announces section states the debounce held back; every minute by default. */
@@ -118,8 +121,10 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
   if (opts.statusRefresh)
     tasks.push(cron.schedule(opts.statusEvery ?? '* * * * *', status, { name: JOB_NAMES.statusStates, noOverlap: true, unref: true }));
   const webhooks = opts.webhooks ? startWebhookLoop(deps, opts.webhooks) : null;
+  const confirmations = opts.confirmations ? startConfirmationLoop(deps, opts.confirmations) : null;
   return {
     runNow: () => {
+      confirmations?.kick();
       transitions();
       rollup();
       quarantinePrune();
@@ -129,6 +134,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       void webhooks?.tick();
     },
     stop: async () => {
+      await confirmations?.stop();
       await Promise.all([...tasks.map((t) => t.destroy()), webhooks?.stop()]);
     },
   };
