@@ -2,6 +2,7 @@
 // own settings: data/config-mx.ts).
 import { resolve } from 'node:path';
 import { ConfigError, duration, type Env, ipList, listenHost, oneOf, port, UNIT_MS } from './config-env.ts';
+import { HostName } from './contracts/mail-config.ts';
 
 export { ConfigError } from './config-env.ts';
 
@@ -36,6 +37,11 @@ export interface Config {
   telemetryHealth: TelemetryHealthConfig;
   /** Bearer token for the backend's GET /metrics; null: /metrics answers loopback requests that no proxy passed on. */
   metricsToken: string | null;
+  /**
+   * The old MX of legacy/shadow domains without a legacy host of their own (TIDINGS_LEGACY_HOST/_PORT; port null: 25);
+   * null: every such domain needs its own (server/services/mail/legacyDefault.ts).
+   */
+  legacyDefault: LegacyDefault;
   /** Subscriber mail (issue 14): the outbound relay, apart from the Tidings MX; null: nothing is sent (rows wait). */
   notifySmtpUrl: string | null;
   /** The From of subscriber mail (an address, optionally with a display name: `Tidings <status@example.org>`). */
@@ -88,6 +94,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     shadowReportRetentionMs: duration(env, 'TIDINGS_SHADOW_REPORT_RETENTION', 30 * UNIT_MS.d, false, '7d, 30d or 90d'),
     telemetrySection: sectionSlug(env, 'TIDINGS_TELEMETRY_SECTION', 'email'),
     metricsToken: metricsToken(env),
+    legacyDefault: legacyDefault(env),
     telemetryHealth: telemetryHealth(env),
     notifySmtpUrl: notifySmtpUrl(env),
     notifyFrom: notifyFrom(env, publicUrl),
@@ -149,6 +156,23 @@ function wholeMinutes(env: Env, name: string, fallbackMs: number): number {
   if (ms % UNIT_MS.m !== 0 || ms > UNIT_MS.d)
     throw new ConfigError(name, `must be whole minutes up to 1d such as 10m or 1h, got "${env[name]}"`);
   return ms;
+}
+
+export type LegacyDefault = { host: string; port: number | null } | null;
+
+function legacyDefault(env: Env): LegacyDefault {
+  const raw = env.TIDINGS_LEGACY_HOST;
+  if (raw === undefined || raw === '') {
+    if (env.TIDINGS_LEGACY_PORT) throw new ConfigError('TIDINGS_LEGACY_PORT', 'needs TIDINGS_LEGACY_HOST (the old MX it is the port of)');
+    return null;
+  }
+  const host = HostName.safeParse(raw);
+  if (!host.success)
+    throw new ConfigError('TIDINGS_LEGACY_HOST', `must be a host name or IP address such as old-mx.example.org, got "${raw}"`);
+  const given = env.TIDINGS_LEGACY_PORT;
+  const p = given === undefined || given === '' ? null : port(env, 'TIDINGS_LEGACY_PORT', 25);
+  if (p === 0) throw new ConfigError('TIDINGS_LEGACY_PORT', 'must be a TCP port 1-65535, got "0"');
+  return { host: host.data, port: p };
 }
 
 function metricsToken(env: Env): string | null {

@@ -36,18 +36,17 @@ export const HostName = z
   .max(253)
   .regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address');
 
-export const DomainInput = z
-  .strictObject({
-    name: DomainName,
-    mode: MigrationMode.default('active'),
-    legacyHost: HostName.nullable().default(null),
-    legacyPort: Port.nullable().default(null),
-    catchAll: Address.nullable().default(null),
-  })
-  .refine((d) => d.mode === 'active' || d.legacyHost !== null, {
-    message: 'legacy and shadow modes need a legacyHost',
-    path: ['legacyHost'],
-  });
+/**
+ * legacy and shadow modes need a legacyHost unless the installation has one (TIDINGS_LEGACY_HOST): the backend checks
+ * that (server/services/mail/legacyDefault.ts), as this shape cannot know the installation's settings.
+ */
+export const DomainInput = z.strictObject({
+  name: DomainName,
+  mode: MigrationMode.default('active'),
+  legacyHost: HostName.nullable().default(null),
+  legacyPort: Port.nullable().default(null),
+  catchAll: Address.nullable().default(null),
+});
 export type DomainInput = z.output<typeof DomainInput>;
 
 export const DomainPatch = z.strictObject({

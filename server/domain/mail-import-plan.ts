@@ -2,6 +2,7 @@
 // An import only adds and updates: what the current configuration has and the files lack stays, and the plan counts it.
 import type { DomainRecord, MailboxRecord, AliasRecord, PolicyRecord } from '#data/contracts/mx-config.ts';
 import type { MigrationMode } from '#data/contracts/mail-config.ts';
+import type { LegacyDefault } from '#data/config.ts';
 import type { PolicySettings } from '#data/contracts/mail-policy.ts';
 import { splitAddress } from '#data/address.ts';
 import type { DesiredConfig, ImportLineError, Origin } from './mail-import.ts';
@@ -11,6 +12,8 @@ export interface CurrentConfig {
   mailboxes: MailboxRecord[];
   aliases: AliasRecord[];
   policies: PolicyRecord[];
+  /** The installation's old MX (TIDINGS_LEGACY_HOST): new legacy/shadow domains without a legacy host get it. */
+  legacyDefault?: LegacyDefault;
 }
 
 /**
@@ -64,22 +67,23 @@ export function planImport(desired: DesiredConfig, current: CurrentConfig, optio
   const importedAliases = new Set(desired.aliases.map((a) => a.address));
 
   const newDomains = desired.domains.filter((d) => !domains.has(d.name));
-  if (newDomains.length && options.newDomainMode !== 'active' && options.legacyHost === null) {
+  if (newDomains.length && options.newDomainMode !== 'active' && options.legacyHost === null && !current.legacyDefault) {
     for (const d of newDomains)
       errors.push({
         file: d.file,
         line: d.line,
-        message: `the new domain ${d.name} would be in ${options.newDomainMode} mode, which relays to the old system: give its legacy host (or import in active mode)`,
+        message: `the new domain ${d.name} would be in ${options.newDomainMode} mode, which relays to the old system: give its legacy host (or import in active mode; or set TIDINGS_LEGACY_HOST)`,
       });
   }
   const catchAlls = new Map(desired.catchAlls.map((x) => [x.domain, x]));
   const domainItem = (name: string, origin: Origin) => {
     const existing = domains.get(name);
+    const def = options.legacyHost === null && options.newDomainMode !== 'active' ? current.legacyDefault : null;
     const base: DomainRecord = existing ?? {
       name,
       mode: options.newDomainMode,
-      legacyHost: options.legacyHost,
-      legacyPort: options.legacyPort,
+      legacyHost: def ? def.host : options.legacyHost,
+      legacyPort: def ? def.port : options.legacyPort,
       catchAll: null,
     };
     const catchAll = catchAlls.get(name)?.target ?? base.catchAll;

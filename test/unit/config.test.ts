@@ -413,3 +413,23 @@ test('content checks: on by default at the Debian services, off only when TIDING
   const unscanned = { TIDINGS_SCAN: 'off', TIDINGS_SMTP_MAX_MESSAGE_BYTES: '2097152', TIDINGS_CLAMD_STREAM_MAX: '1048576' };
   assert.equal(loadMxConfig(base, unscanned, 'h').maxMessageBytes, 2097152);
 });
+
+test('TIDINGS_LEGACY_HOST / _PORT: none unless set; a host with an optional port; a port alone or nonsense is refused naming the variable', () => {
+  assert.equal(loadConfig({}).legacyDefault, null);
+  assert.deepEqual(loadConfig({ TIDINGS_LEGACY_HOST: 'old-mx.example.org' }).legacyDefault, { host: 'old-mx.example.org', port: null });
+  assert.deepEqual(loadConfig({ TIDINGS_LEGACY_HOST: '192.0.2.25', TIDINGS_LEGACY_PORT: '2525' }).legacyDefault, {
+    host: '192.0.2.25',
+    port: 2525,
+  });
+  for (const [env, variable] of [
+    [{ TIDINGS_LEGACY_PORT: '25' }, 'TIDINGS_LEGACY_PORT'],
+    [{ TIDINGS_LEGACY_HOST: 'old mx' }, 'TIDINGS_LEGACY_HOST'],
+    [{ TIDINGS_LEGACY_HOST: 'old-mx.test', TIDINGS_LEGACY_PORT: '0' }, 'TIDINGS_LEGACY_PORT'],
+    [{ TIDINGS_LEGACY_HOST: 'old-mx.test', TIDINGS_LEGACY_PORT: 'x' }, 'TIDINGS_LEGACY_PORT'],
+  ] as const)
+    assert.throws(
+      () => loadConfig(env),
+      (e: Error) => e instanceof ConfigError && e.variable === variable,
+      JSON.stringify(env),
+    );
+});

@@ -123,9 +123,11 @@ export function mailPageRoutes(deps: ServerDeps): Hono<AuthEnv> {
 
   /** Runs a write; on failure the page comes back with the errors and the typed values kept. */
   const write = (c: Context, form: Form, parsed: { errors: FieldError[] }, run: () => void, done: string) => {
-    const errors = parsed.errors.length ? Object.assign(parsed.errors, { status: 400 }) : attempt(run);
-    if (errors) return show(c, errors, errors.status ?? 400, form);
-    return c.redirect(`/staff/mail?done=${done}`, 303);
+    const failed = parsed.errors.length ? Object.assign(parsed.errors, { status: 400 }) : attempt(run);
+    if (!failed) return c.redirect(`/staff/mail?done=${done}`, 303);
+    // A service's refusal names its fields as the API does (legacyHost): the page says them as its labels.
+    const errors = failed.map((e) => ({ ...e, field: LABELS[e.field] ?? e.field }));
+    return show(c, errors, failed.status ?? 400, form);
   };
 
   app.get('/mail', (c) => show(c));

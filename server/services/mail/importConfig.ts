@@ -25,6 +25,7 @@ import { addMailbox } from './addMailbox.ts';
 import { addAlias } from './addAlias.ts';
 import { setPolicy } from './setPolicy.ts';
 import { recordChange } from './record.ts';
+import { installationLegacyDefault } from './legacyDefault.ts';
 
 export type ImportSource =
   | { format: 'postfix'; domains?: ImportFile; mailboxes?: ImportFile; aliases?: ImportFile }
@@ -65,6 +66,7 @@ function currentPlan(ctx: ServiceContext, source: ImportSource, options: ImportO
       mailboxes: listMailboxes(ctx.db).map(mailboxRecord),
       aliases: listAliases(ctx.db).map(aliasRecord),
       policies: listPolicies(ctx.db).map(policyRecord),
+      legacyDefault: installationLegacyDefault(ctx.db),
     },
     options,
   );

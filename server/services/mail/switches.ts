@@ -10,6 +10,7 @@ import { appendChange, domainRecord, findDomain, updateDomain as storeUpdate, ty
 import { writeAudit } from '../../store/audit.ts';
 import { taskRow } from '../../store/tasks.ts';
 import * as store from '../../store/mail-switches.ts';
+import { withRelay } from './legacyDefault.ts';
 
 /** As many as a domain record may carry (DomainRecord.switches). */
 export const MAX_PENDING_SWITCHES = 100;
@@ -29,13 +30,6 @@ export function publishDomain(ctx: ServiceContext, actor: Actor, name: string, a
     detail: JSON.stringify({ version, ...what, record }),
   });
   return d;
-}
-
-export function requireLegacyHost(d: Domain, mode: MigrationMode): void {
-  if (mode !== 'active' && d.legacyHost === null)
-    throw new Invalid(`Legacy and shadow modes relay to the old MX, so ${d.name} needs a legacyHost first.`, [
-      { field: 'mode', message: 'needs the domain to have a legacyHost unless the mode is active' },
-    ]);
 }
 
 function hostedDomain(ctx: ServiceContext, name: string): Domain {
@@ -77,8 +71,10 @@ export function scheduleSwitch({
   const nowIso = now.toISOString();
   return ctx.db
     .transaction(() => {
-      const d = hostedDomain(ctx, name);
-      requireLegacyHost(d, input.mode);
+      const hosted = hostedDomain(ctx, name);
+      // A switch to legacy or shadow needs the old MX in the record the nodes hold before its time.
+      const d = withRelay(ctx.db, hosted, input.mode, 'mode');
+      if (d.legacyHost !== hosted.legacyHost) storeUpdate(ctx.db, d, nowIso);
       const phase = input.at === undefined ? phaseOf(ctx, input.taskId!, input.phase!, now.getTime()) : null;
       const atMs = phase ? phase.atMs : Date.parse(input.at!);
       if (atMs <= now.getTime())
@@ -138,8 +134,7 @@ export function switchNow({ ctx, actor, name, mode }: { ctx: ServiceContext; act
   const now = ctx.clock().toISOString();
   return ctx.db
     .transaction(() => {
-      const d = hostedDomain(ctx, name);
-      requireLegacyHost(d, mode);
+      const d = withRelay(ctx.db, hostedDomain(ctx, name), mode, 'mode');
       const cancelled = cancelPending(ctx, d, now);
       storeUpdate(ctx.db, { ...d, mode }, now);
       const domain = publishDomain(ctx, actor, d.name, 'mail.domain.switch.now', now, {

@@ -6,6 +6,7 @@ import { Invalid, NotFound } from '../../domain/errors.ts';
 import { findDomain, updateDomain as storeUpdate, domainRecord, type Domain } from '../../store/mail.ts';
 import { recordChange } from './record.ts';
 import { cancelPending } from './switches.ts';
+import { installationLegacyDefault, withRelay } from './legacyDefault.ts';
 
 export function updateDomain({ ctx, actor, name, patch }: { ctx: ServiceContext; actor: Actor; name: string; patch: DomainPatch }): Domain {
   const now = ctx.clock().toISOString();
@@ -13,23 +14,26 @@ export function updateDomain({ ctx, actor, name, patch }: { ctx: ServiceContext;
     .transaction(() => {
       const d = findDomain(ctx.db, name);
       if (!d) throw new NotFound(`The domain ${name} is not hosted.`);
-      const next: Domain = {
-        ...d,
-        mode: patch.mode ?? d.mode,
-        legacyHost: patch.legacyHost === undefined ? d.legacyHost : patch.legacyHost,
-        legacyPort: patch.legacyPort === undefined ? d.legacyPort : patch.legacyPort,
-        catchAll: patch.catchAll === undefined ? d.catchAll : patch.catchAll,
-      };
-      if (next.mode !== 'active' && next.legacyHost === null) {
-        throw new Invalid('Legacy and shadow modes relay to the old MX, so they need a legacyHost.', [
-          { field: 'legacyHost', message: 'required unless mode is active' },
-        ]);
-      }
-      if (next.legacyHost === null && next.mode === d.mode && d.switches?.some((s) => s.mode !== 'active')) {
-        throw new Invalid(
-          'A pending switch to legacy or shadow mode relays to the old MX, so the legacyHost stays until it is cancelled.',
-          [{ field: 'legacyHost', message: 'required by a pending switch' }],
-        );
+      const mode = patch.mode ?? d.mode;
+      let next: Domain = withRelay(
+        ctx.db,
+        {
+          ...d,
+          mode,
+          legacyHost: patch.legacyHost === undefined ? d.legacyHost : patch.legacyHost,
+          legacyPort: patch.legacyPort === undefined ? d.legacyPort : patch.legacyPort,
+          catchAll: patch.catchAll === undefined ? d.catchAll : patch.catchAll,
+        },
+        mode,
+        'legacyHost',
+      );
+      if (next.legacyHost === null && mode === d.mode && d.switches?.some((s) => s.mode !== 'active')) {
+        if (!installationLegacyDefault(ctx.db))
+          throw new Invalid(
+            'A pending switch to legacy or shadow mode relays to the old MX, so the legacyHost stays until it is cancelled.',
+            [{ field: 'legacyHost', message: 'required by a pending switch' }],
+          );
+        next = withRelay(ctx.db, next, 'legacy', 'legacyHost');
       }
       // Only a different mode supersedes the schedule: the staff form sends the current mode with every other edit.
       if (next.mode !== d.mode) cancelPending(ctx, d, now);
