@@ -12,14 +12,18 @@ export interface SubscriberRow {
   id: number;
   email: string;
   created_at: string;
+  /** Set by the sender after permanent refusals in a row: nothing is sent until a follow is confirmed again. */
+  disabled_at: string | null;
 }
 
 export function subscriberByEmail(db: DB, email: string): SubscriberRow | undefined {
-  return db.prepare('SELECT id, email, created_at FROM subscribers WHERE email = ?').get(email) as SubscriberRow | undefined;
+  return db.prepare('SELECT id, email, created_at, disabled_at FROM subscribers WHERE email = ?').get(email) as SubscriberRow | undefined;
 }
 
 export function subscriberByTokenHash(db: DB, hash: string): SubscriberRow | undefined {
-  return db.prepare('SELECT id, email, created_at FROM subscribers WHERE token_hash = ?').get(hash) as SubscriberRow | undefined;
+  return db.prepare('SELECT id, email, created_at, disabled_at FROM subscribers WHERE token_hash = ?').get(hash) as
+    | SubscriberRow
+    | undefined;
 }
 
 /** Takes the next never-used subscriber id (migration 018's subscriber_ids); call inside the inserting transaction. */
@@ -78,6 +82,11 @@ export function insertPendingSubscription(db: DB, subscriberId: number, t: Targe
       .prepare('INSERT INTO subscriptions (subscriber_id, scope, section_id, task_id, created_at, confirm_hash) VALUES (?, ?, ?, ?, ?, ?)')
       .run(subscriberId, t.scope, t.sectionId, t.taskId, at, confirmHash).lastInsertRowid,
   );
+}
+
+/** A confirmed follow of a disabled subscriber waits for a new double opt-in (confirmHash: a placeholder, as above). */
+export function reopenFollow(db: DB, id: number, at: string, confirmHash: string): void {
+  db.prepare('UPDATE subscriptions SET confirmed_at = NULL, confirm_hash = ?, created_at = ? WHERE id = ?').run(confirmHash, at, id);
 }
 
 /** A repeated request for a pending follow starts its 48 hours again. */

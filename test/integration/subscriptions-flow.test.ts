@@ -253,3 +253,22 @@ test('the confirmation mail is retried after a temporary refusal (with a new lin
     await sink.close();
   }
 });
+
+test('an address disabled after permanent refusals is enabled again only by confirming a new request', async () => {
+  const h = makeHarness();
+  const sink = await startSmtpSink({ starttls: false });
+  try {
+    await postForm(h.request, '/subscribe', { email: 'd@example.net', scope: 'all', website: '' });
+    await sendQueued(h, sink.port);
+    await postForm(h.request, linkIn(sink.messages[0], 'confirm'), {});
+    h.db.prepare("UPDATE subscribers SET failures = 3, disabled_at = '2026-01-15T12:00:00.000Z', disabled_reason = '550'").run();
+    await postForm(h.request, '/subscribe', { email: 'd@example.net', scope: 'all', website: '' }, '192.0.2.60');
+    assert.equal(count(h, 'subscriptions WHERE confirmed_at IS NULL'), 1, 'the follow waits for a new confirmation');
+    assert.equal(await sendQueued(h, sink.port), 1);
+    assert.equal(count(h, 'subscribers WHERE disabled_at IS NOT NULL'), 1, 'still disabled until the link is followed');
+    await postForm(h.request, linkIn(sink.messages[1], 'confirm'), {});
+    assert.equal(count(h, 'subscribers WHERE disabled_at IS NULL AND failures = 0'), 1);
+  } finally {
+    await sink.close();
+  }
+});

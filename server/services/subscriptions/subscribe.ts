@@ -13,6 +13,7 @@ import {
   insertSubscriber,
   linkSecret,
   queueConfirmation,
+  reopenFollow,
   restartPending,
   sectionIdBySlug,
   subscriberByEmail,
@@ -74,13 +75,17 @@ export function requestSubscription({
       if (!subscriber) {
         const id = takeSubscriberId(ctx.db);
         insertSubscriber(ctx.db, { id, email, tokenHash: tokenHash(subscriberToken(linkSecret(ctx.db), id)), at });
-        subscriber = { id, email, created_at: at };
+        subscriber = { id, email, created_at: at, disabled_at: null };
       }
       const existing = findSubscription(ctx.db, subscriber.id, target);
-      // Already followed and confirmed: nothing to send (the answer stays the same).
-      if (existing?.confirmed) return { kind: 'requested' };
+      // Already followed and confirmed: nothing to send (the answer stays the same), unless the relay's refusals
+      // disabled the address: then asking again means a new double opt-in, whose confirmation enables it again.
+      if (existing?.confirmed && subscriber.disabled_at === null) return { kind: 'requested' };
       let id: number;
-      if (existing) {
+      if (existing?.confirmed) {
+        id = existing.id;
+        reopenFollow(ctx.db, id, at, tokenHash(newLinkSecret()));
+      } else if (existing) {
         id = existing.id;
         restartPending(ctx.db, id, at);
       } else {
