@@ -10,7 +10,8 @@ import { createAppWithFastPath } from './app.ts';
 import { createBackendMetrics } from './http/metrics.ts';
 import { createChangeCounter, systemClock, type Log } from './deps.ts';
 import { startJobs } from './jobs/schedule.ts';
-import { publishLegacyDefault } from './services/mail/legacyDefault.ts';
+import { subscriberLinks } from './domain/subscription-links.ts';
+import { linkSecret } from './store/subscriptions.ts';
 import { ensureSiteBuilt } from './site/build.ts';
 import { embeddedNodeToken, startEmbeddedMx, type EmbeddedMx } from './embedded-mx.ts';
 
@@ -39,11 +40,10 @@ try {
   process.exit(2);
 }
 const changes = createChangeCounter();
-// Before anything serves nodes: a changed TIDINGS_LEGACY_HOST/_PORT moves the domains on the old value to the new one.
-const movedToLegacyDefault = publishLegacyDefault({ db, clock, changes }, config.legacyDefault);
-if (movedToLegacyDefault.length) log.info({ domains: movedToLegacyDefault }, 'installation legacy MX changed: domains moved to it');
 const metrics = createBackendMetrics();
 const { app, lookupCachedPage, refreshStatus } = createAppWithFastPath({ db, config, clock, log, changes, metrics });
+// Drawn once per installation (backend migration 018): read once, not per message.
+const subscriberLinkSecret = linkSecret(db);
 const jobs = startJobs(
   { db, clock, log, changes, publicUrl: config.publicUrl },
   {
@@ -53,6 +53,13 @@ const jobs = startJobs(
     statusRefresh: refreshStatus,
     // Double opt-in mails through the same relay; unconfirmed requests deleted after 48 hours.
     confirmations: { smtpUrl: config.notifySmtpUrl, from: config.notifyFrom, publicUrl: config.publicUrl },
+    // Subscriber mail through the outbound relay (apart from our own MX), with each subscriber's manage/unsubscribe links.
+    notifyMail: {
+      smtpUrl: config.notifySmtpUrl,
+      from: config.notifyFrom,
+      host: new URL(config.publicUrl).hostname,
+      links: (id) => subscriberLinks(config.publicUrl, subscriberLinkSecret, id),
+    },
     // The system resolver: the webhook sender checks every address it answers before connecting to one of them.
     webhooks: { allowPrivate: config.webhookAllowPrivate, resolve: (host) => lookup(host, { all: true }) },
   },

@@ -154,11 +154,34 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
       record(c, c.attempts, err as SmtpError);
       return;
     }
-    // Right after the 250: only messages between the relay's answer and this commit can be sent twice.
-    if (stopped === 'closed') return;
-    if (!markMailSent(db, c, info.response ?? '250', clock().toISOString()))
-      log.warn({ ...c }, 'notify: a row was no longer queued when its 250 came');
+    // Committed right after the 250 (with the others that finished meanwhile), and the worker takes no other message
+    // until it is: only the messages between the relay's answer and this commit, at most `inFlight`, can be sent twice.
+    await recordSent({ eventId: c.eventId, subscriberId: c.subscriberId, reply: info.response ?? '250' });
   };
+
+  let answered: { k: MailKey & { reply: string }; done: () => void }[] = [];
+  const flush = (): void => {
+    const batch = answered;
+    answered = [];
+    try {
+      if (stopped !== 'closed') {
+        const stale = markMailSent(
+          db,
+          batch.map((b) => b.k),
+          clock().toISOString(),
+        );
+        for (const k of stale) log.warn({ ...k }, 'notify: a row was no longer queued when its 250 came');
+      }
+    } catch (err) {
+      log.error({ err }, 'notify: recording sent messages failed'); // their leases end; they are sent again then
+    }
+    for (const b of batch) b.done();
+  };
+  const recordSent = (k: MailKey & { reply: string }): Promise<void> =>
+    new Promise((done) => {
+      answered.push({ k, done });
+      if (answered.length === 1) setImmediate(flush);
+    });
 
   const queue: (MailKey & { attempts: number })[] = [];
   const refill = (): void => {

@@ -6,6 +6,7 @@ import { DEFAULT_ROLLUP, runTelemetryRollup, type RollupOptions } from './teleme
 import { DEFAULT_QUARANTINE_INDEX_RETENTION_MS, runQuarantineIndexPrune } from './quarantine-index-prune.ts';
 import { DEFAULT_SHADOW_REPORT_RETENTION_MS, runShadowReportPrune } from './shadow-report-prune.ts';
 import { startConfirmationLoop, type ConfirmationLoopOptions } from './subscription-confirmations.ts';
+import { startNotifySender, type NotifySenderOptions } from './notify-sender.ts';
 import { startWebhookLoop, type WebhookOptions } from './webhooks.ts';
 import { announceWaitingStates } from '../services/notify/section-state.ts';
 
@@ -16,6 +17,8 @@ export interface Jobs {
 }
 
 export interface JobOptions {
+  /** Subscriber mail (server/jobs/notify-sender.ts): fan-out and sending, woken by every change, apart from cron. Off when left out. */
+  notifyMail?: NotifySenderOptions;
   transitions?: TransitionOptions;
   /** Cron expression; every minute unless a test wants otherwise. */
   every?: string;
@@ -122,8 +125,10 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
     tasks.push(cron.schedule(opts.statusEvery ?? '* * * * *', status, { name: JOB_NAMES.statusStates, noOverlap: true, unref: true }));
   const webhooks = opts.webhooks ? startWebhookLoop(deps, opts.webhooks) : null;
   const confirmations = opts.confirmations ? startConfirmationLoop(deps, opts.confirmations) : null;
+  const notifyMail = opts.notifyMail ? startNotifySender(deps, opts.notifyMail) : null;
   return {
     runNow: () => {
+      notifyMail?.kick();
       confirmations?.kick();
       transitions();
       rollup();
@@ -134,6 +139,7 @@ export function startJobs(deps: TransitionDeps, opts: JobOptions = {}): Jobs {
       void webhooks?.tick();
     },
     stop: async () => {
+      await notifyMail?.stop();
       await confirmations?.stop();
       await Promise.all([...tasks.map((t) => t.destroy()), webhooks?.stop()]);
     },

@@ -4,6 +4,11 @@
 // marked sent only while still queued, in the transaction that records the 250.
 import type { DB } from '#data/db.ts';
 import { advanceNotifyCursor } from './notify.ts';
+import type { Statement } from 'better-sqlite3';
+import { stmt as prepared } from './telemetry-accounting.ts';
+
+/** A statement prepared once per database (the sender runs these per message). */
+const stmt = (db: DB, sql: string): Statement<unknown[]> => prepared(db, sql) as unknown as Statement<unknown[]>;
 
 export interface MailKey {
   eventId: number;
@@ -25,10 +30,11 @@ const MATCHES = `s.confirmed_at IS NOT NULL AND s.confirmed_at <= e.at AND (s.sc
 export function fanOutBatch(db: DB, limit: number, nowMs: number): { events: number; rows: number } {
   return db
     .transaction(() => {
-      const after = (db.prepare("SELECT event_id FROM notify_cursors WHERE consumer = 'email'").get() as { event_id: number }).event_id;
-      const batch = db
-        .prepare('SELECT count(*) AS n, max(id) AS upto FROM (SELECT id FROM notify_events WHERE id > ? ORDER BY id LIMIT ?)')
-        .get(after, limit) as { n: number; upto: number | null };
+      const after = (stmt(db, "SELECT event_id FROM notify_cursors WHERE consumer = 'email'").get() as { event_id: number }).event_id;
+      const batch = stmt(
+        db,
+        'SELECT count(*) AS n, max(id) AS upto FROM (SELECT id FROM notify_events WHERE id > ? ORDER BY id LIMIT ?)',
+      ).get(after, limit) as { n: number; upto: number | null };
       if (batch.upto === null) return { events: 0, rows: 0 };
       // Three index-friendly joins (section, task, everything) instead of one OR join; UNION keeps each pair once.
       const pairs = ['all', 'section', 'task']
@@ -37,13 +43,12 @@ export function fanOutBatch(db: DB, limit: number, nowMs: number): { events: num
             ${scope === 'all' ? '' : `AND s.${scope}_id = e.${scope}_id`} AND ${MATCHES} WHERE e.id > @after AND e.id <= @upto`,
         )
         .join(' UNION ');
-      const rows = db
-        .prepare(
-          `INSERT OR IGNORE INTO notify_mail (event_id, subscriber_id, next_attempt_at)
+      const rows = stmt(
+        db,
+        `INSERT OR IGNORE INTO notify_mail (event_id, subscriber_id, next_attempt_at)
            SELECT p.event_id, p.subscriber_id, @now FROM (${pairs}) p
            JOIN subscribers b ON b.id = p.subscriber_id AND b.disabled_at IS NULL`,
-        )
-        .run({ after, upto: batch.upto, now: nowMs }).changes;
+      ).run({ after, upto: batch.upto, now: nowMs }).changes;
       advanceNotifyCursor(db, 'email', batch.upto);
       return { events: batch.n, rows };
     })
@@ -53,7 +58,7 @@ export function fanOutBatch(db: DB, limit: number, nowMs: number): { events: num
 /** Whether events wait past the 'email' cursor (cheap: one index probe). */
 export function fanOutPending(db: DB): boolean {
   return (
-    db.prepare("SELECT 1 FROM notify_events WHERE id > (SELECT event_id FROM notify_cursors WHERE consumer = 'email') LIMIT 1").get() !==
+    stmt(db, "SELECT 1 FROM notify_events WHERE id > (SELECT event_id FROM notify_cursors WHERE consumer = 'email') LIMIT 1").get() !==
     undefined
   );
 }
@@ -63,21 +68,20 @@ export function fanOutPending(db: DB): boolean {
  * Rows that were being sent when the previous process died become due again at once: at-least-once, same Message-ID.
  */
 export function freeLeases(db: DB): number {
-  return db.prepare("UPDATE notify_mail SET lease_until = NULL WHERE state = 'queued' AND lease_until IS NOT NULL").run().changes;
+  return stmt(db, "UPDATE notify_mail SET lease_until = NULL WHERE state = 'queued' AND lease_until IS NOT NULL").run().changes;
 }
 
 /** Claims up to `limit` due rows, oldest due first, leasing them until nowMs + leaseMs; counts the attempt. */
 export function claimDueMail(db: DB, nowMs: number, leaseMs: number, limit: number): (MailKey & { attempts: number })[] {
-  const rows = db
-    .prepare(
-      `UPDATE notify_mail SET lease_until = @until, attempts = attempts + 1
+  const rows = stmt(
+    db,
+    `UPDATE notify_mail SET lease_until = @until, attempts = attempts + 1
        WHERE (event_id, subscriber_id) IN (
          SELECT event_id, subscriber_id FROM notify_mail
          WHERE state = 'queued' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
          ORDER BY next_attempt_at LIMIT @limit)
        RETURNING event_id, subscriber_id, attempts`,
-    )
-    .all({ now: nowMs, until: nowMs + leaseMs, limit }) as { event_id: number; subscriber_id: number; attempts: number }[];
+  ).all({ now: nowMs, until: nowMs + leaseMs, limit }) as { event_id: number; subscriber_id: number; attempts: number }[];
   return rows.map((r) => ({ eventId: r.event_id, subscriberId: r.subscriber_id, attempts: r.attempts }));
 }
 
@@ -87,39 +91,44 @@ export function claimDueMail(db: DB, nowMs: number, leaseMs: number, limit: numb
  * disabling stops queued mail at once) and null is returned.
  */
 export function recipientOrDrop(db: DB, k: MailKey): { email: string } | null {
-  const row = db
-    .prepare(
-      `SELECT b.email FROM subscribers b WHERE b.id = @sid AND b.disabled_at IS NULL AND EXISTS (
+  const row = stmt(
+    db,
+    `SELECT b.email FROM subscribers b WHERE b.id = @sid AND b.disabled_at IS NULL AND EXISTS (
          SELECT 1 FROM notify_events e JOIN subscriptions s ON s.subscriber_id = b.id AND ${MATCHES} WHERE e.id = @eid)`,
-    )
-    .get({ sid: k.subscriberId, eid: k.eventId }) as { email: string } | undefined;
+  ).get({ sid: k.subscriberId, eid: k.eventId }) as { email: string } | undefined;
   if (row) return row;
-  db.prepare("DELETE FROM notify_mail WHERE event_id = ? AND subscriber_id = ? AND state = 'queued'").run(k.eventId, k.subscriberId);
+  stmt(db, "DELETE FROM notify_mail WHERE event_id = ? AND subscriber_id = ? AND state = 'queued'").run(k.eventId, k.subscriberId);
   return null;
 }
 
 /**
- * The relay answered 250: the row is sent, with the relay's answer (kept in last_error, the row's last answer), and the
- * subscriber's run of permanent failures ends. False when the row was no longer queued (nothing changed).
+ * The relay answered 250 to each of these: each row is sent, with the relay's answer (kept in last_error, the row's last
+ * answer), and its subscriber's run of permanent failures ends; one transaction for the lot (the sender commits what
+ * finished since its last commit, at once). Returns the rows that were no longer queued (nothing changed for them).
  */
-export function markMailSent(db: DB, k: MailKey, reply: string, atIso: string): boolean {
+export function markMailSent(db: DB, sent: readonly (MailKey & { reply: string })[], atIso: string): MailKey[] {
   return db
     .transaction(() => {
-      const changed = db
-        .prepare(
-          `UPDATE notify_mail SET state = 'sent', sent_at = ?, last_error = ?, lease_until = NULL
-           WHERE event_id = ? AND subscriber_id = ? AND state = 'queued'`,
-        )
-        .run(atIso, reply.slice(0, 1000), k.eventId, k.subscriberId).changes;
-      if (changed) db.prepare('UPDATE subscribers SET failures = 0 WHERE id = ? AND failures <> 0').run(k.subscriberId);
-      return changed > 0;
+      const stale: MailKey[] = [];
+      const mark = stmt(
+        db,
+        `UPDATE notify_mail SET state = 'sent', sent_at = ?, last_error = ?, lease_until = NULL
+         WHERE event_id = ? AND subscriber_id = ? AND state = 'queued'`,
+      );
+      const reset = stmt(db, 'UPDATE subscribers SET failures = 0 WHERE id = ? AND failures <> 0');
+      for (const k of sent) {
+        if (mark.run(atIso, k.reply.slice(0, 1000), k.eventId, k.subscriberId).changes) reset.run(k.subscriberId);
+        else stale.push({ eventId: k.eventId, subscriberId: k.subscriberId });
+      }
+      return stale;
     })
     .immediate();
 }
 
 /** A temporary failure: due again at nextMs, with the error. */
 export function markMailRetry(db: DB, k: MailKey, nextMs: number, error: string): void {
-  db.prepare(
+  stmt(
+    db,
     `UPDATE notify_mail SET lease_until = NULL, next_attempt_at = ?, last_error = ?
      WHERE event_id = ? AND subscriber_id = ? AND state = 'queued'`,
   ).run(nextMs, error.slice(0, 1000), k.eventId, k.subscriberId);
@@ -137,26 +146,24 @@ export function markMailFailed(
 ): boolean {
   return db
     .transaction(() => {
-      const changed = db
-        .prepare(
-          `UPDATE notify_mail SET state = 'failed', lease_until = NULL, next_attempt_at = ?, last_error = ?
+      const changed = stmt(
+        db,
+        `UPDATE notify_mail SET state = 'failed', lease_until = NULL, next_attempt_at = ?, last_error = ?
            WHERE event_id = ? AND subscriber_id = ? AND state = 'queued'`,
-        )
-        .run(o.nowMs, error.slice(0, 1000), k.eventId, k.subscriberId).changes;
+      ).run(o.nowMs, error.slice(0, 1000), k.eventId, k.subscriberId).changes;
       if (!changed || !o.counts) return false;
-      const r = db
-        .prepare(
-          `UPDATE subscribers SET failures = failures + 1,
+      const r = stmt(
+        db,
+        `UPDATE subscribers SET failures = failures + 1,
              disabled_reason = CASE WHEN disabled_at IS NULL AND failures + 1 >= @threshold THEN @reason ELSE disabled_reason END,
              disabled_at = CASE WHEN disabled_at IS NULL AND failures + 1 >= @threshold THEN @at ELSE disabled_at END
            WHERE id = @id RETURNING disabled_at = @at AS now_disabled`,
-        )
-        .get({
-          id: k.subscriberId,
-          threshold: o.threshold,
-          at: o.atIso,
-          reason: `${o.threshold} permanent failures in a row; last: ${error}`.slice(0, 1000),
-        }) as { now_disabled: number } | undefined;
+      ).get({
+        id: k.subscriberId,
+        threshold: o.threshold,
+        at: o.atIso,
+        reason: `${o.threshold} permanent failures in a row; last: ${error}`.slice(0, 1000),
+      }) as { now_disabled: number } | undefined;
       return r?.now_disabled === 1;
     })
     .immediate();
@@ -164,7 +171,7 @@ export function markMailFailed(
 
 /** When the next queued row can be claimed (due and its lease, if any, ended); null: none queued. */
 export function nextMailDue(db: DB): number | null {
-  const r = db.prepare("SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) AS t FROM notify_mail WHERE state = 'queued'").get() as {
+  const r = stmt(db, "SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) AS t FROM notify_mail WHERE state = 'queued'").get() as {
     t: number | null;
   };
   return r.t;

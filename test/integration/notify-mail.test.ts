@@ -149,7 +149,9 @@ test('permanent refusals (5xx) fail the row and disable the subscriber at the th
     const fourth = comment(db, email);
     await sink.waitFor(6);
     await waitFor(() => queued(db) === 0, 'event 4 done');
-    assert.equal(db.prepare('SELECT count(*) AS n FROM notify_mail WHERE event_id = ? AND subscriber_id = ?').get(fourth, bad), { n: 0 });
+    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM notify_mail WHERE event_id = ? AND subscriber_id = ?').get(fourth, bad), {
+      n: 0,
+    });
   } finally {
     await s.stop();
     await sink.close();
