@@ -10,6 +10,7 @@ import { createAppWithFastPath } from './app.ts';
 import { createBackendMetrics } from './http/metrics.ts';
 import { createChangeCounter, systemClock, type Log } from './deps.ts';
 import { startJobs } from './jobs/schedule.ts';
+import { publishLegacyDefault } from './services/mail/legacyDefault.ts';
 import { subscriberLinks } from './domain/subscription-links.ts';
 import { linkSecret } from './store/subscriptions.ts';
 import { ensureSiteBuilt } from './site/build.ts';
@@ -40,6 +41,9 @@ try {
   process.exit(2);
 }
 const changes = createChangeCounter();
+// Before anything serves nodes: a changed TIDINGS_LEGACY_HOST/_PORT moves the domains on the old value to the new one.
+const movedToLegacyDefault = publishLegacyDefault({ db, clock, changes }, config.legacyDefault);
+if (movedToLegacyDefault.length) log.info({ domains: movedToLegacyDefault }, 'installation legacy MX changed: domains moved to it');
 const metrics = createBackendMetrics();
 const { app, lookupCachedPage, refreshStatus } = createAppWithFastPath({ db, config, clock, log, changes, metrics });
 // Drawn once per installation (backend migration 018): read once, not per message.
