@@ -188,7 +188,7 @@ test('a section page with telemetry charts, their tables and a phase band passes
   }
 });
 
-test('the subscription pages pass axe WCAG 2 A/AA, light and dark, at 1280 and 375 px: answer, confirm, confirmed, manage, unsubscribe', {
+test('the subscription pages pass axe WCAG 2 A/AA, light and dark, at 1280 and 375 px: answer, invalid, limited, confirm, confirmed, manage, unsubscribe', {
   timeout: 180_000,
 }, async () => {
   const page = await chrome.context.newPage();
@@ -218,6 +218,25 @@ test('the subscription pages pass axe WCAG 2 A/AA, light and dark, at 1280 and 3
   await page.getByRole('button', { name: 'Unsubscribe and delete my address' }).click();
   await page.waitForSelector('[data-deleted]');
   failures.push(...(await auditLoadedPage(page, 'POST /subscriptions/unsubscribe')));
+  // The form sent back with what was wrong (an address the browser accepts and we cannot send to), and the answer
+  // once this client is over its hourly limit.
+  await page.goto(`${site.url}/subscribe`);
+  await page.getByLabel('Your email address').fill('someone@localhost');
+  await page.getByRole('button', { name: 'Subscribe' }).click();
+  await page.waitForSelector('[data-subscribe-errors]');
+  failures.push(...(await auditLoadedPage(page, 'POST /subscribe (invalid)')));
+  // Ten requests an hour per client: the eleventh at the latest is the limited answer.
+  let status = 0;
+  for (let i = 0; i < 11 && status !== 429; i++) {
+    await page.goto(`${site.url}/subscribe`);
+    await page.getByLabel('Your email address').fill('limit@example.net');
+    const answer = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    status = (await answer).status();
+    await page.waitForSelector('[data-subscribe-answer]');
+  }
+  assert.equal(status, 429);
+  failures.push(...(await auditLoadedPage(page, 'POST /subscribe (limited)')));
   await page.close();
   assert.deepEqual(failures, []);
 });
