@@ -18,6 +18,8 @@ const EXPECTED_PUBLIC = [
   'GET /api/v1/tasks/:id',
   'GET /api/v1/tasks/:id/history',
   'GET /api/v1/sections/:slug/telemetry',
+  // Anyone may ask to subscribe; only a confirmation mail follows (server/routes/subscriptions.ts).
+  'POST /api/v1/subscriptions',
   ...['sections', 'task-types', 'statuses', 'close-reasons', 'categories'].flatMap((k) => [`GET /api/v1/${k}`, `GET /api/v1/${k}/:id`]),
 ].sort();
 const EXPECTED_NODE = [
