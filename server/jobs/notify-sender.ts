@@ -1,9 +1,9 @@
 // Subscriber mail (issue 14): the email consumer of the notification outbox. The fan-out turns events past the 'email'
 // cursor into notify_mail rows (server/store/notify-mail.ts); the sender claims due rows under a lease, checks at send
 // time that the subscription still stands, hands each message to the outbound relay (TIDINGS_NOTIFY_SMTP_URL) over a
-// pool of SMTP connections, and records the answer in its own transaction right after it comes. A process killed
-// between the relay's 250 and that commit sends that message again after its restart, with the same Message-ID: at
-// most the messages in flight at the kill (`inFlight`) are sent twice.
+// pool of SMTP connections, and records each answer in a transaction right after it (shared with the answers that
+// came in with it). A process killed between the relay's 250 and that commit sends that message again after its restart,
+// with the same Message-ID: at most the messages in flight at the kill (`inFlight`) are sent twice.
 import nodemailer from 'nodemailer';
 import type { NotifyEvent } from '#data/contracts/notify.ts';
 import type { DB } from '#data/db.ts';
@@ -154,7 +154,7 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
       record(c, c.attempts, err as SmtpError);
       return;
     }
-    // Committed right after the 250 (with the others that finished meanwhile), and the worker takes no other message
+    // Committed right after the 250 (with the others that came in with it), and the worker takes no other message
     // until it is: only the messages between the relay's answer and this commit, at most `inFlight`, can be sent twice.
     await recordSent({ eventId: c.eventId, subscriberId: c.subscriberId, reply: info.response ?? '250' });
   };
@@ -180,6 +180,7 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
   const recordSent = (k: MailKey & { reply: string }): Promise<void> =>
     new Promise((done) => {
       answered.push({ k, done });
+      // The 250s that came in with this one share its commit.
       if (answered.length === 1) setImmediate(flush);
     });
 
