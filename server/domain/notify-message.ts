@@ -2,6 +2,7 @@
 // sanitized content, the task's link, the manage and unsubscribe links, the RFC 8058 headers, and a Message-ID that
 // depends only on (event, subscriber), so a copy sent again after a crash is recognisably the same message.
 import type { NotifyEvent } from '#data/contracts/notify.ts';
+import { escapeHtml } from './html.ts';
 import { listUnsubscribeHeaders, type SubscriptionLinks } from './subscription-links.ts';
 
 export interface NotifyMessage {
@@ -18,9 +19,6 @@ export interface NotifyMessage {
 export function notifyMessageId(eventId: number, subscriberId: number, host: string): string {
   return `<notify.${eventId}.${subscriberId}@${host}>`;
 }
-
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
 
 export function buildNotifyMessage(
   event: NotifyEvent,
