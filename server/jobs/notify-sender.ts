@@ -198,7 +198,12 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
       try {
         await sendOne(next);
       } catch (err) {
-        log.error({ err, ...next }, 'notify: sending failed'); // the lease ends; the row is tried again then
+        // A bug or the database, not the relay: tried again with backoff like a 4xx (given up after maxAttempts); if
+        // even that cannot be written, the lease ends and the row is tried again then.
+        log.error({ err, ...next }, 'notify: sending failed');
+        try {
+          if (stopped !== 'closed') record(next, next.attempts, { message: `not sent: ${(err as Error).message}` });
+        } catch {}
       }
     }
   };

@@ -234,3 +234,41 @@ test('unsubscribing stops queued mail at once: the sender checks the subscriptio
     'the unsubscribed row was dropped, not sent',
   );
 });
+
+test('a message that cannot be built is tried again with backoff and then given up, not held against the subscriber', async () => {
+  const { db, email } = setup();
+  const at = new Date(Date.now() - 60_000).toISOString();
+  const broken = addSubscriber(db, 'broken@example.net', [{ scope: 'section', sectionId: email, confirmedAt: at }]);
+  addSubscriber(db, 'fine@example.net', [{ scope: 'section', sectionId: email, confirmedAt: at }]);
+  comment(db, email);
+  const sink = await startSmtpSink({ starttls: false });
+  const s = sender(db, sink.port, {
+    firstRetryMs: 20,
+    maxRetryMs: 20,
+    maxAttempts: 3,
+    links: (id) => {
+      if (id === broken) throw new Error('no link for this one');
+      return subscriberLinks(PUBLIC, SECRET, id);
+    },
+  });
+  try {
+    await sink.waitFor(1);
+    await waitFor(() => queued(db) === 0, 'the broken row given up');
+  } finally {
+    await s.stop();
+    await sink.close();
+  }
+  assert.deepEqual(db.prepare('SELECT state, attempts, last_error FROM notify_mail WHERE subscriber_id = ?').get(broken), {
+    state: 'failed',
+    attempts: 3,
+    last_error: 'not sent: no link for this one',
+  });
+  assert.deepEqual(db.prepare('SELECT failures, disabled_at FROM subscribers WHERE id = ?').get(broken), {
+    failures: 0,
+    disabled_at: null,
+  });
+  assert.deepEqual(
+    received(sink.messages).map((r) => r.to),
+    ['fine@example.net'],
+  );
+});
