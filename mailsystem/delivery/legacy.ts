@@ -1,7 +1,7 @@
 // Relay to the old MX during a domain's migration (legacy and shadow modes): envelope and bytes exactly as received.
 import { isIP } from 'node:net';
 import { isNoData, type Resolver } from '../dns/resolver.ts';
-import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
+import { type DeliveryJob, type DeliveryOutcome, sessionTransport, type Transport } from './transport.ts';
 import { sendMessage } from './smtp-client.ts';
 
 export interface LegacyOptions {
@@ -50,10 +50,5 @@ export function createLegacyTransport(opts: LegacyOptions): Transport {
     });
     return recipients.map((r) => results.get(r) as DeliveryOutcome);
   }
-  return {
-    deliverMany,
-    async deliver(job) {
-      return (await deliverMany([job]))[0];
-    },
-  };
+  return sessionTransport(deliverMany);
 }

@@ -1,5 +1,5 @@
 // Mailbox delivery to an LMTP server such as Dovecot: one reply per recipient, so one recipient's failure never redelivers another's.
-import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
+import { type DeliveryJob, type DeliveryOutcome, sessionTransport, type Transport } from './transport.ts';
 import { sendMessage } from './smtp-client.ts';
 
 export interface LmtpOptions {
@@ -26,10 +26,5 @@ export function createLmtpTransport(opts: LmtpOptions): Transport {
     });
     return mailboxes.map((m) => results.get(m) as DeliveryOutcome);
   }
-  return {
-    deliverMany,
-    async deliver(job) {
-      return (await deliverMany([job]))[0];
-    },
-  };
+  return sessionTransport(deliverMany);
 }

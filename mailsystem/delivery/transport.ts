@@ -32,3 +32,8 @@ export interface Transport {
 }
 
 export type Transports = Partial<Record<Route['kind'], Transport>>;
+
+/** A transport built on sessions of several copies (LMTP, the legacy relay): one copy is a session of one. */
+export function sessionTransport(deliverMany: (jobs: DeliveryJob[]) => Promise<DeliveryOutcome[]>): Transport {
+  return { deliverMany, deliver: async (job) => (await deliverMany([job]))[0] };
+}
