@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { type ClamdClientOptions, createClamdClient, parseClamdReply, type VirusVerdict } from '#mailsystem/checks/clamd.ts';
 import { type Clamd, EICAR, EICAR_SIGNATURE, mimeWithAttachment, plainMessage, startClamd, storedZip } from '../support/clamd.ts';
 import { reservePort } from '../support/ports.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait.ts';
 
 const eicar = Buffer.from(EICAR, 'latin1');
@@ -202,37 +203,7 @@ describe('clamd client against the real clamd', () => {
   });
 
   /** A loopback TCP relay in front of the real clamd, counting connections; `dropAll` cuts them as clamd's idle timeout would. */
-  async function relay(): Promise<{ port: number; connections: number; dropAll(): void; stop(): Promise<void> }> {
-    const open = new Set<net.Socket>();
-    const server = net.createServer((client) => {
-      r.connections++;
-      const upstream = net.connect(clamd.port, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        open.add(s);
-        s.on('error', () => {});
-        s.on('close', () => {
-          open.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const r = {
-      port: (server.address() as net.AddressInfo).port,
-      connections: 0,
-      dropAll: () => {
-        for (const s of open) s.destroy();
-      },
-      stop: () =>
-        new Promise<void>((resolve) => {
-          r.dropAll();
-          server.close(() => resolve());
-        }),
-    };
-    return r;
-  }
+  const relay = () => startTcpProxy(clamd.port);
 
   test('sessions: one connection serves scan after scan (IDSESSION), verdicts in order; without sessions one each', async () => {
     for (const sessions of [true, false]) {
@@ -244,7 +215,7 @@ describe('clamd client against the real clamd', () => {
           if (i % 2) assertInfected(verdict);
           else assert.equal(verdict.status, 'clean', JSON.stringify(verdict));
         }
-        assert.equal(via.connections, sessions ? 1 : 6, `sessions ${sessions}`);
+        assert.equal(via.sessions.length, sessions ? 1 : 6, `sessions ${sessions}`);
       } finally {
         c.close();
         await via.stop();
@@ -261,10 +232,10 @@ describe('clamd client against the real clamd', () => {
       // scan is tried once more on a new connection, and is 'unavailable' if that loses it too. Both fail closed.
       const over = await c.scan(Buffer.alloc(clamd.streamMaxLength + 64 * 1024, 'a'));
       assert.ok(over.status === 'error' && ['too-large', 'unavailable'].includes(over.reason), JSON.stringify(over));
-      const before = via.connections;
+      const before = via.sessions.length;
       assertInfected(await c.scan(eicarMail()));
       assert.equal((await c.scan(plainMessage())).status, 'clean');
-      assert.equal(via.connections, before + 1, 'one new session for the two scans after the error');
+      assert.equal(via.sessions.length, before + 1, 'one new session for the two scans after the error');
     } finally {
       c.close();
       await via.stop();
@@ -278,7 +249,7 @@ describe('clamd client against the real clamd', () => {
       assert.equal((await c.scan(plainMessage())).status, 'clean');
       via.dropAll();
       assertInfected(await c.scan(eicarMail()));
-      assert.equal(via.connections, 2);
+      assert.equal(via.sessions.length, 2);
     } finally {
       c.close();
       await via.stop();

@@ -7,6 +7,8 @@ export interface TcpProxy {
   sessions: Buffer[][];
   /** The client's lines of session i (e.g. to count its RCPT TO commands). */
   clientLines(i: number): string[];
+  /** Cuts every open connection (as a server's idle timeout would) and keeps listening. */
+  dropAll(): void;
   /** Cuts every open connection and stops listening. */
   stop(): Promise<void>;
 }
@@ -38,6 +40,9 @@ export async function startTcpProxy(upstreamPort: number, upstreamHost = '127.0.
       Buffer.concat(sessions[i] ?? [])
         .toString('latin1')
         .split('\r\n'),
+    dropAll: () => {
+      for (const s of open) s.destroy();
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of open) s.destroy();
