@@ -2,8 +2,8 @@
 // mode, or a pending switch to one) and is given none gets the installation's as its legacy host and port. Its records
 // then carry them like any other, so nodes need no notion of a default.
 //
-// The backend records the value it runs with as an audit row (mail.legacy-default) at start-up, whenever it differs
-// from the last one: every process (backend, CLI, jobs) fills in that value, and a change moves the domains that have
+// The backend records the value it runs with (installation_settings, backend migration 019; a change is also audited as
+// mail.legacy-default) at start-up, whenever it differs from the last one: every process (backend, CLI, jobs) fills in that value, and a change moves the domains that have
 // the old value (host and port) to the new one and re-sends their records, so nodes that synced the old get the new.
 import type { LegacyDefault } from '#data/config.ts';
 import type { DB } from '#data/db.ts';
@@ -14,16 +14,15 @@ import { writeAudit } from '../../store/audit.ts';
 import { appendChange, domainRecord, listDomains, updateDomain } from '../../store/mail.ts';
 
 const ACTION = 'mail.legacy-default';
+const SETTING = 'legacy-default';
 // Only the start-up step writes the row, so a process reads it once (a CLI process lives shorter than a backend).
 const memo = new WeakMap<DB, LegacyDefault>();
 
-/** The installation's old MX as the backend last started with it; null: none. */
+/** The installation's old MX as the backend last started with it; null: none (or never recorded). */
 export function installationLegacyDefault(db: DB): LegacyDefault {
   if (memo.has(db)) return memo.get(db)!;
-  const row = db.prepare('SELECT detail FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT 1').get(ACTION) as
-    | { detail: string }
-    | undefined;
-  const value = row ? ((JSON.parse(row.detail) as { to: LegacyDefault }).to ?? null) : null;
+  const raw = db.prepare('SELECT value FROM installation_settings WHERE key = ?').pluck().get(SETTING) as string | undefined;
+  const value = raw === undefined ? null : (JSON.parse(raw) as LegacyDefault);
   memo.set(db, value);
   return value;
 }
@@ -69,6 +68,9 @@ export function publishLegacyDefault(ctx: ServiceContext, configured: LegacyDefa
         appendChange(ctx.db, { entity: 'domain', key: d.name, op: 'upsert', record: domainRecord(updated) }, now);
       }
       const detail = { from: recorded, to: configured, domains: moved.map((d) => d.name) };
+      ctx.db
+        .prepare('INSERT INTO installation_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+        .run(SETTING, JSON.stringify(configured));
       writeAudit(ctx.db, { at: now, userId: null, actor: 'system', action: ACTION, target: null, detail: JSON.stringify(detail) });
       memo.set(ctx.db, configured);
       return detail.domains;
