@@ -1,5 +1,6 @@
 // One SMTP or LMTP client session (nodemailer's SMTPConnection), its replies mapped to per-recipient delivery outcomes.
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { lmtpReplies } from './nodemailer-lmtp.ts';
 import type { DeliveryOutcome } from './transport.ts';
 
 export interface SmtpSendOptions {
@@ -44,23 +45,6 @@ export function outcomeFromReply(code: number, response: string): DeliveryOutcom
 function outcomeFromError(err: SmtpError, where: string): DeliveryOutcome {
   if (err.responseCode) return outcomeFromReply(err.responseCode, err.response ?? String(err.responseCode));
   return { kind: 'deferred', response: `4.4.1 no usable reply from ${where} (${err.code ?? 'error'})` };
-}
-
-/**
- * LMTP answers DATA once per accepted recipient, but nodemailer hands back only the last reply as the result's text.
- * Its per-recipient reply handler (internal: `_actionLMTPStream(recipient, final, reply, callback)`) is wrapped on this
- * one connection to keep each recipient's own reply; without that handler the last reply stands for all.
- */
-function lmtpReplies(conn: SMTPConnection): Map<string, string> {
-  const replies = new Map<string, string>();
-  const c = conn as unknown as { _actionLMTPStream?: (recipient: string, final: boolean, reply: string, ...rest: unknown[]) => unknown };
-  const handler = c._actionLMTPStream;
-  if (typeof handler === 'function')
-    c._actionLMTPStream = function (this: unknown, recipient, final, reply, ...rest) {
-      replies.set(recipient, reply);
-      return handler.call(this, recipient, final, reply, ...rest);
-    };
-  return replies;
 }
 
 /**
