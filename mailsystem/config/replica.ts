@@ -135,9 +135,11 @@ export function createReplicaDirectory(opts: ReplicaDirectoryOptions): Directory
       seen.add(address);
       return expandActive(dom, address, parts.local, depth, seen, viaCatchAll, asActive);
     }
-    const next = expand(address, depth, new Set(seen), viaCatchAll, dom.name);
-    seen.add(address);
     const imported = importedStmt.get(dom.name, dom.name) === 1;
+    // The new system's answer is needed to check an address against imported configuration, and for shadow's dry run;
+    // a legacy domain without imported configuration asks the old MX instead.
+    const next = imported || mode === 'shadow' ? expand(address, depth, new Set(seen), viaCatchAll, dom.name) : null;
+    seen.add(address);
     return applyMode({ mode, address, legacy: legacyRoute(dom), next, imported, depth });
   }
 
