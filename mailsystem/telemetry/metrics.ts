@@ -27,52 +27,41 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
   const registers = [new Registry()];
   const [registry] = registers;
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
-  const accepted = new Counter({
-    name: 'tidings_mx_messages_accepted_total',
-    help: 'Messages accepted from SMTP clients (answered 250 after they were on disk).',
-    registers,
-  });
-  const dsns = new Counter({
-    name: 'tidings_mx_dsns_total',
-    help: 'Delivery status notifications this node generated and queued.',
-    registers,
-  });
-  const rejections = new Counter({
-    name: 'tidings_mx_rejections_total',
-    help: 'SMTP refusals by reason (one per refused recipient, message or connection).',
-    labelNames: ['reason'] as const,
-    registers,
-  });
-  const deliveries = new Counter({
-    name: 'tidings_mx_deliveries_total',
-    help: 'Delivery attempts by route kind and outcome (delivered, deferred, bounced; quarantined: kept back by policy).',
-    labelNames: ['route', 'outcome'] as const,
-    registers,
-  });
-  const released = new Counter({
-    name: 'tidings_mx_quarantine_released_total',
-    help: 'Quarantined copies released by staff and queued again, to be delivered as if clean.',
-    labelNames: ['route'] as const,
-    registers,
-  });
-  const purged = new Counter({
-    name: 'tidings_mx_quarantine_purged_total',
-    help: 'Quarantined copies deleted, by reason (staff: a staff deletion; retention: past TIDINGS_QUARANTINE_RETENTION).',
-    labelNames: ['reason'] as const,
-    registers,
-  });
-  const refused = new Counter({
-    name: 'tidings_mx_quarantine_refused_total',
-    help: 'Staff actions that changed nothing, by why (not-quarantined: the copy had left the quarantine or was never here; virus: a release of a virus).',
-    labelNames: ['why'] as const,
-    registers,
-  });
-  const shadow = new Counter({
-    name: 'tidings_mx_shadow_verdicts_total',
-    help: 'Shadow dry run: what the new system would have done with recipients of domains in shadow mode, by verdict and reason.',
-    labelNames: ['verdict', 'reason'] as const,
-    registers,
-  });
+  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
+    new Counter({ name, help, labelNames, registers });
+  const accepted = counter(
+    'tidings_mx_messages_accepted_total',
+    'Messages accepted from SMTP clients (answered 250 after they were on disk).',
+  );
+  const dsns = counter('tidings_mx_dsns_total', 'Delivery status notifications this node generated and queued.');
+  const rejections = counter('tidings_mx_rejections_total', 'SMTP refusals by reason (one per refused recipient, message or connection).', [
+    'reason',
+  ]);
+  const deliveries = counter(
+    'tidings_mx_deliveries_total',
+    'Delivery attempts by route kind and outcome (delivered, deferred, bounced; quarantined: kept back by policy).',
+    ['route', 'outcome'],
+  );
+  const released = counter(
+    'tidings_mx_quarantine_released_total',
+    'Quarantined copies released by staff and queued again, to be delivered as if clean.',
+    ['route'],
+  );
+  const purged = counter(
+    'tidings_mx_quarantine_purged_total',
+    'Quarantined copies deleted, by reason (staff: a staff deletion; retention: past TIDINGS_QUARANTINE_RETENTION).',
+    ['reason'],
+  );
+  const refused = counter(
+    'tidings_mx_quarantine_refused_total',
+    'Staff actions that changed nothing, by why (not-quarantined: the copy had left the quarantine or was never here; virus: a release of a virus).',
+    ['why'],
+  );
+  const shadow = counter(
+    'tidings_mx_shadow_verdicts_total',
+    'Shadow dry run: what the new system would have done with recipients of domains in shadow mode, by verdict and reason.',
+    ['verdict', 'reason'],
+  );
   const latency = new Histogram({
     name: 'tidings_mx_delivery_latency_seconds',
     help: 'Accept (our 250) to delivery, by route kind; the same bounds as the backend telemetry histogram.',
@@ -80,16 +69,11 @@ export function createMxMetrics(deps: MxMetricsDeps, opts: { processMetrics?: bo
     buckets: LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
     registers,
   });
-  const flowDelayed = new Counter({
-    name: 'tidings_mx_flow_delayed_replies_total',
-    help: 'DATA replies flow control delayed because delivery was behind (its refusals: rejections{reason="queue-full"}).',
-    registers,
-  });
-  const flowDelay = new Counter({
-    name: 'tidings_mx_flow_delay_seconds_total',
-    help: 'Total time DATA replies were held by flow control.',
-    registers,
-  });
+  const flowDelayed = counter(
+    'tidings_mx_flow_delayed_replies_total',
+    'DATA replies flow control delayed because delivery was behind (its refusals: rejections{reason="queue-full"}).',
+  );
+  const flowDelay = counter('tidings_mx_flow_delay_seconds_total', 'Total time DATA replies were held by flow control.');
   // One read of the gauges per scrape, shared by every gauge's collect callback of that scrape.
   let read: { at: number; g: TelemetryHeartbeat; cursor: number } | null = null;
   const gauges = (): { g: TelemetryHeartbeat; cursor: number } => {
