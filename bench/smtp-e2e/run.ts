@@ -1,7 +1,7 @@
 // bench:smtp-e2e — accepted AND in the mailbox: Tidings vs a private Postfix in the same run (issue 11), with each
 // message's delay from its final 250 to its file in Maildir new/, measured the same way for both.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,7 @@ import { type PostfixInstance, startPostfix } from '../../test/support/postfix.t
 import { isListening, type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { countFiles, loadAverage, pct, takeNewFiles } from '../lib/mailboxes.ts';
+import { type Cleanup, runMain } from '../lib/run-main.ts';
 import { type DriveResult, drive } from '../smtp-accept/load.ts';
 import { treeCpuMs } from '../smtp-accept/proc-stats.ts';
 
@@ -29,7 +30,7 @@ const DRAIN_TIMEOUT_MS = 15 * 60_000;
 const dir = mkdtempSync(join(tmpdir(), 'tidings-e2e-'));
 chmodSync(dir, 0o755); // Postfix daemons (user postfix) must traverse into its queue
 /** Run last first at the end: the database, Postfix, Tidings, then the ports. */
-const cleanups: (() => void | Promise<void>)[] = [];
+const cleanups: Cleanup[] = [];
 
 interface Target {
   name: 'tidings' | 'postfix';
@@ -312,21 +313,4 @@ async function main(): Promise<void> {
   }
 }
 
-async function cleanUp(): Promise<void> {
-  for (const clean of cleanups.reverse()) {
-    try {
-      await clean();
-    } catch (err) {
-      console.error(err);
-      process.exitCode = 1;
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-}
-
-main()
-  .catch((err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(cleanUp);
+runMain(main, cleanups, dir);

@@ -3,7 +3,7 @@
 // clamd zINSTREAM driven directly at the same concurrency) and (b) Postfix with rspamd as a milter, in the same run.
 // Method and numbers: bench/smtp-scan/README.md.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,6 +15,7 @@ import { type PostfixInstance, startPostfix } from '../../test/support/postfix.t
 import { isListening, type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { countFiles, loadAverage, pct, takeNewFiles } from '../lib/mailboxes.ts';
+import { type Cleanup, runMain } from '../lib/run-main.ts';
 import { treeCpuMs } from '../smtp-accept/proc-stats.ts';
 import { buildCorpus, CLASSES, type Corpus, classOf, type MessageClass } from './corpus.ts';
 import { driveScanners, RSPAMD_PROCESSES, type Scanners, startScanners } from './scanners.ts';
@@ -77,7 +78,7 @@ interface Run {
 
 const dir = mkdtempSync(join(tmpdir(), 'tidings-scan-'));
 chmodSync(dir, 0o755); // Postfix's daemons must traverse into its queue
-const cleanups: (() => void | Promise<void>)[] = [];
+const cleanups: Cleanup[] = [];
 
 const quantiles = (values: number[]): Quantiles => {
   const s = Float64Array.from(values).sort();
@@ -500,21 +501,4 @@ async function main(): Promise<void> {
   if (!pidAlive(proc.pid as number)) throw new Error('the Tidings node died during the run');
 }
 
-async function cleanUp(): Promise<void> {
-  for (const clean of cleanups.reverse()) {
-    try {
-      await clean();
-    } catch (err) {
-      console.error(err);
-      process.exitCode = 1;
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-}
-
-main()
-  .catch((err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(cleanUp);
+runMain(main, cleanups, dir);
