@@ -51,8 +51,6 @@ export function emptyCounts(): Counts {
   return Object.fromEntries(IMPORT_KINDS.map((k) => [k, { create: 0, update: 0, unchanged: 0 }])) as Counts;
 }
 
-export const planChanges = (plan: ImportPlan) => plan.items.filter((i) => i.action !== 'unchanged').length;
-
 const sameTargets = (a: string[], b: string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
 
 export function planImport(desired: DesiredConfig, current: CurrentConfig, options: ImportOptions): PlanResult {
