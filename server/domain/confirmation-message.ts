@@ -1,6 +1,7 @@
 // Pure: the double opt-in mail of one pending follow (issue 14). It carries the confirmation link, and the manage and
 // unsubscribe links with the RFC 8058 headers, so whoever did not ask for it can have the address deleted at once.
-import { escapeHtml, oneLine } from './notify-payload.ts';
+import { escapeHtml } from './html.ts';
+import { oneLine } from './notify-payload.ts';
 import { listUnsubscribeHeaders, type SubscriptionLinks } from './subscription-links.ts';
 
 export interface ConfirmationMessage {

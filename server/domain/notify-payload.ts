@@ -5,9 +5,6 @@ import { taskRef } from '#data/contracts/tasks.ts';
 import type { NotifyChange, NotifyPayload } from '#data/contracts/notify.ts';
 import { escapeHtml, htmlToText } from './html.ts';
 
-// Message builders (confirmation mail, subscriber mail) escape with the same helper.
-export { escapeHtml, htmlToText };
-
 /** The task as the event announces it (after the change). */
 export interface NotifyTask {
   id: number;
