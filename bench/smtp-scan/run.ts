@@ -1,23 +1,19 @@
 // bench:smtp-scan — issue 12's performance section: mail scanned for spam and viruses end to end (SMTP accept through
 // rspamd and clamd to Maildir), 4 KiB mixed ham/spam/virus, against (a) the scanners' own ceiling (rspamd /checkv2 and
 // clamd zINSTREAM driven directly at the same concurrency) and (b) Postfix with rspamd as a milter, in the same run.
-// Method and numbers: bench/smtp-scan/README.md.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+// Method and numbers: bench/smtp-scan/README.md; the two MTAs are started by mtas.ts.
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ConfigChange } from '#data/contracts/mx-config.ts';
-import { MIGRATIONS, openDatabase } from '#data/db.ts';
-import { applyConfigChanges } from '#mailsystem/config/apply.ts';
 import { pidAlive } from '../../test/support/child.ts';
-import { type PostfixInstance, startPostfix } from '../../test/support/postfix.ts';
-import { isListening, type ReservedPort, reservePort } from '../../test/support/ports.ts';
+import { type ReservedPort, reservePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { countFiles, loadAverage, pct, takeNewFiles } from '../lib/mailboxes.ts';
 import { type Cleanup, runMain } from '../lib/run-main.ts';
 import { treeCpuMs } from '../smtp-accept/proc-stats.ts';
 import { buildCorpus, CLASSES, type Corpus, classOf, type MessageClass } from './corpus.ts';
+import { PROFILE_DIR, type Setup, startPostfixWithMilter, startTidings } from './mtas.ts';
 import { driveScanners, RSPAMD_PROCESSES, type Scanners, startScanners } from './scanners.ts';
 import { driveSmtp } from './smtp-drive.ts';
 
@@ -28,8 +24,6 @@ const WARMUP_MS = 2000;
 const MAILBOXES = 50;
 const DOMAIN = 'example.test';
 const DRAIN_TIMEOUT_MS = 5 * 60_000;
-const PROFILE_DIR = '/tmp/prof-scan';
-const NODE = join(process.cwd(), 'node_modules/.bin/node');
 
 type SystemName = 'ceiling' | 'tidings' | 'postfix';
 /** BENCH_SYSTEMS picks some (e.g. `tidings` alone for a CPU profile); the ratios need all three. */
@@ -285,95 +279,6 @@ function printRun(r: Run): void {
   );
 }
 
-function replica(): ConfigChange[] {
-  const changes: ConfigChange[] = [
-    {
-      version: 1,
-      op: 'upsert',
-      entity: 'domain',
-      key: DOMAIN,
-      record: { name: DOMAIN, mode: 'active', legacyHost: null, legacyPort: null, catchAll: null },
-    },
-  ];
-  for (let i = 0; i < MAILBOXES; i++) {
-    const address = `user${i}@${DOMAIN}`;
-    changes.push({
-      version: 2 + i,
-      op: 'upsert',
-      entity: 'mailbox',
-      key: address,
-      record: { address, domain: DOMAIN, delivery: 'maildir', lmtpHost: null, lmtpPort: null },
-    });
-  }
-  // Spam: the default policy (tag, at rspamd's own verdict); viruses refused at DATA, as rspamd's antivirus module does
-  // for Postfix, instead of the default quarantine.
-  changes.push({
-    version: 2 + MAILBOXES,
-    op: 'upsert',
-    entity: 'policy',
-    key: DOMAIN,
-    record: { scope: 'domain', key: DOMAIN, settings: { virus: 'reject' } },
-  });
-  return changes;
-}
-
-/** mailsystem/main.ts, the production entry, with content checks on against the bench's rspamd and clamd. */
-async function startTidings(port: number, scanners: Scanners): Promise<{ proc: ChildProcess; stateDir: string }> {
-  const stateDir = join(dir, 'tidings');
-  const db = openDatabase(join(stateDir, 'mx', 'node.sqlite'), { migrationsDir: MIGRATIONS.node, synchronous: 'FULL' });
-  const changes = replica();
-  applyConfigChanges(db, { since: 0, version: changes.length, more: false, reset: false, changes }, new Date());
-  db.close();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env, // TIDINGS_* settings of the bench's own environment (e.g. TIDINGS_SCAN_CONNECTIONS) reach the node
-    TIDINGS_STATE_DIR: stateDir,
-    TIDINGS_SMTP_HOST: '127.0.0.1',
-    TIDINGS_SMTP_PORT: String(port),
-    TIDINGS_MX_HOSTNAME: 'mx.bench.test',
-    TIDINGS_LOG_LEVEL: process.env.TIDINGS_LOG_LEVEL ?? 'warn',
-    TIDINGS_SCAN: 'on',
-    TIDINGS_RSPAMD_URL: scanners.normal.url,
-    TIDINGS_CLAMD_ADDRESS: `127.0.0.1:${scanners.clamd.port}`,
-    TIDINGS_DNS_SERVERS: `127.0.0.1:${scanners.dns.port}`,
-    // All load comes from 127.0.0.1: the per-IP cap (20 by default) is lifted, as in bench/smtp-e2e.
-    TIDINGS_SMTP_MAX_CONNECTIONS_PER_IP: '10000',
-  };
-  delete env.TIDINGS_MX_BACKEND_URL;
-  delete env.TIDINGS_MX_TOKEN;
-  const proc = spawn(
-    NODE,
-    [...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), join(process.cwd(), 'mailsystem/main.ts')],
-    { env, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  cleanups.push(async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    process.kill(proc.pid as number, 'SIGTERM'); // drains, and writes its CPU profile on the way out
-    await exited;
-  });
-  await waitFor(
-    async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null)
-        throw new Error(`mailsystem/main.ts exited (${proc.exitCode ?? proc.signalCode})`);
-      return isListening(port);
-    },
-    'mailsystem/main.ts to listen',
-    { timeoutMs: 60_000, intervalMs: 50 },
-  );
-  return { proc, stateDir };
-}
-
-/** test/support/postfix.ts's private Postfix, then rspamd's proxy as its milter (fail closed like Tidings: tempfail). */
-async function startPostfixWithMilter(port: number, scanners: Scanners, recipients: string[]): Promise<PostfixInstance> {
-  const postfix = startPostfix({ dir: join(dir, 'postfix'), port, domain: DOMAIN, mailboxes: recipients.map((r) => r.split('@')[0]) });
-  cleanups.push(() => postfix.stop());
-  const etc = join(postfix.dir, 'etc');
-  execFileSync('postconf', ['-c', etc, '-e', `smtpd_milters = inet:127.0.0.1:${scanners.milterPort}`, 'milter_default_action = tempfail']);
-  execFileSync('postfix', ['-c', etc, 'reload'], { stdio: 'ignore' });
-  await waitFor(() => isListening(port), 'Postfix to listen', { timeoutMs: 30_000, intervalMs: 50 });
-  return postfix;
-}
-
 function printSummary(runs: Run[]): void {
   const mean = (rs: Run[], f: (r: Run) => number): number => rs.reduce((s, r) => s + f(r), 0) / rs.length;
   console.log(`\nsummary (mean over ${ROUNDS} round(s)); load average at the end ${loadAverage()}`);
@@ -431,8 +336,9 @@ async function main(): Promise<void> {
     for (const p of ports) p.release();
   });
   const [tidingsPort, postfixPort] = ports.map((p) => p.port);
-  const { proc, stateDir } = await startTidings(tidingsPort, scanners);
-  const postfix = await startPostfixWithMilter(postfixPort, scanners, recipients);
+  const setup: Setup = { dir, cleanups, domain: DOMAIN, mailboxes: MAILBOXES };
+  const { proc, stateDir } = await startTidings(setup, tidingsPort, scanners);
+  const postfix = await startPostfixWithMilter(setup, postfixPort, scanners, recipients);
   const tdb = new Database(join(stateDir, 'mx', 'node.sqlite'), { readonly: true });
   cleanups.push(() => {
     tdb.close();
