@@ -10,11 +10,8 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createMailSystem } from '#mailsystem/app.ts';
 import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
 import { createConfigSync } from '#mailsystem/config/sync.ts';
-import { createLegacyTransport } from '#mailsystem/delivery/legacy.ts';
-import type { Resolver } from '#mailsystem/dns/resolver.ts';
 import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { runSwitches } from '#server/jobs/switches.ts';
@@ -22,7 +19,7 @@ import { runTransitions } from '#server/jobs/transitions.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { json, makeHarness } from './api-harness.ts';
 import { runLoad, type LoadResult } from '../support/load.ts';
-import { testDsn } from '../support/mx-harness.ts';
+import { startReplicaNode } from '../support/mx-harness.ts';
 import { isListening, reservePort } from '../support/ports.ts';
 import { startPostfix } from '../support/postfix.ts';
 import { waitFor } from '../support/wait.ts';
@@ -124,18 +121,7 @@ test('cutover under load: legacy → shadow → active and back, every accepted 
   });
   assert.equal((await sync.syncOnce()).ok, true);
   sync.start();
-  const mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 20 } },
-    {
-      db,
-      directory: createReplicaDirectory({ db, clock: systemClock }),
-      clock: systemClock,
-      log: silentLog,
-      buildDsn: testDsn,
-      transports: { legacy: createLegacyTransport({ resolver: {} as Resolver, heloName: 'mx.test' }) },
-    },
-  );
-  const port = await mx.start();
+  const { mx, port } = await startReplicaNode(db, dir);
   t.after(async () => {
     sync.stop();
     await mx.stop();

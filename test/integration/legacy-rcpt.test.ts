@@ -7,14 +7,9 @@ import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ConfigChange } from '#data/contracts/mx-config.ts';
-import { createMailSystem } from '#mailsystem/app.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
-import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
-import { createLegacyTransport } from '#mailsystem/delivery/legacy.ts';
-import type { Resolver } from '#mailsystem/dns/resolver.ts';
-import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
-import { testDsn } from '../support/mx-harness.ts';
+import { startReplicaNode } from '../support/mx-harness.ts';
 import { isListening, reservePort } from '../support/ports.ts';
 import { type PostfixInstance, startPostfix } from '../support/postfix.ts';
 import { codeOf, RawSmtp } from '../support/smtp-client.ts';
@@ -86,27 +81,11 @@ test('legacy domain: imported map and Postfix probe refuse unknown addresses at 
   const db = openNodeDatabase(join(dir, 'node.sqlite'));
   const list = changes(reserved.port);
   applyConfigChanges(db, { since: 0, version: list.length, more: false, reset: false, changes: list }, new Date());
-  const mx = createMailSystem(
-    {
-      smtpHost: '127.0.0.1',
-      smtpPort: 0,
-      maildirRoot: join(dir, 'mail'),
-      serverName: 'mx.test',
-      retry: { firstRetryMs: 200 },
-      worker: { idlePollMs: 100 },
-      legacyProbe: { timeoutMs: 3000 },
-    },
-    {
-      db,
-      directory: createReplicaDirectory({ db, clock: systemClock }),
-      clock: systemClock,
-      log: silentLog,
-      buildDsn: testDsn,
-      // The legacy host is an IP address: no name lookup happens.
-      transports: { legacy: createLegacyTransport({ resolver: {} as Resolver, heloName: 'mx.test' }) },
-    },
-  );
-  const port = await mx.start();
+  const { mx, port } = await startReplicaNode(db, dir, {
+    retry: { firstRetryMs: 200 },
+    worker: { idlePollMs: 100 },
+    legacyProbe: { timeoutMs: 3000 },
+  });
   t.after(async () => {
     await mx.stop();
     db.close();
@@ -181,11 +160,7 @@ test('a legacy system that greets and then stalls: 451 4.4.3 within the probe ti
   const db = openNodeDatabase(join(dir, 'node.sqlite'));
   const list = changes(legacyPort);
   applyConfigChanges(db, { since: 0, version: list.length, more: false, reset: false, changes: list }, new Date());
-  const mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', legacyProbe: { timeoutMs: 300 } },
-    { db, directory: createReplicaDirectory({ db, clock: systemClock }), clock: systemClock, log: silentLog, buildDsn: testDsn },
-  );
-  const port = await mx.start();
+  const { mx, port } = await startReplicaNode(db, dir, { legacyProbe: { timeoutMs: 300 } });
   t.after(async () => {
     await mx.stop();
     db.close();

@@ -9,21 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DB } from '#data/db.ts';
-import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
+import type { MailSystem } from '#mailsystem/app.ts';
 import type { Checks } from '#mailsystem/checks/types.ts';
-import { createConfigSync } from '#mailsystem/config/sync.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
-import { silentLog, systemClock } from '#mailsystem/deps.ts';
 import type { Facts } from '#mailsystem/policy/decide.ts';
 import { createQuarantineActionsClient } from '#mailsystem/quarantine/actions.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
-import { createBackendPost } from '#mailsystem/telemetry/http.ts';
-import { createShipper, type Shipper } from '#mailsystem/telemetry/shipper.ts';
+import type { Shipper } from '#mailsystem/telemetry/shipper.ts';
 import { listQuarantine } from '#server/services/mail/listQuarantine.ts';
 import { accounting } from '#server/services/telemetry/accounting.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
-import { mailboxMessages } from '../support/mx-harness.ts';
-import { type SyncBackend, startSyncBackend } from '../support/sync-backend.ts';
+import { mailboxMessages, startNode } from '../support/mx-harness.ts';
+import { shipperTo, type SyncBackend, startSyncBackend, syncFrom } from '../support/sync-backend.ts';
 import { waitFor } from '../support/wait.ts';
 
 const MAILBOX = 'anna@example.test';
@@ -56,30 +53,22 @@ before(async () => {
   backend = await startSyncBackend();
   dir = mkdtempSync(join(tmpdir(), 'tidings-quarantine-e2e-'));
   db = openNodeDatabase(join(dir, 'node.sqlite'));
-  mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 20 } },
+  ({ mx, port } = await startNode(
+    db,
+    dir,
+    { worker: { idlePollMs: 20 } },
     {
-      db,
       directory: fakeDirectory({
         domains: ['example.test'],
         addresses: { [MAILBOX]: [{ kind: 'maildir', mailbox: MAILBOX }] },
         policies: { '*': { spam: 'remove' } },
       }),
-      clock: systemClock,
-      log: silentLog,
       buildDsn: () => Buffer.alloc(0),
       checks,
       fetchQuarantineActions: createQuarantineActionsClient({ backendUrl: backend.url, token: backend.token }),
     },
-  );
-  port = await mx.start();
-  shipper = createShipper({
-    db,
-    clock: systemClock,
-    log: silentLog,
-    post: createBackendPost({ backendUrl: backend.url, token: backend.token }),
-    scanning: 'on',
-  });
+  ));
+  shipper = shipperTo(backend, db);
 });
 
 after(async () => {
@@ -129,14 +118,7 @@ it('kept back on the node, indexed at the backend, released and deleted by staff
   // Down: staff ask; the node applies the actions right after its next config sync.
   await backend.api('POST', `/api/v1/mail/quarantine/mx-test/${spam}/release`);
   await backend.api('POST', `/api/v1/mail/quarantine/mx-test/${virus}/delete`);
-  const sync = createConfigSync({
-    db,
-    backendUrl: backend.url,
-    token: backend.token,
-    clock: systemClock,
-    log: silentLog,
-    afterSync: () => mx.pollQuarantineActions(),
-  });
+  const sync = syncFrom(backend, db, { afterSync: () => mx.pollQuarantineActions() });
   assert.equal((await sync.syncOnce()).ok, true);
   await waitFor(() => stateOf(spam) === 'delivered', 'the released copy delivered');
   assert.equal(stateOf(virus), 'discarded');

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { QuarantineAction } from '#data/contracts/quarantine.ts';
 import { type TelemetryBatch, TelemetryBatch as TelemetryBatchSchema, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
-import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
+import type { MailSystem } from '#mailsystem/app.ts';
 import type { Checks } from '#mailsystem/checks/types.ts';
 import { createConfigSync } from '#mailsystem/config/sync.ts';
 import { silentLog } from '#mailsystem/deps.ts';
@@ -29,6 +29,7 @@ import { heartbeatReader } from '#mailsystem/telemetry/gauges.ts';
 import { createMxMetrics, type MxMetrics } from '#mailsystem/telemetry/metrics.ts';
 import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import { fakeDirectory } from '../support/fake-directory.ts';
+import { startNode } from '../support/mx-harness.ts';
 import { waitFor } from '../support/wait.ts';
 
 const DAY = 86_400_000;
@@ -131,20 +132,19 @@ before(async () => {
     { readGauges: heartbeatReader(db), ackedCursor: eventLog(db).cursor, now: clock.now },
     { processMetrics: false },
   );
-  mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 20 } },
+  ({ mx, port } = await startNode(
+    db,
+    dir,
+    { worker: { idlePollMs: 20 } },
     {
-      db,
       directory,
       clock,
-      log: silentLog,
       buildDsn: () => Buffer.alloc(0),
       checks,
       observeEvent: (e) => metrics.observe(e),
       fetchQuarantineActions: createQuarantineActionsClient({ backendUrl, token: TOKEN, requestTimeoutMs: 2_000 }),
     },
-  );
-  port = await mx.start();
+  ));
 });
 
 after(async () => {

@@ -10,24 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShadowReport, ShadowVerdict } from '#data/contracts/shadow.ts';
 import type { DB } from '#data/db.ts';
-import { createMailSystem, type MailSystem } from '#mailsystem/app.ts';
-import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
-import { createConfigSync } from '#mailsystem/config/sync.ts';
-import { createLegacyTransport } from '#mailsystem/delivery/legacy.ts';
-import type { Resolver } from '#mailsystem/dns/resolver.ts';
-import { silentLog, systemClock } from '#mailsystem/deps.ts';
+import type { MailSystem } from '#mailsystem/app.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
-import { createBackendPost } from '#mailsystem/telemetry/http.ts';
-import { createShipper, type Shipper } from '#mailsystem/telemetry/shipper.ts';
+import type { Shipper } from '#mailsystem/telemetry/shipper.ts';
 import { type Clamd, EICAR, mimeWithAttachment, startClamd } from '../support/clamd.ts';
 import { gtubeMessage, HAM_SENDER, HAM_ZONE, hamMessage } from '../support/mail-corpus.ts';
-import { mailboxMessages, testDsn } from '../support/mx-harness.ts';
+import { mailboxMessages, startReplicaNode } from '../support/mx-harness.ts';
 import { isListening, reservePort } from '../support/ports.ts';
 import { type PostfixInstance, startPostfix } from '../support/postfix.ts';
 import { realChecks } from '../support/real-checks.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { codeOf, RawSmtp } from '../support/smtp-client.ts';
-import { type SyncBackend, startSyncBackend } from '../support/sync-backend.ts';
+import { shipperTo, type SyncBackend, startSyncBackend, syncFrom } from '../support/sync-backend.ts';
 import { waitFor } from '../support/wait.ts';
 
 const MOVING = 'moving.test'; // shadow, with imported addresses: RCPT is checked against them
@@ -106,31 +100,11 @@ before(async () => {
   await backend.api('POST', '/api/v1/mail/domains', { name: PROBED, mode: 'shadow', ...legacy });
 
   db = openNodeDatabase(join(dir, 'node.sqlite'));
-  const sync = createConfigSync({ db, backendUrl: backend.url, token: backend.token, clock: systemClock, log: silentLog });
+  const sync = syncFrom(backend, db);
   const synced = await sync.syncOnce();
   assert.ok(synced.ok && synced.applied > 0, `config sync: ${JSON.stringify(synced)}`);
-  mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot: join(dir, 'mail'), serverName: 'mx.test', worker: { idlePollMs: 20 } },
-    {
-      db,
-      directory: createReplicaDirectory({ db, clock: systemClock }),
-      clock: systemClock,
-      log: silentLog,
-      buildDsn: testDsn,
-      checks: realChecks({ rspamd, clamd, zone: HAM_ZONE, mtaName: 'mx.test' }),
-      // The legacy host is an IP address: no name lookup happens.
-      transports: { legacy: createLegacyTransport({ resolver: {} as Resolver, heloName: 'mx.test' }) },
-    },
-  );
-  port = await mx.start();
-  shipper = createShipper({
-    db,
-    clock: systemClock,
-    log: silentLog,
-    post: createBackendPost({ backendUrl: backend.url, token: backend.token }),
-    scanning: 'on',
-    intervalMs: 50,
-  });
+  ({ mx, port } = await startReplicaNode(db, dir, {}, { checks: realChecks({ rspamd, clamd, zone: HAM_ZONE, mtaName: 'mx.test' }) }));
+  shipper = shipperTo(backend, db, { intervalMs: 50 });
 });
 
 after(async () => {

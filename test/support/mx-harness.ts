@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import type { DB } from '#data/db.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { createMailSystem, type MailSystem, type MailSystemDeps, type MailSystemOptions } from '#mailsystem/app.ts';
+import { createReplicaDirectory } from '#mailsystem/config/replica.ts';
+import { createLegacyTransport } from '#mailsystem/delivery/legacy.ts';
 import type { DsnRequest } from '#mailsystem/delivery/worker.ts';
+import type { Resolver } from '#mailsystem/dns/resolver.ts';
 import { systemClock, silentLog } from '#mailsystem/deps.ts';
 import { fakeDirectory, type FakeDirectoryData } from './fake-directory.ts';
 
@@ -26,6 +29,46 @@ export function testDsn(req: DsnRequest): Buffer {
   );
 }
 
+/**
+ * An MX node over an open node database, its Maildirs under `dir`/mail, on a free loopback port. `deps` needs the
+ * directory; clock, log and DSN default to the system clock, a silent log and testDsn. The caller stops `mx`.
+ */
+export async function startNode(
+  db: DB,
+  dir: string,
+  opts: Partial<MailSystemOptions>,
+  deps: Pick<MailSystemDeps, 'directory'> & Partial<Omit<MailSystemDeps, 'db'>>,
+): Promise<{ mx: MailSystem; port: number; maildirRoot: string }> {
+  const maildirRoot = join(dir, 'mail');
+  const mx = createMailSystem(
+    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot, serverName: 'mx.test', ...opts },
+    { db, clock: systemClock, log: silentLog, buildDsn: testDsn, ...deps },
+  );
+  return { mx, port: await mx.start(), maildirRoot };
+}
+
+/**
+ * A node over its config replica in `db` that relays legacy routes to the old MX. The old MX is addressed by IP
+ * in these tests, so the legacy transport gets no resolver.
+ */
+export function startReplicaNode(
+  db: DB,
+  dir: string,
+  opts: Partial<MailSystemOptions> = {},
+  deps: Partial<Omit<MailSystemDeps, 'db' | 'directory'>> = {},
+): Promise<{ mx: MailSystem; port: number; maildirRoot: string }> {
+  return startNode(
+    db,
+    dir,
+    { worker: { idlePollMs: 20 }, ...opts },
+    {
+      directory: createReplicaDirectory({ db, clock: systemClock }),
+      transports: { legacy: createLegacyTransport({ resolver: {} as Resolver, heloName: 'mx.test' }) },
+      ...deps,
+    },
+  );
+}
+
 /** The node over the fake directory; `deps` adds or replaces what the mail system gets (checks, clock, transports). */
 export async function startHarness(
   data: FakeDirectoryData,
@@ -34,19 +77,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-mx-'));
   const db = openNodeDatabase(join(dir, 'node.sqlite'));
-  const maildirRoot = join(dir, 'mail');
-  const mx = createMailSystem(
-    { smtpHost: '127.0.0.1', smtpPort: 0, maildirRoot, serverName: 'mx.test', ...opts },
-    {
-      db,
-      directory: fakeDirectory(data),
-      clock: systemClock,
-      log: silentLog,
-      buildDsn: testDsn,
-      ...deps,
-    },
-  );
-  const port = await mx.start();
+  const { mx, port, maildirRoot } = await startNode(db, dir, opts, { directory: fakeDirectory(data), ...deps });
   return {
     port,
     dir,

@@ -6,6 +6,10 @@ import { serve, type ServerType } from '@hono/node-server';
 import pino from 'pino';
 import { loadConfig } from '#data/config.ts';
 import type { DB } from '#data/db.ts';
+import { type ConfigSync, type ConfigSyncOptions, createConfigSync } from '#mailsystem/config/sync.ts';
+import { silentLog, systemClock } from '#mailsystem/deps.ts';
+import { createBackendPost } from '#mailsystem/telemetry/http.ts';
+import { createShipper, type Shipper, type ShipperOptions } from '#mailsystem/telemetry/shipper.ts';
 import { createApp } from '#server/app.ts';
 import { createChangeCounter, type ServerDeps } from '#server/deps.ts';
 import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
@@ -67,4 +71,15 @@ export async function startSyncBackend(): Promise<SyncBackend> {
   };
   const token = issueNodeToken({ ctx, actor: { userId: null, name: 'test' }, name: 'mx-test' });
   return { db, server, url, api, token };
+}
+
+/** The node's config sync against this backend, with its node token (started by the caller, if at all). */
+export function syncFrom(backend: SyncBackend, db: DB, opts: Partial<ConfigSyncOptions> = {}): ConfigSync {
+  return createConfigSync({ db, backendUrl: backend.url, token: backend.token, clock: systemClock, log: silentLog, ...opts });
+}
+
+/** The node's telemetry shipper to this backend over HTTP, with its node token, for a node that scans. */
+export function shipperTo(backend: SyncBackend, db: DB, opts: Partial<ShipperOptions> = {}): Shipper {
+  const post = createBackendPost({ backendUrl: backend.url, token: backend.token });
+  return createShipper({ db, clock: systemClock, log: silentLog, post, scanning: 'on', ...opts });
 }
