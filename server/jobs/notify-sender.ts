@@ -22,6 +22,7 @@ import {
   nextMailDue,
   recipientOrDrop,
 } from '../store/notify-mail.ts';
+import { envelopeAddress, RELAY_TIMEOUTS, retryDelayMs, wakeableSleep } from './relay-mail.ts';
 
 export interface NotifySenderOptions {
   /** The outbound relay (config.notifySmtpUrl); null: the fan-out runs, nothing is sent. */
@@ -81,9 +82,7 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
         url: o.smtpUrl,
         maxConnections,
         maxMessages: 1000,
-        connectionTimeout: 30_000,
-        greetingTimeout: 30_000,
-        socketTimeout: 60_000,
+        ...RELAY_TIMEOUTS,
       })
     : null;
   if (!transport) log.warn('notify: TIDINGS_NOTIFY_SMTP_URL is not set; subscriber mail is queued but not sent');
@@ -128,8 +127,7 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
       log.warn({ ...k, attempts, error: text }, 'notify: message failed');
       if (disabled) log.warn({ subscriberId: k.subscriberId }, 'notify: subscriber disabled after permanent failures');
     } else {
-      const wait = Math.min(maxRetryMs, firstRetryMs * 2 ** Math.min(attempts - 1, 30));
-      markMailRetry(db, k, now.getTime() + wait, text);
+      markMailRetry(db, k, now.getTime() + retryDelayMs(attempts, firstRetryMs, maxRetryMs), text);
     }
   };
 
@@ -148,7 +146,7 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
     );
     let info: { response?: string };
     try {
-      info = await transport.sendMail({ ...m, envelope: { from: addressOf(o.from), to: [m.to] } });
+      info = await transport.sendMail({ ...m, envelope: { from: envelopeAddress(o.from), to: [m.to] } });
     } catch (err) {
       if (stopped === 'closed') return; // the database is gone: the lease ends and a later process retries
       record(c, c.attempts, err as SmtpError);
@@ -209,7 +207,7 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
   };
 
   let stopped: false | 'stopping' | 'closed' = false;
-  let wake: (() => void) | null = null;
+  const nap = wakeableSleep();
   let kicked = false;
   const loop = async (): Promise<void> => {
     while (!stopped) {
@@ -222,20 +220,13 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
       if (stopped || kicked) continue;
       const due = transport ? nextMailDue(db) : null;
       const wait = Math.max(0, Math.min(pollMs, due === null ? pollMs : due - clock().getTime()));
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
+      await nap.sleep(wait);
     }
   };
   const running = loop();
   const kick = (): void => {
     kicked = true;
-    wake?.();
+    nap.wake();
   };
   // A write the public may see (a comment, a state change) bumps the change counter: fan out within 0.1 s of it.
   let seen = deps.changes?.version();
@@ -254,15 +245,10 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
       if (watch) clearInterval(watch);
       stopped = 'stopping';
       queue.length = 0; // claimed and not started: their leases are freed by the next start
-      wake?.();
+      nap.wake();
       await running;
       stopped = 'closed';
       transport?.close();
     },
   };
-}
-
-/** The bare address of `Name <address>` or `address`. */
-function addressOf(from: string): string {
-  return /<([^<>]+)>$/.exec(from)?.[1] ?? from;
 }

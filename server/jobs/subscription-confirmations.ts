@@ -17,6 +17,7 @@ import {
   setConfirmHash,
 } from '../store/subscription-confirmations.ts';
 import { deleteExpiredPending, linkSecret } from '../store/subscriptions.ts';
+import { envelopeAddress, RELAY_TIMEOUTS, retryDelayMs, wakeableSleep } from './relay-mail.ts';
 
 /** How long a follow may wait for its confirmation before the request (and an address with nothing else) is deleted. */
 export const PENDING_TTL_MS = 48 * 60 * 60_000;
@@ -77,8 +78,7 @@ export async function sendDueConfirmations(deps: ConfirmationDeps, send: SendCon
         markConfirmationFailed(db, c.id, text);
         deps.log.warn({ subscriptionId: c.id, error: text }, 'subscriptions: confirmation mail failed');
       } else {
-        const wait = Math.min(3_600_000, (o.firstRetryMs ?? 30_000) * 2 ** (c.attempts - 1));
-        markConfirmationRetry(db, c.id, clock().getTime() + wait, text);
+        markConfirmationRetry(db, c.id, clock().getTime() + retryDelayMs(c.attempts, o.firstRetryMs ?? 30_000, 3_600_000), text);
       }
       continue;
     }
@@ -99,10 +99,10 @@ export function expirePendingSubscriptions(deps: ConfirmationDeps): { follows: n
 /** nodemailer to the relay, one connection at a time; null without a relay (the mails wait in the queue). */
 export function relaySender(smtpUrl: string | null): { send: SendConfirmation; close: () => void } | null {
   if (!smtpUrl) return null;
-  const transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 60_000 });
+  const transport = nodemailer.createTransport({ url: smtpUrl, ...RELAY_TIMEOUTS });
   return {
     send: async (m) => {
-      await transport.sendMail({ ...m, envelope: { from: /<([^<>]+)>$/.exec(m.from)?.[1] ?? m.from, to: [m.to] } });
+      await transport.sendMail({ ...m, envelope: { from: envelopeAddress(m.from), to: [m.to] } });
     },
     close: () => transport.close(),
   };
@@ -125,7 +125,7 @@ export interface ConfirmationLoopOptions extends ConfirmationOptions {
 export function startConfirmationLoop(deps: ConfirmationDeps, o: ConfirmationLoopOptions): ConfirmationLoop {
   const relay = relaySender(o.smtpUrl);
   let stopped = false;
-  let wake: (() => void) | null = null;
+  const nap = wakeableSleep();
   const loop = async () => {
     while (!stopped) {
       try {
@@ -135,22 +135,15 @@ export function startConfirmationLoop(deps: ConfirmationDeps, o: ConfirmationLoo
         deps.log.warn({ err }, 'subscriptions: confirmation pass failed'); // leases end; the next pass retries
       }
       if (stopped) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, o.pollMs ?? 2000);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
+      await nap.sleep(o.pollMs ?? 2000);
     }
   };
   const running = loop();
   return {
-    kick: () => (wake as (() => void) | null)?.(),
+    kick: nap.wake,
     stop: async () => {
       stopped = true;
-      (wake as (() => void) | null)?.();
+      nap.wake();
       await running;
       relay?.close();
     },
