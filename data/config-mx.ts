@@ -68,6 +68,13 @@ export interface LegacyProbeSettings {
   concurrency: number;
 }
 
+export const DEFAULT_LEGACY_PROBE: LegacyProbeSettings = {
+  timeoutMs: 10 * UNIT_MS.s,
+  positiveTtlMs: 10 * UNIT_MS.m,
+  negativeTtlMs: 2 * UNIT_MS.m,
+  concurrency: 10,
+};
+
 export interface ScanSettings {
   mode: 'on' | 'off';
   /** rspamd's normal worker (POST /checkv2). */
@@ -260,10 +267,10 @@ export function loadMxConfig(base: Config, env: Env = process.env, systemHostnam
     quarantineRetentionMs: duration(env, 'TIDINGS_QUARANTINE_RETENTION', 30 * UNIT_MS.d, false, '7d, 30d or 90d'),
     scan: scanSettings(env),
     legacyProbe: {
-      timeoutMs: duration(env, 'TIDINGS_LEGACY_PROBE_TIMEOUT', 10 * UNIT_MS.s, false, '5s, 10s or 30s'),
-      positiveTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_POSITIVE_TTL', 10 * UNIT_MS.m, true, '5m, 10m or 1h'),
-      negativeTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_NEGATIVE_TTL', 2 * UNIT_MS.m, true, '1m, 2m or 10m'),
-      concurrency: positiveInt(env, 'TIDINGS_LEGACY_PROBE_CONCURRENCY', 10, 1000),
+      timeoutMs: duration(env, 'TIDINGS_LEGACY_PROBE_TIMEOUT', DEFAULT_LEGACY_PROBE.timeoutMs, false, '5s, 10s or 30s'),
+      positiveTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_POSITIVE_TTL', DEFAULT_LEGACY_PROBE.positiveTtlMs, true, '5m, 10m or 1h'),
+      negativeTtlMs: duration(env, 'TIDINGS_LEGACY_PROBE_NEGATIVE_TTL', DEFAULT_LEGACY_PROBE.negativeTtlMs, true, '1m, 2m or 10m'),
+      concurrency: positiveInt(env, 'TIDINGS_LEGACY_PROBE_CONCURRENCY', DEFAULT_LEGACY_PROBE.concurrency, 1000),
     },
   };
   // A message clamd will not take is not clean: it would get 451 at every try until the sender gave up, days later.

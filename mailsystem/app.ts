@@ -1,6 +1,6 @@
 // Composition root of an MX node: ingress, group-committed queue and delivery worker over injected parts.
 import { hostname } from 'node:os';
-import type { LegacyProbeSettings } from '#data/config-mx.ts';
+import { DEFAULT_LEGACY_PROBE, type LegacyProbeSettings } from '#data/config-mx.ts';
 import type { DB } from '#data/db.ts';
 import type { Directory, Route } from './config/directory.ts';
 import { MaildirTransport } from './delivery/maildir.ts';
@@ -46,13 +46,6 @@ export interface MailSystemOptions {
   /** RCPT probes to the legacy system for legacy/shadow domains without imported configuration (legacy/probe.ts). */
   legacyProbe?: Partial<LegacyProbeSettings>;
 }
-
-export const DEFAULT_LEGACY_PROBE: LegacyProbeSettings = {
-  timeoutMs: 10_000,
-  positiveTtlMs: 10 * 60_000,
-  negativeTtlMs: 2 * 60_000,
-  concurrency: 10,
-};
 
 export interface MailSystemDeps {
   db: DB;
