@@ -22,6 +22,7 @@ import {
   nextMailDue,
   recipientOrDrop,
 } from '../store/notify-mail.ts';
+import { notifyEventById } from '../store/notify.ts';
 import { envelopeAddress, RELAY_TIMEOUTS, retryDelayMs, wakeableSleep } from './relay-mail.ts';
 
 export interface NotifySenderOptions {
@@ -94,15 +95,8 @@ export function startNotifySender(deps: { db: DB; clock: Clock; log: Log; change
   const eventById = (id: number): NotifyEvent => {
     let e = events.get(id);
     if (!e) {
-      const r = db.prepare('SELECT id, kind, task_id, section_id, at, payload FROM notify_events WHERE id = ?').get(id) as {
-        id: number;
-        kind: NotifyEvent['kind'];
-        task_id: number | null;
-        section_id: number | null;
-        at: string;
-        payload: string;
-      };
-      e = { id: r.id, kind: r.kind, taskId: r.task_id, sectionId: r.section_id, at: r.at, payload: JSON.parse(r.payload) };
+      e = notifyEventById(db, id);
+      if (!e) throw new Error(`notify event ${id} is gone`);
       if (events.size >= 64) events.delete(events.keys().next().value as number);
       events.set(id, e);
     }

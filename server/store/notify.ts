@@ -35,14 +35,24 @@ export function notifyEventsAfterCursor(db: DB, consumer: NotifyConsumer, limit:
        WHERE id > (SELECT event_id FROM notify_cursors WHERE consumer = ?) ORDER BY id LIMIT ?`,
     )
     .all(consumer, limit) as Row[];
-  return rows.map((r) => ({
+  return rows.map(toEvent);
+}
+
+/** One event by id (the subscriber-mail sender builds each message from its event); undefined if there is none. */
+export function notifyEventById(db: DB, id: number): NotifyEvent | undefined {
+  const r = db.prepare('SELECT id, kind, task_id, section_id, at, payload FROM notify_events WHERE id = ?').get(id) as Row | undefined;
+  return r && toEvent(r);
+}
+
+function toEvent(r: Row): NotifyEvent {
+  return {
     id: r.id,
     kind: r.kind,
     taskId: r.task_id,
     sectionId: r.section_id,
     at: r.at,
     payload: JSON.parse(r.payload) as NotifyEvent['payload'],
-  }));
+  };
 }
 
 /** Moves the consumer's cursor forward (never back); call it in the transaction that handled the events. */
