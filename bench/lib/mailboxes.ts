@@ -15,7 +15,7 @@ export const loadAverage = (): string =>
     .join(' ');
 
 /** The new/ folders of the bench's mailboxes user0..user<mailboxes-1> in `domain`. */
-export function newDirs(root: string, domain: string, mailboxes: number): string[] {
+function newDirs(root: string, domain: string, mailboxes: number): string[] {
   return Array.from({ length: mailboxes }, (_, i) => join(root, domain, `user${i}`, 'Maildir', 'new'));
 }
 

@@ -16,9 +16,9 @@ export type MessageClass = 'ham' | 'spam' | 'virus';
 export const CLASSES: readonly MessageClass[] = ['ham', 'spam', 'virus'];
 
 /** The add-header variant of GTUBE (rspamd's libserver/task.c: X… reject, Y… add header, Z… rewrite subject). */
-export const GTUBE_ADD_HEADER = `Y${GTUBE.slice(1)}`;
+const GTUBE_ADD_HEADER = `Y${GTUBE.slice(1)}`;
 
-export const TARGET_BYTES = 4096;
+const TARGET_BYTES = 4096;
 
 /** Message n's class: 7 of every 10 ham, 2 spam, 1 virus, interleaved so every session sends all three. */
 export function classOf(n: number): MessageClass {

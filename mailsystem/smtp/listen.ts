@@ -25,7 +25,7 @@ export function listenSmtp(server: Server, target: SmtpListenTarget): Promise<nu
  * smtp-server greets a connection 100 ms after accepting it (to catch early talkers); the client then needs a few round
  * trips (EHLO, maybe STARTTLS) before MAIL. A session without a transaction when the drain begins is told 421.
  */
-export const HANDOVER_GRACE_MS = 600;
+const HANDOVER_GRACE_MS = 600;
 
 /**
  * The first step of a graceful stop: no new connections (a successor on the same port, or the supervisor's socket,
