@@ -6,7 +6,7 @@
 // system, and no sender sees anything but 250/354.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -20,8 +20,7 @@ import { issueNodeToken } from '#server/services/mail/issueNodeToken.ts';
 import { json, makeHarness } from './api-harness.ts';
 import { runLoad, type LoadResult } from '../support/load.ts';
 import { startReplicaNode } from '../support/mx-harness.ts';
-import { isListening, reservePort } from '../support/ports.ts';
-import { startPostfix } from '../support/postfix.ts';
+import { startLegacyPostfix } from '../support/postfix.ts';
 import { waitFor } from '../support/wait.ts';
 
 const DOMAINS = ['alpha.test', 'beta.test', 'gamma.test'] as const;
@@ -47,11 +46,7 @@ function storedIds(root: string, into: Map<string, { system: string; domain: str
 
 test('cutover under load: legacy → shadow → active and back, every accepted message exactly once in exactly one system', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-cutover-'));
-  chmodSync(dir, 0o755); // Postfix's daemons (user postfix) must traverse it
-  const reserved = await reservePort();
-  const pf = startPostfix({
-    dir: join(dir, 'postfix'),
-    port: reserved.port,
+  const { pf, reserved } = await startLegacyPostfix(dir, {
     domain: DOMAINS[0],
     mailboxes: LOCALS,
     moreDomains: { [DOMAINS[1]]: LOCALS, [DOMAINS[2]]: LOCALS },
@@ -61,7 +56,6 @@ test('cutover under load: legacy → shadow → active and back, every accepted 
     reserved.release();
     rmSync(dir, { recursive: true, force: true });
   });
-  await waitFor(() => isListening(reserved.port), 'Postfix to listen', { timeoutMs: 30_000, intervalMs: 50 });
 
   // The backend: its clock is injected; it follows the wall clock except where the test moves it on (the job's run).
   const h = makeHarness({ start: new Date().toISOString() });

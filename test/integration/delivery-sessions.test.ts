@@ -3,7 +3,7 @@
 // sessions. Fails when Dovecot or Postfix is missing (their helpers throw).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Route } from '#mailsystem/config/directory.ts';
@@ -13,8 +13,7 @@ import { sendMessage } from '#mailsystem/delivery/smtp-client.ts';
 import type { Resolver } from '#mailsystem/dns/resolver.ts';
 import { startDovecot } from '../support/dovecot.ts';
 import { startHarness, type Harness } from '../support/mx-harness.ts';
-import { isListening, reservePort } from '../support/ports.ts';
-import { startPostfix } from '../support/postfix.ts';
+import { startLegacyPostfix } from '../support/postfix.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -85,17 +84,14 @@ test('LMTP: a message to 5 Dovecot mailboxes is delivered in one session, 5 deli
 
 test('legacy relay: a message to 4 recipients of a legacy domain reaches Postfix in one session and lands once per recipient', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-legacy-sessions-'));
-  chmodSync(dir, 0o755); // Postfix's daemons (user postfix) must traverse it
-  const reserved = await reservePort();
   const locals = ['anna', 'bert', 'cora', 'dirk'];
   const domain = 'legacy.example';
-  const pf = startPostfix({ dir: join(dir, 'postfix'), port: reserved.port, domain, mailboxes: locals, processLimit: 10 });
+  const { pf, reserved } = await startLegacyPostfix(dir, { domain, mailboxes: locals, processLimit: 10 });
   t.after(async () => {
     await pf.stop();
     reserved.release();
     rmSync(dir, { recursive: true, force: true });
   });
-  await waitFor(() => isListening(reserved.port), 'Postfix to listen', { timeoutMs: 30_000, intervalMs: 50 });
   const proxy = await startTcpProxy(reserved.port);
   t.after(() => proxy.stop());
   const recipients = locals.map((l) => `${l}@${domain}`);

@@ -2,7 +2,7 @@
 // otherwise by a probe to the legacy system — against a real private Postfix playing the old MX.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -10,8 +10,8 @@ import type { ConfigChange } from '#data/contracts/mx-config.ts';
 import { applyConfigChanges } from '#mailsystem/config/apply.ts';
 import { openNodeDatabase } from '#mailsystem/queue/open.ts';
 import { startReplicaNode } from '../support/mx-harness.ts';
-import { isListening, reservePort } from '../support/ports.ts';
-import { type PostfixInstance, startPostfix } from '../support/postfix.ts';
+import { isListening } from '../support/ports.ts';
+import { type PostfixInstance, startLegacyPostfix, startPostfix } from '../support/postfix.ts';
 import { codeOf, RawSmtp } from '../support/smtp-client.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -67,16 +67,14 @@ async function send(port: number, to: string[], id: string): Promise<{ rcpt: str
 
 test('legacy domain: imported map and Postfix probe refuse unknown addresses at RCPT; Postfix down → 451, the retry lands once', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-legacy-rcpt-'));
-  chmodSync(dir, 0o755); // Postfix's daemons (user postfix) must traverse it
-  const reserved = await reservePort();
-  const pfDir = join(dir, 'postfix');
-  let pf = startPostfix({ dir: pfDir, port: reserved.port, domain: PROBED, mailboxes: ['anna'], processLimit: 10 });
+  const legacy = await startLegacyPostfix(dir, { domain: PROBED, mailboxes: ['anna'], processLimit: 10 });
+  const { reserved } = legacy;
+  let pf = legacy.pf;
   t.after(async () => {
     await pf.stop();
     reserved.release();
     rmSync(dir, { recursive: true, force: true });
   });
-  await waitFor(() => isListening(reserved.port), 'Postfix to listen', { timeoutMs: 30_000, intervalMs: 50 });
 
   const db = openNodeDatabase(join(dir, 'node.sqlite'));
   const list = changes(reserved.port);
@@ -126,7 +124,7 @@ test('legacy domain: imported map and Postfix probe refuse unknown addresses at 
   assert.equal(db.prepare("SELECT count(*) FROM events WHERE type = 'accepted'").pluck().get(), 2);
 
   // 4. Postfix back (now knowing bob): the sender's retry is accepted and delivered once.
-  pf = startPostfix({ dir: pfDir, port: reserved.port, domain: PROBED, mailboxes: ['anna', 'bob'], processLimit: 10 });
+  pf = startPostfix({ dir: pf.dir, port: reserved.port, domain: PROBED, mailboxes: ['anna', 'bob'], processLimit: 10 });
   await waitFor(() => isListening(reserved.port), 'Postfix to listen again', { timeoutMs: 30_000, intervalMs: 50 });
   const retry = await send(port, [`bob@${PROBED}`], 'retry');
   assert.match(retry.rcpt[0], /^250 /);

@@ -5,7 +5,7 @@
 // the node's dry run records a verdict per recipient, and the report counts exactly those.
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShadowReport, ShadowVerdict } from '#data/contracts/shadow.ts';
@@ -16,8 +16,7 @@ import type { Shipper } from '#mailsystem/telemetry/shipper.ts';
 import { type Clamd, EICAR, mimeWithAttachment, startClamd } from '../support/clamd.ts';
 import { gtubeMessage, HAM_SENDER, HAM_ZONE, hamMessage } from '../support/mail-corpus.ts';
 import { mailboxMessages, startReplicaNode } from '../support/mx-harness.ts';
-import { isListening, reservePort } from '../support/ports.ts';
-import { type PostfixInstance, startPostfix } from '../support/postfix.ts';
+import { type PostfixInstance, startLegacyPostfix } from '../support/postfix.ts';
 import { realChecks } from '../support/real-checks.ts';
 import { type Rspamd, startRspamd } from '../support/rspamd.ts';
 import { codeOf, RawSmtp } from '../support/smtp-client.ts';
@@ -80,22 +79,21 @@ let shipper: Shipper;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tidings-shadow-e2e-'));
-  chmodSync(dir, 0o755); // Postfix's daemons (user postfix) must traverse it
-  const reserved = await reservePort();
-  releasePort = reserved.release;
-  pf = startPostfix({
-    dir: join(dir, 'postfix'),
-    port: reserved.port,
+  const postfix = startLegacyPostfix(dir, {
     domain: MOVING,
     mailboxes: ['anna', 'team', 'strict', 'careful', 'filtered', 'old'],
     moreDomains: { [PROBED]: ['bob'] },
     processLimit: 10,
+  }).then((started) => {
+    ({ pf } = started);
+    releasePort = started.reserved.release;
+    return started.reserved.port;
   });
-  [rspamd, clamd, backend] = await Promise.all([startRspamd({ zone: HAM_ZONE }), startClamd(), startSyncBackend()]);
-  await waitFor(() => isListening(reserved.port), 'Postfix to listen', { timeoutMs: 30_000, intervalMs: 50 });
+  let legacyPort: number;
+  [legacyPort, rspamd, clamd, backend] = await Promise.all([postfix, startRspamd({ zone: HAM_ZONE }), startClamd(), startSyncBackend()]);
 
   // The configuration, through the backend's API: the import creates the shadow domain with its addresses and policies.
-  const legacy = { legacyHost: '127.0.0.1', legacyPort: reserved.port };
+  const legacy = { legacyHost: '127.0.0.1', legacyPort };
   await backend.api('POST', '/api/v1/mail/import', { csv: CSV, dryRun: false, newDomainMode: 'shadow', ...legacy });
   await backend.api('POST', '/api/v1/mail/domains', { name: PROBED, mode: 'shadow', ...legacy });
 

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pidAlive } from './child.ts';
+import { isListening, type ReservedPort, reservePort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
 /** Postfix's master stops its daemons and exits within a few seconds of SIGTERM (`postfix stop` waits 5 s, then kills silently). */
@@ -157,4 +158,26 @@ export function startPostfix(opts: PostfixOptions): PostfixInstance {
       });
     },
   };
+}
+
+/**
+ * The old MX of the migration tests: a Postfix in `parent`/postfix on a reserved port, listening when this
+ * resolves. `parent` is made traversable for Postfix's daemons (user postfix). Stop `pf`, then release the port.
+ */
+export async function startLegacyPostfix(
+  parent: string,
+  opts: Omit<PostfixOptions, 'dir' | 'port'>,
+): Promise<{ pf: PostfixInstance; reserved: ReservedPort }> {
+  chmodSync(parent, 0o755);
+  const reserved = await reservePort();
+  let pf: PostfixInstance | undefined;
+  try {
+    pf = startPostfix({ dir: join(parent, 'postfix'), port: reserved.port, ...opts });
+    await waitFor(() => isListening(reserved.port), 'Postfix to listen', { timeoutMs: 30_000, intervalMs: 50 });
+    return { pf, reserved };
+  } catch (err) {
+    await pf?.stop();
+    reserved.release();
+    throw err;
+  }
 }
