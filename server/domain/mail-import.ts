@@ -1,8 +1,8 @@
-// Reading the old mail system's configuration (issue 13, "Import"): Postfix virtual_* map files and the import CSV.
+// Reading the old mail system's configuration (issue 13, "Import"): Postfix virtual_* map files, and what the import
+// CSV's reader (server/domain/mail-import-csv.ts) shares with them.
 // Pure: text in, the records it asks for (each with the file and line it came from) out, or every bad line.
 import { Address, AliasTarget, DomainName } from '#data/contracts/mail-config.ts';
-import { SpamPolicy, VirusPolicy } from '#data/contracts/mail-policy.ts';
-import { splitAddress } from '#data/address.ts';
+import type { SpamPolicy, VirusPolicy } from '#data/contracts/mail-policy.ts';
 
 export interface ImportFile {
   /** How the file is named in messages (its path, or the form field). */
@@ -54,9 +54,9 @@ export interface DesiredConfig {
 
 export type ParseResult = { ok: true; desired: DesiredConfig } | { ok: false; errors: ImportLineError[] };
 
-const MAX_LINE = 8192;
+export const MAX_LINE = 8192;
 /** Control characters other than tab: never part of a map or CSV line. */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+export const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 interface Line {
   line: number;
@@ -85,14 +85,14 @@ function logicalLines(file: ImportFile, errors: ImportLineError[]): Line[] {
   return out;
 }
 
-const issue = (r: { success: false; error: { issues: { message: string }[] } }) => r.error.issues[0].message;
+export const issue = (r: { success: false; error: { issues: { message: string }[] } }) => r.error.issues[0].message;
 
-function parseAddress(raw: string, what: string): { ok: true; value: string } | { ok: false; message: string } {
+export function parseAddress(raw: string, what: string): { ok: true; value: string } | { ok: false; message: string } {
   const r = Address.safeParse(raw);
   return r.success ? { ok: true, value: r.data } : { ok: false, message: `${what} "${raw}" ${issue(r)}` };
 }
 
-function parseTargets(
+export function parseTargets(
   raw: string[],
   alias: string,
 ): { ok: true; targets: string[]; keepLocalCopy: boolean } | { ok: false; message: string } {
@@ -110,7 +110,7 @@ function parseTargets(
   return { ok: true, targets, keepLocalCopy };
 }
 
-class Collector {
+export class Collector {
   readonly desired: DesiredConfig = { domains: [], mailboxes: [], aliases: [], policies: [], catchAlls: [] };
   private readonly seen = new Map<string, Origin>();
   readonly errors: ImportLineError[];
@@ -204,160 +204,5 @@ export function parsePostfix(files: { domains?: ImportFile; mailboxes?: ImportFi
         c.desired.aliases.push({ address, targets: t.targets, keepLocalCopy: t.keepLocalCopy, ...at });
     });
   }
-  return errors.length ? { ok: false, errors } : { ok: true, desired: c.desired };
-}
-
-export const CSV_COLUMNS = ['domain', 'address', 'type', 'targets', 'spam_policy', 'virus_policy'] as const;
-export const CSV_TYPES = ['domain', 'mailbox', 'alias', 'forward'] as const;
-
-/** One CSV record's fields; double quotes around a field allow commas in it ("" is a quote). Null: unbalanced quotes. */
-function csvFields(line: string): string[] | null {
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let v = '';
-      i++;
-      for (;;) {
-        if (i >= line.length) return null;
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            v += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        v += line[i++];
-      }
-      if (i < line.length && line[i] !== ',') return null;
-      out.push(v.trim());
-    } else {
-      const end = line.indexOf(',', i);
-      out.push((end < 0 ? line.slice(i) : line.slice(i, end)).trim());
-      i = end < 0 ? line.length : end;
-    }
-    if (i >= line.length) return out;
-    i++; // the comma
-  }
-}
-
-/**
- * The import CSV: a header line naming the columns domain,address,type,targets[,spam_policy[,virus_policy]], then one
- * row per domain, mailbox, alias or forward. Lines starting with # and blank lines are skipped.
- */
-export function parseCsv(file: ImportFile): ParseResult {
-  const errors: ImportLineError[] = [];
-  const c = new Collector(errors);
-  const lines = file.text.split(/\r?\n/);
-  let header: string[] | null = null;
-  for (const [i, text] of lines.entries()) {
-    const at = { file: file.name, line: i + 1 };
-    const err = (message: string) => errors.push({ ...at, message });
-    if (text.length > MAX_LINE) {
-      err(`the line is longer than ${MAX_LINE} characters`);
-      continue;
-    }
-    if (CONTROL.test(text)) {
-      err('the line contains a control character');
-      continue;
-    }
-    if (text.trim() === '' || text.trimStart().startsWith('#')) continue;
-    const f = csvFields(text);
-    if (!f) {
-      err('a quoted field is not closed, or text follows its closing quote');
-      continue;
-    }
-    if (!header) {
-      const names = f.map((h) => h.toLowerCase());
-      const want = CSV_COLUMNS.slice(0, Math.max(4, names.length));
-      if (names.length > CSV_COLUMNS.length || names.some((n, k) => n !== want[k])) {
-        err(`the header must be ${CSV_COLUMNS.join(',')} (the last two may be left out)`);
-        return { ok: false, errors };
-      }
-      header = names;
-      continue;
-    }
-    if (f.length > header.length) {
-      err(`${f.length} fields, the header has ${header.length}`);
-      continue;
-    }
-    const [rawDomain, rawAddress = '', rawType = '', rawTargets = '', rawSpam = '', rawVirus = ''] = f;
-    const d = DomainName.safeParse(rawDomain);
-    if (!d.success) {
-      err(`domain "${rawDomain}" ${issue(d)}`);
-      continue;
-    }
-    const type = (rawType.toLowerCase() || (rawAddress === '' ? 'domain' : '')) as (typeof CSV_TYPES)[number];
-    if (!CSV_TYPES.includes(type)) {
-      err(`type "${rawType}" must be one of ${CSV_TYPES.join(', ')}`);
-      continue;
-    }
-    const spam = rawSpam === '' ? undefined : SpamPolicy.safeParse(rawSpam.toLowerCase());
-    if (spam && !spam.success) {
-      err(`spam_policy "${rawSpam}" must be one of ${SpamPolicy.options.join(', ')}`);
-      continue;
-    }
-    const virus = rawVirus === '' ? undefined : VirusPolicy.safeParse(rawVirus.toLowerCase());
-    if (virus && !virus.success) {
-      err(`virus_policy "${rawVirus}" must be one of ${VirusPolicy.options.join(', ')}`);
-      continue;
-    }
-    const targets = rawTargets.split(/[\s,]+/).filter(Boolean);
-    let key: string;
-    if (type === 'domain') {
-      if (rawAddress !== '' || targets.length) {
-        err('a domain row has no address and no targets');
-        continue;
-      }
-      key = d.data;
-      c.domain(d.data, at);
-    } else {
-      const a = parseAddress(rawAddress, 'the address');
-      if (!a.ok) {
-        err(a.message);
-        continue;
-      }
-      if (splitAddress(a.value)?.domain !== d.data) {
-        err(`the address ${a.value} is not in the row's domain ${d.data}`);
-        continue;
-      }
-      key = a.value;
-      if (type === 'mailbox') {
-        if (targets.length) {
-          err('a mailbox row has no targets');
-          continue;
-        }
-        if (!c.first('mailbox', key, at)) continue;
-        c.domain(d.data, at);
-        c.desired.mailboxes.push({ address: key, ...at });
-      } else {
-        if (!targets.length) {
-          err(`an ${type} row needs at least one target`);
-          continue;
-        }
-        const t = parseTargets(targets, key);
-        if (!t.ok) {
-          err(`${key}: ${t.message}`);
-          continue;
-        }
-        if (!c.first('alias', key, at)) continue;
-        c.domain(d.data, at);
-        c.desired.aliases.push({ address: key, targets: t.targets, keepLocalCopy: t.keepLocalCopy, ...at });
-      }
-    }
-    if (spam || virus) {
-      if (!c.first('policy', key, at)) continue;
-      c.desired.policies.push({
-        scope: type === 'domain' ? 'domain' : 'address',
-        key,
-        ...(spam ? { spam: spam.data } : {}),
-        ...(virus ? { virus: virus.data } : {}),
-        ...at,
-      });
-    }
-  }
-  if (!header && errors.length === 0) errors.push({ file: file.name, line: 1, message: 'the file has no header line' });
   return errors.length ? { ok: false, errors } : { ok: true, desired: c.desired };
 }

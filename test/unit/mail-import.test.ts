@@ -1,7 +1,8 @@
 // The import parsers (Postfix maps, the import CSV) and the plan: records with their lines, every bad line named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCsv, parsePostfix, type DesiredConfig } from '#server/domain/mail-import.ts';
+import { parseCsv } from '#server/domain/mail-import-csv.ts';
+import { parsePostfix, type DesiredConfig } from '#server/domain/mail-import.ts';
 import { planImport, planLines, type CurrentConfig } from '#server/domain/mail-import-plan.ts';
 
 const NONE: CurrentConfig = { domains: [], mailboxes: [], aliases: [], policies: [] };

@@ -4,7 +4,8 @@
 import { Invalid } from '../../domain/errors.ts';
 import type { ServiceContext, Actor } from '../context.ts';
 import type { ImportFile, ParseResult, ImportLineError } from '../../domain/mail-import.ts';
-import { parseCsv, parsePostfix } from '../../domain/mail-import.ts';
+import { parseCsv } from '../../domain/mail-import-csv.ts';
+import { parsePostfix } from '../../domain/mail-import.ts';
 import { planImport, type ImportOptions, type ImportPlan } from '../../domain/mail-import-plan.ts';
 import {
   listDomains,
