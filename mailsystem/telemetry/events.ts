@@ -17,6 +17,7 @@ import {
   type TelemetryEvent,
 } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
+import type { ZodType } from 'zod';
 import { ShadowVerdict } from '#data/contracts/shadow.ts';
 
 export interface EventLogRow {
@@ -52,10 +53,25 @@ const REFUSAL = new Set<unknown>(QUARANTINE_REFUSALS);
 
 /** zod's `z.number().int()` (safe integers only), then `.positive()` / `.nonnegative()`. */
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const bad = (field: string, value: unknown, want: string): Mapped => ({
+const isId = (v: unknown): v is number => isInt(v) && v > 0;
+const bad = (field: string, value: unknown, want: string): { ok: false; error: string } => ({
   ok: false,
   error: `${field}: expected ${want}, got ${JSON.stringify(value) ?? String(value)}`,
 });
+
+/** JSON text the log keeps of an event (a quarantine entry, a shadow verdict), checked by its contract's zod schema. */
+function checkedJson<T>(field: string, text: string | null | undefined, schema: ZodType<T>, what: string) {
+  let json: unknown;
+  try {
+    json = JSON.parse(text ?? '');
+  } catch {
+    return bad(field, text, `${what} as JSON`);
+  }
+  const checked = schema.safeParse(json);
+  if (!checked.success)
+    return bad(field, json, `${what} (${checked.error.issues[0]?.path.join('.')}: ${checked.error.issues[0]?.message})`);
+  return { ok: true as const, value: checked.data };
+}
 
 /**
  * The row as the contract's event, validated; a row that does not map is a bug in the writer (the store
@@ -112,40 +128,33 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
       if (reason !== undefined && !REJECT.has(reason)) return bad('reason', reason, 'a reject reason');
       if (row.entry === null || row.entry === undefined)
         return { ok: true, event: { ...base, type, messageId: messageId as string, reason: reason as RejectReason | undefined } };
-      let json: unknown;
-      try {
-        json = JSON.parse(row.entry);
-      } catch {
-        return bad('entry', row.entry, 'a quarantine entry as JSON');
-      }
-      const entry = QuarantineEntry.safeParse(json);
-      if (!entry.success)
-        return bad('entry', json, `a quarantine entry (${entry.error.issues[0]?.path.join('.')}: ${entry.error.issues[0]?.message})`);
+      const entry = checkedJson('entry', row.entry, QuarantineEntry, 'a quarantine entry');
+      if (!entry.ok) return entry;
       return {
         ok: true,
-        event: { ...base, type, messageId: messageId as string, reason: reason as RejectReason | undefined, entry: entry.data },
+        event: { ...base, type, messageId: messageId as string, reason: reason as RejectReason | undefined, entry: entry.value },
       };
     }
     case 'released': {
       const deliveryId = row.delivery_id ?? undefined;
-      if (!(isInt(deliveryId) && deliveryId > 0)) return bad('deliveryId', deliveryId, 'a positive integer');
+      if (!isId(deliveryId)) return bad('deliveryId', deliveryId, 'a positive integer');
       const actionId = row.action_id ?? undefined;
-      if (!(isInt(actionId) && actionId > 0)) return bad('actionId', actionId, 'a positive integer');
+      if (!isId(actionId)) return bad('actionId', actionId, 'a positive integer');
       return { ok: true, event: { ...base, type, messageId: messageId as string, deliveryId, actionId } };
     }
     case 'purged': {
       const deliveryId = row.delivery_id ?? undefined;
-      if (!(isInt(deliveryId) && deliveryId > 0)) return bad('deliveryId', deliveryId, 'a positive integer');
+      if (!isId(deliveryId)) return bad('deliveryId', deliveryId, 'a positive integer');
       if (!PURGE.has(reason)) return bad('reason', reason, 'a purge reason');
       const actionId = row.action_id ?? undefined;
-      if (actionId !== undefined && !(isInt(actionId) && actionId > 0)) return bad('actionId', actionId, 'a positive integer');
+      if (actionId !== undefined && !isId(actionId)) return bad('actionId', actionId, 'a positive integer');
       return { ok: true, event: { ...base, type, messageId: messageId as string, deliveryId, reason: reason as PurgeReason, actionId } };
     }
     case 'quarantine-refused': {
       const deliveryId = row.delivery_id ?? undefined;
-      if (!(isInt(deliveryId) && deliveryId > 0)) return bad('deliveryId', deliveryId, 'a positive integer');
+      if (!isId(deliveryId)) return bad('deliveryId', deliveryId, 'a positive integer');
       const actionId = row.action_id ?? undefined;
-      if (!(isInt(actionId) && actionId > 0)) return bad('actionId', actionId, 'a positive integer');
+      if (!isId(actionId)) return bad('actionId', actionId, 'a positive integer');
       if (!REFUSAL.has(reason)) return bad('why', reason, 'a refusal (not-quarantined, virus)');
       return {
         ok: true,
@@ -153,16 +162,9 @@ export function toTelemetryEvent(row: EventLogRow): Mapped {
       };
     }
     case 'shadow-verdict': {
-      let json: unknown;
-      try {
-        json = JSON.parse(row.entry ?? '');
-      } catch {
-        return bad('verdict', row.entry, 'a shadow verdict as JSON');
-      }
-      const verdict = ShadowVerdict.safeParse(json);
-      if (!verdict.success)
-        return bad('verdict', json, `a shadow verdict (${verdict.error.issues[0]?.path.join('.')}: ${verdict.error.issues[0]?.message})`);
-      return { ok: true, event: { ...base, type, messageId: messageId as string, verdict: verdict.data } };
+      const verdict = checkedJson('verdict', row.entry, ShadowVerdict, 'a shadow verdict');
+      if (!verdict.ok) return verdict;
+      return { ok: true, event: { ...base, type, messageId: messageId as string, verdict: verdict.value } };
     }
     case 'discarded':
       if (reason !== undefined && !REJECT.has(reason)) return bad('reason', reason, 'a reject reason');
