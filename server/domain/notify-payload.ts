@@ -4,6 +4,7 @@ import { STATE_LEGEND, type ServiceState } from '#data/contracts/states.ts';
 import { taskRef } from '#data/contracts/tasks.ts';
 import type { NotifyChange, NotifyPayload } from '#data/contracts/notify.ts';
 import { escapeHtml, htmlToText } from './html.ts';
+import { utcMinute } from './timezone.ts';
 
 /** The task as the event announces it (after the change). */
 export interface NotifyTask {
@@ -65,7 +66,7 @@ export function changeLines(changes: readonly NotifyChange[]): string[] {
 }
 
 function phaseLine(p: NotifyPhase): string {
-  const when = (iso: string | null) => (iso === null ? 'open' : `${iso.slice(0, 16).replace('T', ' ')} UTC`);
+  const when = (iso: string | null) => (iso === null ? 'open' : utcMinute(iso));
   return `${p.title}: ${when(p.startsAt)} – ${when(p.endsAt)}`;
 }
 

@@ -97,3 +97,6 @@ export function offsetLabel(instant: string | Date, tz: string): string {
   const a = Math.abs(off);
   return `${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
 }
+
+/** "2021-10-13 00:00 UTC": an ISO UTC instant to the minute, as task comments and subscriber mail print it. */
+export const utcMinute = (iso: string): string => `${iso.slice(0, 16).replace('T', ' ')} UTC`;

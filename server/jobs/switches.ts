@@ -5,6 +5,7 @@ import type { MigrationMode } from '#data/contracts/mail-config.ts';
 import type { TransitionDeps } from './transitions.ts';
 import { MODE_WORDS } from '#data/contracts/mail-switches.ts';
 import { renderMarkdown } from '../domain/markdown.ts';
+import { utcMinute } from '../domain/timezone.ts';
 import { findDomain, updateDomain } from '../store/mail.ts';
 import { findSwitch, markApplied, markCancelled, pendingSwitches, type SwitchRecord } from '../store/mail-switches.ts';
 import { publishDomain } from '../services/mail/switches.ts';
@@ -20,9 +21,6 @@ export interface SwitchRun {
 
 const SYSTEM = { userId: null, name: 'system' } as const;
 
-/** "2021-10-13 00:00 UTC" */
-export const utcMinute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-
 const listWords = (xs: string[]) => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
 
 /** "Mail routing: example.com and example.net switched to shadow (parallel operation) at 2021-10-13 00:00 UTC." */
@@ -32,7 +30,7 @@ export function switchComment(applied: { domain: string; mode: MigrationMode }[]
     const domains = listWords(applied.filter((s) => s.mode === m).map((s) => s.domain));
     return `${domains} ${i === 0 ? 'switched ' : ''}to ${MODE_WORDS[m]}`;
   });
-  return `Mail routing: ${listWords(parts)} at ${utcMinute(atMs)}.`;
+  return `Mail routing: ${listWords(parts)} at ${utcMinute(new Date(atMs).toISOString())}.`;
 }
 
 /**
