@@ -1,5 +1,6 @@
 // The load generator: TCP_NODELAY sessions sending 4 KiB messages, timing each final 250.
 import net from 'node:net';
+import { pct } from '../lib/mailboxes.ts';
 import { SmtpReplies } from '../lib/smtp-replies.ts';
 
 export interface DriveOptions {
@@ -132,10 +133,9 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
   }
 
   await Promise.all(Array.from({ length: opts.sessions }, (_, s) => session(s)));
-  const pct = (list: number[], p: number): number => {
-    list.sort((a, b) => a - b);
-    return list.length ? list[Math.min(list.length - 1, Math.floor(p * list.length))] : NaN;
-  };
+  // pct (bench/lib/mailboxes.ts) reads sorted values.
+  latencies.sort((a, b) => a - b);
+  late.sort((a, b) => a - b);
   return {
     messages: latencies.length,
     msgsPerSec: latencies.length / (opts.durationMs / 1000),
