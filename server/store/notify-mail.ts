@@ -4,11 +4,8 @@
 // marked sent only while still queued, in the transaction that records the 250.
 import type { DB } from '#data/db.ts';
 import { advanceNotifyCursor } from './notify.ts';
-import type { Statement } from 'better-sqlite3';
-import { stmt as prepared } from './telemetry-accounting.ts';
-
-/** A statement prepared once per database (the sender runs these per message). */
-const stmt = (db: DB, sql: string): Statement<unknown[]> => prepared(db, sql) as unknown as Statement<unknown[]>;
+// Prepared once per database: the sender runs these per message.
+import { stmt } from './prepared.ts';
 
 export interface MailKey {
   eventId: number;

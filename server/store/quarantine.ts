@@ -12,7 +12,7 @@ import type {
 } from '#data/contracts/quarantine.ts';
 import type { RouteKind } from '#data/contracts/route.ts';
 import type { DB } from '#data/db.ts';
-import { stmt } from './telemetry-accounting.ts';
+import { stmt } from './prepared.ts';
 
 /** A pending (or resolved) staff request on one copy. */
 export interface QuarantineActionRow {
@@ -62,7 +62,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 // ── written by the ingest ──────────────────────────────────────────────────
 
 // The ingest runs these for every quarantine event of a batch (a spam run can bring hundreds): prepared once per
-// database handle by the accounting store's stmt() (server/store/telemetry-accounting.ts), as its own statements are.
+// database handle by stmt() (server/store/prepared.ts), as the accounting store's statements are.
 const INDEX_SQL = `INSERT INTO quarantine_index (node_id, delivery_id, message_id, reason, recipient, route_kind, target, sender,
                      subject, size, score, symbols, virus, quarantined_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -8,7 +8,7 @@ import {
   type ShadowVerdict,
   type ShadowVerdictKind,
 } from '#data/contracts/shadow.ts';
-import { stmt } from './telemetry-accounting.ts';
+import { stmt } from './prepared.ts';
 
 /** The UTC day (YYYY-MM-DD) of a time in milliseconds since the epoch. */
 export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);

@@ -2,6 +2,7 @@
 // events in deliveries, and its heartbeats' queue readings paired with those counts at the reading's exact seq.
 import type { TelemetryEvent, TelemetryHeartbeat } from '#data/contracts/telemetry.ts';
 import type { DB } from '#data/db.ts';
+import { stmt } from './prepared.ts';
 import { DAY_MS } from './telemetry-rollups.ts';
 import { HOUR_MS, hourOf, minuteOf } from './telemetry.ts';
 
@@ -58,23 +59,6 @@ export interface Checkpoint extends Counts {
 
 const COUNT_COLUMNS = `accepted_messages AS acceptedMessages, accepted, dsn_messages AS dsnMessages, dsn_deliveries AS dsnDeliveries,
   delivered, bounced, quarantined, discarded, released, uncounted`;
-
-// Statements prepared once per database: every batch reads and writes its node's account (and the quarantine index,
-// server/store/quarantine.ts, its copies).
-const PREPARED = new WeakMap<DB, Map<string, ReturnType<DB['prepare']>>>();
-export function stmt(db: DB, sql: string): ReturnType<DB['prepare']> {
-  let m = PREPARED.get(db);
-  if (!m) {
-    m = new Map();
-    PREPARED.set(db, m);
-  }
-  let s = m.get(sql);
-  if (!s) {
-    s = db.prepare(sql);
-    m.set(sql, s);
-  }
-  return s;
-}
 
 function readAccount(db: DB, nodeId: number): Account | undefined {
   return stmt(
