@@ -11,7 +11,7 @@ export interface Announced {
 }
 
 /** Whether the announcement window after the last announcement has passed at `now`. */
-export function windowOpen(announced: Announced, now: Date, windowMs = SECTION_STATE_DEBOUNCE_MS): boolean {
+function windowOpen(announced: Announced, now: Date, windowMs = SECTION_STATE_DEBOUNCE_MS): boolean {
   return announced.announcedAt === null || now.getTime() - Date.parse(announced.announcedAt) >= windowMs;
 }
 

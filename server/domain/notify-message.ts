@@ -16,7 +16,7 @@ export interface NotifyMessage {
 }
 
 /** `<notify.EVENT.SUBSCRIBER@HOST>`: the same for every attempt at one event and subscriber. */
-export function notifyMessageId(eventId: number, subscriberId: number, host: string): string {
+function notifyMessageId(eventId: number, subscriberId: number, host: string): string {
   return `<notify.${eventId}.${subscriberId}@${host}>`;
 }
 

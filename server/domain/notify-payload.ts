@@ -61,7 +61,7 @@ function valueText(c: NotifyChange, v: string | null): string {
 }
 
 /** "status: New → In progress" per change, in words. */
-export function changeLines(changes: readonly NotifyChange[]): string[] {
+function changeLines(changes: readonly NotifyChange[]): string[] {
   return changes.map((c) => `${FIELD_LABELS[c.field] ?? c.field}: ${valueText(c, c.from)} → ${valueText(c, c.to)}`);
 }
 
@@ -121,8 +121,8 @@ function newsBody(n: TaskNews): { what: string; html: string; text: string } {
   }
 }
 
-export const taskUrl = (publicUrl: string, id: number) => `${publicUrl}/task/${id}`;
-export const sectionUrl = (publicUrl: string, slug: string) => `${publicUrl}/section/${encodeURIComponent(slug)}`;
+const taskUrl = (publicUrl: string, id: number) => `${publicUrl}/task/${id}`;
+const sectionUrl = (publicUrl: string, slug: string) => `${publicUrl}/section/${encodeURIComponent(slug)}`;
 
 /** The payload of a task event; `task` is the task after the change. */
 export function taskPayload(publicUrl: string, task: NotifyTask, news: TaskNews): NotifyPayload {

@@ -24,7 +24,7 @@ const SYSTEM = { userId: null, name: 'system' } as const;
 const listWords = (xs: string[]) => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
 
 /** "Mail routing: example.com and example.net switched to shadow (parallel operation) at 2021-10-13 00:00 UTC." */
-export function switchComment(applied: { domain: string; mode: MigrationMode }[], atMs: number): string {
+function switchComment(applied: { domain: string; mode: MigrationMode }[], atMs: number): string {
   const modes = [...new Set(applied.map((s) => s.mode))];
   const parts = modes.map((m, i) => {
     const domains = listWords(applied.filter((s) => s.mode === m).map((s) => s.domain));

@@ -45,7 +45,7 @@ export function runWebhookFanout(deps: WebhookDeps): number {
 }
 
 /** The body of a delivery: the event as announced, without its HTML. */
-export function webhookBody(d: Pick<DueDelivery, 'eventId' | 'kind' | 'at' | 'payload'>): string {
+function webhookBody(d: Pick<DueDelivery, 'eventId' | 'kind' | 'at' | 'payload'>): string {
   const { html: _html, ...rest } = JSON.parse(d.payload) as NotifyPayload;
   const body: WebhookBody = { type: d.kind, timestamp: d.at, data: { ...rest, eventId: d.eventId } };
   return JSON.stringify(body);

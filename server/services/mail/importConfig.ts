@@ -51,7 +51,7 @@ export class ImportRejected extends Invalid {
   }
 }
 
-export function parseImport(source: ImportSource): ParseResult {
+function parseImport(source: ImportSource): ParseResult {
   if (source.format === 'csv') return parseCsv(source.csv);
   if (!source.domains && !source.mailboxes && !source.aliases) throw new Invalid('Give at least one Postfix map file to import.');
   return parsePostfix(source);

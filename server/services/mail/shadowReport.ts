@@ -31,7 +31,7 @@ const dayMs = (day: string): number => Date.parse(`${day}T00:00:00Z`);
  * The range a query asks for: `to` defaults to today (UTC), `from` to SHADOW_REPORT_DEFAULT_DAYS days ending at `to`.
  * Refused (Invalid) when `from` is after `to` or the range is longer than SHADOW_REPORT_MAX_DAYS days.
  */
-export function shadowRange(q: ShadowQuery, now: number): { from: string; to: string } {
+function shadowRange(q: ShadowQuery, now: number): { from: string; to: string } {
   const to = q.to ?? dayOf(now);
   const from = q.from ?? dayOf(dayMs(to) - (SHADOW_REPORT_DEFAULT_DAYS - 1) * DAY_MS);
   if (from > to)

@@ -13,7 +13,7 @@ import { writeAudit } from '../../store/audit.ts';
  * Refuses a URL whose host is a non-public IP address or "localhost" unless private addresses are allowed. Names are
  * not resolved here: the sender resolves and checks every address before each request (server/jobs/webhook-request.ts).
  */
-export function refusePrivateUrl(url: string, allowPrivate: boolean): void {
+function refusePrivateUrl(url: string, allowPrivate: boolean): void {
   if (allowPrivate) return;
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const why = isIP(host) ? forbiddenAddressReason(host) : host === 'localhost' || host.endsWith('.localhost') ? 'loopback' : null;
